@@ -1,0 +1,200 @@
+#include "log/log.h"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
+namespace ih::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
+std::mutex g_sink_mu;
+std::function<void(std::string_view)> g_sink;  // GUARDED_BY(g_sink_mu); empty = stderr
+
+void appendEscaped(std::string& out, std::string_view s) {
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+void appendString(std::string& out, std::string_view s) {
+  out += '"';
+  appendEscaped(out, redact(s));
+  out += '"';
+}
+
+std::string timestamp() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto secs = system_clock::to_time_t(now);
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace
+
+void setLevel(Level l) { g_level.store(static_cast<int>(l)); }
+Level level() { return static_cast<Level>(g_level.load()); }
+
+void setSink(std::function<void(std::string_view)> sink) {
+  std::lock_guard lock(g_sink_mu);
+  g_sink = std::move(sink);
+}
+void resetSink() { setSink(nullptr); }
+
+std::string_view levelName(Level l) {
+  switch (l) {
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+  }
+  return "info";
+}
+
+void write(Level l, std::string_view message, Fields fields) {
+  if (static_cast<int>(l) < g_level.load()) return;
+  try {
+    std::string line;
+    line.reserve(128 + message.size());
+    line += "{\"ts\":\"";
+    line += timestamp();
+    line += "\",\"level\":\"";
+    line += levelName(l);
+    line += "\",\"msg\":";
+    appendString(line, message);
+    for (const Field& f : fields) {
+      line += ',';
+      appendString(line, f.key);
+      line += ':';
+      switch (f.kind) {
+        case Field::Kind::kString: appendString(line, f.text); break;
+        case Field::Kind::kInt: line += std::to_string(f.number); break;
+        case Field::Kind::kReal: {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "%.6g", f.real);
+          line += buf;
+          break;
+        }
+        case Field::Kind::kBool: line += f.number ? "true" : "false"; break;
+        case Field::Kind::kJson: line += f.text.empty() ? std::string("null") : redact(f.text); break;
+      }
+    }
+    line += '}';
+    std::lock_guard lock(g_sink_mu);
+    if (g_sink) {
+      g_sink(line);
+    } else {
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+  } catch (...) {
+    // Logging must never take the process down.
+  }
+}
+
+}  // namespace ih::log
+
+namespace ih {
+namespace {
+
+// Longest first within a family, so "sk_live_" wins over "sk_".
+constexpr std::array<std::string_view, 16> kSecretPrefixes = {
+    "sk_live_",  "sk_test_",  "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_", "ihk_live_",
+    "ihk_test_", "ihk_",      "iha_",     "ihv_",     "ac_",      "rt_",      "sk_",    "rk_"};
+
+bool isTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+std::string_view knownPrefix(std::string_view token) {
+  for (std::string_view p : kSecretPrefixes) {
+    if (token.size() > p.size() && token.substr(0, p.size()) == p) return p;
+  }
+  return {};
+}
+
+bool looksSecret(std::string_view token) {
+  std::string_view p = knownPrefix(token);
+  if (!p.empty() && token.size() >= p.size() + 4) return true;
+  return token.find("_secret_") != std::string_view::npos;
+}
+
+bool startsWithBearer(std::string_view text, size_t i) {
+  static constexpr std::string_view kBearer = "bearer ";
+  if (text.size() - i < kBearer.size()) return false;
+  for (size_t k = 0; k < kBearer.size(); ++k) {
+    char c = text[i + k];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kBearer[k]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string mask(std::string_view secret) {
+  std::string_view prefix = knownPrefix(secret);
+  size_t secret_len = secret.size() - prefix.size();
+  std::string out(prefix);
+  out += "****";
+  // Showing the last four characters is safe only when enough remains hidden.
+  if (secret_len >= 12 || (prefix.empty() && secret.size() >= 16)) out += secret.substr(secret.size() - 4);
+  return out;
+}
+
+std::string redact(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    if (startsWithBearer(text, i) && (i == 0 || !isTokenChar(text[i - 1]))) {
+      out.append(text.substr(i, 7));
+      i += 7;
+      size_t end = i;
+      while (end < text.size() && text[end] != ' ' && text[end] != '"' && text[end] != ',' && text[end] != '\n')
+        ++end;
+      if (end > i) out += mask(text.substr(i, end - i));
+      i = end;
+      continue;
+    }
+    if (isTokenChar(text[i]) && (i == 0 || !isTokenChar(text[i - 1]))) {
+      size_t end = i;
+      while (end < text.size() && isTokenChar(text[end])) ++end;
+      std::string_view token = text.substr(i, end - i);
+      if (looksSecret(token)) {
+        out += mask(token);
+      } else {
+        out.append(token);
+      }
+      i = end;
+      continue;
+    }
+    out += text[i++];
+  }
+  return out;
+}
+
+}  // namespace ih

@@ -1,0 +1,200 @@
+/*
+ * ihost plugin ABI, version 1.0 — the only contract between the ihost server and a provider plugin.
+ *
+ * Conventions
+ * -----------
+ * - Pure C99. No C++ types, no exceptions and no allocator ever cross this boundary, so a plugin built with
+ *   another compiler, standard library or JSON library loads as long as it speaks this header.
+ * - Entry point: a plugin exports exactly one symbol, `ih_plugin_entry`. It returns a pointer to a static,
+ *   read-only `ih_plugin_descriptor` that lives as long as the library is loaded (or NULL to refuse).
+ * - Versioning: the host requires `abi_major == IH_ABI_MAJOR` and accepts `abi_minor <= ` its own minor.
+ *   A minor version only appends fields at the end of structs; every struct that crosses the boundary starts
+ *   with `uint32_t struct_size`, and a reader never touches a field that lies beyond the size it was given.
+ * - Strings and byte buffers are `ih_str` views: `{ptr, len}`, not NUL-terminated, UTF-8 for text, raw bytes for
+ *   bodies (webhook signatures are computed over exact bytes). A view passed as an argument is BORROWED: valid
+ *   only until the function it was passed to returns. Copy what you keep.
+ * - Metadata (HTTP method, path, headers, query, tenant, config) travels as JSON text in an `ih_str`.
+ * - Ownership: nobody frees the other side's memory. Results flow back through host calls that COPY their
+ *   arguments (`respond`, `set_result`, `set_error`, `credentials_put`, ...). When the host hands the plugin a
+ *   buffer (`ih_buf*`), the plugin reads it with `buf_view` and releases it with `buf_free`.
+ * - Handles: `ih_plugin` is the plugin's own opaque instance (one per configured integration, created by
+ *   `create`, released by `destroy`). `ih_call` is the host's opaque per-call context: it names the tenant and
+ *   integration the call serves, so every host service is scoped by the host, never by the plugin. An
+ *   `ih_call*` is valid only during the handler invocation that received it and only on that thread.
+ * - Errors: every fallible function returns an `ih_status` (0 = IH_OK). A handler that fails returns a non-zero
+ *   status and should call `set_error` with a human-readable message (no secrets). Host services return a
+ *   status and, on failure, a message retrievable with `last_error`.
+ * - Threading: host services are thread-safe. Handlers of one instance may run concurrently on different
+ *   threads (each with its own `ih_call`) unless the descriptor sets IH_FLAG_SERIALIZE. A job never overlaps
+ *   itself for the same tenant. `create` and `destroy` are never concurrent with any other call on the
+ *   instance.
+ */
+#ifndef IH_PLUGIN_ABI_H
+#define IH_PLUGIN_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IH_ABI_MAJOR 1
+#define IH_ABI_MINOR 0
+
+#if defined(_WIN32)
+#define IH_EXPORT __declspec(dllexport)
+#else
+#define IH_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* A borrowed view of bytes. `ptr` may be NULL only when `len` is 0. */
+typedef struct ih_str {
+  const char* ptr;
+  size_t len;
+} ih_str;
+
+typedef struct ih_call ih_call;     /* host-owned per-call context (opaque) */
+typedef struct ih_plugin ih_plugin; /* plugin-owned instance (opaque to the host) */
+typedef struct ih_buf ih_buf;       /* host-owned buffer: read with buf_view, release with buf_free */
+
+/* Status codes. The host maps them to HTTP statuses for API callers (shown in brackets). */
+typedef int32_t ih_status;
+#define IH_OK 0
+#define IH_ERR_INVALID_ARGUMENT 1  /* bad input from the caller [400] */
+#define IH_ERR_NOT_FOUND 2         /* [404] */
+#define IH_ERR_UNAUTHENTICATED 3   /* credentials missing or rejected by the provider [401] */
+#define IH_ERR_PERMISSION_DENIED 4 /* [403] */
+#define IH_ERR_CONFLICT 5          /* [409] */
+#define IH_ERR_RATE_LIMITED 6      /* [429] */
+#define IH_ERR_UNAVAILABLE 7       /* provider unreachable or timed out; retryable [503] */
+#define IH_ERR_PROVIDER 8          /* the provider refused the request; message says why [502] */
+#define IH_ERR_UNSUPPORTED 9       /* operation not implemented by this plugin [501] */
+#define IH_ERR_TOO_LARGE 10        /* [413] */
+#define IH_ERR_INTERNAL 11         /* a bug; also what a thrown exception becomes [500] */
+#define IH_ERR_SIGNATURE 12        /* webhook signature or timestamp check failed [400] */
+
+/* Log levels for host->log. */
+#define IH_LOG_DEBUG 0
+#define IH_LOG_INFO 1
+#define IH_LOG_WARN 2
+#define IH_LOG_ERROR 3
+
+/* Capability flags (ih_plugin_descriptor.capabilities): which handler groups the plugin implements. */
+#define IH_CAP_ROUTES ((uint64_t)1 << 0)   /* handle_route */
+#define IH_CAP_WEBHOOKS ((uint64_t)1 << 1) /* verify_webhook + handle_webhook */
+#define IH_CAP_JOBS ((uint64_t)1 << 2)     /* run_job */
+#define IH_CAP_ACTIONS ((uint64_t)1 << 3)  /* run_action */
+#define IH_CAP_CONNECT ((uint64_t)1 << 4)  /* connect + test_connection + disconnect */
+
+/* Behaviour flags (ih_plugin_descriptor.flags). */
+#define IH_FLAG_SERIALIZE ((uint32_t)1 << 0) /* host never runs two handlers of one instance at once */
+
+/*
+ * Services the host offers to a plugin. The table is owned by the host and outlives every instance created
+ * with it. Unless said otherwise, `call` must be the context of the handler currently running.
+ */
+typedef struct ih_host_api {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+
+  /* Structured log line. `fields_json` is a JSON object (or empty). The host masks secrets it knows about and
+   * anything shaped like a key, but plugins must still never log secrets. `call` may be NULL. */
+  void (*log)(ih_call* call, int32_t level, ih_str message, ih_str fields_json);
+
+  /* Outbound HTTP through the host (timeouts, retries with backoff, Retry-After, idempotency keys, rate
+   * budget, metrics). `request_json`: {"method","url","headers":{..},"timeout_ms"?,"idempotency_key"?,
+   * "endpoint"? (a metrics label such as "/v1/balance"),"max_attempts"?}. On IH_OK the host sets
+   * `*response_json` to {"status":int,"headers":{..},"attempts":int} and `*response_body` to the raw body; the
+   * plugin frees both. A non-2xx answer is still IH_OK: only transport failures are errors. */
+  ih_status (*http_request)(ih_call* call, ih_str request_json, ih_str body, ih_buf** response_json,
+                            ih_buf** response_body);
+
+  /* The calling tenant's stored credentials for this integration, as the JSON object the plugin stored.
+   * IH_ERR_NOT_FOUND when not connected. The plugin frees `*out` (the host zeroes it on free). */
+  ih_status (*credentials_get)(ih_call* call, ih_buf** out);
+  /* Store (replace) credentials, encrypted by the host. Only allowed inside `connect`. */
+  ih_status (*credentials_put)(ih_call* call, ih_str credentials_json);
+
+  /* Per tenant+integration key/value state (sync cursors, settings the plugin learned). */
+  ih_status (*state_get)(ih_call* call, ih_str key, ih_buf** out); /* IH_ERR_NOT_FOUND if absent */
+  ih_status (*state_put)(ih_call* call, ih_str key, ih_str value);
+
+  /* Records store for the calling tenant and integration. `records_json` is an array of
+   * {"id":"…","data":{…},"updated_at":unix_seconds}; a record older than the stored one is skipped. */
+  ih_status (*records_upsert)(ih_call* call, ih_str model, ih_str records_json);
+  ih_status (*records_delete)(ih_call* call, ih_str model, ih_str id, int64_t updated_at);
+
+  /* Emit a normalized event to the calling tenant's stream (`type` like "invoice.updated", `data_json` an
+   * object). */
+  ih_status (*emit_event)(ih_call* call, ih_str type, ih_str data_json);
+
+  /* HTTP answer for handle_route: status, headers as a JSON object (or empty), raw body. Last call wins. */
+  ih_status (*respond)(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body);
+  /* Structured result (JSON) for verify_webhook, run_action, connect, test_connection and run_job. */
+  ih_status (*set_result)(ih_call* call, ih_str result_json);
+  /* Human-readable error message for the status the handler is about to return. No secrets. */
+  void (*set_error)(ih_call* call, ih_str message);
+  /* Message of the last failed host service call on this `call` (empty view when none). Valid until the next
+   * host call on the same context. */
+  ih_str (*last_error)(ih_call* call);
+
+  /* Host-owned buffers. `buf_view(NULL)` is an empty view; `buf_free(NULL)` does nothing. */
+  ih_str (*buf_view)(const ih_buf* buf);
+  void (*buf_free)(ih_buf* buf);
+} ih_host_api;
+
+/*
+ * Handlers. Each returns IH_OK or an error status (after set_error). Inputs are borrowed for the call.
+ *
+ * create:          one instance per configured integration. `integration_id` is the TOML table name,
+ *                  `config_json` the integration's settings, already validated against the manifest's
+ *                  config schema. Store `host` if needed: it outlives the instance.
+ * handle_route:    an HTTP request on a route the manifest declares. `request_json`: {"method","path",
+ *                  "route","params":{..},"query":{..},"headers":{..},"tenant"}. Answer with host->respond.
+ * verify_webhook:  check the signature over the exact `body` bytes. On success set_result with
+ *                  {"event_id","type","occurred_at":unix_s,"object_id"?,"account"?} and return IH_OK; on a bad
+ *                  signature or stale timestamp return IH_ERR_SIGNATURE. `request_json` as for routes.
+ * handle_webhook:  process one stored event (may be a retry or a replay). `event_json`: {"id","event_id",
+ *                  "type","attempt","received_at","tenant"}.
+ * run_job:         one run of a scheduled job. `params_json`: {"full":bool,...}. Use state_get/put for cursors.
+ * run_action:      a named action from the manifest; `input_json` is the caller's JSON; set_result the output.
+ * connect:         validate `input_json` (format checks, then a live provider call) and credentials_put.
+ *                  Store nothing on failure.
+ * test_connection: live health check with stored credentials; set_result {"ok":bool,"detail":…}.
+ * disconnect:      revoke at the provider when that applies; the host wipes stored credentials afterwards.
+ */
+typedef struct ih_plugin_descriptor {
+  uint32_t struct_size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint64_t capabilities; /* IH_CAP_* */
+  uint32_t flags;        /* IH_FLAG_* */
+  uint32_t reserved0;    /* zero */
+  /* NUL-terminated UTF-8 JSON manifest, static storage. Format: docs/plugin-abi.md. */
+  const char* manifest_json;
+
+  ih_status (*create)(const ih_host_api* host, ih_call* call, ih_str integration_id, ih_str config_json,
+                      ih_plugin** out_instance);
+  void (*destroy)(ih_plugin* instance);
+
+  ih_status (*handle_route)(ih_plugin* self, ih_call* call, ih_str request_json, ih_str body);
+  ih_status (*verify_webhook)(ih_plugin* self, ih_call* call, ih_str request_json, ih_str body);
+  ih_status (*handle_webhook)(ih_plugin* self, ih_call* call, ih_str event_json, ih_str body);
+  ih_status (*run_job)(ih_plugin* self, ih_call* call, ih_str job_name, ih_str params_json);
+  ih_status (*run_action)(ih_plugin* self, ih_call* call, ih_str action_name, ih_str input_json);
+  ih_status (*connect)(ih_plugin* self, ih_call* call, ih_str input_json);
+  ih_status (*test_connection)(ih_plugin* self, ih_call* call);
+  ih_status (*disconnect)(ih_plugin* self, ih_call* call);
+} ih_plugin_descriptor;
+
+/* The one exported symbol. The host passes its own ABI version; return NULL to refuse to load. */
+typedef const ih_plugin_descriptor* (*ih_plugin_entry_fn)(uint16_t host_major, uint16_t host_minor);
+#define IH_PLUGIN_ENTRY_SYMBOL "ih_plugin_entry"
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* IH_PLUGIN_ABI_H */

@@ -1,0 +1,42 @@
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "log/log.h"
+
+TEST_CASE("mask keeps the known prefix and the last four characters", "[log]") {
+  CHECK(ih::mask("sk_test_51HxYzAbCdEfGhIjabcd") == "sk_test_****abcd");
+  CHECK(ih::mask("whsec_0123456789abcdefWXYZ") == "whsec_****WXYZ");
+  CHECK(ih::mask("sk_test_short") == "sk_test_****");
+  CHECK(ih::mask("hunter2") == "****");
+  CHECK(ih::mask("") == "****");
+}
+
+TEST_CASE("redact masks every secret-shaped token in free text", "[log]") {
+  std::string text =
+      "key sk_live_AAAABBBBCCCCDDDD1234 and Bearer ihk_live_zzzzzzzzzzzzzzzz9876, secret "
+      "pi_123_secret_456789abcdef plus whsec_abcdefghijklmnop0000";
+  std::string out = ih::redact(text);
+  CHECK(out.find("AAAABBBB") == std::string::npos);
+  CHECK(out.find("zzzzzzzz") == std::string::npos);
+  CHECK(out.find("secret_456789") == std::string::npos);
+  CHECK(out.find("abcdefghijklmnop") == std::string::npos);
+  CHECK(out.find("sk_live_****1234") != std::string::npos);
+  CHECK(out.find("Bearer ihk_live_****9876") != std::string::npos);
+  CHECK(ih::redact("nothing secret here: sku_12 task_done") == "nothing secret here: sku_12 task_done");
+}
+
+TEST_CASE("log lines are JSON with masked fields", "[log]") {
+  std::vector<std::string> lines;
+  ih::log::setSink([&](std::string_view line) { lines.emplace_back(line); });
+  ih::log::info("connected", {{"key", "sk_test_ABCDEFGHIJKLMNOPwxyz"}, {"count", 3}, {"ok", true}});
+  ih::log::debug("hidden at info level");
+  ih::log::resetSink();
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("\"level\":\"info\"") != std::string::npos);
+  CHECK(lines[0].find("\"msg\":\"connected\"") != std::string::npos);
+  CHECK(lines[0].find("\"key\":\"sk_test_****wxyz\"") != std::string::npos);
+  CHECK(lines[0].find("\"count\":3") != std::string::npos);
+  CHECK(lines[0].find("\"ok\":true") != std::string::npos);
+}
