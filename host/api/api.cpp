@@ -1,0 +1,509 @@
+#include "api/api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "http/server.h"
+#include "log/log.h"
+#include "plugins/registry.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
+#include "tenancy/http_auth.h"
+#include "tenancy/tenancy.h"
+#include "vault/vault.h"
+
+namespace ih::api {
+namespace {
+
+using nlohmann::json;
+using http::Request;
+using http::Response;
+
+constexpr std::string_view kCredentialsPurpose = "credentials";
+
+void sendJson(Response& res, int status, const json& body) { res.json(status, body.dump()); }
+
+json parseJsonOrNull(std::string_view text) { return json::parse(text, nullptr, false); }
+
+// Parses a JSON object request body, or writes a 400 explaining why not.
+bool parseBody(const Request& req, Response& res, json& out, bool allow_empty = true) {
+  if (req.body.empty() && allow_empty) {
+    out = json::object();
+    return true;
+  }
+  out = parseJsonOrNull(req.body);
+  if (out.is_discarded()) {
+    http::setError(res, 400, "invalid_json", "request body is not valid JSON");
+    return false;
+  }
+  if (!out.is_object()) {
+    http::setError(res, 400, "invalid_json", "request body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+std::string isoTime(int64_t ms) {
+  if (ms <= 0) return {};
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+json timeOrNull(const std::optional<int64_t>& ms) { return ms ? json(isoTime(*ms)) : json(nullptr); }
+
+// The status an API caller sees when a plugin's connect/test fails: the caller's ihost key is fine, so a provider
+// rejecting credentials is not a 401 here.
+void setPluginError(Response& res, const Status& status, std::string_view integration) {
+  std::string message = status.message();
+  switch (status.code()) {
+    case StatusCode::kUnauthenticated:
+    case StatusCode::kPermissionDenied:
+      http::setError(res, 422, "credentials_rejected", message);
+      return;
+    case StatusCode::kUnavailable:
+      http::setError(res, 502, "provider_unavailable", message);
+      return;
+    case StatusCode::kProvider:
+      http::setError(res, 502, "provider_error", message);
+      return;
+    case StatusCode::kRateLimited:
+      http::setError(res, 429, "rate_limited", message);
+      return;
+    case StatusCode::kInternal:
+      log::error("plugin call failed", {{"integration", integration}, {"error", message}});
+      http::setError(res, 500, "plugin_error", message);
+      return;
+    default:
+      http::setError(res, status);
+  }
+}
+
+class Api {
+ public:
+  explicit Api(Context& ctx) : ctx_(ctx) {}
+
+  void registerAll(http::Server& s) {
+    // Tenant API.
+    s.route("GET", "/api/integrations", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { listIntegrations(p, q, r); }));
+    s.route("GET", "/api/integrations/{id}", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { getIntegration(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/connect", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { connect(p, q, r); }));
+    s.route("GET", "/api/integrations/{id}/test", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { test(p, q, r); }));
+    s.route("DELETE", "/api/integrations/{id}", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/disconnect", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/actions/{action}", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { action(p, q, r); }));
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
+      bool read_only = std::string_view(method) == "GET";
+      s.route(method, "/api/integrations/{id}/routes/{path...}",
+              tenant(read_only ? tenancy::kScopeRead : tenancy::kScopeWrite,
+                     [this](auto& p, auto& q, auto& r) { pluginRoute(&p, q, r, false); }));
+      s.route(method, "/plugins/{id}/{path...}", [this](const Request& q, Response& r) { pluginRoute(nullptr, q, r, true); });
+    }
+    s.route("GET", "/api/audit", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { audit(p, q, r); }));
+    s.route("GET", "/api/whoami", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { whoami(p, q, r); }));
+
+    // Operator API.
+    s.route("GET", "/api/admin/tenants", admin([this](auto& p, auto& q, auto& r) { adminListTenants(p, q, r); }));
+    s.route("POST", "/api/admin/tenants", admin([this](auto& p, auto& q, auto& r) { adminCreateTenant(p, q, r); }));
+    s.route("GET", "/api/admin/tenants/{tenant}/keys", admin([this](auto& p, auto& q, auto& r) { adminListKeys(p, q, r); }));
+    s.route("POST", "/api/admin/tenants/{tenant}/keys", admin([this](auto& p, auto& q, auto& r) { adminCreateKey(p, q, r); }));
+    s.route("DELETE", "/api/admin/tenants/{tenant}/keys/{key}", admin([this](auto& p, auto& q, auto& r) { adminRevokeKey(p, q, r); }));
+    s.route("GET", "/api/admin/plugins", admin([this](auto& p, auto& q, auto& r) { adminPlugins(p, q, r); }));
+  }
+
+ private:
+  using TenantHandler = tenancy::AuthedHandler;
+
+  http::Handler tenant(std::string_view scope, TenantHandler handler) {
+    return tenancy::requireTenant(*ctx_.tenancy, scope, std::move(handler));
+  }
+
+  http::Handler admin(TenantHandler handler) { return tenancy::requireAdmin(*ctx_.tenancy, std::move(handler)); }
+
+  // The integration named in the path, or a 404 written to `res`.
+  runtime::Integration* integrationOr404(const Request& req, Response& res) {
+    std::string id = req.param("id");
+    runtime::Integration* in = ctx_.runtime->find(id);
+    if (in == nullptr) {
+      for (const auto& u : ctx_.runtime->unavailable()) {
+        if (u.id == id) {
+          http::setError(res, 503, "integration_unavailable",
+                         "integration \"" + id + "\" is configured but not running: " + u.reason);
+          return nullptr;
+        }
+      }
+      http::setError(res, 404, "unknown_integration",
+                     "no integration \"" + id + "\" is configured (see GET /api/integrations)");
+      return nullptr;
+    }
+    if (!in->enabled()) {
+      http::setError(res, 404, "unknown_integration", "integration \"" + id + "\" is disabled in the configuration");
+      return nullptr;
+    }
+    return in;
+  }
+
+  json describe(const runtime::Integration& in, const std::optional<store::Connection>& conn) {
+    const auto& m = in.manifest();
+    json j = {{"id", in.id()},
+              {"plugin", {{"name", m.name}, {"version", m.version}, {"display_name", m.display_name}}},
+              {"description", m.description},
+              {"connected", conn && conn->status != store::ConnectionStatus::kInactive},
+              {"status", conn ? std::string(store::connectionStatusName(conn->status)) : std::string("not_connected")},
+              {"connect_schema", m.connect_schema_json.empty() ? json(nullptr) : parseJsonOrNull(m.connect_schema_json)},
+              {"actions", json::array()},
+              {"jobs", json::array()}};
+    for (const auto& a : m.actions) j["actions"].push_back({{"name", a.name}, {"description", a.description}});
+    for (const auto& jb : m.jobs) j["jobs"].push_back({{"name", jb.name}, {"every_seconds", jb.every_seconds}});
+    if (conn) {
+      json info = parseJsonOrNull(conn->info_json);
+      j["info"] = info.is_discarded() ? json::object() : info;
+      j["connected_at"] = isoTime(conn->connected_at);
+      j["last_check"] = {{"at", timeOrNull(conn->last_check_at)},
+                         {"ok", conn->last_check_ok ? json(*conn->last_check_ok) : json(nullptr)},
+                         {"error", conn->last_error ? json(*conn->last_error) : json(nullptr)}};
+    } else {
+      j["info"] = nullptr;
+      j["connected_at"] = nullptr;
+      j["last_check"] = nullptr;
+    }
+    return j;
+  }
+
+  void listIntegrations(const tenancy::Principal& p, const Request&, Response& res) {
+    auto conns = ctx_.store->listConnections(p.tenant_id);
+    if (!conns.isOk()) return http::setError(res, conns.status());
+    json data = json::array();
+    for (runtime::Integration* in : ctx_.runtime->integrations()) {
+      if (!in->enabled()) continue;
+      std::optional<store::Connection> conn;
+      for (const auto& c : *conns)
+        if (c.integration_id == in->id()) conn = c;
+      data.push_back(describe(*in, conn));
+    }
+    for (const auto& u : ctx_.runtime->unavailable()) {
+      data.push_back({{"id", u.id},
+                      {"plugin", {{"name", u.plugin}, {"version", nullptr}}},
+                      {"connected", false},
+                      {"status", "unavailable"},
+                      {"reason", u.reason}});
+    }
+    sendJson(res, 200, {{"object", "list"}, {"data", data}});
+  }
+
+  void getIntegration(const tenancy::Principal& p, const Request& req, Response& res) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    auto conn = ctx_.store->getConnection(p.tenant_id, in->id());
+    if (!conn.isOk()) return http::setError(res, conn.status());
+    sendJson(res, 200, describe(*in, *conn));
+  }
+
+  void connect(const tenancy::Principal& p, const Request& req, Response& res) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    json body;
+    if (!parseBody(req, res, body, /*allow_empty=*/false)) return;
+    if (!in->manifest().connect_schema_json.empty()) {
+      Status valid = config::validateJson(in->manifest().connect_schema_json, req.body, "connect body");
+      if (!valid.isOk()) return http::setError(res, 400, "invalid_request", valid.message());
+    }
+    runtime::CallResult result = ctx_.runtime->connect(*in, p.tenant_id, req.body);
+    if (!result.status.isOk()) {
+      log::info("connect refused", {{"tenant", p.tenant_id}, {"integration", in->id()}, {"reason", result.status.message()}});
+      return setPluginError(res, result.status, in->id());
+    }
+    int64_t now = tenancy::nowMs();
+    std::vector<store::SecretRow> secrets;
+    if (!result.credentials.empty()) {
+      auto sealed = ctx_.vault->seal(result.credentials.view(), {p.tenant_id, in->id(), kCredentialsPurpose});
+      if (!sealed.isOk()) return http::setError(res, sealed.status());
+      secrets.push_back({p.tenant_id, in->id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
+                         sealed->ciphertext, now});
+    }
+    json info = result.result_json.empty() ? json::object() : parseJsonOrNull(redact(result.result_json));
+    if (!info.is_object()) info = json::object();
+    store::Connection conn;
+    conn.tenant_id = p.tenant_id;
+    conn.integration_id = in->id();
+    conn.status = store::ConnectionStatus::kActive;
+    conn.info_json = info.dump();
+    conn.connected_at = now;
+    conn.updated_at = now;
+    conn.last_check_at = now;
+    conn.last_check_ok = true;
+    store::AuditEntry audit{0, p.tenant_id, in->id(), p.actor(), "integration.connected", json({{"info", info}}).dump(), now};
+    if (Status s = ctx_.store->saveConnection(p.tenant_id, secrets, conn, audit); !s.isOk()) {
+      return http::setError(res, s);
+    }
+    emit(p.tenant_id, in->id(), "integration.connected", {{"integration", in->id()}, {"info", info}});
+    log::info("integration connected", {{"tenant", p.tenant_id}, {"integration", in->id()}});
+    sendJson(res, 200, describe(*in, conn));
+  }
+
+  void test(const tenancy::Principal& p, const Request& req, Response& res) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    auto conn = ctx_.store->getConnection(p.tenant_id, in->id());
+    if (!conn.isOk()) return http::setError(res, conn.status());
+    if (!*conn || (*conn)->status == store::ConnectionStatus::kInactive) {
+      return http::setError(res, 409, "not_connected",
+                            "integration \"" + in->id() + "\" is not connected for this tenant; POST /api/integrations/" +
+                                in->id() + "/connect first");
+    }
+    runtime::CallResult result = ctx_.runtime->testConnection(*in, p.tenant_id);
+    json detail = parseJsonOrNull(result.result_json);
+    bool ok = result.status.isOk() && (!detail.is_object() || detail.value("ok", true));
+    std::string error = result.status.isOk() ? (detail.is_object() && !ok ? detail.value("detail", std::string("check failed")) : "")
+                                             : result.status.message();
+    int64_t now = tenancy::nowMs();
+    (void)ctx_.store->recordHealthCheck(p.tenant_id, in->id(), ok, error, now);
+    json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", isoTime(now)}};
+    if (!error.empty()) out["error"] = redact(error);
+    if (detail.is_object()) out["detail"] = json::parse(redact(detail.dump()));
+    sendJson(res, 200, out);
+  }
+
+  void disconnect(const tenancy::Principal& p, const Request& req, Response& res) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    auto conn = ctx_.store->getConnection(p.tenant_id, in->id());
+    if (!conn.isOk()) return http::setError(res, conn.status());
+    if (!*conn || (*conn)->status == store::ConnectionStatus::kInactive) {
+      return http::setError(res, 409, "not_connected", "integration \"" + in->id() + "\" is not connected for this tenant");
+    }
+    // Revoke at the provider when the plugin can; local credentials are wiped whatever happens there.
+    runtime::CallResult result = ctx_.runtime->disconnect(*in, p.tenant_id);
+    json detail = {{"provider_revoked", result.status.isOk()}};
+    if (!result.status.isOk() && result.status.code() != StatusCode::kUnsupported) {
+      detail["provider_error"] = result.status.message();
+      log::warn("provider-side disconnect failed; local credentials wiped anyway",
+                {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
+    }
+    int64_t now = tenancy::nowMs();
+    store::AuditEntry audit{0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", detail.dump(), now};
+    if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk()) return http::setError(res, s);
+    emit(p.tenant_id, in->id(), "integration.disconnected", {{"integration", in->id()}});
+    sendJson(res, 200, {{"integration", in->id()}, {"connected", false}, {"status", "inactive"}, {"detail", detail}});
+  }
+
+  void action(const tenancy::Principal& p, const Request& req, Response& res) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    std::string name = req.param("action");
+    const plugins::ActionSpec* spec = in->manifest().findAction(name);
+    if (spec == nullptr) {
+      std::string known;
+      for (const auto& a : in->manifest().actions) known += (known.empty() ? "" : ", ") + a.name;
+      return http::setError(res, 404, "unknown_action",
+                            "integration \"" + in->id() + "\" has no action \"" + name + "\"" +
+                                (known.empty() ? std::string() : " (actions: " + known + ")"));
+    }
+    json body;
+    if (!parseBody(req, res, body)) return;
+    std::string input = body.dump();
+    if (!spec->input_schema_json.empty()) {
+      Status valid = config::validateJson(spec->input_schema_json, input, "action input");
+      if (!valid.isOk()) return http::setError(res, 400, "invalid_request", valid.message());
+    }
+    runtime::CallResult result = ctx_.runtime->runAction(*in, p.tenant_id, name, input);
+    if (!result.status.isOk()) return setPluginError(res, result.status, in->id());
+    res.json(200, result.result_json.empty() ? "{}" : result.result_json);
+  }
+
+  void pluginRoute(const tenancy::Principal* p, const Request& req, Response& res, bool is_public) {
+    runtime::Integration* in = integrationOr404(req, res);
+    if (!in) return;
+    std::string path = "/" + req.param("path");
+    const plugins::RouteSpec* spec = nullptr;
+    bool path_known = false;
+    for (const auto& r : in->manifest().routes) {
+      if (r.path == path && r.is_public == is_public) {
+        path_known = true;
+        if (r.method == req.method) spec = &r;
+      }
+    }
+    if (spec == nullptr) {
+      if (path_known) return http::setError(res, 405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path);
+      return http::setError(res, 404, "not_found", "no route for " + req.method + " " + req.path);
+    }
+    json meta = {{"method", req.method},
+                 {"path", path},
+                 {"route", spec->path},
+                 {"params", json::object()},
+                 {"query", json::object()},
+                 {"headers", json::object()},
+                 {"tenant", p ? p->tenant_id : std::string()},
+                 {"request_id", req.request_id}};
+    for (const auto& [k, v] : req.query) meta["query"][k] = v;
+    for (const auto& [k, v] : req.headers) {
+      if (k == "Authorization" || k == "authorization") continue;  // the plugin never sees the caller's key
+      meta["headers"][k] = v;
+    }
+    runtime::CallResult result = ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), meta.dump(), req.body);
+    if (!result.status.isOk()) return http::setError(res, result.status);
+    if (!result.responded) {
+      res.status = 204;
+      res.body.clear();
+      return;
+    }
+    res.status = result.http_status;
+    res.body = std::move(result.body);
+    res.content_type = "application/json";
+    json headers = parseJsonOrNull(result.headers_json);
+    if (headers.is_object()) {
+      for (auto& [k, v] : headers.items()) {
+        if (!v.is_string()) continue;
+        if (k == "Content-Type" || k == "content-type") {
+          res.content_type = v.get<std::string>();
+        } else {
+          res.setHeader(k, v.get<std::string>());
+        }
+      }
+    }
+  }
+
+  void audit(const tenancy::Principal& p, const Request& req, Response& res) {
+    int64_t after = 0;
+    size_t limit = 50;
+    try {
+      if (req.hasQuery("after")) after = std::stoll(req.queryValue("after"));
+      if (req.hasQuery("limit")) limit = static_cast<size_t>(std::stoul(req.queryValue("limit")));
+    } catch (...) {
+      return http::setError(res, 400, "invalid_request", "after and limit must be non-negative integers");
+    }
+    if (limit == 0 || limit > 500) return http::setError(res, 400, "invalid_request", "limit must be between 1 and 500");
+    auto entries = ctx_.store->listAudit(p.tenant_id, after, limit);
+    if (!entries.isOk()) return http::setError(res, entries.status());
+    json data = json::array();
+    for (const auto& e : *entries) {
+      json detail = parseJsonOrNull(e.detail_json);
+      data.push_back({{"id", e.id},
+                      {"integration", e.integration_id},
+                      {"actor", e.actor},
+                      {"action", e.action},
+                      {"detail", detail.is_discarded() ? json::object() : detail},
+                      {"at", isoTime(e.at)}});
+    }
+    json out = {{"object", "list"}, {"data", data}, {"next_after", entries->empty() ? after : entries->back().id}};
+    sendJson(res, 200, out);
+  }
+
+  void whoami(const tenancy::Principal& p, const Request&, Response& res) {
+    auto t = ctx_.store->getTenant(p.tenant_id);
+    if (!t.isOk()) return http::setError(res, t.status());
+    sendJson(res, 200, {{"tenant", {{"id", t->id}, {"name", t->name}}}, {"key_id", p.key_id}, {"scopes", p.scopes}});
+  }
+
+  // --- admin ---
+  static json keyJson(const store::ApiKey& k) {
+    return {{"id", k.id},
+            {"tenant", k.tenant_id},
+            {"prefix", k.display_prefix},
+            {"scopes", k.scopes},
+            {"created_at", isoTime(k.created_at)},
+            {"last_used_at", timeOrNull(k.last_used_at)},
+            {"revoked_at", timeOrNull(k.revoked_at)}};
+  }
+
+  void adminListTenants(const tenancy::Principal&, const Request&, Response& res) {
+    auto tenants = ctx_.store->listTenants();
+    if (!tenants.isOk()) return http::setError(res, tenants.status());
+    json data = json::array();
+    for (const auto& t : *tenants) data.push_back({{"id", t.id}, {"name", t.name}, {"created_at", isoTime(t.created_at)}});
+    sendJson(res, 200, {{"object", "list"}, {"data", data}});
+  }
+
+  void adminCreateTenant(const tenancy::Principal&, const Request& req, Response& res) {
+    json body;
+    if (!parseBody(req, res, body, false)) return;
+    if (!body.contains("name") || !body["name"].is_string()) {
+      return http::setError(res, 400, "invalid_request", "body needs a \"name\" string");
+    }
+    auto created = ctx_.tenancy->createTenant(body["name"].get<std::string>());
+    if (!created.isOk()) return http::setError(res, created.status());
+    sendJson(res, 201, {{"tenant", {{"id", created->tenant.id}, {"name", created->tenant.name}}},
+                        {"api_key", created->first_key.plaintext},
+                        {"key", keyJson(created->first_key.key)},
+                        {"note", "the api_key is shown once; store it now"}});
+  }
+
+  void adminListKeys(const tenancy::Principal&, const Request& req, Response& res) {
+    auto t = ctx_.tenancy->resolveTenant(req.param("tenant"));
+    if (!t.isOk()) return http::setError(res, t.status());
+    auto keys = ctx_.store->listApiKeys(t->id);
+    if (!keys.isOk()) return http::setError(res, keys.status());
+    json data = json::array();
+    for (const auto& k : *keys) data.push_back(keyJson(k));
+    sendJson(res, 200, {{"object", "list"}, {"data", data}});
+  }
+
+  void adminCreateKey(const tenancy::Principal&, const Request& req, Response& res) {
+    auto t = ctx_.tenancy->resolveTenant(req.param("tenant"));
+    if (!t.isOk()) return http::setError(res, t.status());
+    json body;
+    if (!parseBody(req, res, body)) return;
+    std::vector<std::string> scopes;
+    if (body.contains("scopes")) {
+      if (!body["scopes"].is_array()) return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
+      for (const auto& s : body["scopes"]) {
+        if (!s.is_string()) return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
+        scopes.push_back(s.get<std::string>());
+      }
+    }
+    auto key = ctx_.tenancy->createKey(t->id, scopes);
+    if (!key.isOk()) return http::setError(res, key.status());
+    sendJson(res, 201, {{"api_key", key->plaintext}, {"key", keyJson(key->key)}, {"note", "the api_key is shown once; store it now"}});
+  }
+
+  void adminRevokeKey(const tenancy::Principal&, const Request& req, Response& res) {
+    auto t = ctx_.tenancy->resolveTenant(req.param("tenant"));
+    if (!t.isOk()) return http::setError(res, t.status());
+    if (Status s = ctx_.tenancy->revokeKey(t->id, req.param("key")); !s.isOk()) return http::setError(res, s);
+    sendJson(res, 200, {{"id", req.param("key")}, {"revoked", true}});
+  }
+
+  void adminPlugins(const tenancy::Principal&, const Request&, Response& res) {
+    json loaded = json::array();
+    for (const auto& plugin : ctx_.registry->loaded()) {
+      const auto& m = plugin->manifest();
+      loaded.push_back({{"name", m.name},
+                        {"version", m.version},
+                        {"display_name", m.display_name},
+                        {"description", m.description},
+                        {"abi", std::to_string(plugin->abiMajor()) + "." + std::to_string(plugin->abiMinor())},
+                        {"capabilities", plugins::capabilityNames(plugin->capabilities())},
+                        {"file", plugin->file()},
+                        {"sha256", plugin->sha256()}});
+    }
+    json refused = json::array();
+    for (const auto& r : ctx_.registry->refused()) refused.push_back({{"file", r.file}, {"reason", r.reason}});
+    json unavailable = json::array();
+    for (const auto& u : ctx_.runtime->unavailable()) {
+      unavailable.push_back({{"integration", u.id}, {"plugin", u.plugin}, {"reason", u.reason}});
+    }
+    sendJson(res, 200, {{"loaded", loaded}, {"refused", refused}, {"unavailable_integrations", unavailable}});
+  }
+
+  void emit(const std::string& tenant_id, const std::string& integration, std::string_view type, const json& data) {
+    if (ctx_.events == nullptr) return;
+    Status s = ctx_.events->emit(tenant_id, integration, type, data.dump());
+    if (!s.isOk()) log::warn("could not emit event", {{"type", type}, {"error", s.message()}});
+  }
+
+  Context& ctx_;
+};
+
+}  // namespace
+
+std::shared_ptr<void> registerRoutes(http::Server& server, Context& context) {
+  auto api = std::make_shared<Api>(context);
+  api->registerAll(server);
+  return api;
+}
+
+}  // namespace ih::api

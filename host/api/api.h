@@ -1,0 +1,50 @@
+// The host's REST API: tenant routes under /api (integrations, connect/test/disconnect, actions, plugin routes,
+// audit), operator routes under /api/admin (tenants, keys, plugins), and public plugin routes under /plugins.
+// Every /api route authenticates first (401 missing/unknown key, 403 scope) and answers errors with the JSON
+// envelope of http/server.h.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace ih::config {
+struct Config;
+}
+namespace ih::http {
+class Server;
+}
+namespace ih::plugins {
+class Registry;
+}
+namespace ih::runtime {
+class Runtime;
+class EventSink;
+}  // namespace ih::runtime
+namespace ih::store {
+class Store;
+}
+namespace ih::tenancy {
+class Tenancy;
+}
+namespace ih::vault {
+class Vault;
+}
+
+namespace ih::api {
+
+// Borrowed collaborators; all must outlive the server the routes are registered on. `events` may be null.
+struct Context {
+  const config::Config* config = nullptr;
+  plugins::Registry* registry = nullptr;
+  runtime::Runtime* runtime = nullptr;
+  store::Store* store = nullptr;
+  vault::Vault* vault = nullptr;
+  tenancy::Tenancy* tenancy = nullptr;
+  runtime::EventSink* events = nullptr;
+};
+
+// Registers every route on `server`. Call before server.start(). The handlers use the returned object: keep it
+// alive as long as the server runs.
+std::shared_ptr<void> registerRoutes(http::Server& server, Context& context);
+
+}  // namespace ih::api

@@ -1,0 +1,189 @@
+#include "app/app.h"
+
+#include <map>
+
+#include "api/api.h"
+#include "http/server.h"
+#include "log/log.h"
+#include "outbound/client.h"
+#include "plugins/registry.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
+#include "tenancy/tenancy.h"
+#include "vault/vault.h"
+
+namespace ih::app {
+
+namespace {
+
+std::string envValue(const config::Environment& env, const std::string& name) {
+  auto it = env.find(name);
+  return it == env.end() ? std::string() : it->second;
+}
+
+log::Level parseLevel(const std::string& level) {
+  if (level == "debug") return log::Level::kDebug;
+  if (level == "warn") return log::Level::kWarn;
+  if (level == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+}  // namespace
+
+Status parseListen(const std::string& listen, std::string& host, int& port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
+    return Status::invalidArgument("[server] listen = \"" + listen +
+                                   "\" must be host:port, e.g. \"127.0.0.1:8080\" (port 0 picks a free port)");
+  }
+  host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+  } catch (...) {
+    return Status::invalidArgument("[server] listen = \"" + listen + "\": the port must be a number 0-65535");
+  }
+  return Status::ok();
+}
+
+Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config, const config::Environment& env) {
+  std::string key_file = config.vault.key_file;
+  std::string env_name = config.vault.key_env;
+  auto ring = vault::loadKeyRing(key_file, envValue(env, env_name));
+  if (!ring.isOk()) return ring.status();
+  std::string env_value = envValue(env, env_name);
+  auto reload = [key_file, env_value]() { return vault::loadKeyRing(key_file, env_value); };
+  return std::make_unique<vault::Vault>(std::move(*ring), reload);
+}
+
+struct App::Impl {
+  config::Config config;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<vault::Vault> vault;
+  std::unique_ptr<outbound::Client> outbound;
+  std::unique_ptr<plugins::Registry> registry;
+  std::unique_ptr<runtime::Runtime> runtime;
+  std::unique_ptr<tenancy::Tenancy> tenancy;
+  api::Context api_context;
+  std::unique_ptr<http::Server> server;
+  std::shared_ptr<void> routes;
+  bool stopped = false;
+};
+
+App::App() : impl_(std::make_unique<Impl>()) {}
+
+App::~App() { stop(); }
+
+Result<std::unique_ptr<App>> App::create(config::Config config, const config::Environment& env) {
+  log::setLevel(parseLevel(config.log.level));
+  std::unique_ptr<App> app(new App());
+  Impl& m = *app->impl_;
+  m.config = std::move(config);
+  const config::Config& c = m.config;
+
+  std::string host;
+  int port = 0;
+  if (Status s = parseListen(c.server.listen, host, port); !s.isOk()) return s;
+
+  auto vault = openVault(c, env);
+  if (!vault.isOk()) return vault.status();
+  m.vault = std::move(*vault);
+
+  store::Options store_options;
+  store_options.path = c.storage.path;
+  auto store = store::Store::open(store_options);
+  if (!store.isOk()) return store.status();
+  m.store = std::move(*store);
+
+  m.outbound = std::make_unique<outbound::Client>();
+  m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
+  runtime::Dependencies deps;
+  deps.store = m.store.get();
+  deps.vault = m.vault.get();
+  deps.outbound = m.outbound.get();
+  m.runtime = std::make_unique<runtime::Runtime>(deps);
+
+  std::map<std::string, std::string> schemas;
+  for (const auto& plugin : m.registry->loaded()) schemas[plugin->manifest().name] = plugin->manifest().config_schema_json;
+  for (const auto& integration : c.integrations) {
+    auto plugin = m.registry->find(integration.plugin);
+    if (!plugin) {
+      std::string reason = "plugin \"" + integration.plugin + "\" is not installed (no such plugin loaded from " +
+                           c.plugins.dir + "; see `ihost plugins list`)";
+      for (const auto& r : m.registry->refused()) {
+        if (r.name == integration.plugin) reason = "plugin \"" + integration.plugin + "\" was refused: " + r.reason;
+      }
+      m.runtime->addUnavailable({integration.id, integration.plugin, reason});
+      continue;
+    }
+    (void)m.runtime->addIntegration(c, integration, plugin);  // failures are recorded as unavailable
+  }
+
+  m.tenancy = std::make_unique<tenancy::Tenancy>(*m.store, *m.vault, envValue(env, c.admin.token_env));
+
+  http::ServerOptions server_options;
+  server_options.host = host;
+  server_options.port = port;
+  server_options.max_body_bytes = c.server.max_body_bytes;
+  server_options.read_timeout_ms = c.server.read_timeout_ms;
+  server_options.write_timeout_ms = c.server.write_timeout_ms;
+  server_options.idle_timeout_ms = c.server.idle_timeout_ms;
+  server_options.worker_threads = c.server.worker_threads;
+  server_options.keep_alive_max_requests = c.server.keep_alive_max_requests;
+  m.server = std::make_unique<http::Server>(server_options);
+  m.api_context.config = &m.config;
+  m.api_context.registry = m.registry.get();
+  m.api_context.runtime = m.runtime.get();
+  m.api_context.store = m.store.get();
+  m.api_context.vault = m.vault.get();
+  m.api_context.tenancy = m.tenancy.get();
+  m.routes = api::registerRoutes(*m.server, m.api_context);
+
+  log::info("effective configuration", {{"summary", config::maskedSummary(c, schemas)}});
+  return app;
+}
+
+Status App::start() {
+  if (Status s = impl_->server->start(); !s.isOk()) return s;
+  impl_->server->setReady(true);
+  log::info("ihost listening", {{"url", baseUrl()},
+                                {"integrations", static_cast<int64_t>(impl_->runtime->integrations().size())},
+                                {"plugins", static_cast<int64_t>(impl_->registry->loaded().size())}});
+  return Status::ok();
+}
+
+int App::port() const { return impl_->server->port(); }
+
+std::string App::baseUrl() const {
+  std::string host;
+  int port = 0;
+  (void)parseListen(impl_->config.server.listen, host, port);
+  if (host == "0.0.0.0" || host == "::") host = "127.0.0.1";
+  return "http://" + host + ":" + std::to_string(this->port());
+}
+
+void App::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->server) {
+    impl_->server->setReady(false);
+    impl_->server->stop();  // stop intake; in-flight requests finish
+  }
+  if (impl_->runtime) impl_->runtime->shutdown();  // drain, destroy instances
+  impl_->routes.reset();
+  impl_->server.reset();
+  impl_->runtime.reset();
+  if (impl_->registry) impl_->registry->clear();  // unload libraries
+  log::info("ihost stopped");
+}
+
+const config::Config& App::config() const { return impl_->config; }
+store::Store& App::store() { return *impl_->store; }
+vault::Vault& App::vault() { return *impl_->vault; }
+tenancy::Tenancy& App::tenancy() { return *impl_->tenancy; }
+plugins::Registry& App::registry() { return *impl_->registry; }
+runtime::Runtime& App::runtime() { return *impl_->runtime; }
+
+}  // namespace ih::app

@@ -1,0 +1,503 @@
+#include "cli/cli.h"
+
+#include <signal.h>
+
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "app/app.h"
+#include "app/vault_rotation.h"
+#include "config/config.h"
+#include "log/log.h"
+#include "plugins/registry.h"
+#include "store/store.h"
+#include "tenancy/tenancy.h"
+#include "vault/vault.h"
+
+#ifndef IH_VERSION
+#define IH_VERSION "0.0.0"
+#endif
+
+namespace ih::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kDefaultConfig = "config/ihost.toml";
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;  // --flag value (repeatable)
+  std::set<std::string> switches;                          // --flag
+  bool has(const std::string& s) const { return switches.count(s) > 0; }
+  std::string value(const std::string& name, const std::string& fallback = "") const {
+    auto it = values.find(name);
+    return it == values.end() || it->second.empty() ? fallback : it->second.back();
+  }
+};
+
+// Flags that take a value; everything else starting with "--" is a switch.
+const std::set<std::string> kValueFlags = {"config", "scope", "dir"};
+const std::set<std::string> kSwitches = {"help", "json"};
+
+Result<Args> parseArgs(const std::vector<std::string>& raw) {
+  Args args;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const std::string& a = raw[i];
+    if (a == "-h") {
+      args.switches.insert("help");
+    } else if (a.rfind("--", 0) == 0) {
+      std::string name = a.substr(2);
+      std::string value;
+      bool inline_value = false;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+        inline_value = true;
+      }
+      if (kValueFlags.count(name)) {
+        if (!inline_value) {
+          if (i + 1 >= raw.size()) return Status::invalidArgument("flag --" + name + " needs a value");
+          value = raw[++i];
+        }
+        args.values[name].push_back(value);
+      } else if (kSwitches.count(name)) {
+        args.switches.insert(name);
+      } else {
+        return Status::invalidArgument("unknown flag --" + name);
+      }
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+const char* kUsage = R"(ihost — integrations host runtime
+
+Usage: ihost <command> [flags]
+
+Commands:
+  serve                      run the server (HTTP API, webhooks, plugins)
+  config check               validate the configuration and every integration's settings
+  plugins list               list loaded plugins (ABI, capabilities) and refused files with the reason
+  vault init                 create the vault key file (0600); prints the admin token once
+  vault rotate               add a new key and re-encrypt every stored credential with it (online)
+  vault status               key ids and how many credentials each one encrypts
+  vault remove-key <id>      drop an old key once no credential uses it
+  tenants create <name>      create a tenant; prints its id and first API key once
+  tenants list               list tenants
+  keys create <tenant> [--scope read|write|*]...   create an API key (shown once)
+  keys list <tenant>         list a tenant's keys (prefix, scopes, last use, revocation)
+  keys revoke <tenant> <key-id>
+  version                    print the version and plugin ABI
+
+Flags:
+  --config <file>   configuration file (default: $IHOST_CONFIG, else config/ihost.toml)
+  --json            machine-readable output (plugins list, tenants list, keys list)
+  --help, -h        help for a command
+
+Exit codes: 0 success, 1 failure at run time, 2 usage error, 3 invalid configuration.
+)";
+
+const std::map<std::string, std::string> kCommandHelp = {
+    {"serve", "ihost serve [--config FILE]\n  Runs the host until SIGINT/SIGTERM, then shuts down gracefully:\n"
+              "  stops intake, drains in-flight plugin calls, destroys plugin instances, unloads plugins.\n"},
+    {"config", "ihost config check [--config FILE]\n  Validates the file, environment overrides and each integration's "
+               "settings against its plugin's schema.\n  Prints a masked summary. Exit 3 when anything is wrong.\n"},
+    {"plugins", "ihost plugins list [--config FILE | --dir DIR] [--json]\n  Scans the plugins directory and shows what "
+                "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"},
+    {"vault", "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
+              "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
+              "credential with it while the server keeps running.\n"},
+    {"tenants", "ihost tenants create <name> | list [--json] [--config FILE]\n"},
+    {"keys", "ihost keys create <tenant> [--scope S]... | list <tenant> [--json] | revoke <tenant> <key-id>\n"
+             "  <tenant> is a tenant id or name. Scopes: * (default), read, write.\n"},
+    {"version", "ihost version\n"},
+};
+
+std::string configPath(const Args& args, const config::Environment& env) {
+  std::string path = args.value("config");
+  if (path.empty()) {
+    auto it = env.find("IHOST_CONFIG");
+    path = it != env.end() && !it->second.empty() ? it->second : kDefaultConfig;
+  }
+  return path;
+}
+
+// Loads the config or prints why not (exit code 3 returned through `code`).
+std::optional<config::Config> loadConfig(const Args& args, const config::Environment& env, std::ostream& err) {
+  auto cfg = config::loadFile(configPath(args, env), env);
+  if (!cfg.isOk()) {
+    err << "ihost: invalid configuration:\n" << cfg.status().message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
+struct StoreAndVault {
+  std::unique_ptr<vault::Vault> vault;
+  std::unique_ptr<store::Store> store;
+};
+
+Result<StoreAndVault> openStoreAndVault(const config::Config& cfg, const config::Environment& env) {
+  StoreAndVault out;
+  auto vault = app::openVault(cfg, env);
+  if (!vault.isOk()) return vault.status();
+  out.vault = std::move(*vault);
+  store::Options options;
+  options.path = cfg.storage.path;
+  auto store = store::Store::open(options);
+  if (!store.isOk()) return store.status();
+  out.store = std::move(*store);
+  return out;
+}
+
+std::string isoTime(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+int cmdServe(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and sigwait() below
+  // is the only place they are delivered.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto host = app::App::create(std::move(*cfg), env);
+  if (!host.isOk()) {
+    err << "ihost: cannot start: " << host.status().message() << "\n";
+    return host.status().code() == StatusCode::kInvalidArgument ? kExitConfig : kExitFailure;
+  }
+  if (Status s = (*host)->start(); !s.isOk()) {
+    err << "ihost: cannot start: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  out << "ihost " << IH_VERSION << " listening on " << (*host)->baseUrl() << " (Ctrl-C to stop)" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*host)->stop();
+  return kExitOk;
+}
+
+int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  log::setLevel(log::Level::kError);
+  auto registry = plugins::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow});
+  std::vector<std::string> problems;
+  std::map<std::string, std::string> schemas;
+  for (const auto& p : registry->loaded()) schemas[p->manifest().name] = p->manifest().config_schema_json;
+  for (const auto& integration : cfg->integrations) {
+    auto plugin = registry->find(integration.plugin);
+    if (!plugin) {
+      problems.push_back(integration.where.toString() + ": integrations." + integration.id + ".plugin: plugin \"" +
+                         integration.plugin + "\" is not installed in " + cfg->plugins.dir +
+                         ". Build it or drop its .so there (see: ihost plugins list).");
+      continue;
+    }
+    auto settings = config::validateIntegration(*cfg, integration, plugin->manifest().config_schema_json);
+    if (!settings.isOk()) problems.push_back(settings.status().message());
+  }
+  auto ring = vault::loadKeyRing(cfg->vault.key_file, env.count(cfg->vault.key_env) ? env.at(cfg->vault.key_env) : "");
+  out << config::maskedSummary(*cfg, schemas) << "\n";
+  if (!ring.isOk()) out << "warning: " << ring.status().message() << "\n";
+  for (const auto& r : registry->refused()) out << "warning: plugin " << r.file << " refused: " << r.reason << "\n";
+  if (!problems.empty()) {
+    err << "ihost: invalid configuration:\n";
+    for (const auto& p : problems) err << p << "\n";
+    return kExitConfig;
+  }
+  out << "configuration OK: " << cfg->path << "\n";
+  return kExitOk;
+}
+
+int cmdPluginsList(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  plugins::ScanOptions scan;
+  if (!args.value("dir").empty()) {
+    scan.dir = args.value("dir");
+  } else {
+    auto cfg = loadConfig(args, env, err);
+    if (!cfg) return kExitConfig;
+    scan.dir = cfg->plugins.dir;
+    scan.sha256_allow = cfg->plugins.sha256_allow;
+  }
+  log::setLevel(log::Level::kError);
+  auto registry = plugins::Registry::scan(scan);
+  if (args.has("json")) {
+    json j = {{"dir", scan.dir}, {"host_abi", std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR)},
+              {"loaded", json::array()}, {"refused", json::array()}};
+    for (const auto& p : registry->loaded()) {
+      j["loaded"].push_back({{"name", p->manifest().name},
+                             {"version", p->manifest().version},
+                             {"abi", std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor())},
+                             {"capabilities", plugins::capabilityNames(p->capabilities())},
+                             {"file", p->file()},
+                             {"sha256", p->sha256()}});
+    }
+    for (const auto& r : registry->refused()) j["refused"].push_back({{"file", r.file}, {"reason", r.reason}});
+    out << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  out << "plugins directory: " << scan.dir << " (host ABI " << IH_ABI_MAJOR << "." << IH_ABI_MINOR << ")\n";
+  out << std::left << std::setw(20) << "NAME" << std::setw(10) << "VERSION" << std::setw(6) << "ABI"
+      << std::setw(36) << "CAPABILITIES" << "FILE\n";
+  for (const auto& p : registry->loaded()) {
+    std::string caps;
+    for (const auto& c : plugins::capabilityNames(p->capabilities())) caps += (caps.empty() ? "" : ",") + c;
+    out << std::left << std::setw(20) << p->manifest().name << std::setw(10) << p->manifest().version << std::setw(6)
+        << (std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor())) << std::setw(36) << caps
+        << p->file() << "\n";
+  }
+  if (registry->loaded().empty()) out << "(no plugin loaded)\n";
+  for (const auto& r : registry->refused()) out << "REFUSED " << r.file << ": " << r.reason << "\n";
+  return kExitOk;
+}
+
+int cmdVault(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() < 2) {
+    err << kCommandHelp.at("vault");
+    return kExitUsage;
+  }
+  const std::string& verb = args.positional[1];
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  if (verb == "init") {
+    if (cfg->vault.key_file.empty()) {
+      err << "ihost: [vault] key_file is not set in " << cfg->path << "; set it to where the key ring should live\n";
+      return kExitConfig;
+    }
+    auto token = vault::initKeyFile(cfg->vault.key_file);
+    if (!token.isOk()) {
+      err << "ihost: " << token.status().message() << "\n";
+      return kExitFailure;
+    }
+    out << "wrote vault key ring " << cfg->vault.key_file << " (mode 0600). Back it up: without it no stored "
+        << "credential can be decrypted.\n";
+    out << "admin token (shown once; use it as \"Authorization: Bearer <token>\" on /api/admin):\n"
+        << token->view() << "\n";
+    return kExitOk;
+  }
+  if (verb != "rotate" && verb != "status" && verb != "remove-key") {
+    err << "ihost: unknown vault command \"" << verb << "\"\n" << kCommandHelp.at("vault");
+    return kExitUsage;
+  }
+  if (verb == "rotate") {
+    if (cfg->vault.key_file.empty()) {
+      err << "ihost: vault rotate edits the key file; [vault] key_file is not set (keys from the environment must "
+             "be rotated where that variable is managed)\n";
+      return kExitConfig;
+    }
+    auto id = vault::addKeyToFile(cfg->vault.key_file);
+    if (!id.isOk()) {
+      err << "ihost: " << id.status().message() << "\n";
+      return kExitFailure;
+    }
+    out << "added key " << *id << " to " << cfg->vault.key_file << "\n";
+  }
+  auto opened = openStoreAndVault(*cfg, env);
+  if (!opened.isOk()) {
+    err << "ihost: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto& [v, st] = *opened;
+  if (verb == "rotate") {
+    auto report = app::resealAll(*st, *v);
+    if (!report.isOk()) {
+      err << "ihost: rotation stopped: " << report.status().message() << "\n";
+      return kExitFailure;
+    }
+    out << "re-encrypted " << report->resealed << " credential(s) with key " << v->newestKeyId() << "; "
+        << report->changed << " changed during the pass (already current); " << report->failed
+        << " could not be decrypted\n";
+    return report->failed == 0 ? kExitOk : kExitFailure;
+  }
+  if (verb == "status") {
+    for (const auto& id : v->keyRing()->keyIds()) {
+      auto n = st->countSecretsByKey(id);
+      out << id << (id == v->newestKeyId() ? " (newest)" : "") << ": " << (n.isOk() ? std::to_string(*n) : "?")
+          << " credential(s)\n";
+    }
+    return kExitOk;
+  }
+  // remove-key
+  if (args.positional.size() < 3) {
+    err << "ihost: vault remove-key needs a key id (see: ihost vault status)\n";
+    return kExitUsage;
+  }
+  const std::string& key_id = args.positional[2];
+  auto n = st->countSecretsByKey(key_id);
+  if (!n.isOk()) {
+    err << "ihost: " << n.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (*n > 0) {
+    err << "ihost: key " << key_id << " still encrypts " << *n << " credential(s); run \"ihost vault rotate\" first\n";
+    return kExitFailure;
+  }
+  if (Status s = vault::removeKeyFromFile(cfg->vault.key_file, key_id); !s.isOk()) {
+    err << "ihost: " << s.message() << "\n";
+    return kExitFailure;
+  }
+  out << "removed key " << key_id << " from " << cfg->vault.key_file << "\n";
+  return kExitOk;
+}
+
+int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  const std::string& noun = args.positional[0];
+  if (args.positional.size() < 2) {
+    err << kCommandHelp.at(noun);
+    return kExitUsage;
+  }
+  const std::string& verb = args.positional[1];
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  log::setLevel(log::Level::kWarn);
+  auto opened = openStoreAndVault(*cfg, env);
+  if (!opened.isOk()) {
+    err << "ihost: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto& [v, st] = *opened;
+  std::string admin_token;
+  tenancy::Tenancy tenancy(*st, *v, admin_token);
+  auto fail = [&](const Status& s) {
+    err << "ihost: " << s.message() << "\n";
+    return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+  };
+  if (noun == "tenants" && verb == "create") {
+    if (args.positional.size() != 3) {
+      err << "usage: ihost tenants create <name>\n";
+      return kExitUsage;
+    }
+    auto created = tenancy.createTenant(args.positional[2]);
+    if (!created.isOk()) return fail(created.status());
+    out << "tenant " << created->tenant.name << " created\n"
+        << "  id:      " << created->tenant.id << "\n"
+        << "  api key: " << created->first_key.plaintext << "\n"
+        << "The API key is shown once; store it now. Use it as \"Authorization: Bearer <api key>\".\n";
+    return kExitOk;
+  }
+  if (noun == "tenants" && verb == "list") {
+    auto tenants = st->listTenants();
+    if (!tenants.isOk()) return fail(tenants.status());
+    if (args.has("json")) {
+      json j = json::array();
+      for (const auto& t : *tenants) j.push_back({{"id", t.id}, {"name", t.name}, {"created_at", t.created_at}});
+      out << j.dump(2) << "\n";
+      return kExitOk;
+    }
+    out << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME" << "CREATED (UTC)\n";
+    for (const auto& t : *tenants) out << std::setw(24) << t.id << std::setw(32) << t.name << isoTime(t.created_at) << "\n";
+    return kExitOk;
+  }
+  if (noun == "keys" && (verb == "create" || verb == "list" || verb == "revoke")) {
+    if (args.positional.size() < 3) {
+      err << kCommandHelp.at("keys");
+      return kExitUsage;
+    }
+    auto tenant = tenancy.resolveTenant(args.positional[2]);
+    if (!tenant.isOk()) return fail(tenant.status());
+    if (verb == "create") {
+      std::vector<std::string> scopes;
+      if (auto it = args.values.find("scope"); it != args.values.end()) scopes = it->second;
+      auto key = tenancy.createKey(tenant->id, scopes);
+      if (!key.isOk()) return fail(key.status());
+      out << "key " << key->key.id << " created for tenant " << tenant->name << " (scopes: " << key->key.scopes
+          << ")\n  api key: " << key->plaintext << "\nThe API key is shown once; store it now.\n";
+      return kExitOk;
+    }
+    if (verb == "list") {
+      auto keys = st->listApiKeys(tenant->id);
+      if (!keys.isOk()) return fail(keys.status());
+      if (args.has("json")) {
+        json j = json::array();
+        for (const auto& k : *keys) {
+          j.push_back({{"id", k.id}, {"prefix", k.display_prefix}, {"scopes", k.scopes}, {"created_at", k.created_at},
+                       {"last_used_at", k.last_used_at ? json(*k.last_used_at) : json(nullptr)},
+                       {"revoked_at", k.revoked_at ? json(*k.revoked_at) : json(nullptr)}});
+        }
+        out << j.dump(2) << "\n";
+        return kExitOk;
+      }
+      out << std::left << std::setw(24) << "ID" << std::setw(20) << "PREFIX" << std::setw(10) << "SCOPES"
+          << std::setw(22) << "LAST USED (UTC)" << "STATE\n";
+      for (const auto& k : *keys) {
+        out << std::setw(24) << k.id << std::setw(20) << k.display_prefix << std::setw(10) << k.scopes << std::setw(22)
+            << (k.last_used_at ? isoTime(*k.last_used_at) : "never") << (k.revoked_at ? "revoked" : "active") << "\n";
+      }
+      return kExitOk;
+    }
+    if (args.positional.size() != 4) {
+      err << "usage: ihost keys revoke <tenant> <key-id>\n";
+      return kExitUsage;
+    }
+    if (Status s = tenancy.revokeKey(tenant->id, args.positional[3]); !s.isOk()) return fail(s);
+    out << "key " << args.positional[3] << " revoked\n";
+    return kExitOk;
+  }
+  err << "ihost: unknown command \"" << noun << " " << verb << "\"\n" << kCommandHelp.at(noun);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& err) {
+  auto parsed = parseArgs(raw);
+  if (!parsed.isOk()) {
+    err << "ihost: " << parsed.status().message() << " (see: ihost --help)\n";
+    return kExitUsage;
+  }
+  const Args& args = *parsed;
+  if (args.positional.empty()) {
+    (args.has("help") ? out : err) << kUsage;
+    return args.has("help") ? kExitOk : kExitUsage;
+  }
+  const std::string& command = args.positional[0];
+  if (args.has("help")) {
+    auto it = kCommandHelp.find(command);
+    out << (it == kCommandHelp.end() ? kUsage : it->second);
+    return kExitOk;
+  }
+  config::Environment env = config::processEnvironment();
+  if (command == "version") {
+    out << "ihost " << IH_VERSION << " (plugin ABI " << IH_ABI_MAJOR << "." << IH_ABI_MINOR << ")\n";
+    return kExitOk;
+  }
+  if (command == "serve") return cmdServe(args, env, out, err);
+  if (command == "config") {
+    if (args.positional.size() < 2 || args.positional[1] != "check") {
+      err << kCommandHelp.at("config");
+      return kExitUsage;
+    }
+    return cmdConfigCheck(args, env, out, err);
+  }
+  if (command == "plugins") {
+    if (args.positional.size() < 2 || args.positional[1] != "list") {
+      err << kCommandHelp.at("plugins");
+      return kExitUsage;
+    }
+    return cmdPluginsList(args, env, out, err);
+  }
+  if (command == "vault") return cmdVault(args, env, out, err);
+  if (command == "tenants" || command == "keys") return cmdTenantsOrKeys(args, env, out, err);
+  err << "ihost: unknown command \"" << command << "\" (see: ihost --help)\n";
+  return kExitUsage;
+}
+
+}  // namespace ih::cli

@@ -1,0 +1,175 @@
+// maskedSummary: the effective configuration as an operator reads it (ihost serve at start, `ihost config`),
+// with every secret masked and every other string passed through ih::redact.
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.h"
+#include "config/internal.h"
+#include "log/log.h"
+
+namespace ih::config {
+
+namespace {
+
+using Json = nlohmann::json;
+
+std::string quoted(const std::string& text) {
+  return Json(redact(text)).dump();
+}
+
+std::string formatDuration(int64_t seconds) {
+  static constexpr std::pair<int64_t, char> kUnits[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  std::string out;
+  for (auto [size, unit] : kUnits) {
+    if (seconds >= size) {
+      out += std::to_string(seconds / size) + unit;
+      seconds %= size;
+    }
+  }
+  return out.empty() ? "0s" : out;
+}
+
+class Writer {
+ public:
+  explicit Writer(const Config& config) : config_(config) {}
+
+  void section(const std::string& name) { out_ << "[" << name << "]\n"; }
+
+  void line(const std::string& key_path, const std::string& key, const std::string& value,
+            const std::string& note = "") {
+    out_ << "  " << key << " = " << value;
+    if (auto it = config_.overrides.find(key_path); it != config_.overrides.end()) {
+      out_ << "  # from " << it->second;
+    } else if (!note.empty()) {
+      out_ << "  # " << note;
+    }
+    out_ << "\n";
+  }
+
+  // Writes every leaf of `value` under `path`, masking secret ones.
+  void settings(const std::string& integration_path, const std::string& path, const Json& value,
+                const Json* schema, bool secret, const Json& original) {
+    bool is_container = (value.is_object() || value.is_array()) && (!value.empty() || path.empty());
+    if (!is_container) {
+      std::string shown;
+      if (secret && value.is_string()) {
+        shown = "\"" + mask(value.get_ref<const std::string&>()) + "\"";
+      } else if (secret && !value.is_null()) {
+        shown = "\"****\"";
+      } else if (value.is_string()) {
+        shown = quoted(value.get<std::string>());
+      } else {
+        shown = value.dump();
+      }
+      line(integration_path + "." + path, path, shown, original.is_discarded() ? "default" : "");
+      return;
+    }
+    if (value.is_object()) {
+      const Json* properties = nullptr;
+      if (schema != nullptr && schema->is_object()) {
+        auto it = schema->find("properties");
+        if (it != schema->end() && it->is_object()) properties = &*it;
+      }
+      for (const auto& [key, member] : value.items()) {
+        const Json* child_schema = properties && properties->contains(key) ? &(*properties)[key] : nullptr;
+        bool child_secret =
+            secret || internal::looksSecretName(key) ||
+            (child_schema && child_schema->is_object() && child_schema->value("secret", false));
+        Json child_original =
+            original.is_object() && original.contains(key) ? original[key] : Json(Json::value_t::discarded);
+        settings(integration_path, path.empty() ? key : path + "." + key, member, child_schema, child_secret,
+                 child_original);
+      }
+      return;
+    }
+    const Json* items = nullptr;
+    if (schema != nullptr && schema->is_object() && schema->contains("items")) items = &(*schema)["items"];
+    for (size_t i = 0; i < value.size(); ++i) {
+      bool item_secret = secret || (items && items->is_object() && items->value("secret", false));
+      Json child_original =
+          original.is_array() && i < original.size() ? original[i] : Json(Json::value_t::discarded);
+      settings(integration_path, path + "[" + std::to_string(i) + "]", value[i], items, item_secret,
+               child_original);
+    }
+  }
+
+  std::string text() const { return out_.str(); }
+  std::ostringstream& out() { return out_; }
+
+ private:
+  const Config& config_;
+  std::ostringstream out_;
+};
+
+}  // namespace
+
+std::string maskedSummary(const Config& config, const std::map<std::string, std::string>& schemas) {
+  Writer w(config);
+  w.out() << "# ihost configuration from " << config.path << "\n";
+  const ServerConfig& server = config.server;
+  w.section("server");
+  w.line("server.listen", "listen", quoted(server.listen));
+  w.line("server.public_url", "public_url", quoted(server.public_url));
+  w.line("server.max_body_bytes", "max_body_bytes", std::to_string(server.max_body_bytes));
+  w.line("server.read_timeout_ms", "read_timeout_ms", std::to_string(server.read_timeout_ms));
+  w.line("server.write_timeout_ms", "write_timeout_ms", std::to_string(server.write_timeout_ms));
+  w.line("server.idle_timeout_ms", "idle_timeout_ms", std::to_string(server.idle_timeout_ms));
+  w.line("server.worker_threads", "worker_threads", std::to_string(server.worker_threads));
+  w.line("server.keep_alive_max_requests", "keep_alive_max_requests",
+         std::to_string(server.keep_alive_max_requests));
+  w.section("storage");
+  w.line("storage.path", "path", quoted(config.storage.path));
+  w.section("vault");
+  w.line("vault.key_file", "key_file", quoted(config.vault.key_file),
+         config.vault.key_file.empty() ? "keys come from key_env" : "");
+  w.line("vault.key_env", "key_env", quoted(config.vault.key_env));
+  w.section("plugins");
+  w.line("plugins.dir", "dir", quoted(config.plugins.dir));
+  if (config.plugins.sha256_allow.empty()) {
+    w.line("plugins.sha256_allow", "sha256_allow", "{}", "no allow-list: every plugin in dir may load");
+  } else {
+    for (const auto& [file, digest] : config.plugins.sha256_allow) {
+      w.line("plugins.sha256_allow." + file, "sha256_allow." + Json(file).dump(), quoted(digest));
+    }
+  }
+  w.section("admin");
+  w.line("admin.console", "console", config.admin.console ? "true" : "false");
+  w.line("admin.token_env", "token_env", quoted(config.admin.token_env));
+  w.section("log");
+  w.line("log.level", "level", quoted(config.log.level));
+  w.section("inbox");
+  w.line("inbox.retry_schedule_s", "retry_schedule_s", Json(config.inbox.retry_schedule_s).dump());
+  w.line("inbox.workers", "workers", std::to_string(config.inbox.workers));
+  w.line("inbox.retention_days", "retention_days", std::to_string(config.inbox.retention_days));
+
+  for (const IntegrationConfig& integration : config.integrations) {
+    const std::string path = "integrations." + integration.id;
+    w.section(path);
+    w.line(path + ".plugin", "plugin", quoted(integration.plugin));
+    w.line(path + ".enabled", "enabled", integration.enabled ? "true" : "false");
+    Json original = Json::parse(integration.settings_json, nullptr, false);
+    if (original.is_discarded()) original = Json::object();
+    Json schema = Json(Json::value_t::discarded);
+    auto schema_text = schemas.find(integration.plugin);
+    if (schema_text != schemas.end()) schema = Json::parse(schema_text->second, nullptr, false);
+    Json effective = original;
+    if (!schema.is_discarded()) {
+      Result<std::string> with_defaults = applyDefaults(schema_text->second, integration.settings_json);
+      if (with_defaults.isOk()) effective = Json::parse(*with_defaults, nullptr, false);
+      if (effective.is_discarded()) effective = original;
+    }
+    w.settings(path, "", effective, schema.is_discarded() ? nullptr : &schema, false, original);
+    for (const auto& [name, job] : integration.jobs) {
+      const std::string job_path = path + ".jobs." + name;
+      if (job.every_seconds) {
+        w.line(job_path + ".every", "jobs." + name + ".every", quoted(formatDuration(*job.every_seconds)));
+      }
+      if (job.enabled)
+        w.line(job_path + ".enabled", "jobs." + name + ".enabled", *job.enabled ? "true" : "false");
+    }
+  }
+  return w.text();
+}
+
+}  // namespace ih::config

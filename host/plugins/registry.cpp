@@ -1,0 +1,349 @@
+#define BOOST_DLL_USE_STD_FS
+#include "plugins/registry.h"
+
+#include <dlfcn.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "log/log.h"
+
+namespace ih::plugins {
+namespace {
+
+using nlohmann::json;
+
+// Size of the v1.0 descriptor: a plugin may never hand us less than this.
+constexpr size_t kDescriptorSizeV1_0 = offsetof(ih_plugin_descriptor, disconnect) + sizeof(void*);
+
+std::string versionString(uint16_t major, uint16_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+Result<int64_t> parseEvery(const std::string& text) {
+  // "30s", "15m", "1h", "1d", combinations like "1h30m".
+  static const std::regex kPart("([0-9]+)([smhd])");
+  if (text.empty()) return Status::invalidArgument("empty duration");
+  int64_t total = 0;
+  size_t pos = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kPart); it != std::sregex_iterator(); ++it) {
+    if (static_cast<size_t>(it->position()) != pos) break;
+    int64_t n = std::stoll((*it)[1].str());
+    char unit = (*it)[2].str()[0];
+    total += n * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
+    pos += it->length();
+  }
+  if (pos != text.size() || total <= 0) {
+    return Status::invalidArgument("\"" + text + "\" is not a duration like \"30s\", \"15m\", \"1h\", \"1d\"");
+  }
+  return total;
+}
+
+std::string optString(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+const ActionSpec* Manifest::findAction(std::string_view name) const {
+  for (const auto& a : actions)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+const JobSpec* Manifest::findJob(std::string_view name) const {
+  for (const auto& j : jobs)
+    if (j.name == name) return &j;
+  return nullptr;
+}
+
+Result<Manifest> parseManifest(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::invalidArgument("manifest is not valid JSON");
+  if (!j.is_object()) return Status::invalidArgument("manifest must be a JSON object");
+  Manifest m;
+  m.raw_json = std::string(text);
+  m.name = optString(j, "name");
+  static const std::regex kName("^[a-z][a-z0-9_]{1,39}$");
+  if (!std::regex_match(m.name, kName)) {
+    return Status::invalidArgument("manifest \"name\" must match ^[a-z][a-z0-9_]{1,39}$ (got \"" + m.name + "\")");
+  }
+  m.version = optString(j, "version");
+  static const std::regex kSemver(R"(^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$)");
+  if (!std::regex_match(m.version, kSemver)) {
+    return Status::invalidArgument("manifest \"version\" must be semver like 1.2.0 (got \"" + m.version + "\")");
+  }
+  m.display_name = optString(j, "display_name");
+  if (m.display_name.empty()) m.display_name = m.name;
+  m.description = optString(j, "description");
+  if (auto it = j.find("config_schema"); it != j.end()) {
+    if (!it->is_object()) return Status::invalidArgument("manifest \"config_schema\" must be an object");
+    m.config_schema_json = it->dump();
+  }
+  if (auto it = j.find("connect_schema"); it != j.end()) {
+    if (!it->is_object()) return Status::invalidArgument("manifest \"connect_schema\" must be an object");
+    m.connect_schema_json = it->dump();
+  }
+  if (auto it = j.find("routes"); it != j.end()) {
+    if (!it->is_array()) return Status::invalidArgument("manifest \"routes\" must be an array");
+    for (const auto& r : *it) {
+      RouteSpec spec;
+      spec.method = r.is_object() ? optString(r, "method") : "";
+      spec.path = r.is_object() ? optString(r, "path") : "";
+      std::string auth = r.is_object() ? optString(r, "auth") : "";
+      static const std::regex kMethod("^(GET|POST|PUT|PATCH|DELETE)$");
+      static const std::regex kPath("^(/[A-Za-z0-9_.~-]+)+$");
+      if (!std::regex_match(spec.method, kMethod) || !std::regex_match(spec.path, kPath)) {
+        return Status::invalidArgument("manifest route " + r.dump() +
+                                       " needs \"method\" (GET|POST|PUT|PATCH|DELETE) and a \"path\" like /hello");
+      }
+      if (auth != "tenant" && auth != "public" && !auth.empty()) {
+        return Status::invalidArgument("manifest route " + spec.path + ": \"auth\" must be \"tenant\" or \"public\"");
+      }
+      spec.is_public = auth == "public";
+      m.routes.push_back(std::move(spec));
+    }
+  }
+  if (auto it = j.find("webhooks"); it != j.end()) {
+    if (!it->is_object()) return Status::invalidArgument("manifest \"webhooks\" must be an object");
+    m.tenant_webhooks = it->value("tenant", false);
+    m.platform_webhooks = it->value("platform", false);
+  }
+  if (auto it = j.find("jobs"); it != j.end()) {
+    if (!it->is_array()) return Status::invalidArgument("manifest \"jobs\" must be an array");
+    for (const auto& jj : *it) {
+      JobSpec spec;
+      spec.name = jj.is_object() ? optString(jj, "name") : "";
+      if (spec.name.empty()) return Status::invalidArgument("manifest job without a \"name\"");
+      spec.description = optString(jj, "description");
+      std::string every = optString(jj, "every");
+      if (!every.empty()) {
+        auto secs = parseEvery(every);
+        if (!secs.isOk()) return Status::invalidArgument("manifest job " + spec.name + ": " + secs.status().message());
+        spec.every_seconds = *secs;
+      }
+      m.jobs.push_back(std::move(spec));
+    }
+  }
+  if (auto it = j.find("actions"); it != j.end()) {
+    if (!it->is_array()) return Status::invalidArgument("manifest \"actions\" must be an array");
+    for (const auto& a : *it) {
+      ActionSpec spec;
+      spec.name = a.is_object() ? optString(a, "name") : "";
+      if (spec.name.empty()) return Status::invalidArgument("manifest action without a \"name\"");
+      spec.description = optString(a, "description");
+      if (auto s = a.find("input_schema"); s != a.end()) spec.input_schema_json = s->dump();
+      m.actions.push_back(std::move(spec));
+    }
+  }
+  if (auto it = j.find("events"); it != j.end() && it->is_array()) {
+    for (const auto& e : *it)
+      if (e.is_string()) m.events.push_back(e.get<std::string>());
+  }
+  return m;
+}
+
+std::vector<std::string> capabilityNames(uint64_t caps) {
+  std::vector<std::string> names;
+  if (caps & IH_CAP_ROUTES) names.emplace_back("routes");
+  if (caps & IH_CAP_WEBHOOKS) names.emplace_back("webhooks");
+  if (caps & IH_CAP_JOBS) names.emplace_back("jobs");
+  if (caps & IH_CAP_ACTIONS) names.emplace_back("actions");
+  if (caps & IH_CAP_CONNECT) names.emplace_back("connect");
+  return names;
+}
+
+struct Plugin::Library {
+  boost::dll::shared_library handle;
+};
+
+Plugin::~Plugin() = default;
+
+Result<std::string> sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::notFound("cannot read " + path);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  char buf[64 * 1024];
+  while (in) {
+    in.read(buf, sizeof buf);
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf, static_cast<size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &len);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path, const std::string& expected_sha256) {
+  auto digest = sha256File(path);
+  if (!digest.isOk()) return digest.status();
+  if (!expected_sha256.empty() && *digest != expected_sha256) {
+    return Status::invalidArgument("sha256 " + *digest + " does not match the allow-list entry " +
+                                   expected_sha256 + " in [plugins.sha256_allow]");
+  }
+  {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    if (in.gcount() != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F') {
+      return Status::invalidArgument("not an ELF shared library (expected a plugin .so built with the ihost SDK)");
+    }
+  }
+  auto library = std::make_unique<Plugin::Library>();
+  std::error_code ec;  // BOOST_DLL_USE_STD_FS: std error codes
+  dlerror();  // clear
+  library->handle.load(std::filesystem::path(path),
+                       boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    const char* why = dlerror();
+    return Status::invalidArgument(std::string("dlopen failed: ") + (why ? why : ec.message()));
+  }
+  if (!library->handle.has(IH_PLUGIN_ENTRY_SYMBOL)) {
+    return Status::invalidArgument(
+        "does not export ih_plugin_entry (declare the plugin with IH_SDK_EXPORT_PLUGIN or export "
+        "`const ih_plugin_descriptor* ih_plugin_entry(uint16_t, uint16_t)` with default visibility)");
+  }
+  auto& entry = library->handle.get<const ih_plugin_descriptor*(uint16_t, uint16_t)>(IH_PLUGIN_ENTRY_SYMBOL);
+  const ih_plugin_descriptor* d = entry(IH_ABI_MAJOR, IH_ABI_MINOR);
+  if (d == nullptr) {
+    return Status::invalidArgument("ih_plugin_entry returned NULL: the plugin refused host ABI " +
+                                   versionString(IH_ABI_MAJOR, IH_ABI_MINOR));
+  }
+  if (d->struct_size < kDescriptorSizeV1_0) {
+    return Status::invalidArgument("descriptor struct_size " + std::to_string(d->struct_size) +
+                                   " is smaller than the ABI 1.0 descriptor (" +
+                                   std::to_string(kDescriptorSizeV1_0) + " bytes); rebuild against the SDK");
+  }
+  if (d->abi_major != IH_ABI_MAJOR) {
+    return Status::invalidArgument("built for plugin ABI " + versionString(d->abi_major, d->abi_minor) +
+                                   " but this host speaks ABI " + versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
+                                   " (the major version must match); rebuild the plugin against this host's SDK");
+  }
+  if (d->abi_minor > IH_ABI_MINOR) {
+    return Status::invalidArgument("built for plugin ABI " + versionString(d->abi_major, d->abi_minor) +
+                                   ", newer than this host's ABI " + versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
+                                   "; upgrade ihost or rebuild the plugin against an older SDK");
+  }
+  if (d->manifest_json == nullptr) return Status::invalidArgument("descriptor has no manifest_json");
+  auto manifest = parseManifest(d->manifest_json);
+  if (!manifest.isOk()) return manifest.status();
+  if (d->create == nullptr || d->destroy == nullptr) {
+    return Status::invalidArgument("descriptor lacks create/destroy");
+  }
+  struct CapCheck {
+    uint64_t cap;
+    bool present;
+    const char* what;
+  };
+  const CapCheck checks[] = {
+      {IH_CAP_ROUTES, d->handle_route != nullptr, "routes capability without handle_route"},
+      {IH_CAP_WEBHOOKS, d->verify_webhook != nullptr && d->handle_webhook != nullptr,
+       "webhooks capability without verify_webhook/handle_webhook"},
+      {IH_CAP_JOBS, d->run_job != nullptr, "jobs capability without run_job"},
+      {IH_CAP_ACTIONS, d->run_action != nullptr, "actions capability without run_action"},
+      {IH_CAP_CONNECT, d->connect != nullptr && d->test_connection != nullptr && d->disconnect != nullptr,
+       "connect capability without connect/test_connection/disconnect"},
+  };
+  for (const auto& c : checks) {
+    if ((d->capabilities & c.cap) && !c.present) return Status::invalidArgument(std::string("descriptor: ") + c.what);
+  }
+  if (!manifest->routes.empty() && !(d->capabilities & IH_CAP_ROUTES)) {
+    return Status::invalidArgument("manifest declares routes but the routes capability is not set");
+  }
+  if ((manifest->tenant_webhooks || manifest->platform_webhooks) && !(d->capabilities & IH_CAP_WEBHOOKS)) {
+    return Status::invalidArgument("manifest declares webhooks but the webhooks capability is not set");
+  }
+  if (!manifest->jobs.empty() && !(d->capabilities & IH_CAP_JOBS)) {
+    return Status::invalidArgument("manifest declares jobs but the jobs capability is not set");
+  }
+  if (!manifest->actions.empty() && !(d->capabilities & IH_CAP_ACTIONS)) {
+    return Status::invalidArgument("manifest declares actions but the actions capability is not set");
+  }
+
+  std::shared_ptr<Plugin> plugin(new Plugin());
+  plugin->file_ = path;
+  plugin->sha256_ = std::move(*digest);
+  plugin->manifest_ = std::move(*manifest);
+  plugin->library_ = std::move(library);
+  plugin->descriptor_ = d;
+  return plugin;
+}
+
+std::unique_ptr<Registry> Registry::scan(const ScanOptions& options) {
+  auto registry = std::make_unique<Registry>();
+  std::error_code ec;
+  std::vector<std::filesystem::path> files;
+  if (!std::filesystem::is_directory(options.dir, ec)) {
+    log::warn("plugins directory does not exist; no plugins loaded",
+              {{"dir", options.dir}, {"fix", "set [plugins] dir in the config to the folder holding the .so files"}});
+    return registry;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    const std::string name = file.filename().string();
+    std::string expected;
+    if (!options.sha256_allow.empty()) {
+      auto it = options.sha256_allow.find(name);
+      if (it == options.sha256_allow.end()) {
+        registry->refused_.push_back(
+            {file.string(), "", "", "not in [plugins.sha256_allow]; add its sha256 to load it"});
+        log::warn("plugin refused", {{"file", file.string()}, {"reason", registry->refused_.back().reason}});
+        continue;
+      }
+      expected = it->second;
+    }
+    auto loaded = loadFile(file.string(), expected);
+    if (!loaded.isOk()) {
+      registry->refused_.push_back({file.string(), "", "", loaded.status().message()});
+      log::warn("plugin refused", {{"file", file.string()},
+                                   {"host_abi", versionString(IH_ABI_MAJOR, IH_ABI_MINOR)},
+                                   {"reason", loaded.status().message()}});
+      continue;
+    }
+    auto& plugin = *loaded;
+    if (auto existing = registry->find(plugin->manifest().name)) {
+      std::string reason = "duplicate plugin name \"" + plugin->manifest().name + "\": already loaded from " +
+                           existing->file() + "; remove one of the two files";
+      registry->refused_.push_back({file.string(), plugin->manifest().name,
+                                    versionString(plugin->abiMajor(), plugin->abiMinor()), reason});
+      log::warn("plugin refused", {{"file", file.string()}, {"reason", reason}});
+      continue;
+    }
+    log::info("plugin loaded", {{"file", file.string()},
+                                {"name", plugin->manifest().name},
+                                {"version", plugin->manifest().version},
+                                {"abi", versionString(plugin->abiMajor(), plugin->abiMinor())}});
+    registry->loaded_.push_back(std::move(plugin));
+  }
+  return registry;
+}
+
+std::shared_ptr<Plugin> Registry::find(std::string_view name) const {
+  for (const auto& p : loaded_)
+    if (p->manifest().name == name) return p;
+  return nullptr;
+}
+
+void Registry::clear() {
+  loaded_.clear();
+  refused_.clear();
+}
+
+}  // namespace ih::plugins

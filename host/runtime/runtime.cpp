@@ -1,0 +1,432 @@
+#include "runtime/runtime.h"
+
+#include <openssl/crypto.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "outbound/client.h"
+#include "store/store.h"
+#include "vault/vault.h"
+
+// The host's definition of the opaque per-call context (declared, incomplete, in plugin_abi.h).
+struct ih_call {
+  ih::runtime::Dependencies* deps = nullptr;
+  ih::runtime::Integration* integration = nullptr;
+  std::string_view tenant_id;
+  bool allow_credentials_put = false;
+  ih::runtime::CallResult* out = nullptr;
+  std::string error_message;  // set_error
+  std::string last_error;     // last failed host service
+};
+
+// Host-owned buffer. Secret buffers are wiped when freed.
+struct ih_buf {
+  std::string data;
+  bool secret = false;
+};
+
+namespace ih::runtime {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kCredentialsPurpose = "credentials";
+
+std::string_view view(ih_str s) { return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len); }
+ih_str toStr(std::string_view s) { return ih_str{s.data(), s.size()}; }
+
+ih_status fail(ih_call* call, ih_status code, std::string message) {
+  if (call) call->last_error = std::move(message);
+  return code;
+}
+
+ih_status abiCode(const Status& s) {
+  int code = static_cast<int>(s.code());
+  return code <= static_cast<int>(StatusCode::kSignature) ? code : IH_ERR_INTERNAL;
+}
+
+ih_buf* newBuf(std::string data, bool secret = false) {
+  auto* b = new ih_buf;
+  b->data = std::move(data);
+  b->secret = secret;
+  return b;
+}
+
+// ---- host services -------------------------------------------------------------------------------------------
+
+void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
+  log::Level l = level <= IH_LOG_DEBUG ? log::Level::kDebug
+                 : level == IH_LOG_INFO ? log::Level::kInfo
+                 : level == IH_LOG_WARN ? log::Level::kWarn
+                                        : log::Level::kError;
+  std::string_view fields = view(fields_json);
+  if (!fields.empty() && !json::accept(fields)) fields = {};
+  std::string integration = call && call->integration ? call->integration->id() : std::string();
+  std::string plugin = call && call->integration ? call->integration->manifest().name : std::string();
+  std::string tenant = call ? std::string(call->tenant_id) : std::string();
+  log::write(l, view(message),
+             {{"plugin", plugin}, {"integration", integration}, {"tenant", tenant}, log::Field::json("fields", fields)});
+}
+
+ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_buf** response_json,
+                          ih_buf** response_body) {
+  if (!call || !response_json || !response_body) return IH_ERR_INVALID_ARGUMENT;
+  *response_json = nullptr;
+  *response_body = nullptr;
+  json spec = json::parse(view(request_json), nullptr, false);
+  if (!spec.is_object() || !spec.contains("url") || !spec["url"].is_string()) {
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "http_request: request_json must be an object with a \"url\" string");
+  }
+  outbound::Request req;
+  req.method = spec.value("method", "GET");
+  req.url = spec["url"].get<std::string>();
+  req.timeout_ms = spec.value("timeout_ms", 30000);
+  req.max_attempts = spec.value("max_attempts", 3);
+  req.idempotency_key = spec.value("idempotency_key", "");
+  req.endpoint = spec.value("endpoint", "");
+  req.provider = call->integration->manifest().name;
+  if (auto it = spec.find("headers"); it != spec.end() && it->is_object()) {
+    for (auto& [k, v] : it->items())
+      if (v.is_string()) req.headers.emplace_back(k, v.get<std::string>());
+  }
+  req.body = std::string(view(body));
+  auto res = call->deps->outbound->send(std::move(req));
+  if (!res.isOk()) return fail(call, abiCode(res.status()), res.status().message());
+  json meta = {{"status", res->status}, {"attempts", res->attempts}, {"headers", json::object()}};
+  for (const auto& [k, v] : res->headers) meta["headers"][k] = v;
+  if (!res->idempotency_key.empty()) meta["idempotency_key"] = res->idempotency_key;
+  *response_json = newBuf(meta.dump());
+  *response_body = newBuf(std::move(res->body));
+  return IH_OK;
+}
+
+ih_status hostCredentialsGet(ih_call* call, ih_buf** out) {
+  if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_get: this call has no tenant");
+  const std::string& integration = call->integration->id();
+  auto row = call->deps->store->getSecret(call->tenant_id, integration, kCredentialsPurpose);
+  if (!row.isOk()) {
+    if (row.status().code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "not connected");
+    return fail(call, IH_ERR_INTERNAL, row.status().message());
+  }
+  vault::Sealed sealed{row->key_id, row->nonce, row->ciphertext};
+  auto plain = call->deps->vault->open(sealed, {call->tenant_id, integration, kCredentialsPurpose});
+  if (!plain.isOk()) return fail(call, IH_ERR_INTERNAL, plain.status().message());
+  *out = newBuf(std::string(plain->view()), /*secret=*/true);
+  return IH_OK;
+}
+
+ih_status hostCredentialsPut(ih_call* call, ih_str credentials_json) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->allow_credentials_put) {
+    return fail(call, IH_ERR_PERMISSION_DENIED, "credentials_put is only allowed inside connect");
+  }
+  if (!json::accept(view(credentials_json))) {
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_put: credentials must be JSON");
+  }
+  call->out->credentials = vault::SecureString(view(credentials_json));
+  return IH_OK;
+}
+
+ih_status hostStateGet(ih_call* call, ih_str key, ih_buf** out) {
+  if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  auto value = call->deps->store->getState(call->tenant_id, call->integration->id(), view(key));
+  if (!value.isOk()) return fail(call, IH_ERR_INTERNAL, value.status().message());
+  if (!value->has_value()) return fail(call, IH_ERR_NOT_FOUND, "no state under this key");
+  *out = newBuf(std::move(**value));
+  return IH_OK;
+}
+
+ih_status hostStatePut(ih_call* call, ih_str key, ih_str value) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (key.len == 0 || key.len > 200) return fail(call, IH_ERR_INVALID_ARGUMENT, "state key must be 1-200 bytes");
+  Status s = call->deps->store->putState(call->tenant_id, call->integration->id(), view(key), view(value));
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostRecordsUpsert(ih_call* call, ih_str model, ih_str records_json) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_upsert: this call has no tenant");
+  Status s = call->deps->records->upsert(call->tenant_id, call->integration->id(), view(model), view(records_json));
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostRecordsDelete(ih_call* call, ih_str model, ih_str id, int64_t updated_at) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_delete: this call has no tenant");
+  Status s =
+      call->deps->records->remove(call->tenant_id, call->integration->id(), view(model), view(id), updated_at);
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->events) return fail(call, IH_ERR_UNSUPPORTED, "event stream not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: this call has no tenant");
+  if (type.len == 0) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: empty type");
+  json data = json::parse(view(data_json), nullptr, false);
+  if (!data.is_object()) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
+  Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json));
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (http_status < 100 || http_status > 599) {
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: HTTP status must be 100-599");
+  }
+  std::string_view headers = view(headers_json);
+  if (!headers.empty()) {
+    json h = json::parse(headers, nullptr, false);
+    if (!h.is_object()) return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: headers must be a JSON object");
+  }
+  call->out->responded = true;
+  call->out->http_status = http_status;
+  call->out->headers_json = std::string(headers);
+  call->out->body = std::string(view(body));
+  return IH_OK;
+}
+
+ih_status hostSetResult(ih_call* call, ih_str result_json) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!json::accept(view(result_json))) return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
+  call->out->result_json = std::string(view(result_json));
+  return IH_OK;
+}
+
+void hostSetError(ih_call* call, ih_str message) {
+  if (call) call->error_message = std::string(view(message));
+}
+
+ih_str hostLastError(ih_call* call) { return call ? toStr(call->last_error) : ih_str{nullptr, 0}; }
+
+ih_str hostBufView(const ih_buf* buf) { return buf ? toStr(buf->data) : ih_str{nullptr, 0}; }
+
+void hostBufFree(ih_buf* buf) {
+  if (!buf) return;
+  if (buf->secret && !buf->data.empty()) OPENSSL_cleanse(buf->data.data(), buf->data.size());
+  delete buf;
+}
+
+const ih_host_api kHostApi = {
+    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,      hostLog,           hostHttpRequest,
+    hostCredentialsGet,  hostCredentialsPut, hostStateGet,      hostStatePut,      hostRecordsUpsert,
+    hostRecordsDelete,   hostEmitEvent,      hostRespond,       hostSetResult,     hostSetError,
+    hostLastError,       hostBufView,        hostBufFree,
+};
+
+}  // namespace
+
+// ---- runtime ---------------------------------------------------------------------------------------------------
+
+struct Runtime::CallSpec {
+  const char* what;     // "route", "connect", ... for messages
+  uint64_t capability;  // required IH_CAP_* bit
+  bool allow_credentials_put = false;
+  std::function<ih_status(const ih_plugin_descriptor&, ih_plugin*, ih_call*)> invoke;
+};
+
+Integration::~Integration() = default;
+
+Runtime::Runtime(Dependencies deps) : deps_(deps) {}
+
+Runtime::~Runtime() { shutdown(); }
+
+const ih_host_api* Runtime::hostApi() { return &kHostApi; }
+
+Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,
+                               std::shared_ptr<plugins::Plugin> plugin) {
+  auto settings = config::validateIntegration(config, cfg, plugin->manifest().config_schema_json);
+  if (!settings.isOk()) {
+    addUnavailable({cfg.id, cfg.plugin, settings.status().message()});
+    return settings.status();
+  }
+  auto integration = std::unique_ptr<Integration>(new Integration());
+  integration->id_ = cfg.id;
+  integration->plugin_ = std::move(plugin);
+  integration->settings_json_ = std::move(*settings);
+  integration->enabled_ = cfg.enabled;
+
+  CallResult out;
+  ih_call call;
+  call.deps = &deps_;
+  call.integration = integration.get();
+  call.out = &out;
+  const auto& d = integration->plugin_->descriptor();
+  ih_plugin* instance = nullptr;
+  integration->plugin_->enterCall();
+  ih_status rc = d.create(&kHostApi, &call, toStr(integration->id_), toStr(integration->settings_json_), &instance);
+  integration->plugin_->leaveCall();
+  if (rc != IH_OK || instance == nullptr) {
+    std::string why = call.error_message.empty() ? "create failed with status " + std::to_string(rc)
+                                                 : call.error_message;
+    addUnavailable({cfg.id, cfg.plugin, "plugin refused its settings: " + why});
+    return Status(statusCodeFromAbi(rc == IH_OK ? IH_ERR_INTERNAL : rc), "integration " + cfg.id + ": " + why);
+  }
+  integration->instance_ = instance;
+  std::lock_guard lock(mu_);
+  integrations_.push_back(std::move(integration));
+  return Status::ok();
+}
+
+void Runtime::addUnavailable(UnavailableIntegration entry) {
+  log::warn("integration unavailable", {{"integration", entry.id}, {"plugin", entry.plugin}, {"reason", entry.reason}});
+  std::lock_guard lock(mu_);
+  unavailable_.push_back(std::move(entry));
+}
+
+Integration* Runtime::find(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  for (const auto& in : integrations_)
+    if (in->id_ == id) return in.get();
+  return nullptr;
+}
+
+std::vector<Integration*> Runtime::integrations() const {
+  std::lock_guard lock(mu_);
+  std::vector<Integration*> out;
+  for (const auto& in : integrations_) out.push_back(in.get());
+  return out;
+}
+
+std::vector<UnavailableIntegration> Runtime::unavailable() const {
+  std::lock_guard lock(mu_);
+  return unavailable_;
+}
+
+CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const CallSpec& spec) {
+  CallResult out;
+  const auto& d = in.plugin_->descriptor();
+  if (!(d.capabilities & spec.capability)) {
+    out.status = Status(StatusCode::kUnsupported,
+                        "plugin " + in.manifest().name + " does not support " + std::string(spec.what));
+    return out;
+  }
+  in_flight_.fetch_add(1);
+  if (!accepting_.load()) {
+    in_flight_.fetch_sub(1);
+    out.status = Status::unavailable("the host is shutting down");
+    return out;
+  }
+  ih_call call;
+  call.deps = &deps_;
+  call.integration = &in;
+  call.tenant_id = tenant_id;
+  call.allow_credentials_put = spec.allow_credentials_put;
+  call.out = &out;
+
+  auto started = std::chrono::steady_clock::now();
+  in.plugin_->enterCall();
+  ih_status rc;
+  if (in.plugin_->serialized()) {
+    std::lock_guard lock(in.serialize_mu_);
+    rc = spec.invoke(d, in.instance_, &call);
+  } else {
+    rc = spec.invoke(d, in.instance_, &call);
+  }
+  in.plugin_->leaveCall();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  in_flight_.fetch_sub(1);
+
+  if (rc != IH_OK) {
+    std::string message = call.error_message.empty()
+                              ? "plugin " + in.manifest().name + " failed in " + spec.what + " (status " +
+                                    std::to_string(rc) + ")"
+                              : redact(call.error_message);
+    out.status = Status(statusCodeFromAbi(rc), std::move(message));
+    out.credentials.clear();  // never keep credentials from a failed connect
+  }
+  return out;
+}
+
+CallResult Runtime::route(Integration& in, std::string_view tenant_id, std::string_view request_json,
+                          std::string_view body) {
+  return invoke(in, tenant_id,
+                {"route", IH_CAP_ROUTES, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.handle_route(p, c, toStr(request_json), toStr(body));
+                 }});
+}
+
+CallResult Runtime::verifyWebhook(Integration& in, std::string_view tenant_id, std::string_view request_json,
+                                  std::string_view body) {
+  return invoke(in, tenant_id,
+                {"webhook verification", IH_CAP_WEBHOOKS, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.verify_webhook(p, c, toStr(request_json), toStr(body));
+                 }});
+}
+
+CallResult Runtime::handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
+                                  std::string_view body) {
+  return invoke(in, tenant_id,
+                {"webhook handling", IH_CAP_WEBHOOKS, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.handle_webhook(p, c, toStr(event_json), toStr(body));
+                 }});
+}
+
+CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::string_view job,
+                           std::string_view params_json) {
+  return invoke(in, tenant_id, {"jobs", IH_CAP_JOBS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                                  return d.run_job(p, c, toStr(job), toStr(params_json));
+                                }});
+}
+
+CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::string_view action,
+                              std::string_view input_json) {
+  return invoke(in, tenant_id,
+                {"actions", IH_CAP_ACTIONS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.run_action(p, c, toStr(action), toStr(input_json));
+                 }});
+}
+
+CallResult Runtime::connect(Integration& in, std::string_view tenant_id, std::string_view input_json) {
+  return invoke(in, tenant_id,
+                {"connect", IH_CAP_CONNECT, true, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.connect(p, c, toStr(input_json));
+                 }});
+}
+
+CallResult Runtime::testConnection(Integration& in, std::string_view tenant_id) {
+  return invoke(in, tenant_id,
+                {"connection test", IH_CAP_CONNECT, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.test_connection(p, c); }});
+}
+
+CallResult Runtime::disconnect(Integration& in, std::string_view tenant_id) {
+  return invoke(in, tenant_id,
+                {"disconnect", IH_CAP_CONNECT, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.disconnect(p, c); }});
+}
+
+void Runtime::shutdown(std::chrono::milliseconds drain) {
+  if (!accepting_.exchange(false)) return;
+  auto deadline = std::chrono::steady_clock::now() + drain;
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(mu_);
+  if (in_flight_.load() > 0) {
+    // Destroying an instance under a running call would crash the process; leak it instead and say so.
+    log::error("plugin calls still running after the drain timeout; instances are left alive",
+               {{"in_flight", in_flight_.load()}});
+    for (auto& in : integrations_) in.release();
+    integrations_.clear();
+    return;
+  }
+  for (auto& in : integrations_) {
+    if (in->instance_) in->plugin_->descriptor().destroy(in->instance_);
+    in->instance_ = nullptr;
+  }
+  integrations_.clear();  // drops plugin references; libraries unload when the registry lets go too
+}
+
+}  // namespace ih::runtime

@@ -1,0 +1,327 @@
+#include "store/sqlite_db.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <filesystem>
+#include <system_error>
+
+#include "log/log.h"
+
+namespace ih::store {
+namespace {
+
+const int kOpenFlags = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
+
+bool inTransaction(const SQLite::Database& db) {
+  return sqlite3_get_autocommit(db.getHandle()) == 0;
+}
+
+// Executes `sql`, turning a failure into a Status.
+Status execStatus(SQLite::Database& db, const char* sql) {
+  try {
+    db.exec(sql);
+    return Status::ok();
+  } catch (const SQLite::Exception& e) {
+    return statusFromSqlite(e);
+  }
+}
+
+Status configureConnection(SQLite::Database& db, int busy_timeout_ms, bool writer) {
+  try {
+    db.setBusyTimeout(busy_timeout_ms);
+    if (writer) {
+      // journal_mode returns a row; exec() accepts it. WAL is persistent in the file, so readers inherit it.
+      db.exec("PRAGMA journal_mode=WAL");
+      db.exec("PRAGMA synchronous=NORMAL");
+      db.exec("PRAGMA foreign_keys=ON");
+    } else {
+      db.exec("PRAGMA query_only=ON");
+    }
+    return Status::ok();
+  } catch (const SQLite::Exception& e) {
+    return statusFromSqlite(e);
+  }
+}
+
+std::string tooNewMessage(const std::string& path, int version, int latest) {
+  return "database " + path + " has schema version " + std::to_string(version) +
+         " but this ihost binary knows up to " + std::to_string(latest) +
+         ". Upgrade ihost, or restore a backup made before the upgrade.";
+}
+
+// Applies every migration newer than the database, one transaction each. Each step re-reads the version under
+// the write lock (BEGIN IMMEDIATE), so two processes opening the same file at once apply each migration once.
+Result<int> applyMigrations(SQLite::Database& db, const std::string& path,
+                            std::span<const Migration> migrations) {
+  for (size_t i = 0; i < migrations.size(); ++i) {
+    if (migrations[i].version != static_cast<int>(i) + 1) {  // a bug in migrations.cpp, caught at every start
+      return Status::internal("migration list is not numbered 1, 2, 3, ...: entry " + std::to_string(i + 1) +
+                              " has version " + std::to_string(migrations[i].version));
+    }
+  }
+  const int latest = migrations.empty() ? 0 : migrations.back().version;
+  for (;;) {
+    if (Status begin = execStatus(db, "BEGIN IMMEDIATE"); !begin.isOk()) {
+      return Status(begin.code(), "cannot lock " + path + " to check its schema: " + begin.message());
+    }
+    const Migration* next = nullptr;
+    try {
+      db.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations("
+          " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+      const int current = db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt();
+      if (current > latest) {
+        db.exec("ROLLBACK");
+        return Status::failedPrecondition(tooNewMessage(path, current, latest));
+      }
+      if (current == latest) {
+        db.exec("COMMIT");
+        return current;
+      }
+      next = &migrations[current];  // versions are dense, so the next one is at index `current`
+      db.exec(std::string(next->sql));
+      SQLite::Statement record(db,
+                               "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)");
+      record.bind(1, next->version);
+      bindText(record, 2, next->name);
+      record.bind(3, nowMillis());
+      record.exec();
+      db.exec("COMMIT");
+    } catch (const SQLite::Exception& e) {
+      if (inTransaction(db)) (void)execStatus(db, "ROLLBACK");
+      Status st = statusFromSqlite(e);
+      std::string what =
+          next ? "migration " + std::to_string(next->version) + " (" + std::string(next->name) + ")"
+               : std::string("reading the schema version");
+      return Status(st.code() == StatusCode::kUnavailable ? st.code() : StatusCode::kInternal,
+                    what + " failed on " + path + ": " + st.message());
+    }
+    log::info("applied schema migration", {{"path", path}, {"version", next->version}, {"name", next->name}});
+  }
+}
+
+}  // namespace
+
+Status statusFromSqlite(const SQLite::Exception& e) {
+  const int extended = e.getExtendedErrorCode();
+  const int primary = e.getErrorCode() & 0xff;
+  if (extended == SQLITE_CONSTRAINT_UNIQUE || extended == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return Status::alreadyExists(e.what());
+  }
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    return Status::unavailable(std::string("database is busy: ") + e.what());
+  }
+  return Status::internal(std::string("sqlite: ") + e.what());
+}
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string columnBytes(const SQLite::Column& column) {
+  const void* data = column.getBlob();  // SQLite's rule: fetch the value first, then its size
+  const int size = column.getBytes();
+  if (data == nullptr || size <= 0) return {};
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+void bindBlob(SQLite::Statement& statement, int index, std::string_view bytes) {
+  statement.bind(index, bytes.data(), static_cast<int>(bytes.size()));
+}
+
+void bindText(SQLite::Statement& statement, int index, std::string_view text) {
+  statement.bind(index, std::string(text));
+}
+
+Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const DbOptions& options,
+                                                 std::span<const Migration> migrations) {
+  if (options.path.empty()) return Status::invalidArgument("storage path is empty");
+  if (options.read_connections < 1)
+    return Status::invalidArgument("storage needs at least one read connection");
+  const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return Status::internal("cannot create directory " + parent.string() +
+                              " for the database: " + ec.message());
+    }
+  }
+  try {
+    auto writer = std::make_unique<SQLite::Database>(options.path, kOpenFlags, options.busy_timeout_ms);
+    if (Status st = configureConnection(*writer, options.busy_timeout_ms, true); !st.isOk()) {
+      return Status(st.code(), "cannot configure database " + options.path + ": " + st.message());
+    }
+    Result<int> version = applyMigrations(*writer, options.path, migrations);
+    if (!version.isOk()) return version.status();
+
+    std::vector<std::unique_ptr<SQLite::Database>> readers;
+    for (int i = 0; i < options.read_connections; ++i) {
+      auto reader = std::make_unique<SQLite::Database>(
+          options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
+      if (Status st = configureConnection(*reader, options.busy_timeout_ms, false); !st.isOk()) return st;
+      readers.push_back(std::move(reader));
+    }
+    return std::unique_ptr<SqliteDb>(new SqliteDb(options.path, std::max<size_t>(options.max_batch, 1),
+                                                  std::move(writer), std::move(readers), *version));
+  } catch (const SQLite::Exception& e) {
+    Status st = statusFromSqlite(e);
+    return Status(st.code(), "cannot open database " + options.path + ": " + st.message());
+  }
+}
+
+SqliteDb::SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::Database> writer,
+                   std::vector<std::unique_ptr<SQLite::Database>> readers, int schema_version)
+    : path_(std::move(path)),
+      max_batch_(max_batch),
+      schema_version_(schema_version),
+      writer_db_(std::move(writer)),
+      readers_(std::move(readers)) {
+  for (const auto& reader : readers_)
+    idle_readers_.push_back(reader.get());
+  writer_thread_ = std::thread([this] { writerLoop(); });
+}
+
+SqliteDb::~SqliteDb() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+std::future<Status> SqliteDb::write(WriteTask task) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> future = promise->get_future();
+  writeAsync(std::move(task), [promise](const Status& st) { promise->set_value(st); });
+  return future;
+}
+
+void SqliteDb::writeAsync(WriteTask task, WriteDone done) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (!stopping_) {
+      queue_.push_back({std::move(task), std::move(done)});
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(Status::unavailable("the store is closing"));
+}
+
+void SqliteDb::writerLoop() {
+  std::vector<PendingWrite> batch;
+  std::vector<Status> results;
+  for (;;) {
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued has been written
+      const size_t n = std::min(queue_.size(), max_batch_);
+      batch.reserve(n);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    runBatch(batch, results);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i].done(results[i]);
+      } catch (const std::exception& e) {
+        log::error("store write completion threw", {{"error", e.what()}});
+      }
+    }
+    batch.clear();
+  }
+}
+
+Status SqliteDb::mapException() {
+  try {
+    throw;
+  } catch (const SQLite::Exception& e) {
+    return statusFromSqlite(e);
+  } catch (const std::exception& e) {
+    return Status::internal(e.what());
+  } catch (...) {
+    return Status::internal("unknown exception in a store task");
+  }
+}
+
+// One transaction for the whole batch (group commit: one WAL append + sync point for many callers); each task
+// in a SAVEPOINT so its failure undoes only its own changes. Outcomes are final only after COMMIT.
+void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results) {
+  SQLite::Database& db = *writer_db_;
+  results.assign(batch.size(), Status::ok());
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  tasks_.fetch_add(batch.size(), std::memory_order_relaxed);
+
+  size_t first_in_txn = 0;  // tasks before this index are final (failed, or lost with an aborted transaction)
+  if (Status begin = execStatus(db, "BEGIN IMMEDIATE"); !begin.isOk()) {
+    results.assign(batch.size(), begin);
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Status st = execStatus(db, "SAVEPOINT task");
+    if (st.isOk()) {
+      try {
+        st = batch[i].task(db);
+      } catch (...) {
+        st = mapException();
+      }
+    }
+    if (st.isOk()) {
+      st = execStatus(db, "RELEASE task");
+      if (st.isOk()) continue;
+    }
+    results[i] = st;
+    if (inTransaction(db)) {
+      if (execStatus(db, "ROLLBACK TO task").isOk() && execStatus(db, "RELEASE task").isOk()) continue;
+      (void)execStatus(db, "ROLLBACK");
+    }
+    // Some errors (I/O, disk full, out of memory) make SQLite roll back the whole transaction: the earlier
+    // tasks' writes are gone, so they fail too, and the rest of the batch starts a fresh transaction.
+    for (size_t j = first_in_txn; j < i; ++j) {
+      if (results[j].isOk()) {
+        results[j] = Status(StatusCode::kUnavailable,
+                            "write batch aborted by another write's failure: " + st.message());
+      }
+    }
+    first_in_txn = i + 1;
+    if (Status begin = execStatus(db, "BEGIN IMMEDIATE"); !begin.isOk()) {
+      for (size_t j = i + 1; j < batch.size(); ++j)
+        results[j] = begin;
+      return;
+    }
+  }
+  if (Status commit = execStatus(db, "COMMIT"); !commit.isOk()) {
+    if (inTransaction(db)) (void)execStatus(db, "ROLLBACK");
+    for (size_t j = first_in_txn; j < batch.size(); ++j) {
+      if (results[j].isOk()) results[j] = commit;
+    }
+  }
+}
+
+SQLite::Database* SqliteDb::acquireReader() {
+  std::unique_lock lock(readers_mutex_);
+  readers_cv_.wait(lock, [this] { return !idle_readers_.empty(); });
+  SQLite::Database* db = idle_readers_.back();
+  idle_readers_.pop_back();
+  return db;
+}
+
+void SqliteDb::releaseReader(SQLite::Database* db) {
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.push_back(db);
+  }
+  readers_cv_.notify_one();
+}
+
+}  // namespace ih::store

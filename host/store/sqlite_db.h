@@ -1,0 +1,155 @@
+// Private to host/store: the SQLite core under Store. One writer thread owns the write connection and
+// group-commits queued tasks; a small pool of read connections serves reads in parallel (WAL).
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ih::store {
+
+// A unit of writing. Runs on the writer thread inside its own SAVEPOINT of the batch transaction: returning a
+// non-ok Status or throwing rolls back this task alone, and its caller gets that Status (SQLite exceptions
+// are mapped by statusFromSqlite). A task must not BEGIN/COMMIT itself and must not block on other writes.
+using WriteTask = std::function<Status(SQLite::Database&)>;
+// Called on the writer thread once the task's outcome is final (after the commit). Must be quick.
+using WriteDone = std::function<void(const Status&)>;
+
+// One numbered schema change. Versions start at 1 and increase by one; SQL may hold several statements.
+struct Migration {
+  int version;
+  std::string_view name;
+  std::string_view sql;
+};
+// The ordered list of every migration this binary knows (migrations.cpp).
+std::span<const Migration> allMigrations();
+
+struct DbOptions {
+  std::string path;
+  int read_connections = 4;
+  int busy_timeout_ms = 5000;
+  size_t max_batch = 1024;
+};
+
+class SqliteDb {
+ public:
+  // Opens the file (creating it and its parent directory), sets WAL/synchronous=NORMAL/foreign_keys/
+  // busy_timeout, applies pending `migrations` (one transaction each), opens the read pool, starts the
+  // writer.
+  static Result<std::unique_ptr<SqliteDb>> open(const DbOptions& options,
+                                                std::span<const Migration> migrations);
+  // Drains every queued task (their futures complete), stops the writer, closes the connections.
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  // Queues `task`; the future completes after the batch holding it committed (or failed). Thread-safe.
+  std::future<Status> write(WriteTask task);
+  // Blocking convenience: write(task).get().
+  Status writeSync(WriteTask task) { return write(std::move(task)).get(); }
+  // Queues `task`; `done` runs on the writer thread with its outcome. Thread-safe.
+  void writeAsync(WriteTask task, WriteDone done);
+
+  // Runs `fn(db)` on a pooled read connection (blocking until one is free) and returns its Result; SQLite
+  // exceptions become a Status. `fn` must only read. Thread-safe.
+  template <class Fn>
+  auto read(Fn&& fn) -> decltype(fn(std::declval<SQLite::Database&>()));
+
+  int schemaVersion() const { return schema_version_; }
+  const std::string& path() const { return path_; }
+
+  struct Stats {
+    uint64_t batches = 0;  // transactions committed (or attempted) by the writer
+    uint64_t tasks = 0;    // tasks run
+  };
+  Stats stats() const { return {batches_.load(), tasks_.load()}; }
+
+ private:
+  struct PendingWrite {
+    WriteTask task;
+    WriteDone done;
+  };
+  class ReadLease;
+
+  SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::Database> writer,
+           std::vector<std::unique_ptr<SQLite::Database>> readers, int schema_version);
+  void writerLoop();
+  void runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results);
+  SQLite::Database* acquireReader();
+  void releaseReader(SQLite::Database* db);
+  static Status mapException();
+
+  const std::string path_;
+  const size_t max_batch_;
+  const int schema_version_;
+  const std::unique_ptr<SQLite::Database> writer_db_;  // used only by writer_thread_ after open
+  const std::vector<std::unique_ptr<SQLite::Database>> readers_;
+
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingWrite> queue_;  // GUARDED_BY(queue_mutex_)
+  bool stopping_ = false;           // GUARDED_BY(queue_mutex_)
+
+  std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;
+  std::vector<SQLite::Database*> idle_readers_;  // GUARDED_BY(readers_mutex_)
+
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> tasks_{0};
+  std::thread writer_thread_;  // last: starts after everything above is constructed
+};
+
+// SQLite error → Status: UNIQUE/PRIMARY KEY violations are kAlreadyExists, BUSY/LOCKED kUnavailable, the rest
+// kInternal. The message is SQLite's own (it never contains bound values).
+Status statusFromSqlite(const SQLite::Exception& e);
+
+// Current time as unix milliseconds.
+int64_t nowMillis();
+
+// A BLOB/TEXT column as bytes (embedded NULs kept).
+std::string columnBytes(const SQLite::Column& column);
+// Binds bytes as a BLOB (copied by SQLite).
+void bindBlob(SQLite::Statement& statement, int index, std::string_view bytes);
+// Binds text (copied by SQLite); string_view need not be NUL-terminated.
+void bindText(SQLite::Statement& statement, int index, std::string_view text);
+
+class SqliteDb::ReadLease {
+ public:
+  explicit ReadLease(SqliteDb& owner) : owner_(owner), db_(owner.acquireReader()) {}
+  ~ReadLease() { owner_.releaseReader(db_); }
+  ReadLease(const ReadLease&) = delete;
+  ReadLease& operator=(const ReadLease&) = delete;
+  SQLite::Database& db() { return *db_; }
+
+ private:
+  SqliteDb& owner_;
+  SQLite::Database* const db_;
+};
+
+template <class Fn>
+auto SqliteDb::read(Fn&& fn) -> decltype(fn(std::declval<SQLite::Database&>())) {
+  ReadLease lease(*this);
+  try {
+    return fn(lease.db());
+  } catch (...) {
+    return mapException();
+  }
+}
+
+}  // namespace ih::store
