@@ -6,6 +6,7 @@
 #include "http/server.h"
 #include "log/log.h"
 #include "plugins/registry.h"
+#include "records/idempotency.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 #include "tenancy/http_auth.h"
@@ -15,15 +16,19 @@
 namespace ih::api {
 namespace {
 
-using nlohmann::json;
 using http::Request;
 using http::Response;
+using nlohmann::json;
 
 constexpr std::string_view kCredentialsPurpose = "credentials";
 
-void sendJson(Response& res, int status, const json& body) { res.json(status, body.dump()); }
+void sendJson(Response& res, int status, const json& body) {
+  res.json(status, body.dump());
+}
 
-json parseJsonOrNull(std::string_view text) { return json::parse(text, nullptr, false); }
+json parseJsonOrNull(std::string_view text) {
+  return json::parse(text, nullptr, false);
+}
 
 // Parses a JSON object request body, or writes a 400 explaining why not.
 bool parseBody(const Request& req, Response& res, json& out, bool allow_empty = true) {
@@ -49,15 +54,17 @@ std::string isoTime(int64_t ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
-json timeOrNull(const std::optional<int64_t>& ms) { return ms ? json(isoTime(*ms)) : json(nullptr); }
+json timeOrNull(const std::optional<int64_t>& ms) {
+  return ms ? json(isoTime(*ms)) : json(nullptr);
+}
 
-// The status an API caller sees when a plugin's connect/test fails: the caller's ihost key is fine, so a provider
-// rejecting credentials is not a 401 here.
+// The status an API caller sees when a plugin's connect/test fails: the caller's ihost key is fine, so a
+// provider rejecting credentials is not a 401 here.
 void setPluginError(Response& res, const Status& status, std::string_view integration) {
   std::string message = status.message();
   switch (status.code()) {
@@ -89,29 +96,44 @@ class Api {
 
   void registerAll(http::Server& s) {
     // Tenant API.
-    s.route("GET", "/api/integrations", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { listIntegrations(p, q, r); }));
-    s.route("GET", "/api/integrations/{id}", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { getIntegration(p, q, r); }));
-    s.route("POST", "/api/integrations/{id}/connect", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { connect(p, q, r); }));
-    s.route("GET", "/api/integrations/{id}/test", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { test(p, q, r); }));
-    s.route("DELETE", "/api/integrations/{id}", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
-    s.route("POST", "/api/integrations/{id}/disconnect", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
-    s.route("POST", "/api/integrations/{id}/actions/{action}", tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { action(p, q, r); }));
+    s.route("GET", "/api/integrations",
+            tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { listIntegrations(p, q, r); }));
+    s.route("GET", "/api/integrations/{id}",
+            tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { getIntegration(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/connect",
+            tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { connect(p, q, r); }));
+    s.route("GET", "/api/integrations/{id}/test",
+            tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { test(p, q, r); }));
+    s.route("DELETE", "/api/integrations/{id}",
+            tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/disconnect",
+            tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { disconnect(p, q, r); }));
+    s.route("POST", "/api/integrations/{id}/actions/{action}",
+            tenant(tenancy::kScopeWrite, [this](auto& p, auto& q, auto& r) { action(p, q, r); }));
     for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE"}) {
       bool read_only = std::string_view(method) == "GET";
       s.route(method, "/api/integrations/{id}/routes/{path...}",
               tenant(read_only ? tenancy::kScopeRead : tenancy::kScopeWrite,
                      [this](auto& p, auto& q, auto& r) { pluginRoute(&p, q, r, false); }));
-      s.route(method, "/plugins/{id}/{path...}", [this](const Request& q, Response& r) { pluginRoute(nullptr, q, r, true); });
+      s.route(method, "/plugins/{id}/{path...}",
+              [this](const Request& q, Response& r) { pluginRoute(nullptr, q, r, true); });
     }
-    s.route("GET", "/api/audit", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { audit(p, q, r); }));
-    s.route("GET", "/api/whoami", tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { whoami(p, q, r); }));
+    s.route("GET", "/api/audit",
+            tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { audit(p, q, r); }));
+    s.route("GET", "/api/whoami",
+            tenant(tenancy::kScopeRead, [this](auto& p, auto& q, auto& r) { whoami(p, q, r); }));
 
     // Operator API.
-    s.route("GET", "/api/admin/tenants", admin([this](auto& p, auto& q, auto& r) { adminListTenants(p, q, r); }));
-    s.route("POST", "/api/admin/tenants", admin([this](auto& p, auto& q, auto& r) { adminCreateTenant(p, q, r); }));
-    s.route("GET", "/api/admin/tenants/{tenant}/keys", admin([this](auto& p, auto& q, auto& r) { adminListKeys(p, q, r); }));
-    s.route("POST", "/api/admin/tenants/{tenant}/keys", admin([this](auto& p, auto& q, auto& r) { adminCreateKey(p, q, r); }));
-    s.route("DELETE", "/api/admin/tenants/{tenant}/keys/{key}", admin([this](auto& p, auto& q, auto& r) { adminRevokeKey(p, q, r); }));
+    s.route("GET", "/api/admin/tenants",
+            admin([this](auto& p, auto& q, auto& r) { adminListTenants(p, q, r); }));
+    s.route("POST", "/api/admin/tenants",
+            admin([this](auto& p, auto& q, auto& r) { adminCreateTenant(p, q, r); }));
+    s.route("GET", "/api/admin/tenants/{tenant}/keys",
+            admin([this](auto& p, auto& q, auto& r) { adminListKeys(p, q, r); }));
+    s.route("POST", "/api/admin/tenants/{tenant}/keys",
+            admin([this](auto& p, auto& q, auto& r) { adminCreateKey(p, q, r); }));
+    s.route("DELETE", "/api/admin/tenants/{tenant}/keys/{key}",
+            admin([this](auto& p, auto& q, auto& r) { adminRevokeKey(p, q, r); }));
     s.route("GET", "/api/admin/plugins", admin([this](auto& p, auto& q, auto& r) { adminPlugins(p, q, r); }));
   }
 
@@ -122,7 +144,9 @@ class Api {
     return tenancy::requireTenant(*ctx_.tenancy, scope, std::move(handler));
   }
 
-  http::Handler admin(TenantHandler handler) { return tenancy::requireAdmin(*ctx_.tenancy, std::move(handler)); }
+  http::Handler admin(TenantHandler handler) {
+    return tenancy::requireAdmin(*ctx_.tenancy, std::move(handler));
+  }
 
   // The integration named in the path, or a 404 written to `res`.
   runtime::Integration* integrationOr404(const Request& req, Response& res) {
@@ -141,7 +165,8 @@ class Api {
       return nullptr;
     }
     if (!in->enabled()) {
-      http::setError(res, 404, "unknown_integration", "integration \"" + id + "\" is disabled in the configuration");
+      http::setError(res, 404, "unknown_integration",
+                     "integration \"" + id + "\" is disabled in the configuration");
       return nullptr;
     }
     return in;
@@ -153,12 +178,16 @@ class Api {
               {"plugin", {{"name", m.name}, {"version", m.version}, {"display_name", m.display_name}}},
               {"description", m.description},
               {"connected", conn && conn->status != store::ConnectionStatus::kInactive},
-              {"status", conn ? std::string(store::connectionStatusName(conn->status)) : std::string("not_connected")},
-              {"connect_schema", m.connect_schema_json.empty() ? json(nullptr) : parseJsonOrNull(m.connect_schema_json)},
+              {"status",
+               conn ? std::string(store::connectionStatusName(conn->status)) : std::string("not_connected")},
+              {"connect_schema",
+               m.connect_schema_json.empty() ? json(nullptr) : parseJsonOrNull(m.connect_schema_json)},
               {"actions", json::array()},
               {"jobs", json::array()}};
-    for (const auto& a : m.actions) j["actions"].push_back({{"name", a.name}, {"description", a.description}});
-    for (const auto& jb : m.jobs) j["jobs"].push_back({{"name", jb.name}, {"every_seconds", jb.every_seconds}});
+    for (const auto& a : m.actions)
+      j["actions"].push_back({{"name", a.name}, {"description", a.description}});
+    for (const auto& jb : m.jobs)
+      j["jobs"].push_back({{"name", jb.name}, {"every_seconds", jb.every_seconds}});
     if (conn) {
       json info = parseJsonOrNull(conn->info_json);
       j["info"] = info.is_discarded() ? json::object() : info;
@@ -214,7 +243,8 @@ class Api {
     }
     runtime::CallResult result = ctx_.runtime->connect(*in, p.tenant_id, req.body);
     if (!result.status.isOk()) {
-      log::info("connect refused", {{"tenant", p.tenant_id}, {"integration", in->id()}, {"reason", result.status.message()}});
+      log::info("connect refused",
+                {{"tenant", p.tenant_id}, {"integration", in->id()}, {"reason", result.status.message()}});
       return setPluginError(res, result.status, in->id());
     }
     int64_t now = tenancy::nowMs();
@@ -222,8 +252,8 @@ class Api {
     if (!result.credentials.empty()) {
       auto sealed = ctx_.vault->seal(result.credentials.view(), {p.tenant_id, in->id(), kCredentialsPurpose});
       if (!sealed.isOk()) return http::setError(res, sealed.status());
-      secrets.push_back({p.tenant_id, in->id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
-                         sealed->ciphertext, now});
+      secrets.push_back({p.tenant_id, in->id(), std::string(kCredentialsPurpose), sealed->key_id,
+                         sealed->nonce, sealed->ciphertext, now});
     }
     json info = result.result_json.empty() ? json::object() : parseJsonOrNull(redact(result.result_json));
     if (!info.is_object()) info = json::object();
@@ -236,7 +266,8 @@ class Api {
     conn.updated_at = now;
     conn.last_check_at = now;
     conn.last_check_ok = true;
-    store::AuditEntry audit{0, p.tenant_id, in->id(), p.actor(), "integration.connected", json({{"info", info}}).dump(), now};
+    store::AuditEntry audit{
+        0, p.tenant_id, in->id(), p.actor(), "integration.connected", json({{"info", info}}).dump(), now};
     if (Status s = ctx_.store->saveConnection(p.tenant_id, secrets, conn, audit); !s.isOk()) {
       return http::setError(res, s);
     }
@@ -252,14 +283,17 @@ class Api {
     if (!conn.isOk()) return http::setError(res, conn.status());
     if (!*conn || (*conn)->status == store::ConnectionStatus::kInactive) {
       return http::setError(res, 409, "not_connected",
-                            "integration \"" + in->id() + "\" is not connected for this tenant; POST /api/integrations/" +
-                                in->id() + "/connect first");
+                            "integration \"" + in->id() +
+                                "\" is not connected for this tenant; POST /api/integrations/" + in->id() +
+                                "/connect first");
     }
     runtime::CallResult result = ctx_.runtime->testConnection(*in, p.tenant_id);
     json detail = parseJsonOrNull(result.result_json);
     bool ok = result.status.isOk() && (!detail.is_object() || detail.value("ok", true));
-    std::string error = result.status.isOk() ? (detail.is_object() && !ok ? detail.value("detail", std::string("check failed")) : "")
-                                             : result.status.message();
+    std::string error =
+        result.status.isOk()
+            ? (detail.is_object() && !ok ? detail.value("detail", std::string("check failed")) : "")
+            : result.status.message();
     int64_t now = tenancy::nowMs();
     (void)ctx_.store->recordHealthCheck(p.tenant_id, in->id(), ok, error, now);
     json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", isoTime(now)}};
@@ -274,7 +308,8 @@ class Api {
     auto conn = ctx_.store->getConnection(p.tenant_id, in->id());
     if (!conn.isOk()) return http::setError(res, conn.status());
     if (!*conn || (*conn)->status == store::ConnectionStatus::kInactive) {
-      return http::setError(res, 409, "not_connected", "integration \"" + in->id() + "\" is not connected for this tenant");
+      return http::setError(res, 409, "not_connected",
+                            "integration \"" + in->id() + "\" is not connected for this tenant");
     }
     // Revoke at the provider when the plugin can; local credentials are wiped whatever happens there.
     runtime::CallResult result = ctx_.runtime->disconnect(*in, p.tenant_id);
@@ -285,10 +320,13 @@ class Api {
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
     }
     int64_t now = tenancy::nowMs();
-    store::AuditEntry audit{0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", detail.dump(), now};
-    if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk()) return http::setError(res, s);
+    store::AuditEntry audit{0,  p.tenant_id, in->id(), p.actor(), "integration.disconnected", detail.dump(),
+                            now};
+    if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk())
+      return http::setError(res, s);
     emit(p.tenant_id, in->id(), "integration.disconnected", {{"integration", in->id()}});
-    sendJson(res, 200, {{"integration", in->id()}, {"connected", false}, {"status", "inactive"}, {"detail", detail}});
+    sendJson(res, 200,
+             {{"integration", in->id()}, {"connected", false}, {"status", "inactive"}, {"detail", detail}});
   }
 
   void action(const tenancy::Principal& p, const Request& req, Response& res) {
@@ -298,7 +336,8 @@ class Api {
     const plugins::ActionSpec* spec = in->manifest().findAction(name);
     if (spec == nullptr) {
       std::string known;
-      for (const auto& a : in->manifest().actions) known += (known.empty() ? "" : ", ") + a.name;
+      for (const auto& a : in->manifest().actions)
+        known += (known.empty() ? "" : ", ") + a.name;
       return http::setError(res, 404, "unknown_action",
                             "integration \"" + in->id() + "\" has no action \"" + name + "\"" +
                                 (known.empty() ? std::string() : " (actions: " + known + ")"));
@@ -310,9 +349,43 @@ class Api {
       Status valid = config::validateJson(spec->input_schema_json, input, "action input");
       if (!valid.isOk()) return http::setError(res, 400, "invalid_request", valid.message());
     }
+    // Idempotency-Key: the same key and input answer the stored result again, without running the action.
+    std::optional<records::IdempotencyTicket> ticket;
+    std::string key = req.header("Idempotency-Key");
+    if (!key.empty() && ctx_.idempotency != nullptr) {
+      auto lookup = ctx_.idempotency->lookup(p.tenant_id, in->id(), key, name, input);
+      if (!lookup.isOk()) return http::setError(res, lookup.status());
+      switch (lookup->kind) {
+        case records::IdempotencyLookup::Kind::kReplay:
+          res.json(lookup->status, lookup->body);
+          res.setHeader("Idempotent-Replayed", "true");
+          return;
+        case records::IdempotencyLookup::Kind::kMismatch:
+          return http::setError(
+              res, 400, "idempotency_error",
+              "Idempotency-Key \"" + key +
+                  "\" was already used with another action or input; use a new key for a new request");
+        case records::IdempotencyLookup::Kind::kInProgress:
+          return http::setError(
+              res, 409, "idempotency_error",
+              "a request with Idempotency-Key \"" + key + "\" is still running; retry shortly");
+        case records::IdempotencyLookup::Kind::kMiss:
+          ticket = std::move(lookup->ticket);
+          break;
+      }
+    }
     runtime::CallResult result = ctx_.runtime->runAction(*in, p.tenant_id, name, input);
-    if (!result.status.isOk()) return setPluginError(res, result.status, in->id());
-    res.json(200, result.result_json.empty() ? "{}" : result.result_json);
+    if (!result.status.isOk()) {
+      setPluginError(res, result.status, in->id());
+    } else {
+      res.json(200, result.result_json.empty() ? "{}" : result.result_json);
+    }
+    // Transient failures are not stored: a retry with the same key runs the action again.
+    if (ticket && res.status < 500 && res.status != 429) {
+      if (Status s = ctx_.idempotency->save(std::move(*ticket), res.status, res.body); !s.isOk()) {
+        log::warn("could not store an idempotent action result", {{"error", s.message()}});
+      }
+    }
   }
 
   void pluginRoute(const tenancy::Principal* p, const Request& req, Response& res, bool is_public) {
@@ -328,7 +401,9 @@ class Api {
       }
     }
     if (spec == nullptr) {
-      if (path_known) return http::setError(res, 405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path);
+      if (path_known)
+        return http::setError(res, 405, "method_not_allowed",
+                              "method " + req.method + " is not allowed on " + req.path);
       return http::setError(res, 404, "not_found", "no route for " + req.method + " " + req.path);
     }
     json meta = {{"method", req.method},
@@ -339,12 +414,14 @@ class Api {
                  {"headers", json::object()},
                  {"tenant", p ? p->tenant_id : std::string()},
                  {"request_id", req.request_id}};
-    for (const auto& [k, v] : req.query) meta["query"][k] = v;
+    for (const auto& [k, v] : req.query)
+      meta["query"][k] = v;
     for (const auto& [k, v] : req.headers) {
       if (k == "Authorization" || k == "authorization") continue;  // the plugin never sees the caller's key
       meta["headers"][k] = v;
     }
-    runtime::CallResult result = ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), meta.dump(), req.body);
+    runtime::CallResult result =
+        ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), meta.dump(), req.body);
     if (!result.status.isOk()) return http::setError(res, result.status);
     if (!result.responded) {
       res.status = 204;
@@ -376,7 +453,8 @@ class Api {
     } catch (...) {
       return http::setError(res, 400, "invalid_request", "after and limit must be non-negative integers");
     }
-    if (limit == 0 || limit > 500) return http::setError(res, 400, "invalid_request", "limit must be between 1 and 500");
+    if (limit == 0 || limit > 500)
+      return http::setError(res, 400, "invalid_request", "limit must be between 1 and 500");
     auto entries = ctx_.store->listAudit(p.tenant_id, after, limit);
     if (!entries.isOk()) return http::setError(res, entries.status());
     json data = json::array();
@@ -389,14 +467,16 @@ class Api {
                       {"detail", detail.is_discarded() ? json::object() : detail},
                       {"at", isoTime(e.at)}});
     }
-    json out = {{"object", "list"}, {"data", data}, {"next_after", entries->empty() ? after : entries->back().id}};
+    json out = {
+        {"object", "list"}, {"data", data}, {"next_after", entries->empty() ? after : entries->back().id}};
     sendJson(res, 200, out);
   }
 
   void whoami(const tenancy::Principal& p, const Request&, Response& res) {
     auto t = ctx_.store->getTenant(p.tenant_id);
     if (!t.isOk()) return http::setError(res, t.status());
-    sendJson(res, 200, {{"tenant", {{"id", t->id}, {"name", t->name}}}, {"key_id", p.key_id}, {"scopes", p.scopes}});
+    sendJson(res, 200,
+             {{"tenant", {{"id", t->id}, {"name", t->name}}}, {"key_id", p.key_id}, {"scopes", p.scopes}});
   }
 
   // --- admin ---
@@ -414,7 +494,8 @@ class Api {
     auto tenants = ctx_.store->listTenants();
     if (!tenants.isOk()) return http::setError(res, tenants.status());
     json data = json::array();
-    for (const auto& t : *tenants) data.push_back({{"id", t.id}, {"name", t.name}, {"created_at", isoTime(t.created_at)}});
+    for (const auto& t : *tenants)
+      data.push_back({{"id", t.id}, {"name", t.name}, {"created_at", isoTime(t.created_at)}});
     sendJson(res, 200, {{"object", "list"}, {"data", data}});
   }
 
@@ -426,10 +507,11 @@ class Api {
     }
     auto created = ctx_.tenancy->createTenant(body["name"].get<std::string>());
     if (!created.isOk()) return http::setError(res, created.status());
-    sendJson(res, 201, {{"tenant", {{"id", created->tenant.id}, {"name", created->tenant.name}}},
-                        {"api_key", created->first_key.plaintext},
-                        {"key", keyJson(created->first_key.key)},
-                        {"note", "the api_key is shown once; store it now"}});
+    sendJson(res, 201,
+             {{"tenant", {{"id", created->tenant.id}, {"name", created->tenant.name}}},
+              {"api_key", created->first_key.plaintext},
+              {"key", keyJson(created->first_key.key)},
+              {"note", "the api_key is shown once; store it now"}});
   }
 
   void adminListKeys(const tenancy::Principal&, const Request& req, Response& res) {
@@ -438,7 +520,8 @@ class Api {
     auto keys = ctx_.store->listApiKeys(t->id);
     if (!keys.isOk()) return http::setError(res, keys.status());
     json data = json::array();
-    for (const auto& k : *keys) data.push_back(keyJson(k));
+    for (const auto& k : *keys)
+      data.push_back(keyJson(k));
     sendJson(res, 200, {{"object", "list"}, {"data", data}});
   }
 
@@ -449,15 +532,20 @@ class Api {
     if (!parseBody(req, res, body)) return;
     std::vector<std::string> scopes;
     if (body.contains("scopes")) {
-      if (!body["scopes"].is_array()) return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
+      if (!body["scopes"].is_array())
+        return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
       for (const auto& s : body["scopes"]) {
-        if (!s.is_string()) return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
+        if (!s.is_string())
+          return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
         scopes.push_back(s.get<std::string>());
       }
     }
     auto key = ctx_.tenancy->createKey(t->id, scopes);
     if (!key.isOk()) return http::setError(res, key.status());
-    sendJson(res, 201, {{"api_key", key->plaintext}, {"key", keyJson(key->key)}, {"note", "the api_key is shown once; store it now"}});
+    sendJson(res, 201,
+             {{"api_key", key->plaintext},
+              {"key", keyJson(key->key)},
+              {"note", "the api_key is shown once; store it now"}});
   }
 
   void adminRevokeKey(const tenancy::Principal&, const Request& req, Response& res) {
@@ -471,17 +559,19 @@ class Api {
     json loaded = json::array();
     for (const auto& plugin : ctx_.registry->loaded()) {
       const auto& m = plugin->manifest();
-      loaded.push_back({{"name", m.name},
-                        {"version", m.version},
-                        {"display_name", m.display_name},
-                        {"description", m.description},
-                        {"abi", std::to_string(plugin->abiMajor()) + "." + std::to_string(plugin->abiMinor())},
-                        {"capabilities", plugins::capabilityNames(plugin->capabilities())},
-                        {"file", plugin->file()},
-                        {"sha256", plugin->sha256()}});
+      loaded.push_back(
+          {{"name", m.name},
+           {"version", m.version},
+           {"display_name", m.display_name},
+           {"description", m.description},
+           {"abi", std::to_string(plugin->abiMajor()) + "." + std::to_string(plugin->abiMinor())},
+           {"capabilities", plugins::capabilityNames(plugin->capabilities())},
+           {"file", plugin->file()},
+           {"sha256", plugin->sha256()}});
     }
     json refused = json::array();
-    for (const auto& r : ctx_.registry->refused()) refused.push_back({{"file", r.file}, {"reason", r.reason}});
+    for (const auto& r : ctx_.registry->refused())
+      refused.push_back({{"file", r.file}, {"reason", r.reason}});
     json unavailable = json::array();
     for (const auto& u : ctx_.runtime->unavailable()) {
       unavailable.push_back({{"integration", u.id}, {"plugin", u.plugin}, {"reason", u.reason}});
@@ -489,7 +579,8 @@ class Api {
     sendJson(res, 200, {{"loaded", loaded}, {"refused", refused}, {"unavailable_integrations", unavailable}});
   }
 
-  void emit(const std::string& tenant_id, const std::string& integration, std::string_view type, const json& data) {
+  void emit(const std::string& tenant_id, const std::string& integration, std::string_view type,
+            const json& data) {
     if (ctx_.events == nullptr) return;
     Status s = ctx_.events->emit(tenant_id, integration, type, data.dump());
     if (!s.isOk()) log::warn("could not emit event", {{"type", type}, {"error", s.message()}});

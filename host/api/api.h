@@ -1,7 +1,7 @@
-// The host's REST API: tenant routes under /api (integrations, connect/test/disconnect, actions, plugin routes,
-// audit), operator routes under /api/admin (tenants, keys, plugins), and public plugin routes under /plugins.
-// Every /api route authenticates first (401 missing/unknown key, 403 scope) and answers errors with the JSON
-// envelope of http/server.h.
+// The host's REST API: tenant routes under /api (integrations, connect/test/disconnect, actions, plugin
+// routes, audit), operator routes under /api/admin (tenants, keys, plugins), and public plugin routes under
+// /plugins. Every /api route authenticates first (401 missing/unknown key, 403 scope) and answers errors with
+// the JSON envelope of http/server.h.
 #pragma once
 
 #include <memory>
@@ -15,6 +15,9 @@ class Server;
 }
 namespace ih::plugins {
 class Registry;
+}
+namespace ih::records {
+class IdempotencyCache;
 }
 namespace ih::runtime {
 class Runtime;
@@ -32,7 +35,8 @@ class Vault;
 
 namespace ih::api {
 
-// Borrowed collaborators; all must outlive the server the routes are registered on. `events` may be null.
+// Borrowed collaborators; all must outlive the server the routes are registered on. `events` and
+// `idempotency` may be null.
 struct Context {
   const config::Config* config = nullptr;
   plugins::Registry* registry = nullptr;
@@ -41,10 +45,11 @@ struct Context {
   vault::Vault* vault = nullptr;
   tenancy::Tenancy* tenancy = nullptr;
   runtime::EventSink* events = nullptr;
+  records::IdempotencyCache* idempotency = nullptr;  // action results for Idempotency-Key; may be null
 };
 
-// Registers every route on `server`. Call before server.start(). The handlers use the returned object: keep it
-// alive as long as the server runs.
+// Registers every route on `server`. Call before server.start(). The handlers use the returned object: keep
+// it alive as long as the server runs.
 std::shared_ptr<void> registerRoutes(http::Server& server, Context& context);
 
 }  // namespace ih::api

@@ -1,12 +1,19 @@
 #include "app/app.h"
 
+#include <algorithm>
 #include <map>
 
 #include "api/api.h"
+#include "app/vault_rotation.h"
+#include "events/events.h"
 #include "http/server.h"
+#include "inbox/inbox.h"
 #include "log/log.h"
+#include "metrics/routes.h"
 #include "outbound/client.h"
 #include "plugins/registry.h"
+#include "records/idempotency.h"
+#include "records/records.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
@@ -33,8 +40,9 @@ log::Level parseLevel(const std::string& level) {
 Status parseListen(const std::string& listen, std::string& host, int& port) {
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) {
-    return Status::invalidArgument("[server] listen = \"" + listen +
-                                   "\" must be host:port, e.g. \"127.0.0.1:8080\" (port 0 picks a free port)");
+    return Status::invalidArgument(
+        "[server] listen = \"" + listen +
+        "\" must be host:port, e.g. \"127.0.0.1:8080\" (port 0 picks a free port)");
   }
   host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -48,7 +56,8 @@ Status parseListen(const std::string& listen, std::string& host, int& port) {
   return Status::ok();
 }
 
-Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config, const config::Environment& env) {
+Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config,
+                                                const config::Environment& env) {
   std::string key_file = config.vault.key_file;
   std::string env_name = config.vault.key_env;
   auto ring = vault::loadKeyRing(key_file, envValue(env, env_name));
@@ -61,11 +70,15 @@ Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config, co
 struct App::Impl {
   config::Config config;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<records::Records> records;
+  std::unique_ptr<records::IdempotencyCache> idempotency;
+  std::unique_ptr<events::Events> events;
   std::unique_ptr<vault::Vault> vault;
   std::unique_ptr<outbound::Client> outbound;
   std::unique_ptr<plugins::Registry> registry;
   std::unique_ptr<runtime::Runtime> runtime;
   std::unique_ptr<tenancy::Tenancy> tenancy;
+  std::unique_ptr<inbox::Inbox> inbox;  // stops before the runtime, goes before the store
   api::Context api_context;
   std::unique_ptr<http::Server> server;
   std::shared_ptr<void> routes;
@@ -74,7 +87,9 @@ struct App::Impl {
 
 App::App() : impl_(std::make_unique<Impl>()) {}
 
-App::~App() { stop(); }
+App::~App() {
+  stop();
+}
 
 Result<std::unique_ptr<App>> App::create(config::Config config, const config::Environment& env) {
   log::setLevel(parseLevel(config.log.level));
@@ -96,6 +111,13 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   auto store = store::Store::open(store_options);
   if (!store.isOk()) return store.status();
   m.store = std::move(*store);
+  if (Status s = verifyVault(*m.store, *m.vault); !s.isOk()) return s;
+  m.records = std::make_unique<records::Records>(*m.store);
+  m.idempotency = std::make_unique<records::IdempotencyCache>(*m.store);
+  events::Options event_options;
+  // Each live SSE stream holds one HTTP worker; keep half of them for everything else.
+  event_options.max_streams = static_cast<size_t>(std::max(1, c.server.worker_threads / 2));
+  m.events = std::make_unique<events::Events>(*m.store, event_options);
 
   m.outbound = std::make_unique<outbound::Client>();
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
@@ -103,17 +125,22 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   deps.store = m.store.get();
   deps.vault = m.vault.get();
   deps.outbound = m.outbound.get();
+  deps.records = m.records.get();
+  deps.events = m.events.get();
   m.runtime = std::make_unique<runtime::Runtime>(deps);
 
   std::map<std::string, std::string> schemas;
-  for (const auto& plugin : m.registry->loaded()) schemas[plugin->manifest().name] = plugin->manifest().config_schema_json;
+  for (const auto& plugin : m.registry->loaded())
+    schemas[plugin->manifest().name] = plugin->manifest().config_schema_json;
   for (const auto& integration : c.integrations) {
     auto plugin = m.registry->find(integration.plugin);
     if (!plugin) {
-      std::string reason = "plugin \"" + integration.plugin + "\" is not installed (no such plugin loaded from " +
-                           c.plugins.dir + "; see `ihost plugins list`)";
+      std::string reason = "plugin \"" + integration.plugin +
+                           "\" is not installed (no such plugin loaded from " + c.plugins.dir +
+                           "; see `ihost plugins list`)";
       for (const auto& r : m.registry->refused()) {
-        if (r.name == integration.plugin) reason = "plugin \"" + integration.plugin + "\" was refused: " + r.reason;
+        if (r.name == integration.plugin)
+          reason = "plugin \"" + integration.plugin + "\" was refused: " + r.reason;
       }
       m.runtime->addUnavailable({integration.id, integration.plugin, reason});
       continue;
@@ -139,13 +166,21 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.api_context.store = m.store.get();
   m.api_context.vault = m.vault.get();
   m.api_context.tenancy = m.tenancy.get();
+  m.api_context.events = m.events.get();
+  m.api_context.idempotency = m.idempotency.get();
   m.routes = api::registerRoutes(*m.server, m.api_context);
+  m.inbox = std::make_unique<inbox::Inbox>(*m.store, *m.runtime, inbox::optionsFrom(c.inbox));
+  m.inbox->registerRoutes(*m.server, *m.tenancy);
+  records::registerRoutes(*m.server, *m.tenancy, *m.records);
+  events::registerRoutes(*m.server, *m.tenancy, *m.events);
+  metrics::registerRoutes(*m.server);
 
   log::info("effective configuration", {{"summary", config::maskedSummary(c, schemas)}});
   return app;
 }
 
 Status App::start() {
+  if (Status s = impl_->inbox->start(); !s.isOk()) return s;
   if (Status s = impl_->server->start(); !s.isOk()) return s;
   impl_->server->setReady(true);
   log::info("ihost listening", {{"url", baseUrl()},
@@ -154,7 +189,9 @@ Status App::start() {
   return Status::ok();
 }
 
-int App::port() const { return impl_->server->port(); }
+int App::port() const {
+  return impl_->server->port();
+}
 
 std::string App::baseUrl() const {
   std::string host;
@@ -167,23 +204,47 @@ std::string App::baseUrl() const {
 void App::stop() {
   if (!impl_ || impl_->stopped) return;
   impl_->stopped = true;
+  if (impl_->events) impl_->events->stop();  // end SSE streams so the server can stop promptly
   if (impl_->server) {
     impl_->server->setReady(false);
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
+  if (impl_->inbox) impl_->inbox->stop();          // finish in-flight dispatches
   if (impl_->runtime) impl_->runtime->shutdown();  // drain, destroy instances
   impl_->routes.reset();
+  impl_->inbox.reset();
   impl_->server.reset();
   impl_->runtime.reset();
   if (impl_->registry) impl_->registry->clear();  // unload libraries
   log::info("ihost stopped");
 }
 
-const config::Config& App::config() const { return impl_->config; }
-store::Store& App::store() { return *impl_->store; }
-vault::Vault& App::vault() { return *impl_->vault; }
-tenancy::Tenancy& App::tenancy() { return *impl_->tenancy; }
-plugins::Registry& App::registry() { return *impl_->registry; }
-runtime::Runtime& App::runtime() { return *impl_->runtime; }
+const config::Config& App::config() const {
+  return impl_->config;
+}
+store::Store& App::store() {
+  return *impl_->store;
+}
+vault::Vault& App::vault() {
+  return *impl_->vault;
+}
+tenancy::Tenancy& App::tenancy() {
+  return *impl_->tenancy;
+}
+plugins::Registry& App::registry() {
+  return *impl_->registry;
+}
+runtime::Runtime& App::runtime() {
+  return *impl_->runtime;
+}
+inbox::Inbox& App::inbox() {
+  return *impl_->inbox;
+}
+events::Events& App::events() {
+  return *impl_->events;
+}
+records::Records& App::records() {
+  return *impl_->records;
+}
 
 }  // namespace ih::app

@@ -1,6 +1,6 @@
-// The assembled host: config → store → vault → tenancy → plugins → runtime → HTTP routes. `ihost serve` runs one;
-// integration tests run one in-process on port 0. Shutdown order: stop intake (HTTP) → drain in-flight plugin
-// calls → destroy instances → unload libraries → close the store.
+// The assembled host: config → store → vault → tenancy → plugins → runtime → HTTP routes. `ihost serve` runs
+// one; integration tests run one in-process on port 0. Shutdown order: stop intake (HTTP) → drain in-flight
+// plugin calls → destroy instances → unload libraries → close the store.
 #pragma once
 
 #include <memory>
@@ -9,6 +9,15 @@
 #include "common/status.h"
 #include "config/config.h"
 
+namespace ih::events {
+class Events;
+}
+namespace ih::inbox {
+class Inbox;
+}
+namespace ih::records {
+class Records;
+}
 namespace ih::http {
 class Server;
 }
@@ -32,10 +41,10 @@ namespace ih::app {
 
 class App {
  public:
-  // Builds everything but does not listen yet. Fails (and starts nothing) when the store cannot open, the vault
-  // key ring is missing or wrong, or the HTTP options are invalid; the message names what and how to fix it.
-  // A plugin that is refused or an integration with bad settings does not fail the host: it is listed as
-  // unavailable (unless `strict` is set, as `ihost config check` does).
+  // Builds everything but does not listen yet. Fails (and starts nothing) when the store cannot open, the
+  // vault key ring is missing or wrong, or the HTTP options are invalid; the message names what and how to
+  // fix it. A plugin that is refused or an integration with bad settings does not fail the host: it is listed
+  // as unavailable (unless `strict` is set, as `ihost config check` does).
   static Result<std::unique_ptr<App>> create(config::Config config, const config::Environment& env);
   ~App();  // stop()
   App(const App&) = delete;
@@ -54,6 +63,9 @@ class App {
   tenancy::Tenancy& tenancy();
   plugins::Registry& registry();
   runtime::Runtime& runtime();
+  inbox::Inbox& inbox();
+  events::Events& events();
+  records::Records& records();
 
  private:
   App();

@@ -1,5 +1,6 @@
 #include "app/vault_rotation.h"
 
+#include <optional>
 #include <set>
 #include <string>
 
@@ -8,6 +9,59 @@
 #include "vault/vault.h"
 
 namespace ih::app {
+namespace {
+
+constexpr std::string_view kCanaryKey = "vault.canary";
+constexpr std::string_view kPepperCheckKey = "vault.pepper_check";
+constexpr std::string_view kCanaryPlaintext = "ihost vault canary v1";
+const vault::Aad kCanaryAad{"", "", "vault-canary"};
+
+std::string encodeSealed(const vault::Sealed& s) {
+  return s.key_id + '\0' + s.nonce + s.ciphertext;
+}
+
+std::optional<vault::Sealed> decodeSealed(const std::string& bytes) {
+  size_t zero = bytes.find('\0');
+  if (zero == std::string::npos || bytes.size() < zero + 1 + 12 + 16) return std::nullopt;
+  return vault::Sealed{bytes.substr(0, zero), bytes.substr(zero + 1, 12), bytes.substr(zero + 13)};
+}
+
+Status sealCanary(store::Store& store, vault::Vault& vault) {
+  auto sealed = vault.seal(kCanaryPlaintext, kCanaryAad);
+  if (!sealed.isOk()) return sealed.status();
+  return store.putMeta(kCanaryKey, encodeSealed(*sealed));
+}
+
+}  // namespace
+
+Status verifyVault(store::Store& store, vault::Vault& vault) {
+  std::string pepper = vault.keyRing()->pepperHash("ihost pepper check v1");
+  auto stored_pepper = store.getMeta(kPepperCheckKey);
+  if (!stored_pepper.isOk()) return stored_pepper.status();
+  if (!stored_pepper->has_value()) {
+    if (Status s = store.putMeta(kPepperCheckKey, pepper); !s.isOk()) return s;
+  } else if (**stored_pepper != pepper) {
+    return Status::failedPrecondition(
+        "the vault key ring does not belong to this database (its pepper differs from the one the database "
+        "was "
+        "set up with, so no API key would authenticate). Restore the key file this database was created "
+        "with.");
+  }
+  auto canary = store.getMeta(kCanaryKey);
+  if (!canary.isOk()) return canary.status();
+  if (!canary->has_value()) return sealCanary(store, vault);
+  auto sealed = decodeSealed(**canary);
+  if (!sealed)
+    return Status::failedPrecondition("the stored vault canary is corrupt; restore the database backup");
+  auto opened = vault.open(*sealed, kCanaryAad);
+  if (!opened.isOk() || opened->view() != kCanaryPlaintext) {
+    return Status::failedPrecondition(
+        "the vault key ring cannot decrypt this database (key " + sealed->key_id +
+        " is missing or different). Restore the key file that holds it, or point [vault] key_file / "
+        "IHOST_VAULT_KEYS at it. The host never starts without its keys.");
+  }
+  return Status::ok();
+}
 
 Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
   RotationReport report;
@@ -27,9 +81,10 @@ Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
       if (!resealed.isOk()) {
         failed.insert(pk);
         ++report.failed;
-        log::error("credential could not be re-encrypted",
-                   {{"tenant", row.tenant_id}, {"integration", row.integration_id}, {"purpose", row.purpose},
-                    {"error", resealed.status().message()}});
+        log::error("credential could not be re-encrypted", {{"tenant", row.tenant_id},
+                                                            {"integration", row.integration_id},
+                                                            {"purpose", row.purpose},
+                                                            {"error", resealed.status().message()}});
         continue;
       }
       store::SecretRow updated = row;
@@ -45,6 +100,16 @@ Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
       }
     }
     if (progressed == 0) break;
+  }
+  auto canary = store.getMeta(kCanaryKey);
+  if (canary.isOk() && canary->has_value()) {
+    auto sealed = decodeSealed(**canary);
+    if (sealed && sealed->key_id != vault.newestKeyId()) {
+      auto resealed = vault.reseal(*sealed, kCanaryAad);
+      if (resealed.isOk()) {
+        if (Status s = store.putMeta(kCanaryKey, encodeSealed(*resealed)); !s.isOk()) return s;
+      }
+    }
   }
   return report;
 }

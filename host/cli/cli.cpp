@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -12,8 +14,10 @@
 #include "app/app.h"
 #include "app/vault_rotation.h"
 #include "config/config.h"
+#include "inbox/inbox.h"
 #include "log/log.h"
 #include "plugins/registry.h"
+#include "store/inbox_store.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -41,7 +45,8 @@ struct Args {
 };
 
 // Flags that take a value; everything else starting with "--" is a switch.
-const std::set<std::string> kValueFlags = {"config", "scope", "dir"};
+const std::set<std::string> kValueFlags = {"config", "scope", "dir",         "id",
+                                           "status", "since", "integration", "tenant"};
 const std::set<std::string> kSwitches = {"help", "json"};
 
 Result<Args> parseArgs(const std::vector<std::string>& raw) {
@@ -94,6 +99,8 @@ Commands:
   keys create <tenant> [--scope read|write|*]...   create an API key (shown once)
   keys list <tenant>         list a tenant's keys (prefix, scopes, last use, revocation)
   keys revoke <tenant> <key-id>
+  webhooks replay --id ID | --status failed|dead [--since T] [--integration X] [--tenant T]
+                             send stored webhook events through their plugin again
   version                    print the version and plugin ABI
 
 Flags:
@@ -105,18 +112,27 @@ Exit codes: 0 success, 1 failure at run time, 2 usage error, 3 invalid configura
 )";
 
 const std::map<std::string, std::string> kCommandHelp = {
-    {"serve", "ihost serve [--config FILE]\n  Runs the host until SIGINT/SIGTERM, then shuts down gracefully:\n"
-              "  stops intake, drains in-flight plugin calls, destroys plugin instances, unloads plugins.\n"},
-    {"config", "ihost config check [--config FILE]\n  Validates the file, environment overrides and each integration's "
-               "settings against its plugin's schema.\n  Prints a masked summary. Exit 3 when anything is wrong.\n"},
-    {"plugins", "ihost plugins list [--config FILE | --dir DIR] [--json]\n  Scans the plugins directory and shows what "
-                "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"},
-    {"vault", "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
-              "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
-              "credential with it while the server keeps running.\n"},
+    {"serve",
+     "ihost serve [--config FILE]\n  Runs the host until SIGINT/SIGTERM, then shuts down gracefully:\n"
+     "  stops intake, drains in-flight plugin calls, destroys plugin instances, unloads plugins.\n"},
+    {"config",
+     "ihost config check [--config FILE]\n  Validates the file, environment overrides and each integration's "
+     "settings against its plugin's schema.\n  Prints a masked summary. Exit 3 when anything is wrong.\n"},
+    {"plugins",
+     "ihost plugins list [--config FILE | --dir DIR] [--json]\n  Scans the plugins directory and shows what "
+     "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"},
+    {"vault",
+     "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
+     "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
+     "credential with it while the server keeps running.\n"},
     {"tenants", "ihost tenants create <name> | list [--json] [--config FILE]\n"},
-    {"keys", "ihost keys create <tenant> [--scope S]... | list <tenant> [--json] | revoke <tenant> <key-id>\n"
-             "  <tenant> is a tenant id or name. Scopes: * (default), read, write.\n"},
+    {"keys",
+     "ihost keys create <tenant> [--scope S]... | list <tenant> [--json] | revoke <tenant> <key-id>\n"
+     "  <tenant> is a tenant id or name. Scopes: * (default), read, write.\n"},
+    {"webhooks",
+     "ihost webhooks replay --id ID | --status failed|dead [--since T] [--integration X] [--tenant T]\n"
+     "  Marks the events pending again; a running server dispatches them within a second.\n"
+     "  T is unix seconds or an ISO date (2026-11-23 or 2026-11-23T10:00:00Z). --status may repeat.\n"},
     {"version", "ihost version\n"},
 };
 
@@ -130,7 +146,8 @@ std::string configPath(const Args& args, const config::Environment& env) {
 }
 
 // Loads the config or prints why not (exit code 3 returned through `code`).
-std::optional<config::Config> loadConfig(const Args& args, const config::Environment& env, std::ostream& err) {
+std::optional<config::Config> loadConfig(const Args& args, const config::Environment& env,
+                                         std::ostream& err) {
   auto cfg = config::loadFile(configPath(args, env), env);
   if (!cfg.isOk()) {
     err << "ihost: invalid configuration:\n" << cfg.status().message() << "\n";
@@ -162,16 +179,16 @@ std::string isoTime(int64_t ms) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
 int cmdServe(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
   auto cfg = loadConfig(args, env, err);
   if (!cfg) return kExitConfig;
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask and sigwait() below
-  // is the only place they are delivered.
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and sigwait()
+  // below is the only place they are delivered.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -202,25 +219,29 @@ int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostrea
   auto registry = plugins::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow});
   std::vector<std::string> problems;
   std::map<std::string, std::string> schemas;
-  for (const auto& p : registry->loaded()) schemas[p->manifest().name] = p->manifest().config_schema_json;
+  for (const auto& p : registry->loaded())
+    schemas[p->manifest().name] = p->manifest().config_schema_json;
   for (const auto& integration : cfg->integrations) {
     auto plugin = registry->find(integration.plugin);
     if (!plugin) {
-      problems.push_back(integration.where.toString() + ": integrations." + integration.id + ".plugin: plugin \"" +
-                         integration.plugin + "\" is not installed in " + cfg->plugins.dir +
-                         ". Build it or drop its .so there (see: ihost plugins list).");
+      problems.push_back(integration.where.toString() + ": integrations." + integration.id +
+                         ".plugin: plugin \"" + integration.plugin + "\" is not installed in " +
+                         cfg->plugins.dir + ". Build it or drop its .so there (see: ihost plugins list).");
       continue;
     }
     auto settings = config::validateIntegration(*cfg, integration, plugin->manifest().config_schema_json);
     if (!settings.isOk()) problems.push_back(settings.status().message());
   }
-  auto ring = vault::loadKeyRing(cfg->vault.key_file, env.count(cfg->vault.key_env) ? env.at(cfg->vault.key_env) : "");
+  auto ring = vault::loadKeyRing(cfg->vault.key_file,
+                                 env.count(cfg->vault.key_env) ? env.at(cfg->vault.key_env) : "");
   out << config::maskedSummary(*cfg, schemas) << "\n";
   if (!ring.isOk()) out << "warning: " << ring.status().message() << "\n";
-  for (const auto& r : registry->refused()) out << "warning: plugin " << r.file << " refused: " << r.reason << "\n";
+  for (const auto& r : registry->refused())
+    out << "warning: plugin " << r.file << " refused: " << r.reason << "\n";
   if (!problems.empty()) {
     err << "ihost: invalid configuration:\n";
-    for (const auto& p : problems) err << p << "\n";
+    for (const auto& p : problems)
+      err << p << "\n";
     return kExitConfig;
   }
   out << "configuration OK: " << cfg->path << "\n";
@@ -240,8 +261,10 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
   log::setLevel(log::Level::kError);
   auto registry = plugins::Registry::scan(scan);
   if (args.has("json")) {
-    json j = {{"dir", scan.dir}, {"host_abi", std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR)},
-              {"loaded", json::array()}, {"refused", json::array()}};
+    json j = {{"dir", scan.dir},
+              {"host_abi", std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR)},
+              {"loaded", json::array()},
+              {"refused", json::array()}};
     for (const auto& p : registry->loaded()) {
       j["loaded"].push_back({{"name", p->manifest().name},
                              {"version", p->manifest().version},
@@ -250,22 +273,26 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
                              {"file", p->file()},
                              {"sha256", p->sha256()}});
     }
-    for (const auto& r : registry->refused()) j["refused"].push_back({{"file", r.file}, {"reason", r.reason}});
+    for (const auto& r : registry->refused())
+      j["refused"].push_back({{"file", r.file}, {"reason", r.reason}});
     out << j.dump(2) << "\n";
     return kExitOk;
   }
   out << "plugins directory: " << scan.dir << " (host ABI " << IH_ABI_MAJOR << "." << IH_ABI_MINOR << ")\n";
   out << std::left << std::setw(20) << "NAME" << std::setw(10) << "VERSION" << std::setw(6) << "ABI"
-      << std::setw(36) << "CAPABILITIES" << "FILE\n";
+      << std::setw(36) << "CAPABILITIES"
+      << "FILE\n";
   for (const auto& p : registry->loaded()) {
     std::string caps;
-    for (const auto& c : plugins::capabilityNames(p->capabilities())) caps += (caps.empty() ? "" : ",") + c;
-    out << std::left << std::setw(20) << p->manifest().name << std::setw(10) << p->manifest().version << std::setw(6)
-        << (std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor())) << std::setw(36) << caps
-        << p->file() << "\n";
+    for (const auto& c : plugins::capabilityNames(p->capabilities()))
+      caps += (caps.empty() ? "" : ",") + c;
+    out << std::left << std::setw(20) << p->manifest().name << std::setw(10) << p->manifest().version
+        << std::setw(6) << (std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor()))
+        << std::setw(36) << caps << p->file() << "\n";
   }
   if (registry->loaded().empty()) out << "(no plugin loaded)\n";
-  for (const auto& r : registry->refused()) out << "REFUSED " << r.file << ": " << r.reason << "\n";
+  for (const auto& r : registry->refused())
+    out << "REFUSED " << r.file << ": " << r.reason << "\n";
   return kExitOk;
 }
 
@@ -279,7 +306,8 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
   if (!cfg) return kExitConfig;
   if (verb == "init") {
     if (cfg->vault.key_file.empty()) {
-      err << "ihost: [vault] key_file is not set in " << cfg->path << "; set it to where the key ring should live\n";
+      err << "ihost: [vault] key_file is not set in " << cfg->path
+          << "; set it to where the key ring should live\n";
       return kExitConfig;
     }
     auto token = vault::initKeyFile(cfg->vault.key_file);
@@ -299,7 +327,8 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
   }
   if (verb == "rotate") {
     if (cfg->vault.key_file.empty()) {
-      err << "ihost: vault rotate edits the key file; [vault] key_file is not set (keys from the environment must "
+      err << "ihost: vault rotate edits the key file; [vault] key_file is not set (keys from the environment "
+             "must "
              "be rotated where that variable is managed)\n";
       return kExitConfig;
     }
@@ -330,8 +359,8 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
   if (verb == "status") {
     for (const auto& id : v->keyRing()->keyIds()) {
       auto n = st->countSecretsByKey(id);
-      out << id << (id == v->newestKeyId() ? " (newest)" : "") << ": " << (n.isOk() ? std::to_string(*n) : "?")
-          << " credential(s)\n";
+      out << id << (id == v->newestKeyId() ? " (newest)" : "") << ": "
+          << (n.isOk() ? std::to_string(*n) : "?") << " credential(s)\n";
     }
     return kExitOk;
   }
@@ -347,7 +376,8 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
     return kExitFailure;
   }
   if (*n > 0) {
-    err << "ihost: key " << key_id << " still encrypts " << *n << " credential(s); run \"ihost vault rotate\" first\n";
+    err << "ihost: key " << key_id << " still encrypts " << *n
+        << " credential(s); run \"ihost vault rotate\" first\n";
     return kExitFailure;
   }
   if (Status s = vault::removeKeyFromFile(cfg->vault.key_file, key_id); !s.isOk()) {
@@ -398,12 +428,15 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
     if (!tenants.isOk()) return fail(tenants.status());
     if (args.has("json")) {
       json j = json::array();
-      for (const auto& t : *tenants) j.push_back({{"id", t.id}, {"name", t.name}, {"created_at", t.created_at}});
+      for (const auto& t : *tenants)
+        j.push_back({{"id", t.id}, {"name", t.name}, {"created_at", t.created_at}});
       out << j.dump(2) << "\n";
       return kExitOk;
     }
-    out << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME" << "CREATED (UTC)\n";
-    for (const auto& t : *tenants) out << std::setw(24) << t.id << std::setw(32) << t.name << isoTime(t.created_at) << "\n";
+    out << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME"
+        << "CREATED (UTC)\n";
+    for (const auto& t : *tenants)
+      out << std::setw(24) << t.id << std::setw(32) << t.name << isoTime(t.created_at) << "\n";
     return kExitOk;
   }
   if (noun == "keys" && (verb == "create" || verb == "list" || verb == "revoke")) {
@@ -418,8 +451,9 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
       if (auto it = args.values.find("scope"); it != args.values.end()) scopes = it->second;
       auto key = tenancy.createKey(tenant->id, scopes);
       if (!key.isOk()) return fail(key.status());
-      out << "key " << key->key.id << " created for tenant " << tenant->name << " (scopes: " << key->key.scopes
-          << ")\n  api key: " << key->plaintext << "\nThe API key is shown once; store it now.\n";
+      out << "key " << key->key.id << " created for tenant " << tenant->name
+          << " (scopes: " << key->key.scopes << ")\n  api key: " << key->plaintext
+          << "\nThe API key is shown once; store it now.\n";
       return kExitOk;
     }
     if (verb == "list") {
@@ -428,7 +462,10 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
       if (args.has("json")) {
         json j = json::array();
         for (const auto& k : *keys) {
-          j.push_back({{"id", k.id}, {"prefix", k.display_prefix}, {"scopes", k.scopes}, {"created_at", k.created_at},
+          j.push_back({{"id", k.id},
+                       {"prefix", k.display_prefix},
+                       {"scopes", k.scopes},
+                       {"created_at", k.created_at},
                        {"last_used_at", k.last_used_at ? json(*k.last_used_at) : json(nullptr)},
                        {"revoked_at", k.revoked_at ? json(*k.revoked_at) : json(nullptr)}});
         }
@@ -436,10 +473,12 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
         return kExitOk;
       }
       out << std::left << std::setw(24) << "ID" << std::setw(20) << "PREFIX" << std::setw(10) << "SCOPES"
-          << std::setw(22) << "LAST USED (UTC)" << "STATE\n";
+          << std::setw(22) << "LAST USED (UTC)"
+          << "STATE\n";
       for (const auto& k : *keys) {
-        out << std::setw(24) << k.id << std::setw(20) << k.display_prefix << std::setw(10) << k.scopes << std::setw(22)
-            << (k.last_used_at ? isoTime(*k.last_used_at) : "never") << (k.revoked_at ? "revoked" : "active") << "\n";
+        out << std::setw(24) << k.id << std::setw(20) << k.display_prefix << std::setw(10) << k.scopes
+            << std::setw(22) << (k.last_used_at ? isoTime(*k.last_used_at) : "never")
+            << (k.revoked_at ? "revoked" : "active") << "\n";
       }
       return kExitOk;
     }
@@ -453,6 +492,84 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
   }
   err << "ihost: unknown command \"" << noun << " " << verb << "\"\n" << kCommandHelp.at(noun);
   return kExitUsage;
+}
+
+// Unix milliseconds from "1700000000" or "2026-11-23[THH:MM:SS[Z]]".
+std::optional<int64_t> parseTime(const std::string& text) {
+  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) return std::stoll(text) * 1000;
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (end == nullptr) {
+    tm = {};
+    end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  }
+  if (end == nullptr || (*end != '\0' && std::string_view(end) != "Z")) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+int cmdWebhooks(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() < 2 || args.positional[1] != "replay") {
+    err << kCommandHelp.at("webhooks");
+    return kExitUsage;
+  }
+  store::ReplayFilter filter;
+  if (!args.value("id").empty()) {
+    try {
+      filter.id = std::stoll(args.value("id"));
+    } catch (...) {
+      err << "ihost: --id must be a webhook event id (a number, see GET /api/webhooks)\n";
+      return kExitUsage;
+    }
+  }
+  if (auto it = args.values.find("status"); it != args.values.end()) {
+    for (const auto& name : it->second) {
+      auto status = store::parseInboxStatus(name);
+      if (!status || (*status != store::InboxStatus::kFailed && *status != store::InboxStatus::kDead &&
+                      *status != store::InboxStatus::kProcessed)) {
+        err << "ihost: --status must be failed, dead or processed (got \"" << name << "\")\n";
+        return kExitUsage;
+      }
+      filter.statuses.push_back(*status);
+    }
+  }
+  if (!filter.id && filter.statuses.empty()) {
+    err << "ihost: webhooks replay needs --id ID or --status failed|dead\n" << kCommandHelp.at("webhooks");
+    return kExitUsage;
+  }
+  if (!args.value("since").empty()) {
+    filter.since = parseTime(args.value("since"));
+    if (!filter.since) {
+      err << "ihost: --since \"" << args.value("since")
+          << "\" is not unix seconds or a date like 2026-11-23\n";
+      return kExitUsage;
+    }
+  }
+  if (!args.value("integration").empty()) filter.integration_id = args.value("integration");
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  log::setLevel(log::Level::kWarn);
+  auto opened = openStoreAndVault(*cfg, env);
+  if (!opened.isOk()) {
+    err << "ihost: " << opened.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto& [v, st] = *opened;
+  if (!args.value("tenant").empty()) {
+    tenancy::Tenancy tenancy(*st, *v, "");
+    auto tenant = tenancy.resolveTenant(args.value("tenant"));
+    if (!tenant.isOk()) {
+      err << "ihost: " << tenant.status().message() << "\n";
+      return kExitFailure;
+    }
+    filter.tenant_id = tenant->id;
+  }
+  auto count = inbox::replay(*st, filter);
+  if (!count.isOk()) {
+    err << "ihost: " << count.status().message() << "\n";
+    return kExitFailure;
+  }
+  out << "replayed " << *count << " webhook event(s); a running server dispatches them within a second\n";
+  return kExitOk;
 }
 
 }  // namespace
@@ -496,6 +613,7 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
   }
   if (command == "vault") return cmdVault(args, env, out, err);
   if (command == "tenants" || command == "keys") return cmdTenantsOrKeys(args, env, out, err);
+  if (command == "webhooks") return cmdWebhooks(args, env, out, err);
   err << "ihost: unknown command \"" << command << "\" (see: ihost --help)\n";
   return kExitUsage;
 }

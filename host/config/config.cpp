@@ -715,9 +715,9 @@ class Loader {
 
   bool readValue(const KeySpec& spec, const std::string& key_path, const toml::key& key,
                  const toml::node& node, Value& out) {
-    auto typeError = [&](const toml::node& bad, const std::string& path, const toml::source_region& region) {
-      report(path, region, "expected " + std::string(kindText(spec.kind)) + ", got " + describe(bad),
-             spec.fix);
+    auto typeError = [&](const toml::node& bad, const std::string& path, const toml::source_region& region,
+                         std::string_view expected) {
+      report(path, region, "expected " + std::string(expected) + ", got " + describe(bad), spec.fix);
       return false;
     };
     auto rangeOk = [&](int64_t value, const std::string& path, const toml::source_region& region) {
@@ -730,20 +730,20 @@ class Loader {
     };
     switch (spec.kind) {
       case Kind::kString:
-        if (!node.is_string()) return typeError(node, key_path, key.source());
+        if (!node.is_string()) return typeError(node, key_path, key.source(), kindText(spec.kind));
         out.text = node.as_string()->get();
         return true;
       case Kind::kInteger:
-        if (!node.is_integer()) return typeError(node, key_path, key.source());
+        if (!node.is_integer()) return typeError(node, key_path, key.source(), kindText(spec.kind));
         out.integer = node.as_integer()->get();
         return rangeOk(out.integer, key_path, key.source());
       case Kind::kBoolean:
-        if (!node.is_boolean()) return typeError(node, key_path, key.source());
+        if (!node.is_boolean()) return typeError(node, key_path, key.source(), kindText(spec.kind));
         out.boolean = node.as_boolean()->get();
         return true;
       case Kind::kIntegerList: {
         const toml::array* array = node.as_array();
-        if (array == nullptr) return typeError(node, key_path, key.source());
+        if (array == nullptr) return typeError(node, key_path, key.source(), kindText(spec.kind));
         if (array->empty()) {
           report(key_path, key.source(), "must not be empty", spec.fix);
           return false;
@@ -754,7 +754,7 @@ class Loader {
           std::string element_path = key_path + "[" + std::to_string(i) + "]";
           const toml::source_region& region = element.source().begin.line ? element.source() : key.source();
           if (!element.is_integer()) {
-            ok = typeError(element, element_path, region) && ok;
+            ok = typeError(element, element_path, region, "an integer") && ok;
             continue;
           }
           int64_t value = element.as_integer()->get();
@@ -768,7 +768,7 @@ class Loader {
       }
       case Kind::kStringTable: {
         const toml::table* table = node.as_table();
-        if (table == nullptr) return typeError(node, key_path, key.source());
+        if (table == nullptr) return typeError(node, key_path, key.source(), kindText(spec.kind));
         static const std::regex kHex("^[0-9a-fA-F]{64}$");
         bool ok = true;
         for (auto&& [entry_key, entry] : *table) {

@@ -497,7 +497,8 @@ Result<std::string> validateIntegration(const Config& config, const IntegrationC
     size_t start = 0;
     while (start <= path.size()) {
       size_t dot = path.find('.', start);
-      pointer += "/" + path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      pointer += '/';
+      pointer.append(path, start, dot == std::string::npos ? std::string::npos : dot - start);
       if (dot == std::string::npos) break;
       start = dot + 1;
     }

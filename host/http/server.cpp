@@ -90,11 +90,21 @@ std::string jsonQuote(std::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -113,7 +123,8 @@ void setError(Response& response, int http_status, std::string_view code, std::s
   response.status = http_status;
   response.content_type = "application/json";
   response.stream = nullptr;
-  response.body = "{\"error\":{\"code\":" + jsonQuote(code) + ",\"message\":" + jsonQuote(redact(message)) + "}}";
+  response.body =
+      "{\"error\":{\"code\":" + jsonQuote(code) + ",\"message\":" + jsonQuote(redact(message)) + "}}";
 }
 
 void setError(Response& response, const Status& status) {
@@ -186,8 +197,10 @@ struct Server::Impl {
     req.path = hreq.path;
     req.body = hreq.body;
     req.remote_addr = hreq.remote_addr;
-    for (const auto& [k, v] : hreq.headers) req.headers.emplace_back(k, v);
-    for (const auto& [k, v] : hreq.params) req.query.emplace_back(k, v);
+    for (const auto& [k, v] : hreq.headers)
+      req.headers.emplace_back(k, v);
+    for (const auto& [k, v] : hreq.params)
+      req.query.emplace_back(k, v);
     req.request_id = req.header("X-Request-Id");
     if (req.request_id.empty() || req.request_id.size() > 128) req.request_id = newRequestId();
 
@@ -214,7 +227,8 @@ struct Server::Impl {
 
     hres.status = res.status;
     hres.set_header("X-Request-Id", req.request_id);
-    for (const auto& [k, v] : res.headers) hres.set_header(k, v);
+    for (const auto& [k, v] : res.headers)
+      hres.set_header(k, v);
     if (res.stream) {
       auto producer = std::move(res.stream);
       hres.set_chunked_content_provider(res.content_type, [producer](size_t, httplib::DataSink& sink) {
@@ -281,7 +295,9 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   });
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 void Server::route(std::string_view method, std::string_view pattern, Handler handler) {
   Route r;
@@ -295,8 +311,12 @@ void Server::route(std::string_view method, std::string_view pattern, Handler ha
   impl_->routes.push_back(std::move(r));
 }
 
-void Server::setObserver(Observer observer) { impl_->observer = std::move(observer); }
-void Server::setReady(bool ready) { impl_->ready.store(ready); }
+void Server::setObserver(Observer observer) {
+  impl_->observer = std::move(observer);
+}
+void Server::setReady(bool ready) {
+  impl_->ready.store(ready);
+}
 
 Status Server::start() {
   auto& o = impl_->options;
@@ -311,10 +331,15 @@ Status Server::start() {
   impl_->port = port;
   impl_->running = true;
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
+  // stop() before the listener loop is running would be lost (httplib ignores it) and join() would hang.
+  while (!impl_->server.is_running())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return Status::ok();
 }
 
-int Server::port() const { return impl_->port; }
+int Server::port() const {
+  return impl_->port;
+}
 
 void Server::stop() {
   if (!impl_ || !impl_->running.exchange(false)) return;

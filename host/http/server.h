@@ -1,5 +1,5 @@
-// The host's HTTP server: cpp-httplib underneath (TCP_NODELAY, a sized worker pool, body limit, timeouts), our
-// own router on top, request ids, and one JSON error envelope: {"error":{"code":"…","message":"…",
+// The host's HTTP server: cpp-httplib underneath (TCP_NODELAY, a sized worker pool, body limit, timeouts),
+// our own router on top, request ids, and one JSON error envelope: {"error":{"code":"…","message":"…",
 // "request_id":"…"}}. httplib types stay out of this header so modules that register routes compile fast.
 #pragma once
 
@@ -35,8 +35,8 @@ struct Request {
   std::string param(std::string_view name) const;
 };
 
-// A streamed body (Server-Sent Events and the like): called repeatedly on a worker thread; write with `write`,
-// return false to end the response. `write` returns false once the client is gone.
+// A streamed body (Server-Sent Events and the like): called repeatedly on a worker thread; write with
+// `write`, return false to end the response. `write` returns false once the client is gone.
 using StreamWriter = std::function<bool(const char* data, size_t len)>;
 using StreamProducer = std::function<bool(const StreamWriter& write)>;
 
@@ -47,7 +47,9 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   StreamProducer stream;  // when set, body is ignored and the response is chunked
 
-  void setHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+  void setHeader(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
   void json(int http_status, std::string json_body) {
     status = http_status;
     body = std::move(json_body);
@@ -85,8 +87,8 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Registers a handler. Patterns are literal segments and {name} segments ("/api/items/{id}"); a final
-  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes. Register before
-  // start(); not thread-safe.
+  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes. Register
+  // before start(); not thread-safe.
   void route(std::string_view method, std::string_view pattern, Handler handler);
   void setObserver(Observer observer);
   // /readyz answers 200 only after setReady(true).

@@ -17,11 +17,21 @@ std::function<void(std::string_view)> g_sink;  // GUARDED_BY(g_sink_mu); empty =
 void appendEscaped(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -55,21 +65,31 @@ std::string timestamp() {
 
 }  // namespace
 
-void setLevel(Level l) { g_level.store(static_cast<int>(l)); }
-Level level() { return static_cast<Level>(g_level.load()); }
+void setLevel(Level l) {
+  g_level.store(static_cast<int>(l));
+}
+Level level() {
+  return static_cast<Level>(g_level.load());
+}
 
 void setSink(std::function<void(std::string_view)> sink) {
   std::lock_guard lock(g_sink_mu);
   g_sink = std::move(sink);
 }
-void resetSink() { setSink(nullptr); }
+void resetSink() {
+  setSink(nullptr);
+}
 
 std::string_view levelName(Level l) {
   switch (l) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
   }
   return "info";
 }
@@ -90,16 +110,24 @@ void write(Level l, std::string_view message, Fields fields) {
       appendString(line, f.key);
       line += ':';
       switch (f.kind) {
-        case Field::Kind::kString: appendString(line, f.text); break;
-        case Field::Kind::kInt: line += std::to_string(f.number); break;
+        case Field::Kind::kString:
+          appendString(line, f.text);
+          break;
+        case Field::Kind::kInt:
+          line += std::to_string(f.number);
+          break;
         case Field::Kind::kReal: {
           char buf[32];
           std::snprintf(buf, sizeof buf, "%.6g", f.real);
           line += buf;
           break;
         }
-        case Field::Kind::kBool: line += f.number ? "true" : "false"; break;
-        case Field::Kind::kJson: line += f.text.empty() ? std::string("null") : redact(f.text); break;
+        case Field::Kind::kBool:
+          line += f.number ? "true" : "false";
+          break;
+        case Field::Kind::kJson:
+          line += f.text.empty() ? std::string("null") : redact(f.text);
+          break;
       }
     }
     line += '}';
@@ -122,8 +150,8 @@ namespace {
 
 // Longest first within a family, so "sk_live_" wins over "sk_".
 constexpr std::array<std::string_view, 16> kSecretPrefixes = {
-    "sk_live_",  "sk_test_",  "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_", "ihk_live_",
-    "ihk_test_", "ihk_",      "iha_",     "ihv_",     "ac_",      "rt_",      "sk_",    "rk_"};
+    "sk_live_",  "sk_test_", "rk_live_", "rk_test_", "pk_live_", "pk_test_", "whsec_", "ihk_live_",
+    "ihk_test_", "ihk_",     "iha_",     "ihv_",     "ac_",      "rt_",      "sk_",    "rk_"};
 
 bool isTokenChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -174,7 +202,8 @@ std::string redact(std::string_view text) {
       out.append(text.substr(i, 7));
       i += 7;
       size_t end = i;
-      while (end < text.size() && text[end] != ' ' && text[end] != '"' && text[end] != ',' && text[end] != '\n')
+      while (end < text.size() && text[end] != ' ' && text[end] != '"' && text[end] != ',' &&
+             text[end] != '\n')
         ++end;
       if (end > i) out += mask(text.substr(i, end - i));
       i = end;
@@ -182,7 +211,8 @@ std::string redact(std::string_view text) {
     }
     if (isTokenChar(text[i]) && (i == 0 || !isTokenChar(text[i - 1]))) {
       size_t end = i;
-      while (end < text.size() && isTokenChar(text[end])) ++end;
+      while (end < text.size() && isTokenChar(text[end]))
+        ++end;
       std::string_view token = text.substr(i, end - i);
       if (looksSecret(token)) {
         out += mask(token);

@@ -48,10 +48,18 @@ void resetSink();
 
 // Writes {"ts":"…","level":"…","msg":"…",<fields>} as one line. Thread-safe; never throws.
 void write(Level level, std::string_view message, Fields fields = {});
-inline void debug(std::string_view m, Fields f = {}) { write(Level::kDebug, m, f); }
-inline void info(std::string_view m, Fields f = {}) { write(Level::kInfo, m, f); }
-inline void warn(std::string_view m, Fields f = {}) { write(Level::kWarn, m, f); }
-inline void error(std::string_view m, Fields f = {}) { write(Level::kError, m, f); }
+inline void debug(std::string_view m, Fields f = {}) {
+  write(Level::kDebug, m, f);
+}
+inline void info(std::string_view m, Fields f = {}) {
+  write(Level::kInfo, m, f);
+}
+inline void warn(std::string_view m, Fields f = {}) {
+  write(Level::kWarn, m, f);
+}
+inline void error(std::string_view m, Fields f = {}) {
+  write(Level::kError, m, f);
+}
 
 std::string_view levelName(Level level);
 
@@ -64,8 +72,8 @@ namespace ih {
 std::string mask(std::string_view secret);
 
 // Returns `text` with every secret-shaped token masked: Stripe keys (sk_/rk_/pk_ live|test), webhook secrets
-// (whsec_), OAuth tokens and codes (ac_, rt_), ihost API keys (ihk_), admin tokens (iha_), vault keys (ihv_) and
-// the value after "Bearer ".
+// (whsec_), OAuth tokens and codes (ac_, rt_), ihost API keys (ihk_), admin tokens (iha_), vault keys (ihv_)
+// and the value after "Bearer ".
 std::string redact(std::string_view text);
 
 }  // namespace ih

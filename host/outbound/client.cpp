@@ -30,16 +30,20 @@ struct ParsedUrl {
 Result<ParsedUrl> parseUrl(std::string_view url) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
-    return Status::invalidArgument("outbound URL \"" + std::string(url) + "\" has no scheme (expected http:// or https://)");
+    return Status::invalidArgument("outbound URL \"" + std::string(url) +
+                                   "\" has no scheme (expected http:// or https://)");
   }
   std::string scheme(url.substr(0, scheme_end));
   if (scheme != "http" && scheme != "https") {
-    return Status::invalidArgument("outbound URL scheme \"" + scheme + "\" is not supported (use http or https)");
+    return Status::invalidArgument("outbound URL scheme \"" + scheme +
+                                   "\" is not supported (use http or https)");
   }
   size_t host_start = scheme_end + 3;
   size_t path_start = url.find_first_of("/?", host_start);
-  std::string authority(url.substr(host_start, path_start == std::string_view::npos ? url.npos : path_start - host_start));
-  if (authority.empty()) return Status::invalidArgument("outbound URL \"" + std::string(url) + "\" has no host");
+  std::string authority(
+      url.substr(host_start, path_start == std::string_view::npos ? url.npos : path_start - host_start));
+  if (authority.empty())
+    return Status::invalidArgument("outbound URL \"" + std::string(url) + "\" has no host");
   ParsedUrl out;
   out.origin = scheme + "://" + authority;
   out.host = authority;
@@ -52,7 +56,8 @@ std::string randomKey() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   static const char* kAlphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   std::string key = "ihost_";
-  for (int i = 0; i < 24; ++i) key += kAlphabet[rng() % 62];
+  for (int i = 0; i < 24; ++i)
+    key += kAlphabet[rng() % 62];
   return key;
 }
 
@@ -110,7 +115,9 @@ struct Client::Impl {
   }
 };
 
-Client::Client(RetryPolicy policy) : impl_(std::make_unique<Impl>()) { impl_->policy = policy; }
+Client::Client(RetryPolicy policy) : impl_(std::make_unique<Impl>()) {
+  impl_->policy = policy;
+}
 Client::~Client() = default;
 
 void Client::setObserver(AttemptObserver observer) {
@@ -174,7 +181,8 @@ Result<Response> Client::send(Request request) {
     } else {
       response = Response{};
       response.status = result->status;
-      for (const auto& [k, v] : result->headers) response.headers.emplace_back(k, v);
+      for (const auto& [k, v] : result->headers)
+        response.headers.emplace_back(k, v);
       response.body = std::move(result->body);
       response.attempts = attempt;
       response.idempotency_key = request.idempotency_key;
@@ -198,8 +206,8 @@ Result<Response> Client::send(Request request) {
     std::this_thread::sleep_for(delay);
   }
   if (response.status == 0) {
-    return Status::unavailable("could not reach " + url->host + " after " + std::to_string(request.max_attempts) +
-                               " attempt(s): " + last_error);
+    return Status::unavailable("could not reach " + url->host + " after " +
+                               std::to_string(request.max_attempts) + " attempt(s): " + last_error);
   }
   return response;
 }

@@ -1,5 +1,5 @@
-// Outbound HTTP for plugins: the one place that talks to providers. Timeouts, retries with exponential backoff
-// and jitter (network errors, 409, 429, 5xx; `Stripe-Should-Retry` and `Retry-After` honoured), an
+// Outbound HTTP for plugins: the one place that talks to providers. Timeouts, retries with exponential
+// backoff and jitter (network errors, 409, 429, 5xx; `Stripe-Should-Retry` and `Retry-After` honoured), an
 // `Idempotency-Key` on every POST that stays the same across retries, keep-alive connection reuse, and a
 // per-call observer for metrics.
 #pragma once
@@ -64,9 +64,9 @@ class Client {
 
   void setObserver(AttemptObserver observer);
 
-  // Sends the request, retrying what is retryable. A non-2xx final answer is a successful Result (status set);
-  // only transport failures after the last attempt (or a malformed URL) are errors: kInvalidArgument for a bad
-  // URL, kUnavailable for connect/timeout failures, with the host and reason in the message.
+  // Sends the request, retrying what is retryable. A non-2xx final answer is a successful Result (status
+  // set); only transport failures after the last attempt (or a malformed URL) are errors: kInvalidArgument
+  // for a bad URL, kUnavailable for connect/timeout failures, with the host and reason in the message.
   Result<Response> send(Request request);
 
  private:

@@ -40,7 +40,8 @@ Result<int64_t> parseEvery(const std::string& text) {
     pos += it->length();
   }
   if (pos != text.size() || total <= 0) {
-    return Status::invalidArgument("\"" + text + "\" is not a duration like \"30s\", \"15m\", \"1h\", \"1d\"");
+    return Status::invalidArgument("\"" + text +
+                                   "\" is not a duration like \"30s\", \"15m\", \"1h\", \"1d\"");
   }
   return total;
 }
@@ -73,12 +74,14 @@ Result<Manifest> parseManifest(std::string_view text) {
   m.name = optString(j, "name");
   static const std::regex kName("^[a-z][a-z0-9_]{1,39}$");
   if (!std::regex_match(m.name, kName)) {
-    return Status::invalidArgument("manifest \"name\" must match ^[a-z][a-z0-9_]{1,39}$ (got \"" + m.name + "\")");
+    return Status::invalidArgument("manifest \"name\" must match ^[a-z][a-z0-9_]{1,39}$ (got \"" + m.name +
+                                   "\")");
   }
   m.version = optString(j, "version");
   static const std::regex kSemver(R"(^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$)");
   if (!std::regex_match(m.version, kSemver)) {
-    return Status::invalidArgument("manifest \"version\" must be semver like 1.2.0 (got \"" + m.version + "\")");
+    return Status::invalidArgument("manifest \"version\" must be semver like 1.2.0 (got \"" + m.version +
+                                   "\")");
   }
   m.display_name = optString(j, "display_name");
   if (m.display_name.empty()) m.display_name = m.name;
@@ -101,11 +104,13 @@ Result<Manifest> parseManifest(std::string_view text) {
       static const std::regex kMethod("^(GET|POST|PUT|PATCH|DELETE)$");
       static const std::regex kPath("^(/[A-Za-z0-9_.~-]+)+$");
       if (!std::regex_match(spec.method, kMethod) || !std::regex_match(spec.path, kPath)) {
-        return Status::invalidArgument("manifest route " + r.dump() +
-                                       " needs \"method\" (GET|POST|PUT|PATCH|DELETE) and a \"path\" like /hello");
+        return Status::invalidArgument(
+            "manifest route " + r.dump() +
+            " needs \"method\" (GET|POST|PUT|PATCH|DELETE) and a \"path\" like /hello");
       }
       if (auth != "tenant" && auth != "public" && !auth.empty()) {
-        return Status::invalidArgument("manifest route " + spec.path + ": \"auth\" must be \"tenant\" or \"public\"");
+        return Status::invalidArgument("manifest route " + spec.path +
+                                       ": \"auth\" must be \"tenant\" or \"public\"");
       }
       spec.is_public = auth == "public";
       m.routes.push_back(std::move(spec));
@@ -126,7 +131,8 @@ Result<Manifest> parseManifest(std::string_view text) {
       std::string every = optString(jj, "every");
       if (!every.empty()) {
         auto secs = parseEvery(every);
-        if (!secs.isOk()) return Status::invalidArgument("manifest job " + spec.name + ": " + secs.status().message());
+        if (!secs.isOk())
+          return Status::invalidArgument("manifest job " + spec.name + ": " + secs.status().message());
         spec.every_seconds = *secs;
       }
       m.jobs.push_back(std::move(spec));
@@ -188,7 +194,8 @@ Result<std::string> sha256File(const std::string& path) {
   return out;
 }
 
-Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path, const std::string& expected_sha256) {
+Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,
+                                                   const std::string& expected_sha256) {
   auto digest = sha256File(path);
   if (!digest.isOk()) return digest.status();
   if (!expected_sha256.empty() && *digest != expected_sha256) {
@@ -200,12 +207,13 @@ Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path, cons
     char magic[4] = {};
     in.read(magic, 4);
     if (in.gcount() != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F') {
-      return Status::invalidArgument("not an ELF shared library (expected a plugin .so built with the ihost SDK)");
+      return Status::invalidArgument(
+          "not an ELF shared library (expected a plugin .so built with the ihost SDK)");
     }
   }
   auto library = std::make_unique<Plugin::Library>();
   std::error_code ec;  // BOOST_DLL_USE_STD_FS: std error codes
-  dlerror();  // clear
+  dlerror();           // clear
   library->handle.load(std::filesystem::path(path),
                        boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
   if (ec) {
@@ -229,13 +237,15 @@ Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path, cons
                                    std::to_string(kDescriptorSizeV1_0) + " bytes); rebuild against the SDK");
   }
   if (d->abi_major != IH_ABI_MAJOR) {
-    return Status::invalidArgument("built for plugin ABI " + versionString(d->abi_major, d->abi_minor) +
-                                   " but this host speaks ABI " + versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
-                                   " (the major version must match); rebuild the plugin against this host's SDK");
+    return Status::invalidArgument(
+        "built for plugin ABI " + versionString(d->abi_major, d->abi_minor) + " but this host speaks ABI " +
+        versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
+        " (the major version must match); rebuild the plugin against this host's SDK");
   }
   if (d->abi_minor > IH_ABI_MINOR) {
     return Status::invalidArgument("built for plugin ABI " + versionString(d->abi_major, d->abi_minor) +
-                                   ", newer than this host's ABI " + versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
+                                   ", newer than this host's ABI " +
+                                   versionString(IH_ABI_MAJOR, IH_ABI_MINOR) +
                                    "; upgrade ihost or rebuild the plugin against an older SDK");
   }
   if (d->manifest_json == nullptr) return Status::invalidArgument("descriptor has no manifest_json");
@@ -259,7 +269,8 @@ Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path, cons
        "connect capability without connect/test_connection/disconnect"},
   };
   for (const auto& c : checks) {
-    if ((d->capabilities & c.cap) && !c.present) return Status::invalidArgument(std::string("descriptor: ") + c.what);
+    if ((d->capabilities & c.cap) && !c.present)
+      return Status::invalidArgument(std::string("descriptor: ") + c.what);
   }
   if (!manifest->routes.empty() && !(d->capabilities & IH_CAP_ROUTES)) {
     return Status::invalidArgument("manifest declares routes but the routes capability is not set");
@@ -289,7 +300,8 @@ std::unique_ptr<Registry> Registry::scan(const ScanOptions& options) {
   std::vector<std::filesystem::path> files;
   if (!std::filesystem::is_directory(options.dir, ec)) {
     log::warn("plugins directory does not exist; no plugins loaded",
-              {{"dir", options.dir}, {"fix", "set [plugins] dir in the config to the folder holding the .so files"}});
+              {{"dir", options.dir},
+               {"fix", "set [plugins] dir in the config to the folder holding the .so files"}});
     return registry;
   }
   for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {

@@ -1,9 +1,9 @@
 // Plugin loading and the registry of loaded plugins.
 //
-// The registry scans one directory for `*.so` files, loads each with Boost.DLL (RTLD_NOW | RTLD_LOCAL), checks
-// the ABI (entry symbol, struct_size, major equality, minor <= host's, manifest), and keeps the library mapped for
-// as long as any Plugin reference (an instance, an in-flight call) is alive. A refused file is logged with the
-// exact reason and kept in `refused()`; the host runs on with the rest.
+// The registry scans one directory for `*.so` files, loads each with Boost.DLL (RTLD_NOW | RTLD_LOCAL),
+// checks the ABI (entry symbol, struct_size, major equality, minor <= host's, manifest), and keeps the
+// library mapped for as long as any Plugin reference (an instance, an in-flight call) is alive. A refused
+// file is logged with the exact reason and kept in `refused()`; the host runs on with the rest.
 #pragma once
 
 #include <atomic>
@@ -113,12 +113,13 @@ struct ScanOptions {
 
 class Registry {
  public:
-  // Loads every `*.so` in `options.dir` (sorted by file name). Never fails as a whole: a missing directory or a
-  // bad file is recorded in refused() and logged.
+  // Loads every `*.so` in `options.dir` (sorted by file name). Never fails as a whole: a missing directory or
+  // a bad file is recorded in refused() and logged.
   static std::unique_ptr<Registry> scan(const ScanOptions& options);
 
   // Loads one file, or explains why not. Does not register it.
-  static Result<std::shared_ptr<Plugin>> loadFile(const std::string& path, const std::string& expected_sha256);
+  static Result<std::shared_ptr<Plugin>> loadFile(const std::string& path,
+                                                  const std::string& expected_sha256);
 
   const std::vector<std::shared_ptr<Plugin>>& loaded() const { return loaded_; }
   const std::vector<RefusedPlugin>& refused() const { return refused_; }

@@ -36,8 +36,12 @@ using nlohmann::json;
 
 constexpr std::string_view kCredentialsPurpose = "credentials";
 
-std::string_view view(ih_str s) { return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len); }
-ih_str toStr(std::string_view s) { return ih_str{s.data(), s.size()}; }
+std::string_view view(ih_str s) {
+  return s.ptr == nullptr ? std::string_view() : std::string_view(s.ptr, s.len);
+}
+ih_str toStr(std::string_view s) {
+  return ih_str{s.data(), s.size()};
+}
 
 ih_status fail(ih_call* call, ih_status code, std::string message) {
   if (call) call->last_error = std::move(message);
@@ -56,10 +60,11 @@ ih_buf* newBuf(std::string data, bool secret = false) {
   return b;
 }
 
-// ---- host services -------------------------------------------------------------------------------------------
+// ---- host services
+// -------------------------------------------------------------------------------------------
 
 void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
-  log::Level l = level <= IH_LOG_DEBUG ? log::Level::kDebug
+  log::Level l = level <= IH_LOG_DEBUG  ? log::Level::kDebug
                  : level == IH_LOG_INFO ? log::Level::kInfo
                  : level == IH_LOG_WARN ? log::Level::kWarn
                                         : log::Level::kError;
@@ -69,7 +74,10 @@ void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
   std::string plugin = call && call->integration ? call->integration->manifest().name : std::string();
   std::string tenant = call ? std::string(call->tenant_id) : std::string();
   log::write(l, view(message),
-             {{"plugin", plugin}, {"integration", integration}, {"tenant", tenant}, log::Field::json("fields", fields)});
+             {{"plugin", plugin},
+              {"integration", integration},
+              {"tenant", tenant},
+              log::Field::json("fields", fields)});
 }
 
 ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_buf** response_json,
@@ -79,7 +87,8 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   *response_body = nullptr;
   json spec = json::parse(view(request_json), nullptr, false);
   if (!spec.is_object() || !spec.contains("url") || !spec["url"].is_string()) {
-    return fail(call, IH_ERR_INVALID_ARGUMENT, "http_request: request_json must be an object with a \"url\" string");
+    return fail(call, IH_ERR_INVALID_ARGUMENT,
+                "http_request: request_json must be an object with a \"url\" string");
   }
   outbound::Request req;
   req.method = spec.value("method", "GET");
@@ -97,7 +106,8 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   auto res = call->deps->outbound->send(std::move(req));
   if (!res.isOk()) return fail(call, abiCode(res.status()), res.status().message());
   json meta = {{"status", res->status}, {"attempts", res->attempts}, {"headers", json::object()}};
-  for (const auto& [k, v] : res->headers) meta["headers"][k] = v;
+  for (const auto& [k, v] : res->headers)
+    meta["headers"][k] = v;
   if (!res->idempotency_key.empty()) meta["idempotency_key"] = res->idempotency_key;
   *response_json = newBuf(meta.dump());
   *response_body = newBuf(std::move(res->body));
@@ -107,7 +117,8 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
 ih_status hostCredentialsGet(ih_call* call, ih_buf** out) {
   if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
   *out = nullptr;
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_get: this call has no tenant");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_get: this call has no tenant");
   const std::string& integration = call->integration->id();
   auto row = call->deps->store->getSecret(call->tenant_id, integration, kCredentialsPurpose);
   if (!row.isOk()) {
@@ -145,7 +156,8 @@ ih_status hostStateGet(ih_call* call, ih_str key, ih_buf** out) {
 
 ih_status hostStatePut(ih_call* call, ih_str key, ih_str value) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (key.len == 0 || key.len > 200) return fail(call, IH_ERR_INVALID_ARGUMENT, "state key must be 1-200 bytes");
+  if (key.len == 0 || key.len > 200)
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "state key must be 1-200 bytes");
   Status s = call->deps->store->putState(call->tenant_id, call->integration->id(), view(key), view(value));
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
@@ -153,24 +165,28 @@ ih_status hostStatePut(ih_call* call, ih_str key, ih_str value) {
 ih_status hostRecordsUpsert(ih_call* call, ih_str model, ih_str records_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_upsert: this call has no tenant");
-  Status s = call->deps->records->upsert(call->tenant_id, call->integration->id(), view(model), view(records_json));
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "records_upsert: this call has no tenant");
+  Status s =
+      call->deps->records->upsert(call->tenant_id, call->integration->id(), view(model), view(records_json));
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
 ih_status hostRecordsDelete(ih_call* call, ih_str model, ih_str id, int64_t updated_at) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_delete: this call has no tenant");
-  Status s =
-      call->deps->records->remove(call->tenant_id, call->integration->id(), view(model), view(id), updated_at);
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "records_delete: this call has no tenant");
+  Status s = call->deps->records->remove(call->tenant_id, call->integration->id(), view(model), view(id),
+                                         updated_at);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
 ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->events) return fail(call, IH_ERR_UNSUPPORTED, "event stream not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: this call has no tenant");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: this call has no tenant");
   if (type.len == 0) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: empty type");
   json data = json::parse(view(data_json), nullptr, false);
   if (!data.is_object()) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
@@ -197,7 +213,8 @@ ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, i
 
 ih_status hostSetResult(ih_call* call, ih_str result_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (!json::accept(view(result_json))) return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
+  if (!json::accept(view(result_json)))
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
   call->out->result_json = std::string(view(result_json));
   return IH_OK;
 }
@@ -206,9 +223,13 @@ void hostSetError(ih_call* call, ih_str message) {
   if (call) call->error_message = std::string(view(message));
 }
 
-ih_str hostLastError(ih_call* call) { return call ? toStr(call->last_error) : ih_str{nullptr, 0}; }
+ih_str hostLastError(ih_call* call) {
+  return call ? toStr(call->last_error) : ih_str{nullptr, 0};
+}
 
-ih_str hostBufView(const ih_buf* buf) { return buf ? toStr(buf->data) : ih_str{nullptr, 0}; }
+ih_str hostBufView(const ih_buf* buf) {
+  return buf ? toStr(buf->data) : ih_str{nullptr, 0};
+}
 
 void hostBufFree(ih_buf* buf) {
   if (!buf) return;
@@ -217,15 +238,16 @@ void hostBufFree(ih_buf* buf) {
 }
 
 const ih_host_api kHostApi = {
-    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,      hostLog,           hostHttpRequest,
-    hostCredentialsGet,  hostCredentialsPut, hostStateGet,      hostStatePut,      hostRecordsUpsert,
-    hostRecordsDelete,   hostEmitEvent,      hostRespond,       hostSetResult,     hostSetError,
+    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR, hostLog,       hostHttpRequest,
+    hostCredentialsGet,  hostCredentialsPut, hostStateGet, hostStatePut,  hostRecordsUpsert,
+    hostRecordsDelete,   hostEmitEvent,      hostRespond,  hostSetResult, hostSetError,
     hostLastError,       hostBufView,        hostBufFree,
 };
 
 }  // namespace
 
-// ---- runtime ---------------------------------------------------------------------------------------------------
+// ---- runtime
+// ---------------------------------------------------------------------------------------------------
 
 struct Runtime::CallSpec {
   const char* what;     // "route", "connect", ... for messages
@@ -238,9 +260,13 @@ Integration::~Integration() = default;
 
 Runtime::Runtime(Dependencies deps) : deps_(deps) {}
 
-Runtime::~Runtime() { shutdown(); }
+Runtime::~Runtime() {
+  shutdown();
+}
 
-const ih_host_api* Runtime::hostApi() { return &kHostApi; }
+const ih_host_api* Runtime::hostApi() {
+  return &kHostApi;
+}
 
 Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,
                                std::shared_ptr<plugins::Plugin> plugin) {
@@ -263,13 +289,15 @@ Status Runtime::addIntegration(const config::Config& config, const config::Integ
   const auto& d = integration->plugin_->descriptor();
   ih_plugin* instance = nullptr;
   integration->plugin_->enterCall();
-  ih_status rc = d.create(&kHostApi, &call, toStr(integration->id_), toStr(integration->settings_json_), &instance);
+  ih_status rc =
+      d.create(&kHostApi, &call, toStr(integration->id_), toStr(integration->settings_json_), &instance);
   integration->plugin_->leaveCall();
   if (rc != IH_OK || instance == nullptr) {
-    std::string why = call.error_message.empty() ? "create failed with status " + std::to_string(rc)
-                                                 : call.error_message;
+    std::string why =
+        call.error_message.empty() ? "create failed with status " + std::to_string(rc) : call.error_message;
     addUnavailable({cfg.id, cfg.plugin, "plugin refused its settings: " + why});
-    return Status(statusCodeFromAbi(rc == IH_OK ? IH_ERR_INTERNAL : rc), "integration " + cfg.id + ": " + why);
+    return Status(statusCodeFromAbi(rc == IH_OK ? IH_ERR_INTERNAL : rc),
+                  "integration " + cfg.id + ": " + why);
   }
   integration->instance_ = instance;
   std::lock_guard lock(mu_);
@@ -278,7 +306,8 @@ Status Runtime::addIntegration(const config::Config& config, const config::Integ
 }
 
 void Runtime::addUnavailable(UnavailableIntegration entry) {
-  log::warn("integration unavailable", {{"integration", entry.id}, {"plugin", entry.plugin}, {"reason", entry.reason}});
+  log::warn("integration unavailable",
+            {{"integration", entry.id}, {"plugin", entry.plugin}, {"reason", entry.reason}});
   std::lock_guard lock(mu_);
   unavailable_.push_back(std::move(entry));
 }
@@ -293,7 +322,8 @@ Integration* Runtime::find(std::string_view id) const {
 std::vector<Integration*> Runtime::integrations() const {
   std::lock_guard lock(mu_);
   std::vector<Integration*> out;
-  for (const auto& in : integrations_) out.push_back(in.get());
+  for (const auto& in : integrations_)
+    out.push_back(in.get());
   return out;
 }
 
@@ -337,10 +367,9 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const Ca
   in_flight_.fetch_sub(1);
 
   if (rc != IH_OK) {
-    std::string message = call.error_message.empty()
-                              ? "plugin " + in.manifest().name + " failed in " + spec.what + " (status " +
-                                    std::to_string(rc) + ")"
-                              : redact(call.error_message);
+    std::string message = call.error_message.empty() ? "plugin " + in.manifest().name + " failed in " +
+                                                           spec.what + " (status " + std::to_string(rc) + ")"
+                                                     : redact(call.error_message);
     out.status = Status(statusCodeFromAbi(rc), std::move(message));
     out.credentials.clear();  // never keep credentials from a failed connect
   }
@@ -375,36 +404,41 @@ CallResult Runtime::handleWebhook(Integration& in, std::string_view tenant_id, s
 
 CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::string_view job,
                            std::string_view params_json) {
-  return invoke(in, tenant_id, {"jobs", IH_CAP_JOBS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
-                                  return d.run_job(p, c, toStr(job), toStr(params_json));
-                                }});
+  return invoke(in, tenant_id,
+                {"jobs", IH_CAP_JOBS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.run_job(p, c, toStr(job), toStr(params_json));
+                 }});
 }
 
 CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::string_view action,
                               std::string_view input_json) {
-  return invoke(in, tenant_id,
-                {"actions", IH_CAP_ACTIONS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
-                   return d.run_action(p, c, toStr(action), toStr(input_json));
-                 }});
+  return invoke(
+      in, tenant_id,
+      {"actions", IH_CAP_ACTIONS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+         return d.run_action(p, c, toStr(action), toStr(input_json));
+       }});
 }
 
 CallResult Runtime::connect(Integration& in, std::string_view tenant_id, std::string_view input_json) {
-  return invoke(in, tenant_id,
-                {"connect", IH_CAP_CONNECT, true, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
-                   return d.connect(p, c, toStr(input_json));
-                 }});
+  return invoke(
+      in, tenant_id,
+      {"connect", IH_CAP_CONNECT, true, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+         return d.connect(p, c, toStr(input_json));
+       }});
 }
 
 CallResult Runtime::testConnection(Integration& in, std::string_view tenant_id) {
-  return invoke(in, tenant_id,
-                {"connection test", IH_CAP_CONNECT, false,
-                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.test_connection(p, c); }});
+  return invoke(
+      in, tenant_id,
+      {"connection test", IH_CAP_CONNECT, false,
+       [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.test_connection(p, c); }});
 }
 
 CallResult Runtime::disconnect(Integration& in, std::string_view tenant_id) {
-  return invoke(in, tenant_id,
-                {"disconnect", IH_CAP_CONNECT, false,
-                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.disconnect(p, c); }});
+  return invoke(
+      in, tenant_id,
+      {"disconnect", IH_CAP_CONNECT, false,
+       [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.disconnect(p, c); }});
 }
 
 void Runtime::shutdown(std::chrono::milliseconds drain) {
@@ -418,7 +452,8 @@ void Runtime::shutdown(std::chrono::milliseconds drain) {
     // Destroying an instance under a running call would crash the process; leak it instead and say so.
     log::error("plugin calls still running after the drain timeout; instances are left alive",
                {{"in_flight", in_flight_.load()}});
-    for (auto& in : integrations_) in.release();
+    for (auto& in : integrations_)
+      in.release();
     integrations_.clear();
     return;
   }

@@ -1,5 +1,5 @@
-// The plugin runtime: one instance per configured integration, the host services table handed to plugins, and the
-// call gate every call into a plugin goes through (in-flight accounting, serialization, status mapping).
+// The plugin runtime: one instance per configured integration, the host services table handed to plugins, and
+// the call gate every call into a plugin goes through (in-flight accounting, serialization, status mapping).
 //
 // Every call carries an `ih_call` context naming its tenant and integration; the host services resolve state,
 // credentials, records and events from that context only, so a plugin can never reach another tenant's data.
@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "ih/plugin_abi.h"
 #include "plugins/registry.h"
+#include "runtime/sinks.h"
 #include "vault/secure_string.h"
 
 namespace ih::config {
@@ -34,24 +35,6 @@ class Client;
 
 namespace ih::runtime {
 
-// Where plugin records and events go. Implemented by the records and events modules; thread-safe.
-class RecordSink {
- public:
-  virtual ~RecordSink() = default;
-  // `records_json` is an array of {"id","data","updated_at"}; older than stored → skipped.
-  virtual Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                        std::string_view records_json) = 0;
-  virtual Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                        std::string_view id, int64_t updated_at) = 0;
-};
-
-class EventSink {
- public:
-  virtual ~EventSink() = default;
-  virtual Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
-                      std::string_view data_json) = 0;
-};
-
 // Borrowed collaborators; all must outlive the Runtime. records/events may be null (the plugin then gets
 // IH_ERR_UNSUPPORTED with a message saying so).
 struct Dependencies {
@@ -64,14 +47,14 @@ struct Dependencies {
 
 // What one plugin call produced.
 struct CallResult {
-  Status status;                // IH_OK → ok; otherwise the plugin's code and set_error message
-  bool responded = false;       // respond() was called
-  int http_status = 0;          // from respond()
-  std::string headers_json;     // from respond(), a JSON object or empty
-  std::string body;             // from respond()
-  std::string result_json;      // from set_result()
+  Status status;                    // IH_OK → ok; otherwise the plugin's code and set_error message
+  bool responded = false;           // respond() was called
+  int http_status = 0;              // from respond()
+  std::string headers_json;         // from respond(), a JSON object or empty
+  std::string body;                 // from respond()
+  std::string result_json;          // from set_result()
   vault::SecureString credentials;  // from credentials_put() during connect; empty otherwise
-  double seconds = 0;           // time spent in the plugin
+  double seconds = 0;               // time spent in the plugin
 };
 
 // One configured integration: a plugin instance with its validated settings. Thread-safe.
@@ -113,8 +96,8 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  // Validates the integration's settings against the plugin's config schema and creates its instance. On failure
-  // the integration is recorded as unavailable (with the reason) and the error returned.
+  // Validates the integration's settings against the plugin's config schema and creates its instance. On
+  // failure the integration is recorded as unavailable (with the reason) and the error returned.
   Status addIntegration(const config::Config& config, const config::IntegrationConfig& integration,
                         std::shared_ptr<plugins::Plugin> plugin);
   // Records a configured integration whose plugin is not loaded.
@@ -128,19 +111,22 @@ class Runtime {
   // Calls into the plugin. Thread-safe; fail with kUnavailable once shutdown started, kUnsupported when the
   // plugin lacks the capability. `tenant_id` may be empty for calls not bound to a tenant (platform webhook
   // verification).
-  CallResult route(Integration& in, std::string_view tenant_id, std::string_view request_json, std::string_view body);
+  CallResult route(Integration& in, std::string_view tenant_id, std::string_view request_json,
+                   std::string_view body);
   CallResult verifyWebhook(Integration& in, std::string_view tenant_id, std::string_view request_json,
                            std::string_view body);
   CallResult handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
                            std::string_view body);
-  CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job, std::string_view params_json);
+  CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job,
+                    std::string_view params_json);
   CallResult runAction(Integration& in, std::string_view tenant_id, std::string_view action,
                        std::string_view input_json);
   CallResult connect(Integration& in, std::string_view tenant_id, std::string_view input_json);
   CallResult testConnection(Integration& in, std::string_view tenant_id);
   CallResult disconnect(Integration& in, std::string_view tenant_id);
 
-  // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins. Idempotent.
+  // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins.
+  // Idempotent.
   void shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
   // The services table handed to plugins (exposed for tests).

@@ -1,13 +1,663 @@
-// Webhook inbox persistence (schema v2). Owned by the inbox work; see store.h.
+// Webhook inbox persistence (schema v2). See inbox_store.h for the event lifecycle.
+#include <algorithm>
+#include <future>
+#include <map>
 #include <string_view>
+#include <tuple>
+
+#include "log/log.h"
+#include "store/inbox_store.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
 
 namespace ih::store {
 
 extern const std::string_view kV2InboxSchema;
 const std::string_view kV2InboxSchema = R"sql(
 CREATE TABLE webhook_events(
-  id INTEGER PRIMARY KEY AUTOINCREMENT
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  integration_id  TEXT NOT NULL,
+  tenant_id       TEXT NOT NULL DEFAULT '',
+  account         TEXT NOT NULL DEFAULT '',
+  event_id        TEXT NOT NULL,
+  type            TEXT NOT NULL DEFAULT '',
+  object_id       TEXT NOT NULL DEFAULT '',
+  occurred_at     INTEGER NOT NULL DEFAULT 0,
+  payload         BLOB NOT NULL,
+  payload_sha256  BLOB NOT NULL,
+  headers_json    TEXT NOT NULL DEFAULT '{}',
+  status          TEXT NOT NULL
+                  CHECK(status IN ('pending', 'processing', 'processed', 'failed', 'dead', 'unroutable')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  received_at     INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  processed_at    INTEGER,
+  last_error      TEXT,
+  duplicates      INTEGER NOT NULL DEFAULT 0,
+  conflicts       INTEGER NOT NULL DEFAULT 0
 );
+CREATE UNIQUE INDEX webhook_events_dedupe ON webhook_events(integration_id, tenant_id, event_id);
+CREATE INDEX webhook_events_due ON webhook_events(next_attempt_at, id) WHERE status IN ('pending', 'failed');
+CREATE INDEX webhook_events_by_tenant ON webhook_events(tenant_id, id);
+CREATE INDEX webhook_events_by_status ON webhook_events(status, id);
+CREATE INDEX webhook_events_processed ON webhook_events(processed_at) WHERE status = 'processed';
+
+CREATE TABLE webhook_attempts(
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_row   INTEGER NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
+  attempt     INTEGER NOT NULL,
+  started_at  INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  ok          INTEGER NOT NULL,
+  error       TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX webhook_attempts_by_event ON webhook_attempts(event_row, id);
+
+CREATE TABLE webhook_routes(
+  integration_id TEXT NOT NULL,
+  account        TEXT NOT NULL,
+  tenant_id      TEXT NOT NULL REFERENCES tenants(id),
+  updated_at     INTEGER NOT NULL,
+  PRIMARY KEY(integration_id, account)
+) WITHOUT ROWID;
+
+CREATE TABLE webhook_objects(
+  tenant_id      TEXT NOT NULL,
+  integration_id TEXT NOT NULL,
+  object_id      TEXT NOT NULL,
+  occurred_at    INTEGER NOT NULL,
+  PRIMARY KEY(tenant_id, integration_id, object_id)
+) WITHOUT ROWID;
 )sql";
+
+namespace {
+
+constexpr std::string_view kStatusNames[] = {"pending", "processing", "processed",
+                                             "failed",  "dead",       "unroutable"};
+
+// Columns of list/get; the payload and headers only for get.
+constexpr const char* kSummaryColumns =
+    "id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, status, attempts, "
+    "next_attempt_at, received_at, updated_at, processed_at, last_error, duplicates, conflicts";
+
+InboxEvent summaryFrom(SQLite::Statement& q) {
+  InboxEvent e;
+  e.id = q.getColumn(0).getInt64();
+  e.integration_id = q.getColumn(1).getString();
+  e.tenant_id = q.getColumn(2).getString();
+  e.account = q.getColumn(3).getString();
+  e.event_id = q.getColumn(4).getString();
+  e.type = q.getColumn(5).getString();
+  e.object_id = q.getColumn(6).getString();
+  e.occurred_at = q.getColumn(7).getInt64();
+  e.status = parseInboxStatus(q.getColumn(8).getString()).value_or(InboxStatus::kPending);
+  e.attempts = q.getColumn(9).getInt();
+  e.next_attempt_at = q.getColumn(10).getInt64();
+  e.received_at = q.getColumn(11).getInt64();
+  e.updated_at = q.getColumn(12).getInt64();
+  if (!q.getColumn(13).isNull()) e.processed_at = q.getColumn(13).getInt64();
+  if (!q.getColumn(14).isNull()) e.last_error = q.getColumn(14).getString();
+  e.duplicates = q.getColumn(15).getInt();
+  e.conflicts = q.getColumn(16).getInt();
+  return e;
+}
+
+// Resets a cached statement on entry and exit so that it never stays active between tasks.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(SQLite::Statement& q) : q_(q) {
+    q_.reset();
+    q_.clearBindings();
+  }
+  ~ResetOnExit() {
+    try {
+      q_.reset();
+    } catch (...) {  // reset reports the last step's error again; it was already handled
+    }
+  }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  SQLite::Statement& q_;
+};
+
+void appendStatusList(std::string& sql, const std::vector<InboxStatus>& statuses) {
+  sql += "(";
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    if (i > 0) sql += ", ";
+    sql += "'";
+    sql += inboxStatusName(statuses[i]);
+    sql += "'";
+  }
+  sql += ")";
+}
+
+struct OutcomeCopy {
+  int64_t id;
+  std::string tenant_id, integration_id, object_id;
+  int64_t occurred_at;
+  int attempt;
+  int64_t started_at, duration_ms;
+  bool ok, dead;
+  std::string error;
+  int64_t next_attempt_at;
+};
+
+}  // namespace
+
+std::string_view inboxStatusName(InboxStatus status) {
+  return kStatusNames[static_cast<int>(status)];
+}
+
+std::optional<InboxStatus> parseInboxStatus(std::string_view name) {
+  for (size_t i = 0; i < std::size(kStatusNames); ++i) {
+    if (kStatusNames[i] == name) return static_cast<InboxStatus>(i);
+  }
+  return std::nullopt;
+}
+
+// Prepared statements of the writer connection, reused across tasks (compiling an INSERT costs more than
+// running it). Only touched on the writer thread.
+struct InboxStore::Cache {
+  SQLite::Database* db = nullptr;
+  std::map<std::string_view, std::unique_ptr<SQLite::Statement>> statements;
+
+  SQLite::Statement& get(SQLite::Database& database, std::string_view sql) {
+    if (db != &database) {
+      statements.clear();
+      db = &database;
+    }
+    auto& slot = statements[sql];
+    if (!slot) slot = std::make_unique<SQLite::Statement>(database, std::string(sql));
+    return *slot;
+  }
+};
+
+InboxStore::InboxStore(Store& store) : db_(store.database()), cache_(std::make_unique<Cache>()) {}
+
+InboxStore::~InboxStore() {
+  Cache* cache = cache_.get();
+  (void)db_.writeSync([cache](SQLite::Database&) {
+    cache->statements.clear();
+    cache->db = nullptr;
+    return Status::ok();
+  });
+}
+
+// --- intake ---
+
+Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
+  static constexpr std::string_view kInsert =
+      "INSERT INTO webhook_events(integration_id, tenant_id, account, event_id, type, object_id, "
+      "occurred_at, "
+      "payload, payload_sha256, headers_json, status, attempts, next_attempt_at, received_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) "
+      "ON CONFLICT(integration_id, tenant_id, event_id) DO NOTHING";
+  static constexpr std::string_view kFind =
+      "SELECT id, payload_sha256 FROM webhook_events WHERE integration_id = ? AND tenant_id = ? AND event_id "
+      "= ?";
+  static constexpr std::string_view kDuplicate =
+      "UPDATE webhook_events SET duplicates = duplicates + 1 WHERE id = ?";
+  static constexpr std::string_view kConflict =
+      "UPDATE webhook_events SET conflicts = conflicts + 1 WHERE id = ?";
+
+  auto result = std::make_shared<IntakeResult>();
+  Cache* cache = cache_.get();
+  Status st = db_.writeSync([&event, result, cache](SQLite::Database& db) {
+    {
+      SQLite::Statement& q = cache->get(db, kInsert);
+      ResetOnExit guard(q);
+      bindText(q, 1, event.integration_id);
+      bindText(q, 2, event.tenant_id);
+      bindText(q, 3, event.account);
+      bindText(q, 4, event.event_id);
+      bindText(q, 5, event.type);
+      bindText(q, 6, event.object_id);
+      q.bind(7, event.occurred_at);
+      bindBlob(q, 8, event.payload);
+      bindBlob(q, 9, event.payload_sha256);
+      bindText(q, 10, event.headers_json);
+      bindText(q, 11, inboxStatusName(event.status));
+      q.bind(12, event.next_attempt_at);
+      q.bind(13, event.received_at);
+      q.bind(14, event.received_at);
+      if (q.exec() == 1) {
+        result->outcome = IntakeOutcome::kAccepted;
+        result->id = db.getLastInsertRowid();
+        return Status::ok();
+      }
+    }
+    std::string stored_hash;
+    {
+      SQLite::Statement& q = cache->get(db, kFind);
+      ResetOnExit guard(q);
+      bindText(q, 1, event.integration_id);
+      bindText(q, 2, event.tenant_id);
+      bindText(q, 3, event.event_id);
+      if (!q.executeStep()) return Status::internal("webhook event vanished during dedupe");
+      result->id = q.getColumn(0).getInt64();
+      stored_hash = columnBytes(q.getColumn(1));
+    }
+    result->outcome =
+        stored_hash == event.payload_sha256 ? IntakeOutcome::kDuplicate : IntakeOutcome::kConflict;
+    SQLite::Statement& q =
+        cache->get(db, result->outcome == IntakeOutcome::kDuplicate ? kDuplicate : kConflict);
+    ResetOnExit guard(q);
+    q.bind(1, result->id);
+    q.exec();
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return *result;
+}
+
+// --- routing ---
+
+Status InboxStore::setRoute(std::string_view integration_id, std::string_view account,
+                            std::string_view tenant_id) {
+  if (integration_id.empty() || account.empty() || tenant_id.empty()) {
+    return Status::invalidArgument("a webhook route needs an integration, an account and a tenant");
+  }
+  int64_t now = nowMillis();
+  return db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db,
+        "INSERT INTO webhook_routes(integration_id, account, tenant_id, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT(integration_id, account) DO UPDATE SET tenant_id = excluded.tenant_id, "
+        "updated_at = excluded.updated_at");
+    bindText(q, 1, integration_id);
+    bindText(q, 2, account);
+    bindText(q, 3, tenant_id);
+    q.bind(4, now);
+    q.exec();
+    return Status::ok();
+  });
+}
+
+Status InboxStore::deleteRoute(std::string_view integration_id, std::string_view account) {
+  return db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM webhook_routes WHERE integration_id = ? AND account = ?");
+    bindText(q, 1, integration_id);
+    bindText(q, 2, account);
+    q.exec();
+    return Status::ok();
+  });
+}
+
+Result<std::optional<std::string>> InboxStore::routeTenant(std::string_view integration_id,
+                                                           std::string_view account) {
+  return db_.read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
+    SQLite::Statement q(db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
+    bindText(q, 1, integration_id);
+    bindText(q, 2, account);
+    if (!q.executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(q.getColumn(0).getString());
+  });
+}
+
+// --- dispatch ---
+
+Result<size_t> InboxStore::recoverInterrupted(int64_t now) {
+  size_t changed = 0;
+  Status st = db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "UPDATE webhook_events SET status = 'pending', next_attempt_at = ?, updated_at = ? "
+                        "WHERE status = 'processing'");
+    q.bind(1, now);
+    q.bind(2, now);
+    changed = static_cast<size_t>(q.exec());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return changed;
+}
+
+Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit) {
+  static constexpr std::string_view kClaim =
+      "UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = ?1 "
+      "WHERE id IN (SELECT id FROM webhook_events WHERE status IN ('pending', 'failed') AND next_attempt_at "
+      "<= ?1 "
+      "ORDER BY next_attempt_at, id LIMIT ?2) "
+      "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
+      "headers_json, attempts, next_attempt_at, received_at";
+  static constexpr std::string_view kApplied =
+      "SELECT occurred_at FROM webhook_objects WHERE tenant_id = ? AND integration_id = ? AND object_id = ?";
+  auto out = std::make_shared<std::vector<ClaimedEvent>>();
+  Cache* cache = cache_.get();
+  Status st = db_.writeSync([now, limit, out, cache](SQLite::Database& db) {
+    out->clear();
+    {
+      SQLite::Statement& q = cache->get(db, kClaim);
+      ResetOnExit guard(q);
+      q.bind(1, now);
+      q.bind(2, static_cast<int64_t>(limit));
+      while (q.executeStep()) {
+        ClaimedEvent c;
+        InboxEvent& e = c.event;
+        e.id = q.getColumn(0).getInt64();
+        e.integration_id = q.getColumn(1).getString();
+        e.tenant_id = q.getColumn(2).getString();
+        e.account = q.getColumn(3).getString();
+        e.event_id = q.getColumn(4).getString();
+        e.type = q.getColumn(5).getString();
+        e.object_id = q.getColumn(6).getString();
+        e.occurred_at = q.getColumn(7).getInt64();
+        e.payload = columnBytes(q.getColumn(8));
+        e.headers_json = q.getColumn(9).getString();
+        e.attempts = q.getColumn(10).getInt();
+        e.next_attempt_at = q.getColumn(11).getInt64();
+        e.received_at = q.getColumn(12).getInt64();
+        e.status = InboxStatus::kProcessing;
+        out->push_back(std::move(c));
+      }
+    }
+    for (ClaimedEvent& c : *out) {
+      if (c.event.object_id.empty()) continue;
+      SQLite::Statement& q = cache->get(db, kApplied);
+      ResetOnExit guard(q);
+      bindText(q, 1, c.event.tenant_id);
+      bindText(q, 2, c.event.integration_id);
+      bindText(q, 3, c.event.object_id);
+      if (q.executeStep()) c.applied_occurred_at = q.getColumn(0).getInt64();
+    }
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  std::sort(out->begin(), out->end(), [](const ClaimedEvent& a, const ClaimedEvent& b) {
+    return std::tie(a.event.next_attempt_at, a.event.id) < std::tie(b.event.next_attempt_at, b.event.id);
+  });
+  return std::move(*out);
+}
+
+Status InboxStore::releaseClaims(const std::vector<int64_t>& ids) {
+  return db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "UPDATE webhook_events SET status = 'pending', attempts = max(attempts - 1, 0) "
+                        "WHERE id = ? AND status = 'processing'");
+    for (int64_t id : ids) {
+      q.reset();
+      q.bind(1, id);
+      q.exec();
+    }
+    return Status::ok();
+  });
+}
+
+Result<std::optional<int64_t>> InboxStore::nextDueAt() {
+  return db_.read([](SQLite::Database& db) -> Result<std::optional<int64_t>> {
+    SQLite::Statement q(db,
+                        "SELECT next_attempt_at FROM webhook_events WHERE status IN ('pending', 'failed') "
+                        "ORDER BY next_attempt_at, id LIMIT 1");
+    if (!q.executeStep()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  });
+}
+
+void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done) {
+  static constexpr std::string_view kAttempt =
+      "INSERT INTO webhook_attempts(event_row, attempt, started_at, duration_ms, ok, error) VALUES (?, ?, ?, "
+      "?, ?, ?)";
+  static constexpr std::string_view kProcessed =
+      "UPDATE webhook_events SET status = 'processed', processed_at = ?2, updated_at = ?2, last_error = NULL "
+      "WHERE id = ?1 AND status = 'processing'";
+  static constexpr std::string_view kFailed =
+      "UPDATE webhook_events SET status = ?2, next_attempt_at = ?3, updated_at = ?4, last_error = ?5 "
+      "WHERE id = ?1 AND status = 'processing'";
+  static constexpr std::string_view kObject =
+      "INSERT INTO webhook_objects(tenant_id, integration_id, object_id, occurred_at) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT(tenant_id, integration_id, object_id) DO UPDATE SET "
+      "occurred_at = max(occurred_at, excluded.occurred_at)";
+  const InboxEvent& e = *outcome.event;
+  auto c = std::make_shared<OutcomeCopy>(
+      OutcomeCopy{e.id, e.tenant_id, e.integration_id, e.object_id, e.occurred_at, e.attempts,
+                  outcome.started_at, outcome.duration_ms, outcome.ok, outcome.dead,
+                  outcome.ok ? std::string() : redact(outcome.error), outcome.next_attempt_at});
+  Cache* cache = cache_.get();
+  db_.writeAsync(
+      [c, cache](SQLite::Database& db) {
+        const int64_t finished = c->started_at + c->duration_ms;
+        {
+          SQLite::Statement& q = cache->get(db, kAttempt);
+          ResetOnExit guard(q);
+          q.bind(1, c->id);
+          q.bind(2, c->attempt);
+          q.bind(3, c->started_at);
+          q.bind(4, c->duration_ms);
+          q.bind(5, c->ok ? 1 : 0);
+          bindText(q, 6, c->error);
+          q.exec();
+        }
+        if (c->ok) {
+          SQLite::Statement& q = cache->get(db, kProcessed);
+          ResetOnExit guard(q);
+          q.bind(1, c->id);
+          q.bind(2, finished);
+          q.exec();
+          if (!c->object_id.empty()) {
+            SQLite::Statement& o = cache->get(db, kObject);
+            ResetOnExit guard_object(o);
+            bindText(o, 1, c->tenant_id);
+            bindText(o, 2, c->integration_id);
+            bindText(o, 3, c->object_id);
+            o.bind(4, c->occurred_at);
+            o.exec();
+          }
+        } else {
+          SQLite::Statement& q = cache->get(db, kFailed);
+          ResetOnExit guard(q);
+          q.bind(1, c->id);
+          bindText(q, 2, c->dead ? "dead" : "failed");
+          q.bind(3, c->next_attempt_at);
+          q.bind(4, finished);
+          bindText(q, 5, c->error);
+          q.exec();
+        }
+        return Status::ok();
+      },
+      std::move(done));
+}
+
+Status InboxStore::complete(const AttemptOutcome& outcome) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  completeAsync(outcome, [promise](const Status& s) { promise->set_value(s); });
+  return future.get();
+}
+
+Result<int64_t> InboxStore::backlog() {
+  return db_.read([](SQLite::Database& db) -> Result<int64_t> {
+    SQLite::Statement q(
+        db,
+        "SELECT (SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'failed')) + "
+        "(SELECT count(*) FROM webhook_events WHERE status = 'processing')");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  });
+}
+
+// --- operate ---
+
+Result<std::vector<InboxEvent>> InboxStore::listImpl(const std::optional<std::string>& tenant_id,
+                                                     const InboxFilter& filter) {
+  std::string sql = std::string("SELECT ") + kSummaryColumns + " FROM webhook_events WHERE 1 = 1";
+  if (tenant_id) sql += " AND tenant_id = :tenant";
+  if (filter.integration_id) sql += " AND integration_id = :integration";
+  if (filter.status) sql += " AND status = :status";
+  if (filter.type) sql += " AND type = :type";
+  if (filter.since) sql += " AND received_at >= :since";
+  if (filter.before_id > 0) sql += " AND id < :before";
+  sql += " ORDER BY id DESC LIMIT :limit";
+  return db_.read([&](SQLite::Database& db) -> Result<std::vector<InboxEvent>> {
+    SQLite::Statement q(db, sql);
+    if (tenant_id) bindText(q, q.getIndex(":tenant"), *tenant_id);
+    if (filter.integration_id) bindText(q, q.getIndex(":integration"), *filter.integration_id);
+    if (filter.status) bindText(q, q.getIndex(":status"), inboxStatusName(*filter.status));
+    if (filter.type) bindText(q, q.getIndex(":type"), *filter.type);
+    if (filter.since) q.bind(":since", *filter.since);
+    if (filter.before_id > 0) q.bind(":before", filter.before_id);
+    q.bind(":limit", static_cast<int64_t>(std::clamp<size_t>(filter.limit, 1, 500)));
+    std::vector<InboxEvent> out;
+    while (q.executeStep())
+      out.push_back(summaryFrom(q));
+    return out;
+  });
+}
+
+Result<std::vector<InboxEvent>> InboxStore::list(std::string_view tenant_id, const InboxFilter& filter) {
+  return listImpl(std::string(tenant_id), filter);
+}
+
+Result<std::vector<InboxEvent>> InboxStore::adminList(const InboxFilter& filter) {
+  return listImpl(std::nullopt, filter);
+}
+
+Result<InboxEvent> InboxStore::getImpl(const std::optional<std::string>& tenant_id, int64_t id) {
+  return db_.read([&](SQLite::Database& db) -> Result<InboxEvent> {
+    SQLite::Statement q(db, std::string("SELECT ") + kSummaryColumns +
+                                ", payload, payload_sha256, headers_json FROM webhook_events WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep() || (tenant_id && q.getColumn(2).getString() != *tenant_id)) {
+      return Status::notFound("webhook event " + std::to_string(id) + " not found");
+    }
+    InboxEvent e = summaryFrom(q);
+    e.payload = columnBytes(q.getColumn(17));
+    e.payload_sha256 = columnBytes(q.getColumn(18));
+    e.headers_json = q.getColumn(19).getString();
+    return e;
+  });
+}
+
+Result<InboxEvent> InboxStore::get(std::string_view tenant_id, int64_t id) {
+  return getImpl(std::string(tenant_id), id);
+}
+
+Result<InboxEvent> InboxStore::adminGet(int64_t id) {
+  return getImpl(std::nullopt, id);
+}
+
+Result<std::vector<InboxAttempt>> InboxStore::attempts(int64_t event_row) {
+  return db_.read([&](SQLite::Database& db) -> Result<std::vector<InboxAttempt>> {
+    SQLite::Statement q(db,
+                        "SELECT event_row, attempt, started_at, duration_ms, ok, error FROM webhook_attempts "
+                        "WHERE event_row = ? ORDER BY id");
+    q.bind(1, event_row);
+    std::vector<InboxAttempt> out;
+    while (q.executeStep()) {
+      out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt(), q.getColumn(2).getInt64(),
+                     q.getColumn(3).getInt64(), q.getColumn(4).getInt() != 0, q.getColumn(5).getString()});
+    }
+    return out;
+  });
+}
+
+Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, int64_t now) {
+  return db_.writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement find(
+        db, "SELECT tenant_id, status, integration_id, account FROM webhook_events WHERE id = ?");
+    find.bind(1, id);
+    if (!find.executeStep() || (tenant_id && find.getColumn(0).getString() != *tenant_id)) {
+      return Status::notFound("webhook event " + std::to_string(id) + " not found");
+    }
+    const std::string status = find.getColumn(1).getString();
+    std::string route_tenant = find.getColumn(0).getString();
+    if (status == "processing") {
+      return Status::conflict("webhook event " + std::to_string(id) +
+                              " is being processed; replay it afterwards");
+    }
+    if (status == "unroutable") {
+      SQLite::Statement route(
+          db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
+      route.bind(1, find.getColumn(2).getString());
+      route.bind(2, find.getColumn(3).getString());
+      if (!route.executeStep()) {
+        return Status::conflict("account \"" + find.getColumn(3).getString() +
+                                "\" is still not mapped to a tenant; map it first, then replay");
+      }
+      route_tenant = route.getColumn(0).getString();
+    }
+    SQLite::Statement q(
+        db,
+        "UPDATE webhook_events SET status = 'pending', tenant_id = ?2, attempts = 0, "
+        "next_attempt_at = ?3, updated_at = ?3, processed_at = NULL, last_error = NULL WHERE id = ?1");
+    q.bind(1, id);
+    bindText(q, 2, route_tenant);
+    q.bind(3, now);
+    q.exec();
+    return Status::ok();
+  });
+}
+
+Status InboxStore::replay(std::string_view tenant_id, int64_t id, int64_t now) {
+  return replayOne(std::string(tenant_id), id, now);
+}
+
+Status InboxStore::adminReplay(int64_t id, int64_t now) {
+  return replayOne(std::nullopt, id, now);
+}
+
+Result<size_t> InboxStore::replayMatching(const ReplayFilter& filter, int64_t now) {
+  std::vector<InboxStatus> statuses = filter.statuses;
+  if (statuses.empty()) statuses = {InboxStatus::kFailed, InboxStatus::kDead};
+  statuses.erase(std::remove_if(statuses.begin(), statuses.end(),
+                                [](InboxStatus s) {
+                                  return s == InboxStatus::kProcessing || s == InboxStatus::kUnroutable;
+                                }),
+                 statuses.end());
+  if (statuses.empty())
+    return Status::invalidArgument("bulk replay takes failed, dead, pending or processed events");
+  std::string sql =
+      "UPDATE webhook_events SET status = 'pending', attempts = 0, next_attempt_at = :now, updated_at = "
+      ":now, "
+      "processed_at = NULL, last_error = NULL WHERE status IN ";
+  appendStatusList(sql, statuses);
+  if (filter.id) sql += " AND id = :id";
+  if (filter.since) sql += " AND received_at >= :since";
+  if (filter.integration_id) sql += " AND integration_id = :integration";
+  if (filter.tenant_id) sql += " AND tenant_id = :tenant";
+  size_t changed = 0;
+  Status st = db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db, sql);
+    q.bind(":now", now);
+    if (filter.id) q.bind(":id", *filter.id);
+    if (filter.since) q.bind(":since", *filter.since);
+    if (filter.integration_id) bindText(q, q.getIndex(":integration"), *filter.integration_id);
+    if (filter.tenant_id) bindText(q, q.getIndex(":tenant"), *filter.tenant_id);
+    changed = static_cast<size_t>(q.exec());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return changed;
+}
+
+Result<size_t> InboxStore::pruneProcessed(int64_t processed_before) {
+  constexpr int64_t kBatch = 2000;  // small batches keep each transaction (and the writer's queue) short
+  size_t total = 0;
+  for (;;) {
+    size_t deleted = 0;
+    Status st = db_.writeSync([&](SQLite::Database& db) {
+      SQLite::Statement attempts(
+          db,
+          "DELETE FROM webhook_attempts WHERE event_row IN (SELECT id FROM webhook_events "
+          "WHERE status = 'processed' AND processed_at < ?1 ORDER BY processed_at LIMIT ?2)");
+      attempts.bind(1, processed_before);
+      attempts.bind(2, kBatch);
+      attempts.exec();
+      SQLite::Statement events(
+          db,
+          "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events "
+          "WHERE status = 'processed' AND processed_at < ?1 ORDER BY processed_at LIMIT ?2)");
+      events.bind(1, processed_before);
+      events.bind(2, kBatch);
+      deleted = static_cast<size_t>(events.exec());
+      return Status::ok();
+    });
+    if (!st.isOk()) return st;
+    total += deleted;
+    if (deleted < static_cast<size_t>(kBatch)) break;
+  }
+  return total;
+}
 
 }  // namespace ih::store

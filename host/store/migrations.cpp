@@ -68,6 +68,12 @@ CREATE TABLE audit_log(
 );
 CREATE INDEX audit_log_by_tenant ON audit_log(tenant_id, id);
 
+CREATE TABLE host_meta(
+  key        TEXT PRIMARY KEY,
+  value      BLOB NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE plugin_state(
   tenant_id      TEXT NOT NULL REFERENCES tenants(id),
   integration_id TEXT NOT NULL,
@@ -79,7 +85,8 @@ CREATE TABLE plugin_state(
 )sql";
 
 const std::array kMigrations = {
-    Migration{1, "core: tenants, api keys, secrets, connections, audit log, plugin state", kV1Core},
+    Migration{1, "core: tenants, api keys, secrets, connections, audit log, host metadata, plugin state",
+              kV1Core},
     Migration{2, "webhook inbox: events, attempts", kV2InboxSchema},
     Migration{3, "records, normalized events, idempotent action results", kV3RecordsSchema},
 };

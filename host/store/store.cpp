@@ -220,4 +220,27 @@ Status Store::putState(std::string_view tenant_id, std::string_view integration_
   });
 }
 
+Result<std::optional<std::string>> Store::getMeta(std::string_view key) {
+  return db_->read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
+    SQLite::Statement q(db, "SELECT value FROM host_meta WHERE key = ?");
+    bindText(q, 1, key);
+    if (!q.executeStep()) return std::optional<std::string>();
+    return std::optional<std::string>(columnBytes(q.getColumn(0)));
+  });
+}
+
+Status Store::putMeta(std::string_view key, std::string_view value) {
+  return db_->writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db,
+        "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+    bindText(q, 1, key);
+    bindBlob(q, 2, value);
+    q.bind(3, nowMillis());
+    q.exec();
+    return Status::ok();
+  });
+}
+
 }  // namespace ih::store

@@ -175,8 +175,12 @@ class Store {
   Status putState(std::string_view tenant_id, std::string_view integration_id, std::string_view key,
                   std::string_view value);
 
-  // The database core, for the area stores of this module (InboxStore, RecordStore, ...) that are built on it.
-  // SqliteDb is private to host/store/; code outside this module cannot use it.
+  // --- host metadata (not tenant data): vault canary, pepper check, ... ---
+  Result<std::optional<std::string>> getMeta(std::string_view key);
+  Status putMeta(std::string_view key, std::string_view value);
+
+  // The database core, for the area stores of this module (InboxStore, RecordStore, ...) that are built on
+  // it. SqliteDb is private to host/store/; code outside this module cannot use it.
   SqliteDb& database() { return *db_; }
 
  private:

@@ -13,8 +13,8 @@ http::Handler requireTenant(Tenancy& tenancy, std::string_view scope, AuthedHand
     }
     if (!principal->hasScope(scope)) {
       http::setError(res, 403, "insufficient_scope",
-                     "this API key lacks the \"" + std::string(scope) + "\" scope needed for " + req.method + " " +
-                         req.path);
+                     "this API key lacks the \"" + std::string(scope) + "\" scope needed for " + req.method +
+                         " " + req.path);
       return;
     }
     handler(*principal, req, res);

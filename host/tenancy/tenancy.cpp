@@ -16,7 +16,9 @@ namespace {
 constexpr std::string_view kKeyPrefix = "ihk_live_";
 constexpr int64_t kTouchIntervalMs = 60'000;
 
-bool isKnownScope(std::string_view s) { return s == kScopeAll || s == kScopeRead || s == kScopeWrite; }
+bool isKnownScope(std::string_view s) {
+  return s == kScopeAll || s == kScopeRead || s == kScopeWrite;
+}
 
 std::string joinScopes(const std::vector<std::string>& scopes) {
   std::string out;
@@ -46,14 +48,17 @@ Result<std::string_view> bearerToken(std::string_view header) {
                   "missing Authorization header; send \"Authorization: Bearer <api key>\"");
   }
   constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() <= kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), header.begin(), [](char a, char b) {
+  if (header.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), header.begin(), [](char a, char b) {
         return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
       })) {
     return Status(StatusCode::kUnauthenticated, "Authorization header must be \"Bearer <api key>\"");
   }
   std::string_view token = header.substr(kBearer.size());
-  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-  while (!token.empty() && (token.back() == ' ' || token.back() == '\r')) token.remove_suffix(1);
+  while (!token.empty() && token.front() == ' ')
+    token.remove_prefix(1);
+  while (!token.empty() && (token.back() == ' ' || token.back() == '\r'))
+    token.remove_suffix(1);
   if (token.empty()) return Status(StatusCode::kUnauthenticated, "empty bearer token");
   return token;
 }
@@ -74,7 +79,8 @@ Result<std::string> randomId(std::string_view prefix) {
 }  // namespace
 
 int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -87,19 +93,24 @@ bool Principal::hasScope(std::string_view scope) const {
   return false;
 }
 
-std::string Principal::actor() const { return admin ? "admin" : "api_key:" + key_id; }
+std::string Principal::actor() const {
+  return admin ? "admin" : "api_key:" + key_id;
+}
 
 Tenancy::Tenancy(store::Store& store, vault::Vault& vault, std::string admin_token_env_value)
     : store_(store), vault_(vault), admin_token_env_(std::move(admin_token_env_value)) {}
 
-std::string Tenancy::hashKey(std::string_view plaintext) const { return vault_.keyRing()->pepperHash(plaintext); }
+std::string Tenancy::hashKey(std::string_view plaintext) const {
+  return vault_.keyRing()->pepperHash(plaintext);
+}
 
 Result<CreatedTenant> Tenancy::createTenant(std::string_view name) {
   static const std::regex kName("^[a-z0-9][a-z0-9_-]{0,62}$");
   if (!std::regex_match(name.begin(), name.end(), kName)) {
-    return Status::invalidArgument("tenant name \"" + std::string(name) +
-                                   "\" is invalid: use 1-63 characters of a-z, 0-9, '_' and '-', starting with a "
-                                   "letter or digit");
+    return Status::invalidArgument(
+        "tenant name \"" + std::string(name) +
+        "\" is invalid: use 1-63 characters of a-z, 0-9, '_' and '-', starting with a "
+        "letter or digit");
   }
   auto id = randomId("ten_");
   if (!id.isOk()) return id.status();
@@ -149,7 +160,8 @@ Result<store::Tenant> Tenancy::resolveTenant(std::string_view id_or_name) {
   auto byName = store_.findTenantByName(id_or_name);
   if (byName.isOk()) return byName;
   if (byName.status().code() == StatusCode::kNotFound) {
-    return Status::notFound("no tenant with id or name \"" + std::string(id_or_name) + "\" (see: ihost tenants list)");
+    return Status::notFound("no tenant with id or name \"" + std::string(id_or_name) +
+                            "\" (see: ihost tenants list)");
   }
   return byName.status();
 }
@@ -168,7 +180,8 @@ Result<Principal> Tenancy::authenticate(std::string_view header) {
     }
     return key.status();
   }
-  if (key->key_hash.size() != hash.size() || CRYPTO_memcmp(key->key_hash.data(), hash.data(), hash.size()) != 0) {
+  if (key->key_hash.size() != hash.size() ||
+      CRYPTO_memcmp(key->key_hash.data(), hash.data(), hash.size()) != 0) {
     return Status(StatusCode::kUnauthenticated, "unknown or revoked API key");
   }
   Principal p;
@@ -189,7 +202,9 @@ Result<Principal> Tenancy::authenticate(std::string_view header) {
   return p;
 }
 
-bool Tenancy::adminConfigured() const { return !admin_token_env_.empty() || vault_.keyRing()->hasAdminToken(); }
+bool Tenancy::adminConfigured() const {
+  return !admin_token_env_.empty() || vault_.keyRing()->hasAdminToken();
+}
 
 Result<Principal> Tenancy::authenticateAdmin(std::string_view header) {
   auto token = bearerToken(header);

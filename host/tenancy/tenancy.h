@@ -1,6 +1,6 @@
-// Tenants and their API keys: creation, listing, revocation, and authentication of API callers (tenant keys) and
-// operators (the admin token). Keys are high-entropy, prefixed ("ihk_live_…"), shown once, and stored only as a
-// keyed hash (HMAC-SHA256 with the vault pepper). Thread-safe.
+// Tenants and their API keys: creation, listing, revocation, and authentication of API callers (tenant keys)
+// and operators (the admin token). Keys are high-entropy, prefixed ("ihk_live_…"), shown once, and stored
+// only as a keyed hash (HMAC-SHA256 with the vault pepper). Thread-safe.
 #pragma once
 
 #include <map>
@@ -46,8 +46,8 @@ struct CreatedTenant {
 
 class Tenancy {
  public:
-  // `admin_token_env_value` is the value of the configured admin token variable (may be empty); the vault's key
-  // ring may hold an admin token too. Both are accepted. Borrowed references must outlive this object.
+  // `admin_token_env_value` is the value of the configured admin token variable (may be empty); the vault's
+  // key ring may hold an admin token too. Both are accepted. Borrowed references must outlive this object.
   Tenancy(store::Store& store, vault::Vault& vault, std::string admin_token_env_value);
 
   // Names: 1-63 chars of [a-z0-9_-], starting with a letter or digit. kAlreadyExists for a taken name.
@@ -58,8 +58,8 @@ class Tenancy {
   // Looks a tenant up by id or by name.
   Result<store::Tenant> resolveTenant(std::string_view id_or_name);
 
-  // Authenticates an `Authorization` header value ("Bearer <key>"). kUnauthenticated with a message saying what
-  // is wrong (missing header, not a bearer token, unknown or revoked key) — never echoing the key.
+  // Authenticates an `Authorization` header value ("Bearer <key>"). kUnauthenticated with a message saying
+  // what is wrong (missing header, not a bearer token, unknown or revoked key) — never echoing the key.
   Result<Principal> authenticate(std::string_view authorization_header);
   // Same for the admin token; also accepts tenant keys? No: only the admin token authenticates an admin.
   Result<Principal> authenticateAdmin(std::string_view authorization_header);

@@ -8,18 +8,25 @@
 namespace ih::test {
 
 TestHost::TestHost(TestHostOptions options) : options_(std::move(options)) {
-  std::string toml = "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n"
-                     "[storage]\npath = \"ihost.db\"\n\n"
-                     "[vault]\nkey_file = \"vault.keys\"\n\n"
-                     "[plugins]\ndir = \"" + options_.plugins_dir + "\"\n\n"
-                     "[log]\nlevel = \"warn\"\n\n" + options_.extra_toml;
+  std::string toml =
+      "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n"
+      "[storage]\npath = \"ihost.db\"\n\n"
+      "[vault]\nkey_file = \"vault.keys\"\n\n"
+      "[plugins]\ndir = \"" +
+      options_.plugins_dir +
+      "\"\n\n"
+      "[log]\nlevel = \"" +
+      options_.log_level + "\"\n\n" + options_.extra_toml;
   writeFile(dir_.path() / "ihost.toml", toml);
   auto token = vault::initKeyFile(dir_.file("vault.keys"));
   REQUIRE(token.isOk());
+  admin_token_ = std::string(token->view());
   start();
 }
 
-TestHost::~TestHost() { stop(); }
+TestHost::~TestHost() {
+  stop();
+}
 
 void TestHost::start() {
   auto cfg = config::loadFile(configPath(), options_.env);
@@ -54,6 +61,8 @@ TestHost::TenantKey TestHost::createTenant(const std::string& name) {
   return {created->tenant.id, created->first_key.plaintext};
 }
 
-httplib::Headers bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+httplib::Headers bearer(const std::string& key) {
+  return {{"Authorization", "Bearer " + key}};
+}
 
 }  // namespace ih::test

@@ -16,6 +16,7 @@ struct TestHostOptions {
   std::string plugins_dir = IH_PLUGIN_DIR;
   // Extra TOML appended to the generated config (e.g. [integrations.x] tables).
   std::string extra_toml;
+  std::string log_level = "warn";
   // Environment for config overrides (IHOST_…).
   config::Environment env;
 };
@@ -31,6 +32,8 @@ class TestHost {
   std::string configPath() const { return dir_.file("ihost.toml"); }
   std::string dbPath() const { return dir_.file("ihost.db"); }
   int port() const { return app_->port(); }
+  // The admin token from the generated vault key file.
+  const std::string& adminToken() const { return admin_token_; }
   // A client for this host with sane timeouts.
   std::unique_ptr<httplib::Client> client() const;
 
@@ -50,6 +53,7 @@ class TestHost {
   TempDir dir_;
   TestHostOptions options_;
   std::unique_ptr<app::App> app_;
+  std::string admin_token_;
 };
 
 // Headers with "Authorization: Bearer <key>".

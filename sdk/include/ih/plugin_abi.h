@@ -10,20 +10,20 @@
  * - Versioning: the host requires `abi_major == IH_ABI_MAJOR` and accepts `abi_minor <= ` its own minor.
  *   A minor version only appends fields at the end of structs; every struct that crosses the boundary starts
  *   with `uint32_t struct_size`, and a reader never touches a field that lies beyond the size it was given.
- * - Strings and byte buffers are `ih_str` views: `{ptr, len}`, not NUL-terminated, UTF-8 for text, raw bytes for
- *   bodies (webhook signatures are computed over exact bytes). A view passed as an argument is BORROWED: valid
- *   only until the function it was passed to returns. Copy what you keep.
+ * - Strings and byte buffers are `ih_str` views: `{ptr, len}`, not NUL-terminated, UTF-8 for text, raw bytes
+ * for bodies (webhook signatures are computed over exact bytes). A view passed as an argument is BORROWED:
+ * valid only until the function it was passed to returns. Copy what you keep.
  * - Metadata (HTTP method, path, headers, query, tenant, config) travels as JSON text in an `ih_str`.
  * - Ownership: nobody frees the other side's memory. Results flow back through host calls that COPY their
- *   arguments (`respond`, `set_result`, `set_error`, `credentials_put`, ...). When the host hands the plugin a
- *   buffer (`ih_buf*`), the plugin reads it with `buf_view` and releases it with `buf_free`.
+ *   arguments (`respond`, `set_result`, `set_error`, `credentials_put`, ...). When the host hands the plugin
+ * a buffer (`ih_buf*`), the plugin reads it with `buf_view` and releases it with `buf_free`.
  * - Handles: `ih_plugin` is the plugin's own opaque instance (one per configured integration, created by
- *   `create`, released by `destroy`). `ih_call` is the host's opaque per-call context: it names the tenant and
- *   integration the call serves, so every host service is scoped by the host, never by the plugin. An
+ *   `create`, released by `destroy`). `ih_call` is the host's opaque per-call context: it names the tenant
+ * and integration the call serves, so every host service is scoped by the host, never by the plugin. An
  *   `ih_call*` is valid only during the handler invocation that received it and only on that thread.
- * - Errors: every fallible function returns an `ih_status` (0 = IH_OK). A handler that fails returns a non-zero
- *   status and should call `set_error` with a human-readable message (no secrets). Host services return a
- *   status and, on failure, a message retrievable with `last_error`.
+ * - Errors: every fallible function returns an `ih_status` (0 = IH_OK). A handler that fails returns a
+ * non-zero status and should call `set_error` with a human-readable message (no secrets). Host services
+ * return a status and, on failure, a message retrievable with `last_error`.
  * - Threading: host services are thread-safe. Handlers of one instance may run concurrently on different
  *   threads (each with its own `ih_call`) unless the descriptor sets IH_FLAG_SERIALIZE. A job never overlaps
  *   itself for the same tenant. `create` and `destroy` are never concurrent with any other call on the
@@ -106,8 +106,8 @@ typedef struct ih_host_api {
   /* Outbound HTTP through the host (timeouts, retries with backoff, Retry-After, idempotency keys, rate
    * budget, metrics). `request_json`: {"method","url","headers":{..},"timeout_ms"?,"idempotency_key"?,
    * "endpoint"? (a metrics label such as "/v1/balance"),"max_attempts"?}. On IH_OK the host sets
-   * `*response_json` to {"status":int,"headers":{..},"attempts":int} and `*response_body` to the raw body; the
-   * plugin frees both. A non-2xx answer is still IH_OK: only transport failures are errors. */
+   * `*response_json` to {"status":int,"headers":{..},"attempts":int} and `*response_body` to the raw body;
+   * the plugin frees both. A non-2xx answer is still IH_OK: only transport failures are errors. */
   ih_status (*http_request)(ih_call* call, ih_str request_json, ih_str body, ih_buf** response_json,
                             ih_buf** response_body);
 
@@ -154,16 +154,16 @@ typedef struct ih_host_api {
  * handle_route:    an HTTP request on a route the manifest declares. `request_json`: {"method","path",
  *                  "route","params":{..},"query":{..},"headers":{..},"tenant"}. Answer with host->respond.
  * verify_webhook:  check the signature over the exact `body` bytes. On success set_result with
- *                  {"event_id","type","occurred_at":unix_s,"object_id"?,"account"?} and return IH_OK; on a bad
- *                  signature or stale timestamp return IH_ERR_SIGNATURE. `request_json` as for routes.
- * handle_webhook:  process one stored event (may be a retry or a replay). `event_json`: {"id","event_id",
+ *                  {"event_id","type","occurred_at":unix_s,"object_id"?,"account"?} and return IH_OK; on a
+ * bad signature or stale timestamp return IH_ERR_SIGNATURE. `request_json` as for routes. handle_webhook:
+ * process one stored event (may be a retry or a replay). `event_json`: {"id","event_id",
  *                  "type","attempt","received_at","tenant"}.
- * run_job:         one run of a scheduled job. `params_json`: {"full":bool,...}. Use state_get/put for cursors.
- * run_action:      a named action from the manifest; `input_json` is the caller's JSON; set_result the output.
- * connect:         validate `input_json` (format checks, then a live provider call) and credentials_put.
- *                  Store nothing on failure.
- * test_connection: live health check with stored credentials; set_result {"ok":bool,"detail":…}.
- * disconnect:      revoke at the provider when that applies; the host wipes stored credentials afterwards.
+ * run_job:         one run of a scheduled job. `params_json`: {"full":bool,...}. Use state_get/put for
+ * cursors. run_action:      a named action from the manifest; `input_json` is the caller's JSON; set_result
+ * the output. connect:         validate `input_json` (format checks, then a live provider call) and
+ * credentials_put. Store nothing on failure. test_connection: live health check with stored credentials;
+ * set_result {"ok":bool,"detail":…}. disconnect:      revoke at the provider when that applies; the host
+ * wipes stored credentials afterwards.
  */
 typedef struct ih_plugin_descriptor {
   uint32_t struct_size;

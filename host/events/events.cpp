@@ -1,0 +1,157 @@
+#include "events/events.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <future>
+#include <utility>
+
+#include "events/hub.h"
+#include "http/server.h"
+#include "log/log.h"
+
+namespace ih::events {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxTypeLength = 100;
+
+Status checkType(std::string_view type) {
+  bool ok = !type.empty() && type.size() <= kMaxTypeLength && type.front() != '.' && type.back() != '.';
+  for (size_t i = 0; ok && i < type.size(); ++i) {
+    const char c = type[i];
+    if (c == '.') {
+      ok = type[i - 1] != '.';
+    } else {
+      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    }
+  }
+  if (ok) return Status::ok();
+  return Status::invalidArgument("event type \"" + std::string(type.substr(0, kMaxTypeLength)) +
+                                 "\" is invalid: use dot-separated segments of [A-Za-z0-9_-] (at most " +
+                                 std::to_string(kMaxTypeLength) + " characters), e.g. \"invoice.paid\"");
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string isoTime(int64_t unix_ms) {
+  const int64_t ms = ((unix_ms % 1000) + 1000) % 1000;
+  const std::time_t secs = static_cast<std::time_t>((unix_ms - ms) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+Event fromRow(store::EventRow row) {
+  Event e;
+  e.id = row.id;
+  e.tenant_id = std::move(row.tenant_id);
+  e.integration_id = std::move(row.integration_id);
+  e.type = std::move(row.type);
+  e.occurred_at = row.occurred_at;
+  e.data_json = row.data_json.empty() ? std::string("{}") : std::move(row.data_json);
+  // Hand-built so the stored data is embedded as is (it was validated and compacted on emit).
+  std::string& env = e.envelope;
+  env.reserve(e.data_json.size() + e.type.size() + e.tenant_id.size() + e.integration_id.size() + 120);
+  env += "{\"id\":\"";
+  env += std::to_string(e.id);
+  env += "\",\"type\":";
+  env += http::jsonQuote(e.type);
+  env += ",\"tenant\":";
+  env += http::jsonQuote(e.tenant_id);
+  env += ",\"integration\":";
+  env += e.integration_id.empty() ? std::string("null") : http::jsonQuote(e.integration_id);
+  env += ",\"occurred_at\":\"";
+  env += isoTime(e.occurred_at);
+  env += "\",\"data\":";
+  env += e.data_json;
+  env += '}';
+  return e;
+}
+
+Events::Events(store::Store& store, Options options)
+    : options_(std::move(options)), hub_(std::make_shared<Hub>()), store_(store) {}
+
+Events::~Events() {
+  stop();
+}
+
+Status Events::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
+                    std::string_view data_json) {
+  if (tenant_id.empty()) return Status::invalidArgument("an event needs a tenant");
+  if (Status st = checkType(type); !st.isOk()) return st;
+  store::EventRow row;
+  if (data_json.empty()) {
+    row.data_json = "{}";
+  } else {
+    json data = json::parse(data_json, nullptr, /*allow_exceptions=*/false);
+    if (data.is_discarded()) return Status::invalidArgument("event data is not valid JSON");
+    if (!data.is_object()) return Status::invalidArgument("event data must be a JSON object");
+    row.data_json = data.dump();
+  }
+  row.tenant_id = std::string(tenant_id);
+  row.integration_id = std::string(integration_id);
+  row.type = std::string(type);
+  row.occurred_at = nowMs();
+
+  // Publishing from the store's completion callback keeps fan-out in id order: completions run on the writer
+  // thread in commit order, and ids are assigned in that same order.
+  // The callback owns the promise too: the emitter may return (and drop its side) the moment it is set.
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = promise->get_future();
+  std::weak_ptr<Hub> hub = hub_;
+  store_.appendAsync(tenant_id, std::move(row), [promise, hub](Result<store::EventRow> appended) {
+    if (!appended.isOk()) {
+      promise->set_value(appended.status());
+      return;
+    }
+    if (auto h = hub.lock()) h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));
+    promise->set_value(Status::ok());
+  });
+  Status st = done.get();
+  if (!st.isOk()) {
+    log::warn("event not stored", {{"tenant", tenant_id}, {"type", type}, {"error", st.message()}});
+  }
+  return st;
+}
+
+Result<std::vector<Event>> Events::list(std::string_view tenant_id, int64_t after_id,
+                                        std::string_view type_prefix, size_t limit) {
+  auto rows = store_.list(tenant_id, after_id, type_prefix, limit);
+  if (!rows.isOk()) return rows.status();
+  std::vector<Event> out;
+  out.reserve(rows->size());
+  for (auto& row : *rows)
+    out.push_back(fromRow(std::move(row)));
+  return out;
+}
+
+Result<int64_t> Events::lastId(std::string_view tenant_id) {
+  return store_.lastId(tenant_id);
+}
+
+Result<std::unique_ptr<Subscription>> Events::subscribe(std::string_view tenant_id,
+                                                        std::string_view type_prefix) {
+  return hub_->add(hub_, tenant_id, type_prefix, options_);
+}
+
+void Events::stop() {
+  hub_->stop();
+}
+
+bool Events::stopped() const {
+  return hub_->isStopping();
+}
+
+}  // namespace ih::events

@@ -1,0 +1,199 @@
+// POST /webhooks/{integration}[/{tenant}]: verify with the plugin, store durably (dedupe), then acknowledge.
+#include <openssl/evp.h>
+
+#include <nlohmann/json.hpp>
+
+#include "inbox/internal.h"
+#include "log/log.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
+
+namespace ih::inbox {
+namespace {
+
+using nlohmann::json;
+
+std::string sha256(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
+// Headers worth keeping (and showing the plugin): all but credentials of the caller.
+json headersObject(const http::Request& req) {
+  json headers = json::object();
+  for (const auto& [name, value] : req.headers) {
+    if (equalsIgnoreCase(name, "Authorization") || equalsIgnoreCase(name, "Cookie") ||
+        equalsIgnoreCase(name, "Proxy-Authorization")) {
+      continue;
+    }
+    auto it = headers.find(name);
+    if (it == headers.end()) {
+      headers[name] = value;
+    } else {
+      *it = it->get<std::string>() + ", " + value;
+    }
+  }
+  return headers;
+}
+
+std::string stringField(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool platform) {
+  const std::string integration_id = req.param("integration");
+  runtime::Integration* integration = runtime.find(integration_id);
+  const IntegrationMetrics& m =
+      metricsFor(integration ? std::string_view(integration_id) : std::string_view());
+  auto count = [&m](Received r) { m.received[static_cast<size_t>(r)]->inc(); };
+
+  if (integration == nullptr) {
+    count(Received::kNotFound);
+    http::setError(res, 404, "not_found", "no integration \"" + integration_id + "\" is configured");
+    return;
+  }
+  const bool accepts =
+      platform ? integration->manifest().platform_webhooks : integration->manifest().tenant_webhooks;
+  if (!accepts) {
+    count(Received::kNotFound);
+    http::setError(res, 404, "not_found",
+                   "integration \"" + integration_id + "\" has no " + (platform ? "platform" : "per-tenant") +
+                       " webhook endpoint" +
+                       (platform ? "; use /webhooks/" + integration_id + "/<tenant id>"
+                                 : "; use /webhooks/" + integration_id));
+    return;
+  }
+  std::string tenant_id;
+  if (!platform) {
+    tenant_id = req.param("tenant");
+    if (!tenantExists(tenant_id)) {
+      count(Received::kNotFound);
+      http::setError(res, 404, "not_found", "no tenant with id \"" + tenant_id + "\"");
+      return;
+    }
+  }
+
+  // 1. The plugin checks the signature over the exact bytes.
+  json headers = headersObject(req);
+  json query = json::object();
+  for (const auto& [k, v] : req.query)
+    query[k] = v;
+  const json request = {{"method", req.method},
+                        {"path", req.path},
+                        {"headers", headers},
+                        {"query", query},
+                        {"tenant", tenant_id}};
+  runtime::CallResult verified = runtime.verifyWebhook(*integration, tenant_id, request.dump(), req.body);
+  if (!verified.status.isOk()) {
+    switch (verified.status.code()) {
+      case StatusCode::kSignature:
+        count(Received::kInvalidSignature);
+        http::setError(res, 400, "invalid_signature", verified.status.message());
+        return;
+      case StatusCode::kInvalidArgument:
+        http::setError(res, 400, "invalid_payload", verified.status.message());
+        return;
+      case StatusCode::kTooLarge:
+        http::setError(res, 413, "payload_too_large", verified.status.message());
+        return;
+      default:
+        // Not the sender's fault: answer 5xx so that the provider retries later.
+        log::error("webhook verification failed",
+                   {{"integration", integration_id}, {"error", verified.status.toString()}});
+        http::setError(res, verified.status.code() == StatusCode::kUnavailable ? 503 : 500,
+                       "verification_failed", verified.status.message());
+        return;
+    }
+  }
+  const json result = json::parse(verified.result_json, nullptr, false);
+  store::InboxEvent event;
+  if (result.is_object()) {
+    event.event_id = stringField(result, "event_id");
+    event.type = stringField(result, "type");
+    event.object_id = stringField(result, "object_id");
+    event.account = stringField(result, "account");
+    auto occurred = result.find("occurred_at");
+    if (occurred != result.end() && occurred->is_number_integer())
+      event.occurred_at = occurred->get<int64_t>();
+  }
+  if (event.event_id.empty()) {
+    log::error("plugin verify_webhook result lacks event_id", {{"integration", integration_id}});
+    http::setError(res, 500, "plugin_error", "the plugin accepted the webhook but reported no event_id");
+    return;
+  }
+
+  // 2. Platform endpoint: find the tenant (explicit "tenant", else the account's route).
+  event.status = store::InboxStatus::kPending;
+  if (platform) {
+    const std::string explicit_tenant = result.is_object() ? stringField(result, "tenant") : std::string();
+    if (!explicit_tenant.empty() && tenantExists(explicit_tenant)) {
+      tenant_id = explicit_tenant;
+    } else if (!event.account.empty()) {
+      auto routed = events.routeTenant(integration_id, event.account);
+      if (!routed.isOk()) {
+        http::setError(res, 503, "unavailable", "webhook routing lookup failed; retry later");
+        return;
+      }
+      if (routed->has_value()) tenant_id = **routed;
+    }
+    if (tenant_id.empty()) event.status = store::InboxStatus::kUnroutable;
+  }
+
+  // 3. One transaction (group-committed with concurrent intakes); acknowledge only after it committed.
+  const int64_t now = nowMs();
+  event.integration_id = integration_id;
+  event.tenant_id = tenant_id;
+  event.payload = req.body;
+  event.payload_sha256 = sha256(req.body);
+  event.headers_json = headers.dump();
+  event.received_at = now;
+  event.next_attempt_at = now;
+  auto stored = events.insert(event);
+  if (!stored.isOk()) {
+    log::error("webhook intake: storing failed",
+               {{"integration", integration_id}, {"error", stored.status().toString()}});
+    http::setError(res, 503, "unavailable", "the webhook could not be stored; retry later");
+    return;
+  }
+  switch (stored->outcome) {
+    case store::IntakeOutcome::kAccepted:
+      if (event.status == store::InboxStatus::kUnroutable) {
+        count(Received::kUnroutable);
+        log::warn(
+            "webhook for an unmapped account stored as unroutable",
+            {{"integration", integration_id}, {"account", event.account}, {"event_id", event.event_id}});
+        res.json(200, R"({"received":true,"duplicate":false,"routed":false})");
+      } else {
+        count(Received::kAccepted);
+        res.json(200, R"({"received":true,"duplicate":false})");
+        wake();
+      }
+      return;
+    case store::IntakeOutcome::kDuplicate:
+      count(Received::kDuplicate);
+      res.json(200, R"({"received":true,"duplicate":true})");
+      return;
+    case store::IntakeOutcome::kConflict:
+      count(Received::kConflict);
+      log::warn("webhook event id repeated with a different payload",
+                {{"integration", integration_id}, {"tenant", tenant_id}, {"event_id", event.event_id}});
+      res.json(200, R"({"received":true,"duplicate":true,"conflict":true})");
+      return;
+  }
+}
+
+}  // namespace ih::inbox

@@ -1,0 +1,20 @@
+// GET /metrics: the global registry in Prometheus text format. Header-only so that ih_metrics does not depend
+// on ih_http (metrics sits below http in the module list); include it where the server is assembled.
+#pragma once
+
+#include "http/server.h"
+#include "metrics/metrics.h"
+
+namespace ih::metrics {
+
+// Registers GET /metrics on `server` (call before server.start()). Unauthenticated, like /healthz: bind the
+// listener to a private interface or filter /metrics at the proxy when the numbers must stay private.
+inline void registerRoutes(http::Server& server, Registry& source = registry()) {
+  server.route("GET", "/metrics", [&source](const http::Request&, http::Response& res) {
+    res.status = 200;
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = source.exposition();
+  });
+}
+
+}  // namespace ih::metrics

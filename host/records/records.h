@@ -1,0 +1,62 @@
+// Synced provider records: the RecordSink plugins write through (JSON validated here), and the tenant API
+// that reads them (changes by cursor, one record). Storage rules (out-of-order guard, tombstones, per-tenant
+// seq) are in store/record_store.h.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/status.h"
+#include "runtime/sinks.h"
+#include "store/record_store.h"
+
+namespace ih::http {
+class Server;
+}
+namespace ih::tenancy {
+class Tenancy;
+}
+
+namespace ih::records {
+
+// Most records one upsert call may carry (it is one transaction on the single writer).
+inline constexpr size_t kMaxRecordsPerCall = 5000;
+
+// Thread-safe. Destroy before the Store it was built on.
+class Records final : public runtime::RecordSink {
+ public:
+  // `store` is borrowed and must outlive this object.
+  explicit Records(store::Store& store);
+
+  // `records_json`: [{"id":string,"data":object,"updated_at":integer unix seconds}, ...]. The whole array is
+  // one transaction. kInvalidArgument naming the element and field when the JSON is malformed (nothing is
+  // written); kTooLarge beyond kMaxRecordsPerCall. Older-than-stored records are skipped, not errors.
+  Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view records_json) override;
+  Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view id, int64_t updated_at) override;
+  // upsert + plugin state `state_key` = `state_value` in the same transaction (a sync page and its cursor).
+  Status upsertWithState(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                         std::string_view records_json, std::string_view state_key,
+                         std::string_view state_value, store::UpsertStats* stats = nullptr);
+
+  store::RecordStore& recordStore() { return store_; }
+
+ private:
+  store::RecordStore store_;
+};
+
+// Validates `records_json` (see Records::upsert) into rows; `model` is checked too. Exposed for
+// tests/benches.
+Result<std::vector<store::RecordInput>> parseRecords(std::string_view model, std::string_view records_json);
+
+// GET /api/records/{integration}/{model}?after=<seq>&limit=<1..1000, default 100>
+//   → {"object":"list","data":[{"id","model","data","updated_at","deleted","seq"}],"next_after":seq,
+//      "has_more":bool}   (changes in seq order; tombstones have "deleted":true and their last data)
+// GET /api/records/{integration}/{model}/{id} → the record (a tombstone answers 200 with "deleted":true), 404
+//   record_not_found otherwise.
+// Both need the "read" scope and only ever see the caller's tenant. `tenancy` and `records` are borrowed and
+// must outlive the server. Call before server.start().
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records);
+
+}  // namespace ih::records

@@ -1,0 +1,324 @@
+// Records and idempotent action results (schema v3 in records.cpp). See record_store.h.
+#include "store/record_store.h"
+
+#include <utility>
+
+#include "log/log.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace ih::store {
+namespace {
+
+// Binds text without copying: the string must stay alive and unchanged until the statement is reset (it does:
+// every task binds and steps within one call while its caller waits for the result).
+void bindRef(SQLite::Statement& q, int index, const std::string& text) {
+  q.bindNoCopy(index, text);
+}
+
+constexpr const char* kUpsertSql =
+    "INSERT INTO records(tenant_id, integration_id, model, external_id, data_json, updated_at, deleted, seq) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) "
+    "ON CONFLICT(tenant_id, integration_id, model, external_id) DO UPDATE SET "
+    "data_json = excluded.data_json, updated_at = excluded.updated_at, deleted = 0, seq = excluded.seq "
+    "WHERE excluded.updated_at > records.updated_at OR (excluded.updated_at = records.updated_at AND "
+    "records.deleted = 0 AND excluded.data_json IS NOT records.data_json)";
+
+constexpr const char* kTombstoneSql =
+    "INSERT INTO records(tenant_id, integration_id, model, external_id, data_json, updated_at, deleted, seq) "
+    "VALUES (?1, ?2, ?3, ?4, '{}', ?5, 1, ?6) "
+    "ON CONFLICT(tenant_id, integration_id, model, external_id) DO UPDATE SET "
+    "updated_at = excluded.updated_at, deleted = 1, seq = excluded.seq "
+    "WHERE excluded.updated_at > records.updated_at OR (excluded.updated_at = records.updated_at AND "
+    "records.deleted = 0)";
+
+constexpr const char* kRecordColumns =
+    "SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq FROM records ";
+
+Record recordFrom(SQLite::Statement& q) {
+  Record r;
+  r.integration_id = q.getColumn(0).getString();
+  r.model = q.getColumn(1).getString();
+  r.id = q.getColumn(2).getString();
+  r.data_json = q.getColumn(3).getString();
+  r.updated_at = q.getColumn(4).getInt64();
+  r.deleted = q.getColumn(5).getInt() != 0;
+  r.seq = q.getColumn(6).getInt64();
+  return r;
+}
+
+}  // namespace
+
+// Statements prepared once on the writer connection. Touched only by tasks running on the writer thread (and
+// released by a task in ~RecordStore), so no lock.
+struct RecordStore::WriterStatements {
+  SQLite::Database* db = nullptr;
+  std::unique_ptr<SQLite::Statement> upsert;
+  std::unique_ptr<SQLite::Statement> tombstone;
+  std::unique_ptr<SQLite::Statement> seq_get;
+  std::unique_ptr<SQLite::Statement> seq_put;
+  std::unique_ptr<SQLite::Statement> state_put;
+
+  void prepare(SQLite::Database& connection) {
+    if (db == &connection) return;
+    reset();
+    upsert = std::make_unique<SQLite::Statement>(connection, kUpsertSql);
+    tombstone = std::make_unique<SQLite::Statement>(connection, kTombstoneSql);
+    seq_get = std::make_unique<SQLite::Statement>(
+        connection, "SELECT last_seq FROM record_sequences WHERE tenant_id = ?");
+    seq_put = std::make_unique<SQLite::Statement>(
+        connection,
+        "INSERT INTO record_sequences(tenant_id, last_seq) VALUES (?, ?) "
+        "ON CONFLICT(tenant_id) DO UPDATE SET last_seq = excluded.last_seq");
+    state_put = std::make_unique<SQLite::Statement>(
+        connection,
+        "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT(tenant_id, integration_id, key) DO UPDATE SET value = excluded.value, "
+        "updated_at = excluded.updated_at");
+    db = &connection;
+  }
+  void reset() {
+    upsert.reset();
+    tombstone.reset();
+    seq_get.reset();
+    seq_put.reset();
+    state_put.reset();
+    db = nullptr;
+  }
+  // The last seq the tenant used (0 when none).
+  int64_t lastSeq(const std::string& tenant_id) {
+    seq_get->tryReset();
+    bindRef(*seq_get, 1, tenant_id);
+    const int64_t last = seq_get->executeStep() ? seq_get->getColumn(0).getInt64() : 0;
+    seq_get->tryReset();
+    return last;
+  }
+  void putSeq(const std::string& tenant_id, int64_t last) {
+    seq_put->tryReset();
+    bindRef(*seq_put, 1, tenant_id);
+    seq_put->bind(2, last);
+    seq_put->exec();
+    seq_put->tryReset();
+  }
+};
+
+RecordStore::RecordStore(Store& store) : store_(store), statements_(std::make_unique<WriterStatements>()) {}
+
+RecordStore::~RecordStore() {
+  WriterStatements* statements = statements_.get();
+  Status st = store_.database().writeSync([statements](SQLite::Database&) {
+    statements->reset();
+    return Status::ok();
+  });
+  if (!st.isOk()) {
+    // The store is already closing (a lifetime bug): never touch the writer connection from this thread.
+    log::error("record store destroyed after its store; leaking cached statements",
+               {{"error", st.message()}});
+    statements_->upsert.release();
+    statements_->tombstone.release();
+    statements_->seq_get.release();
+    statements_->seq_put.release();
+    statements_->state_put.release();
+  }
+}
+
+Status RecordStore::upsert(std::string_view tenant_id, std::string_view integration_id,
+                           std::string_view model, const std::vector<RecordInput>& records,
+                           UpsertStats* stats) {
+  return write(tenant_id, integration_id, model, records, nullptr, stats);
+}
+
+Status RecordStore::upsertWithState(std::string_view tenant_id, std::string_view integration_id,
+                                    std::string_view model, const std::vector<RecordInput>& records,
+                                    std::string_view state_key, std::string_view state_value,
+                                    UpsertStats* stats) {
+  const std::string_view state[2] = {state_key, state_value};
+  return write(tenant_id, integration_id, model, records, state, stats);
+}
+
+Status RecordStore::write(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                          const std::vector<RecordInput>& records, const std::string_view* state,
+                          UpsertStats* stats) {
+  if (tenant_id.empty() || integration_id.empty() || model.empty()) {
+    return Status::invalidArgument("records need a tenant, an integration and a model");
+  }
+  if (state != nullptr && state[0].empty()) return Status::invalidArgument("state key is empty");
+  if (records.empty() && state == nullptr) {
+    if (stats) *stats = {};
+    return Status::ok();
+  }
+  const std::string tenant(tenant_id), integration(integration_id), model_name(model);
+  const std::string state_key = state ? std::string(state[0]) : std::string();
+  UpsertStats counted;
+  WriterStatements* s = statements_.get();
+  Status st = store_.database().writeSync([&](SQLite::Database& db) {
+    s->prepare(db);
+    counted = {};
+    int64_t next = s->lastSeq(tenant) + 1;
+    SQLite::Statement& q = *s->upsert;
+    bindRef(q, 1, tenant);
+    bindRef(q, 2, integration);
+    bindRef(q, 3, model_name);
+    for (const RecordInput& r : records) {
+      q.tryReset();  // keeps the bindings: only the per-record ones change
+      bindRef(q, 4, r.id);
+      bindRef(q, 5, r.data_json);
+      q.bind(6, r.updated_at);
+      q.bind(7, next);
+      q.exec();
+      if (db.getChanges() > 0) {
+        ++next;
+        ++counted.written;
+      } else {
+        ++counted.skipped;
+      }
+    }
+    q.tryReset();
+    q.clearBindings();
+    if (counted.written > 0) s->putSeq(tenant, next - 1);
+    if (state != nullptr) {
+      SQLite::Statement& p = *s->state_put;
+      p.tryReset();
+      bindRef(p, 1, tenant);
+      bindRef(p, 2, integration);
+      bindRef(p, 3, state_key);
+      p.bind(4, state[1].data(), static_cast<int>(state[1].size()));
+      p.bind(5, nowMillis());
+      p.exec();
+      p.tryReset();
+      p.clearBindings();
+    }
+    return Status::ok();
+  });
+  if (st.isOk() && stats) *stats = counted;
+  return st;
+}
+
+Status RecordStore::remove(std::string_view tenant_id, std::string_view integration_id,
+                           std::string_view model, std::string_view id, int64_t updated_at, bool* written) {
+  if (tenant_id.empty() || integration_id.empty() || model.empty() || id.empty()) {
+    return Status::invalidArgument("a record delete needs a tenant, an integration, a model and an id");
+  }
+  const std::string tenant(tenant_id), integration(integration_id), model_name(model), record_id(id);
+  bool changed = false;
+  WriterStatements* s = statements_.get();
+  Status st = store_.database().writeSync([&](SQLite::Database& db) {
+    s->prepare(db);
+    const int64_t next = s->lastSeq(tenant) + 1;
+    SQLite::Statement& q = *s->tombstone;
+    q.tryReset();
+    bindRef(q, 1, tenant);
+    bindRef(q, 2, integration);
+    bindRef(q, 3, model_name);
+    bindRef(q, 4, record_id);
+    q.bind(5, updated_at);
+    q.bind(6, next);
+    q.exec();
+    changed = db.getChanges() > 0;
+    q.tryReset();
+    q.clearBindings();
+    if (changed) s->putSeq(tenant, next);
+    return Status::ok();
+  });
+  if (st.isOk() && written) *written = changed;
+  return st;
+}
+
+Result<std::vector<Record>> RecordStore::listChanges(std::string_view tenant_id,
+                                                     std::string_view integration_id, std::string_view model,
+                                                     int64_t after_seq, size_t limit) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<Record>> {
+    SQLite::Statement q(db, std::string(kRecordColumns) +
+                                "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? "
+                                "ORDER BY seq LIMIT ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, integration_id);
+    bindText(q, 3, model);
+    q.bind(4, after_seq);
+    q.bind(5, static_cast<int64_t>(limit));
+    std::vector<Record> out;
+    while (q.executeStep())
+      out.push_back(recordFrom(q));
+    return out;
+  });
+}
+
+Result<std::optional<Record>> RecordStore::get(std::string_view tenant_id, std::string_view integration_id,
+                                               std::string_view model, std::string_view id) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::optional<Record>> {
+    SQLite::Statement q(db,
+                        std::string(kRecordColumns) +
+                            "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND external_id = ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, integration_id);
+    bindText(q, 3, model);
+    bindText(q, 4, id);
+    if (!q.executeStep()) return std::optional<Record>();
+    return std::optional<Record>(recordFrom(q));
+  });
+}
+
+// --- action results ---
+
+Result<std::optional<ActionResult>> ActionResultStore::find(std::string_view tenant_id,
+                                                            std::string_view integration_id,
+                                                            std::string_view idempotency_key) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::optional<ActionResult>> {
+    SQLite::Statement q(db,
+                        "SELECT request_hash, status, response_json, created_at FROM action_results "
+                        "WHERE tenant_id = ? AND integration_id = ? AND idempotency_key = ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, integration_id);
+    bindText(q, 3, idempotency_key);
+    if (!q.executeStep()) return std::optional<ActionResult>();
+    ActionResult r;
+    r.tenant_id = std::string(tenant_id);
+    r.integration_id = std::string(integration_id);
+    r.idempotency_key = std::string(idempotency_key);
+    r.request_hash = columnBytes(q.getColumn(0));
+    r.status = q.getColumn(1).getInt();
+    r.response_json = q.getColumn(2).getString();
+    r.created_at = q.getColumn(3).getInt64();
+    return std::optional<ActionResult>(std::move(r));
+  });
+}
+
+Status ActionResultStore::save(std::string_view tenant_id, const ActionResult& result) {
+  if (result.tenant_id != tenant_id) {
+    return Status::invalidArgument("action result is for another tenant than the call");
+  }
+  Status st = store_.database().writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db,
+        "INSERT INTO action_results(tenant_id, integration_id, idempotency_key, request_hash, "
+        "status, response_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    bindText(q, 1, result.tenant_id);
+    bindText(q, 2, result.integration_id);
+    bindText(q, 3, result.idempotency_key);
+    bindBlob(q, 4, result.request_hash);
+    q.bind(5, result.status);
+    bindText(q, 6, result.response_json);
+    q.bind(7, result.created_at);
+    q.exec();
+    return Status::ok();
+  });
+  if (st.code() == StatusCode::kAlreadyExists) {
+    return Status::alreadyExists("a result for this idempotency key is already stored");
+  }
+  return st;
+}
+
+Result<size_t> ActionResultStore::purgeBefore(int64_t created_before) {
+  size_t removed = 0;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM action_results WHERE created_at < ?");
+    q.bind(1, created_before);
+    q.exec();
+    removed = static_cast<size_t>(db.getChanges());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return removed;
+}
+
+}  // namespace ih::store

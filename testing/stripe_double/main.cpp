@@ -1,0 +1,94 @@
+// stripe-double: the Stripe test double as a standalone process. Prints {"url":"http://127.0.0.1:N"} on
+// stdout once listening; SIGINT/SIGTERM stop it cleanly.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "stripe_double/stripe_double.h"
+
+namespace {
+
+void usage() {
+  std::cerr
+      << "usage: stripe-double [--port N] [--host H] [--seed-key sk_test_...]... [--webhook-delay-ms N]\n"
+         "                     [--webhook-retry-ms a,b,c] [--client-id ca_...] [--redirect-uri URL]\n"
+         "                     [--api-version V] [--threads N]\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ih::stripe_double::Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage();
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    try {
+      if (arg == "--port")
+        options.port = std::stoi(value());
+      else if (arg == "--host")
+        options.host = value();
+      else if (arg == "--seed-key")
+        options.api_keys.push_back(value());
+      else if (arg == "--webhook-delay-ms")
+        options.webhook_delay_ms = std::stoi(value());
+      else if (arg == "--webhook-retry-ms") {
+        options.webhook_retry_delays_ms.clear();
+        std::string list = value();
+        size_t p = 0;
+        while (p < list.size()) {
+          size_t n = list.find(',', p);
+          if (n == std::string::npos) n = list.size();
+          options.webhook_retry_delays_ms.push_back(std::stoi(list.substr(p, n - p)));
+          p = n + 1;
+        }
+      } else if (arg == "--client-id")
+        options.platform_client_id = value();
+      else if (arg == "--redirect-uri")
+        options.oauth_redirect_uri = value();
+      else if (arg == "--api-version")
+        options.api_version = value();
+      else if (arg == "--threads")
+        options.threads = std::stoi(value());
+      else if (arg == "--help" || arg == "-h") {
+        usage();
+        return 0;
+      } else {
+        std::cerr << "unknown argument: " << arg << "\n";
+        usage();
+        return 2;
+      }
+    } catch (const std::exception&) {
+      std::cerr << "invalid value for " << arg << "\n";
+      return 2;
+    }
+  }
+
+  // Block the stop signals before any thread starts so only sigwait() sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto started = ih::stripe_double::StripeDouble::start(options);
+  if (!started.isOk()) {
+    std::cerr << "stripe-double: " << started.status().toString() << "\n";
+    return 1;
+  }
+  auto server = std::move(started).value();
+  std::cout << "{\"url\":\"" << server->url() << "\"}" << std::endl;
+  int sig = 0;
+  sigwait(&set, &sig);
+  server->stop();
+  return 0;
+}

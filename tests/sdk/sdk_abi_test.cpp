@@ -1,0 +1,369 @@
+// SDK and ABI tests: pinned v1.0 layout, the frozen header, the C++ wrapper's error containment and host-call
+// helpers (through the fake host), and real fixture/example .so files loaded with dlopen.
+#include <dlfcn.h>
+
+#include <cstddef>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <openssl/evp.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "abi_v1_0_layout.h"
+#include "ih/hmac.hpp"
+#include "ih/plugin.hpp"
+#include "ih/plugin_abi.h"
+#include "ih/testing/fake_host.hpp"
+
+namespace {
+
+using ih::sdk::Call;
+using ih::sdk::Status;
+using ih::sdk::testing::FakeHost;
+using ih::sdk::testing::FakeHttpResponse;
+using ih::sdk::testing::HttpExchange;
+
+std::string sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xF]);
+  }
+  return out;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// A plugin whose behaviour the test picks through its config.
+class ProbePlugin final : public ih::sdk::Plugin {
+ public:
+  ProbePlugin(const ih_host_api*, std::string_view, std::string_view config) : mode_(config) {
+    if (mode_ == "bad-config") throw std::invalid_argument("greeting must be a string");
+    if (mode_ == "ctor-bug") throw std::runtime_error("ctor exploded");
+    if (mode_ == "ctor-int") throw 7;
+  }
+  Status onRoute(Call& call, std::string_view, std::string_view body) override {
+    if (mode_ == "throw-std") throw std::runtime_error("boom");
+    if (mode_ == "throw-int") throw 42;
+    if (mode_ == "status") return Status::conflict("already exists");
+    if (mode_ == "bad-value") {
+      ih::sdk::Result<int> r(Status::notFound("nothing"));
+      return Status::internal(std::to_string(r.value()));  // programmer error: throws std::logic_error
+    }
+    return call.respond(201, body, R"({"X-Probe":"1"})");
+  }
+  Status runAction(Call& call, std::string_view action, std::string_view input) override {
+    if (action == "http") {
+      ih::sdk::HttpRequest request;
+      request.method = "POST";
+      request.url = "https://api.test/v1/things";
+      request.headers = {{"X-Quote", "say \"hi\"\n\ttab"}, {"X-Utf8", "caf\xC3\xA9"}};
+      request.body = std::string(input);
+      request.idempotency_key = "idem-1";
+      request.endpoint = "/v1/things";
+      request.timeout_ms = 1500;
+      auto response = call.http(request);
+      if (!response) return response.status();
+      return call.setResult(nlohmann::json{{"status", response->status},
+                                           {"body", response->body},
+                                           {"retry_after", response->header("retry-after").value_or("")}}
+                                .dump());
+    }
+    if (action == "state") {
+      auto before = call.state("cursor");
+      if (!before) return before.status();
+      if (before->has_value()) return Status::internal("expected no cursor yet");
+      Status put = call.putState("cursor", "c1");
+      if (!put.isOk()) return put;
+      auto after = call.state("cursor");
+      return call.setResult(nlohmann::json{{"after", after->value_or("")}}.dump());
+    }
+    if (action == "creds-outside-connect") return call.putCredentials(R"({"k":"v"})");
+    if (action == "bad-records") return call.upsertRecords("item", R"([{"id":"a"}])");
+    if (action == "records") {
+      Status s = call.upsertRecords("item", R"([{"id":"a","data":{"v":2},"updated_at":20}])");
+      if (s.isOk()) s = call.upsertRecords("item", R"([{"id":"a","data":{"v":1},"updated_at":10}])");
+      if (s.isOk()) s = call.deleteRecord("item", "a", 5);  // older delete: ignored
+      if (s.isOk()) s = call.upsertRecords("item", R"([{"id":"b","data":{},"updated_at":1}])");
+      if (s.isOk()) s = call.deleteRecord("item", "b", 2);
+      return s;
+    }
+    return Status::notFound("no such action");
+  }
+
+ private:
+  std::string mode_;
+};
+
+constexpr char kProbeManifest[] = R"({"name":"probe","version":"1.0.0"})";
+constexpr ih_plugin_descriptor kProbe =
+    ih::sdk::descriptorFor<ProbePlugin>(kProbeManifest, IH_CAP_ROUTES | IH_CAP_ACTIONS, IH_FLAG_SERIALIZE);
+
+const ih_plugin_descriptor* loadFixture(const std::string& file, void** handle_out = nullptr) {
+  void* handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+  INFO("dlopen " << file << ": " << (handle ? "ok" : dlerror()));
+  REQUIRE(handle != nullptr);
+  if (handle_out) *handle_out = handle;
+  auto entry = reinterpret_cast<ih_plugin_entry_fn>(dlsym(handle, IH_PLUGIN_ENTRY_SYMBOL));
+  REQUIRE(entry != nullptr);
+  return entry(IH_ABI_MAJOR, IH_ABI_MINOR);
+}
+
+std::string fixturePath(const std::string& name) {
+  return std::string(IH_TEST_PLUGIN_DIR) + "/lib" + name + ".so";
+}
+
+}  // namespace
+
+TEST_CASE("v1.0 struct layout is pinned", "[sdk][abi]") {
+#if defined(__x86_64__) && defined(__LP64__)
+#define IH_RUNTIME_FIELD(type, field, offset, size)            \
+  CHECK(offsetof(type, field) == static_cast<size_t>(offset)); \
+  CHECK(sizeof(std::declval<type>().field) == static_cast<size_t>(size));
+#define IH_RUNTIME_SIZE(type, size) CHECK(sizeof(type) == static_cast<size_t>(size));
+  IH_ABI_V1_0_FIELDS(IH_RUNTIME_FIELD)
+  IH_ABI_V1_0_SIZES(IH_RUNTIME_SIZE)
+#else
+  WARN("layout pinned for x86_64/LP64 only");
+#endif
+  CHECK(IH_ABI_MAJOR == 1);
+  CHECK(IH_OK == 0);
+  CHECK(IH_ERR_SIGNATURE == 12);
+}
+
+TEST_CASE("the frozen v1.0 header never changes", "[sdk][abi]") {
+  const std::string frozen =
+      readFile(std::string(IH_SOURCE_DIR) + "/tests/fixtures/abi_v1_0/ih/plugin_abi.h");
+  REQUIRE_FALSE(frozen.empty());
+  CHECK(sha256Hex(frozen) == "83bd34c9c0f075e5f6006feb023bde4c6448a547fe7eeff6b4ba5289ffe85798");
+}
+
+TEST_CASE("wrapper descriptor carries the header's version and the given flags", "[sdk][wrapper]") {
+  CHECK(kProbe.struct_size == sizeof(ih_plugin_descriptor));
+  CHECK(kProbe.abi_major == IH_ABI_MAJOR);
+  CHECK(kProbe.abi_minor == IH_ABI_MINOR);
+  CHECK(kProbe.capabilities == (IH_CAP_ROUTES | IH_CAP_ACTIONS));
+  CHECK(kProbe.flags == IH_FLAG_SERIALIZE);
+  CHECK(kProbe.reserved0 == 0);
+  CHECK(kProbe.disconnect != nullptr);
+}
+
+TEST_CASE("wrapper turns exceptions and statuses into ih_status + set_error", "[sdk][wrapper]") {
+  FakeHost host(&kProbe);
+  SECTION("std::exception -> IH_ERR_INTERNAL with its message") {
+    auto r = host.route(host.create("p", "throw-std"), "{}");
+    CHECK(r.status == IH_ERR_INTERNAL);
+    CHECK(r.error == "unhandled exception: boom");
+  }
+  SECTION("non-standard exception -> IH_ERR_INTERNAL") {
+    auto r = host.route(host.create("p", "throw-int"), "{}");
+    CHECK(r.status == IH_ERR_INTERNAL);
+    CHECK(r.error == "unhandled non-standard exception");
+  }
+  SECTION("returned Status -> its code and message") {
+    auto r = host.route(host.create("p", "status"), "{}");
+    CHECK(r.status == IH_ERR_CONFLICT);
+    CHECK(r.error == "already exists");
+  }
+  SECTION("Result::value() on an error is contained") {
+    auto r = host.route(host.create("p", "bad-value"), "{}");
+    CHECK(r.status == IH_ERR_INTERNAL);
+    CHECK(r.error.find("nothing") != std::string::npos);
+  }
+  SECTION("unimplemented handler -> IH_ERR_UNSUPPORTED") {
+    auto inst = host.create("p", "ok");
+    CHECK(host.connect(inst, "{}").status == IH_ERR_UNSUPPORTED);
+    CHECK(host.runJob(inst, "sync").status == IH_ERR_UNSUPPORTED);
+    CHECK(host.verifyWebhook(inst, "{}", "").status == IH_ERR_UNSUPPORTED);
+  }
+  SECTION("constructor exceptions") {
+    auto bad = host.create("p", "bad-config");
+    CHECK(bad.status == IH_ERR_INVALID_ARGUMENT);
+    CHECK(bad.error == "invalid configuration: greeting must be a string");
+    auto bug = host.create("p", "ctor-bug");
+    CHECK(bug.status == IH_ERR_INTERNAL);
+    CHECK(bug.error == "unhandled exception: ctor exploded");
+    CHECK(host.create("p", "ctor-int").status == IH_ERR_INTERNAL);
+  }
+  SECTION("respond passes status, headers and raw body") {
+    const std::string body("raw\0bytes", 9);
+    auto r = host.route(host.create("p", "ok"), "{}", body);
+    CHECK(r.status == IH_OK);
+    CHECK(r.http_status == 201);
+    CHECK(r.body == body);
+    CHECK(nlohmann::json::parse(r.headers_json)["X-Probe"] == "1");
+  }
+}
+
+TEST_CASE("create refuses a host table of another major", "[sdk][wrapper]") {
+  FakeHost host(&kProbe);
+  ih_host_api old = *host.api();
+  old.abi_major = 2;
+  ih_plugin* instance = nullptr;
+  CHECK(kProbe.create(&old, nullptr, ih::sdk::toStr("p"), ih::sdk::toStr("ok"), &instance) ==
+        IH_ERR_INVALID_ARGUMENT);
+  CHECK(instance == nullptr);
+}
+
+TEST_CASE("Call::http builds escaped request JSON and reads the response", "[sdk][wrapper]") {
+  FakeHost host(&kProbe);
+  host.setHttpHandler([](const HttpExchange& request) {
+    return FakeHttpResponse{429, {{"Retry-After", "3"}}, "slow down " + request.body};
+  });
+  auto inst = host.create("p", "ok");
+  auto r = host.runAction(inst, "http", R"({"n":1})");
+  REQUIRE(r.status == IH_OK);
+  const auto result = nlohmann::json::parse(r.result);
+  CHECK(result["status"] == 429);  // non-2xx is still a successful call
+  CHECK(result["body"] == R"(slow down {"n":1})");
+  CHECK(result["retry_after"] == "3");
+
+  const auto sent = host.httpRequests().at(0);
+  const auto request = nlohmann::json::parse(sent.request_json);  // valid JSON despite quotes/newlines
+  CHECK(request["method"] == "POST");
+  CHECK(request["headers"]["X-Quote"] == "say \"hi\"\n\ttab");
+  CHECK(request["headers"]["X-Utf8"] == "caf\xC3\xA9");
+  CHECK(request["idempotency_key"] == "idem-1");
+  CHECK(request["endpoint"] == "/v1/things");
+  CHECK(request["timeout_ms"] == 1500);
+  CHECK(sent.header("x-quote") == std::string("say \"hi\"\n\ttab"));
+  CHECK(host.liveBuffers() == 0);
+
+  SECTION("transport failure is an error with the host's message") {
+    host.setHttpHandler([](const HttpExchange&) {
+      FakeHttpResponse failure;
+      failure.transport_error = IH_ERR_UNAVAILABLE;
+      failure.transport_message = "connect timeout";
+      return failure;
+    });
+    auto failed = host.runAction(inst, "http", "{}");
+    CHECK(failed.status == IH_ERR_UNAVAILABLE);
+    CHECK(failed.error == "connect timeout");
+  }
+}
+
+TEST_CASE("fake host scopes state, guards credentials and orders records", "[sdk][fake_host]") {
+  FakeHost host(&kProbe);
+  host.setTenant("t1");
+  auto inst = host.create("p", "ok");
+  REQUIRE(host.runAction(inst, "state").ok());
+  CHECK(host.state("t1", "p", "cursor") == std::string("c1"));
+  host.setTenant("t2");
+  REQUIRE(host.runAction(inst, "state").ok());  // t2 starts without a cursor
+
+  auto creds = host.runAction(inst, "creds-outside-connect");
+  CHECK(creds.status == IH_ERR_PERMISSION_DENIED);
+  CHECK(creds.error == "credentials_put is only allowed inside connect");
+  CHECK_FALSE(host.credentials("t2", "p"));
+
+  CHECK(host.runAction(inst, "bad-records").status == IH_ERR_INVALID_ARGUMENT);
+  REQUIRE(host.runAction(inst, "records").ok());
+  auto a = host.record("t2", "p", "item", "a");
+  REQUIRE(a);
+  CHECK(a->updated_at == 20);
+  CHECK(a->data_json == R"({"v":2})");
+  CHECK_FALSE(a->deleted);
+  auto b = host.record("t2", "p", "item", "b");
+  REQUIRE(b);
+  CHECK(b->deleted);
+  CHECK(host.records("t2", "p", "item").size() == 1);
+  CHECK(host.records("t1", "p", "item").empty());
+  CHECK(host.liveBuffers() == 0);
+}
+
+TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
+  namespace json = ih::sdk::json;
+  const std::string tricky = std::string("a\"b\\c\n\x01 caf\xC3\xA9");
+  CHECK(json::unquote(json::quote(tricky)) == tricky);
+  CHECK(nlohmann::json::parse(json::quote(tricky)).get<std::string>() == tricky);
+  CHECK(json::unquote(R"("\u00e9\ud83d\ude00")") == std::string("\xC3\xA9\xF0\x9F\x98\x80"));
+  CHECK(json::isValid(R"( {"a":[1,2.5e3,-3,true,null,{"b":"c"}]} )"));
+  CHECK_FALSE(json::isValid(R"({"a":})"));
+  CHECK_FALSE(json::isValid(R"({"a":1} x)"));
+  CHECK_FALSE(json::isValid("[1,]"));
+  CHECK_FALSE(json::isValid(""));
+  const std::string obj = R"({"tenant":"t1","n":-42,"nested":{"tenant":"no"},"f":1.5,"Hdr":"v"})";
+  CHECK(json::stringField(obj, "tenant") == std::string("t1"));
+  CHECK(json::intField(obj, "n") == -42);
+  CHECK_FALSE(json::intField(obj, "f"));
+  CHECK(json::rawField(obj, "nested") == std::string_view(R"({"tenant":"no"})"));
+  CHECK_FALSE(json::stringField(obj, "missing"));
+  CHECK(json::headerField(obj, "hdr") == std::string("v"));
+}
+
+TEST_CASE("hmacSha256Hex matches RFC 4231 and compares in constant time", "[sdk][hmac]") {
+  CHECK(ih::sdk::hmacSha256Hex("Jefe", "what do ya want for nothing?") ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(ih::sdk::constantTimeEquals("abc", "abc"));
+  CHECK_FALSE(ih::sdk::constantTimeEquals("abc", "abd"));
+  CHECK_FALSE(ih::sdk::constantTimeEquals("abc", "abcd"));
+}
+
+TEST_CASE("fixture .so built against the frozen v1.0 header answers its route", "[sdk][fixtures]") {
+  const ih_plugin_descriptor* d = loadFixture(fixturePath("fixture_frozen"));
+  REQUIRE(d != nullptr);
+  CHECK(d->abi_major == 1);
+  CHECK(d->abi_minor == 0);
+  CHECK(nlohmann::json::parse(d->manifest_json)["name"] == "frozen");
+  FakeHost host(d);
+  auto r = host.route(host.create("frozen", "{}"), "{}");
+  REQUIRE(r.status == IH_OK);
+  CHECK(r.http_status == 200);
+  CHECK(r.body == R"({"frozen":true})");
+}
+
+TEST_CASE("exceptions thrown inside a real .so stay inside it", "[sdk][fixtures]") {
+  const ih_plugin_descriptor* d = loadFixture(fixturePath("fixture_throwing"));
+  REQUIRE(d != nullptr);
+  CHECK(nlohmann::json::parse(d->manifest_json)["name"] == "thrower");
+  FakeHost host(d);
+  auto inst = host.create("thrower", "{}");
+  auto route = host.route(inst, "{}");
+  CHECK(route.status == IH_ERR_INTERNAL);
+  CHECK(route.error == "unhandled exception: boom");
+  auto action = host.runAction(inst, "throw_int");
+  CHECK(action.status == IH_ERR_INTERNAL);
+  CHECK(action.error == "unhandled non-standard exception");
+}
+
+TEST_CASE("refusal fixtures describe what they claim", "[sdk][fixtures]") {
+  CHECK(loadFixture(fixturePath("fixture_wrong_major"))->abi_major == 2);
+  CHECK(loadFixture(fixturePath("fixture_future_minor"))->abi_minor == IH_ABI_MINOR + 1);
+  CHECK(loadFixture(fixturePath("fixture_small_struct"))->struct_size == 8);
+  CHECK(loadFixture(fixturePath("fixture_null_entry")) == nullptr);
+  CHECK_FALSE(nlohmann::json::accept(loadFixture(fixturePath("fixture_bad_manifest"))->manifest_json));
+  CHECK(nlohmann::json::parse(loadFixture(fixturePath("fixture_dup_a"))->manifest_json)["name"] == "dupname");
+  CHECK(nlohmann::json::parse(loadFixture(fixturePath("fixture_dup_b"))->manifest_json)["name"] == "dupname");
+
+  void* no_entry = dlopen(fixturePath("fixture_no_entry").c_str(), RTLD_NOW | RTLD_LOCAL);
+  REQUIRE(no_entry != nullptr);
+  CHECK(dlsym(no_entry, IH_PLUGIN_ENTRY_SYMBOL) == nullptr);
+
+  CHECK(dlopen((std::string(IH_TEST_PLUGIN_DIR) + "/not_a_plugin.so").c_str(), RTLD_NOW | RTLD_LOCAL) ==
+        nullptr);
+}
+
+TEST_CASE("the built example .so exports its entry and greets", "[sdk][example]") {
+  const ih_plugin_descriptor* d = loadFixture(std::string(IH_PLUGIN_DIR) + "/libexample.so");
+  REQUIRE(d != nullptr);
+  CHECK(nlohmann::json::parse(d->manifest_json)["name"] == "example");
+  FakeHost host(d);
+  host.setTenant("acme");
+  auto inst = host.create("example", R"({"webhook_secret":"s3cret_value"})");
+  REQUIRE(inst.ok());
+  auto r = host.route(inst, ih::sdk::testing::makeRequestJson("GET", "/hello", "acme"));
+  REQUIRE(r.status == IH_OK);
+  CHECK(nlohmann::json::parse(r.body)["message"] == "Hello, acme!");
+}
