@@ -170,6 +170,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.api_context.idempotency = m.idempotency.get();
   m.routes = api::registerRoutes(*m.server, m.api_context);
   m.inbox = std::make_unique<inbox::Inbox>(*m.store, *m.runtime, inbox::optionsFrom(c.inbox));
+  m.runtime->setInbox(m.inbox.get());
   m.inbox->registerRoutes(*m.server, *m.tenancy);
   records::registerRoutes(*m.server, *m.tenancy, *m.records);
   events::registerRoutes(*m.server, *m.tenancy, *m.events);

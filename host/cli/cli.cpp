@@ -280,7 +280,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
   }
   out << "plugins directory: " << scan.dir << " (host ABI " << IH_ABI_MAJOR << "." << IH_ABI_MINOR << ")\n";
   out << std::left << std::setw(20) << "NAME" << std::setw(10) << "VERSION" << std::setw(6) << "ABI"
-      << std::setw(36) << "CAPABILITIES"
+      << std::setw(40) << "CAPABILITIES"
       << "FILE\n";
   for (const auto& p : registry->loaded()) {
     std::string caps;
@@ -288,7 +288,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
       caps += (caps.empty() ? "" : ",") + c;
     out << std::left << std::setw(20) << p->manifest().name << std::setw(10) << p->manifest().version
         << std::setw(6) << (std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor()))
-        << std::setw(36) << caps << p->file() << "\n";
+        << std::setw(40) << caps << p->file() << "\n";
   }
   if (registry->loaded().empty()) out << "(no plugin loaded)\n";
   for (const auto& r : registry->refused())

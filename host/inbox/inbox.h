@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "runtime/sinks.h"
 #include "store/inbox_store.h"
 
 namespace ih::config {
@@ -60,7 +61,7 @@ struct Options {
 // [inbox] of the config as Options.
 Options optionsFrom(const config::InboxConfig& config);
 
-class Inbox {
+class Inbox final : public runtime::InboxSink {
  public:
   // Borrowed collaborators must outlive the Inbox. Integrations must all be added to `runtime` already (the
   // metrics handles are made per integration here). Starts nothing.
@@ -81,6 +82,12 @@ class Inbox {
 
   // Wakes an idle worker (intake and replay do it).
   void wake();
+
+  // runtime::InboxSink (sink.cpp): events fed by reconcile jobs, and platform account routing for plugins.
+  Result<bool> ingest(std::string_view integration_id, std::string_view tenant_id, std::string_view meta_json,
+                      std::string_view body) override;
+  Status bindAccount(std::string_view integration_id, std::string_view account, std::string_view tenant_id,
+                     bool bind) override;
 
   // The routing table and event store (e.g. for the Stripe Connect plugin's account mapping). Thread-safe.
   store::InboxStore& events();

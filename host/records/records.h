@@ -35,6 +35,11 @@ class Records final : public runtime::RecordSink {
                 std::string_view records_json) override;
   Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                 std::string_view id, int64_t updated_at) override;
+  Status commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view records_json, std::string_view state_key,
+                std::string_view state_value) override {
+    return upsertWithState(tenant_id, integration_id, model, records_json, state_key, state_value);
+  }
   // upsert + plugin state `state_key` = `state_value` in the same transaction (a sync page and its cursor).
   Status upsertWithState(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                          std::string_view records_json, std::string_view state_key,

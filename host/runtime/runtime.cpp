@@ -18,6 +18,7 @@ struct ih_call {
   ih::runtime::Integration* integration = nullptr;
   std::string_view tenant_id;
   bool allow_credentials_put = false;
+  const ih::runtime::PromptFn* prompt = nullptr;
   ih::runtime::CallResult* out = nullptr;
   std::string error_message;  // set_error
   std::string last_error;     // last failed host service
@@ -237,11 +238,97 @@ void hostBufFree(ih_buf* buf) {
   delete buf;
 }
 
+ih_status hostRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih_str state_key,
+                            ih_str state_value) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_commit: this call has no tenant");
+  const std::string& integration = call->integration->id();
+  Status s = state_key.len == 0
+                 ? call->deps->records->upsert(call->tenant_id, integration, view(model), view(records_json))
+                 : call->deps->records->commit(call->tenant_id, integration, view(model), view(records_json),
+                                               view(state_key), view(state_value));
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
+  if (!call || !answer) return IH_ERR_INVALID_ARGUMENT;
+  *answer = nullptr;
+  json prompt = json::parse(view(prompt_json), nullptr, false);
+  if (!prompt.is_object() || !prompt.contains("key") || !prompt["key"].is_string()) {
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "prompt: prompt_json must be an object with a \"key\" string");
+  }
+  if (call->prompt == nullptr || !*call->prompt) {
+    return fail(call, IH_ERR_UNSUPPORTED,
+                "nobody can answer prompt \"" + prompt["key"].get<std::string>() +
+                    "\" (non-interactive run); pass it with --set " + prompt["key"].get<std::string>() + "=…");
+  }
+  auto result = (*call->prompt)(view(prompt_json));
+  if (!result.isOk()) return fail(call, abiCode(result.status()), result.status().message());
+  *answer = newBuf(std::move(*result), prompt.value("kind", "") == "secret");
+  return IH_OK;
+}
+
+ih_status hostBindAccount(ih_call* call, ih_str account, int32_t bind) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->inbox) return fail(call, IH_ERR_UNSUPPORTED, "webhook inbox not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: this call has no tenant");
+  if (account.len == 0 || account.len > 255) return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: bad account");
+  Status s = call->deps->inbox->bindAccount(call->integration->id(), view(account), call->tenant_id, bind != 0);
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostInboxIngest(ih_call* call, ih_str meta_json, ih_str body) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->inbox) return fail(call, IH_ERR_UNSUPPORTED, "webhook inbox not available in this host");
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "inbox_ingest: this call has no tenant");
+  auto duplicate = call->deps->inbox->ingest(call->integration->id(), call->tenant_id, view(meta_json), view(body));
+  if (!duplicate.isOk()) return fail(call, abiCode(duplicate.status()), duplicate.status().message());
+  call->last_error = *duplicate ? "duplicate" : "";
+  return IH_OK;
+}
+
+std::string secretPurpose(ih_str name) { return "secret:" + std::string(view(name)); }
+
+ih_status hostSecretPut(ih_call* call, ih_str name, ih_str value) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_put: this call has no tenant");
+  if (name.len == 0 || name.len > 64) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret name must be 1-64 bytes");
+  const std::string& integration = call->integration->id();
+  std::string purpose = secretPurpose(name);
+  auto sealed = call->deps->vault->seal(view(value), {call->tenant_id, integration, purpose});
+  if (!sealed.isOk()) return fail(call, IH_ERR_INTERNAL, sealed.status().message());
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  Status s = call->deps->store->putSecret(
+      {std::string(call->tenant_id), integration, purpose, sealed->key_id, sealed->nonce, sealed->ciphertext, now});
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+ih_status hostSecretGet(ih_call* call, ih_str name, ih_buf** out) {
+  if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
+  *out = nullptr;
+  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_get: this call has no tenant");
+  const std::string& integration = call->integration->id();
+  std::string purpose = secretPurpose(name);
+  auto row = call->deps->store->getSecret(call->tenant_id, integration, purpose);
+  if (!row.isOk()) {
+    if (row.status().code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "no such secret");
+    return fail(call, IH_ERR_INTERNAL, row.status().message());
+  }
+  auto plain = call->deps->vault->open({row->key_id, row->nonce, row->ciphertext}, {call->tenant_id, integration, purpose});
+  if (!plain.isOk()) return fail(call, IH_ERR_INTERNAL, plain.status().message());
+  *out = newBuf(std::string(plain->view()), /*secret=*/true);
+  return IH_OK;
+}
+
 const ih_host_api kHostApi = {
     sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR, hostLog,       hostHttpRequest,
     hostCredentialsGet,  hostCredentialsPut, hostStateGet, hostStatePut,  hostRecordsUpsert,
     hostRecordsDelete,   hostEmitEvent,      hostRespond,  hostSetResult, hostSetError,
-    hostLastError,       hostBufView,        hostBufFree,
+    hostLastError,       hostBufView,        hostBufFree,       hostRecordsCommit, hostPrompt,
+    hostBindAccount,     hostInboxIngest,    hostSecretPut,     hostSecretGet,
 };
 
 }  // namespace
@@ -254,6 +341,7 @@ struct Runtime::CallSpec {
   uint64_t capability;  // required IH_CAP_* bit
   bool allow_credentials_put = false;
   std::function<ih_status(const ih_plugin_descriptor&, ih_plugin*, ih_call*)> invoke;
+  const PromptFn* prompt = nullptr;
 };
 
 Integration::~Integration() = default;
@@ -351,6 +439,7 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const Ca
   call.integration = &in;
   call.tenant_id = tenant_id;
   call.allow_credentials_put = spec.allow_credentials_put;
+  call.prompt = spec.prompt;
   call.out = &out;
 
   auto started = std::chrono::steady_clock::now();
@@ -411,12 +500,13 @@ CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::str
 }
 
 CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::string_view action,
-                              std::string_view input_json) {
-  return invoke(
-      in, tenant_id,
-      {"actions", IH_CAP_ACTIONS, false, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
-         return d.run_action(p, c, toStr(action), toStr(input_json));
-       }});
+                              std::string_view input_json, const PromptFn* prompt) {
+  return invoke(in, tenant_id,
+                {"actions", IH_CAP_ACTIONS, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.run_action(p, c, toStr(action), toStr(input_json));
+                 },
+                 prompt});
 }
 
 CallResult Runtime::connect(Integration& in, std::string_view tenant_id, std::string_view input_json) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,7 +44,12 @@ struct Dependencies {
   outbound::Client* outbound = nullptr;
   RecordSink* records = nullptr;
   EventSink* events = nullptr;
+  InboxSink* inbox = nullptr;  // may be set after construction (setInbox): the inbox needs the runtime first
 };
+
+// Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or
+// kUnsupported when nobody can answer.
+using PromptFn = std::function<Result<std::string>(std::string_view prompt_json)>;
 
 // What one plugin call produced.
 struct CallResult {
@@ -119,8 +125,9 @@ class Runtime {
                            std::string_view body);
   CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job,
                     std::string_view params_json);
+  // `prompt` (optional) answers the plugin's prompts; without it a prompt fails with IH_ERR_UNSUPPORTED.
   CallResult runAction(Integration& in, std::string_view tenant_id, std::string_view action,
-                       std::string_view input_json);
+                       std::string_view input_json, const PromptFn* prompt = nullptr);
   CallResult connect(Integration& in, std::string_view tenant_id, std::string_view input_json);
   CallResult testConnection(Integration& in, std::string_view tenant_id);
   CallResult disconnect(Integration& in, std::string_view tenant_id);
@@ -129,11 +136,15 @@ class Runtime {
   // Idempotent.
   void shutdown(std::chrono::milliseconds drain = std::chrono::seconds(10));
 
+  // Wires the inbox in once it exists. Call before serving.
+  void setInbox(InboxSink* inbox) { deps_.inbox = inbox; }
+
   // The services table handed to plugins (exposed for tests).
   static const ih_host_api* hostApi();
 
  private:
   struct CallSpec;
+  friend struct CallAccess;
   CallResult invoke(Integration& in, std::string_view tenant_id, const CallSpec& spec);
 
   Dependencies deps_;

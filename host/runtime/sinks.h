@@ -18,6 +18,10 @@ class RecordSink {
                         std::string_view records_json) = 0;
   virtual Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                         std::string_view id, int64_t updated_at) = 0;
+  // upsert + plugin state `state_key` = `state_value` in ONE transaction (a sync page with its cursor).
+  virtual Status commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                        std::string_view records_json, std::string_view state_key,
+                        std::string_view state_value) = 0;
 };
 
 class EventSink {
@@ -25,6 +29,21 @@ class EventSink {
   virtual ~EventSink() = default;
   virtual Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
                       std::string_view data_json) = 0;
+};
+
+// The webhook inbox as seen from plugin calls: feeding reconciled events in, and routing platform accounts.
+// Implemented by the inbox module; thread-safe.
+class InboxSink {
+ public:
+  virtual ~InboxSink() = default;
+  // Stores an event as if its webhook had arrived (deduplicated by event id). `meta_json`:
+  // {"event_id","type","occurred_at","object_id"?}. Returns true when it was a duplicate.
+  virtual Result<bool> ingest(std::string_view integration_id, std::string_view tenant_id,
+                              std::string_view meta_json, std::string_view body) = 0;
+  // Binds (or unbinds) a provider account to a tenant for platform webhooks. kConflict when another tenant
+  // holds the account.
+  virtual Status bindAccount(std::string_view integration_id, std::string_view account,
+                             std::string_view tenant_id, bool bind) = 0;
 };
 
 }  // namespace ih::runtime

@@ -43,18 +43,19 @@ TEST_CASE("the loader refuses each broken plugin with the exact reason and keeps
   CHECK(registry->loaded()[0]->manifest().name == "frozen");
   CHECK(registry->refused().size() == 7);
 
-  CHECK(refusalReason(*registry, "libfixture_wrong_major.so") ==
-        "built for plugin ABI 2.0 but this host speaks ABI 1.0 (the major version must match); rebuild the "
-        "plugin "
-        "against this host's SDK");
+  const std::string host_abi = "1." + std::to_string(IH_ABI_MINOR);
+  const std::string future_abi = "1." + std::to_string(IH_ABI_MINOR + 1);
+  CHECK_THAT(refusalReason(*registry, "libfixture_wrong_major.so"),
+             Catch::StartsWith("built for plugin ABI 2.") &&
+                 Catch::EndsWith(" but this host speaks ABI " + host_abi +
+                                 " (the major version must match); rebuild the plugin against this host's SDK"));
   CHECK(refusalReason(*registry, "libfixture_future_minor.so") ==
-        "built for plugin ABI 1.1, newer than this host's ABI 1.0; upgrade ihost or rebuild the plugin "
-        "against an "
-        "older SDK");
+        "built for plugin ABI " + future_abi + ", newer than this host's ABI " + host_abi +
+            "; upgrade ihost or rebuild the plugin against an older SDK");
   CHECK_THAT(refusalReason(*registry, "libfixture_no_entry.so"),
              Catch::StartsWith("does not export ih_plugin_entry"));
   CHECK(refusalReason(*registry, "libfixture_null_entry.so") ==
-        "ih_plugin_entry returned NULL: the plugin refused host ABI 1.0");
+        "ih_plugin_entry returned NULL: the plugin refused host ABI " + host_abi);
   CHECK_THAT(refusalReason(*registry, "libfixture_small_struct.so"),
              Catch::StartsWith("descriptor struct_size 8 is smaller than the ABI 1.0 descriptor ("));
   CHECK(refusalReason(*registry, "libfixture_bad_manifest.so") == "manifest is not valid JSON");
@@ -169,11 +170,11 @@ TEST_CASE("ihost plugins list shows ABI version, capabilities and refusals", "[l
   int code = ih::cli::run({"plugins", "list", "--dir", dir.path().string()}, out, err);
   CHECK(code == 0);
   std::string text = out.str();
-  CHECK_THAT(text, Catch::Contains("example") && Catch::Contains("1.0") &&
+  CHECK_THAT(text, Catch::Contains("example") && Catch::Contains("1." + std::to_string(IH_ABI_MINOR)) &&
                        Catch::Contains("routes,webhooks,jobs,actions,connect"));
   CHECK_THAT(text, Catch::Contains("frozen"));
   CHECK_THAT(text, Catch::Contains("REFUSED") && Catch::Contains("libfixture_wrong_major.so") &&
-                       Catch::Contains("built for plugin ABI 2.0"));
+                       Catch::Contains("built for plugin ABI 2."));
 
   std::ostringstream json_out;
   CHECK(ih::cli::run({"plugins", "list", "--dir", dir.path().string(), "--json"}, json_out, err) == 0);

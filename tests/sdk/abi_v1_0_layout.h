@@ -1,4 +1,4 @@
-/* The pinned v1.0 layout of every struct in ih/plugin_abi.h on x86_64 / LP64 (System V): offset and size of
+/* The pinned layout (v1.0, plus the fields v1.1 appended) of every struct in ih/plugin_abi.h on x86_64 / LP64 (System V): offset and size of
  * each field, size of each struct. Shared by the C99 and C++17 compile checks and the runtime test, so an
  * accidental reorder, resize or insertion fails the build. Minors may only APPEND fields: existing rows never
  * change, new rows are added and the struct sizes grow. */
@@ -27,6 +27,13 @@
   X(ih_host_api, last_error, 104, 8)              \
   X(ih_host_api, buf_view, 112, 8)                \
   X(ih_host_api, buf_free, 120, 8)                \
+  /* 1.1 appended */                              \
+  X(ih_host_api, records_commit, 128, 8)          \
+  X(ih_host_api, prompt, 136, 8)                  \
+  X(ih_host_api, bind_account, 144, 8)            \
+  X(ih_host_api, inbox_ingest, 152, 8)            \
+  X(ih_host_api, secret_put, 160, 8)              \
+  X(ih_host_api, secret_get, 168, 8)              \
   X(ih_plugin_descriptor, struct_size, 0, 4)      \
   X(ih_plugin_descriptor, abi_major, 4, 2)        \
   X(ih_plugin_descriptor, abi_minor, 6, 2)        \
@@ -48,7 +55,7 @@
 /* X(struct, size) */
 #define IH_ABI_V1_0_SIZES(X) \
   X(ih_str, 16)              \
-  X(ih_host_api, 128)        \
+  X(ih_host_api, 176)        \
   X(ih_plugin_descriptor, 112)
 
 #endif /* IH_TESTS_SDK_ABI_V1_0_LAYOUT_H */

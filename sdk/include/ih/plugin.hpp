@@ -589,7 +589,62 @@ class Call {
   // Usually unnecessary: returning a non-OK Status from a handler sets the error message.
   void setError(std::string_view message) const { host_->set_error(call_, toStr(message)); }
 
+  // ---- ABI 1.1 services. Each answers IH_ERR_UNSUPPORTED on a host whose table predates them. ----
+
+  // Records and a state key (the sync cursor) in ONE transaction. Empty `state_key` = records only.
+  Status commitPage(std::string_view model, std::string_view records_json, std::string_view state_key,
+                    std::string_view state_value) const {
+    if (!hasService(offsetof(ih_host_api, records_commit))) return unsupported("records_commit");
+    return hostStatus(host_->records_commit(call_, toStr(model), toStr(records_json), toStr(state_key),
+                                            toStr(state_value)));
+  }
+  // Asks the operator of an interactive workflow. `prompt_json`: {"key","message","kind":"text"|"secret"|
+  // "confirm"|"choice","choices"?,"default"?}. IH_ERR_UNSUPPORTED when nobody can answer.
+  Result<std::string> prompt(std::string_view prompt_json) const {
+    if (!hasService(offsetof(ih_host_api, prompt))) return unsupported("prompt");
+    Buffer out(host_);
+    const ih_status code = host_->prompt(call_, toStr(prompt_json), out.out());
+    if (code != IH_OK) return hostFailure(code);
+    return out.str();
+  }
+  // Routes platform webhooks of provider account `account` to the calling tenant (or stops doing so).
+  Status bindAccount(std::string_view account, bool bind = true) const {
+    if (!hasService(offsetof(ih_host_api, bind_account))) return unsupported("bind_account");
+    return hostStatus(host_->bind_account(call_, toStr(account), bind ? 1 : 0));
+  }
+  // Feeds a provider event into the inbox as if its webhook had arrived; true when it was already there.
+  Result<bool> ingestEvent(std::string_view meta_json, std::string_view body) const {
+    if (!hasService(offsetof(ih_host_api, inbox_ingest))) return unsupported("inbox_ingest");
+    const ih_status code = host_->inbox_ingest(call_, toStr(meta_json), toStr(body));
+    if (code != IH_OK) return hostFailure(code);
+    return toView(host_->last_error(call_)) == "duplicate";
+  }
+  // Named secrets of the calling tenant (encrypted by the host). secret(): nullopt when absent.
+  Status putSecret(std::string_view name, std::string_view value) const {
+    if (!hasService(offsetof(ih_host_api, secret_put))) return unsupported("secret_put");
+    return hostStatus(host_->secret_put(call_, toStr(name), toStr(value)));
+  }
+  Result<std::optional<std::string>> secret(std::string_view name) const {
+    if (!hasService(offsetof(ih_host_api, secret_get))) return unsupported("secret_get");
+    Buffer out(host_);
+    const ih_status code = host_->secret_get(call_, toStr(name), out.out());
+    if (code == IH_ERR_NOT_FOUND) return std::optional<std::string>();
+    if (code != IH_OK) return hostFailure(code);
+    return std::optional<std::string>(out.str());
+  }
+
  private:
+  // True when the host's table reaches the field at `offset` (and the pointer is set).
+  bool hasService(size_t offset) const {
+    if (host_->struct_size < offset + sizeof(void*)) return false;
+    const void* const* slot =
+        reinterpret_cast<const void* const*>(reinterpret_cast<const char*>(host_) + offset);
+    return *slot != nullptr;
+  }
+  static Status unsupported(const char* service) {
+    return Status(IH_ERR_UNSUPPORTED, std::string("this host does not offer ") + service + " (ABI 1.1)");
+  }
+
   Status hostStatus(ih_status code) const {
     if (code == IH_OK) return Status::ok();
     return hostFailure(code);

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define IH_ABI_MAJOR 1
-#define IH_ABI_MINOR 0
+#define IH_ABI_MINOR 1
 
 #if defined(_WIN32)
 #define IH_EXPORT __declspec(dllexport)
@@ -143,8 +143,35 @@ typedef struct ih_host_api {
   /* Host-owned buffers. `buf_view(NULL)` is an empty view; `buf_free(NULL)` does nothing. */
   ih_str (*buf_view)(const ih_buf* buf);
   void (*buf_free)(ih_buf* buf);
+
+  /* ---- ABI 1.1 ----------------------------------------------------------------------------------------------
+   * A plugin built against 1.1 may be handed a 1.0 table by an older host only if it accepted host minor 0 in
+   * ih_plugin_entry; check `struct_size > offsetof(ih_host_api, field)` before calling a 1.1 service. */
+
+  /* records_upsert + state_put in ONE transaction: a sync page and its cursor commit together, so a crash resumes
+   * at the last committed page with no gap and no duplicate. An empty `state_key` writes records only. */
+  ih_status (*records_commit)(ih_call* call, ih_str model, ih_str records_json, ih_str state_key,
+                              ih_str state_value);
+  /* Asks the operator running an interactive workflow (`ihost setup`, the admin console). `prompt_json`:
+   * {"key","message","kind":"text"|"secret"|"confirm"|"choice","choices"?:[..],"default"?}. `*answer` is the
+   * answer text (plugin frees; wiped on free for "secret"). IH_ERR_UNSUPPORTED when nobody can answer (a
+   * non-interactive run without a preset for `key`). */
+  ih_status (*prompt)(ih_call* call, ih_str prompt_json, ih_buf** answer);
+  /* Platform webhooks: binds a provider account id (e.g. "acct_…") to the calling tenant (`bind` = 1) or unbinds
+   * it (0), so events of that account are routed to this tenant. IH_ERR_CONFLICT when another tenant holds it. */
+  ih_status (*bind_account)(ih_call* call, ih_str account, int32_t bind);
+  /* Feeds a provider event into the inbox as if its webhook had been received (reconciliation after an outage),
+   * deduplicated by event id like real deliveries. `meta_json`: {"event_id","type","occurred_at","object_id"?}.
+   * Returns IH_OK for a new event and for a duplicate alike; `last_error` says "duplicate" then. */
+  ih_status (*inbox_ingest)(ih_call* call, ih_str meta_json, ih_str body);
+  /* Named secrets of the calling tenant for this integration besides the connect credentials (e.g. the
+   * webhook signing secret a setup workflow created), encrypted by the host. Allowed in connect, actions and
+   * jobs. get: IH_ERR_NOT_FOUND when absent; the plugin frees `*out` (wiped on free). */
+  ih_status (*secret_put)(ih_call* call, ih_str name, ih_str value);
+  ih_status (*secret_get)(ih_call* call, ih_str name, ih_buf** out);
 } ih_host_api;
 
+/* clang-format off */
 /*
  * Handlers. Each returns IH_OK or an error status (after set_error). Inputs are borrowed for the call.
  *
@@ -155,16 +182,22 @@ typedef struct ih_host_api {
  *                  "route","params":{..},"query":{..},"headers":{..},"tenant"}. Answer with host->respond.
  * verify_webhook:  check the signature over the exact `body` bytes. On success set_result with
  *                  {"event_id","type","occurred_at":unix_s,"object_id"?,"account"?} and return IH_OK; on a
- * bad signature or stale timestamp return IH_ERR_SIGNATURE. `request_json` as for routes. handle_webhook:
- * process one stored event (may be a retry or a replay). `event_json`: {"id","event_id",
- *                  "type","attempt","received_at","tenant"}.
- * run_job:         one run of a scheduled job. `params_json`: {"full":bool,...}. Use state_get/put for
- * cursors. run_action:      a named action from the manifest; `input_json` is the caller's JSON; set_result
- * the output. connect:         validate `input_json` (format checks, then a live provider call) and
- * credentials_put. Store nothing on failure. test_connection: live health check with stored credentials;
- * set_result {"ok":bool,"detail":…}. disconnect:      revoke at the provider when that applies; the host
- * wipes stored credentials afterwards.
+ *                  bad signature or stale timestamp return IH_ERR_SIGNATURE. `request_json` as for routes.
+ *                  For platform webhooks `tenant` is empty and "account" names the provider account.
+ * handle_webhook:  process one stored event (a first delivery, a retry or a replay: be idempotent).
+ *                  `event_json`: {"id","event_id","type","attempt","received_at","occurred_at","object_id",
+ *                  "tenant","stale"}. "stale" is true when the host already applied a newer event for the
+ *                  same object (out-of-order guard): skip state changes then.
+ * run_job:         one run of a scheduled job. `params_json`: {"full":bool,...}. Cursors live in the host:
+ *                  state_get, and records_commit to store a page with its new cursor atomically.
+ * run_action:      a named action from the manifest; `input_json` is the caller's JSON; set_result the
+ *                  output. Interactive workflows (setup) are actions that use `prompt`.
+ * connect:         validate `input_json` (format checks, then a live provider call) and credentials_put.
+ *                  Store nothing on failure.
+ * test_connection: live health check with stored credentials; set_result {"ok":bool,"detail":…}.
+ * disconnect:      revoke at the provider when that applies; the host wipes stored credentials afterwards.
  */
+/* clang-format on */
 typedef struct ih_plugin_descriptor {
   uint32_t struct_size;
   uint16_t abi_major;

@@ -156,6 +156,12 @@ class FakeHost {
     api_.last_error = &FakeHost::apiLastError;
     api_.buf_view = &FakeHost::apiBufView;
     api_.buf_free = &FakeHost::apiBufFree;
+    api_.records_commit = &FakeHost::apiRecordsCommit;
+    api_.prompt = &FakeHost::apiPrompt;
+    api_.bind_account = &FakeHost::apiBindAccount;
+    api_.inbox_ingest = &FakeHost::apiInboxIngest;
+    api_.secret_put = &FakeHost::apiSecretPut;
+    api_.secret_get = &FakeHost::apiSecretGet;
     latest() = this;
   }
   ~FakeHost() {
@@ -292,6 +298,34 @@ class FakeHost {
   std::vector<EmittedEvent> events() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return events_;
+  }
+  // Answers for prompt(): key -> answer. A prompt whose key has no answer fails with IH_ERR_UNSUPPORTED.
+  void setPromptAnswer(const std::string& key, const std::string& answer) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    prompt_answers_[key] = answer;
+  }
+  // Prompt JSON texts the plugin asked, in order.
+  std::vector<std::string> prompts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return prompts_;
+  }
+  // account -> tenant, as bound by bind_account.
+  std::map<std::string, std::string> boundAccounts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bound_accounts_;
+  }
+  // Events fed through inbox_ingest: (tenant, meta_json, body); duplicates by event id are not repeated.
+  std::vector<std::tuple<std::string, std::string, std::string>> ingested() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ingested_;
+  }
+  // A named secret stored by secret_put for (tenant, integration), or nullopt.
+  std::optional<std::string> storedSecret(const std::string& tenant, const std::string& integration,
+                                          const std::string& name) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = secrets_.find({tenant, integration, name});
+    if (it == secrets_.end()) return std::nullopt;
+    return it->second;
   }
   std::vector<LogLine> logs() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -549,6 +583,76 @@ class FakeHost {
     const Buf* b = reinterpret_cast<const Buf*>(buf);
     return toStr(b->bytes);
   }
+  static ih_status apiRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih_str state_key,
+                                    ih_str state_value) {
+    ih_status rc = apiRecordsUpsert(call, model, records_json);
+    if (rc != IH_OK || state_key.len == 0) return rc;
+    return apiStatePut(call, state_key, state_value);
+  }
+  static ih_status apiPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
+    CallContext* c = ctx(call);
+    if (c == nullptr || answer == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    *answer = nullptr;
+    auto key = json::stringField(toView(prompt_json), "key");
+    if (!key) return fail(c, IH_ERR_INVALID_ARGUMENT, "prompt_json needs a \"key\" string");
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    c->host->prompts_.emplace_back(toView(prompt_json));
+    auto it = c->host->prompt_answers_.find(std::string(*key));
+    if (it == c->host->prompt_answers_.end()) return fail(c, IH_ERR_UNSUPPORTED, "no answer for prompt");
+    *answer = newBuf(c->host, it->second);
+    return IH_OK;
+  }
+  static ih_status apiBindAccount(ih_call* call, ih_str account, int32_t bind) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    const std::string key(toView(account));
+    auto it = c->host->bound_accounts_.find(key);
+    if (it != c->host->bound_accounts_.end() && it->second != c->tenant) {
+      return fail(c, IH_ERR_CONFLICT, "account is bound to another tenant");
+    }
+    if (bind) {
+      c->host->bound_accounts_[key] = c->tenant;
+    } else if (it != c->host->bound_accounts_.end()) {
+      c->host->bound_accounts_.erase(it);
+    }
+    return IH_OK;
+  }
+  static ih_status apiInboxIngest(ih_call* call, ih_str meta_json, ih_str body) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    auto event_id = json::stringField(toView(meta_json), "event_id");
+    if (!event_id || event_id->empty()) return fail(c, IH_ERR_INVALID_ARGUMENT, "meta_json needs \"event_id\"");
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    for (const auto& [tenant, meta, b] : c->host->ingested_) {
+      if (tenant == c->tenant && json::stringField(meta, "event_id") == event_id) {
+        c->last_error = "duplicate";
+        return IH_OK;
+      }
+    }
+    c->host->ingested_.emplace_back(c->tenant, std::string(toView(meta_json)), std::string(toView(body)));
+    c->last_error.clear();
+    return IH_OK;
+  }
+  static ih_status apiSecretPut(ih_call* call, ih_str name, ih_str value) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    if (name.len == 0) return fail(c, IH_ERR_INVALID_ARGUMENT, "secret name must not be empty");
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    c->host->secrets_[{c->tenant, c->integration, std::string(toView(name))}] = std::string(toView(value));
+    return IH_OK;
+  }
+  static ih_status apiSecretGet(ih_call* call, ih_str name, ih_buf** out) {
+    CallContext* c = ctx(call);
+    if (c == nullptr || out == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    *out = nullptr;
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    auto it = c->host->secrets_.find({c->tenant, c->integration, std::string(toView(name))});
+    if (it == c->host->secrets_.end()) return fail(c, IH_ERR_NOT_FOUND, "no such secret");
+    *out = newBuf(c->host, it->second);
+    return IH_OK;
+  }
+
   static void apiBufFree(ih_buf* buf) {
     if (buf == nullptr) return;
     Buf* b = reinterpret_cast<Buf*>(buf);
@@ -571,6 +675,11 @@ class FakeHost {
   std::vector<EmittedEvent> events_;
   std::vector<LogLine> logs_;
   std::vector<HttpExchange> http_requests_;
+  std::map<std::string, std::string> prompt_answers_;
+  std::vector<std::string> prompts_;
+  std::map<std::string, std::string> bound_accounts_;
+  std::vector<std::tuple<std::string, std::string, std::string>> ingested_;
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> secrets_;
 };
 
 }  // namespace ih::sdk::testing
