@@ -3,7 +3,7 @@
 # creates the vault key ring and a "demo" tenant on first run, then serves until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --target ihost_bundle
 IHOST=build/ihost
 CONFIG=config/ihost.toml
 if [ ! -f ihost-data/vault.keys ] && [ -z "${IHOST_VAULT_KEYS:-}" ]; then

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ihost needs to build and test on Debian 12 — only what is missing (idempotent) — then
 # configures and builds into ./build. Uses sudo when not root.
-#   scripts/setup.sh            install + build
-#   scripts/setup.sh --deps     install only
+#   scripts/setup.sh                  install + build everything (tests included)
+#   scripts/setup.sh --deps           install only
+#   scripts/setup.sh --target NAME    install + build one target (e.g. ihost_bundle: the server and plugins)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +33,8 @@ BUILD_DIR=${IH_BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
-cmake --build "$BUILD_DIR" -j"${IH_JOBS:-2}"
+if [ "${1:-}" = "--target" ]; then
+  cmake --build "$BUILD_DIR" -j"${IH_JOBS:-2}" --target "$2"
+else
+  cmake --build "$BUILD_DIR" -j"${IH_JOBS:-2}"
+fi
