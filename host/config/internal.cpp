@@ -1,5 +1,7 @@
 #include "config/internal.h"
 
+#include "common/json_text.h"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -78,27 +80,7 @@ std::string quoteForMessage(std::string_view text) {
     cut = true;
   }
   std::string out = "\"";
-  for (char c : shown) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        out += c;
-    }
-  }
+  appendJsonEscaped(out, shown);
   if (cut) out += "...";
   out += '"';
   return out;

@@ -1,5 +1,7 @@
 #include "log/log.h"
 
+#include "common/json_text.h"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -14,39 +16,9 @@ std::atomic<int> g_level{static_cast<int>(Level::kInfo)};
 std::mutex g_sink_mu;
 std::function<void(std::string_view)> g_sink;  // GUARDED_BY(g_sink_mu); empty = stderr
 
-void appendEscaped(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-}
-
 void appendString(std::string& out, std::string_view s) {
   out += '"';
-  appendEscaped(out, redact(s));
+  appendJsonEscaped(out, redact(s));
   out += '"';
 }
 
