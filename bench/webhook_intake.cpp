@@ -3,22 +3,40 @@
 // By default starts a host in-process (temp dir, SQLite file, the webhook_test plugin, a tenant) and fires
 // correctly signed ~2 KB Stripe-shaped events from N keep-alive connections for a fixed duration: unique evt_
 // ids, 5 % duplicates (an earlier event again) and 1 % bad signatures. Prints req/s, p50/p99/max latency,
-// status counts, and checks that every event acked as new (200, duplicate:false) is stored.
-//   bench_webhook_intake [--duration S] [--connections N] [--server-threads N] [--workers N] [--batch N]
-//   bench_webhook_intake --url http://127.0.0.1:8080 --tenant T --secret S [--integration ID]   (remote host;
-//                        no stored-row check)
-#include <httplib.h>
+// status counts, the CPU the client used, and checks that every event acked as new (200, duplicate:false) is
+// stored.
+//
+// The client is lean on purpose (it shares the machine with the host): one epoll thread drives all
+// connections with raw HTTP/1.1 keep-alive requests (one in flight per connection), the signature timestamp
+// changes once per second and the HMAC key is set up once.
+//   bench_webhook_intake [--duration S] [--connections N] [--client-threads N] [--server-threads N]
+//                        [--workers N] [--client-process [--client-cpus LIST]]
+//     --floor            post to /healthz instead (answered 405 by the router): HTTP and client cost alone
+//     --client-process   run the client as a second process (this binary with --url), optionally pinned
+//                        with `taskset -c LIST`; the host stays in this process and checks the stored rows.
+//   bench_webhook_intake --url http://127.0.0.1:8080 --tenant T --secret S [--integration ID]
+//                        [--acked-out FILE]   (remote host; no stored-row check, FILE gets the acked ids)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -26,12 +44,9 @@
 
 #include "app/app.h"
 #include "config/config.h"
-#include "http/server.h"
-#include "ih/hmac.hpp"
-#include "inbox/inbox.h"
 #include "log/log.h"
-#include "metrics/routes.h"
 #include "store/inbox_store.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -43,13 +58,26 @@ using Clock = std::chrono::steady_clock;
 struct Args {
   double duration_s = 10;
   int connections = 64;
-  int server_threads = 0;  // 0: connections + 8
-  int workers = 2;
+  int client_threads = 1;
+  int server_threads = 0;  // 0: [server] worker_threads default
+  int workers = 2;         // [inbox] workers
+  bool client_process = false;
+  bool floor = false;  // post to /healthz instead (405 from the router): the HTTP + client cost alone
+  std::string client_cpus;
   std::string url;
   std::string tenant;
   std::string secret = "whsec_bench_secret_0123456789";
   std::string integration = "hooks";
+  std::string acked_out;
 };
+
+[[noreturn]] void usage() {
+  std::fprintf(stderr,
+               "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
+               "       [--server-threads N] [--workers N] [--floor] [--client-process [--client-cpus LIST]]\n"
+               "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
+  std::exit(2);
+}
 
 Args parseArgs(int argc, char** argv) {
   Args a;
@@ -66,10 +94,18 @@ Args parseArgs(int argc, char** argv) {
       a.duration_s = std::stod(next());
     else if (k == "--connections")
       a.connections = std::stoi(next());
+    else if (k == "--client-threads")
+      a.client_threads = std::stoi(next());
     else if (k == "--server-threads")
       a.server_threads = std::stoi(next());
     else if (k == "--workers")
       a.workers = std::stoi(next());
+    else if (k == "--client-process")
+      a.client_process = true;
+    else if (k == "--floor")
+      a.floor = true;
+    else if (k == "--client-cpus")
+      a.client_cpus = next();
     else if (k == "--url")
       a.url = next();
     else if (k == "--tenant")
@@ -78,14 +114,12 @@ Args parseArgs(int argc, char** argv) {
       a.secret = next();
     else if (k == "--integration")
       a.integration = next();
-    else {
-      std::fprintf(
-          stderr,
-          "usage: bench_webhook_intake [--duration S] [--connections N] [--server-threads N] [--workers N]\n"
-          "       [--url URL --tenant T --secret S [--integration ID]]\n");
-      std::exit(2);
-    }
+    else if (k == "--acked-out")
+      a.acked_out = next();
+    else
+      usage();
   }
+  a.client_threads = std::clamp(a.client_threads, 1, std::max(1, a.connections));
   return a;
 }
 
@@ -94,8 +128,15 @@ int64_t unixSeconds() {
       .count();
 }
 
-// ~2 KB, shaped like a Stripe invoice.paid event.
-std::string stripeEvent(const std::string& id) {
+double cpuSeconds(int who) {
+  rusage ru{};
+  getrusage(who, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// ~2 KB, shaped like a Stripe invoice.paid event; written into `out` (its capacity is reused).
+void stripeEvent(std::string& out, std::string_view id, int64_t created) {
   static const std::string kLines = [] {
     std::string s;
     for (int i = 0; i < 12; ++i) {
@@ -106,36 +147,276 @@ std::string stripeEvent(const std::string& id) {
     }
     return s;
   }();
-  return R"({"id":")" + id + R"(","object":"event","api_version":"2023-10-16","created":)" +
-         std::to_string(unixSeconds()) + R"(,"data":{"object":{"id":"in_)" + id.substr(4) +
-         R"(","object":"invoice","amount_paid":23988,"currency":"eur","customer":"cus_PpT3kq8mNx","status":"paid","lines":{"object":"list","data":[)" +
-         kLines +
-         R"(]}}},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"invoice.paid"})";
+  out.clear();
+  out += R"({"id":")";
+  out += id;
+  out += R"(","object":"event","api_version":"2023-10-16","created":)";
+  out += std::to_string(created);
+  out += R"(,"data":{"object":{"id":"in_)";
+  out += id.substr(4);
+  out +=
+      R"(","object":"invoice","amount_paid":23988,"currency":"eur","customer":"cus_PpT3kq8mNx","status":"paid","lines":{"object":"list","data":[)";
+  out += kLines;
+  out +=
+      R"(]}}},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"invoice.paid"})";
 }
 
-std::string sign(const std::string& secret, const std::string& body) {
-  const std::string t = std::to_string(unixSeconds());
-  return "t=" + t + ",v1=" + ih::sdk::hmacSha256Hex(secret, t + "." + body);
-}
+// HMAC-SHA256 with the key set up once (EVP_MAC_init with a null key reuses it). One per client thread.
+class Signer {
+ public:
+  Signer(const std::string& good, const std::string& bad) : good_(make(good)), bad_(make(bad)) {}
+  ~Signer() {
+    EVP_MAC_CTX_free(good_);
+    EVP_MAC_CTX_free(bad_);
+    EVP_MAC_free(mac_);
+  }
+  Signer(const Signer&) = delete;
+  Signer& operator=(const Signer&) = delete;
+
+  // Appends "t=<t>,v1=<hex>" for "<t>.<body>".
+  void sign(std::string& out, bool bad, std::string_view t, std::string_view body) {
+    EVP_MAC_CTX* ctx = bad ? bad_ : good_;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    size_t len = 0;
+    EVP_MAC_init(ctx, nullptr, 0, nullptr);
+    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(t.data()), t.size());
+    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>("."), 1);
+    EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+    EVP_MAC_final(ctx, digest, &len, sizeof digest);
+    static const char* const kHex = "0123456789abcdef";
+    out += "t=";
+    out += t;
+    out += ",v1=";
+    for (size_t i = 0; i < len; ++i) {
+      out.push_back(kHex[digest[i] >> 4]);
+      out.push_back(kHex[digest[i] & 0xF]);
+    }
+  }
+
+ private:
+  EVP_MAC_CTX* make(const std::string& key) {
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac_);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params);
+    return ctx;
+  }
+  EVP_MAC* mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  EVP_MAC_CTX* good_;
+  EVP_MAC_CTX* bad_;
+};
 
 struct ThreadStats {
   std::vector<double> latencies_ms;
   uint64_t ok = 0, non2xx = 0, errors = 0, duplicates_acked = 0, bad_sig_rejected = 0;
   std::vector<std::string> acked_new;
+  double cpu_s = 0;
 };
 
-// In-process host: App (store, runtime, tenancy) + the inbox on its own server.
+// One keep-alive connection with at most one request in flight.
+struct Conn {
+  int fd = -1;
+  std::string out;  // the request being sent
+  size_t sent = 0;
+  std::string in;  // the response being read
+  Clock::time_point t0;
+  std::string id, body;
+  bool dup = false, bad = false, close_after = false;
+  std::vector<std::string> recent;  // bodies acked as new, resent as duplicates
+  uint64_t n = 0;
+};
+
+int connectTo(const sockaddr_in& addr) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Parses a complete response in `in`: false while incomplete.
+bool responseComplete(const std::string& in, int& status, std::string_view& body, bool& close_after) {
+  const size_t end = in.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  if (in.size() < 12) return false;
+  status = std::atoi(in.c_str() + 9);
+  size_t length = 0;
+  close_after = false;
+  size_t line = in.find("\r\n") + 2;
+  while (line < end) {
+    size_t eol = in.find("\r\n", line);
+    std::string_view h(in.data() + line, eol - line);
+    auto starts = [&h](std::string_view name) {
+      if (h.size() <= name.size() || h[name.size()] != ':') return false;
+      for (size_t i = 0; i < name.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(h[i])) != name[i]) return false;
+      return true;
+    };
+    if (starts("content-length")) length = std::strtoul(h.data() + 15, nullptr, 10);
+    if (starts("connection") && h.find("close") != std::string_view::npos) close_after = true;
+    line = eol + 2;
+  }
+  if (in.size() < end + 4 + length) return false;
+  body = std::string_view(in).substr(end + 4, length);
+  return true;
+}
+
+void runClientThread(const Args& a, const sockaddr_in& addr, const std::string& path, int first, int count,
+                     Clock::time_point deadline, ThreadStats& s) {
+  s.latencies_ms.reserve(static_cast<size_t>(a.duration_s * 40000 / a.client_threads));
+  Signer signer(a.secret, "whsec_wrong");
+  std::mt19937 rng(static_cast<unsigned>(first * 7919 + 1));
+  std::uniform_int_distribution<int> pct(0, 99);
+  const std::string head_prefix = "POST " + path +
+                                  " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                  "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n"
+                                  "Content-Type: application/json; charset=utf-8\r\nX-Test-Signature: ";
+  int64_t t_now = unixSeconds();
+  std::string t_text = std::to_string(t_now);
+
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<Conn> conns(static_cast<size_t>(count));
+  int live = 0;
+
+  auto arm = [&](Conn& c, size_t index, uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = index;
+    epoll_ctl(ep, op, c.fd, &ev);
+  };
+  auto finish = [&](Conn& c) {
+    epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    c.fd = -1;
+    --live;
+  };
+  // Builds and starts the next request of `c`; false when the run is over (the connection is closed).
+  auto next = [&](Conn& c, size_t index) -> bool {
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      finish(c);
+      return false;
+    }
+    if (const int64_t secs = unixSeconds(); secs != t_now) {
+      t_now = secs;
+      t_text = std::to_string(t_now);
+    }
+    const int roll = pct(rng);
+    c.dup = false;
+    c.bad = false;
+    if (roll < 5 && !c.recent.empty()) {
+      c.body = c.recent[static_cast<size_t>(rng()) % c.recent.size()];
+      c.dup = true;
+    } else {
+      c.id = "evt_b" + std::to_string(first + static_cast<int>(index)) + "x" + std::to_string(c.n++);
+      stripeEvent(c.body, c.id, t_now);
+      c.bad = roll == 5;
+    }
+    c.out.assign(head_prefix);
+    signer.sign(c.out, c.bad, t_text, c.body);
+    c.out += "\r\nContent-Length: ";
+    c.out += std::to_string(c.body.size());
+    c.out += "\r\n\r\n";
+    c.out += c.body;
+    c.sent = 0;
+    c.in.clear();
+    c.t0 = now;
+    ssize_t w = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+    if (w > 0) c.sent = static_cast<size_t>(w);
+    if (c.sent < c.out.size()) arm(c, index, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+    return true;
+  };
+
+  for (int i = 0; i < count; ++i) {
+    Conn& c = conns[static_cast<size_t>(i)];
+    c.fd = connectTo(addr);
+    if (c.fd < 0) {
+      ++s.errors;
+      continue;
+    }
+    ++live;
+    arm(c, static_cast<size_t>(i), EPOLLIN, EPOLL_CTL_ADD);
+    next(c, static_cast<size_t>(i));
+  }
+
+  std::vector<epoll_event> events(static_cast<size_t>(std::max(count, 1)));
+  char buf[16384];
+  while (live > 0) {
+    const int ready = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0 && Clock::now() > deadline + std::chrono::seconds(30)) break;  // a stuck host
+    for (int e = 0; e < ready; ++e) {
+      const size_t index = events[static_cast<size_t>(e)].data.u64;
+      Conn& c = conns[index];
+      if (c.fd < 0) continue;
+      const uint32_t what = events[static_cast<size_t>(e)].events;
+      if ((what & EPOLLOUT) && c.sent < c.out.size()) {
+        ssize_t w = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+        if (w > 0) c.sent += static_cast<size_t>(w);
+        if (c.sent == c.out.size()) arm(c, index, EPOLLIN, EPOLL_CTL_MOD);
+      }
+      if (!(what & (EPOLLIN | EPOLLERR | EPOLLHUP))) continue;
+      ssize_t r = recv(c.fd, buf, sizeof buf, 0);
+      if (r <= 0) {
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        ++s.errors;  // the host closed the connection mid-request
+        s.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - c.t0).count());
+        finish(c);
+        continue;
+      }
+      c.in.append(buf, static_cast<size_t>(r));
+      int status = 0;
+      std::string_view body;
+      if (!responseComplete(c.in, status, body, c.close_after)) continue;
+      s.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - c.t0).count());
+      if (status >= 200 && status < 300) {
+        ++s.ok;
+        if (body.find("\"duplicate\":true") != std::string_view::npos) {
+          ++s.duplicates_acked;
+        } else if (!c.dup) {
+          s.acked_new.push_back(c.id);
+          if (c.recent.size() < 64)
+            c.recent.push_back(c.body);
+          else
+            c.recent[static_cast<size_t>(rng()) % c.recent.size()] = c.body;
+        }
+      } else {
+        ++s.non2xx;
+        if (c.bad && status == 400) ++s.bad_sig_rejected;
+      }
+      if (c.close_after) {  // the host ended keep-alive: reconnect
+        epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
+        close(c.fd);
+        c.fd = connectTo(addr);
+        if (c.fd < 0) {
+          ++s.errors;
+          --live;
+          continue;
+        }
+        arm(c, index, EPOLLIN, EPOLL_CTL_ADD);
+      }
+      next(c, index);
+    }
+  }
+  for (Conn& c : conns)
+    if (c.fd >= 0) close(c.fd);
+  close(ep);
+  s.cpu_s = cpuSeconds(RUSAGE_THREAD);
+}
+
+// In-process host: the App as `ihost serve` runs it (its server, routes, inbox and dispatch workers),
+// configured by a generated ihost.toml.
 struct LocalHost {
   std::filesystem::path dir;
   std::unique_ptr<ih::app::App> app;
-  std::unique_ptr<ih::inbox::Inbox> inbox;
-  std::unique_ptr<ih::http::Server> server;
   std::string tenant;
 
   ~LocalHost() {
-    if (server) server->stop();
-    if (inbox) inbox->stop();
-    inbox.reset();
     if (app) app->stop();
     app.reset();
     std::error_code ec;
@@ -147,13 +428,15 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
   auto h = std::make_unique<LocalHost>();
   char tmpl[] = "/tmp/ih_bench_XXXXXX";
   h->dir = mkdtemp(tmpl);
-  std::ofstream(h->dir / "ihost.toml")
-      << "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 4\n\n"
-      << "[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
-      << "[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-      << "[log]\nlevel = \"warn\"\n\n"
-      << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
-      << "webhook_secret = \"" << a.secret << "\"\nrecord_state = false\n";
+  std::ofstream toml(h->dir / "ihost.toml");
+  toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
+  if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
+  toml << "\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+       << "[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
+       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
+       << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
+       << "webhook_secret = \"" << a.secret << "\"\nrecord_state = false\n";
+  toml.close();
   if (!ih::vault::initKeyFile((h->dir / "vault.keys").string()).isOk()) return nullptr;
   auto cfg = ih::config::loadFile((h->dir / "ihost.toml").string(), {});
   if (!cfg.isOk()) {
@@ -170,18 +453,6 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
   auto tenant = h->app->tenancy().createTenant("bench");
   if (!tenant.isOk()) return nullptr;
   h->tenant = tenant->tenant.id;
-
-  ih::inbox::Options options;
-  options.workers = a.workers;
-  h->inbox = std::make_unique<ih::inbox::Inbox>(h->app->store(), h->app->runtime(), options);
-  ih::http::ServerOptions so;
-  so.port = 0;
-  // cpp-httplib keeps a pool thread per keep-alive connection: size the pool above the connection count.
-  so.worker_threads = a.server_threads > 0 ? a.server_threads : a.connections + 8;
-  h->server = std::make_unique<ih::http::Server>(so);
-  h->inbox->registerRoutes(*h->server, h->app->tenancy());
-  ih::metrics::registerRoutes(*h->server);
-  if (!h->inbox->start().isOk() || !h->server->start().isOk()) return nullptr;
   return h;
 }
 
@@ -190,6 +461,35 @@ double percentile(std::vector<double>& v, double p) {
   size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
+}
+
+// Runs this binary again as the client (--url …), optionally under `taskset -c cpus`; returns its exit code.
+int runClientProcess(const Args& a, int port, const std::string& tenant, const std::string& acked_file) {
+  std::error_code ec;
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe", ec).string();  // not taskset's
+  std::vector<std::string> argv;
+  if (!a.client_cpus.empty()) argv = {"taskset", "-c", a.client_cpus};
+  argv.insert(argv.end(), {self, "--url", "http://127.0.0.1:" + std::to_string(port), "--tenant", tenant,
+                           "--secret", a.secret, "--integration", a.integration, "--duration",
+                           std::to_string(a.duration_s), "--connections", std::to_string(a.connections),
+                           "--client-threads", std::to_string(a.client_threads), "--acked-out", acked_file});
+  std::vector<char*> cargv;
+  for (auto& s : argv)
+    cargv.push_back(s.data());
+  cargv.push_back(nullptr);
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (a.client_cpus.empty()) {
+      execv(self.c_str(), cargv.data());
+    } else {
+      execvp("taskset", cargv.data());
+    }
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 }  // namespace
@@ -206,7 +506,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "could not start the in-process host (is %s built?)\n", IH_BENCH_PLUGIN_DIR);
       return 1;
     }
-    port = local->server->port();
+    port = local->app->port();
     a.tenant = local->tenant;
   } else {
     if (a.tenant.empty()) {
@@ -217,116 +517,106 @@ int main(int argc, char** argv) {
     host = rest.substr(0, rest.find(':'));
     port = std::stoi(rest.substr(rest.find(':') + 1));
   }
-  const std::string path = "/webhooks/" + a.integration + "/" + a.tenant;
-
-  std::vector<ThreadStats> stats(static_cast<size_t>(a.connections));
-  std::vector<std::thread> threads;
-  std::atomic<bool> go{false};
-  const auto duration = std::chrono::duration<double>(a.duration_s);
-  Clock::time_point started;
-  for (int t = 0; t < a.connections; ++t) {
-    threads.emplace_back([&, t] {
-      ThreadStats& s = stats[static_cast<size_t>(t)];
-      s.latencies_ms.reserve(static_cast<size_t>(a.duration_s * 2000));
-      httplib::Client client(host, port);
-      client.set_keep_alive(true);
-      client.set_tcp_nodelay(true);
-      client.set_connection_timeout(5);
-      client.set_read_timeout(30);
-      std::mt19937 rng(static_cast<unsigned>(t * 7919 + 1));
-      std::uniform_int_distribution<int> pct(0, 99);
-      std::vector<std::string> recent;
-      uint64_t n = 0;
-      while (!go.load())
-        std::this_thread::yield();
-      const auto deadline = started + duration;
-      while (Clock::now() < deadline) {
-        int roll = pct(rng);
-        std::string body, id;
-        bool bad = false, dup = false;
-        if (roll < 5 && !recent.empty()) {
-          body = recent[static_cast<size_t>(rng()) % recent.size()];
-          dup = true;
-        } else {
-          id = "evt_b" + std::to_string(t) + "x" + std::to_string(n++);
-          body = stripeEvent(id);
-          bad = roll == 5;
-        }
-        httplib::Headers headers = {{"X-Test-Signature", sign(bad ? "whsec_wrong" : a.secret, body)},
-                                    {"User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)"}};
-        auto t0 = Clock::now();
-        auto res = client.Post(path.c_str(), headers, body, "application/json; charset=utf-8");
-        double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-        s.latencies_ms.push_back(ms);
-        if (!res) {
-          ++s.errors;
-          continue;
-        }
-        if (res->status >= 200 && res->status < 300) {
-          ++s.ok;
-          if (res->body.find("\"duplicate\":true") != std::string::npos) {
-            ++s.duplicates_acked;
-          } else if (!dup) {
-            s.acked_new.push_back(id);
-            if (recent.size() < 64)
-              recent.push_back(body);
-            else
-              recent[static_cast<size_t>(rng()) % recent.size()] = body;
-          }
-        } else {
-          ++s.non2xx;
-          if (bad && res->status == 400) ++s.bad_sig_rejected;
-        }
-      }
-    });
-  }
-  started = Clock::now();
-  go.store(true);
-  for (auto& th : threads)
-    th.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
+  const auto db_before = local ? local->app->store().database().stats() : ih::store::SqliteDb::Stats{};
 
   ThreadStats total;
-  for (auto& s : stats) {
-    total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(), s.latencies_ms.end());
-    total.ok += s.ok;
-    total.non2xx += s.non2xx;
-    total.errors += s.errors;
-    total.duplicates_acked += s.duplicates_acked;
-    total.bad_sig_rejected += s.bad_sig_rejected;
-    total.acked_new.insert(total.acked_new.end(), s.acked_new.begin(), s.acked_new.end());
+  double elapsed = 0, client_cpu = 0, process_cpu = 0;
+  if (local && a.client_process) {
+    // The host stays here; the client is a second process that writes the ids it saw acked as new.
+    const std::string acked_file = (local->dir / "acked.txt").string();
+    const double cpu0 = cpuSeconds(RUSAGE_SELF);
+    const auto t0 = Clock::now();
+    std::printf("host in this process (pid %d); client process%s%s:\n", static_cast<int>(getpid()),
+                a.client_cpus.empty() ? "" : " pinned to CPUs ", a.client_cpus.c_str());
+    if (runClientProcess(a, port, a.tenant, acked_file) != 0) return 1;
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    process_cpu = cpuSeconds(RUSAGE_SELF) - cpu0;
+    std::ifstream in(acked_file);
+    for (std::string id; std::getline(in, id);)
+      total.acked_new.push_back(id);
+    std::printf("  host process CPU %.2f s (%.0f %% of one core)\n", process_cpu,
+                100 * process_cpu / elapsed);
+  } else {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+      std::fprintf(stderr, "--url needs a numeric IPv4 host\n");
+      return 2;
+    }
+    std::vector<ThreadStats> stats(static_cast<size_t>(a.client_threads));
+    std::vector<std::thread> threads;
+    const double cpu0 = cpuSeconds(RUSAGE_SELF);
+    const Clock::time_point started = Clock::now();
+    const auto deadline =
+        started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration_s));
+    int first = 0;
+    for (int t = 0; t < a.client_threads; ++t) {
+      const int count = a.connections / a.client_threads + (t < a.connections % a.client_threads ? 1 : 0);
+      threads.emplace_back(runClientThread, std::cref(a), std::cref(addr), std::cref(path), first, count,
+                           deadline, std::ref(stats[static_cast<size_t>(t)]));
+      first += count;
+    }
+    for (auto& th : threads)
+      th.join();
+    elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+    process_cpu = cpuSeconds(RUSAGE_SELF) - cpu0;
+    for (auto& s : stats) {
+      total.latencies_ms.insert(total.latencies_ms.end(), s.latencies_ms.begin(), s.latencies_ms.end());
+      total.ok += s.ok;
+      total.non2xx += s.non2xx;
+      total.errors += s.errors;
+      total.duplicates_acked += s.duplicates_acked;
+      total.bad_sig_rejected += s.bad_sig_rejected;
+      total.acked_new.insert(total.acked_new.end(), s.acked_new.begin(), s.acked_new.end());
+      client_cpu += s.cpu_s;
+    }
+    const double requests = static_cast<double>(total.latencies_ms.size());
+    std::vector<double> lat = total.latencies_ms;
+    const double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
+    const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+    std::printf("webhook intake: %d connections, %d client thread(s), %.1f s, %s\n", a.connections,
+                a.client_threads, elapsed, a.url.empty() ? "host and client in one process" : a.url.c_str());
+    std::printf("  requests      %.0f  (%.0f req/s)\n", requests, requests / elapsed);
+    std::printf("  latency ms    p50 %.2f  p99 %.2f  max %.2f\n", p50, p99, max);
+    std::printf(
+        "  2xx %llu (new %zu, duplicate %llu)  non-2xx %llu (bad signature 400: %llu)  transport errors "
+        "%llu\n",
+        static_cast<unsigned long long>(total.ok), total.acked_new.size(),
+        static_cast<unsigned long long>(total.duplicates_acked),
+        static_cast<unsigned long long>(total.non2xx),
+        static_cast<unsigned long long>(total.bad_sig_rejected),
+        static_cast<unsigned long long>(total.errors));
+    std::printf("  CPU           client %.2f s (%.0f %% of one core, %.0f %% of this process's %.2f s)\n",
+                client_cpu, 100 * client_cpu / elapsed, process_cpu > 0 ? 100 * client_cpu / process_cpu : 0,
+                process_cpu);
+    if (!a.acked_out.empty()) {
+      std::ofstream out(a.acked_out);
+      for (const auto& id : total.acked_new)
+        out << id << '\n';
+    }
   }
-  const double requests = static_cast<double>(total.latencies_ms.size());
-  std::vector<double> lat = total.latencies_ms;
-  const double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
-  const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-  std::printf("webhook intake: %d connections, %.1f s, %s\n", a.connections, elapsed,
-              a.url.empty() ? "in-process host" : a.url.c_str());
-  std::printf("  requests      %.0f  (%.0f req/s)\n", requests, requests / elapsed);
-  std::printf("  latency ms    p50 %.2f  p99 %.2f  max %.2f\n", p50, p99, max);
-  std::printf(
-      "  2xx %llu (new %zu, duplicate %llu)  non-2xx %llu (bad signature 400: %llu)  transport errors %llu\n",
-      static_cast<unsigned long long>(total.ok), total.acked_new.size(),
-      static_cast<unsigned long long>(total.duplicates_acked), static_cast<unsigned long long>(total.non2xx),
-      static_cast<unsigned long long>(total.bad_sig_rejected), static_cast<unsigned long long>(total.errors));
 
   int rc = 0;
   if (local) {
+    const auto db_after = local->app->store().database().stats();
+    const uint64_t batches = db_after.batches - db_before.batches, tasks = db_after.tasks - db_before.tasks;
+    std::printf("  store writer  %llu tasks in %llu commits (%.1f per commit)\n",
+                static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(batches),
+                batches ? static_cast<double>(tasks) / static_cast<double>(batches) : 0.0);
     // Every event acked as new must be stored.
-    ih::store::InboxStore events(local->app->store());
     std::unordered_set<std::string> stored;
-    ih::store::InboxFilter filter;
-    filter.limit = 500;
-    for (;;) {
-      auto page = events.adminList(filter);
-      if (!page.isOk() || page->empty()) break;
-      for (auto& e : *page)
-        stored.insert(e.event_id);
-      filter.before_id = page->back().id;
-    }
+    (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
+      SQLite::Statement q(db, "SELECT event_id FROM webhook_events");
+      while (q.executeStep())
+        stored.insert(q.getColumn(0).getString());
+      return ih::Status::ok();
+    });
     size_t missing = 0;
     for (const auto& id : total.acked_new)
       missing += stored.count(id) ? 0 : 1;
+    ih::store::InboxStore events(local->app->store());
     auto backlog = events.backlog();
     std::printf("  stored rows   %zu; acked new events missing: %zu; dispatch backlog at end: %lld\n",
                 stored.size(), missing, static_cast<long long>(backlog.isOk() ? *backlog : -1));

@@ -12,6 +12,10 @@ PACKAGES=(
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
   libtomlplusplus-dev catch2
 )
+# Node.js runs independent verifiers in the tests; a machine may already have it from another source.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -25,6 +29,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all Debian packages present"
+fi
+
+# Node packages used by tests as independent verifiers (standardwebhooks), pinned by tests/js/package-lock.json.
+if [ ! -d tests/js/node_modules/standardwebhooks ]; then
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0

@@ -5,6 +5,7 @@
 
 #include "api/api.h"
 #include "app/vault_rotation.h"
+#include "endpoints/endpoints.h"
 #include "events/events.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
@@ -15,6 +16,7 @@
 #include "records/idempotency.h"
 #include "records/records.h"
 #include "runtime/runtime.h"
+#include "scheduler/scheduler.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -75,10 +77,13 @@ struct App::Impl {
   std::unique_ptr<events::Events> events;
   std::unique_ptr<vault::Vault> vault;
   std::unique_ptr<outbound::Client> outbound;
+  std::unique_ptr<endpoints::Endpoints> endpoints;  // signed outbound webhooks to tenant apps
   std::unique_ptr<plugins::Registry> registry;
   std::unique_ptr<runtime::Runtime> runtime;
   std::unique_ptr<tenancy::Tenancy> tenancy;
-  std::unique_ptr<inbox::Inbox> inbox;  // stops before the runtime, goes before the store
+  std::unique_ptr<scheduler::RunCounter> run_counter;  // counts a job run's records on their way to `records`
+  std::unique_ptr<inbox::Inbox> inbox;                 // stops before the runtime, goes before the store
+  std::unique_ptr<scheduler::Scheduler> scheduler;
   api::Context api_context;
   std::unique_ptr<http::Server> server;
   std::shared_ptr<void> routes;
@@ -120,12 +125,15 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.events = std::make_unique<events::Events>(*m.store, event_options);
 
   m.outbound = std::make_unique<outbound::Client>();
+  m.endpoints =
+      std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, endpoints::Options{});
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
   runtime::Dependencies deps;
   deps.store = m.store.get();
   deps.vault = m.vault.get();
   deps.outbound = m.outbound.get();
-  deps.records = m.records.get();
+  m.run_counter = std::make_unique<scheduler::RunCounter>(*m.records);
+  deps.records = m.run_counter.get();
   deps.events = m.events.get();
   m.runtime = std::make_unique<runtime::Runtime>(deps);
 
@@ -147,6 +155,10 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
     }
     (void)m.runtime->addIntegration(c, integration, plugin);  // failures are recorded as unavailable
   }
+
+  auto sched = scheduler::Scheduler::create(c, *m.runtime, *m.store, m.events.get(), m.run_counter.get());
+  if (!sched.isOk()) return sched.status();
+  m.scheduler = std::move(*sched);
 
   m.tenancy = std::make_unique<tenancy::Tenancy>(*m.store, *m.vault, envValue(env, c.admin.token_env));
 
@@ -174,6 +186,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.inbox->registerRoutes(*m.server, *m.tenancy);
   records::registerRoutes(*m.server, *m.tenancy, *m.records);
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
+  endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
+  scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);
   metrics::registerRoutes(*m.server);
 
   log::info("effective configuration", {{"summary", config::maskedSummary(c, schemas)}});
@@ -182,6 +196,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
 
 Status App::start() {
   if (Status s = impl_->inbox->start(); !s.isOk()) return s;
+  if (Status s = impl_->scheduler->start(); !s.isOk()) return s;
+  if (Status s = impl_->endpoints->start(); !s.isOk()) return s;
   if (Status s = impl_->server->start(); !s.isOk()) return s;
   impl_->server->setReady(true);
   log::info("ihost listening", {{"url", baseUrl()},
@@ -210,10 +226,14 @@ void App::stop() {
     impl_->server->setReady(false);
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
+  if (impl_->endpoints) impl_->endpoints->stop();  // in-flight deliveries finish; the rest stay pending
+  if (impl_->scheduler) impl_->scheduler->stop();  // no new job runs; running ones finish
   if (impl_->inbox) impl_->inbox->stop();          // finish in-flight dispatches
   if (impl_->runtime) impl_->runtime->shutdown();  // drain, destroy instances
   impl_->routes.reset();
   impl_->inbox.reset();
+  impl_->scheduler.reset();
+  impl_->endpoints.reset();
   impl_->server.reset();
   impl_->runtime.reset();
   if (impl_->registry) impl_->registry->clear();  // unload libraries

@@ -18,6 +18,9 @@ class Inbox;
 namespace ih::records {
 class Records;
 }
+namespace ih::scheduler {
+class Scheduler;
+}
 namespace ih::http {
 class Server;
 }
@@ -66,6 +69,7 @@ class App {
   inbox::Inbox& inbox();
   events::Events& events();
   records::Records& records();
+  scheduler::Scheduler& scheduler();
 
  private:
   App();

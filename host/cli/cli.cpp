@@ -1,5 +1,9 @@
 #include "cli/cli.h"
 
+#include "cli/sync_command.h"
+
+#include "cli/setup_command.h"
+
 #include <signal.h>
 
 #include <algorithm>
@@ -99,6 +103,10 @@ Commands:
   keys create <tenant> [--scope read|write|*]...   create an API key (shown once)
   keys list <tenant>         list a tenant's keys (prefix, scopes, last use, revocation)
   keys revoke <tenant> <key-id>
+  setup <integration> --tenant T [--non-interactive] [--set key=value]...
+                             run a plugin's setup workflow (e.g. Stripe products + webhook endpoint)
+  sync run <integration> <job> [--tenant T] [--full]
+                             run a sync job now, with progress (pages, rows, rows/s)
   webhooks replay --id ID | --status failed|dead [--since T] [--integration X] [--tenant T]
                              send stored webhook events through their plugin again
   version                    print the version and plugin ABI
@@ -575,6 +583,9 @@ int cmdWebhooks(const Args& args, const config::Environment& env, std::ostream& 
 }  // namespace
 
 int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& err) {
+  if (!raw.empty() && raw[0] == "sync") return runSyncCommand(raw, out, err);  // parses its own flags
+  // `setup` has its own flags (--set, --non-interactive) and reads answers from stdin.
+  if (!raw.empty() && raw[0] == "setup") return runSetupCommand(raw, std::cin, out, err);
   auto parsed = parseArgs(raw);
   if (!parsed.isOk()) {
     err << "ihost: " << parsed.status().message() << " (see: ihost --help)\n";

@@ -2,9 +2,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -47,12 +51,90 @@ std::string newRequestId() {
   return buf;
 }
 
+struct Segment {
+  enum class Kind { kLiteral, kParam, kRest } kind = Kind::kLiteral;
+  std::string text;  // the literal, or the parameter's name
+};
+
 struct Route {
   std::string method;
   std::string pattern;
-  std::vector<std::string> segments;  // "{x}" for parameters, "{x...}" for the rest
+  std::vector<Segment> segments;  // parsed once in Server::route()
   int literal_count = 0;
   Handler handler;
+};
+
+// Whether `parts` matches `route` (no allocation: parameters are extracted only for the winning route).
+bool matches(const Route& route, const std::vector<std::string_view>& parts) {
+  size_t i = 0;
+  for (const Segment& seg : route.segments) {
+    if (seg.kind == Segment::Kind::kRest) return i < parts.size();
+    if (i >= parts.size()) return false;
+    if (seg.kind == Segment::Kind::kLiteral && seg.text != parts[i]) return false;
+    ++i;
+  }
+  return i == parts.size();
+}
+
+// A pool that starts `warm` threads and grows on demand, one thread per waiting task, up to `max_threads`.
+// cpp-httplib runs each connection as one task for its whole keep-alive life, so a fixed pool smaller than
+// the number of open connections makes whole connections wait for another one to close (seconds of queueing).
+// Threads are never retired: the pool only ever holds as many threads as connections were open at once.
+class ConnectionPool final : public httplib::TaskQueue {
+ public:
+  ConnectionPool(size_t warm, size_t max_threads) : max_threads_(std::max<size_t>(max_threads, 1)) {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < std::min(warm, max_threads_); ++i)
+      threads_.emplace_back([this] { work(); });
+  }
+  ~ConnectionPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mu_);
+    jobs_.push_back(std::move(fn));
+    // Each idle thread takes one job; start another thread for every job beyond them.
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_) {
+      threads_.emplace_back([this] { work(); });
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+  void shutdown() override {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      threads.swap(threads_);
+    }
+    cv_.notify_all();
+    for (auto& t : threads)
+      t.join();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, and every queued connection was served
+      std::function<void()> fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  const size_t max_threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;  // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;        // GUARDED_BY(mu_)
+  size_t idle_ = 0;                         // GUARDED_BY(mu_)
+  bool stopping_ = false;                   // GUARDED_BY(mu_)
 };
 
 }  // namespace
@@ -140,53 +222,33 @@ struct Server::Impl {
   std::thread thread;
   int port = 0;
   std::atomic<bool> running{false};
+  int listen_fd = -1;  // the listening socket, seen in the socket-options hook before bind
 
   const Route* match(std::string_view method, std::string_view path,
                      std::map<std::string, std::string, std::less<>>& params, bool& path_known) const {
-    auto parts = splitPath(path);
+    const auto parts = splitPath(path);
     const Route* best = nullptr;
-    std::map<std::string, std::string, std::less<>> best_params;
     for (const auto& r : routes) {
-      std::map<std::string, std::string, std::less<>> p;
-      bool ok = true;
-      size_t i = 0;
-      for (; i < r.segments.size(); ++i) {
-        const std::string& seg = r.segments[i];
-        bool rest = seg.size() > 5 && seg.compare(seg.size() - 4, 4, "...}") == 0;
-        if (rest) {
-          if (i >= parts.size()) {
-            ok = false;
-            break;
-          }
-          std::string joined;
-          for (size_t k = i; k < parts.size(); ++k) {
-            if (k > i) joined += '/';
-            joined += parts[k];
-          }
-          p[seg.substr(1, seg.size() - 5)] = httplib::detail::decode_url(joined, false);
-          i = parts.size();
-          break;
-        }
-        if (i >= parts.size()) {
-          ok = false;
-          break;
-        }
-        if (seg.front() == '{') {
-          p[seg.substr(1, seg.size() - 2)] = httplib::detail::decode_url(std::string(parts[i]), false);
-        } else if (seg != parts[i]) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok || i != parts.size()) continue;
+      if (!matches(r, parts)) continue;
       path_known = true;
       if (r.method != method) continue;
-      if (best == nullptr || r.literal_count > best->literal_count) {
-        best = &r;
-        best_params = std::move(p);
+      if (best == nullptr || r.literal_count > best->literal_count) best = &r;
+    }
+    if (best == nullptr) return nullptr;
+    for (size_t i = 0; i < best->segments.size(); ++i) {
+      const Segment& seg = best->segments[i];
+      if (seg.kind == Segment::Kind::kParam) {
+        params[seg.text] = httplib::detail::decode_url(std::string(parts[i]), false);
+      } else if (seg.kind == Segment::Kind::kRest) {
+        std::string joined;
+        for (size_t k = i; k < parts.size(); ++k) {
+          if (k > i) joined += '/';
+          joined += parts[k];
+        }
+        params[seg.text] = httplib::detail::decode_url(joined, false);
+        break;
       }
     }
-    if (best) params = std::move(best_params);
     return best;
   }
 
@@ -255,8 +317,15 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   auto& s = impl_->server;
   const auto& o = impl_->options;
   s.set_tcp_nodelay(true);
-  int threads = o.worker_threads > 0 ? o.worker_threads : 32;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  // httplib's own options (SO_REUSEPORT), and the socket kept so that start() can raise the listen backlog.
+  s.set_socket_options([impl = impl_.get()](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
+    impl->listen_fd = sock;
+  });
+  const size_t warm = static_cast<size_t>(o.worker_threads > 0 ? o.worker_threads : 32);
+  const size_t max_threads = std::max(warm, static_cast<size_t>(std::max(o.max_connections, 1)));
+  s.new_task_queue = [warm, max_threads] { return new ConnectionPool(warm, max_threads); };
   s.set_payload_max_length(o.max_body_bytes);
   s.set_read_timeout(o.read_timeout_ms / 1000, (o.read_timeout_ms % 1000) * 1000);
   s.set_write_timeout(o.write_timeout_ms / 1000, (o.write_timeout_ms % 1000) * 1000);
@@ -304,8 +373,18 @@ void Server::route(std::string_view method, std::string_view pattern, Handler ha
   r.method = std::string(method);
   r.pattern = std::string(pattern);
   for (auto seg : splitPath(pattern)) {
-    r.segments.emplace_back(seg);
-    if (seg.front() != '{') ++r.literal_count;
+    Segment parsed;
+    if (seg.size() > 5 && seg.front() == '{' && seg.substr(seg.size() - 4) == "...}") {
+      parsed.kind = Segment::Kind::kRest;
+      parsed.text = std::string(seg.substr(1, seg.size() - 5));
+    } else if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
+      parsed.kind = Segment::Kind::kParam;
+      parsed.text = std::string(seg.substr(1, seg.size() - 2));
+    } else {
+      parsed.text = std::string(seg);
+      ++r.literal_count;
+    }
+    r.segments.push_back(std::move(parsed));
   }
   r.handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
@@ -328,6 +407,9 @@ Status Server::start() {
     return Status::unavailable("cannot listen on " + o.host + ":" + std::to_string(port) +
                                " (address in use or not permitted); change [server] listen");
   }
+  // httplib listens with a backlog of 5: 64 clients connecting at once overflowed it and waited 1-3 s for SYN
+  // retransmits. listen() again on the bound socket raises the backlog (to net.core.somaxconn at most).
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   impl_->port = port;
   impl_->running = true;
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });

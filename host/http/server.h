@@ -72,7 +72,11 @@ struct ServerOptions {
   int read_timeout_ms = 10000;
   int write_timeout_ms = 10000;
   int idle_timeout_ms = 60000;
+  // Threads started with the server. cpp-httplib serves each connection on one thread for its whole
+  // keep-alive life, so the pool grows on demand (one thread per open connection) up to max_connections;
+  // connections beyond that wait for one to close.
   int worker_threads = 32;
+  int max_connections = 512;
   int keep_alive_max_requests = 10000;
 };
 

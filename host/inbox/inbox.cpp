@@ -133,13 +133,33 @@ void Inbox::Impl::workerLoop() {
     }
     applied_in_batch.clear();
     std::vector<int64_t> released;
+    // Outcomes are recorded in one write per batch, or sooner when handlers are slow (an event should not
+    // stay 'processing' long after it was handled).
+    std::vector<store::AttemptOutcome> outcomes;
+    auto first_pending = std::chrono::steady_clock::now();
+    auto flush = [&] {
+      if (outcomes.empty()) return;
+      const bool retry_due = std::any_of(outcomes.begin(), outcomes.end(),
+                                         [](const store::AttemptOutcome& o) { return !o.ok && !o.dead; });
+      events.completeAllAsync(outcomes, [count = outcomes.size()](const Status& s) {
+        if (!s.isOk()) {
+          log::error("webhook inbox: recording attempts failed",
+                     {{"count", static_cast<uint64_t>(count)}, {"error", s.toString()}});
+        }
+      });
+      outcomes.clear();
+      if (retry_due) wake();  // a worker may need to shorten its sleep to the new due time
+    };
     for (store::ClaimedEvent& c : *claimed) {
       if (stop_flag.load()) {
         released.push_back(c.event.id);
         continue;
       }
-      dispatch(c, applied_in_batch);
+      if (outcomes.empty()) first_pending = std::chrono::steady_clock::now();
+      outcomes.push_back(dispatch(c, applied_in_batch));
+      if (std::chrono::steady_clock::now() - first_pending >= std::chrono::milliseconds(20)) flush();
     }
+    flush();
     if (!released.empty()) {
       // Not attempted because of shutdown: hand them back without counting an attempt.
       Status s = events.releaseClaims(released);
@@ -148,7 +168,8 @@ void Inbox::Impl::workerLoop() {
   }
 }
 
-void Inbox::Impl::dispatch(store::ClaimedEvent& claimed, std::map<std::string, int64_t>& applied_in_batch) {
+store::AttemptOutcome Inbox::Impl::dispatch(store::ClaimedEvent& claimed,
+                                            std::map<std::string, int64_t>& applied_in_batch) {
   store::InboxEvent& e = claimed.event;
   const IntegrationMetrics& m = metricsFor(e.integration_id);
   std::optional<int64_t> applied = claimed.applied_occurred_at;
@@ -208,12 +229,7 @@ void Inbox::Impl::dispatch(store::ClaimedEvent& claimed, std::map<std::string, i
                                                 {"error", outcome.error}});
     }
   }
-  const int64_t id = e.id;
-  events.completeAsync(outcome, [id](const Status& s) {
-    if (!s.isOk())
-      log::error("webhook inbox: recording an attempt failed", {{"id", id}, {"error", s.toString()}});
-  });
-  if (!outcome.ok && !outcome.dead) wake();  // a worker may need to shorten its sleep to the new due time
+  return outcome;
 }
 
 void Inbox::Impl::maintenanceLoop() {

@@ -3,6 +3,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include "inbox/internal.h"
 #include "log/log.h"
 #include "runtime/runtime.h"
@@ -29,14 +33,17 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Headers worth keeping (and showing the plugin): all but credentials of the caller.
+bool isCallerCredential(std::string_view name) {
+  return equalsIgnoreCase(name, "Authorization") || equalsIgnoreCase(name, "Cookie") ||
+         equalsIgnoreCase(name, "Proxy-Authorization");
+}
+
+// Headers worth keeping (and showing the plugin): all but credentials of the caller. Repeated names are
+// joined with ", "; names sorted (the order nlohmann::json gives an object).
 json headersObject(const http::Request& req) {
   json headers = json::object();
   for (const auto& [name, value] : req.headers) {
-    if (equalsIgnoreCase(name, "Authorization") || equalsIgnoreCase(name, "Cookie") ||
-        equalsIgnoreCase(name, "Proxy-Authorization")) {
-      continue;
-    }
+    if (isCallerCredential(name)) continue;
     auto it = headers.find(name);
     if (it == headers.end()) {
       headers[name] = value;
@@ -45,6 +52,44 @@ json headersObject(const http::Request& req) {
     }
   }
   return headers;
+}
+
+bool isPlainAscii(std::string_view text) {
+  for (unsigned char c : text)
+    if (c >= 0x80) return false;
+  return true;
+}
+
+// The same JSON text as headersObject(req).dump(), without building a DOM (this runs on every webhook).
+// nullopt when a header is not plain ASCII: then nlohmann validates the UTF-8 (headersObject).
+std::optional<std::string> headersJson(const http::Request& req) {
+  std::vector<std::pair<std::string_view, std::string>> kept;  // sorted by name, values joined
+  kept.reserve(req.headers.size());
+  size_t bytes = 2;
+  for (const auto& [name, value] : req.headers) {
+    if (isCallerCredential(name)) continue;
+    if (!isPlainAscii(name) || !isPlainAscii(value)) return std::nullopt;
+    auto it = std::lower_bound(kept.begin(), kept.end(), std::string_view(name),
+                               [](const auto& entry, std::string_view n) { return entry.first < n; });
+    if (it != kept.end() && it->first == name) {
+      it->second += ", ";
+      it->second += value;
+    } else {
+      kept.emplace(it, name, value);
+    }
+    bytes += name.size() + value.size() + 8;
+  }
+  std::string out;
+  out.reserve(bytes + 16);
+  out += '{';
+  for (const auto& [name, value] : kept) {
+    if (out.size() > 1) out += ',';
+    out += http::jsonQuote(name);
+    out += ':';
+    out += http::jsonQuote(value);
+  }
+  out += '}';
+  return out;
 }
 
 std::string stringField(const json& object, const char* key) {
@@ -87,17 +132,35 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
     }
   }
 
-  // 1. The plugin checks the signature over the exact bytes.
-  json headers = headersObject(req);
-  json query = json::object();
-  for (const auto& [k, v] : req.query)
-    query[k] = v;
-  const json request = {{"method", req.method},
-                        {"path", req.path},
-                        {"headers", headers},
-                        {"query", query},
-                        {"tenant", tenant_id}};
-  runtime::CallResult verified = runtime.verifyWebhook(*integration, tenant_id, request.dump(), req.body);
+  // 1. The plugin checks the signature over the exact bytes. The request JSON is built by hand: the same text
+  // nlohmann would give ({"headers","method","path","query","tenant"}), a few microseconds cheaper.
+  std::string headers_json;
+  if (auto fast = headersJson(req)) {
+    headers_json = std::move(*fast);
+  } else {
+    headers_json = headersObject(req).dump();
+  }
+  std::string request_json;
+  request_json.reserve(headers_json.size() + req.path.size() + 96);
+  request_json += "{\"headers\":";
+  request_json += headers_json;
+  request_json += ",\"method\":";
+  request_json += http::jsonQuote(req.method);
+  request_json += ",\"path\":";
+  request_json += isPlainAscii(req.path) ? http::jsonQuote(req.path) : json(req.path).dump();
+  request_json += ",\"query\":";
+  if (req.query.empty()) {
+    request_json += "{}";
+  } else {
+    json query = json::object();
+    for (const auto& [k, v] : req.query)
+      query[k] = v;
+    request_json += query.dump();
+  }
+  request_json += ",\"tenant\":";
+  request_json += isPlainAscii(tenant_id) ? http::jsonQuote(tenant_id) : json(tenant_id).dump();
+  request_json += '}';
+  runtime::CallResult verified = runtime.verifyWebhook(*integration, tenant_id, request_json, req.body);
   if (!verified.status.isOk()) {
     switch (verified.status.code()) {
       case StatusCode::kSignature:
@@ -159,7 +222,7 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
   event.tenant_id = tenant_id;
   event.payload = req.body;
   event.payload_sha256 = sha256(req.body);
-  event.headers_json = headers.dump();
+  event.headers_json = std::move(headers_json);
   event.received_at = now;
   event.next_attempt_at = now;
   auto stored = events.insert(event);

@@ -64,7 +64,10 @@ struct Inbox::Impl {
   void wake();
   void workerLoop();
   void maintenanceLoop();
-  void dispatch(store::ClaimedEvent& claimed, std::map<std::string, int64_t>& applied_in_batch);
+  // Runs the plugin's handle_webhook for one claimed event; the outcome (borrowing `claimed`) is recorded by
+  // the caller, batched with its neighbours (one store write per batch instead of one per event).
+  store::AttemptOutcome dispatch(store::ClaimedEvent& claimed,
+                                 std::map<std::string, int64_t>& applied_in_batch);
 };
 
 // Shared helpers: wall-clock unix milliseconds, and ISO-8601 UTC text of one.

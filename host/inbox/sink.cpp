@@ -1,4 +1,5 @@
-// The inbox as a service to plugin calls: reconciled events fed in as if received, and platform account routing.
+// The inbox as a service to plugin calls: reconciled events fed in as if received, and platform account
+// routing.
 #include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
@@ -10,8 +11,8 @@
 
 namespace ih::inbox {
 
-Result<bool> Inbox::ingest(std::string_view integration_id, std::string_view tenant_id, std::string_view meta_json,
-                           std::string_view body) {
+Result<bool> Inbox::ingest(std::string_view integration_id, std::string_view tenant_id,
+                           std::string_view meta_json, std::string_view body) {
   using nlohmann::json;
   json meta = json::parse(meta_json, nullptr, false);
   if (!meta.is_object() || !meta.contains("event_id") || !meta["event_id"].is_string() ||
@@ -46,8 +47,8 @@ Result<bool> Inbox::ingest(std::string_view integration_id, std::string_view ten
   return duplicate;
 }
 
-Status Inbox::bindAccount(std::string_view integration_id, std::string_view account, std::string_view tenant_id,
-                          bool bind) {
+Status Inbox::bindAccount(std::string_view integration_id, std::string_view account,
+                          std::string_view tenant_id, bool bind) {
   auto current = impl_->events.routeTenant(integration_id, account);
   if (!current.isOk()) return current.status();
   if (current->has_value() && **current != tenant_id) {

@@ -66,6 +66,16 @@ double jitter() {
   return std::uniform_real_distribution<double>(0.5, 1.0)(rng);
 }
 
+// Nominal rate for a request: the plugin's own, else Stripe's documented limit for the key's mode.
+double budgetRate(const Request& request, const RateBudget& budget) {
+  if (request.rate_limit_per_s > 0) return request.rate_limit_per_s;
+  for (const auto& [k, v] : request.headers) {
+    if (equalsIgnoreCase(k, "Authorization") && v.find("_live_") != std::string::npos)
+      return budget.options().default_live_rate_per_s;
+  }
+  return budget.options().default_rate_per_s;
+}
+
 }  // namespace
 
 std::string Response::header(std::string_view name) const {
@@ -78,11 +88,14 @@ bool shouldRetry(const Response& r) {
   std::string should = r.header("Stripe-Should-Retry");
   if (should == "true") return true;
   if (should == "false") return false;
+  // 429 is retried after the backoff (and the rate budget shrinks), so a sync slows down instead of failing.
   return r.status == 409 || r.status == 429 || r.status >= 500;
 }
 
 struct Client::Impl {
+  explicit Impl(RateBudget::Options budget_options) : budget(budget_options) {}
   RetryPolicy policy;
+  RateBudget budget;
   std::mutex observer_mu;
   AttemptObserver observer;  // GUARDED_BY(observer_mu)
   std::mutex pool_mu;
@@ -115,10 +128,14 @@ struct Client::Impl {
   }
 };
 
-Client::Client(RetryPolicy policy) : impl_(std::make_unique<Impl>()) {
+Client::Client(RetryPolicy policy, RateBudget::Options budget) : impl_(std::make_unique<Impl>(budget)) {
   impl_->policy = policy;
 }
 Client::~Client() = default;
+
+RateBudget& Client::budget() {
+  return impl_->budget;
+}
 
 void Client::setObserver(AttemptObserver observer) {
   std::lock_guard lock(impl_->observer_mu);
@@ -159,7 +176,9 @@ Result<Response> Client::send(Request request) {
 
   std::string last_error;
   Response response;
+  const double budget_rate = request.budget_key.empty() ? 0 : budgetRate(request, impl_->budget);
   for (int attempt = 1; attempt <= request.max_attempts; ++attempt) {
+    if (!request.budget_key.empty()) impl_->budget.acquire(request.budget_key, budget_rate);
     auto client = impl_->acquire(url->origin);
     client->set_connection_timeout(std::chrono::milliseconds(std::min(request.timeout_ms, 10000)));
     client->set_read_timeout(std::chrono::milliseconds(request.timeout_ms));
@@ -188,6 +207,8 @@ Result<Response> Client::send(Request request) {
       response.idempotency_key = request.idempotency_key;
       impl_->notify({request.provider, request.endpoint, request.method, response.status, secs, attempt});
       impl_->release(url->origin, std::move(client));
+      if (response.status == 429 && !request.budget_key.empty())
+        impl_->budget.onRateLimited(request.budget_key);
       retry = shouldRetry(response);
       if (retry) {
         std::string retry_after = response.header("Retry-After");

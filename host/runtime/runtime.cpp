@@ -99,6 +99,9 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   req.idempotency_key = spec.value("idempotency_key", "");
   req.endpoint = spec.value("endpoint", "");
   req.provider = call->integration->manifest().name;
+  if (!call->tenant_id.empty())  // rate budget per tenant and provider (a plugin may name a finer key + rate)
+    req.budget_key = std::string(call->tenant_id) + "/" + spec.value("budget_key", req.provider);
+  req.rate_limit_per_s = spec.value("rate_limit_per_s", 0.0);
   if (auto it = spec.find("headers"); it != spec.end() && it->is_object()) {
     for (auto& [k, v] : it->items())
       if (v.is_string()) req.headers.emplace_back(k, v.get<std::string>());
@@ -242,7 +245,8 @@ ih_status hostRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih
                             ih_str state_value) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "records_commit: this call has no tenant");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "records_commit: this call has no tenant");
   const std::string& integration = call->integration->id();
   Status s = state_key.len == 0
                  ? call->deps->records->upsert(call->tenant_id, integration, view(model), view(records_json))
@@ -261,7 +265,8 @@ ih_status hostPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
   if (call->prompt == nullptr || !*call->prompt) {
     return fail(call, IH_ERR_UNSUPPORTED,
                 "nobody can answer prompt \"" + prompt["key"].get<std::string>() +
-                    "\" (non-interactive run); pass it with --set " + prompt["key"].get<std::string>() + "=…");
+                    "\" (non-interactive run); pass it with --set " + prompt["key"].get<std::string>() +
+                    "=…");
   }
   auto result = (*call->prompt)(view(prompt_json));
   if (!result.isOk()) return fail(call, abiCode(result.status()), result.status().message());
@@ -272,28 +277,37 @@ ih_status hostPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
 ih_status hostBindAccount(ih_call* call, ih_str account, int32_t bind) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->inbox) return fail(call, IH_ERR_UNSUPPORTED, "webhook inbox not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: this call has no tenant");
-  if (account.len == 0 || account.len > 255) return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: bad account");
-  Status s = call->deps->inbox->bindAccount(call->integration->id(), view(account), call->tenant_id, bind != 0);
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: this call has no tenant");
+  if (account.len == 0 || account.len > 255)
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "bind_account: bad account");
+  Status s =
+      call->deps->inbox->bindAccount(call->integration->id(), view(account), call->tenant_id, bind != 0);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
 ih_status hostInboxIngest(ih_call* call, ih_str meta_json, ih_str body) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->deps->inbox) return fail(call, IH_ERR_UNSUPPORTED, "webhook inbox not available in this host");
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "inbox_ingest: this call has no tenant");
-  auto duplicate = call->deps->inbox->ingest(call->integration->id(), call->tenant_id, view(meta_json), view(body));
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "inbox_ingest: this call has no tenant");
+  auto duplicate =
+      call->deps->inbox->ingest(call->integration->id(), call->tenant_id, view(meta_json), view(body));
   if (!duplicate.isOk()) return fail(call, abiCode(duplicate.status()), duplicate.status().message());
   call->last_error = *duplicate ? "duplicate" : "";
   return IH_OK;
 }
 
-std::string secretPurpose(ih_str name) { return "secret:" + std::string(view(name)); }
+std::string secretPurpose(ih_str name) {
+  return "secret:" + std::string(view(name));
+}
 
 ih_status hostSecretPut(ih_call* call, ih_str name, ih_str value) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_put: this call has no tenant");
-  if (name.len == 0 || name.len > 64) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret name must be 1-64 bytes");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_put: this call has no tenant");
+  if (name.len == 0 || name.len > 64)
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "secret name must be 1-64 bytes");
   const std::string& integration = call->integration->id();
   std::string purpose = secretPurpose(name);
   auto sealed = call->deps->vault->seal(view(value), {call->tenant_id, integration, purpose});
@@ -301,15 +315,16 @@ ih_status hostSecretPut(ih_call* call, ih_str name, ih_str value) {
   int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
-  Status s = call->deps->store->putSecret(
-      {std::string(call->tenant_id), integration, purpose, sealed->key_id, sealed->nonce, sealed->ciphertext, now});
+  Status s = call->deps->store->putSecret({std::string(call->tenant_id), integration, purpose, sealed->key_id,
+                                           sealed->nonce, sealed->ciphertext, now});
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
 ih_status hostSecretGet(ih_call* call, ih_str name, ih_buf** out) {
   if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
   *out = nullptr;
-  if (call->tenant_id.empty()) return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_get: this call has no tenant");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_get: this call has no tenant");
   const std::string& integration = call->integration->id();
   std::string purpose = secretPurpose(name);
   auto row = call->deps->store->getSecret(call->tenant_id, integration, purpose);
@@ -317,18 +332,19 @@ ih_status hostSecretGet(ih_call* call, ih_str name, ih_buf** out) {
     if (row.status().code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "no such secret");
     return fail(call, IH_ERR_INTERNAL, row.status().message());
   }
-  auto plain = call->deps->vault->open({row->key_id, row->nonce, row->ciphertext}, {call->tenant_id, integration, purpose});
+  auto plain = call->deps->vault->open({row->key_id, row->nonce, row->ciphertext},
+                                       {call->tenant_id, integration, purpose});
   if (!plain.isOk()) return fail(call, IH_ERR_INTERNAL, plain.status().message());
   *out = newBuf(std::string(plain->view()), /*secret=*/true);
   return IH_OK;
 }
 
 const ih_host_api kHostApi = {
-    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR, hostLog,       hostHttpRequest,
-    hostCredentialsGet,  hostCredentialsPut, hostStateGet, hostStatePut,  hostRecordsUpsert,
-    hostRecordsDelete,   hostEmitEvent,      hostRespond,  hostSetResult, hostSetError,
-    hostLastError,       hostBufView,        hostBufFree,       hostRecordsCommit, hostPrompt,
-    hostBindAccount,     hostInboxIngest,    hostSecretPut,     hostSecretGet,
+    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,  hostLog,           hostHttpRequest,
+    hostCredentialsGet,  hostCredentialsPut, hostStateGet,  hostStatePut,      hostRecordsUpsert,
+    hostRecordsDelete,   hostEmitEvent,      hostRespond,   hostSetResult,     hostSetError,
+    hostLastError,       hostBufView,        hostBufFree,   hostRecordsCommit, hostPrompt,
+    hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,
 };
 
 }  // namespace

@@ -317,7 +317,8 @@ Result<size_t> InboxStore::recoverInterrupted(int64_t now) {
 Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit) {
   static constexpr std::string_view kClaim =
       "UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = ?1 "
-      "WHERE id IN (SELECT id FROM webhook_events WHERE status IN ('pending', 'failed') AND next_attempt_at "
+      "WHERE id IN (SELECT id FROM webhook_events INDEXED BY webhook_events_due "
+      "WHERE status IN ('pending', 'failed') AND next_attempt_at "
       "<= ?1 "
       "ORDER BY next_attempt_at, id LIMIT ?2) "
       "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
@@ -388,14 +389,36 @@ Status InboxStore::releaseClaims(const std::vector<int64_t>& ids) {
 Result<std::optional<int64_t>> InboxStore::nextDueAt() {
   return db_.read([](SQLite::Database& db) -> Result<std::optional<int64_t>> {
     SQLite::Statement q(db,
-                        "SELECT next_attempt_at FROM webhook_events WHERE status IN ('pending', 'failed') "
+                        "SELECT next_attempt_at FROM webhook_events INDEXED BY webhook_events_due "
+                        "WHERE status IN ('pending', 'failed') "
                         "ORDER BY next_attempt_at, id LIMIT 1");
     if (!q.executeStep()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
   });
 }
 
-void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done) {
+namespace {
+
+OutcomeCopy copyOutcome(const AttemptOutcome& outcome) {
+  const InboxEvent& e = *outcome.event;
+  return OutcomeCopy{e.id,
+                     e.tenant_id,
+                     e.integration_id,
+                     e.object_id,
+                     e.occurred_at,
+                     e.attempts,
+                     outcome.started_at,
+                     outcome.duration_ms,
+                     outcome.ok,
+                     outcome.dead,
+                     outcome.ok ? std::string() : redact(outcome.error),
+                     outcome.next_attempt_at};
+}
+
+// Runs on the writer thread: the attempt row, the event's new status and (on success) its object's watermark.
+// (A template only because InboxStore::Cache is private.)
+template <class StatementCache>
+Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCopy& c) {
   static constexpr std::string_view kAttempt =
       "INSERT INTO webhook_attempts(event_row, attempt, started_at, duration_ms, ok, error) VALUES (?, ?, ?, "
       "?, ?, ?)";
@@ -409,50 +432,65 @@ void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void
       "INSERT INTO webhook_objects(tenant_id, integration_id, object_id, occurred_at) VALUES (?, ?, ?, ?) "
       "ON CONFLICT(tenant_id, integration_id, object_id) DO UPDATE SET "
       "occurred_at = max(occurred_at, excluded.occurred_at)";
-  const InboxEvent& e = *outcome.event;
-  auto c = std::make_shared<OutcomeCopy>(
-      OutcomeCopy{e.id, e.tenant_id, e.integration_id, e.object_id, e.occurred_at, e.attempts,
-                  outcome.started_at, outcome.duration_ms, outcome.ok, outcome.dead,
-                  outcome.ok ? std::string() : redact(outcome.error), outcome.next_attempt_at});
+  const int64_t finished = c.started_at + c.duration_ms;
+  {
+    SQLite::Statement& q = cache->get(db, kAttempt);
+    ResetOnExit guard(q);
+    q.bind(1, c.id);
+    q.bind(2, c.attempt);
+    q.bind(3, c.started_at);
+    q.bind(4, c.duration_ms);
+    q.bind(5, c.ok ? 1 : 0);
+    bindText(q, 6, c.error);
+    q.exec();
+  }
+  if (c.ok) {
+    SQLite::Statement& q = cache->get(db, kProcessed);
+    ResetOnExit guard(q);
+    q.bind(1, c.id);
+    q.bind(2, finished);
+    q.exec();
+    if (!c.object_id.empty()) {
+      SQLite::Statement& o = cache->get(db, kObject);
+      ResetOnExit guard_object(o);
+      bindText(o, 1, c.tenant_id);
+      bindText(o, 2, c.integration_id);
+      bindText(o, 3, c.object_id);
+      o.bind(4, c.occurred_at);
+      o.exec();
+    }
+  } else {
+    SQLite::Statement& q = cache->get(db, kFailed);
+    ResetOnExit guard(q);
+    q.bind(1, c.id);
+    bindText(q, 2, c.dead ? "dead" : "failed");
+    q.bind(3, c.next_attempt_at);
+    q.bind(4, finished);
+    bindText(q, 5, c.error);
+    q.exec();
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done) {
+  auto c = std::make_shared<OutcomeCopy>(copyOutcome(outcome));
+  Cache* cache = cache_.get();
+  db_.writeAsync([c, cache](SQLite::Database& db) { return applyOutcome(db, cache, *c); }, std::move(done));
+}
+
+void InboxStore::completeAllAsync(const std::vector<AttemptOutcome>& outcomes,
+                                  std::function<void(const Status&)> done) {
+  auto copies = std::make_shared<std::vector<OutcomeCopy>>();
+  copies->reserve(outcomes.size());
+  for (const AttemptOutcome& outcome : outcomes)
+    copies->push_back(copyOutcome(outcome));
   Cache* cache = cache_.get();
   db_.writeAsync(
-      [c, cache](SQLite::Database& db) {
-        const int64_t finished = c->started_at + c->duration_ms;
-        {
-          SQLite::Statement& q = cache->get(db, kAttempt);
-          ResetOnExit guard(q);
-          q.bind(1, c->id);
-          q.bind(2, c->attempt);
-          q.bind(3, c->started_at);
-          q.bind(4, c->duration_ms);
-          q.bind(5, c->ok ? 1 : 0);
-          bindText(q, 6, c->error);
-          q.exec();
-        }
-        if (c->ok) {
-          SQLite::Statement& q = cache->get(db, kProcessed);
-          ResetOnExit guard(q);
-          q.bind(1, c->id);
-          q.bind(2, finished);
-          q.exec();
-          if (!c->object_id.empty()) {
-            SQLite::Statement& o = cache->get(db, kObject);
-            ResetOnExit guard_object(o);
-            bindText(o, 1, c->tenant_id);
-            bindText(o, 2, c->integration_id);
-            bindText(o, 3, c->object_id);
-            o.bind(4, c->occurred_at);
-            o.exec();
-          }
-        } else {
-          SQLite::Statement& q = cache->get(db, kFailed);
-          ResetOnExit guard(q);
-          q.bind(1, c->id);
-          bindText(q, 2, c->dead ? "dead" : "failed");
-          q.bind(3, c->next_attempt_at);
-          q.bind(4, finished);
-          bindText(q, 5, c->error);
-          q.exec();
+      [copies, cache](SQLite::Database& db) {
+        for (const OutcomeCopy& c : *copies) {
+          if (Status st = applyOutcome(db, cache, c); !st.isOk()) return st;
         }
         return Status::ok();
       },

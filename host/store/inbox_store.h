@@ -145,6 +145,9 @@ class InboxStore {
   // applied occurred_at is raised. `done` runs on the writer thread after the commit.
   void completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done);
   Status complete(const AttemptOutcome& outcome);
+  // Several outcomes in one write task (a dispatch worker's batch): all are recorded, or none and `done` gets
+  // the failure (the events stay 'processing' until recovered). Thread-safe.
+  void completeAllAsync(const std::vector<AttemptOutcome>& outcomes, std::function<void(const Status&)> done);
   // pending + failed + processing.
   Result<int64_t> backlog();
 

@@ -7,8 +7,10 @@
 namespace ih::store {
 
 // Later areas keep their schema beside their code (store/<area>.cpp) and are listed below in order.
-extern const std::string_view kV2InboxSchema;    // store/inbox.cpp
-extern const std::string_view kV3RecordsSchema;  // store/records.cpp
+extern const std::string_view kV2InboxSchema;      // store/inbox.cpp
+extern const std::string_view kV3RecordsSchema;    // store/records.cpp
+extern const std::string_view kV4EndpointsSchema;  // store/endpoint_store.cpp
+extern const std::string_view kV5SchedulerSchema;  // store/scheduler_store.cpp
 
 namespace {
 
@@ -89,6 +91,8 @@ const std::array kMigrations = {
               kV1Core},
     Migration{2, "webhook inbox: events, attempts", kV2InboxSchema},
     Migration{3, "records, normalized events, idempotent action results", kV3RecordsSchema},
+    Migration{4, "outbound webhook endpoints, deliveries, attempts", kV4EndpointsSchema},
+    Migration{5, "scheduled jobs: leases, run history", kV5SchedulerSchema},
 };
 
 }  // namespace

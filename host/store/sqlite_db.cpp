@@ -215,6 +215,29 @@ void SqliteDb::writeAsync(WriteTask task, WriteDone done) {
   done(Status::unavailable("the store is closing"));
 }
 
+Status SqliteDb::txStep(TxStep step) {
+  static constexpr const char* kSql[] = {"BEGIN IMMEDIATE",  "SAVEPOINT task", "RELEASE task",
+                                         "ROLLBACK TO task", "COMMIT",         "ROLLBACK"};
+  sqlite3* db = writer_db_->getHandle();
+  sqlite3_stmt*& stmt = tx_statements_[static_cast<int>(step)];
+  if (stmt == nullptr) {
+    const int rc =
+        sqlite3_prepare_v3(db, kSql[static_cast<int>(step)], -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      stmt = nullptr;
+      return statusFromSqlite(SQLite::Exception(db, rc));
+    }
+  }
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    sqlite3_reset(stmt);
+    return Status::ok();
+  }
+  Status st = statusFromSqlite(SQLite::Exception(db, rc));  // before reset: keeps SQLite's message
+  sqlite3_reset(stmt);
+  return st;
+}
+
 void SqliteDb::writerLoop() {
   std::vector<PendingWrite> batch;
   std::vector<Status> results;
@@ -222,7 +245,13 @@ void SqliteDb::writerLoop() {
     {
       std::unique_lock lock(queue_mutex_);
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued has been written
+      if (queue_.empty()) {  // stopping, and everything queued has been written
+        for (sqlite3_stmt*& stmt : tx_statements_) {
+          sqlite3_finalize(stmt);
+          stmt = nullptr;
+        }
+        return;
+      }
       const size_t n = std::min(queue_.size(), max_batch_);
       batch.reserve(n);
       for (size_t i = 0; i < n; ++i) {
@@ -263,12 +292,12 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
   tasks_.fetch_add(batch.size(), std::memory_order_relaxed);
 
   size_t first_in_txn = 0;  // tasks before this index are final (failed, or lost with an aborted transaction)
-  if (Status begin = execStatus(db, "BEGIN IMMEDIATE"); !begin.isOk()) {
+  if (Status begin = txStep(TxStep::kBegin); !begin.isOk()) {
     results.assign(batch.size(), begin);
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    Status st = execStatus(db, "SAVEPOINT task");
+    Status st = txStep(TxStep::kSavepoint);
     if (st.isOk()) {
       try {
         st = batch[i].task(db);
@@ -277,13 +306,13 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
       }
     }
     if (st.isOk()) {
-      st = execStatus(db, "RELEASE task");
+      st = txStep(TxStep::kRelease);
       if (st.isOk()) continue;
     }
     results[i] = st;
     if (inTransaction(db)) {
-      if (execStatus(db, "ROLLBACK TO task").isOk() && execStatus(db, "RELEASE task").isOk()) continue;
-      (void)execStatus(db, "ROLLBACK");
+      if (txStep(TxStep::kRollbackTo).isOk() && txStep(TxStep::kRelease).isOk()) continue;
+      (void)txStep(TxStep::kRollback);
     }
     // Some errors (I/O, disk full, out of memory) make SQLite roll back the whole transaction: the earlier
     // tasks' writes are gone, so they fail too, and the rest of the batch starts a fresh transaction.
@@ -294,14 +323,14 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
       }
     }
     first_in_txn = i + 1;
-    if (Status begin = execStatus(db, "BEGIN IMMEDIATE"); !begin.isOk()) {
+    if (Status begin = txStep(TxStep::kBegin); !begin.isOk()) {
       for (size_t j = i + 1; j < batch.size(); ++j)
         results[j] = begin;
       return;
     }
   }
-  if (Status commit = execStatus(db, "COMMIT"); !commit.isOk()) {
-    if (inTransaction(db)) (void)execStatus(db, "ROLLBACK");
+  if (Status commit = txStep(TxStep::kCommit); !commit.isOk()) {
+    if (inTransaction(db)) (void)txStep(TxStep::kRollback);
     for (size_t j = first_in_txn; j < batch.size(); ++j) {
       if (results[j].isOk()) results[j] = commit;
     }

@@ -40,8 +40,10 @@ ih::test::TestHostOptions hostOptions() {
   ih::test::TestHostOptions o;
   o.plugins_dir = std::string(IH_TEST_PLUGIN_DIR) + "/webhook_test";
   // The host's own inbox only takes intake (workers = 0): the Harness below dispatches with fast retries.
-  o.extra_toml = std::string("[inbox]\nworkers = 0\n\n[integrations.hooks]\nplugin = \"webhook_test\"\nwebhook_secret = \"") +
-                 kSecret + "\"\ntolerance_s = 300\n";
+  o.extra_toml =
+      std::string(
+          "[inbox]\nworkers = 0\n\n[integrations.hooks]\nplugin = \"webhook_test\"\nwebhook_secret = \"") +
+      kSecret + "\"\ntolerance_s = 300\n";
   o.env = {{"IHOST_ADMIN_TOKEN", kAdminToken}};
   return o;
 }

@@ -45,10 +45,11 @@ TEST_CASE("the loader refuses each broken plugin with the exact reason and keeps
 
   const std::string host_abi = "1." + std::to_string(IH_ABI_MINOR);
   const std::string future_abi = "1." + std::to_string(IH_ABI_MINOR + 1);
-  CHECK_THAT(refusalReason(*registry, "libfixture_wrong_major.so"),
-             Catch::StartsWith("built for plugin ABI 2.") &&
-                 Catch::EndsWith(" but this host speaks ABI " + host_abi +
-                                 " (the major version must match); rebuild the plugin against this host's SDK"));
+  CHECK_THAT(
+      refusalReason(*registry, "libfixture_wrong_major.so"),
+      Catch::StartsWith("built for plugin ABI 2.") &&
+          Catch::EndsWith(" but this host speaks ABI " + host_abi +
+                          " (the major version must match); rebuild the plugin against this host's SDK"));
   CHECK(refusalReason(*registry, "libfixture_future_minor.so") ==
         "built for plugin ABI " + future_abi + ", newer than this host's ABI " + host_abi +
             "; upgrade ihost or rebuild the plugin against an older SDK");

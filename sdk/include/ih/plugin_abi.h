@@ -144,12 +144,14 @@ typedef struct ih_host_api {
   ih_str (*buf_view)(const ih_buf* buf);
   void (*buf_free)(ih_buf* buf);
 
-  /* ---- ABI 1.1 ----------------------------------------------------------------------------------------------
-   * A plugin built against 1.1 may be handed a 1.0 table by an older host only if it accepted host minor 0 in
+  /* ---- ABI 1.1
+   * ---------------------------------------------------------------------------------------------- A plugin
+   * built against 1.1 may be handed a 1.0 table by an older host only if it accepted host minor 0 in
    * ih_plugin_entry; check `struct_size > offsetof(ih_host_api, field)` before calling a 1.1 service. */
 
-  /* records_upsert + state_put in ONE transaction: a sync page and its cursor commit together, so a crash resumes
-   * at the last committed page with no gap and no duplicate. An empty `state_key` writes records only. */
+  /* records_upsert + state_put in ONE transaction: a sync page and its cursor commit together, so a crash
+   * resumes at the last committed page with no gap and no duplicate. An empty `state_key` writes records
+   * only. */
   ih_status (*records_commit)(ih_call* call, ih_str model, ih_str records_json, ih_str state_key,
                               ih_str state_value);
   /* Asks the operator running an interactive workflow (`ihost setup`, the admin console). `prompt_json`:
@@ -157,12 +159,14 @@ typedef struct ih_host_api {
    * answer text (plugin frees; wiped on free for "secret"). IH_ERR_UNSUPPORTED when nobody can answer (a
    * non-interactive run without a preset for `key`). */
   ih_status (*prompt)(ih_call* call, ih_str prompt_json, ih_buf** answer);
-  /* Platform webhooks: binds a provider account id (e.g. "acct_…") to the calling tenant (`bind` = 1) or unbinds
-   * it (0), so events of that account are routed to this tenant. IH_ERR_CONFLICT when another tenant holds it. */
+  /* Platform webhooks: binds a provider account id (e.g. "acct_…") to the calling tenant (`bind` = 1) or
+   * unbinds it (0), so events of that account are routed to this tenant. IH_ERR_CONFLICT when another tenant
+   * holds it. */
   ih_status (*bind_account)(ih_call* call, ih_str account, int32_t bind);
-  /* Feeds a provider event into the inbox as if its webhook had been received (reconciliation after an outage),
-   * deduplicated by event id like real deliveries. `meta_json`: {"event_id","type","occurred_at","object_id"?}.
-   * Returns IH_OK for a new event and for a duplicate alike; `last_error` says "duplicate" then. */
+  /* Feeds a provider event into the inbox as if its webhook had been received (reconciliation after an
+   * outage), deduplicated by event id like real deliveries. `meta_json`:
+   * {"event_id","type","occurred_at","object_id"?}. Returns IH_OK for a new event and for a duplicate alike;
+   * `last_error` says "duplicate" then. */
   ih_status (*inbox_ingest)(ih_call* call, ih_str meta_json, ih_str body);
   /* Named secrets of the calling tenant for this integration besides the connect credentials (e.g. the
    * webhook signing secret a setup workflow created), encrypted by the host. Allowed in connect, actions and

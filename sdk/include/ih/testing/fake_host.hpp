@@ -622,7 +622,8 @@ class FakeHost {
     CallContext* c = ctx(call);
     if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
     auto event_id = json::stringField(toView(meta_json), "event_id");
-    if (!event_id || event_id->empty()) return fail(c, IH_ERR_INVALID_ARGUMENT, "meta_json needs \"event_id\"");
+    if (!event_id || event_id->empty())
+      return fail(c, IH_ERR_INVALID_ARGUMENT, "meta_json needs \"event_id\"");
     std::lock_guard<std::mutex> lock(c->host->mutex_);
     for (const auto& [tenant, meta, b] : c->host->ingested_) {
       if (tenant == c->tenant && json::stringField(meta, "event_id") == event_id) {

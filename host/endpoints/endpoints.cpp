@@ -1,0 +1,274 @@
+// Fan-out and delivery threads of the outbound webhooks. See endpoints.h.
+//
+// Threads: one fan-out thread (events after the cursor → delivery rows) and Options::workers delivery threads
+// (claim one due row, one HTTP attempt, record it). They share one condition variable: wake() and new
+// deliveries bump `generation_` so sleepers re-check the store at once; otherwise they poll.
+#include "endpoints/endpoints.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "endpoints/signature.h"
+#include "events/events.h"
+#include "log/log.h"
+#include "outbound/client.h"
+#include "store/endpoint_store.h"
+#include "store/store.h"
+
+namespace ih::endpoints {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+struct Endpoints::Impl {
+  Impl(store::Store& s, events::Events& e, outbound::Client& c, Options o)
+      : store(s), events(e), client(c), options(std::move(o)), endpoint_store(s) {}
+
+  void wake() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++generation;
+    }
+    cv.notify_all();
+  }
+
+  // Sleeps until wake(), stop() or the poll interval. Returns false when stopping.
+  bool idle(uint64_t seen) {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait_for(lock, options.poll_interval, [&] { return stopping || generation != seen; });
+    return !stopping;
+  }
+
+  uint64_t currentGeneration() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return generation;
+  }
+
+  bool isStopping() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return stopping;
+  }
+
+  void fanOutLoop() {
+    while (true) {
+      const uint64_t seen = currentGeneration();
+      if (isStopping()) return;
+      auto pending = endpoint_store.hasUnfannedEvents();
+      if (pending.isOk() && *pending) {
+        auto consumed = endpoint_store.fanOut(options.fanout_batch, nowMs());
+        if (consumed.isOk()) {
+          wake();  // new deliveries for the workers
+          if (*consumed == options.fanout_batch) continue;
+        } else {
+          log::warn("endpoint fan-out failed", {{"error", consumed.status().message()}});
+        }
+      } else if (!pending.isOk()) {
+        log::warn("endpoint fan-out read failed", {{"error", pending.status().message()}});
+      }
+      if (!idle(seen)) return;
+    }
+  }
+
+  void workerLoop(unsigned seed) {
+    std::mt19937_64 rng(seed);
+    while (true) {
+      const uint64_t seen = currentGeneration();
+      if (isStopping()) return;
+      auto claimed = endpoint_store.claimDue(nowMs());
+      if (!claimed.isOk()) {
+        log::warn("endpoint delivery claim failed", {{"error", claimed.status().message()}});
+      } else if (claimed->has_value()) {
+        deliver(**claimed, rng);
+        continue;
+      }
+      if (!idle(seen)) return;
+    }
+  }
+
+  int64_t retryDelay(int attempt, std::mt19937_64& rng) const {
+    const auto base = static_cast<double>(options.retry_schedule[static_cast<size_t>(attempt - 1)].count());
+    double factor = 1.0;
+    if (options.jitter > 0) {
+      std::uniform_real_distribution<double> dist(1.0 - options.jitter, 1.0 + options.jitter);
+      factor = dist(rng);
+    }
+    return static_cast<int64_t>(base * factor);
+  }
+
+  void deliver(const store::ClaimedDelivery& c, std::mt19937_64& rng) {
+    store::EventRow row;
+    row.id = c.delivery.event_id;
+    row.tenant_id = c.delivery.tenant_id;
+    row.integration_id = c.event_integration_id;
+    row.type = c.event_type;
+    row.occurred_at = c.event_occurred_at;
+    row.data_json = c.event_data_json;
+    const std::string body = events::fromRow(std::move(row)).envelope;
+    const std::string msg_id = "evt_" + std::to_string(c.delivery.event_id);
+
+    store::AttemptOutcome outcome;
+    store::AttemptRow& a = outcome.attempt;
+    a.tenant_id = c.delivery.tenant_id;
+    a.endpoint_id = c.delivery.endpoint_id;
+    a.delivery_id = c.delivery.id;
+    a.event_id = c.delivery.event_id;
+    a.attempt = c.delivery.attempts + 1;
+    a.at = nowMs();
+    const int64_t timestamp = a.at / 1000;
+
+    std::string signature;
+    auto key = secretKey(c.endpoint.secret);
+    if (key.isOk()) signature = sign(*key, msg_id, timestamp, body);
+    if (!c.endpoint.previous_secret.empty() && c.endpoint.previous_secret_expires_at > a.at) {
+      if (auto previous = secretKey(c.endpoint.previous_secret); previous.isOk()) {
+        if (!signature.empty()) signature += ' ';
+        signature += sign(*previous, msg_id, timestamp, body);
+      }
+    }
+
+    const Clock::time_point started = Clock::now();
+    if (signature.empty()) {
+      a.response = "the endpoint's signing secret is malformed; rotate it";
+    } else {
+      outbound::Request request;
+      request.method = "POST";
+      request.url = c.endpoint.url;
+      request.headers = {{"Content-Type", "application/json"},
+                         {"User-Agent", "ihost-webhooks/1"},
+                         {"webhook-id", msg_id},
+                         {"webhook-timestamp", std::to_string(timestamp)},
+                         {"webhook-signature", signature}};
+      request.body = body;
+      request.timeout_ms = static_cast<int>(options.request_timeout.count());
+      request.max_attempts = 1;  // our own schedule retries
+      request.idempotency_key = msg_id;
+      request.provider = "endpoints";
+      request.endpoint = "webhook";
+      auto response = client.send(std::move(request));
+      if (response.isOk()) {
+        a.http_status = response->status;
+        a.succeeded = response->status >= 200 && response->status < 300;
+        a.response = redact(std::string_view(response->body).substr(0, options.response_snippet));
+      } else {
+        a.response = redact(response.status().message());
+      }
+    }
+    a.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (!a.succeeded && static_cast<size_t>(a.attempt) <= options.retry_schedule.size()) {
+      outcome.retry_at = nowMs() + retryDelay(a.attempt, rng);
+    }
+
+    store::DisablePolicy policy;
+    policy.max_consecutive_failed_events = options.disable_after_failed_events;
+    policy.max_failing_ms = options.disable_after_failing_for.count();
+    auto disabled = endpoint_store.recordAttempt(outcome, policy);
+    if (!disabled.isOk()) {
+      // The row stays `sending`; start() of the next run puts it back to pending.
+      log::error(
+          "endpoint attempt not recorded",
+          {{"endpoint", a.endpoint_id}, {"delivery", a.delivery_id}, {"error", disabled.status().message()}});
+      return;
+    }
+    if (!a.succeeded) {
+      log::info("endpoint delivery attempt failed", {{"tenant", a.tenant_id},
+                                                     {"endpoint", a.endpoint_id},
+                                                     {"event", a.event_id},
+                                                     {"attempt", a.attempt},
+                                                     {"status", a.http_status},
+                                                     {"retry", outcome.retry_at.has_value()}});
+    }
+    if (!disabled->empty()) {
+      log::warn("endpoint disabled",
+                {{"tenant", a.tenant_id}, {"endpoint", a.endpoint_id}, {"reason", *disabled}});
+      nlohmann::json data = {{"endpoint_id", a.endpoint_id}, {"url", c.endpoint.url}, {"reason", *disabled}};
+      Status st = events.emit(a.tenant_id, "", "endpoint.disabled", data.dump());
+      if (!st.isOk()) log::warn("endpoint.disabled event not stored", {{"error", st.message()}});
+    }
+  }
+
+  store::Store& store;
+  events::Events& events;
+  outbound::Client& client;
+  const Options options;
+  store::EndpointStore endpoint_store;
+
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool stopping = false;    // GUARDED_BY(mutex)
+  uint64_t generation = 0;  // GUARDED_BY(mutex)
+  bool started = false;     // GUARDED_BY(mutex)
+  std::thread fanout_thread;
+  std::vector<std::thread> workers;
+};
+
+Endpoints::Endpoints(store::Store& store, events::Events& events, outbound::Client& client, Options options)
+    : impl_(std::make_unique<Impl>(store, events, client, std::move(options))) {}
+
+Endpoints::~Endpoints() {
+  stop();
+}
+
+Status Endpoints::start() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->started) return Status::failedPrecondition("endpoints already started");
+    if (impl_->stopping) return Status::failedPrecondition("endpoints stopped");
+    impl_->started = true;
+  }
+  auto released = impl_->endpoint_store.releaseClaims();
+  if (!released.isOk()) return released.status();
+  if (*released > 0) {
+    log::info("endpoint deliveries resumed after restart", {{"deliveries", static_cast<int64_t>(*released)}});
+  }
+  impl_->fanout_thread = std::thread([this] { impl_->fanOutLoop(); });
+  std::random_device seed;
+  for (int i = 0; i < impl_->options.workers; ++i) {
+    const unsigned s = seed();
+    impl_->workers.emplace_back([this, s] { impl_->workerLoop(s); });
+  }
+  return Status::ok();
+}
+
+void Endpoints::stop() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->fanout_thread.joinable()) impl_->fanout_thread.join();
+  for (auto& t : impl_->workers) {
+    if (t.joinable()) t.join();
+  }
+  impl_->workers.clear();
+}
+
+void Endpoints::wake() {
+  impl_->wake();
+}
+
+const Options& Endpoints::options() const {
+  return impl_->options;
+}
+
+store::EndpointStore& Endpoints::endpointStore() {
+  return impl_->endpoint_store;
+}
+
+events::Events& Endpoints::events() {
+  return impl_->events;
+}
+
+}  // namespace ih::endpoints

@@ -1,0 +1,105 @@
+// Signed outbound webhooks to the tenant's application (Standard Webhooks, https://www.standardwebhooks.com).
+//
+// A tenant registers endpoints (URL + event type prefixes). Every event stored by events::Events — host and
+// plugin events alike — is delivered to each matching, enabled endpoint of its tenant as the event envelope
+// JSON, signed with the endpoint's `whsec_` secret:
+//   webhook-id: evt_<event id>   (stable across retries and resends)
+//   webhook-timestamp: <unix seconds of this attempt>
+//   webhook-signature: v1,<base64 HMAC-SHA256(base64decode(secret without "whsec_"), "<id>.<ts>.<body>")>
+//                      (two space-separated signatures for 24 h after a rotation)
+//
+// Durability: a fan-out thread turns events after a persisted cursor into rows of a delivery table (so emit()
+// is never slowed and nothing is missed across restarts); worker threads claim due rows, send them with the
+// outbound client (one HTTP attempt each) and follow Options::retry_schedule. start() puts rows a crash left
+// claimed back to pending. An endpoint whose deliveries keep failing is disabled and the tenant receives the
+// host event `endpoint.disabled`. Docs: docs/events.md "Outbound webhooks".
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ih::events {
+class Events;
+}
+namespace ih::http {
+class Server;
+}
+namespace ih::outbound {
+class Client;
+}
+namespace ih::store {
+class Store;
+class EndpointStore;
+}  // namespace ih::store
+namespace ih::tenancy {
+class Tenancy;
+}
+
+namespace ih::endpoints {
+
+struct Options {
+  // Delay before retry k (after failed attempt k): a delivery gets retry_schedule.size() + 1 attempts.
+  std::vector<std::chrono::milliseconds> retry_schedule = {std::chrono::seconds(5),  std::chrono::minutes(5),
+                                                           std::chrono::minutes(30), std::chrono::hours(2),
+                                                           std::chrono::hours(5),    std::chrono::hours(10)};
+  double jitter = 0.1;  // each delay is scaled by a uniform factor in [1 - jitter, 1 + jitter]
+  std::chrono::milliseconds request_timeout{15000};
+  // Disable an endpoint when every attempt of this many consecutive events failed (0 = never) ...
+  int disable_after_failed_events = 10;
+  // ... or when its deliveries have failed without a success for longer than this (0 = never).
+  std::chrono::milliseconds disable_after_failing_for = std::chrono::hours(24 * 5);
+  // How long the previous secret keeps signing after rotate_secret.
+  std::chrono::milliseconds previous_secret_ttl = std::chrono::hours(24);
+  int workers = 4;  // concurrent deliveries; 0 = no delivery (API only)
+  // Longest sleep of the fan-out and delivery threads before they look at the store again.
+  std::chrono::milliseconds poll_interval{250};
+  size_t fanout_batch = 500;      // events turned into deliveries per transaction
+  size_t response_snippet = 512;  // bytes of the receiver's answer kept in the attempt log (redacted)
+};
+
+// Thread-safe. Destroy before the Store, Events and Client it borrows, and after the HTTP server serving its
+// routes.
+class Endpoints {
+ public:
+  // Borrowed collaborators must outlive this object. Starts nothing.
+  Endpoints(store::Store& store, events::Events& events, outbound::Client& client, Options options = {});
+  ~Endpoints();  // stop()
+  Endpoints(const Endpoints&) = delete;
+  Endpoints& operator=(const Endpoints&) = delete;
+
+  // Puts deliveries left `sending` by a crash back to pending, starts the fan-out thread and the workers.
+  // Call once.
+  Status start();
+  // Stops claiming; in-flight HTTP attempts finish (bounded by request_timeout) and are recorded. Idempotent.
+  void stop();
+  // Wakes the fan-out and delivery threads now (new event, resend, recover) instead of at the next poll.
+  void wake();
+
+  const Options& options() const;
+  store::EndpointStore& endpointStore();
+  events::Events& events();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Tenant API (scope "read" for GET, "write" otherwise; another tenant's endpoint is 404):
+//   POST   /api/endpoints                       {url, event_types, description?} → 201, secret shown once
+//   GET    /api/endpoints                       → {"object":"list","data":[endpoint...]} (secrets masked)
+//   GET    /api/endpoints/{id}
+//   PATCH  /api/endpoints/{id}                  {url?, event_types?, description?, disabled?}
+//   DELETE /api/endpoints/{id}                  → 204
+//   POST   /api/endpoints/{id}/rotate_secret    → new secret shown once; the old one signs beside it 24 h
+//   POST   /api/endpoints/{id}/messages/{event_id}/resend   → 202
+//   POST   /api/endpoints/{id}/recover          {"since":"<ISO 8601>"} → 202 {"requeued": n}
+//   GET    /api/endpoints/{id}/attempts?cursor=&limit=      newest first
+// Borrowed references must outlive the server.
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Endpoints& endpoints);
+
+}  // namespace ih::endpoints

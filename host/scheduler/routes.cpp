@@ -1,0 +1,176 @@
+// The jobs API (see registerRoutes in scheduler.h).
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "events/events.h"
+#include "http/server.h"
+#include "scheduler/scheduler.h"
+#include "tenancy/http_auth.h"
+
+namespace ih::scheduler {
+
+namespace {
+
+using nlohmann::json;
+
+json timeOrNull(std::optional<int64_t> ms) {
+  return ms ? json(events::isoTime(*ms)) : json(nullptr);
+}
+
+std::string formatEvery(int64_t seconds) {
+  if (seconds <= 0) return "";
+  std::string out;
+  for (auto [unit, size] : {std::pair{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}}) {
+    if (seconds >= size) {
+      out += std::to_string(seconds / size) + unit;
+      seconds %= size;
+    }
+  }
+  return out;
+}
+
+json runJson(const store::JobRun& r) {
+  json j = {{"id", r.id},
+            {"integration", r.integration_id},
+            {"job", r.job},
+            {"trigger", r.trigger},
+            {"full", r.full},
+            {"status", r.status},
+            {"started_at", events::isoTime(r.started_at)},
+            {"finished_at", timeOrNull(r.finished_at)},
+            {"duration_ms", r.finished_at ? json(*r.finished_at - r.started_at) : json(nullptr)},
+            {"pages", r.pages},
+            {"rows", r.rows},
+            {"error", r.error.empty() ? json(nullptr) : json(r.error)}};
+  return j;
+}
+
+int httpStatusOf(const Status& s) {
+  if (s.code() == StatusCode::kFailedPrecondition || s.code() == StatusCode::kConflict) return 409;
+  return s.httpStatus();
+}
+
+std::string errorCodeOf(const Status& s, std::string_view message_hint) {
+  if (s.code() == StatusCode::kConflict) return "job_running";
+  if (s.code() == StatusCode::kFailedPrecondition)
+    return message_hint.find("disabled") != std::string_view::npos ? "job_disabled" : "not_connected";
+  if (s.code() == StatusCode::kNotFound) return "job_not_found";
+  return std::string(s.codeName());
+}
+
+void fail(http::Response& res, const Status& s) {
+  http::setError(res, httpStatusOf(s), errorCodeOf(s, s.message()), s.message());
+}
+
+std::optional<int64_t> parsePositive(const std::string& text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  for (char c : text)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoll(text);
+}
+
+}  // namespace
+
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& scheduler) {
+  server.route(
+      "GET", "/api/integrations/{id}/jobs",
+      tenancy::requireTenant(
+          tenancy, tenancy::kScopeRead,
+          [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+            const std::string id = req.param("id");
+            if (!scheduler.knowsIntegration(id)) {
+              http::setError(res, 404, "integration_not_found", "no integration \"" + id + "\"");
+              return;
+            }
+            json data = json::array();
+            for (const JobInfo& j : scheduler.jobs(id)) {
+              auto last = scheduler.history().listRuns(p.tenant_id, id, j.job, 1);
+              if (!last.isOk()) return http::setError(res, last.status());
+              data.push_back(
+                  {{"name", j.job},
+                   {"description", j.description},
+                   {"every", j.every_seconds > 0 ? json(formatEvery(j.every_seconds)) : json(nullptr)},
+                   {"every_seconds", j.every_seconds},
+                   {"enabled", j.enabled},
+                   {"last_run", last->empty() ? json(nullptr) : runJson(last->front())},
+                   {"next_run_at", timeOrNull(scheduler.nextRunAt(p.tenant_id, id, j.job))}});
+            }
+            res.json(200, json{{"object", "list"}, {"data", data}}.dump());
+          }));
+
+  server.route(
+      "POST", "/api/integrations/{id}/jobs/{job}/run",
+      tenancy::requireTenant(
+          tenancy, tenancy::kScopeWrite,
+          [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+            bool full = false;
+            if (!req.body.empty()) {
+              json body = json::parse(req.body, nullptr, false);
+              if (!body.is_object() || (body.contains("full") && !body["full"].is_boolean())) {
+                http::setError(res, 400, "invalid_body", "body must be a JSON object like {\"full\":true}");
+                return;
+              }
+              full = body.value("full", false);
+            }
+            auto started =
+                scheduler.trigger(p.tenant_id, req.param("id"), req.param("job"), Trigger::kManual, full);
+            if (!started.isOk()) return fail(res, started.status());
+            if (started->done.wait_for(scheduler.options().api_wait) == std::future_status::ready) {
+              res.json(200, json{{"run", runJson(started->done.get())}}.dump());
+              return;
+            }
+            auto row = scheduler.history().getRun(p.tenant_id, started->run_id);
+            json run = row.isOk() && row->has_value() ? runJson(**row) : json{{"id", started->run_id}};
+            res.setHeader("Location", "/api/integrations/" + req.param("id") + "/jobs/" + req.param("job") +
+                                          "/runs/" + std::to_string(started->run_id));
+            res.json(202, json{{"run", run}}.dump());
+          }));
+
+  server.route("GET", "/api/integrations/{id}/jobs/{job}/runs",
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+                     const std::string id = req.param("id");
+                     const std::string job = req.param("job");
+                     if (!scheduler.job(id, job)) {
+                       http::setError(res, 404, "job_not_found",
+                                      "integration \"" + id + "\" has no job \"" + job + "\"");
+                       return;
+                     }
+                     int64_t limit = 20;
+                     if (req.hasQuery("limit")) {
+                       auto parsed = parsePositive(req.queryValue("limit"));
+                       if (!parsed || *parsed < 1 || *parsed > 100) {
+                         http::setError(res, 400, "invalid_limit", "limit must be 1-100");
+                         return;
+                       }
+                       limit = *parsed;
+                     }
+                     auto runs =
+                         scheduler.history().listRuns(p.tenant_id, id, job, static_cast<size_t>(limit));
+                     if (!runs.isOk()) return http::setError(res, runs.status());
+                     json data = json::array();
+                     for (const auto& r : *runs)
+                       data.push_back(runJson(r));
+                     res.json(200, json{{"object", "list"}, {"data", data}}.dump());
+                   }));
+
+  server.route("GET", "/api/integrations/{id}/jobs/{job}/runs/{run}",
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+                     auto id = parsePositive(req.param("run"));
+                     auto row = id ? scheduler.history().getRun(p.tenant_id, *id)
+                                   : Result<std::optional<store::JobRun>>(std::optional<store::JobRun>());
+                     if (!row.isOk()) return http::setError(res, row.status());
+                     if (!row->has_value() || (*row)->integration_id != req.param("id") ||
+                         (*row)->job != req.param("job")) {
+                       http::setError(res, 404, "run_not_found", "no such run for this tenant");
+                       return;
+                     }
+                     res.json(200, runJson(**row).dump());
+                   }));
+}
+
+}  // namespace ih::scheduler

@@ -1,0 +1,583 @@
+#include "scheduler/scheduler.h"
+
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
+
+namespace ih::scheduler {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string counterKey(std::string_view tenant_id, std::string_view integration_id) {
+  std::string key(tenant_id);
+  key += '\n';
+  key += integration_id;
+  return key;
+}
+
+double uniform(double lo, double hi) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  if (hi <= lo) return lo;
+  return std::uniform_real_distribution<double>(lo, hi)(rng);
+}
+
+std::string randomSuffix() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 12; ++i)
+    out += kHex[rng() % 16];
+  return out;
+}
+
+std::string defaultHolder() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) name[0] = '\0';
+  return std::string(name[0] ? name : "host") + ":" + std::to_string(getpid());
+}
+
+// Reads an integer from the plugin's result when present.
+std::optional<int64_t> resultInt(const json& result, const char* key) {
+  if (result.is_object() && result.contains(key) && result[key].is_number_integer())
+    return result[key].get<int64_t>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string_view triggerName(Trigger trigger) {
+  switch (trigger) {
+    case Trigger::kSchedule:
+      return "schedule";
+    case Trigger::kManual:
+      return "manual";
+    case Trigger::kCli:
+      return "cli";
+  }
+  return "manual";
+}
+
+// ---- RunCounter ------------------------------------------------------------------------------------------
+
+std::shared_ptr<RunCounter::Tally> RunCounter::watch(std::string_view tenant_id,
+                                                     std::string_view integration_id) {
+  auto tally = std::make_shared<Tally>();
+  std::lock_guard lock(mu_);
+  auto& list = watchers_[counterKey(tenant_id, integration_id)];
+  std::erase_if(list, [](const std::weak_ptr<Tally>& w) { return w.expired(); });
+  list.push_back(tally);
+  return tally;
+}
+
+void RunCounter::count(std::string_view tenant_id, std::string_view integration_id,
+                       std::string_view records_json) {
+  std::vector<std::shared_ptr<Tally>> live;
+  {
+    std::lock_guard lock(mu_);
+    auto it = watchers_.find(counterKey(tenant_id, integration_id));
+    if (it == watchers_.end()) return;
+    for (const auto& w : it->second)
+      if (auto t = w.lock()) live.push_back(std::move(t));
+  }
+  if (live.empty()) return;
+  json parsed = json::parse(records_json, nullptr, false);
+  const int64_t rows = parsed.is_array() ? static_cast<int64_t>(parsed.size()) : 0;
+  for (const auto& t : live) {
+    t->pages.fetch_add(1, std::memory_order_relaxed);
+    t->rows.fetch_add(rows, std::memory_order_relaxed);
+  }
+}
+
+Status RunCounter::upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                          std::string_view records_json) {
+  Status s = inner_.upsert(tenant_id, integration_id, model, records_json);
+  if (s.isOk()) count(tenant_id, integration_id, records_json);
+  return s;
+}
+
+Status RunCounter::remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                          std::string_view id, int64_t updated_at) {
+  return inner_.remove(tenant_id, integration_id, model, id, updated_at);
+}
+
+Status RunCounter::commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                          std::string_view records_json, std::string_view state_key,
+                          std::string_view state_value) {
+  Status s = inner_.commit(tenant_id, integration_id, model, records_json, state_key, state_value);
+  if (s.isOk()) count(tenant_id, integration_id, records_json);
+  return s;
+}
+
+// ---- Scheduler
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// A job that runs on a schedule, and its per-tenant timers.
+struct TenantTimer {
+  explicit TenantTimer(asio::io_context& io) : timer(io) {}
+  asio::steady_timer timer;
+  int64_t due_at_ms = 0;  // wall clock, for "next run" in the API
+};
+
+struct ScheduledJob {
+  JobInfo info;
+  std::map<std::string, std::unique_ptr<TenantTimer>> tenants;  // touched on the io thread only
+};
+
+struct ActiveRun {
+  explicit ActiveRun(asio::io_context& io) : ticker(io) {}
+  store::JobRun run;
+  std::string holder;
+  ProgressFn progress;
+  std::shared_ptr<RunCounter::Tally> tally;
+  Clock::time_point started;
+  Clock::time_point renewed;
+  asio::steady_timer ticker;  // io thread only
+  std::atomic<bool> finished{false};
+  std::promise<store::JobRun> promise;
+};
+
+}  // namespace
+
+struct Scheduler::Impl {
+  Impl(Scheduler& owner, runtime::Runtime& runtime, store::Store& store, runtime::EventSink* events,
+       RunCounter* counter)
+      : owner(owner),
+        runtime(runtime),
+        store(store),
+        events(events),
+        counter(counter),
+        work(asio::make_work_guard(io)),
+        pool(static_cast<size_t>(std::max(1, owner.options_.workers))) {
+    // The timer thread also renews leases and reports progress of manual runs, so it runs from the start.
+    io_thread = std::thread([this]() { io.run(); });
+  }
+
+  Scheduler& owner;
+  runtime::Runtime& runtime;
+  store::Store& store;
+  runtime::EventSink* const events;
+  RunCounter* const counter;
+  std::vector<JobInfo> jobs;  // set once in create()
+
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;  // reset by stop()
+  std::thread io_thread;
+  asio::thread_pool pool;
+  std::unique_ptr<asio::steady_timer> discovery;  // io thread only
+  std::vector<std::unique_ptr<ScheduledJob>> scheduled;
+
+  mutable std::mutex mu;
+  std::map<int64_t, std::shared_ptr<ActiveRun>> active;  // GUARDED_BY(mu)
+  std::map<std::string, int64_t> next_due;               // GUARDED_BY(mu) "<tenant>\n<integration>\n<job>"
+  bool started = false;                                  // GUARDED_BY(mu)
+  bool stopped = false;                                  // GUARDED_BY(mu)
+
+  static std::string dueKey(std::string_view tenant, std::string_view integration, std::string_view job) {
+    return counterKey(tenant, integration) + "\n" + std::string(job);
+  }
+
+  // ---- schedule (io thread) ----
+
+  bool stopping() const {
+    std::lock_guard lock(mu);
+    return stopped;
+  }
+
+  void discover() {
+    if (stopping()) return;
+    for (auto& sj : scheduled) {
+      auto tenants = store.listActiveTenants(sj->info.integration_id);
+      if (!tenants.isOk()) {
+        log::warn("scheduler: cannot list connected tenants",
+                  {{"integration", sj->info.integration_id}, {"error", tenants.status().message()}});
+        continue;
+      }
+      std::set<std::string> now_connected(tenants->begin(), tenants->end());
+      for (auto it = sj->tenants.begin(); it != sj->tenants.end();) {
+        if (!now_connected.count(it->first)) {
+          it->second->timer.cancel();
+          std::lock_guard lock(mu);
+          next_due.erase(dueKey(it->first, sj->info.integration_id, sj->info.job));
+          it = sj->tenants.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (const auto& tenant : now_connected) {
+        if (sj->tenants.count(tenant)) continue;
+        auto timer = std::make_unique<TenantTimer>(io);
+        const double period_ms = static_cast<double>(sj->info.every_seconds) * 1000.0;
+        double delay_ms = uniform(0, period_ms);  // spread first runs over the period
+        auto last = owner.history_.listRuns(tenant, sj->info.integration_id, sj->info.job, 1);
+        if (last.isOk() && !last->empty()) {
+          // Keep the cadence across restarts: due one period after the last start, plus jitter.
+          double due =
+              static_cast<double>(last->front().started_at) + period_ms - static_cast<double>(nowMs());
+          delay_ms = std::clamp(due, 0.0, period_ms) + uniform(0, period_ms * owner.options_.jitter);
+        }
+        TenantTimer* raw = timer.get();
+        sj->tenants.emplace(tenant, std::move(timer));
+        arm(*sj, tenant, *raw, std::chrono::milliseconds(static_cast<int64_t>(delay_ms)));
+      }
+    }
+    discovery->expires_after(owner.options_.discovery_interval);
+    discovery->async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) discover();
+    });
+  }
+
+  void arm(ScheduledJob& sj, const std::string& tenant, TenantTimer& t, std::chrono::milliseconds delay) {
+    t.due_at_ms = nowMs() + delay.count();
+    {
+      std::lock_guard lock(mu);
+      next_due[dueKey(tenant, sj.info.integration_id, sj.info.job)] = t.due_at_ms;
+    }
+    t.timer.expires_after(delay);
+    t.timer.async_wait([this, &sj, tenant, &t](const boost::system::error_code& ec) {
+      if (ec || stopping()) return;  // cancelled: tenant disconnected or stopping
+      fire(sj, tenant);
+      const double period_ms = static_cast<double>(sj.info.every_seconds) * 1000.0;
+      const double j = owner.options_.jitter;
+      arm(sj, tenant, t,
+          std::chrono::milliseconds(static_cast<int64_t>(period_ms * uniform(1.0 - j, 1.0 + j))));
+    });
+  }
+
+  void fire(const ScheduledJob& sj, const std::string& tenant) {
+    auto started = owner.trigger(tenant, sj.info.integration_id, sj.info.job, Trigger::kSchedule, false);
+    if (!started.isOk()) {
+      // Already running (here or elsewhere) or disconnected meanwhile: skip this turn.
+      log::info("scheduled run skipped", {{"integration", sj.info.integration_id},
+                                          {"job", sj.info.job},
+                                          {"tenant", tenant},
+                                          {"reason", started.status().message()}});
+    }
+  }
+
+  // ---- runs ----
+
+  void tick(const std::shared_ptr<ActiveRun>& run) {
+    run->ticker.expires_after(owner.options_.progress_interval);
+    run->ticker.async_wait([this, run](const boost::system::error_code& ec) {
+      if (ec || run->finished.load()) return;
+      const auto now = Clock::now();
+      if (now - run->renewed >= owner.options_.lease_ttl / 3) {
+        auto held = owner.history_.renewLease(run->run.tenant_id, run->run.integration_id, run->run.job,
+                                              run->holder, nowMs() + owner.options_.lease_ttl.count());
+        run->renewed = now;
+        if (held.isOk() && !*held) {
+          log::warn("scheduler: job lease lost while running (another holder took it over)",
+                    {{"integration", run->run.integration_id}, {"job", run->run.job}, {"run", run->run.id}});
+        }
+      }
+      Progress p{run->run.id, 0, 0, std::chrono::duration<double>(now - run->started).count()};
+      if (run->tally) {
+        p.pages = run->tally->pages.load();
+        p.rows = run->tally->rows.load();
+        (void)owner.history_.updateRunProgress(run->run.tenant_id, run->run.id, p.pages, p.rows);
+      }
+      if (run->progress) run->progress(p);
+      tick(run);
+    });
+  }
+
+  void execute(const std::shared_ptr<ActiveRun>& run) {
+    runtime::Integration* in = runtime.find(run->run.integration_id);
+    runtime::CallResult result;
+    if (in == nullptr) {
+      result.status = Status::notFound("integration " + run->run.integration_id + " is not available");
+    } else {
+      json params = {{"full", run->run.full}, {"run_id", run->run.id}, {"trigger", run->run.trigger}};
+      result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump());
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - run->started).count();
+    json answer = json::parse(result.result_json.empty() ? "{}" : result.result_json, nullptr, false);
+    int64_t pages = run->tally ? run->tally->pages.load() : 0;
+    int64_t rows = run->tally ? run->tally->rows.load() : 0;
+    if (auto v = resultInt(answer, "pages")) pages = *v;
+    if (auto v = resultInt(answer, "rows")) {
+      rows = *v;
+    } else if (auto s = resultInt(answer, "synced"); s && !run->tally) {
+      rows = *s;
+    }
+    store::JobRun& r = run->run;
+    r.pages = pages;
+    r.rows = rows;
+    r.finished_at = nowMs();
+    r.status = result.status.isOk() ? "succeeded" : "failed";
+    r.error = result.status.isOk() ? std::string() : redact(result.status.toString());
+    Status saved =
+        owner.history_.finishRun(r.tenant_id, r.id, r.status, r.pages, r.rows, r.error, *r.finished_at);
+    if (!saved.isOk())
+      log::error("scheduler: cannot record run end", {{"run", r.id}, {"error", saved.message()}});
+    {
+      std::lock_guard lock(mu);
+      active.erase(r.id);
+    }
+    run->finished.store(true);
+    asio::post(io, [run]() { run->ticker.cancel(); });
+    (void)owner.history_.releaseLease(r.tenant_id, r.integration_id, r.job, run->holder);
+
+    const int64_t duration_ms = static_cast<int64_t>(seconds * 1000);
+    log::info(r.status == "succeeded" ? "job run succeeded" : "job run failed",
+              {{"integration", r.integration_id},
+               {"job", r.job},
+               {"tenant", r.tenant_id},
+               {"run", r.id},
+               {"pages", r.pages},
+               {"rows", r.rows},
+               {"duration_ms", duration_ms},
+               {"error", r.error}});
+    if (events) {
+      json data = {{"integration", r.integration_id},
+                   {"job", r.job},
+                   {"run_id", r.id},
+                   {"trigger", r.trigger},
+                   {"rows", r.rows},
+                   {"pages", r.pages},
+                   {"duration_ms", duration_ms},
+                   {"full", r.full}};
+      if (!r.error.empty()) data["error"] = r.error;
+      if (answer.is_object() && answer.contains("has_more")) data["has_more"] = answer["has_more"];
+      Status emitted = events->emit(r.tenant_id, r.integration_id,
+                                    r.status == "succeeded" ? "sync.completed" : "sync.failed", data.dump());
+      if (!emitted.isOk()) log::warn("scheduler: cannot emit run event", {{"error", emitted.message()}});
+    }
+    run->promise.set_value(r);
+  }
+};
+
+Scheduler::Scheduler(Options options, runtime::Runtime& runtime, store::Store& store,
+                     runtime::EventSink* events, RunCounter* counter)
+    : options_(std::move(options)),
+      history_(store),
+      impl_(std::make_unique<Impl>(*this, runtime, store, events, counter)) {}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& config, runtime::Runtime& runtime,
+                                                     store::Store& store, runtime::EventSink* events,
+                                                     RunCounter* counter, Options options) {
+  if (options.holder.empty()) options.holder = defaultHolder();
+  if (options.lease_ttl < std::chrono::milliseconds(300)) options.lease_ttl = std::chrono::milliseconds(300);
+  if (options.progress_interval > options.lease_ttl / 3) options.progress_interval = options.lease_ttl / 3;
+  options.jitter = std::clamp(options.jitter, 0.0, 0.5);
+  std::unique_ptr<Scheduler> s(new Scheduler(std::move(options), runtime, store, events, counter));
+  Impl* impl = s->impl_.get();
+
+  std::vector<std::string> problems;
+  for (const config::IntegrationConfig& cfg : config.integrations) {
+    runtime::Integration* in = runtime.find(cfg.id);
+    if (in == nullptr) continue;  // unavailable: its jobs cannot be checked nor run
+    const auto& manifest = in->manifest();
+    for (const auto& [name, override_cfg] : cfg.jobs) {
+      if (manifest.findJob(name) != nullptr) continue;
+      std::string known;
+      for (const auto& j : manifest.jobs)
+        known += (known.empty() ? "" : ", ") + j.name;
+      problems.push_back(override_cfg.where.toString() + ": integrations." + cfg.id + ".jobs." + name +
+                         ": plugin \"" + manifest.name + "\" declares no job \"" + name + "\". Known jobs: " +
+                         (known.empty() ? "none" : known) + ". Fix the table name or remove it.");
+    }
+  }
+  if (!problems.empty()) {
+    std::string message;
+    for (const auto& p : problems)
+      message += (message.empty() ? "" : "\n") + p;
+    return Status::invalidArgument(message);
+  }
+
+  for (runtime::Integration* in : runtime.integrations()) {
+    const config::IntegrationConfig* cfg = config.findIntegration(in->id());
+    const bool has_jobs = (in->plugin().capabilities() & IH_CAP_JOBS) != 0;
+    for (const auto& spec : in->manifest().jobs) {
+      JobInfo info;
+      info.integration_id = in->id();
+      info.job = spec.name;
+      info.description = spec.description;
+      info.every_seconds = spec.every_seconds;
+      info.enabled = in->enabled() && has_jobs;
+      if (cfg != nullptr) {
+        if (auto it = cfg->jobs.find(spec.name); it != cfg->jobs.end()) {
+          if (it->second.every_seconds) info.every_seconds = *it->second.every_seconds;
+          if (it->second.enabled && !*it->second.enabled) info.enabled = false;
+        }
+      }
+      impl->jobs.push_back(std::move(info));
+    }
+  }
+  return s;
+}
+
+Scheduler::~Scheduler() {
+  stop();
+}
+
+Status Scheduler::start() {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.stopped) return Status::failedPrecondition("the scheduler was stopped");
+    if (m.started) return Status::ok();
+    m.started = true;
+  }
+  for (const auto& info : m.jobs) {
+    if (!info.enabled || info.every_seconds <= 0) continue;
+    auto sj = std::make_unique<ScheduledJob>();
+    sj->info = info;
+    m.scheduled.push_back(std::move(sj));
+  }
+  m.discovery = std::make_unique<asio::steady_timer>(m.io);
+  asio::post(m.io, [&m]() { m.discover(); });
+  log::info("scheduler started",
+            {{"scheduled_jobs", static_cast<int64_t>(m.scheduled.size())}, {"workers", options_.workers}});
+  return Status::ok();
+}
+
+void Scheduler::stop() {
+  if (!impl_) return;
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.stopped) return;
+    m.stopped = true;
+  }
+  // Let queued and running plugin calls finish (they release their leases), then cancel every timer and let
+  // the timer thread run out of work.
+  m.pool.join();
+  asio::post(m.io, [&m]() {
+    if (m.discovery) m.discovery->cancel();
+    for (auto& sj : m.scheduled)
+      for (auto& [tenant, t] : sj->tenants)
+        t->timer.cancel();
+  });
+  m.work.reset();
+  if (m.io_thread.joinable()) m.io_thread.join();
+}
+
+std::vector<JobInfo> Scheduler::jobs(std::string_view integration_id) const {
+  std::vector<JobInfo> out;
+  for (const auto& j : impl_->jobs)
+    if (j.integration_id == integration_id) out.push_back(j);
+  return out;
+}
+
+std::optional<JobInfo> Scheduler::job(std::string_view integration_id, std::string_view job) const {
+  for (const auto& j : impl_->jobs)
+    if (j.integration_id == integration_id && j.job == job) return j;
+  return std::nullopt;
+}
+
+bool Scheduler::knowsIntegration(std::string_view integration_id) const {
+  return impl_->runtime.find(integration_id) != nullptr;
+}
+
+std::optional<int64_t> Scheduler::nextRunAt(std::string_view tenant_id, std::string_view integration_id,
+                                            std::string_view job) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->next_due.find(Impl::dueKey(tenant_id, integration_id, job));
+  if (it == impl_->next_due.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_view integration_id,
+                                      std::string_view job_name, Trigger trigger, bool full,
+                                      ProgressFn progress) {
+  Impl& m = *impl_;
+  {
+    std::lock_guard lock(m.mu);
+    if (m.stopped) return Status::unavailable("the scheduler is stopping");
+  }
+  if (!knowsIntegration(integration_id))
+    return Status::notFound("no integration \"" + std::string(integration_id) + "\"");
+  std::optional<JobInfo> info = job(integration_id, job_name);
+  if (!info) {
+    std::string known;
+    for (const auto& j : jobs(integration_id))
+      known += (known.empty() ? "" : ", ") + j.job;
+    return Status::notFound("integration \"" + std::string(integration_id) + "\" has no job \"" +
+                            std::string(job_name) + "\" (known: " + (known.empty() ? "none" : known) + ")");
+  }
+  if (!info->enabled) {
+    return Status::failedPrecondition("job \"" + info->job + "\" of integration \"" + info->integration_id +
+                                      "\" is disabled in the configuration");
+  }
+  auto conn = m.store.getConnection(tenant_id, integration_id);
+  if (!conn.isOk()) return conn.status();
+  if (!conn->has_value() || (*conn)->status == store::ConnectionStatus::kInactive) {
+    return Status::failedPrecondition("tenant is not connected to \"" + std::string(integration_id) + "\"");
+  }
+
+  auto run = std::make_shared<ActiveRun>(m.io);
+  run->holder = options_.holder + "/" + randomSuffix();
+  const int64_t now = nowMs();
+  auto acquired = history_.acquireLease(tenant_id, integration_id, job_name, run->holder, now,
+                                        now + options_.lease_ttl.count());
+  if (!acquired.isOk()) return acquired.status();
+  if (!*acquired) {
+    return Status::conflict("job \"" + std::string(job_name) + "\" of \"" + std::string(integration_id) +
+                            "\" is already running for this tenant");
+  }
+  store::JobRun& r = run->run;
+  r.tenant_id = std::string(tenant_id);
+  r.integration_id = std::string(integration_id);
+  r.job = std::string(job_name);
+  r.trigger = std::string(triggerName(trigger));
+  r.full = full;
+  r.started_at = now;
+  auto id = history_.insertRun(tenant_id, r);
+  if (!id.isOk()) {
+    (void)history_.releaseLease(tenant_id, integration_id, job_name, run->holder);
+    return id.status();
+  }
+  r.id = *id;
+  run->progress = std::move(progress);
+  if (m.counter) run->tally = m.counter->watch(tenant_id, integration_id);
+  run->started = Clock::now();
+  run->renewed = run->started;
+  StartedRun started{r.id, run->promise.get_future().share()};
+  {
+    // Under the lock, so stop() cannot join the pool between the check and the post.
+    std::lock_guard lock(m.mu);
+    if (!m.stopped) {
+      m.active[r.id] = run;
+      asio::post(m.io, [&m, run]() { m.tick(run); });
+      asio::post(m.pool, [&m, run]() { m.execute(run); });
+      return started;
+    }
+  }
+  (void)history_.finishRun(tenant_id, r.id, "failed", 0, 0, "the scheduler is stopping", nowMs());
+  (void)history_.releaseLease(tenant_id, integration_id, job_name, run->holder);
+  return Status::unavailable("the scheduler is stopping");
+}
+
+Result<store::JobRun> Scheduler::runNow(std::string_view tenant_id, std::string_view integration_id,
+                                        std::string_view job, Trigger trigger, bool full,
+                                        ProgressFn progress) {
+  auto started = this->trigger(tenant_id, integration_id, job, trigger, full, std::move(progress));
+  if (!started.isOk()) return started.status();
+  return started->done.get();
+}
+
+}  // namespace ih::scheduler

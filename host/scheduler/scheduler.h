@@ -1,0 +1,175 @@
+// Scheduled syncs: runs plugin jobs (manifest "jobs", overridden by [integrations.<id>.jobs.<name>]) for
+// every connected tenant, on demand (API, CLI) and on schedule.
+//
+//  - Schedule: Boost.Asio steady timers on one io_context thread, one timer per (integration, job, tenant);
+//    the first firing is spread over the period (or follows the tenant's last run), every later one is the
+//    period ±10 % so tenants do not fire together. Connected tenants (Store::listActiveTenants) are re-listed
+//    every Options::discovery_interval. Disabled integrations and jobs never run.
+//  - No overlap: a run first takes the (integration, tenant, job) lease row in SQLite (atomic conditional
+//    upsert), renews it while running and releases it at the end. A crashed holder's lease expires after
+//    Options::lease_ttl and the job is picked up again (its stale "running" row is closed as failed). The
+//    lease works across processes: `ihost sync run` and `ihost serve` on one database never overlap a job.
+//  - Runs are recorded in job_runs (store/scheduler_store.h) and announced as host events sync.completed /
+//    sync.failed. Plugin calls run on a small worker pool, never on the timer thread.
+//
+// Boost.Asio stays in scheduler.cpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "runtime/sinks.h"
+#include "store/scheduler_store.h"
+
+namespace ih::config {
+struct Config;
+}
+namespace ih::runtime {
+class Runtime;
+}
+namespace ih::store {
+class Store;
+}
+namespace ih::http {
+class Server;
+}
+namespace ih::tenancy {
+class Tenancy;
+}
+
+namespace ih::scheduler {
+
+enum class Trigger { kSchedule, kManual, kCli };
+std::string_view triggerName(Trigger trigger);  // "schedule" | "manual" | "cli"
+
+// Counts the record pages and rows plugins write while a run watches their (tenant, integration): a
+// RecordSink decorator placed between the runtime and the records module (Dependencies::records), so runs
+// report progress while they run, not only from the plugin's final result. Thread-safe.
+class RunCounter final : public runtime::RecordSink {
+ public:
+  struct Tally {
+    std::atomic<int64_t> pages{0};  // upsert / commit calls
+    std::atomic<int64_t> rows{0};   // records in them
+  };
+  // `inner` is borrowed and must outlive this object.
+  explicit RunCounter(runtime::RecordSink& inner) : inner_(inner) {}
+  // Writes of (tenant, integration) are counted into the tally for as long as it is alive.
+  std::shared_ptr<Tally> watch(std::string_view tenant_id, std::string_view integration_id);
+
+  Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view records_json) override;
+  Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view id, int64_t updated_at) override;
+  Status commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view records_json, std::string_view state_key,
+                std::string_view state_value) override;
+
+ private:
+  void count(std::string_view tenant_id, std::string_view integration_id, std::string_view records_json);
+
+  runtime::RecordSink& inner_;
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::weak_ptr<Tally>>, std::less<>> watchers_;  // GUARDED_BY(mu_)
+};
+
+struct Options {
+  int workers = 2;                                      // plugin job calls in parallel
+  std::chrono::milliseconds lease_ttl{60000};           // renewed every ttl/3 while running
+  std::chrono::milliseconds discovery_interval{30000};  // re-list connected tenants
+  std::chrono::milliseconds progress_interval{1000};    // run row + progress callback updates
+  double jitter = 0.10;                                 // ± fraction of the period
+  std::chrono::milliseconds api_wait{5000};  // POST …/run answers 200 within this, else 202 (routes)
+  std::string holder;                        // lease holder prefix; default "<hostname>:<pid>"
+};
+
+// One job of one integration with its effective schedule.
+struct JobInfo {
+  std::string integration_id;
+  std::string job;
+  std::string description;
+  int64_t every_seconds = 0;  // 0: on demand only
+  bool enabled = true;        // integration enabled and the job not disabled in the config
+};
+
+struct Progress {
+  int64_t run_id = 0;
+  int64_t pages = 0;
+  int64_t rows = 0;
+  double seconds = 0;
+};
+// Called on the scheduler's timer thread while a run is going; must be quick.
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct StartedRun {
+  int64_t run_id = 0;
+  std::shared_future<store::JobRun> done;  // the finished run (status succeeded or failed)
+};
+
+class Scheduler {
+ public:
+  // Resolves every job of the runtime's integrations. kInvalidArgument naming file:line and the plugin's
+  // known jobs for a [integrations.<id>.jobs.<name>] table the plugin does not declare. Borrowed references
+  // must outlive the Scheduler; `events` and `counter` may be null (no events; progress only from the
+  // plugin's result JSON).
+  static Result<std::unique_ptr<Scheduler>> create(const config::Config& config, runtime::Runtime& runtime,
+                                                   store::Store& store, runtime::EventSink* events,
+                                                   RunCounter* counter, Options options = {});
+  ~Scheduler();  // stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the schedule (timer thread). Manual runs work without it. Idempotent.
+  Status start();
+  // Stops the timers, waits for running jobs to finish. Call before Runtime::shutdown. Idempotent.
+  void stop();
+
+  std::vector<JobInfo> jobs(std::string_view integration_id) const;  // empty for an unknown integration
+  std::optional<JobInfo> job(std::string_view integration_id, std::string_view job) const;
+  bool knowsIntegration(std::string_view integration_id) const;
+  // When the tenant's next scheduled run is due (unix ms), if it is scheduled.
+  std::optional<int64_t> nextRunAt(std::string_view tenant_id, std::string_view integration_id,
+                                   std::string_view job) const;
+
+  // Takes the lease, records the run and queues the plugin call. kNotFound: unknown integration or job;
+  // kFailedPrecondition: the tenant is not connected or the job/integration is disabled; kConflict: the job
+  // is already running for this tenant (here or in another process).
+  Result<StartedRun> trigger(std::string_view tenant_id, std::string_view integration_id,
+                             std::string_view job, Trigger trigger, bool full, ProgressFn progress = {});
+  // trigger() and wait for the end.
+  Result<store::JobRun> runNow(std::string_view tenant_id, std::string_view integration_id,
+                               std::string_view job, Trigger trigger, bool full, ProgressFn progress = {});
+
+  store::SchedulerStore& history() { return history_; }
+  const Options& options() const { return options_; }
+
+  struct Impl;  // Boost.Asio machinery, private to scheduler.cpp
+
+ private:
+  Scheduler(Options options, runtime::Runtime& runtime, store::Store& store, runtime::EventSink* events,
+            RunCounter* counter);
+  const Options options_;
+  store::SchedulerStore history_;
+  const std::unique_ptr<Impl> impl_;  // last: its timer thread starts once everything above exists
+};
+
+// GET  /api/integrations/{id}/jobs                         (read)  jobs with schedule, last and next run
+// POST /api/integrations/{id}/jobs/{job}/run  {"full":bool} (write) 200 {"run"} when it ends within
+//      Options::api_wait, else 202 {"run"} (status "running"; poll GET …/runs/{run_id}); 404 unknown job,
+//      409 already running / not connected / disabled
+// GET  /api/integrations/{id}/jobs/{job}/runs?limit=1..100 (read)  history, newest first
+// GET  /api/integrations/{id}/jobs/{job}/runs/{run_id}     (read)
+// All tenant-scoped. Borrowed references must outlive the server.
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& scheduler);
+
+}  // namespace ih::scheduler

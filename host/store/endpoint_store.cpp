@@ -1,0 +1,593 @@
+// Outbound webhook endpoints, deliveries and attempts (schema v4). See endpoint_store.h.
+#include "store/endpoint_store.h"
+
+#include <memory>
+#include <utility>
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace ih::store {
+
+extern const std::string_view kV4EndpointsSchema;
+const std::string_view kV4EndpointsSchema = R"sql(
+-- A tenant's webhook receivers. event_types: space-separated prefixes ("*" = every type). Only events with
+-- id > after_event_id (the newest event when the endpoint was created) are fanned out to it.
+CREATE TABLE endpoints(
+  id                         TEXT PRIMARY KEY,
+  tenant_id                  TEXT NOT NULL REFERENCES tenants(id),
+  url                        TEXT NOT NULL,
+  description                TEXT NOT NULL DEFAULT '',
+  event_types                TEXT NOT NULL,
+  secret                     TEXT NOT NULL,
+  previous_secret            TEXT NOT NULL DEFAULT '',
+  previous_secret_expires_at INTEGER NOT NULL DEFAULT 0,
+  disabled                   INTEGER NOT NULL DEFAULT 0,
+  disabled_reason            TEXT NOT NULL DEFAULT '',
+  consecutive_failed_events  INTEGER NOT NULL DEFAULT 0,
+  failing_since              INTEGER NOT NULL DEFAULT 0,
+  after_event_id             INTEGER NOT NULL,
+  created_at                 INTEGER NOT NULL,
+  updated_at                 INTEGER NOT NULL
+);
+CREATE INDEX endpoints_by_tenant ON endpoints(tenant_id, created_at);
+
+-- One event to one endpoint. `sending` rows were claimed by a worker; a restart puts them back to pending.
+CREATE TABLE endpoint_deliveries(
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+  endpoint_id     TEXT NOT NULL,
+  event_id        INTEGER NOT NULL,
+  status          TEXT NOT NULL CHECK(status IN ('pending', 'sending', 'succeeded', 'failed')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL
+);
+CREATE INDEX endpoint_deliveries_due ON endpoint_deliveries(status, next_attempt_at);
+CREATE INDEX endpoint_deliveries_by_endpoint ON endpoint_deliveries(endpoint_id, status, created_at);
+
+-- Every HTTP attempt. response: a redacted snippet of the body, or the transport error.
+CREATE TABLE endpoint_attempts(
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+  endpoint_id TEXT NOT NULL,
+  delivery_id INTEGER NOT NULL,
+  event_id    INTEGER NOT NULL,
+  attempt     INTEGER NOT NULL,
+  at          INTEGER NOT NULL,
+  http_status INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  succeeded   INTEGER NOT NULL,
+  response    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX endpoint_attempts_by_endpoint ON endpoint_attempts(endpoint_id, id);
+
+-- The fan-out cursor: every event with id <= last_event_id has its deliveries queued.
+CREATE TABLE endpoint_fanout(
+  id            INTEGER PRIMARY KEY CHECK(id = 1),
+  last_event_id INTEGER NOT NULL
+);
+INSERT INTO endpoint_fanout(id, last_event_id) SELECT 1, COALESCE(MAX(id), 0) FROM events;
+)sql";
+
+namespace {
+
+constexpr char kEndpointColumns[] =
+    "id, tenant_id, url, description, event_types, secret, previous_secret, previous_secret_expires_at, "
+    "disabled, disabled_reason, consecutive_failed_events, failing_since, created_at, updated_at";
+
+std::string joinTypes(const std::vector<std::string>& types) {
+  std::string out;
+  for (const auto& t : types) {
+    if (!out.empty()) out += ' ';
+    out += t;
+  }
+  return out;
+}
+
+std::vector<std::string> splitTypes(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+EndpointRow endpointFrom(SQLite::Statement& q, int first = 0) {
+  EndpointRow r;
+  r.id = q.getColumn(first + 0).getString();
+  r.tenant_id = q.getColumn(first + 1).getString();
+  r.url = q.getColumn(first + 2).getString();
+  r.description = q.getColumn(first + 3).getString();
+  r.event_types = splitTypes(q.getColumn(first + 4).getString());
+  r.secret = q.getColumn(first + 5).getString();
+  r.previous_secret = q.getColumn(first + 6).getString();
+  r.previous_secret_expires_at = q.getColumn(first + 7).getInt64();
+  r.disabled = q.getColumn(first + 8).getInt() != 0;
+  r.disabled_reason = q.getColumn(first + 9).getString();
+  r.consecutive_failed_events = q.getColumn(first + 10).getInt();
+  r.failing_since = q.getColumn(first + 11).getInt64();
+  r.created_at = q.getColumn(first + 12).getInt64();
+  r.updated_at = q.getColumn(first + 13).getInt64();
+  return r;
+}
+
+Result<EndpointRow> loadEndpoint(SQLite::Database& db, std::string_view tenant_id,
+                                 std::string_view endpoint_id) {
+  SQLite::Statement q(
+      db, std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE tenant_id = ? AND id = ?");
+  bindText(q, 1, tenant_id);
+  bindText(q, 2, endpoint_id);
+  if (!q.executeStep()) return Status::notFound("no endpoint " + std::string(endpoint_id));
+  return endpointFrom(q);
+}
+
+DeliveryRow deliveryFrom(SQLite::Statement& q) {
+  DeliveryRow d;
+  d.id = q.getColumn(0).getInt64();
+  d.tenant_id = q.getColumn(1).getString();
+  d.endpoint_id = q.getColumn(2).getString();
+  d.event_id = q.getColumn(3).getInt64();
+  d.status = q.getColumn(4).getString();
+  d.attempts = q.getColumn(5).getInt();
+  d.next_attempt_at = q.getColumn(6).getInt64();
+  d.created_at = q.getColumn(7).getInt64();
+  return d;
+}
+
+constexpr char kDeliveryColumns[] =
+    "id, tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at";
+
+void failDelivery(SQLite::Database& db, int64_t delivery_id, int64_t now) {
+  SQLite::Statement q(db, "UPDATE endpoint_deliveries SET status = 'failed', updated_at = ? WHERE id = ?");
+  q.bind(1, now);
+  q.bind(2, delivery_id);
+  q.exec();
+}
+
+}  // namespace
+
+bool endpointMatches(const std::vector<std::string>& event_types, std::string_view type) {
+  for (const auto& prefix : event_types) {
+    if (prefix == "*" || type.substr(0, prefix.size()) == prefix) return true;
+  }
+  return false;
+}
+
+EndpointStore::EndpointStore(Store& store) : store_(store) {}
+
+Status EndpointStore::create(std::string_view tenant_id, const EndpointRow& row) {
+  if (row.tenant_id != tenant_id) return Status::invalidArgument("endpoint row is for another tenant");
+  return store_.database().writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "INSERT INTO endpoints(id, tenant_id, url, description, event_types, secret, "
+                        "after_event_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+                        "(SELECT COALESCE(MAX(id), 0) FROM events), ?, ?)");
+    bindText(q, 1, row.id);
+    bindText(q, 2, row.tenant_id);
+    bindText(q, 3, row.url);
+    bindText(q, 4, row.description);
+    bindText(q, 5, joinTypes(row.event_types));
+    bindText(q, 6, row.secret);
+    q.bind(7, row.created_at);
+    q.bind(8, row.created_at);
+    q.exec();
+    return Status::ok();
+  });
+}
+
+Result<std::vector<EndpointRow>> EndpointStore::list(std::string_view tenant_id) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<EndpointRow>> {
+    SQLite::Statement q(db, std::string("SELECT ") + kEndpointColumns +
+                                " FROM endpoints WHERE tenant_id = ? ORDER BY created_at, id");
+    bindText(q, 1, tenant_id);
+    std::vector<EndpointRow> out;
+    while (q.executeStep())
+      out.push_back(endpointFrom(q));
+    return out;
+  });
+}
+
+Result<EndpointRow> EndpointStore::get(std::string_view tenant_id, std::string_view endpoint_id) {
+  return store_.database().read(
+      [&](SQLite::Database& db) -> Result<EndpointRow> { return loadEndpoint(db, tenant_id, endpoint_id); });
+}
+
+Result<EndpointRow> EndpointStore::update(std::string_view tenant_id, std::string_view endpoint_id,
+                                          const EndpointUpdate& update) {
+  std::optional<EndpointRow> updated;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    auto current = loadEndpoint(db, tenant_id, endpoint_id);
+    if (!current.isOk()) return current.status();
+    EndpointRow r = std::move(current).value();
+    if (update.url) r.url = *update.url;
+    if (update.description) r.description = *update.description;
+    if (update.event_types) r.event_types = *update.event_types;
+    if (update.disabled) {
+      if (!*update.disabled && r.disabled) {
+        r.consecutive_failed_events = 0;
+        r.failing_since = 0;
+        r.disabled_reason.clear();
+      } else if (*update.disabled && !r.disabled) {
+        r.disabled_reason = "disabled by the tenant";
+      }
+      r.disabled = *update.disabled;
+    }
+    r.updated_at = nowMillis();
+    SQLite::Statement q(
+        db,
+        "UPDATE endpoints SET url = ?, description = ?, event_types = ?, disabled = ?, "
+        "disabled_reason = ?, consecutive_failed_events = ?, failing_since = ?, updated_at = ? "
+        "WHERE tenant_id = ? AND id = ?");
+    bindText(q, 1, r.url);
+    bindText(q, 2, r.description);
+    bindText(q, 3, joinTypes(r.event_types));
+    q.bind(4, r.disabled ? 1 : 0);
+    bindText(q, 5, r.disabled_reason);
+    q.bind(6, r.consecutive_failed_events);
+    q.bind(7, r.failing_since);
+    q.bind(8, r.updated_at);
+    bindText(q, 9, tenant_id);
+    bindText(q, 10, endpoint_id);
+    q.exec();
+    updated = std::move(r);
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return std::move(*updated);
+}
+
+Status EndpointStore::remove(std::string_view tenant_id, std::string_view endpoint_id) {
+  return store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement q(db, "DELETE FROM endpoints WHERE tenant_id = ? AND id = ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, endpoint_id);
+    q.exec();
+    if (db.getChanges() == 0) return Status::notFound("no endpoint " + std::string(endpoint_id));
+    for (const char* table : {"endpoint_deliveries", "endpoint_attempts"}) {
+      SQLite::Statement d(db,
+                          std::string("DELETE FROM ") + table + " WHERE tenant_id = ? AND endpoint_id = ?");
+      bindText(d, 1, tenant_id);
+      bindText(d, 2, endpoint_id);
+      d.exec();
+    }
+    return Status::ok();
+  });
+}
+
+Result<EndpointRow> EndpointStore::rotateSecret(std::string_view tenant_id, std::string_view endpoint_id,
+                                                std::string_view new_secret, int64_t previous_expires_at) {
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement q(db,
+                        "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, "
+                        "secret = ?, updated_at = ? WHERE tenant_id = ? AND id = ?");
+    q.bind(1, previous_expires_at);
+    bindText(q, 2, new_secret);
+    q.bind(3, nowMillis());
+    bindText(q, 4, tenant_id);
+    bindText(q, 5, endpoint_id);
+    q.exec();
+    if (db.getChanges() == 0) return Status::notFound("no endpoint " + std::string(endpoint_id));
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return get(tenant_id, endpoint_id);
+}
+
+Result<DeliveryRow> EndpointStore::resend(std::string_view tenant_id, std::string_view endpoint_id,
+                                          int64_t event_id) {
+  DeliveryRow out;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    auto endpoint = loadEndpoint(db, tenant_id, endpoint_id);
+    if (!endpoint.isOk()) return endpoint.status();
+    if (endpoint->disabled) {
+      return Status::failedPrecondition("endpoint " + std::string(endpoint_id) +
+                                        " is disabled; enable it first (PATCH {\"disabled\": false})");
+    }
+    SQLite::Statement e(db, "SELECT 1 FROM events WHERE tenant_id = ? AND id = ?");
+    bindText(e, 1, tenant_id);
+    e.bind(2, event_id);
+    if (!e.executeStep()) return Status::notFound("no event " + std::to_string(event_id));
+    const int64_t now = nowMillis();
+    SQLite::Statement q(db,
+                        "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
+                        "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, endpoint_id);
+    q.bind(3, event_id);
+    q.bind(4, now);
+    q.bind(5, now);
+    q.bind(6, now);
+    q.exec();
+    out.id = db.getLastInsertRowid();
+    out.tenant_id = std::string(tenant_id);
+    out.endpoint_id = std::string(endpoint_id);
+    out.event_id = event_id;
+    out.status = "pending";
+    out.next_attempt_at = now;
+    out.created_at = now;
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return out;
+}
+
+Result<size_t> EndpointStore::recover(std::string_view tenant_id, std::string_view endpoint_id,
+                                      int64_t since) {
+  size_t changed = 0;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    auto endpoint = loadEndpoint(db, tenant_id, endpoint_id);
+    if (!endpoint.isOk()) return endpoint.status();
+    if (endpoint->disabled) {
+      return Status::failedPrecondition("endpoint " + std::string(endpoint_id) +
+                                        " is disabled; enable it first (PATCH {\"disabled\": false})");
+    }
+    const int64_t now = nowMillis();
+    SQLite::Statement q(
+        db,
+        "UPDATE endpoint_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+        "updated_at = ? WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND "
+        "created_at >= ?");
+    q.bind(1, now);
+    q.bind(2, now);
+    bindText(q, 3, tenant_id);
+    bindText(q, 4, endpoint_id);
+    q.bind(5, since);
+    q.exec();
+    changed = static_cast<size_t>(db.getChanges());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return changed;
+}
+
+Result<std::vector<AttemptRow>> EndpointStore::listAttempts(std::string_view tenant_id,
+                                                            std::string_view endpoint_id, int64_t before_id,
+                                                            size_t limit) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<AttemptRow>> {
+    SQLite::Statement q(db,
+                        "SELECT id, delivery_id, event_id, attempt, at, http_status, duration_ms, succeeded, "
+                        "response FROM endpoint_attempts WHERE tenant_id = ? AND endpoint_id = ? AND id < ? "
+                        "ORDER BY id DESC LIMIT ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, endpoint_id);
+    q.bind(3, before_id > 0 ? before_id : INT64_MAX);
+    q.bind(4, static_cast<int64_t>(limit));
+    std::vector<AttemptRow> out;
+    while (q.executeStep()) {
+      AttemptRow a;
+      a.id = q.getColumn(0).getInt64();
+      a.tenant_id = std::string(tenant_id);
+      a.endpoint_id = std::string(endpoint_id);
+      a.delivery_id = q.getColumn(1).getInt64();
+      a.event_id = q.getColumn(2).getInt64();
+      a.attempt = q.getColumn(3).getInt();
+      a.at = q.getColumn(4).getInt64();
+      a.http_status = q.getColumn(5).getInt();
+      a.duration_ms = q.getColumn(6).getInt64();
+      a.succeeded = q.getColumn(7).getInt() != 0;
+      a.response = q.getColumn(8).getString();
+      out.push_back(std::move(a));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<DeliveryRow>> EndpointStore::listDeliveries(std::string_view tenant_id,
+                                                               std::string_view endpoint_id) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<DeliveryRow>> {
+    SQLite::Statement q(db,
+                        std::string("SELECT ") + kDeliveryColumns +
+                            " FROM endpoint_deliveries WHERE tenant_id = ? AND endpoint_id = ? ORDER BY id");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, endpoint_id);
+    std::vector<DeliveryRow> out;
+    while (q.executeStep())
+      out.push_back(deliveryFrom(q));
+    return out;
+  });
+}
+
+Result<bool> EndpointStore::hasUnfannedEvents() {
+  return store_.database().read([&](SQLite::Database& db) -> Result<bool> {
+    SQLite::Statement q(db,
+                        "SELECT EXISTS(SELECT 1 FROM events WHERE id > "
+                        "(SELECT last_event_id FROM endpoint_fanout WHERE id = 1))");
+    q.executeStep();
+    return q.getColumn(0).getInt() != 0;
+  });
+}
+
+Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
+  size_t consumed = 0;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement cursor(db, "SELECT last_event_id FROM endpoint_fanout WHERE id = 1");
+    if (!cursor.executeStep()) return Status::internal("endpoint fan-out cursor row is missing");
+    const int64_t after = cursor.getColumn(0).getInt64();
+    SQLite::Statement events(db, "SELECT id, tenant_id, type FROM events WHERE id > ? ORDER BY id LIMIT ?");
+    events.bind(1, after);
+    events.bind(2, static_cast<int64_t>(limit));
+    SQLite::Statement endpoints(db,
+                                "SELECT id, event_types FROM endpoints WHERE tenant_id = ? AND disabled = 0 "
+                                "AND after_event_id < ?");
+    SQLite::Statement insert(db,
+                             "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
+                             "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
+    int64_t last = after;
+    while (events.executeStep()) {
+      const int64_t event_id = events.getColumn(0).getInt64();
+      const std::string tenant = events.getColumn(1).getString();
+      const std::string type = events.getColumn(2).getString();
+      endpoints.reset();
+      endpoints.clearBindings();
+      bindText(endpoints, 1, tenant);
+      endpoints.bind(2, event_id);
+      while (endpoints.executeStep()) {
+        if (!endpointMatches(splitTypes(endpoints.getColumn(1).getString()), type)) continue;
+        insert.reset();
+        bindText(insert, 1, tenant);
+        bindText(insert, 2, endpoints.getColumn(0).getString());
+        insert.bind(3, event_id);
+        insert.bind(4, now);
+        insert.bind(5, now);
+        insert.bind(6, now);
+        insert.exec();
+      }
+      last = event_id;
+      ++consumed;
+    }
+    SQLite::Statement advance(db, "UPDATE endpoint_fanout SET last_event_id = ? WHERE id = 1");
+    advance.bind(1, last);
+    advance.exec();
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return consumed;
+}
+
+Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
+  std::optional<ClaimedDelivery> claimed;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement due(db,
+                          std::string("SELECT ") + kDeliveryColumns +
+                              " FROM endpoint_deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
+                              "ORDER BY next_attempt_at, id LIMIT 8");
+    due.bind(1, now);
+    std::vector<DeliveryRow> candidates;
+    while (due.executeStep())
+      candidates.push_back(deliveryFrom(due));
+    for (auto& d : candidates) {
+      auto endpoint = loadEndpoint(db, d.tenant_id, d.endpoint_id);
+      if (!endpoint.isOk() || endpoint->disabled) {
+        failDelivery(db, d.id, now);  // endpoint disabled (or deleted): `recover` can re-queue it later
+        continue;
+      }
+      SQLite::Statement e(
+          db,
+          "SELECT occurred_at, integration_id, type, data_json FROM events WHERE tenant_id = ? "
+          "AND id = ?");
+      bindText(e, 1, d.tenant_id);
+      e.bind(2, d.event_id);
+      if (!e.executeStep()) {
+        failDelivery(db, d.id, now);  // purged by retention
+        continue;
+      }
+      ClaimedDelivery c;
+      c.event_occurred_at = e.getColumn(0).getInt64();
+      c.event_integration_id = e.getColumn(1).getString();
+      c.event_type = e.getColumn(2).getString();
+      c.event_data_json = e.getColumn(3).getString();
+      SQLite::Statement mark(
+          db, "UPDATE endpoint_deliveries SET status = 'sending', updated_at = ? WHERE id = ?");
+      mark.bind(1, now);
+      mark.bind(2, d.id);
+      mark.exec();
+      d.status = "sending";
+      c.delivery = std::move(d);
+      c.endpoint = std::move(endpoint).value();
+      claimed = std::move(c);
+      break;
+    }
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return claimed;
+}
+
+Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy) {
+  std::string disabled_reason;
+  const AttemptRow& a = outcome.attempt;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    disabled_reason.clear();
+    SQLite::Statement log(
+        db,
+        "INSERT INTO endpoint_attempts(tenant_id, endpoint_id, delivery_id, event_id, attempt, "
+        "at, http_status, duration_ms, succeeded, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    bindText(log, 1, a.tenant_id);
+    bindText(log, 2, a.endpoint_id);
+    log.bind(3, a.delivery_id);
+    log.bind(4, a.event_id);
+    log.bind(5, a.attempt);
+    log.bind(6, a.at);
+    log.bind(7, a.http_status);
+    log.bind(8, a.duration_ms);
+    log.bind(9, a.succeeded ? 1 : 0);
+    bindText(log, 10, a.response);
+    log.exec();
+
+    const int64_t now = nowMillis();
+    const char* status = a.succeeded ? "succeeded" : (outcome.retry_at ? "pending" : "failed");
+    SQLite::Statement d(db,
+                        "UPDATE endpoint_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
+                        "updated_at = ? WHERE id = ? AND tenant_id = ?");
+    d.bind(1, status);
+    d.bind(2, a.attempt);
+    d.bind(3, outcome.retry_at.value_or(0));
+    d.bind(4, now);
+    d.bind(5, a.delivery_id);
+    bindText(d, 6, a.tenant_id);
+    d.exec();
+
+    auto endpoint = loadEndpoint(db, a.tenant_id, a.endpoint_id);
+    if (!endpoint.isOk()) return Status::ok();  // deleted meanwhile
+    EndpointRow& e = endpoint.value();
+    if (a.succeeded) {
+      e.consecutive_failed_events = 0;
+      e.failing_since = 0;
+    } else {
+      if (e.failing_since == 0) e.failing_since = a.at;
+      if (!outcome.retry_at) ++e.consecutive_failed_events;
+      if (!e.disabled) {
+        if (policy.max_consecutive_failed_events > 0 &&
+            e.consecutive_failed_events >= policy.max_consecutive_failed_events) {
+          disabled_reason = "every attempt to deliver " + std::to_string(e.consecutive_failed_events) +
+                            " consecutive events failed";
+        } else if (policy.max_failing_ms > 0 && now - e.failing_since > policy.max_failing_ms) {
+          disabled_reason = "deliveries have been failing for more than " +
+                            std::to_string(policy.max_failing_ms / 3600000) + " hours";
+        }
+      }
+    }
+    SQLite::Statement u(
+        db,
+        "UPDATE endpoints SET consecutive_failed_events = ?, failing_since = ?, "
+        "disabled = CASE WHEN ? <> '' THEN 1 ELSE disabled END, "
+        "disabled_reason = CASE WHEN ? <> '' THEN ? ELSE disabled_reason END, "
+        "updated_at = CASE WHEN ? <> '' THEN ? ELSE updated_at END WHERE tenant_id = ? AND id = ?");
+    u.bind(1, e.consecutive_failed_events);
+    u.bind(2, e.failing_since);
+    bindText(u, 3, disabled_reason);
+    bindText(u, 4, disabled_reason);
+    bindText(u, 5, disabled_reason);
+    bindText(u, 6, disabled_reason);
+    u.bind(7, now);
+    bindText(u, 8, a.tenant_id);
+    bindText(u, 9, a.endpoint_id);
+    u.exec();
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return disabled_reason;
+}
+
+Result<size_t> EndpointStore::releaseClaims() {
+  size_t changed = 0;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement q(db,
+                        "UPDATE endpoint_deliveries SET status = 'pending', updated_at = ? WHERE status = "
+                        "'sending'");
+    q.bind(1, nowMillis());
+    q.exec();
+    changed = static_cast<size_t>(db.getChanges());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return changed;
+}
+
+}  // namespace ih::store

@@ -1,0 +1,914 @@
+// stripe_byok: Stripe with the tenant's own keys (Bring Your Own Keys).
+//   - connect / test / disconnect: key format checks, then GET /v1/balance; credentials stored by the host.
+//   - tenant webhooks /webhooks/<integration>/<tenant>: Stripe-Signature checked with the tenant's endpoint
+//     secret; invoice, payment_intent and subscription events become records + normalized events.
+//   - actions: ensure_products, create_invoices, create_payment_intent, simulate_payment (test mode), setup.
+// Every Stripe call goes through the host's outbound HTTP at the configured api_base_url (stripe_common).
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ih/plugin.hpp"
+#include "stripe_common/client.h"
+#include "stripe_common/keys.h"
+#include "stripe_common/webhook_signature.h"
+
+namespace stripe_byok {
+namespace {
+
+using ih::sdk::Call;
+using ih::sdk::Result;
+using ih::sdk::Status;
+using ih::stripe::Client;
+using ih::stripe::Form;
+using ih::stripe::stableIdempotencyKey;
+using nlohmann::json;
+
+constexpr char kManifestJson[] = R"json({
+  "name": "stripe_byok",
+  "version": "1.0.0",
+  "display_name": "Stripe (your own keys)",
+  "description": "Stripe with the tenant's own secret and publishable keys: invoices, products, payment intents and webhook status updates.",
+  "config_schema": {
+    "type": "object",
+    "properties": {
+      "api_base_url": {"type": "string", "default": "https://api.stripe.com", "pattern": "^https?://",
+                       "description": "Stripe API base URL (a test double in tests)."},
+      "stripe_version": {"type": "string", "default": "2024-06-20",
+                         "description": "Stripe-Version sent on every call (and set on webhook endpoints setup creates)."},
+      "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 120000, "default": 20000,
+                     "description": "Timeout of one Stripe call."},
+      "webhook_tolerance_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300,
+                              "description": "Maximum age of a webhook signature timestamp; 0 skips the check."},
+      "catalog": {"type": "array", "description": "Plans ensure_products provisions (price lookup_key = key).",
+                  "items": {"type": "object",
+                            "properties": {"key": {"type": "string"}, "name": {"type": "string"},
+                                           "amount": {"type": "integer", "minimum": 0},
+                                           "currency": {"type": "string"},
+                                           "interval": {"type": "string", "enum": ["day", "week", "month", "year"]},
+                                           "trial_days": {"type": "integer", "minimum": 0}},
+                            "required": ["key", "name", "amount", "currency"]},
+                  "default": [
+                    {"key": "starter", "name": "Starter", "amount": 900, "currency": "usd", "interval": "month", "trial_days": 7},
+                    {"key": "pro", "name": "Pro", "amount": 2900, "currency": "usd", "interval": "month", "trial_days": 7}]},
+      "success_url": {"type": "string", "description": "Where a payment page returns after success (optional)."}
+    }
+  },
+  "connect_schema": {
+    "type": "object",
+    "properties": {
+      "secret_key": {"type": "string", "secret": true, "description": "sk_test_/sk_live_ or restricted rk_test_/rk_live_ key."},
+      "publishable_key": {"type": "string", "description": "pk_test_/pk_live_ key of the same mode."},
+      "webhook_secret": {"type": "string", "secret": true, "description": "whsec_ signing secret of the Stripe webhook endpoint (optional; setup can create one)."}
+    },
+    "required": ["secret_key", "publishable_key"]
+  },
+  "webhooks": {"tenant": true, "platform": false},
+  "actions": [
+    {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and recurring prices (idempotent)."},
+    {"name": "create_invoices", "description": "Creates and finalizes one invoice per buyer; reruns create nothing new."},
+    {"name": "create_payment_intent", "description": "Creates a PaymentIntent; returns client_secret and publishable_key."},
+    {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
+    {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
+  ],
+  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"]
+})json";
+
+const std::vector<std::string> kWebhookEvents = {"invoice.finalized",
+                                                 "invoice.paid",
+                                                 "invoice.payment_failed",
+                                                 "invoice.voided",
+                                                 "invoice.marked_uncollectible",
+                                                 "payment_intent.succeeded",
+                                                 "payment_intent.payment_failed",
+                                                 "customer.subscription.created",
+                                                 "customer.subscription.updated",
+                                                 "customer.subscription.deleted"};
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json parse(std::string_view text) {
+  return json::parse(text.begin(), text.end(), nullptr, false);
+}
+
+std::string str(const json& object, const char* key, std::string fallback = {}) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_string()) return it->get<std::string>();
+  }
+  return fallback;
+}
+
+int64_t integer(const json& object, const char* key, int64_t fallback = 0) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
+  }
+  return fallback;
+}
+
+json member(const json& object, const char* key) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end()) return *it;
+  }
+  return json();
+}
+
+// The id of a field that may be an id string or an expanded object.
+json idOf(const json& value) {
+  if (value.is_string()) return value;
+  if (value.is_object() && value.contains("id")) return value["id"];
+  return nullptr;
+}
+
+struct Plan {
+  std::string key;
+  std::string name;
+  int64_t amount = 0;
+  std::string currency = "usd";
+  std::string interval = "month";
+  int64_t trial_days = 0;
+};
+
+struct Credentials {
+  std::string secret_key;
+  std::string publishable_key;
+  std::string webhook_secret;
+  bool livemode = false;
+};
+
+// Stripe search query string literal: single quotes, with ' and \ escaped.
+std::string searchLiteral(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "'";
+}
+
+Status withContext(const Status& status, const std::string& what) {
+  return Status(status.code(), what + ": " + status.message());
+}
+
+class StripeByokPlugin final : public ih::sdk::Plugin {
+ public:
+  StripeByokPlugin(const ih_host_api* /*host*/, std::string_view integration_id, std::string_view config_json)
+      : integration_id_(integration_id) {
+    const json config = parse(config_json);
+    if (!config.is_object()) throw std::invalid_argument("configuration must be a JSON object");
+    options_.api_base_url = str(config, "api_base_url", "https://api.stripe.com");
+    while (!options_.api_base_url.empty() && options_.api_base_url.back() == '/')
+      options_.api_base_url.pop_back();
+    if (options_.api_base_url.rfind("http://", 0) != 0 && options_.api_base_url.rfind("https://", 0) != 0)
+      throw std::invalid_argument("api_base_url must start with http:// or https://");
+    options_.stripe_version = str(config, "stripe_version", "2024-06-20");
+    options_.timeout_ms = integer(config, "timeout_ms", 20000);
+    tolerance_s_ = integer(config, "webhook_tolerance_s", ih::stripe::kDefaultWebhookToleranceSeconds);
+    success_url_ = str(config, "success_url");
+    const json catalog = config.contains("catalog") ? config["catalog"] : defaultCatalog();
+    if (!catalog.is_array()) throw std::invalid_argument("catalog must be an array of plans");
+    std::set<std::string> seen;
+    for (const json& entry : catalog) {
+      Plan plan;
+      plan.key = str(entry, "key");
+      plan.name = str(entry, "name", plan.key);
+      plan.amount = integer(entry, "amount", -1);
+      plan.currency = str(entry, "currency", "usd");
+      plan.interval = str(entry, "interval", "month");
+      plan.trial_days = integer(entry, "trial_days", 0);
+      if (plan.key.empty() || plan.amount < 0)
+        throw std::invalid_argument("each catalog plan needs a key and a non-negative integer amount");
+      if (!seen.insert(plan.key).second) throw std::invalid_argument("duplicate catalog key " + plan.key);
+      catalog_.push_back(plan);
+    }
+  }
+
+  // ---- connect / test / disconnect --------------------------------------------------------------------
+  Status connect(Call& call, std::string_view input_json) override {
+    const json input = parse(input_json);
+    if (!input.is_object()) return Status::invalidArgument("connect body must be a JSON object");
+    Credentials creds;
+    creds.secret_key = str(input, "secret_key");
+    creds.publishable_key = str(input, "publishable_key");
+    creds.webhook_secret = str(input, "webhook_secret");
+    auto mode = ih::stripe::checkKeyPair(creds.secret_key, creds.publishable_key);
+    if (!mode) return mode.status();
+    if (!creds.webhook_secret.empty() && creds.webhook_secret.rfind("whsec_", 0) != 0)
+      return Status::invalidArgument("webhook_secret must start with whsec_");
+
+    Client client(call, options_, creds.secret_key);
+    auto balance = client.get("/v1/balance");
+    if (!balance) return balance.status();
+    creds.livemode = balance->value("livemode", *mode == ih::stripe::KeyMode::kLive);
+    json info = {{"livemode", creds.livemode},
+                 {"secret_key", ih::stripe::maskKey(creds.secret_key)},
+                 {"publishable_key", ih::stripe::maskKey(creds.publishable_key)},
+                 {"webhook_secret_set", !creds.webhook_secret.empty()}};
+    // The account id is informative only: restricted keys may lack the permission.
+    if (auto account = client.get("/v1/account")) info["account_id"] = idOf(member(*account, "id"));
+
+    json stored = {{"secret_key", creds.secret_key},
+                   {"publishable_key", creds.publishable_key},
+                   {"livemode", creds.livemode}};
+    if (!creds.webhook_secret.empty()) stored["webhook_secret"] = creds.webhook_secret;
+    if (Status s = call.putCredentials(stored.dump()); !s.isOk()) return s;
+    return call.setResult(info.dump());
+  }
+
+  Status testConnection(Call& call) override {
+    auto creds = loadCredentials(call);
+    if (!creds) return creds.status();
+    Client client(call, options_, creds->secret_key);
+    auto balance = client.get("/v1/balance");
+    if (!balance) return balance.status();
+    json available = json::array();
+    for (const json& entry : member(*balance, "available")) {
+      available.push_back({{"amount", integer(entry, "amount")}, {"currency", str(entry, "currency")}});
+    }
+    const json result = {
+        {"ok", true},
+        {"detail", {{"livemode", balance->value("livemode", creds->livemode)}, {"available", available}}}};
+    return call.setResult(result.dump());
+  }
+
+  // BYOK: nothing to revoke at Stripe (the keys belong to the tenant); the host wipes what it stored.
+  Status disconnect(Call& call) override { return call.setResult(R"({"revoked":false})"); }
+
+  // ---- webhooks ---------------------------------------------------------------------------------------
+  Status verifyWebhook(Call& call, std::string_view request_json, std::string_view body) override {
+    const json request = parse(request_json);
+    const json headers = member(request, "headers");
+    const auto header =
+        ih::sdk::json::headerField(headers.is_object() ? headers.dump() : "{}", "Stripe-Signature");
+    if (!header) return Status::signature("missing Stripe-Signature header");
+
+    std::vector<std::string> secrets;
+    if (auto stored = call.secret("webhook_secret"); stored && stored->has_value())
+      secrets.push_back(**stored);
+    if (auto creds = call.credentials()) {
+      const std::string secret = str(parse(*creds), "webhook_secret");
+      if (!secret.empty()) secrets.push_back(secret);
+    }
+    if (secrets.empty())
+      return Status::signature(
+          "no webhook signing secret for this tenant: connect with webhook_secret or run setup");
+    Result<int64_t> verified = Status::signature("no signature checked");
+    for (const std::string& secret : secrets) {
+      verified = ih::stripe::verifySignature(*header, body, secret, tolerance_s_, nowSeconds());
+      if (verified) break;
+    }
+    if (!verified) return verified.status();
+
+    const json event = parse(body);
+    if (!event.is_object() || str(event, "id").empty() || str(event, "type").empty())
+      return Status::invalidArgument("webhook body is not a Stripe event");
+    json meta = {{"event_id", str(event, "id")},
+                 {"type", str(event, "type")},
+                 {"occurred_at", integer(event, "created", *verified)}};
+    const json object = member(member(event, "data"), "object");
+    if (object.is_object() && object.contains("id") && object["id"].is_string())
+      meta["object_id"] = object["id"];
+    return call.setResult(meta.dump());
+  }
+
+  Status handleWebhook(Call& call, std::string_view event_json, std::string_view body) override {
+    const json meta = parse(event_json);
+    if (meta.is_object() && meta.value("stale", false)) {
+      call.debug("stripe event skipped: a newer event for the object was already applied",
+                 json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
+      return Status::ok();
+    }
+    const json event = parse(body);
+    if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
+    const std::string type = str(event, "type");
+    const json object = member(member(event, "data"), "object");
+    const int64_t created = integer(event, "created", nowSeconds());
+    if (!object.is_object()) return Status::ok();
+
+    if (type == "invoice.finalized" || type == "invoice.paid" || type == "invoice.payment_failed" ||
+        type == "invoice.voided" || type == "invoice.marked_uncollectible") {
+      const json record = invoiceRecord(object);
+      if (Status s = upsert(call, "invoice", record, created); !s.isOk()) return s;
+      json data = record;
+      data["stripe_event"] = type;
+      data["event_id"] = str(event, "id");
+      return call.emit("invoice.updated", data.dump());
+    }
+    if (type == "payment_intent.succeeded" || type == "payment_intent.payment_failed") {
+      const json record = paymentRecord(object);
+      if (Status s = upsert(call, "payment", record, created); !s.isOk()) return s;
+      json data = record;
+      data["stripe_event"] = type;
+      data["event_id"] = str(event, "id");
+      return call.emit(type == "payment_intent.succeeded" ? "payment.succeeded" : "payment.failed",
+                       data.dump());
+    }
+    if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
+        type == "customer.subscription.deleted") {
+      const json record = subscriptionRecord(object);
+      if (Status s = upsert(call, "subscription", record, created); !s.isOk()) return s;
+      json data = record;
+      data["stripe_event"] = type;
+      data["event_id"] = str(event, "id");
+      return call.emit("subscription.updated", data.dump());
+    }
+    return Status::ok();  // acknowledged, not used by this plugin
+  }
+
+  // ---- actions ------------------------------------------------------------------------------------------
+  Status runAction(Call& call, std::string_view action, std::string_view input_json) override {
+    json input = parse(input_json.empty() ? std::string_view("{}") : input_json);
+    if (!input.is_object()) return Status::invalidArgument("action input must be a JSON object");
+    auto creds = loadCredentials(call);
+    if (!creds) return creds.status();
+    Client client(call, options_, creds->secret_key);
+    if (action == "ensure_products") {
+      auto plans = ensureProducts(client, selectPlans(input));
+      if (!plans) return plans.status();
+      return call.setResult(plans->dump());
+    }
+    if (action == "create_invoices") return createInvoices(call, client, input);
+    if (action == "create_payment_intent") return createPaymentIntent(call, client, *creds, input);
+    if (action == "simulate_payment") return simulatePayment(call, client, *creds, input);
+    if (action == "setup") return setup(call, client, *creds, input);
+    return Status::notFound("unknown action " + std::string(action));
+  }
+
+ private:
+  static json defaultCatalog() {
+    return json::array({{{"key", "starter"},
+                         {"name", "Starter"},
+                         {"amount", 900},
+                         {"currency", "usd"},
+                         {"interval", "month"},
+                         {"trial_days", 7}},
+                        {{"key", "pro"},
+                         {"name", "Pro"},
+                         {"amount", 2900},
+                         {"currency", "usd"},
+                         {"interval", "month"},
+                         {"trial_days", 7}}});
+  }
+
+  Result<Credentials> loadCredentials(Call& call) const {
+    auto stored = call.credentials();
+    if (!stored) {
+      if (stored.status().code() == IH_ERR_NOT_FOUND)
+        return Status::unauthenticated("Stripe is not connected for this tenant: POST /api/integrations/" +
+                                       integration_id_ + "/connect first");
+      return stored.status();
+    }
+    const json j = parse(*stored);
+    Credentials creds;
+    creds.secret_key = str(j, "secret_key");
+    creds.publishable_key = str(j, "publishable_key");
+    creds.webhook_secret = str(j, "webhook_secret");
+    creds.livemode = j.value("livemode", creds.secret_key.find("_live_") != std::string::npos);
+    if (creds.secret_key.empty())
+      return Status::unauthenticated("stored Stripe credentials have no secret_key");
+    return creds;
+  }
+
+  static Status upsert(Call& call, const char* model, const json& record, int64_t updated_at) {
+    const json rows = json::array({{{"id", record["id"]}, {"data", record}, {"updated_at", updated_at}}});
+    return call.upsertRecords(model, rows.dump());
+  }
+
+  static json invoiceRecord(const json& invoice) {
+    const json transitions = member(invoice, "status_transitions");
+    const json metadata = member(invoice, "metadata");
+    return {{"id", str(invoice, "id")},
+            {"status", member(invoice, "status")},
+            {"amount_due", integer(invoice, "amount_due")},
+            {"amount_paid", integer(invoice, "amount_paid")},
+            {"amount_remaining", integer(invoice, "amount_remaining")},
+            {"currency", member(invoice, "currency")},
+            {"customer", idOf(member(invoice, "customer"))},
+            {"number", member(invoice, "number")},
+            {"hosted_invoice_url", member(invoice, "hosted_invoice_url")},
+            {"invoice_pdf", member(invoice, "invoice_pdf")},
+            {"paid_at", member(transitions, "paid_at")},
+            {"finalized_at", member(transitions, "finalized_at")},
+            {"reference", member(metadata, "ihost_ref")},
+            {"buyer", member(metadata, "ihost_buyer")},
+            {"livemode", invoice.value("livemode", false)}};
+  }
+
+  static json paymentRecord(const json& intent) {
+    const json error = member(intent, "last_payment_error");
+    return {{"id", str(intent, "id")},
+            {"status", member(intent, "status")},
+            {"amount", integer(intent, "amount")},
+            {"amount_received", integer(intent, "amount_received")},
+            {"currency", member(intent, "currency")},
+            {"customer", idOf(member(intent, "customer"))},
+            {"latest_charge", idOf(member(intent, "latest_charge"))},
+            {"reference", member(member(intent, "metadata"), "ihost_ref")},
+            {"failure_code", member(error, "code")},
+            {"failure_message", member(error, "message")},
+            {"livemode", intent.value("livemode", false)}};
+  }
+
+  static json subscriptionRecord(const json& sub) {
+    const json items = member(member(sub, "items"), "data");
+    const json first = items.is_array() && !items.empty() ? items[0] : json::object();
+    const json price = member(first, "price");
+    auto period = [&](const char* key) {
+      json v = member(first, key);  // 2025+ versions: on the item
+      return v.is_number_integer() ? v : member(sub, key);
+    };
+    return {{"id", str(sub, "id")},
+            {"status", member(sub, "status")},
+            {"customer", idOf(member(sub, "customer"))},
+            {"price", idOf(price)},
+            {"lookup_key", member(price, "lookup_key")},
+            {"quantity", member(first, "quantity")},
+            {"current_period_start", period("current_period_start")},
+            {"current_period_end", period("current_period_end")},
+            {"cancel_at_period_end", sub.value("cancel_at_period_end", false)},
+            {"canceled_at", member(sub, "canceled_at")},
+            {"trial_end", member(sub, "trial_end")},
+            {"livemode", sub.value("livemode", false)}};
+  }
+
+  // ---- ensure_products ------------------------------------------------------------------------------
+  std::vector<Plan> selectPlans(const json& input) const {
+    const json wanted = member(input, "plans");
+    if (!wanted.is_array()) return catalog_;
+    std::vector<Plan> out;
+    for (const Plan& plan : catalog_) {
+      for (const json& key : wanted)
+        if (key.is_string() && key.get<std::string>() == plan.key) out.push_back(plan);
+    }
+    return out;
+  }
+
+  // Retrieve-or-create by price lookup_key (= plan key). A price whose amount, currency or interval no
+  // longer matches the plan is replaced by a new one that takes over the lookup key (prices are immutable).
+  Result<json> ensureProducts(const Client& client, const std::vector<Plan>& plans) const {
+    json result = {{"plans", json::object()}, {"created", json::array()}, {"existing", json::array()}};
+    if (plans.empty()) return result;
+    Form query;
+    for (const Plan& plan : plans)
+      query.add("lookup_keys[]", plan.key);
+    query.add("limit", 100);
+    auto found = client.get("/v1/prices", query);
+    if (!found) return withContext(found.status(), "listing prices");
+    for (const Plan& plan : plans) {
+      json existing;
+      for (const json& price : member(*found, "data")) {
+        if (str(price, "lookup_key") == plan.key && price.value("active", true)) existing = price;
+      }
+      const bool matches = existing.is_object() && integer(existing, "unit_amount", -1) == plan.amount &&
+                           str(existing, "currency") == plan.currency &&
+                           str(member(existing, "recurring"), "interval") == plan.interval;
+      if (matches) {
+        result["plans"][plan.key] = existing["id"];
+        result["existing"].push_back(plan.key);
+        continue;
+      }
+      const json existing_product = existing.is_object() ? idOf(member(existing, "product")) : json();
+      std::string product_id = existing_product.is_string() ? existing_product.get<std::string>() : "";
+      if (product_id.empty()) {
+        Form product;
+        product.add("name", plan.name).metadata("ihost_plan", plan.key);
+        auto created = client.post("/v1/products", product,
+                                   stableIdempotencyKey({"product", integration_id_, plan.key, plan.name}));
+        if (!created) return withContext(created.status(), "creating product " + plan.key);
+        product_id = str(*created, "id");
+      }
+      Form price;
+      price.add("product", product_id)
+          .add("unit_amount", plan.amount)
+          .add("currency", plan.currency)
+          .add("recurring[interval]", plan.interval)
+          .add("lookup_key", plan.key)
+          .add("nickname", plan.name)
+          .metadata("ihost_plan", plan.key)
+          .metadata("trial_days", std::to_string(plan.trial_days));
+      if (existing.is_object()) price.add("transfer_lookup_key", true);
+      auto created =
+          client.post("/v1/prices", price,
+                      stableIdempotencyKey({"price", integration_id_, plan.key, product_id,
+                                            std::to_string(plan.amount), plan.currency, plan.interval}));
+      if (!created) return withContext(created.status(), "creating price " + plan.key);
+      result["plans"][plan.key] = (*created)["id"];
+      result["created"].push_back(plan.key);
+    }
+    return result;
+  }
+
+  // ---- create_invoices --------------------------------------------------------------------------------
+  Status createInvoices(Call& call, const Client& client, const json& input) const {
+    const json buyers = member(input, "buyers");
+    if (!buyers.is_array() || buyers.empty())
+      return Status::invalidArgument("buyers must be a non-empty array");
+    const std::string reference = str(input, "reference");
+    json results = json::array();
+    int created = 0, existing = 0, failed = 0;
+    for (const json& buyer : buyers) {
+      json outcome = {{"reference", str(buyer, "reference")}};
+      auto invoice = invoiceForBuyer(call, client, buyer, reference);
+      if (invoice) {
+        outcome.update(*invoice);
+        outcome["ok"] = true;
+        (invoice->value("created", false) ? created : existing)++;
+      } else {
+        outcome["ok"] = false;
+        outcome["error"] = {{"code", invoice.status().code()}, {"message", invoice.status().message()}};
+        ++failed;
+        call.warn("stripe invoice creation failed for a buyer",
+                  json({{"buyer", outcome["reference"]}, {"error", invoice.status().message()}}).dump());
+      }
+      results.push_back(outcome);
+    }
+    const json result = {{"reference", reference},
+                         {"results", results},
+                         {"created", created},
+                         {"existing", existing},
+                         {"failed", failed}};
+    return call.setResult(result.dump());
+  }
+
+  Result<std::string> findOrCreateCustomer(const Client& client, const json& buyer) const {
+    const std::string ref = str(buyer, "reference");
+    const std::string email = str(buyer, "email");
+    const std::string name = str(buyer, "name");
+    Form search;
+    search.add("query", "metadata['ihost_ref']:" + searchLiteral(ref)).add("limit", 1);
+    auto found = client.get("/v1/customers/search", search);
+    if (found && !member(*found, "data").empty()) return str((*found)["data"][0], "id");
+    if (!email.empty()) {  // search is not read-after-write consistent: lists are
+      Form list;
+      list.add("email", email).add("limit", 100);
+      if (auto listed = client.get("/v1/customers", list)) {
+        for (const json& customer : member(*listed, "data"))
+          if (str(member(customer, "metadata"), "ihost_ref") == ref) return str(customer, "id");
+      }
+    }
+    Form create;
+    if (!email.empty()) create.add("email", email);
+    if (!name.empty()) create.add("name", name);
+    create.metadata("ihost_ref", ref);
+    // Stable key: a rerun within Stripe's key window replays the creation instead of duplicating it.
+    auto created = client.post("/v1/customers", create,
+                               stableIdempotencyKey({"customer", integration_id_, ref, email, name}));
+    if (!created) return withContext(created.status(), "creating customer");
+    return str(*created, "id");
+  }
+
+  Result<json> invoiceForBuyer(Call& call, const Client& client, const json& buyer,
+                               const std::string& reference) const {
+    const std::string ref = str(buyer, "reference");
+    if (ref.empty()) return Status::invalidArgument("buyer.reference is required");
+    const json items = member(buyer, "items");
+    if (!items.is_array() || items.empty())
+      return Status::invalidArgument("buyer.items must be a non-empty array");
+    std::string currency = str(buyer, "currency");
+    for (const json& item : items)
+      if (currency.empty()) currency = str(item, "currency");
+    if (currency.empty()) currency = "usd";
+
+    auto customer = findOrCreateCustomer(client, buyer);
+    if (!customer) return customer.status();
+
+    // An invoice for this buyer + reference already? Lists are consistent right after writes.
+    json invoice;
+    Form list;
+    list.add("customer", *customer).add("limit", 100);
+    auto listed = client.listAll("/v1/invoices", list, 1000);
+    if (!listed) return withContext(listed.status(), "listing invoices");
+    for (const json& candidate : *listed) {
+      const json md = member(candidate, "metadata");
+      if (str(md, "ihost_ref") == reference && str(md, "ihost_buyer") == ref) {
+        invoice = candidate;
+        break;
+      }
+    }
+    bool created = false;
+    if (!invoice.is_object()) {
+      Form create;
+      create.add("customer", *customer)
+          .add("collection_method", "send_invoice")
+          .add("days_until_due", 30)
+          .add("auto_advance", false)
+          .add("currency", currency)
+          .metadata("ihost_ref", reference)
+          .metadata("ihost_buyer", ref);
+      auto made = client.post("/v1/invoices", create,
+                              stableIdempotencyKey({"invoice", integration_id_, reference, ref, *customer}));
+      if (!made) return withContext(made.status(), "creating invoice");
+      invoice = *made;
+      created = true;
+    }
+    const std::string invoice_id = str(invoice, "id");
+    if (str(invoice, "status") == "draft") {
+      std::set<std::string> present;  // lines added by an earlier, interrupted run
+      for (const json& line : member(member(invoice, "lines"), "data"))
+        present.insert(str(member(line, "metadata"), "ihost_line"));
+      if (member(member(invoice, "lines"), "has_more").is_boolean() &&
+          invoice["lines"]["has_more"].get<bool>()) {
+        auto lines =
+            client.listAll("/v1/invoices/" + invoice_id + "/lines", Form(), 10000, "/v1/invoices/{id}/lines");
+        if (!lines) return lines.status();
+        for (const json& line : *lines)
+          present.insert(str(member(line, "metadata"), "ihost_line"));
+      }
+      for (size_t i = 0; i < items.size(); ++i) {
+        const std::string line_key = std::to_string(i);
+        if (present.count(line_key)) continue;
+        const json& item = items[i];
+        Form add;
+        add.add("customer", *customer).add("invoice", invoice_id);
+        const std::string title = str(item, "title", "Item " + std::to_string(i + 1));
+        const int64_t quantity = std::max<int64_t>(1, integer(item, "quantity", 1));
+        const json price = member(item, "price");
+        if (price.is_string() && price.get<std::string>().rfind("price_", 0) == 0) {
+          add.add("price", price.get<std::string>()).add("quantity", quantity);
+        } else if (price.is_number_integer()) {
+          add.add("unit_amount", price.get<int64_t>()).add("quantity", quantity).add("currency", currency);
+        } else {
+          add.add("amount", integer(item, "amount", 0)).add("currency", currency);
+        }
+        add.add("description", title).metadata("ihost_line", line_key);
+        auto made =
+            client.post("/v1/invoiceitems", add, stableIdempotencyKey({"invoiceitem", invoice_id, line_key}));
+        if (!made) return withContext(made.status(), "adding item \"" + title + "\"");
+      }
+      auto finalized =
+          client.post("/v1/invoices/" + invoice_id + "/finalize", Form(),
+                      stableIdempotencyKey({"finalize", invoice_id}), "/v1/invoices/{id}/finalize");
+      if (!finalized) return withContext(finalized.status(), "finalizing invoice " + invoice_id);
+      invoice = *finalized;
+    }
+    const json record = invoiceRecord(invoice);
+    const int64_t at =
+        integer(member(invoice, "status_transitions"), "finalized_at", integer(invoice, "created"));
+    if (Status s = upsert(call, "invoice", record, at); !s.isOk())
+      call.warn("could not store the invoice record", json({{"error", s.message()}}).dump());
+    return json{{"invoice_id", invoice_id},
+                {"customer_id", *customer},
+                {"status", member(invoice, "status")},
+                {"number", member(invoice, "number")},
+                {"hosted_invoice_url", member(invoice, "hosted_invoice_url")},
+                {"amount_due", integer(invoice, "amount_due")},
+                {"currency", member(invoice, "currency")},
+                {"created", created}};
+  }
+
+  // ---- payment intents ----------------------------------------------------------------------------------
+  Status createPaymentIntent(Call& call, const Client& client, const Credentials& creds,
+                             const json& input) const {
+    int64_t amount = integer(input, "amount", -1);
+    std::string currency = str(input, "currency");
+    const std::string price = str(input, "price");
+    if (!price.empty()) {
+      json found;
+      if (price.rfind("price_", 0) == 0) {
+        auto got = client.get("/v1/prices/" + price, Form(), "/v1/prices/{id}");
+        if (!got) return got.status();
+        found = *got;
+      } else {  // a catalog key = lookup_key
+        Form query;
+        query.add("lookup_keys[]", price).add("limit", 1);
+        auto got = client.get("/v1/prices", query);
+        if (!got) return got.status();
+        if (member(*got, "data").empty()) return Status::notFound("no Stripe price with lookup_key " + price);
+        found = (*got)["data"][0];
+      }
+      amount = integer(found, "unit_amount", -1) * std::max<int64_t>(1, integer(input, "quantity", 1));
+      currency = str(found, "currency");
+    }
+    if (amount <= 0 || currency.empty())
+      return Status::invalidArgument("give amount (> 0, minor units) and currency, or price");
+    const std::string reference = str(input, "reference");
+    Form form;
+    form.add("amount", amount).add("currency", currency).add("automatic_payment_methods[enabled]", true);
+    if (!reference.empty()) form.metadata("ihost_ref", reference);
+    if (!str(input, "description").empty()) form.add("description", str(input, "description"));
+    if (!str(input, "customer").empty()) form.add("customer", str(input, "customer"));
+    const std::string key = reference.empty()
+                                ? std::string()
+                                : stableIdempotencyKey({"payment_intent", integration_id_, reference,
+                                                        std::to_string(amount), currency});
+    auto intent = client.post("/v1/payment_intents", form, key);
+    if (!intent) return intent.status();
+    call.info(
+        "stripe payment intent created",
+        json({{"payment_intent", str(*intent, "id")}, {"amount", amount}, {"currency", currency}}).dump());
+    const json result = {{"payment_intent_id", str(*intent, "id")},
+                         {"client_secret", str(*intent, "client_secret")},
+                         {"publishable_key", creds.publishable_key},
+                         {"amount", amount},
+                         {"currency", currency},
+                         {"status", member(*intent, "status")},
+                         {"livemode", intent->value("livemode", creds.livemode)}};
+    return call.setResult(result.dump());
+  }
+
+  // Test mode only: the same observable effect as a customer paying (Stripe then sends the webhook).
+  Status simulatePayment(Call& call, const Client& client, const Credentials& creds,
+                         const json& input) const {
+    if (creds.livemode || creds.secret_key.find("_live_") != std::string::npos)
+      return Status::notFound("simulate_payment is only available with test-mode keys");
+    const std::string intent = str(input, "payment_intent");
+    const std::string invoice = str(input, "invoice");
+    if (!intent.empty()) {
+      Form form;
+      form.add("payment_method", str(input, "payment_method", "pm_card_visa"));
+      if (!success_url_.empty()) form.add("return_url", success_url_);
+      auto confirmed = client.post("/v1/payment_intents/" + intent + "/confirm", form, {},
+                                   "/v1/payment_intents/{id}/confirm");
+      if (!confirmed) return confirmed.status();
+      return call.setResult(
+          json({{"payment_intent_id", intent}, {"status", member(*confirmed, "status")}}).dump());
+    }
+    if (!invoice.empty()) {
+      Form form;
+      form.add("paid_out_of_band", true);
+      auto paid = client.post("/v1/invoices/" + invoice + "/pay", form,
+                              stableIdempotencyKey({"pay", invoice}), "/v1/invoices/{id}/pay");
+      if (!paid) return paid.status();
+      return call.setResult(json({{"invoice_id", invoice}, {"status", member(*paid, "status")}}).dump());
+    }
+    return Status::invalidArgument("give payment_intent (pi_...) or invoice (in_...)");
+  }
+
+  // ---- setup workflow -------------------------------------------------------------------------------------
+  // An answer from input.answers, else from the operator (call.prompt), else the default.
+  Result<std::string> ask(Call& call, const json& input, const json& prompt) const {
+    const std::string key = prompt["key"];
+    const json answers = member(input, "answers");
+    if (answers.is_object() && answers.contains(key)) {
+      const json& v = answers[key];
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    }
+    auto answered = call.prompt(prompt.dump());
+    if (answered) return *answered;
+    if (prompt.contains("default")) return prompt["default"].get<std::string>();
+    return Status::invalidArgument("setup needs an answer for \"" + key + "\" (" +
+                                   prompt.value("message", "") + "): pass it as answers." + key +
+                                   " or --set " + key + "=...");
+  }
+
+  static bool yes(const std::string& answer) {
+    return answer == "y" || answer == "Y" || answer == "yes" || answer == "true" || answer == "1";
+  }
+
+  Status setup(Call& call, const Client& client, const Credentials& creds, const json& input) const {
+    json steps = json::array();
+    auto balance = client.get("/v1/balance");
+    if (!balance) return withContext(balance.status(), "checking the Stripe key");
+    const bool livemode = balance->value("livemode", creds.livemode);
+    auto proceed = ask(call, input,
+                       {{"key", "confirm_key"},
+                        {"kind", "confirm"},
+                        {"message", "Stripe accepted key " + ih::stripe::maskKey(creds.secret_key) + " (" +
+                                        (livemode ? "LIVE" : "test") + " mode). Continue?"},
+                        {"default", "yes"}});
+    if (!proceed) return proceed.status();
+    if (!yes(*proceed)) return Status::invalidArgument("setup cancelled by the operator");
+    steps.push_back("key checked (" + std::string(livemode ? "live" : "test") + " mode)");
+
+    std::string keys;
+    for (const Plan& plan : catalog_)
+      keys += (keys.empty() ? "" : ",") + plan.key;
+    json choices = json::array({"all", "none"});
+    for (const Plan& plan : catalog_)
+      choices.push_back(plan.key);
+    auto catalog =
+        ask(call, input,
+            {{"key", "catalog"},
+             {"kind", "choice"},
+             {"message", "Which catalog plans should exist in Stripe? (all, none, or keys: " + keys + ")"},
+             {"choices", choices},
+             {"default", "all"}});
+    if (!catalog) return catalog.status();
+    json plans = json::object();
+    if (*catalog != "none") {
+      std::vector<Plan> selected;
+      if (*catalog == "all") {
+        selected = catalog_;
+      } else {
+        json wanted = json::array();
+        size_t start = 0;
+        while (start <= catalog->size()) {
+          size_t comma = catalog->find(',', start);
+          if (comma == std::string::npos) comma = catalog->size();
+          if (comma > start) wanted.push_back(catalog->substr(start, comma - start));
+          start = comma + 1;
+        }
+        selected = selectPlans(json{{"plans", wanted}});
+        if (selected.empty()) return Status::invalidArgument("no catalog plan matches \"" + *catalog + "\"");
+      }
+      auto ensured = ensureProducts(client, selected);
+      if (!ensured) return ensured.status();
+      plans = (*ensured)["plans"];
+      steps.push_back("catalog provisioned: " + plans.dump());
+    }
+
+    std::string webhook_url = str(member(input, "answers"), "webhook_url");
+    if (webhook_url.empty()) {
+      auto public_url = ask(call, input,
+                            {{"key", "public_url"},
+                             {"kind", "text"},
+                             {"message",
+                              "Public base URL of this ihost (Stripe sends webhooks there), e.g. "
+                              "https://ihost.example.com"}});
+      if (!public_url) return public_url.status();
+      std::string base = *public_url;
+      while (!base.empty() && base.back() == '/')
+        base.pop_back();
+      if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0)
+        return Status::invalidArgument("public_url must start with http:// or https://");
+      std::string tenant = str(input, "tenant");
+      if (tenant.empty()) {
+        auto asked = ask(call, input, {{"key", "tenant"}, {"kind", "text"}, {"message", "Tenant id"}});
+        if (!asked) return asked.status();
+        tenant = *asked;
+      }
+      webhook_url = base + "/webhooks/" + integration_id_ + "/" + tenant;
+    }
+
+    // Reuse an endpoint for this URL when its secret is already stored; otherwise create one (Stripe shows a
+    // secret only at creation) and remove stale endpoints for the same URL.
+    auto stored_secret = call.secret("webhook_secret");
+    const bool have_secret = stored_secret && stored_secret->has_value();
+    auto endpoints = client.listAll("/v1/webhook_endpoints", Form(), 1000);
+    if (!endpoints) return withContext(endpoints.status(), "listing webhook endpoints");
+    json endpoint;
+    std::vector<std::string> stale;
+    for (const json& e : *endpoints) {
+      if (str(e, "url") != webhook_url) continue;
+      if (have_secret && !endpoint.is_object())
+        endpoint = e;
+      else
+        stale.push_back(str(e, "id"));
+    }
+    bool created = false;
+    if (!endpoint.is_object()) {
+      Form form;
+      form.add("url", webhook_url).add("description", "ihost " + integration_id_);
+      for (const std::string& type : kWebhookEvents)
+        form.add("enabled_events[]", type);
+      if (!options_.stripe_version.empty()) form.add("api_version", options_.stripe_version);
+      form.metadata("ihost_integration", integration_id_);
+      auto made = client.post("/v1/webhook_endpoints", form);
+      if (!made) return withContext(made.status(), "creating the webhook endpoint");
+      const std::string secret = str(*made, "secret");
+      if (secret.empty())
+        return Status::provider("Stripe returned no signing secret for the new webhook endpoint");
+      if (Status s = call.putSecret("webhook_secret", secret); !s.isOk())
+        return withContext(s, "storing the webhook signing secret");
+      endpoint = *made;
+      endpoint.erase("secret");
+      created = true;
+      for (const std::string& id : stale) {
+        if (auto removed = client.del("/v1/webhook_endpoints/" + id, "/v1/webhook_endpoints/{id}"); !removed)
+          call.warn("could not delete an old webhook endpoint", json({{"id", id}}).dump());
+      }
+    }
+    steps.push_back(std::string(created ? "webhook endpoint created: " : "webhook endpoint kept: ") +
+                    webhook_url);
+
+    const json result = {
+        {"livemode", livemode},
+        {"plans", plans},
+        {"webhook_endpoint",
+         {{"id", member(endpoint, "id")},
+          {"url", webhook_url},
+          {"enabled_events", member(endpoint, "enabled_events")},
+          {"created", created}}},
+        {"webhook_secret_stored", true},
+        {"steps", steps},
+        {"next_steps",
+         json::array(
+             {"Make sure " + webhook_url + " is reachable from Stripe (HTTPS in live mode).",
+              "Create invoices: POST /api/integrations/" + integration_id_ + "/actions/create_invoices",
+              "Watch status updates: GET /api/events"})}};
+    return call.setResult(result.dump());
+  }
+
+  const std::string integration_id_;
+  ih::stripe::ClientOptions options_;
+  int64_t tolerance_s_ = ih::stripe::kDefaultWebhookToleranceSeconds;
+  std::string success_url_;
+  std::vector<Plan> catalog_;
+};
+
+}  // namespace
+}  // namespace stripe_byok
+
+IH_SDK_EXPORT_PLUGIN(stripe_byok::StripeByokPlugin, stripe_byok::kManifestJson,
+                     IH_CAP_WEBHOOKS | IH_CAP_ACTIONS | IH_CAP_CONNECT, 0)

@@ -1,0 +1,27 @@
+// Verification of Stripe's `Stripe-Signature` header (v1 scheme), as the official SDKs do it: `t` required,
+// any `v1` may match (secret rolling), `v0` and unknown keys ignored, HMAC-SHA256 keyed with the whole
+// endpoint secret (including `whsec_`) over "<t>.<raw body>", constant-time comparison, then the age check.
+// Pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "ih/plugin.hpp"
+
+namespace ih::stripe {
+
+inline constexpr int64_t kDefaultWebhookToleranceSeconds = 300;
+
+// OK (with the header's timestamp) when one v1 signature of `header` matches `payload` under `secret` and
+// `now_s - t <= tolerance_s`; tolerance_s <= 0 skips the age check. Otherwise IH_ERR_SIGNATURE with Stripe's
+// messages: "Unable to extract timestamp and signatures from header", "No signatures found with expected
+// scheme", "No signatures found matching the expected signature for payload", "Timestamp outside the
+// tolerance zone".
+ih::sdk::Result<int64_t> verifySignature(std::string_view header, std::string_view payload,
+                                         std::string_view secret, int64_t tolerance_s, int64_t now_s);
+
+// "t=<t>,v1=<hex>" for `payload` (tests and the double use the same recipe).
+std::string signatureHeader(std::string_view secret, int64_t timestamp, std::string_view payload);
+
+}  // namespace ih::stripe

@@ -1,0 +1,146 @@
+// The `ihost` command line: exit codes, help, config check, vault init, tenants and keys against a real
+// SQLite file, and the real binary serving until SIGTERM.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "cli/cli.h"
+#include "support/temp_dir.h"
+
+using ih::test::TempDir;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Run ihost(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  int code = ih::cli::run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string writeConfig(const TempDir& dir, const std::string& extra = "") {
+  ih::test::writeFile(
+      dir.path() / "ihost.toml",
+      "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"db.sqlite\"\n[vault]\nkey_file = "
+      "\"vault.keys\"\n[plugins]\ndir = \"" IH_PLUGIN_DIR "\"\n[log]\nlevel = \"error\"\n" +
+          extra);
+  return dir.file("ihost.toml");
+}
+
+}  // namespace
+
+TEST_CASE("usage errors exit 2, help and version exit 0", "[cli]") {
+  CHECK(ihost({}).code == ih::cli::kExitUsage);
+  auto help = ihost({"--help"});
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out,
+             Catch::Contains("Exit codes: 0 success, 1 failure at run time, 2 usage error, 3 invalid"));
+  CHECK(ihost({"serve", "--help"}).code == 0);
+  auto unknown = ihost({"frobnicate"});
+  CHECK(unknown.code == ih::cli::kExitUsage);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown command \"frobnicate\""));
+  auto bad_flag = ihost({"version", "--nope"});
+  CHECK(bad_flag.code == ih::cli::kExitUsage);
+  CHECK_THAT(bad_flag.err, Catch::Contains("unknown flag --nope"));
+  auto version = ihost({"version"});
+  CHECK(version.code == 0);
+  CHECK_THAT(version.out, Catch::StartsWith("ihost ") && Catch::Contains("plugin ABI 1."));
+}
+
+TEST_CASE("config check names the file, key and fix, and exits 3", "[cli][config]") {
+  TempDir dir;
+  std::string path = writeConfig(dir, "[integrations.example]\nplugin = \"example\"\ngreting = \"Hi\"\n");
+  auto bad = ihost({"config", "check", "--config", path});
+  CHECK(bad.code == ih::cli::kExitConfig);
+  CHECK_THAT(bad.err, Catch::Contains("ihost.toml:") && Catch::Contains("greting") &&
+                          Catch::Contains("did you mean \"greeting\""));
+
+  std::string missing_plugin = writeConfig(dir, "[integrations.shop]\nplugin = \"nosuchplugin\"\n");
+  auto absent = ihost({"config", "check", "--config", missing_plugin});
+  CHECK(absent.code == ih::cli::kExitConfig);
+  CHECK_THAT(absent.err, Catch::Contains("plugin \"nosuchplugin\" is not installed"));
+
+  auto no_file = ihost({"config", "check", "--config", dir.file("nope.toml")});
+  CHECK(no_file.code == ih::cli::kExitConfig);
+  CHECK_THAT(no_file.err, Catch::Contains("cannot read config file"));
+
+  std::string good = writeConfig(dir,
+                                 "[integrations.example]\nplugin = \"example\"\nwebhook_secret = "
+                                 "\"whsec_cli_test_secret_value\"\n");
+  auto ok = ihost({"config", "check", "--config", good});
+  CHECK(ok.code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("configuration OK"));
+  CHECK(ok.out.find("cli_test_secret_value") == std::string::npos);  // masked in the summary
+}
+
+TEST_CASE("vault init, tenants and keys through the CLI", "[cli][tenancy]") {
+  TempDir dir;
+  std::string config = writeConfig(dir);
+  auto init = ihost({"vault", "init", "--config", config});
+  REQUIRE(init.code == 0);
+  CHECK_THAT(init.out, Catch::Contains("iha_"));
+  auto again = ihost({"vault", "init", "--config", config});
+  CHECK(again.code == ih::cli::kExitFailure);
+  CHECK_THAT(again.err, Catch::Contains("refusing to overwrite"));
+
+  auto created = ihost({"tenants", "create", "acme", "--config", config});
+  REQUIRE(created.code == 0);
+  CHECK_THAT(created.out, Catch::Contains("ihk_live_") && Catch::Contains("shown once"));
+  CHECK(ihost({"tenants", "create", "acme", "--config", config}).code != 0);
+  CHECK(ihost({"tenants", "create", "Bad Name", "--config", config}).code == ih::cli::kExitUsage);
+  auto listed = ihost({"tenants", "list", "--config", config});
+  CHECK_THAT(listed.out, Catch::Contains("acme"));
+  CHECK(listed.out.find("ihk_live_") == std::string::npos);
+
+  auto key = ihost({"keys", "create", "acme", "--scope", "read", "--config", config});
+  REQUIRE(key.code == 0);
+  auto start = key.out.find("key key_");
+  REQUIRE(start != std::string::npos);
+  std::string key_id = key.out.substr(start + 4, key.out.find(' ', start + 4) - start - 4);
+  auto keys = ihost({"keys", "list", "acme", "--config", config});
+  CHECK_THAT(keys.out, Catch::Contains(key_id) && Catch::Contains("read"));
+  auto plain_at = key.out.find("api key: ");
+  REQUIRE(plain_at != std::string::npos);
+  std::string plaintext = key.out.substr(plain_at + 9, key.out.find('\n', plain_at) - plain_at - 9);
+  CHECK(plaintext.size() > 40);
+  CHECK(keys.out.find(plaintext) == std::string::npos);  // only the short prefix is ever shown again
+  CHECK(ihost({"keys", "revoke", "acme", key_id, "--config", config}).code == 0);
+  CHECK_THAT(ihost({"keys", "list", "acme", "--config", config}).out, Catch::Contains("revoked"));
+  CHECK(ihost({"keys", "create", "nobody", "--config", config}).code == ih::cli::kExitFailure);
+  CHECK(ihost({"keys", "create", "acme", "--scope", "root", "--config", config}).code == ih::cli::kExitUsage);
+}
+
+TEST_CASE("the real binary serves until SIGTERM and shuts down cleanly", "[cli][serve]") {
+  TempDir dir;
+  std::string config = writeConfig(dir);
+  REQUIRE(ihost({"vault", "init", "--config", config}).code == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    execl(IH_IHOST_BIN, IH_IHOST_BIN, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  pid_t done = 0;
+  while ((done = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (done == 0) kill(pid, SIGKILL);
+  REQUIRE(done == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}

@@ -1,0 +1,348 @@
+// stripe_byok end to end: a real ihost (TestHost, real libstripe_byok.so, real SQLite) talking over real HTTP
+// to the in-process Stripe double, which also delivers signed webhooks back to the host.
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "stripe_double/stripe_double.h"
+#include "support/test_host.h"
+
+namespace {
+
+using ih::stripe_double::Fault;
+using ih::stripe_double::FaultKind;
+using ih::stripe_double::StripeDouble;
+using nlohmann::json;
+
+constexpr char kKey[] = "sk_test_ihostbyokintegration0001";
+constexpr char kPk[] = "pk_test_ihostbyokintegration0001";
+constexpr char kWhsec[] = "whsec_integration_test_secret_01";
+
+std::unique_ptr<StripeDouble> startDouble() {
+  ih::stripe_double::Options o;
+  o.api_keys = {kKey};
+  o.webhook_retry_delays_ms = {200, 500};
+  auto d = StripeDouble::start(o);
+  REQUIRE(d.isOk());
+  return std::move(d).value();
+}
+
+ih::test::TestHostOptions hostOptions(const std::string& api_base_url) {
+  ih::test::TestHostOptions o;
+  o.extra_toml = "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + api_base_url +
+                 "\"\nstripe_version = \"2024-06-20\"\n";
+  return o;
+}
+
+struct Env {
+  std::unique_ptr<StripeDouble> stripe = startDouble();
+  ih::test::TestHost host{hostOptions(stripe->url())};
+  ih::test::TestHost::TenantKey tenant = host.createTenant("acme");
+
+  struct Answer {
+    int status = 0;
+    json body;
+  };
+  Answer request(const std::string& method, const std::string& path, const json& body = json::object()) {
+    auto client = host.client();
+    client->set_read_timeout(std::chrono::seconds(60));
+    httplib::Result res =
+        method == "GET" ? client->Get(path.c_str(), ih::test::bearer(tenant.api_key))
+        : method == "DELETE"
+            ? client->Delete(path.c_str(), ih::test::bearer(tenant.api_key))
+            : client->Post(path.c_str(), ih::test::bearer(tenant.api_key), body.dump(), "application/json");
+    REQUIRE(res);
+    return {res->status, json::parse(res->body, nullptr, false)};
+  }
+  Answer connect(const json& body) { return request("POST", "/api/integrations/stripe/connect", body); }
+  Answer action(const std::string& name, const json& input) {
+    return request("POST", "/api/integrations/stripe/actions/" + name, input);
+  }
+  bool connected() { return request("GET", "/api/integrations/stripe").body.value("connected", false); }
+  void connectGood() {
+    auto r = connect({{"secret_key", kKey}, {"publishable_key", kPk}, {"webhook_secret", kWhsec}});
+    INFO(r.body.dump());
+    REQUIRE(r.status == 200);
+  }
+  size_t count(const std::string& method, const std::string& path) {
+    size_t n = 0;
+    for (const auto& r : stripe->requests())
+      if (r.method == method && r.path == path) ++n;
+    return n;
+  }
+};
+
+bool eventually(const std::function<bool()>& check,
+                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return check();
+}
+
+int64_t now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json buyer(const std::string& ref, int64_t price) {
+  return {{"reference", ref},
+          {"email", ref + "@example.com"},
+          {"name", "Buyer " + ref},
+          {"items", json::array({{{"title", "Lot 1"}, {"quantity", 1}, {"price", price}},
+                                 {{"title", "Lot 2"}, {"quantity", 2}, {"amount", 0}}})}};
+}
+
+}  // namespace
+
+TEST_CASE("stripe_byok: connect good, bad, wrong mode and provider down", "[stripe]") {
+  Env env;
+  auto bad = env.connect({{"secret_key", "sk_test_notaknownkey000001"}, {"publishable_key", kPk}});
+  CHECK(bad.status == 422);
+  CHECK(bad.body.dump().find("Stripe rejected the API key") != std::string::npos);
+  CHECK_FALSE(env.connected());
+
+  auto mode = env.connect({{"secret_key", kKey}, {"publishable_key", "pk_live_abc123"}});
+  CHECK(mode.status == 400);
+  CHECK(mode.body.dump().find("secret key is a test key but publishable key is live") != std::string::npos);
+  auto format = env.connect({{"secret_key", "xk_test_1"}, {"publishable_key", kPk}});
+  CHECK(format.status == 400);
+  CHECK_FALSE(env.connected());
+
+  env.stripe->addFault(Fault{"/v1/balance", "GET", 10, FaultKind::kServerError, 0});
+  auto down = env.connect({{"secret_key", kKey}, {"publishable_key", kPk}});
+  CHECK(down.status == 502);
+  CHECK(down.body.dump().find("Stripe is unreachable") != std::string::npos);
+  CHECK_FALSE(env.connected());
+  env.stripe->clearFaults();
+
+  env.connectGood();
+  CHECK(env.connected());
+  auto test = env.request("GET", "/api/integrations/stripe/test");
+  CHECK(test.status == 200);
+  CHECK(test.body["ok"] == true);
+  CHECK(test.body["detail"]["detail"]["livemode"] == false);  // the host wraps the plugin result
+  for (const auto& r : env.stripe->requests()) {
+    if (r.path == "/v1/balance") CHECK(r.header("Stripe-Version") == "2024-06-20");
+  }
+  CHECK(env.request("DELETE", "/api/integrations/stripe").status == 200);
+  CHECK_FALSE(env.connected());
+}
+
+TEST_CASE("stripe_byok: ensure_products is idempotent; retries keep the Idempotency-Key", "[stripe]") {
+  Env env;
+  env.connectGood();
+  env.stripe->addFault(Fault{"/v1/products", "POST", 1, FaultKind::kLockTimeout, 0});
+  env.stripe->addFault(Fault{"/v1/prices", "POST", 1, FaultKind::kServerError, 0});
+  auto first = env.action("ensure_products", json::object());
+  INFO(first.body.dump());
+  REQUIRE(first.status == 200);
+  CHECK(first.body["plans"]["starter"].get<std::string>().rfind("price_", 0) == 0);
+  CHECK(first.body["created"].size() == 2);
+
+  // The retried POSTs carried the same Idempotency-Key as the failed attempt.
+  std::vector<ih::stripe_double::RecordedRequest> products;
+  for (const auto& r : env.stripe->requests())
+    if (r.method == "POST" && r.path == "/v1/products") products.push_back(r);
+  REQUIRE(products.size() == 3);  // 429 lock_timeout, then starter, then pro
+  CHECK(products[0].status == 429);
+  CHECK(products[1].status == 200);
+  CHECK_FALSE(products[0].header("Idempotency-Key").empty());
+  CHECK(products[0].header("Idempotency-Key") == products[1].header("Idempotency-Key"));
+  std::vector<ih::stripe_double::RecordedRequest> prices;
+  for (const auto& r : env.stripe->requests())
+    if (r.method == "POST" && r.path == "/v1/prices") prices.push_back(r);
+  REQUIRE(prices.size() == 3);
+  CHECK(prices[0].status == 500);
+  CHECK(prices[0].header("Idempotency-Key") == prices[1].header("Idempotency-Key"));
+
+  const size_t posts = env.count("POST", "/v1/products") + env.count("POST", "/v1/prices");
+  auto second = env.action("ensure_products", json::object());
+  REQUIRE(second.status == 200);
+  CHECK(second.body["plans"] == first.body["plans"]);
+  CHECK(second.body["created"].empty());
+  CHECK(env.count("POST", "/v1/products") + env.count("POST", "/v1/prices") == posts);
+}
+
+TEST_CASE("stripe_byok: create_invoices survives a mid-batch failure and a rerun creates nothing new",
+          "[stripe]") {
+  Env env;
+  env.connectGood();
+  const json input = {{"reference", "show-42"},
+                      {"buyers", json::array({buyer("b1", 1500), buyer("b2", 700), buyer("b3", 0)})}};
+  // Every attempt of the first buyer's first item fails (the host tries 3 times).
+  env.stripe->addFault(Fault{"/v1/invoiceitems", "POST", 3, FaultKind::kServerError, 0});
+  auto first = env.action("create_invoices", input);
+  INFO(first.body.dump());
+  REQUIRE(first.status == 200);
+  CHECK(first.body["failed"] == 1);
+  CHECK(first.body["created"] == 2);
+  CHECK(first.body["results"][0]["ok"] == false);
+  CHECK(first.body["results"][1]["ok"] == true);
+  CHECK(first.body["results"][1]["status"] == "open");
+  CHECK(first.body["results"][1]["amount_due"] == 700);
+  CHECK(first.body["results"][1]["hosted_invoice_url"].is_string());
+
+  auto second = env.action("create_invoices", input);
+  INFO(second.body.dump());
+  REQUIRE(second.status == 200);
+  CHECK(second.body["failed"] == 0);
+  CHECK(second.body["created"] == 0);  // b1's draft from the first run is completed, not recreated
+  CHECK(second.body["results"][0]["status"] == "open");
+  CHECK(second.body["results"][0]["amount_due"] == 1500);
+  CHECK(second.body["results"][1]["invoice_id"] == first.body["results"][1]["invoice_id"]);
+  CHECK(env.count("POST", "/v1/customers") == 3);
+  size_t created_invoices = 0;
+  for (const auto& r : env.stripe->requests())
+    if (r.method == "POST" && r.path == "/v1/invoices" && r.status == 200) ++created_invoices;
+  CHECK(created_invoices == 3);
+
+  auto third = env.action("create_invoices", input);
+  REQUIRE(third.status == 200);
+  CHECK(third.body["created"] == 0);
+  CHECK(third.body["existing"] == 3);
+  CHECK(env.count("POST", "/v1/customers") == 3);
+
+  auto record = env.request(
+      "GET", "/api/records/stripe/invoice/" + second.body["results"][0]["invoice_id"].get<std::string>());
+  CHECK(record.status == 200);
+}
+
+TEST_CASE("stripe_byok: setup, PaymentIntent and simulate_payment deliver a signed webhook", "[stripe]") {
+  Env env;
+  env.connectGood();
+  auto setup =
+      env.action("setup", {{"tenant", env.tenant.tenant_id},
+                           {"answers", {{"public_url", env.host.app().baseUrl()}, {"catalog", "none"}}}});
+  INFO(setup.body.dump());
+  REQUIRE(setup.status == 200);
+  CHECK(setup.body["webhook_endpoint"]["created"] == true);
+  CHECK(setup.body.dump().find("whsec_") == std::string::npos);
+  // A second setup keeps the endpoint (its secret is stored).
+  auto again =
+      env.action("setup", {{"tenant", env.tenant.tenant_id},
+                           {"answers", {{"public_url", env.host.app().baseUrl()}, {"catalog", "none"}}}});
+  REQUIRE(again.status == 200);
+  CHECK(again.body["webhook_endpoint"]["created"] == false);
+
+  auto intent =
+      env.action("create_payment_intent", {{"amount", 2500}, {"currency", "usd"}, {"reference", "o1"}});
+  INFO(intent.body.dump());
+  REQUIRE(intent.status == 200);
+  CHECK(intent.body["publishable_key"] == kPk);
+  CHECK(intent.body["client_secret"].get<std::string>().find("_secret_") != std::string::npos);
+  const std::string pi = intent.body["payment_intent_id"];
+
+  auto paid = env.action("simulate_payment", {{"payment_intent", pi}});
+  INFO(paid.body.dump());
+  REQUIRE(paid.status == 200);
+  CHECK(paid.body["status"] == "succeeded");
+
+  CHECK(eventually([&] { return env.request("GET", "/api/records/stripe/payment/" + pi).status == 200; }));
+  auto record = env.request("GET", "/api/records/stripe/payment/" + pi);
+  INFO(record.body.dump());
+  CHECK(record.body.dump().find("succeeded") != std::string::npos);
+  CHECK(eventually([&] {
+    return env.request("GET", "/api/events").body.dump().find("payment.succeeded") != std::string::npos;
+  }));
+}
+
+TEST_CASE("stripe_byok: subscription events out of order keep the newest state", "[stripe]") {
+  Env env;
+  env.connectGood();
+  const int64_t t = now();
+  auto event = [&](const std::string& id, const std::string& status, int64_t created) {
+    return json({{"id", id},
+                 {"object", "event"},
+                 {"type", "customer.subscription.updated"},
+                 {"created", created},
+                 {"livemode", false},
+                 {"data",
+                  {{"object",
+                    {{"id", "sub_ooo1"},
+                     {"object", "subscription"},
+                     {"status", status},
+                     {"customer", "cus_1"},
+                     {"cancel_at_period_end", false},
+                     {"items", {{"data", json::array({{{"price", {{"id", "price_1"}}}}})}}}}}}}})
+        .dump();
+  };
+  auto deliver = [&](const std::string& body) {
+    auto client = env.host.client();
+    httplib::Headers headers = {{"Stripe-Signature", StripeDouble::signatureHeader(kWhsec, now(), body)}};
+    auto res =
+        client->Post(("/webhooks/stripe/" + env.tenant.tenant_id).c_str(), headers, body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 200);
+  };
+  deliver(event("evt_new", "active", t));
+  CHECK(eventually([&] {
+    auto r = env.request("GET", "/api/records/stripe/subscription/sub_ooo1");
+    return r.status == 200 && r.body.dump().find("active") != std::string::npos;
+  }));
+  deliver(event("evt_old", "trialing", t - 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  auto r = env.request("GET", "/api/records/stripe/subscription/sub_ooo1");
+  INFO(r.body.dump());
+  CHECK(r.body.dump().find("active") != std::string::npos);
+  CHECK(r.body.dump().find("trialing") == std::string::npos);
+
+  // A forged signature is refused.
+  auto client = env.host.client();
+  auto forged =
+      client->Post(("/webhooks/stripe/" + env.tenant.tenant_id).c_str(),
+                   {{"Stripe-Signature", StripeDouble::signatureHeader("whsec_wrong", now(), "{}")}}, "{}",
+                   "application/json");
+  REQUIRE(forged);
+  CHECK(forged->status == 400);
+}
+
+TEST_CASE("stripe_byok: ihost setup --non-interactive end to end", "[stripe]") {
+  Env env;
+  auto connected = env.connect({{"secret_key", kKey}, {"publishable_key", kPk}});  // no webhook secret
+  REQUIRE(connected.status == 200);
+  const std::string cmd = std::string(IH_IHOST_BIN) + " setup stripe --tenant " + env.tenant.tenant_id +
+                          " --non-interactive --config " + env.host.configPath() +
+                          " --set public_url=" + env.host.app().baseUrl() + " --set catalog=all 2>&1";
+  std::string output;
+  int rc = -1;
+  {
+    FILE* pipe = popen(cmd.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, pipe))
+      output.append(buf, n);
+    rc = pclose(pipe);
+  }
+  INFO(output);
+  REQUIRE(rc == 0);
+  CHECK(output.find("webhook endpoint created") != std::string::npos);
+  CHECK(output.find("whsec_") == std::string::npos);
+  CHECK(output.find(kKey) == std::string::npos);
+  CHECK(env.count("POST", "/v1/webhook_endpoints") == 1);
+  CHECK(env.count("POST", "/v1/prices") == 2);
+
+  // The secret setup stored verifies the double's deliveries to the running server.
+  auto intent = env.action("create_payment_intent", {{"price", "starter"}});
+  REQUIRE(intent.status == 200);
+  CHECK(intent.body["amount"] == 900);
+  const std::string pi = intent.body["payment_intent_id"];
+  REQUIRE(env.action("simulate_payment", {{"payment_intent", pi}}).status == 200);
+  CHECK(eventually([&] { return env.request("GET", "/api/records/stripe/payment/" + pi).status == 200; }));
+
+  // Missing answer without a default: a clear failure.
+  const std::string missing = std::string(IH_IHOST_BIN) + " setup stripe --tenant " + env.tenant.tenant_id +
+                              " --non-interactive --config " + env.host.configPath() + " >/dev/null 2>&1";
+  CHECK(std::system(missing.c_str()) != 0);
+}
