@@ -125,8 +125,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.events = std::make_unique<events::Events>(*m.store, event_options);
 
   m.outbound = std::make_unique<outbound::Client>();
-  m.endpoints =
-      std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, endpoints::Options{});
+  m.endpoints = std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault,
+                                                       endpoints::Options{});
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
   runtime::Dependencies deps;
   deps.store = m.store.get();

@@ -5,6 +5,9 @@
 // deliveries bump `generation_` so sleepers re-check the store at once; otherwise they poll.
 #include "endpoints/endpoints.h"
 
+#include "vault/secure_string.h"
+#include "vault/vault.h"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -33,9 +36,20 @@ int64_t nowMs() {
 
 }  // namespace
 
+namespace {
+constexpr std::string_view kSealedPrefix = "sealed:v1:";
+std::string secretPurpose(std::string_view endpoint_id) {
+  return "endpoint_secret:" + std::string(endpoint_id);
+}
+Result<std::string> sealEndpointSecret(vault::Vault& vault, std::string_view tenant_id,
+                                       std::string_view endpoint_id, std::string_view secret);
+Result<std::string> openEndpointSecret(vault::Vault& vault, std::string_view tenant_id,
+                                       std::string_view endpoint_id, std::string_view stored);
+}  // namespace
+
 struct Endpoints::Impl {
-  Impl(store::Store& s, events::Events& e, outbound::Client& c, Options o)
-      : store(s), events(e), client(c), options(std::move(o)), endpoint_store(s) {}
+  Impl(store::Store& s, events::Events& e, outbound::Client& c, vault::Vault& v, Options o)
+      : store(s), events(e), client(c), vault(v), options(std::move(o)), endpoint_store(s) {}
 
   void wake() {
     {
@@ -130,12 +144,21 @@ struct Endpoints::Impl {
     const int64_t timestamp = a.at / 1000;
 
     std::string signature;
-    auto key = secretKey(c.endpoint.secret);
-    if (key.isOk()) signature = sign(*key, msg_id, timestamp, body);
+    auto current = openEndpointSecret(vault, c.endpoint.tenant_id, c.endpoint.id, c.endpoint.secret);
+    if (current.isOk()) {
+      auto key = secretKey(*current);
+      if (key.isOk()) signature = sign(*key, msg_id, timestamp, body);
+      vault::wipe(*current);
+    }
     if (!c.endpoint.previous_secret.empty() && c.endpoint.previous_secret_expires_at > a.at) {
-      if (auto previous = secretKey(c.endpoint.previous_secret); previous.isOk()) {
-        if (!signature.empty()) signature += ' ';
-        signature += sign(*previous, msg_id, timestamp, body);
+      auto previous =
+          openEndpointSecret(vault, c.endpoint.tenant_id, c.endpoint.id, c.endpoint.previous_secret);
+      if (previous.isOk()) {
+        if (auto key = secretKey(*previous); key.isOk()) {
+          if (!signature.empty()) signature += ' ';
+          signature += sign(*key, msg_id, timestamp, body);
+        }
+        vault::wipe(*previous);
       }
     }
 
@@ -202,6 +225,7 @@ struct Endpoints::Impl {
   store::Store& store;
   events::Events& events;
   outbound::Client& client;
+  vault::Vault& vault;
   const Options options;
   store::EndpointStore endpoint_store;
 
@@ -214,8 +238,53 @@ struct Endpoints::Impl {
   std::vector<std::thread> workers;
 };
 
-Endpoints::Endpoints(store::Store& store, events::Events& events, outbound::Client& client, Options options)
-    : impl_(std::make_unique<Impl>(store, events, client, std::move(options))) {}
+Endpoints::Endpoints(store::Store& store, events::Events& events, outbound::Client& client,
+                     vault::Vault& vault, Options options)
+    : impl_(std::make_unique<Impl>(store, events, client, vault, std::move(options))) {}
+
+Result<std::string> Endpoints::sealSecret(std::string_view tenant_id, std::string_view endpoint_id,
+                                          std::string_view secret) {
+  return sealEndpointSecret(impl_->vault, tenant_id, endpoint_id, secret);
+}
+
+Result<std::string> Endpoints::openSecret(std::string_view tenant_id, std::string_view endpoint_id,
+                                          std::string_view stored) {
+  return openEndpointSecret(impl_->vault, tenant_id, endpoint_id, stored);
+}
+
+namespace {
+
+Result<std::string> sealEndpointSecret(vault::Vault& vault, std::string_view tenant_id,
+                                       std::string_view endpoint_id, std::string_view secret) {
+  const std::string purpose = secretPurpose(endpoint_id);
+  auto sealed = vault.seal(secret, {tenant_id, "endpoints", purpose});
+  if (!sealed.isOk()) return sealed.status();
+  return std::string(kSealedPrefix) + sealed->key_id + ":" +
+         std::string(vault::base64Encode(sealed->nonce + sealed->ciphertext).view());
+}
+
+Result<std::string> openEndpointSecret(vault::Vault& vault, std::string_view tenant_id,
+                                       std::string_view endpoint_id, std::string_view stored) {
+  if (stored.substr(0, kSealedPrefix.size()) != kSealedPrefix) {
+    return Status::internal("endpoint " + std::string(endpoint_id) +
+                            " has an unsealed signing secret; rotate it");
+  }
+  std::string_view rest = stored.substr(kSealedPrefix.size());
+  size_t colon = rest.find(':');
+  if (colon == std::string_view::npos) return Status::internal("malformed sealed endpoint secret; rotate it");
+  auto bytes = vault::base64Decode(rest.substr(colon + 1));
+  if (!bytes.isOk() || bytes->size() < 12 + 16)
+    return Status::internal("malformed sealed endpoint secret; rotate it");
+  std::string_view raw = bytes->view();
+  vault::Sealed sealed{std::string(rest.substr(0, colon)), std::string(raw.substr(0, 12)),
+                       std::string(raw.substr(12))};
+  const std::string purpose = secretPurpose(endpoint_id);
+  auto opened = vault.open(sealed, {tenant_id, "endpoints", purpose});
+  if (!opened.isOk()) return opened.status();
+  return std::string(opened->view());
+}
+
+}  // namespace
 
 Endpoints::~Endpoints() {
   stop();

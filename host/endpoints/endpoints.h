@@ -39,6 +39,10 @@ namespace ih::tenancy {
 class Tenancy;
 }
 
+namespace ih::vault {
+class Vault;
+}
+
 namespace ih::endpoints {
 
 struct Options {
@@ -65,8 +69,10 @@ struct Options {
 // routes.
 class Endpoints {
  public:
-  // Borrowed collaborators must outlive this object. Starts nothing.
-  Endpoints(store::Store& store, events::Events& events, outbound::Client& client, Options options = {});
+  // Borrowed collaborators must outlive this object. Starts nothing. Signing secrets are stored sealed by
+  // `vault` (AES-256-GCM bound to tenant and endpoint id), never in plaintext.
+  Endpoints(store::Store& store, events::Events& events, outbound::Client& client, vault::Vault& vault,
+            Options options = {});
   ~Endpoints();  // stop()
   Endpoints(const Endpoints&) = delete;
   Endpoints& operator=(const Endpoints&) = delete;
@@ -80,6 +86,11 @@ class Endpoints {
   void wake();
 
   const Options& options() const;
+  // The stored form of a signing secret ("sealed:v1:<key id>:<base64 nonce+ciphertext>") and back.
+  Result<std::string> sealSecret(std::string_view tenant_id, std::string_view endpoint_id,
+                                 std::string_view secret);
+  Result<std::string> openSecret(std::string_view tenant_id, std::string_view endpoint_id,
+                                 std::string_view stored);
   store::EndpointStore& endpointStore();
   events::Events& events();
 

@@ -169,7 +169,7 @@ json endpointJson(const store::EndpointRow& e, const std::string* full_secret) {
             {"event_types", e.event_types},
             {"disabled", e.disabled},
             {"disabled_reason", e.disabled ? json(e.disabled_reason) : json(nullptr)},
-            {"secret", full_secret ? *full_secret : mask(e.secret)},
+            {"secret", full_secret ? *full_secret : std::string("whsec_****")},
             {"created_at", events::isoTime(e.created_at)},
             {"updated_at", events::isoTime(e.updated_at)}};
   if (!e.previous_secret.empty() && e.previous_secret_expires_at > nowMs()) {
@@ -214,11 +214,13 @@ class Api {
     row.tenant_id = p.tenant_id;
     row.url = (*body)["url"].get<std::string>();
     row.event_types = std::move(types).value();
-    row.secret = *secret;
+    auto sealed = endpoints_.sealSecret(p.tenant_id, row.id, *secret);
+    if (!sealed.isOk()) return http::setError(res, sealed.status());
+    row.secret = std::move(*sealed);
     row.created_at = row.updated_at = nowMs();
     if (Status st = store_.create(p.tenant_id, row); !st.isOk()) return http::setError(res, st);
     log::info("endpoint created", {{"tenant", p.tenant_id}, {"endpoint", row.id}});
-    res.json(201, dumpJson(endpointJson(row, &row.secret)));
+    res.json(201, dumpJson(endpointJson(row, &*secret)));
   }
 
   void list(const tenancy::Principal& p, const http::Request&, http::Response& res) {
@@ -275,10 +277,12 @@ class Api {
     auto secret = generateSecret();
     if (!secret.isOk()) return http::setError(res, secret.status());
     const int64_t expires = nowMs() + endpoints_.options().previous_secret_ttl.count();
-    auto row = store_.rotateSecret(p.tenant_id, req.param("id"), *secret, expires);
+    auto sealed = endpoints_.sealSecret(p.tenant_id, req.param("id"), *secret);
+    if (!sealed.isOk()) return http::setError(res, sealed.status());
+    auto row = store_.rotateSecret(p.tenant_id, req.param("id"), *sealed, expires);
     if (!row.isOk()) return http::setError(res, row.status());
     log::info("endpoint secret rotated", {{"tenant", p.tenant_id}, {"endpoint", row->id}});
-    res.json(200, dumpJson(endpointJson(*row, &row->secret)));
+    res.json(200, dumpJson(endpointJson(*row, &*secret)));
   }
 
   void resend(const tenancy::Principal& p, const http::Request& req, http::Response& res) {

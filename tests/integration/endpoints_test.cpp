@@ -3,6 +3,8 @@
 // resuming durable deliveries after a restart.
 #include <catch2/catch.hpp>
 
+#include "support/temp_dir.h"
+
 #include <algorithm>
 #include <set>
 
@@ -46,6 +48,11 @@ TEST_CASE("endpoints API: create shows the secret once, CRUD, validation, tenant
   CHECK(masked != secret);
   CHECK(masked.rfind("whsec_****", 0) == 0);
   CHECK(host.call("GET", acme, "/api/endpoints")["data"].size() == 1);
+  // The signing secret is stored sealed by the vault, never in plaintext.
+  for (const char* suffix : {"", "-wal"}) {
+    CHECK(ih::test::readFile(host.dir.file(std::string("ihost.db") + suffix)).find(secret.substr(6)) ==
+          std::string::npos);
+  }
 
   json patched = host.call("PATCH", acme, "/api/endpoints/" + id,
                            {{"url", "http://127.0.0.1:9/x"}, {"event_types", {"*"}}, {"disabled", true}});

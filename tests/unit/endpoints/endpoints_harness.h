@@ -137,7 +137,7 @@ struct EndpointsHost {
   void startEndpoints(endpoints::Options options) {
     if (endpoints) endpoints->stop();
     retired.push_back(std::move(endpoints));
-    endpoints = std::make_unique<endpoints::Endpoints>(*store, *events, *client, options);
+    endpoints = std::make_unique<endpoints::Endpoints>(*store, *events, *client, *vault, options);
     REQUIRE(endpoints->start().isOk());
   }
   std::vector<std::unique_ptr<endpoints::Endpoints>> retired;  // routes may still point at them
