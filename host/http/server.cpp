@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include "common/json_text.h"
+
 #include <httplib.h>
 
 #include <algorithm>
@@ -168,38 +170,7 @@ std::string Request::param(std::string_view name) const {
   return it == params.end() ? std::string() : it->second;
 }
 
-std::string jsonQuote(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string jsonQuote(std::string_view text) { return ih::jsonQuote(text); }
 
 void setError(Response& response, int http_status, std::string_view code, std::string_view message) {
   response.status = http_status;
