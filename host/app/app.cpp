@@ -125,8 +125,15 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.events = std::make_unique<events::Events>(*m.store, event_options);
 
   m.outbound = std::make_unique<outbound::Client>();
-  m.endpoints = std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault,
-                                                       endpoints::Options{});
+  endpoints::Options endpoint_options;
+  endpoint_options.retry_schedule.clear();
+  for (int secs : c.endpoints.retry_schedule_s)
+    endpoint_options.retry_schedule.emplace_back(std::chrono::seconds(secs));
+  endpoint_options.workers = c.endpoints.workers;
+  endpoint_options.request_timeout = std::chrono::milliseconds(c.endpoints.request_timeout_ms);
+  endpoint_options.disable_after_failed_events = c.endpoints.disable_after_failed_events;
+  m.endpoints =
+      std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault, endpoint_options);
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
   runtime::Dependencies deps;
   deps.store = m.store.get();

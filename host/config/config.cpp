@@ -252,6 +252,24 @@ const std::vector<SectionSpec>& hostSections() {
            {"retention_days", Kind::kInteger, 1, 3650, "Write a number of days, e.g. 30.",
             [](Config& c, const Value& v) { c.inbox.retention_days = static_cast<int>(v.integer); }, nullptr},
        }},
+      {"endpoints",
+       {
+           {"retry_schedule_s", Kind::kIntegerList, 1, 604800,
+            "Write a list of delays in seconds, e.g. retry_schedule_s = [5, 300, 1800, 7200, 18000, 36000].",
+            [](Config& c, const Value& v) { c.endpoints.retry_schedule_s = v.list; }, nullptr},
+           {"workers", Kind::kInteger, 0, 256,
+            "Write a number of delivery workers, e.g. 4 (0 = deliver nothing).",
+            [](Config& c, const Value& v) { c.endpoints.workers = static_cast<int>(v.integer); }, nullptr},
+           {"request_timeout_ms", Kind::kInteger, 100, 120000, "Write milliseconds, e.g. 15000.",
+            [](Config& c, const Value& v) { c.endpoints.request_timeout_ms = static_cast<int>(v.integer); },
+            nullptr},
+           {"disable_after_failed_events", Kind::kInteger, 0, 100000,
+            "Write a number of events, e.g. 10 (0 = never disable).",
+            [](Config& c, const Value& v) {
+              c.endpoints.disable_after_failed_events = static_cast<int>(v.integer);
+            },
+            nullptr},
+       }},
   };
   return kSections;
 }

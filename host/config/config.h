@@ -73,6 +73,15 @@ struct InboxConfig {
   int retention_days = 30;
 };
 
+// [endpoints]: signed outbound webhooks to the tenants' applications.
+struct EndpointsConfig {
+  std::vector<int> retry_schedule_s = {5,    300,   1800,
+                                       7200, 18000, 36000};  // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h
+  int workers = 4;                       // concurrent deliveries; 0 = API only, nothing delivered
+  int request_timeout_ms = 15000;        // one delivery attempt
+  int disable_after_failed_events = 10;  // consecutive events whose every attempt failed; 0 = never
+};
+
 // [integrations.<id>.jobs.<name>]: overrides of a plugin job's default schedule. Unset fields keep the
 // plugin's.
 struct JobConfig {
@@ -105,6 +114,7 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   InboxConfig inbox;
+  EndpointsConfig endpoints;
   std::vector<IntegrationConfig> integrations;  // in file order
   // Dotted key path ("server.listen", "integrations.x.secret") -> the environment variable that set it.
   std::map<std::string, std::string> overrides;

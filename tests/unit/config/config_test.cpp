@@ -496,3 +496,18 @@ TEST_CASE("the masked summary shows masks, never secret values", "[config]") {
   CHECK(summary.find("[integrations.shop]") != std::string::npos);
   CHECK(summary.find("listen = \"127.0.0.1:8080\"") != std::string::npos);
 }
+
+TEST_CASE("the [endpoints] section sets the outbound webhook delivery options", "[config]") {
+  auto cfg = ih::config::loadString(
+      "[endpoints]\nretry_schedule_s = [1, 2]\nworkers = 0\nrequest_timeout_ms = 500\n"
+      "disable_after_failed_events = 3\n",
+      "/tmp/endpoints.toml", {});
+  REQUIRE(cfg.isOk());
+  CHECK(cfg->endpoints.retry_schedule_s == std::vector<int>{1, 2});
+  CHECK(cfg->endpoints.workers == 0);
+  CHECK(cfg->endpoints.request_timeout_ms == 500);
+  CHECK(cfg->endpoints.disable_after_failed_events == 3);
+  auto bad = ih::config::loadString("[endpoints]\nworkerz = 2\n", "/tmp/endpoints.toml", {});
+  REQUIRE_FALSE(bad.isOk());
+  CHECK_THAT(bad.status().message(), Catch::Contains("endpoints.workerz") && Catch::Contains("did you mean"));
+}
