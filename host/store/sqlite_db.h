@@ -129,6 +129,10 @@ Status statusFromSqlite(const SQLite::Exception& e);
 
 // Current time as unix milliseconds.
 int64_t nowMillis();
+// `s` in double quotes, for messages naming a row ("tenant \"acme\" already exists").
+inline std::string inQuotes(std::string_view s) {
+  return '"' + std::string(s) + '"';
+}
 
 // A BLOB/TEXT column as bytes (embedded NULs kept).
 std::string columnBytes(const SQLite::Column& column);

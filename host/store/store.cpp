@@ -9,15 +9,6 @@
 namespace ih::store {
 namespace {
 
-std::string inQuotes(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  out.append(s);
-  out.push_back('"');
-  return out;
-}
-
 Tenant tenantFrom(SQLite::Statement& q) {
   return Tenant{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()};
 }

@@ -8,15 +8,6 @@
 namespace ih::store {
 namespace {
 
-std::string inQuotes(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out.push_back('"');
-  out.append(s);
-  out.push_back('"');
-  return out;
-}
-
 // Rows carry their tenant; the explicit parameter is the authority and a disagreement is a caller bug.
 Status checkTenant(std::string_view tenant_id, std::string_view row_tenant, std::string_view what) {
   if (tenant_id.empty()) return Status::invalidArgument("tenant id is empty");
