@@ -1,16 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the host with the example configuration (config/ihost.toml):
-# creates the vault key ring and a "demo" tenant on first run, then serves until Ctrl-C.
+# README command 1: installs what is missing, builds the server + plugins, and runs `ihost demo`: the built-in
+# Stripe test double, a "demo" tenant with a paid test invoice, curl lines to try; Ctrl-C stops it. Data lives in
+# ./demo-data (reused by the next run). Extra arguments go to the demo, e.g. scripts/run.sh --port 9090.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --target ihost_bundle
-IHOST=build/ihost
-CONFIG=config/ihost.toml
-if [ ! -f ihost-data/vault.keys ] && [ -z "${IHOST_VAULT_KEYS:-}" ]; then
-  "$IHOST" vault init --config "$CONFIG"
-fi
-if ! "$IHOST" tenants list --config "$CONFIG" | grep -q ' demo '; then
-  "$IHOST" tenants create demo --config "$CONFIG"
-fi
-"$IHOST" plugins list --config "$CONFIG"
-exec "$IHOST" serve --config "$CONFIG"
+exec build/ihost demo "$@"

@@ -11,6 +11,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
   libtomlplusplus-dev catch2
+  chromium sqlite3  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
 )
 # Node.js runs independent verifiers in the tests; a machine may already have it from another source.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
@@ -34,6 +35,11 @@ fi
 # Node packages used by tests as independent verifiers (standardwebhooks), pinned by tests/js/package-lock.json.
 if [ ! -d tests/js/node_modules/standardwebhooks ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+fi
+
+# playwright-core drives Debian's chromium in the console's browser test; pinned by tests/browser/package-lock.json.
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
 
 [ "${1:-}" = "--deps" ] && exit 0

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "admin/admin.h"
 #include "api/api.h"
 #include "app/vault_rotation.h"
 #include "endpoints/endpoints.h"
@@ -11,6 +12,7 @@
 #include "inbox/inbox.h"
 #include "log/log.h"
 #include "metrics/routes.h"
+#include "oauth/oauth.h"
 #include "outbound/client.h"
 #include "plugins/registry.h"
 #include "records/idempotency.h"
@@ -18,6 +20,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
+#include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
 
@@ -84,6 +87,9 @@ struct App::Impl {
   std::unique_ptr<scheduler::RunCounter> run_counter;  // counts a job run's records on their way to `records`
   std::unique_ptr<inbox::Inbox> inbox;                 // stops before the runtime, goes before the store
   std::unique_ptr<scheduler::Scheduler> scheduler;
+  std::unique_ptr<oauth::OAuth> oauth;  // OAuth states + start/callback routes
+  // Interactive action runs (the console's workflow API); stopped before the runtime.
+  std::unique_ptr<admin::Workflows> workflows;
   api::Context api_context;
   std::unique_ptr<http::Server> server;
   std::shared_ptr<void> routes;
@@ -119,10 +125,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   if (Status s = verifyVault(*m.store, *m.vault); !s.isOk()) return s;
   m.records = std::make_unique<records::Records>(*m.store);
   m.idempotency = std::make_unique<records::IdempotencyCache>(*m.store);
-  events::Options event_options;
-  // Each live SSE stream holds one HTTP worker; keep half of them for everything else.
-  event_options.max_streams = static_cast<size_t>(std::max(1, c.server.worker_threads / 2));
-  m.events = std::make_unique<events::Events>(*m.store, event_options);
+  m.events = std::make_unique<events::Events>(*m.store, events::Options{});
 
   m.outbound = std::make_unique<outbound::Client>();
   endpoints::Options endpoint_options;
@@ -132,6 +135,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   endpoint_options.workers = c.endpoints.workers;
   endpoint_options.request_timeout = std::chrono::milliseconds(c.endpoints.request_timeout_ms);
   endpoint_options.disable_after_failed_events = c.endpoints.disable_after_failed_events;
+  endpoint_options.retention = std::chrono::hours(24) * c.endpoints.retention_days;
   m.endpoints =
       std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault, endpoint_options);
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
@@ -191,11 +195,22 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.inbox = std::make_unique<inbox::Inbox>(*m.store, *m.runtime, inbox::optionsFrom(c.inbox));
   m.runtime->setInbox(m.inbox.get());
   m.inbox->registerRoutes(*m.server, *m.tenancy);
+  oauth::Options oauth_options;
+  // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one
+  // counts; otherwise the OAuth callback URL comes from the start request's Host header.
+  if (c.server.public_url != "http://" + c.server.listen) oauth_options.public_url = c.server.public_url;
+  m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, m.events.get(), m.inbox.get(),
+                                           oauth_options);
+  m.oauth->registerRoutes(*m.server, *m.tenancy);
   records::registerRoutes(*m.server, *m.tenancy, *m.records);
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
   endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
   scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);
   metrics::registerRoutes(*m.server);
+  m.workflows = std::make_unique<admin::Workflows>(*m.runtime);
+  m.workflows->registerRoutes(*m.server, *m.tenancy);
+  if (c.admin.console) admin::registerConsole(*m.server);
+  tenancy::setOnBehalfAudit(*m.tenancy, m.store.get());
 
   log::info("effective configuration", {{"summary", config::maskedSummary(c, schemas)}});
   return app;
@@ -233,12 +248,15 @@ void App::stop() {
     impl_->server->setReady(false);
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
+  if (impl_->workflows) impl_->workflows->stop();  // pending prompts are refused, run threads joined
+  if (impl_->tenancy) tenancy::setOnBehalfAudit(*impl_->tenancy, nullptr);
   if (impl_->endpoints) impl_->endpoints->stop();  // in-flight deliveries finish; the rest stay pending
   if (impl_->scheduler) impl_->scheduler->stop();  // no new job runs; running ones finish
   if (impl_->inbox) impl_->inbox->stop();          // finish in-flight dispatches
   if (impl_->runtime) impl_->runtime->shutdown();  // drain, destroy instances
   impl_->routes.reset();
   impl_->inbox.reset();
+  impl_->oauth.reset();
   impl_->scheduler.reset();
   impl_->endpoints.reset();
   impl_->server.reset();
@@ -273,6 +291,9 @@ events::Events& App::events() {
 }
 records::Records& App::records() {
   return *impl_->records;
+}
+oauth::OAuth& App::oauth() {
+  return *impl_->oauth;
 }
 
 }  // namespace ih::app

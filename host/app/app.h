@@ -15,6 +15,9 @@ class Events;
 namespace ih::inbox {
 class Inbox;
 }
+namespace ih::oauth {
+class OAuth;
+}
 namespace ih::records {
 class Records;
 }
@@ -70,6 +73,7 @@ class App {
   events::Events& events();
   records::Records& records();
   scheduler::Scheduler& scheduler();
+  oauth::OAuth& oauth();  // host-side OAuth state and routes (ABI 1.2 plugins)
 
  private:
   App();

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include "cli/demo_command.h"
 #include "cli/sync_command.h"
 
 #include "cli/setup_command.h"
@@ -91,6 +92,9 @@ const char* kUsage = R"(ihost — integrations host runtime
 Usage: ihost <command> [flags]
 
 Commands:
+  demo [--data-dir D] [--port N] [--double-port N]
+                             everything locally with the built-in Stripe test double: a tenant, a paid
+                             test invoice, then serves until Ctrl-C (see: ihost demo --help)
   serve                      run the server (HTTP API, webhooks, plugins)
   config check               validate the configuration and every integration's settings
   plugins list               list loaded plugins (ABI, capabilities) and refused files with the reason
@@ -584,6 +588,7 @@ int cmdWebhooks(const Args& args, const config::Environment& env, std::ostream& 
 
 int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& err) {
   if (!raw.empty() && raw[0] == "sync") return runSyncCommand(raw, out, err);  // parses its own flags
+  if (!raw.empty() && raw[0] == "demo") return runDemoCommand(raw, out, err);  // parses its own flags
   // `setup` has its own flags (--set, --non-interactive) and reads answers from stdin.
   if (!raw.empty() && raw[0] == "setup") return runSetupCommand(raw, std::cin, out, err);
   auto parsed = parseArgs(raw);

@@ -137,7 +137,7 @@ struct SectionSpec {
 std::string checkHostPort(const Value& v) {
   const std::string& text = v.text;
   size_t colon = text.rfind(':');
-  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text.size() && colon + 6 > text.size();
+  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text.size() && colon + 6 >= text.size();
   if (ok) {
     int port = 0;
     auto [ptr, ec] = std::from_chars(text.data() + colon + 1, text.data() + text.size(), port);
@@ -268,6 +268,10 @@ const std::vector<SectionSpec>& hostSections() {
             [](Config& c, const Value& v) {
               c.endpoints.disable_after_failed_events = static_cast<int>(v.integer);
             },
+            nullptr},
+           {"retention_days", Kind::kInteger, 0, 3650,
+            "Write a number of days, e.g. 30 (0 = keep delivery history forever).",
+            [](Config& c, const Value& v) { c.endpoints.retention_days = static_cast<int>(v.integer); },
             nullptr},
        }},
   };

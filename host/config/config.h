@@ -80,6 +80,7 @@ struct EndpointsConfig {
   int workers = 4;                       // concurrent deliveries; 0 = API only, nothing delivered
   int request_timeout_ms = 15000;        // one delivery attempt
   int disable_after_failed_events = 10;  // consecutive events whose every attempt failed; 0 = never
+  int retention_days = 30;  // finished deliveries and attempts older than this are pruned; 0 = never
 };
 
 // [integrations.<id>.jobs.<name>]: overrides of a plugin job's default schedule. Unset fields keep the

@@ -76,10 +76,26 @@ struct Endpoints::Impl {
     return stopping;
   }
 
+  void prune() {
+    if (options.retention.count() <= 0) return;
+    const int64_t before = nowMs() - options.retention.count();
+    auto pruned = endpoint_store.purgeFinishedBefore(before);
+    if (!pruned.isOk()) {
+      log::warn("endpoint delivery pruning failed", {{"error", pruned.status().message()}});
+    } else if (*pruned > 0) {
+      log::info("pruned old endpoint deliveries and attempts", {{"rows", static_cast<uint64_t>(*pruned)}});
+    }
+  }
+
   void fanOutLoop() {
+    auto next_prune = std::chrono::steady_clock::now();
     while (true) {
       const uint64_t seen = currentGeneration();
       if (isStopping()) return;
+      if (std::chrono::steady_clock::now() >= next_prune) {
+        next_prune = std::chrono::steady_clock::now() + options.prune_every;
+        prune();
+      }
       auto pending = endpoint_store.hasUnfannedEvents();
       if (pending.isOk() && *pending) {
         auto consumed = endpoint_store.fanOut(options.fanout_batch, nowMs());

@@ -63,6 +63,10 @@ struct Options {
   std::chrono::milliseconds poll_interval{250};
   size_t fanout_batch = 500;      // events turned into deliveries per transaction
   size_t response_snippet = 512;  // bytes of the receiver's answer kept in the attempt log (redacted)
+  // Succeeded and failed deliveries and attempts older than this are deleted (0 = never); pending ones are
+  // never pruned. Checked every prune_every by the fan-out thread.
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 30);
+  std::chrono::milliseconds prune_every = std::chrono::hours(1);
 };
 
 // Thread-safe. Destroy before the Store, Events and Client it borrows, and after the HTTP server serving its

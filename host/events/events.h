@@ -2,8 +2,8 @@
 // increasing id, then fanned out to the tenant's live subscribers. Tenants read them by polling
 // (GET /api/events) or as Server-Sent Events (GET /api/events/stream). Envelope and types: docs/events.md.
 //
-// The fan-out (Subscription) knows nothing about HTTP: the SSE route drives it from a blocking cpp-httplib
-// worker today; a non-blocking transport (Boost.Asio) can use Subscription::setNotify + take() instead.
+// The fan-out (Subscription) knows nothing about HTTP: the SSE route (routes.cpp) drives every open stream
+// from one thread with Subscription::setNotify + take() and pushes frames into http::StreamChannel.
 #pragma once
 
 #include <chrono>
@@ -45,8 +45,8 @@ std::string isoTime(int64_t unix_ms);
 
 struct Options {
   std::chrono::milliseconds keepalive_interval{15000};  // SSE ": keep-alive" comment after this much silence
-  size_t max_streams = 16;  // live SSE streams, all tenants (each holds one HTTP worker thread)
-  size_t max_streams_per_tenant = 4;
+  size_t max_streams = 10000;  // live SSE streams, all tenants (each costs a socket and a queue, no thread)
+  size_t max_streams_per_tenant = 100;
   size_t subscriber_queue_limit = 1000;  // beyond it a subscriber is marked lagged and re-reads the store
   size_t replay_page = 200;              // events read from the store per backlog step
 };

@@ -1,14 +1,17 @@
 // Tenant API for events: polling (GET /api/events) and Server-Sent Events (GET /api/events/stream). See
 // events.h.
 //
-// SSE on cpp-httplib: the response's stream producer runs on the server worker that took the request and is
-// called again and again until it returns false. Each call does one step (a backlog page, the queued live
-// events, or one wait of at most the keep-alive interval on the subscription's condition variable), so an
-// idle stream sleeps and Events::stop() ends it at once.
+// SSE: the handler answers with a pushed stream (http::StreamChannel); one Pump thread serves every open
+// stream, so idle streams hold no thread (see Pump).
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/events.h"
@@ -81,84 +84,181 @@ std::string frame(const Event& e) {
   return out;
 }
 
-// One SSE connection. Used only by the worker thread running the producer.
-class Stream {
+// Drives every open SSE stream from ONE thread: a stream costs a socket and a queue, never a thread. The
+// subscription's notify (on the store's writer thread) only queues the stream here; this thread takes the
+// events, frames them and pushes them into the stream's http::StreamChannel (which never blocks). It also
+// replays backlogs from the store, sends the keep-alive comments, and closes streams whose reader is too
+// slow.
+class Pump {
  public:
-  Stream(Events& events, std::unique_ptr<Subscription> subscription, std::string tenant_id, std::string type,
-         int64_t cursor)
-      : events_(events),
-        subscription_(std::move(subscription)),
-        tenant_id_(std::move(tenant_id)),
-        type_(std::move(type)),
-        cursor_(cursor),
-        next_keepalive_(Clock::now() + events.options().keepalive_interval) {}
+  struct Stream {
+    std::unique_ptr<Subscription> subscription;
+    std::shared_ptr<http::StreamChannel> channel;
+    std::string tenant_id;
+    std::string type;
+    int64_t cursor = 0;  // last event id sent (or the starting point)
+    Clock::time_point next_keepalive;
+    bool replaying = true;
+    bool queued = false;  // GUARDED_BY(Pump::mu_): in ready_
+  };
 
-  // One step; false ends the response (client gone, host stopping, store failure).
-  bool step(const http::StreamWriter& write) {
-    if (!opened_) {
-      opened_ = true;
-      if (!send(write, "retry: 2000\n: stream open\n\n")) return false;
+  explicit Pump(Events& events) : events_(events), thread_([this] { run(); }) {}
+  ~Pump() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
     }
-    if (replaying_) return replay(write);
-    std::vector<std::shared_ptr<const Event>> ready;
-    switch (subscription_->take(ready)) {
-      case Subscription::State::kClosed:
-        return false;
-      case Subscription::State::kLagged:
-        replaying_ = true;  // what was dropped is committed: read it from the store
-        return true;
-      case Subscription::State::kOpen:
-        break;
-    }
-    if (!ready.empty()) {
-      std::string batch;
-      for (const auto& e : ready) {
-        if (e->id <= cursor_) continue;  // already sent from the backlog
-        batch += frame(*e);
-        cursor_ = e->id;
-      }
-      return batch.empty() || send(write, batch);
-    }
-    if (Clock::now() >= next_keepalive_) return send(write, ": keep-alive\n\n");
-    subscription_->waitUntil(next_keepalive_);
-    return true;
+    cv_.notify_all();
+    thread_.join();
+  }
+  Pump(const Pump&) = delete;
+  Pump& operator=(const Pump&) = delete;
+
+  void add(std::shared_ptr<Stream> stream) {
+    std::weak_ptr<Stream> weak = stream;
+    stream->subscription->setNotify([this, weak] { wake(weak); });
+    stream->channel->onClose([this, weak] { wake(weak); });
+    std::lock_guard lock(mu_);
+    streams_.push_back(stream);
+    stream->queued = true;
+    ready_.push_back(std::move(stream));
+    cv_.notify_one();
   }
 
  private:
-  bool replay(const http::StreamWriter& write) {
-    const size_t page = events_.options().replay_page;
-    auto list = events_.list(tenant_id_, cursor_, type_, page);
-    if (!list.isOk()) {
-      log::warn("event stream backlog read failed; closing the stream",
-                {{"tenant", tenant_id_}, {"error", list.status().message()}});
-      return false;
-    }
-    if (list->size() < page) replaying_ = false;
-    if (list->empty()) return true;
-    std::string batch;
-    for (const auto& e : *list)
-      batch += frame(e);
-    cursor_ = list->back().id;
-    return send(write, batch);
+  // Bytes a client may leave unread before its stream is closed (it reconnects with Last-Event-ID).
+  static constexpr size_t kMaxUnread = 4 << 20;
+
+  void wake(const std::weak_ptr<Stream>& weak) {
+    auto stream = weak.lock();
+    if (!stream) return;
+    std::lock_guard lock(mu_);
+    if (stream->queued) return;
+    stream->queued = true;
+    ready_.push_back(std::move(stream));
+    cv_.notify_one();
   }
 
-  bool send(const http::StreamWriter& write, const std::string& data) {
-    if (events_.stopped()) return false;
-    next_keepalive_ = Clock::now() + events_.options().keepalive_interval;
-    return write(data.data(), data.size());
+  void run() {
+    std::unique_lock lock(mu_);
+    auto next_sweep = Clock::now();
+    while (!stopping_) {
+      cv_.wait_until(lock, next_sweep, [this] { return stopping_ || !ready_.empty(); });
+      if (stopping_) break;
+      std::deque<std::shared_ptr<Stream>> batch;
+      batch.swap(ready_);
+      for (auto& s : batch)
+        s->queued = false;
+      lock.unlock();
+      std::vector<std::shared_ptr<Stream>> requeue;
+      for (auto& s : batch)
+        if (step(*s) == Step::kMore) requeue.push_back(s);
+      const auto now = Clock::now();
+      bool sweep = now >= next_sweep;
+      lock.lock();
+      for (auto& s : requeue) {
+        if (!s->queued) {
+          s->queued = true;
+          ready_.push_back(s);
+        }
+      }
+      if (sweep) {
+        next_sweep = now + std::chrono::seconds(1);
+        sweepLocked(now);
+      }
+    }
+    // The server is going away: end every stream.
+    for (auto& s : streams_)
+      s->channel->close();
+    streams_.clear();
+  }
+
+  // Keep-alive comments for quiet streams; forgets streams that ended. REQUIRES: mu_ held.
+  void sweepLocked(Clock::time_point now) {
+    auto end = std::remove_if(streams_.begin(), streams_.end(), [&](const std::shared_ptr<Stream>& s) {
+      if (!s->channel->isOpen()) return true;
+      if (now >= s->next_keepalive) {
+        s->next_keepalive = now + events_.options().keepalive_interval;
+        s->channel->write(": keep-alive\n\n");
+      }
+      return false;
+    });
+    streams_.erase(end, streams_.end());
+  }
+
+  enum class Step { kIdle, kMore };
+
+  Step step(Stream& s) {
+    if (!s.channel->isOpen()) return Step::kIdle;  // the sweep forgets it
+    if (events_.stopped()) {
+      s.channel->close();
+      return Step::kIdle;
+    }
+    if (s.channel->pendingBytes() > kMaxUnread) {
+      log::warn("event stream reader is too slow; closing the stream (it reconnects with Last-Event-ID)",
+                {{"tenant", s.tenant_id}});
+      s.channel->close();
+      return Step::kIdle;
+    }
+    if (s.replaying) return replay(s);
+    std::vector<std::shared_ptr<const Event>> ready;
+    switch (s.subscription->take(ready)) {
+      case Subscription::State::kClosed:
+        s.channel->close();
+        return Step::kIdle;
+      case Subscription::State::kLagged:
+        s.replaying = true;  // what was dropped is committed: read it from the store
+        return Step::kMore;
+      case Subscription::State::kOpen:
+        break;
+    }
+    std::string batch;
+    for (const auto& e : ready) {
+      if (e->id <= s.cursor) continue;  // already sent from the backlog
+      batch += frame(*e);
+      s.cursor = e->id;
+    }
+    if (!batch.empty()) send(s, std::move(batch));
+    return Step::kIdle;
+  }
+
+  Step replay(Stream& s) {
+    const size_t page = events_.options().replay_page;
+    auto list = events_.list(s.tenant_id, s.cursor, s.type, page);
+    if (!list.isOk()) {
+      log::warn("event stream backlog read failed; closing the stream",
+                {{"tenant", s.tenant_id}, {"error", list.status().message()}});
+      s.channel->close();
+      return Step::kIdle;
+    }
+    if (list->size() < page) s.replaying = false;
+    if (!list->empty()) {
+      std::string batch;
+      for (const auto& e : *list)
+        batch += frame(e);
+      s.cursor = list->back().id;
+      send(s, std::move(batch));
+    }
+    // Caught up: what arrived live meanwhile is queued in the subscription (take() skips what was replayed).
+    return Step::kMore;
+  }
+
+  void send(Stream& s, std::string data) {
+    s.next_keepalive = Clock::now() + events_.options().keepalive_interval;
+    s.channel->write(std::move(data));
   }
 
   Events& events_;
-  const std::unique_ptr<Subscription> subscription_;
-  const std::string tenant_id_;
-  const std::string type_;
-  int64_t cursor_;  // last event id sent (or the starting point)
-  Clock::time_point next_keepalive_;
-  bool opened_ = false;
-  bool replaying_ = true;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Stream>> streams_;  // GUARDED_BY(mu_): every open stream
+  std::deque<std::shared_ptr<Stream>> ready_;     // GUARDED_BY(mu_): streams with something to do
+  bool stopping_ = false;                         // GUARDED_BY(mu_)
+  std::thread thread_;                            // last: starts after the members above exist
 };
 
-void stream(Events& events, const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+void stream(Events& events, Pump& pump, const tenancy::Principal& p, const http::Request& req,
+            http::Response& res) {
   std::string type;
   if (!typeFilter(req, res, type)) return;
   // Last-Event-ID wins: a reconnecting EventSource repeats the original URL (with its ?after=) plus the
@@ -188,12 +288,21 @@ void stream(Events& events, const tenancy::Principal& p, const http::Request& re
     }
     return http::setError(res, 503, "unavailable", subscription.status().message());
   }
-  auto state = std::make_shared<Stream>(events, std::move(subscription).value(), p.tenant_id, type, cursor);
+  auto state = std::make_shared<Pump::Stream>();
+  state->subscription = std::move(subscription).value();
+  state->tenant_id = p.tenant_id;
+  state->type = type;
+  state->cursor = cursor;
+  state->next_keepalive = Clock::now() + events.options().keepalive_interval;
   res.status = 200;
   res.content_type = "text/event-stream";
   res.setHeader("Cache-Control", "no-cache");
   res.setHeader("X-Accel-Buffering", "no");  // reverse proxies: do not buffer the stream
-  res.stream = [state](const http::StreamWriter& write) { return state->step(write); };
+  res.stream = [state, &pump](std::shared_ptr<http::StreamChannel> channel) {
+    channel->write("retry: 2000\n: stream open\n\n");
+    state->channel = std::move(channel);
+    pump.add(state);
+  };
 }
 
 }  // namespace
@@ -203,10 +312,13 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Events& eve
                tenancy::requireTenant(tenancy, tenancy::kScopeRead,
                                       [&events](const tenancy::Principal& p, const http::Request& req,
                                                 http::Response& res) { poll(events, p, req, res); }));
-  server.route("GET", "/api/events/stream",
-               tenancy::requireTenant(tenancy, tenancy::kScopeRead,
-                                      [&events](const tenancy::Principal& p, const http::Request& req,
-                                                http::Response& res) { stream(events, p, req, res); }));
+  // The pump lives as long as the route (the server), which is destroyed before `events`.
+  auto pump = std::make_shared<Pump>(events);
+  server.route(
+      "GET", "/api/events/stream",
+      tenancy::requireTenant(tenancy, tenancy::kScopeRead,
+                             [&events, pump](const tenancy::Principal& p, const http::Request& req,
+                                             http::Response& res) { stream(events, *pump, p, req, res); }));
 }
 
 }  // namespace ih::events

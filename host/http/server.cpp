@@ -1,23 +1,56 @@
+// HTTP/1.1 on Boost.Beast. One io_context served by `io_threads` network threads; each connection is a
+// Session (shared_ptr) whose operations run on its own strand. A request is read with a Beast parser (header
+// first with the idle timeout, then the body with the read timeout and the body limit), routed, then:
+//   - blocking Handler: posted to the worker pool; the response is posted back to the session's strand;
+//   - AsyncHandler: called on the strand; `respond` posts the response back from whatever thread calls it;
+//   - a streamed response (Response::stream): headers go out with Transfer-Encoding: chunked and the session
+//     becomes a Stream: chunks pushed from any thread are queued and written one async_write at a time, and
+//     a pending read notices when the client goes away.
 #include "http/server.h"
 
-#include "common/json_text.h"
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 
-#include <httplib.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "common/json_text.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 namespace ih::http {
 namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -46,6 +79,55 @@ std::vector<std::string_view> splitPath(std::string_view path) {
   return parts;
 }
 
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus_is_space` for query strings (application/x-www-form-urlencoded). A malformed
+// escape is kept as is.
+std::string decodeUrl(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      const int hi = hexValue(text[i + 1]);
+      const int lo = hexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += (plus_is_space && c == '+') ? ' ' : c;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  while (i <= query.size() && !query.empty()) {
+    size_t amp = query.find('&', i);
+    if (amp == std::string_view::npos) amp = query.size();
+    std::string_view pair = query.substr(i, amp - i);
+    if (!pair.empty()) {
+      const size_t eq = pair.find('=');
+      if (eq == std::string_view::npos) {
+        out.emplace_back(decodeUrl(pair, true), std::string());
+      } else {
+        out.emplace_back(decodeUrl(pair.substr(0, eq), true), decodeUrl(pair.substr(eq + 1), true));
+      }
+    }
+    if (amp >= query.size()) break;
+    i = amp + 1;
+  }
+  return out;
+}
+
 std::string newRequestId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   char buf[24];
@@ -58,16 +140,53 @@ struct Segment {
   std::string text;  // the literal, or the parameter's name
 };
 
+constexpr char kRequestsName[] = "ihost_http_requests_total";
+constexpr char kRequestsHelp[] = "HTTP requests served, by route pattern, method and status.";
+constexpr char kDurationName[] = "ihost_http_request_duration_seconds";
+constexpr char kDurationHelp[] =
+    "Time from request parsed to response ready (streams: until the stream starts), by route pattern.";
+
+// Metric handles of one (route, method): looked up on first use, then updated lock-free. The label is the
+// route PATTERN (or "unmatched"), never the raw path, so cardinality stays bounded; routes never called add
+// no series.
+struct RouteMetrics {
+  RouteMetrics(std::string route, std::string method) : route(std::move(route)), method(std::move(method)) {}
+  void record(int status, double seconds) {
+    metrics::Histogram* histogram = duration.load(std::memory_order_acquire);
+    if (histogram == nullptr) {
+      histogram = &metrics::registry().histogram(kDurationName, kDurationHelp,
+                                                 {{"route", route}, {"method", method}});
+      duration.store(histogram, std::memory_order_release);
+    }
+    histogram->observe(seconds);
+    if (status < 100 || status >= static_cast<int>(by_status.size())) status = 0;
+    metrics::Counter* counter = by_status[static_cast<size_t>(status)].load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      counter = &metrics::registry().counter(
+          kRequestsName, kRequestsHelp,
+          {{"route", route}, {"method", method}, {"status", status == 0 ? "other" : std::to_string(status)}});
+      by_status[static_cast<size_t>(status)].store(counter, std::memory_order_release);
+    }
+    counter->inc();
+  }
+  const std::string route;
+  const std::string method;
+  std::atomic<metrics::Histogram*> duration{nullptr};           // registry-owned
+  std::array<std::atomic<metrics::Counter*>, 600> by_status{};  // index = HTTP status; registry-owned
+};
+
 struct Route {
   std::string method;
   std::string pattern;
   std::vector<Segment> segments;  // parsed once in Server::route()
   int literal_count = 0;
-  Handler handler;
+  Handler handler;  // exactly one of handler / async_handler is set
+  AsyncHandler async_handler;
+  std::unique_ptr<RouteMetrics> metrics;
 };
 
-// Whether `parts` matches `route` (no allocation: parameters are extracted only for the winning route).
-bool matches(const Route& route, const std::vector<std::string_view>& parts) {
+// Whether the decoded path segments `parts` match `route` (no allocation).
+bool matches(const Route& route, const std::vector<std::string>& parts) {
   size_t i = 0;
   for (const Segment& seg : route.segments) {
     if (seg.kind == Segment::Kind::kRest) return i < parts.size();
@@ -78,66 +197,10 @@ bool matches(const Route& route, const std::vector<std::string_view>& parts) {
   return i == parts.size();
 }
 
-// A pool that starts `warm` threads and grows on demand, one thread per waiting task, up to `max_threads`.
-// cpp-httplib runs each connection as one task for its whole keep-alive life, so a fixed pool smaller than
-// the number of open connections makes whole connections wait for another one to close (seconds of queueing).
-// Threads are never retired: the pool only ever holds as many threads as connections were open at once.
-class ConnectionPool final : public httplib::TaskQueue {
- public:
-  ConnectionPool(size_t warm, size_t max_threads) : max_threads_(std::max<size_t>(max_threads, 1)) {
-    std::lock_guard lock(mu_);
-    for (size_t i = 0; i < std::min(warm, max_threads_); ++i)
-      threads_.emplace_back([this] { work(); });
-  }
-  ~ConnectionPool() override { shutdown(); }
-
-  void enqueue(std::function<void()> fn) override {
-    std::unique_lock lock(mu_);
-    jobs_.push_back(std::move(fn));
-    // Each idle thread takes one job; start another thread for every job beyond them.
-    if (jobs_.size() > idle_ && threads_.size() < max_threads_) {
-      threads_.emplace_back([this] { work(); });
-    } else {
-      cv_.notify_one();
-    }
-  }
-
-  void shutdown() override {
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-      threads.swap(threads_);
-    }
-    cv_.notify_all();
-    for (auto& t : threads)
-      t.join();
-  }
-
- private:
-  void work() {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      ++idle_;
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      --idle_;
-      if (jobs_.empty()) return;  // stopping, and every queued connection was served
-      std::function<void()> fn = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      fn();
-      lock.lock();
-    }
-  }
-
-  const size_t max_threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // GUARDED_BY(mu_)
-  std::vector<std::thread> threads_;        // GUARDED_BY(mu_)
-  size_t idle_ = 0;                         // GUARDED_BY(mu_)
-  bool stopping_ = false;                   // GUARDED_BY(mu_)
-};
+const char* reasonPhrase(int status) {
+  const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  return reason.empty() ? "Unknown" : reason.data();
+}
 
 }  // namespace
 
@@ -170,7 +233,9 @@ std::string Request::param(std::string_view name) const {
   return it == params.end() ? std::string() : it->second;
 }
 
-std::string jsonQuote(std::string_view text) { return ih::jsonQuote(text); }
+std::string jsonQuote(std::string_view text) {
+  return ih::jsonQuote(text);
+}
 
 void setError(Response& response, int http_status, std::string_view code, std::string_view message) {
   response.status = http_status;
@@ -184,20 +249,35 @@ void setError(Response& response, const Status& status) {
   setError(response, status.httpStatus(), status.codeName(), status.message());
 }
 
+class Session;
+
 struct Server::Impl {
   ServerOptions options;
-  httplib::Server server;
   std::vector<Route> routes;
   Observer observer;
   std::atomic<bool> ready{false};
-  std::thread thread;
   int port = 0;
   std::atomic<bool> running{false};
-  int listen_fd = -1;  // the listening socket, seen in the socket-options hook before bind
 
-  const Route* match(std::string_view method, std::string_view path,
+  asio::io_context ioc{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::thread_pool> workers;
+  std::vector<std::thread> io_threads;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+
+  // Requests that matched no route, per method ("OTHER" for methods outside this list).
+  std::map<std::string, std::unique_ptr<RouteMetrics>, std::less<>> unmatched_metrics = [] {
+    std::map<std::string, std::unique_ptr<RouteMetrics>, std::less<>> m;
+    for (const char* method : {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER"})
+      m.emplace(method, std::make_unique<RouteMetrics>("unmatched", method));
+    return m;
+  }();
+
+  mutable std::mutex sessions_mu;
+  std::set<std::shared_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
+
+  const Route* match(std::string_view method, const std::vector<std::string>& parts,
                      std::map<std::string, std::string, std::less<>>& params, bool& path_known) const {
-    const auto parts = splitPath(path);
     const Route* best = nullptr;
     for (const auto& r : routes) {
       if (!matches(r, parts)) continue;
@@ -209,122 +289,428 @@ struct Server::Impl {
     for (size_t i = 0; i < best->segments.size(); ++i) {
       const Segment& seg = best->segments[i];
       if (seg.kind == Segment::Kind::kParam) {
-        params[seg.text] = httplib::detail::decode_url(std::string(parts[i]), false);
+        params[seg.text] = parts[i];
       } else if (seg.kind == Segment::Kind::kRest) {
         std::string joined;
         for (size_t k = i; k < parts.size(); ++k) {
           if (k > i) joined += '/';
           joined += parts[k];
         }
-        params[seg.text] = httplib::detail::decode_url(joined, false);
+        params[seg.text] = std::move(joined);
         break;
       }
     }
     return best;
   }
 
-  void dispatch(const httplib::Request& hreq, httplib::Response& hres) {
-    auto started = std::chrono::steady_clock::now();
-    Request req;
-    req.method = hreq.method;
-    req.path = hreq.path;
-    req.body = hreq.body;
-    req.remote_addr = hreq.remote_addr;
-    for (const auto& [k, v] : hreq.headers)
-      req.headers.emplace_back(k, v);
-    for (const auto& [k, v] : hreq.params)
-      req.query.emplace_back(k, v);
-    req.request_id = req.header("X-Request-Id");
-    if (req.request_id.empty() || req.request_id.size() > 128) req.request_id = newRequestId();
-
-    Response res;
-    bool path_known = false;
-    const Route* route = match(req.method, req.path, req.params, path_known);
-    if (route == nullptr) {
-      req.route = "unmatched";
-      if (path_known) {
-        setError(res, 405, "method_not_allowed", "method " + req.method + " is not allowed on " + req.path);
-      } else {
-        setError(res, 404, "not_found", "no route for " + req.method + " " + req.path);
-      }
-    } else {
-      req.route = route->pattern;
-      try {
-        route->handler(req, res);
-      } catch (const std::exception& e) {
-        log::error("unhandled exception in HTTP handler",
-                   {{"route", route->pattern}, {"error", e.what()}, {"request_id", req.request_id}});
-        setError(res, 500, "internal", "internal error (request id " + req.request_id + ")");
-      }
-    }
-
-    hres.status = res.status;
-    hres.set_header("X-Request-Id", req.request_id);
-    for (const auto& [k, v] : res.headers)
-      hres.set_header(k, v);
-    if (res.stream) {
-      auto producer = std::move(res.stream);
-      hres.set_chunked_content_provider(res.content_type, [producer](size_t, httplib::DataSink& sink) {
-        StreamWriter write = [&sink](const char* data, size_t len) {
-          return sink.is_writable() && sink.write(data, len);
-        };
-        if (!producer(write)) {
-          sink.done();
-        }
-        return true;
-      });
-    } else {
-      hres.set_content(std::move(res.body), res.content_type);
-    }
-    if (observer) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      observer(req, res.status, secs);
-    }
+  void accept();
+  void forget(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(sessions_mu);
+    sessions.erase(session);
   }
 };
 
+// One connection. Every member below is used only on the session's strand, except the stream queue (mu_).
+class Session final : public std::enable_shared_from_this<Session>, public StreamChannel {
+ public:
+  Session(Server::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+
+  void start() {
+    beast::error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_addr_ = endpoint.address().to_string();
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->readHeader(); });
+  }
+
+  // Any thread: a request is being handled or answered (stop() waits for those).
+  bool busy() const { return busy_.load(); }
+  // Any thread: closes the socket (server stop).
+  void shutdown() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->closeNow(); });
+  }
+
+  // --- StreamChannel (any thread) ---
+  bool write(std::string data) override {
+    if (data.empty()) return isOpen();
+    char size_line[20];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    std::string chunk;
+    chunk.reserve(data.size() + 24);
+    chunk += size_line;
+    chunk += data;
+    chunk += "\r\n";
+    {
+      std::lock_guard lock(mu_);
+      if (stream_closed_ || stream_ending_) return false;
+      pending_bytes_ += chunk.size();
+      queue_.push_back(std::move(chunk));
+    }
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->flush(); });
+    return true;
+  }
+  void close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stream_closed_ || stream_ending_) return;
+      stream_ending_ = true;
+      queue_.push_back("0\r\n\r\n");
+    }
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->flush(); });
+  }
+  bool isOpen() const override {
+    std::lock_guard lock(mu_);
+    return !stream_closed_ && !stream_ending_;
+  }
+  size_t pendingBytes() const override {
+    std::lock_guard lock(mu_);
+    return pending_bytes_;
+  }
+  void onClose(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!stream_closed_) {
+        on_close_.push_back(std::move(fn));
+        return;
+      }
+    }
+    fn();
+  }
+
+ private:
+  const ServerOptions& options() const { return server_.options; }
+
+  void readHeader() {
+    if (closed_) return;
+    parser_.emplace();
+    parser_->header_limit(64 * 1024);
+    parser_->body_limit(options().max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(options().idle_timeout_ms));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
+  }
+
+  void onHeader(beast::error_code ec) {
+    if (ec) return failRead(ec);
+    started_ = Clock::now();
+    auto& msg = parser_->get();
+    const auto length = parser_->content_length();
+    if (length && *length > options().max_body_bytes) return tooLarge();
+    // curl and others wait for "100 Continue" before sending a body of more than 1 KB.
+    auto expect = msg.find(bhttp::field::expect);
+    if (expect != msg.end() &&
+        equalsIgnoreCase(std::string_view(expect->value().data(), expect->value().size()), "100-continue") &&
+        !parser_->is_done()) {
+      continue_line_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(std::chrono::milliseconds(options().write_timeout_ms));
+      asio::async_write(stream_, asio::buffer(continue_line_),
+                        [self = shared_from_this()](beast::error_code wec, size_t) {
+                          if (wec) return self->closeNow();
+                          self->readBody();
+                        });
+      return;
+    }
+    readBody();
+  }
+
+  void readBody() {
+    if (parser_->is_done()) return onRequest();
+    stream_.expires_after(std::chrono::milliseconds(options().read_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec) return self->failRead(ec);
+      self->onRequest();
+    });
+  }
+
+  void failRead(beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) return tooLarge();
+    // A parse error (bytes that are not HTTP/1.1) gets a 400; a closed, reset or timed-out connection is
+    // just closed.
+    if (ec == bhttp::error::end_of_stream ||
+        &ec.category() != &bhttp::make_error_code(bhttp::error::bad_target).category()) {
+      return closeNow();
+    }
+    // Bytes arrived that are not HTTP/1.1.
+    Response res;
+    setError(res, 400, "bad_request", "malformed HTTP request: " + ec.message());
+    keep_alive_ = false;
+    writeResponse(std::move(res), nullptr);
+  }
+
+  void tooLarge() {
+    Response res;
+    setError(res, 413, "payload_too_large",
+             "request body exceeds the limit of " + std::to_string(options().max_body_bytes) +
+                 " bytes ([server] max_body_bytes)");
+    keep_alive_ = false;  // the unread body would be parsed as the next request
+    linger_ = true;       // ...and closing with it unread would reset the connection before the client reads
+    writeResponse(std::move(res), nullptr);
+  }
+
+  void onRequest() {
+    stream_.expires_never();
+    busy_ = true;
+    auto& msg = parser_->get();
+    auto req = std::make_shared<Request>();
+    req->method = std::string(msg.method_string());
+    const std::string_view target(msg.target().data(), msg.target().size());
+    const size_t qmark = target.find('?');
+    const std::string_view raw_path = target.substr(0, qmark);
+    std::vector<std::string> parts;
+    for (auto segment : splitPath(raw_path))
+      parts.push_back(decodeUrl(segment, false));
+    req->path = decodeUrl(raw_path, false);
+    if (qmark != std::string_view::npos) req->query = parseQuery(target.substr(qmark + 1));
+    req->body = std::move(msg.body());
+    req->remote_addr = remote_addr_;
+    req->headers.reserve(static_cast<size_t>(std::distance(msg.begin(), msg.end())));
+    for (const auto& field : msg)
+      req->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    req->request_id = req->header("X-Request-Id");
+    if (req->request_id.empty() || req->request_id.size() > 128) req->request_id = newRequestId();
+    ++served_;
+    keep_alive_ =
+        msg.keep_alive() && served_ < static_cast<size_t>(std::max(1, options().keep_alive_max_requests));
+    version_ = msg.version();
+
+    bool path_known = false;
+    const Route* route = server_.match(req->method, parts, req->params, path_known);
+    route_ = route;
+    if (route == nullptr) {
+      req->route = "unmatched";
+      Response res;
+      if (path_known) {
+        setError(res, 405, "method_not_allowed", "method " + req->method + " is not allowed on " + req->path);
+      } else {
+        setError(res, 404, "not_found", "no route for " + req->method + " " + req->path);
+      }
+      return writeResponse(std::move(res), req);
+    }
+    req->route = route->pattern;
+    if (route->async_handler) {
+      auto self = shared_from_this();
+      auto answered = std::make_shared<std::atomic<bool>>(false);
+      Respond respond = [self, req, answered](Response res) {
+        if (answered->exchange(true)) return;  // exactly once
+        asio::post(self->stream_.get_executor(),
+                   [self, req, res = std::move(res)]() mutable { self->writeResponse(std::move(res), req); });
+      };
+      try {
+        route->async_handler(*req, respond);
+      } catch (const std::exception& e) {
+        log::error("unhandled exception in HTTP handler",
+                   {{"route", route->pattern}, {"error", e.what()}, {"request_id", req->request_id}});
+        Response res;
+        setError(res, 500, "internal", "internal error (request id " + req->request_id + ")");
+        respond(std::move(res));
+      }
+      return;
+    }
+    asio::post(*server_.workers, [self = shared_from_this(), req, route] {
+      Response res;
+      try {
+        route->handler(*req, res);
+      } catch (const std::exception& e) {
+        log::error("unhandled exception in HTTP handler",
+                   {{"route", route->pattern}, {"error", e.what()}, {"request_id", req->request_id}});
+        setError(res, 500, "internal", "internal error (request id " + req->request_id + ")");
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, req, res = std::move(res)]() mutable { self->writeResponse(std::move(res), req); });
+    });
+  }
+
+  // Metrics (route pattern, never the raw path) and the observer, once per answered request.
+  void observe(const std::shared_ptr<Request>& req, int status) {
+    if (!req) return;
+    const double secs = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (route_ != nullptr) {
+      route_->metrics->record(status, secs);
+    } else {
+      auto it = server_.unmatched_metrics.find(req->method);
+      if (it == server_.unmatched_metrics.end()) it = server_.unmatched_metrics.find("OTHER");
+      it->second->record(status, secs);
+    }
+    if (server_.observer) server_.observer(*req, status, secs);
+  }
+
+  void writeResponse(Response res, std::shared_ptr<Request> req) {
+    if (closed_) return;
+    if (!server_.running.load()) keep_alive_ = false;
+    if (res.stream) return startStream(std::move(res), std::move(req));
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
+    out->version(version_ == 10 ? 10 : 11);
+    out->result(static_cast<unsigned>(res.status));
+    out->set(bhttp::field::content_type, res.content_type);
+    if (req) out->set("X-Request-Id", req->request_id);
+    for (auto& [k, v] : res.headers)
+      out->insert(k, v);
+    out->body() = std::move(res.body);
+    out->keep_alive(keep_alive_);
+    out->prepare_payload();
+    observe(req, res.status);
+    stream_.expires_after(std::chrono::milliseconds(options().write_timeout_ms));
+    bhttp::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, size_t) {
+      self->busy_ = false;
+      if (!ec && self->linger_) return self->lingerClose();
+      if (ec || !self->keep_alive_) return self->closeNow();
+      self->readHeader();
+    });
+  }
+
+  // --- streamed responses ---
+
+  void startStream(Response res, std::shared_ptr<Request> req) {
+    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " + reasonPhrase(res.status) + "\r\n";
+    head += "Content-Type: " + res.content_type + "\r\n";
+    if (req) head += "X-Request-Id: " + req->request_id + "\r\n";
+    for (const auto& [k, v] : res.headers)
+      head += k + ": " + v + "\r\n";
+    head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    observe(req, res.status);
+    {
+      std::lock_guard lock(mu_);
+      pending_bytes_ += head.size();
+      queue_.push_front(std::move(head));
+      streaming_ = true;
+    }
+    keep_alive_ = false;
+    busy_ = false;  // an open stream does not hold the server's shutdown
+    // A read stays pending for the stream's life: EOF or an error means the client left.
+    stream_.expires_never();
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code, size_t) { self->closeNow(); });
+    flush();
+    res.stream(std::static_pointer_cast<StreamChannel>(shared_from_this()));
+  }
+
+  void flush() {
+    if (closed_ || writing_) return;
+    std::string next;
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) return;
+      // Coalesce what is queued into one write.
+      while (!queue_.empty() && next.size() < 64 * 1024) {
+        next += queue_.front();
+        queue_.pop_front();
+      }
+    }
+    writing_ = true;
+    auto data = std::make_shared<std::string>(std::move(next));
+    stream_.expires_after(std::chrono::milliseconds(options().write_timeout_ms));
+    asio::async_write(stream_, asio::buffer(*data),
+                      [self = shared_from_this(), data](beast::error_code ec, size_t) {
+                        self->writing_ = false;
+                        {
+                          std::lock_guard lock(self->mu_);
+                          self->pending_bytes_ -= std::min(self->pending_bytes_, data->size());
+                        }
+                        if (ec) return self->closeNow();
+                        bool ended = false;
+                        {
+                          std::lock_guard lock(self->mu_);
+                          ended = self->stream_ending_ && self->queue_.empty();
+                        }
+                        if (ended) return self->closeNow();
+                        self->stream_.expires_never();
+                        self->flush();
+                      });
+  }
+
+  // Half-closes, then reads and drops what the client still sends (for at most 2 s) before closing: closing
+  // a socket with unread bytes sends a reset, which can destroy the answer before the client reads it.
+  void lingerClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->closeNow();
+                              self->drain();
+                            });
+  }
+
+  void closeNow() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(mu_);
+      stream_closed_ = true;
+      queue_.clear();
+      pending_bytes_ = 0;
+      callbacks.swap(on_close_);
+    }
+    for (auto& fn : callbacks)
+      fn();
+    server_.forget(shared_from_this());
+  }
+
+  Server::Impl& server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string remote_addr_;
+  std::string continue_line_;
+  const Route* route_ = nullptr;  // of the request being answered
+  Clock::time_point started_;
+  size_t served_ = 0;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  bool writing_ = false;
+  bool linger_ = false;
+  std::atomic<bool> busy_{false};
+  char discard_[512];
+
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;                // GUARDED_BY(mu_): chunks not yet written
+  size_t pending_bytes_ = 0;                     // GUARDED_BY(mu_)
+  bool streaming_ = false;                       // GUARDED_BY(mu_)
+  bool stream_ending_ = false;                   // GUARDED_BY(mu_): close() queued the last chunk
+  bool stream_closed_ = false;                   // GUARDED_BY(mu_)
+  std::vector<std::function<void()>> on_close_;  // GUARDED_BY(mu_)
+};
+
+void Server::Impl::accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      log::warn("HTTP accept failed", {{"error", ec.message()}});
+      // EMFILE and the like: back off a little instead of spinning.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return accept();
+    }
+    auto session = std::make_shared<Session>(*this, std::move(socket));
+    bool admitted = false;
+    {
+      std::lock_guard lock(sessions_mu);
+      if (sessions.size() < static_cast<size_t>(std::max(1, options.max_connections))) {
+        sessions.insert(session);
+        admitted = true;
+      }
+    }
+    if (admitted) {
+      session->start();
+    } else {
+      log::warn("HTTP connection refused: too many open connections",
+                {{"max_connections", options.max_connections}});
+    }
+    accept();
+  });
+}
+
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
-  auto& s = impl_->server;
-  const auto& o = impl_->options;
-  s.set_tcp_nodelay(true);
-  // httplib's own options (SO_REUSEPORT), and the socket kept so that start() can raise the listen backlog.
-  s.set_socket_options([impl = impl_.get()](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEPORT, &yes, sizeof yes);
-    impl->listen_fd = sock;
-  });
-  const size_t warm = static_cast<size_t>(o.worker_threads > 0 ? o.worker_threads : 32);
-  const size_t max_threads = std::max(warm, static_cast<size_t>(std::max(o.max_connections, 1)));
-  s.new_task_queue = [warm, max_threads] { return new ConnectionPool(warm, max_threads); };
-  s.set_payload_max_length(o.max_body_bytes);
-  s.set_read_timeout(o.read_timeout_ms / 1000, (o.read_timeout_ms % 1000) * 1000);
-  s.set_write_timeout(o.write_timeout_ms / 1000, (o.write_timeout_ms % 1000) * 1000);
-  s.set_idle_interval(0, 100000);
-  s.set_keep_alive_max_count(static_cast<size_t>(o.keep_alive_max_requests));
-  s.set_keep_alive_timeout(o.idle_timeout_ms / 1000 > 0 ? o.idle_timeout_ms / 1000 : 1);
-
   Impl* impl = impl_.get();
-  auto handler = [impl](const httplib::Request& req, httplib::Response& res) { impl->dispatch(req, res); };
-  s.Get("/.*", handler);
-  s.Post("/.*", handler);
-  s.Put("/.*", handler);
-  s.Patch("/.*", handler);
-  s.Delete("/.*", handler);
-  s.set_error_handler([impl](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a handler already wrote an error body
-    Response r;
-    if (res.status == 413) {
-      setError(r, 413, "payload_too_large",
-               "request body exceeds the limit of " + std::to_string(impl->options.max_body_bytes) +
-                   " bytes ([server] max_body_bytes)");
-    } else if (res.status == 400) {
-      setError(r, 400, "bad_request", "malformed HTTP request");
-    } else {
-      setError(r, res.status, "http_error", "HTTP error " + std::to_string(res.status) + " for " + req.path);
-    }
-    res.set_content(r.body, r.content_type);
-  });
   route("GET", "/healthz", [](const Request&, Response& res) { res.json(200, R"({"status":"ok"})"); });
   route("GET", "/readyz", [impl](const Request&, Response& res) {
     if (impl->ready.load()) {
@@ -339,10 +725,12 @@ Server::~Server() {
   stop();
 }
 
-void Server::route(std::string_view method, std::string_view pattern, Handler handler) {
+namespace {
+Route parseRoute(std::string_view method, std::string_view pattern) {
   Route r;
   r.method = std::string(method);
   r.pattern = std::string(pattern);
+  r.metrics = std::make_unique<RouteMetrics>(r.pattern, r.method);
   for (auto seg : splitPath(pattern)) {
     Segment parsed;
     if (seg.size() > 5 && seg.front() == '{' && seg.substr(seg.size() - 4) == "...}") {
@@ -357,7 +745,19 @@ void Server::route(std::string_view method, std::string_view pattern, Handler ha
     }
     r.segments.push_back(std::move(parsed));
   }
+  return r;
+}
+}  // namespace
+
+void Server::route(std::string_view method, std::string_view pattern, Handler handler) {
+  Route r = parseRoute(method, pattern);
   r.handler = std::move(handler);
+  impl_->routes.push_back(std::move(r));
+}
+
+void Server::routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {
+  Route r = parseRoute(method, pattern);
+  r.async_handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
 }
 
@@ -370,23 +770,34 @@ void Server::setReady(bool ready) {
 
 Status Server::start() {
   auto& o = impl_->options;
-  int port = o.port;
-  if (port == 0) {
-    port = impl_->server.bind_to_any_port(o.host);
-    if (port <= 0) return Status::unavailable("cannot bind an HTTP port on " + o.host);
-  } else if (!impl_->server.bind_to_port(o.host, port)) {
-    return Status::unavailable("cannot listen on " + o.host + ":" + std::to_string(port) +
-                               " (address in use or not permitted); change [server] listen");
+  // Every open connection and event stream is a descriptor: lift the soft limit (often 1024) to the hard one.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
   }
-  // httplib listens with a backlog of 5: 64 clients connecting at once overflowed it and waited 1-3 s for SYN
-  // retransmits. listen() again on the bound socket raises the backlog (to net.core.somaxconn at most).
-  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
-  impl_->port = port;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(o.host == "localhost" ? "127.0.0.1" : o.host, ec);
+  if (ec) return Status::invalidArgument("cannot listen on \"" + o.host + "\": not an IP address");
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(o.port));
+  tcp::acceptor acceptor(impl_->ioc);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (ec) {
+    return Status::unavailable("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (" +
+                               ec.message() + "); change [server] listen");
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::unavailable("cannot listen on " + o.host + ": " + ec.message());
+  impl_->port = acceptor.local_endpoint().port();
+  impl_->acceptor.emplace(std::move(acceptor));
+  impl_->workers = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, o.worker_threads)));
+  impl_->work.emplace(impl_->ioc.get_executor());
   impl_->running = true;
-  impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
-  // stop() before the listener loop is running would be lost (httplib ignores it) and join() would hang.
-  while (!impl_->server.is_running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  impl_->accept();
+  for (int i = 0; i < std::max(1, o.io_threads); ++i)
+    impl_->io_threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
   return Status::ok();
 }
 
@@ -394,11 +805,52 @@ int Server::port() const {
   return impl_->port;
 }
 
+size_t Server::connectionCount() const {
+  std::lock_guard lock(impl_->sessions_mu);
+  return impl_->sessions.size();
+}
+
 void Server::stop() {
   if (!impl_ || !impl_->running.exchange(false)) return;
   impl_->ready = false;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  asio::post(impl_->ioc, [impl = impl_.get()] {
+    beast::error_code ec;
+    impl->acceptor->close(ec);
+  });
+  auto snapshot = [this] {
+    std::lock_guard lock(impl_->sessions_mu);
+    return std::vector<std::shared_ptr<Session>>(impl_->sessions.begin(), impl_->sessions.end());
+  };
+  // Idle keep-alive connections and streams close at once; requests being handled get up to 5 s to answer
+  // (keep-alive is off from here on, so each connection closes after its answer).
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    bool busy = false;
+    for (auto& s : snapshot()) {
+      if (s->busy()) {
+        busy = true;
+      } else {
+        s->shutdown();
+      }
+    }
+    if (!busy || Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (auto& s : snapshot())
+    s->shutdown();
+  impl_->workers->join();
+  impl_->work.reset();
+  const auto drain_deadline = Clock::now() + std::chrono::seconds(1);
+  while (Clock::now() < drain_deadline) {
+    if (snapshot().empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  impl_->ioc.stop();
+  for (auto& t : impl_->io_threads)
+    t.join();
+  impl_->io_threads.clear();
+  std::lock_guard lock(impl_->sessions_mu);
+  impl_->sessions.clear();
 }
 
 }  // namespace ih::http

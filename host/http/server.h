@@ -1,6 +1,9 @@
-// The host's HTTP server: cpp-httplib underneath (TCP_NODELAY, a sized worker pool, body limit, timeouts),
-// our own router on top, request ids, and one JSON error envelope: {"error":{"code":"…","message":"…",
-// "request_id":"…"}}. httplib types stay out of this header so modules that register routes compile fast.
+// The host's HTTP/1.1 server: Boost.Beast on Boost.Asio underneath (epoll, a few network threads, no thread
+// per connection: idle keep-alive connections and open event streams cost a socket, not a thread), our own
+// router on top, request ids, and one JSON error envelope: {"error":{"code":"…","message":"…"}}.
+// Blocking handlers run on a worker pool; async handlers (routeAsync) run on a network thread and answer
+// later from any thread, so a request waiting for a group commit holds no thread at all. Beast and Asio types
+// stay out of this header so modules that register routes compile fast.
 #pragma once
 
 #include <functional>
@@ -35,17 +38,31 @@ struct Request {
   std::string param(std::string_view name) const;
 };
 
-// A streamed body (Server-Sent Events and the like): called repeatedly on a worker thread; write with
-// `write`, return false to end the response. `write` returns false once the client is gone.
-using StreamWriter = std::function<bool(const char* data, size_t len)>;
-using StreamProducer = std::function<bool(const StreamWriter& write)>;
+// The write side of a streamed response (Server-Sent Events and the like), pushed by the application from any
+// thread: the response is chunked and stays open until close() or the client leaves. Thread-safe.
+class StreamChannel {
+ public:
+  virtual ~StreamChannel() = default;
+  // Queues `data` as one chunk (never blocks). False once the stream is closed; the data is dropped then.
+  virtual bool write(std::string data) = 0;
+  // Ends the response (last chunk). Idempotent.
+  virtual void close() = 0;
+  virtual bool isOpen() const = 0;
+  // Bytes queued and not yet written to the socket (slow readers: close them past a limit).
+  virtual size_t pendingBytes() const = 0;
+  // `fn` runs once when the stream ends for any reason (client gone, close(), server stop), on a network
+  // thread; immediately when it has ended already. Must not block.
+  virtual void onClose(std::function<void()> fn) = 0;
+};
+// Called once the response headers are on their way; keep the channel to push chunks.
+using StreamOpen = std::function<void(std::shared_ptr<StreamChannel> channel)>;
 
 struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
-  StreamProducer stream;  // when set, body is ignored and the response is chunked
+  StreamOpen stream;  // when set, body is ignored and the response is a chunked stream
 
   void setHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -63,7 +80,13 @@ void setError(Response& response, const Status& status);
 // JSON string literal for `text` (quoted, escaped). Small helper for hand-built bodies.
 std::string jsonQuote(std::string_view text);
 
+// Runs on a worker thread; may block (store reads and writes, plugin calls).
 using Handler = std::function<void(const Request&, Response&)>;
+// Completes an async request. Call exactly once, from any thread.
+using Respond = std::function<void(Response response)>;
+// Runs on a network thread and must not block: hand the work to something that calls `respond` later.
+// `request` is valid only during the call; copy what the completion needs.
+using AsyncHandler = std::function<void(const Request& request, Respond respond)>;
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -72,11 +95,10 @@ struct ServerOptions {
   int read_timeout_ms = 10000;
   int write_timeout_ms = 10000;
   int idle_timeout_ms = 60000;
-  // Threads started with the server. cpp-httplib serves each connection on one thread for its whole
-  // keep-alive life, so the pool grows on demand (one thread per open connection) up to max_connections;
-  // connections beyond that wait for one to close.
+  // Threads that run blocking handlers. A connection holds one only while its handler runs.
   int worker_threads = 32;
-  int max_connections = 512;
+  int io_threads = 2;           // network threads (parsing, async handlers, writes)
+  int max_connections = 10000;  // beyond this, new connections are closed at once
   int keep_alive_max_requests = 10000;
 };
 
@@ -94,6 +116,8 @@ class Server {
   // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes. Register
   // before start(); not thread-safe.
   void route(std::string_view method, std::string_view pattern, Handler handler);
+  // Same matching rules; the handler runs on a network thread (see AsyncHandler).
+  void routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler);
   void setObserver(Observer observer);
   // /readyz answers 200 only after setReady(true).
   void setReady(bool ready);
@@ -102,10 +126,13 @@ class Server {
   Status start();
   // Bound port (after start()).
   int port() const;
-  // Stops accepting, lets in-flight requests finish, joins. Idempotent.
+  // Open connections (keep-alive and streams included).
+  size_t connectionCount() const;
+  // Stops accepting, lets running handlers finish, closes every connection and stream, joins. Idempotent.
   void stop();
 
  private:
+  friend class Session;  // one connection (server.cpp)
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -99,17 +99,20 @@ std::string stringField(const json& object, const char* key) {
 
 }  // namespace
 
-void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool platform) {
+std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& req, http::Response& res,
+                                                           bool platform) {
   const std::string integration_id = req.param("integration");
   runtime::Integration* integration = runtime.find(integration_id);
   const IntegrationMetrics& m =
       metricsFor(integration ? std::string_view(integration_id) : std::string_view());
   auto count = [&m](Received r) { m.received[static_cast<size_t>(r)]->inc(); };
 
-  if (integration == nullptr) {
+  if (integration == nullptr || !integration->enabled()) {
     count(Received::kNotFound);
-    http::setError(res, 404, "not_found", "no integration \"" + integration_id + "\" is configured");
-    return;
+    http::setError(res, 404, "not_found",
+                   "no integration \"" + integration_id + "\" is configured" +
+                       (integration ? std::string(" (it is disabled in the configuration)") : std::string()));
+    return std::nullopt;
   }
   const bool accepts =
       platform ? integration->manifest().platform_webhooks : integration->manifest().tenant_webhooks;
@@ -120,7 +123,7 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
                        " webhook endpoint" +
                        (platform ? "; use /webhooks/" + integration_id + "/<tenant id>"
                                  : "; use /webhooks/" + integration_id));
-    return;
+    return std::nullopt;
   }
   std::string tenant_id;
   if (!platform) {
@@ -128,7 +131,7 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
     if (!tenantExists(tenant_id)) {
       count(Received::kNotFound);
       http::setError(res, 404, "not_found", "no tenant with id \"" + tenant_id + "\"");
-      return;
+      return std::nullopt;
     }
   }
 
@@ -166,20 +169,20 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
       case StatusCode::kSignature:
         count(Received::kInvalidSignature);
         http::setError(res, 400, "invalid_signature", verified.status.message());
-        return;
+        return std::nullopt;
       case StatusCode::kInvalidArgument:
         http::setError(res, 400, "invalid_payload", verified.status.message());
-        return;
+        return std::nullopt;
       case StatusCode::kTooLarge:
         http::setError(res, 413, "payload_too_large", verified.status.message());
-        return;
+        return std::nullopt;
       default:
         // Not the sender's fault: answer 5xx so that the provider retries later.
         log::error("webhook verification failed",
                    {{"integration", integration_id}, {"error", verified.status.toString()}});
         http::setError(res, verified.status.code() == StatusCode::kUnavailable ? 503 : 500,
                        "verification_failed", verified.status.message());
-        return;
+        return std::nullopt;
     }
   }
   const json result = json::parse(verified.result_json, nullptr, false);
@@ -196,7 +199,7 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
   if (event.event_id.empty()) {
     log::error("plugin verify_webhook result lacks event_id", {{"integration", integration_id}});
     http::setError(res, 500, "plugin_error", "the plugin accepted the webhook but reported no event_id");
-    return;
+    return std::nullopt;
   }
 
   // 2. Platform endpoint: find the tenant (explicit "tenant", else the account's route).
@@ -209,14 +212,13 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
       auto routed = events.routeTenant(integration_id, event.account);
       if (!routed.isOk()) {
         http::setError(res, 503, "unavailable", "webhook routing lookup failed; retry later");
-        return;
+        return std::nullopt;
       }
       if (routed->has_value()) tenant_id = **routed;
     }
     if (tenant_id.empty()) event.status = store::InboxStatus::kUnroutable;
   }
 
-  // 3. One transaction (group-committed with concurrent intakes); acknowledge only after it committed.
   const int64_t now = nowMs();
   event.integration_id = integration_id;
   event.tenant_id = tenant_id;
@@ -225,38 +227,60 @@ void Inbox::Impl::intake(const http::Request& req, http::Response& res, bool pla
   event.headers_json = std::move(headers_json);
   event.received_at = now;
   event.next_attempt_at = now;
-  auto stored = events.insert(event);
-  if (!stored.isOk()) {
-    log::error("webhook intake: storing failed",
-               {{"integration", integration_id}, {"error", stored.status().toString()}});
-    http::setError(res, 503, "unavailable", "the webhook could not be stored; retry later");
-    return;
-  }
-  switch (stored->outcome) {
-    case store::IntakeOutcome::kAccepted:
-      if (event.status == store::InboxStatus::kUnroutable) {
-        count(Received::kUnroutable);
+  return event;
+}
+
+void Inbox::Impl::intake(const http::Request& req, const http::Respond& respond, bool platform) {
+  http::Response res;
+  std::optional<store::InboxEvent> event = verifyIntake(req, res, platform);
+  if (!event) return respond(std::move(res));
+  // 3. One transaction (group-committed with concurrent intakes); acknowledge only after it committed. No
+  // thread waits for the commit: the writer completes the answer.
+  struct Ids {
+    std::string integration_id, tenant_id, event_id, account;
+    bool unroutable;
+  };
+  auto ids =
+      std::make_shared<const Ids>(Ids{event->integration_id, event->tenant_id, event->event_id,
+                                      event->account, event->status == store::InboxStatus::kUnroutable});
+  const IntegrationMetrics* m = &metricsFor(event->integration_id);
+  events.insertAsync(std::move(*event), [this, m, ids, respond](Result<store::IntakeResult> stored) {
+    auto count = [m](Received r) { m->received[static_cast<size_t>(r)]->inc(); };
+    http::Response res;
+    if (!stored.isOk()) {
+      log::error("webhook intake: storing failed",
+                 {{"integration", ids->integration_id}, {"error", stored.status().toString()}});
+      http::setError(res, 503, "unavailable", "the webhook could not be stored; retry later");
+      return respond(std::move(res));
+    }
+    switch (stored->outcome) {
+      case store::IntakeOutcome::kAccepted:
+        if (ids->unroutable) {
+          count(Received::kUnroutable);
+          log::warn(
+              "webhook for an unmapped account stored as unroutable",
+              {{"integration", ids->integration_id}, {"account", ids->account}, {"event_id", ids->event_id}});
+          res.json(200, R"({"received":true,"duplicate":false,"routed":false})");
+        } else {
+          count(Received::kAccepted);
+          res.json(200, R"({"received":true,"duplicate":false})");
+          wake();
+        }
+        break;
+      case store::IntakeOutcome::kDuplicate:
+        count(Received::kDuplicate);
+        res.json(200, R"({"received":true,"duplicate":true})");
+        break;
+      case store::IntakeOutcome::kConflict:
+        count(Received::kConflict);
         log::warn(
-            "webhook for an unmapped account stored as unroutable",
-            {{"integration", integration_id}, {"account", event.account}, {"event_id", event.event_id}});
-        res.json(200, R"({"received":true,"duplicate":false,"routed":false})");
-      } else {
-        count(Received::kAccepted);
-        res.json(200, R"({"received":true,"duplicate":false})");
-        wake();
-      }
-      return;
-    case store::IntakeOutcome::kDuplicate:
-      count(Received::kDuplicate);
-      res.json(200, R"({"received":true,"duplicate":true})");
-      return;
-    case store::IntakeOutcome::kConflict:
-      count(Received::kConflict);
-      log::warn("webhook event id repeated with a different payload",
-                {{"integration", integration_id}, {"tenant", tenant_id}, {"event_id", event.event_id}});
-      res.json(200, R"({"received":true,"duplicate":true,"conflict":true})");
-      return;
-  }
+            "webhook event id repeated with a different payload",
+            {{"integration", ids->integration_id}, {"tenant", ids->tenant_id}, {"event_id", ids->event_id}});
+        res.json(200, R"({"received":true,"duplicate":true,"conflict":true})");
+        break;
+    }
+    respond(std::move(res));
+  });
 }
 
 }  // namespace ih::inbox

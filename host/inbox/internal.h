@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -50,7 +51,11 @@ struct Inbox::Impl {
   bool tenantExists(const std::string& tenant_id);
 
   // Intake (intake.cpp).
-  void intake(const http::Request& req, http::Response& res, bool platform);
+  // Runs on a network thread: verify (the plugin's verify_webhook, CPU only) and the routing lookups, then
+  // the store's writer answers after the group commit.
+  void intake(const http::Request& req, const http::Respond& respond, bool platform);
+  // The checks before storing; nullopt when `res` holds the error answer.
+  std::optional<store::InboxEvent> verifyIntake(const http::Request& req, http::Response& res, bool platform);
 
   // Dispatch (inbox.cpp).
   std::mutex wake_mu;

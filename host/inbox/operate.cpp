@@ -109,10 +109,10 @@ std::optional<int64_t> parseId(const Request& req) {
 
 void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
   Impl* m = impl_.get();
-  server.route("POST", "/webhooks/{integration}/{tenant}",
-               [m](const Request& req, Response& res) { m->intake(req, res, false); });
-  server.route("POST", "/webhooks/{integration}",
-               [m](const Request& req, Response& res) { m->intake(req, res, true); });
+  server.routeAsync("POST", "/webhooks/{integration}/{tenant}",
+                    [m](const Request& req, http::Respond respond) { m->intake(req, respond, false); });
+  server.routeAsync("POST", "/webhooks/{integration}",
+                    [m](const Request& req, http::Respond respond) { m->intake(req, respond, true); });
 
   auto list = [m](const tenancy::Principal& who, const Request& req, Response& res, bool admin) {
     store::InboxFilter filter;

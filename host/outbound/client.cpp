@@ -2,12 +2,14 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 namespace ih::outbound {
 namespace {
@@ -76,6 +78,39 @@ double budgetRate(const Request& request, const RateBudget& budget) {
   return budget.options().default_rate_per_s;
 }
 
+// Metric label for a path the caller did not name: segments holding a digit (ids like in_1Abc, 42) become
+// "{id}", so a plugin that forgets `endpoint` cannot blow up the series count.
+std::string templatedPath(std::string_view path) {
+  std::string out;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i + 1);
+    if (j == std::string_view::npos) j = path.size();
+    std::string_view segment = path.substr(i, j - i);  // includes the leading '/'
+    bool has_digit = std::any_of(segment.begin(), segment.end(), [](char c) { return c >= '0' && c <= '9'; });
+    out += has_digit ? std::string("/{id}") : std::string(segment);
+    i = j;
+  }
+  return out.empty() ? "/" : out;
+}
+
+// Every finished attempt: ihost_outbound_requests_total{provider,endpoint,status} (status "error" for a
+// transport failure) and ihost_outbound_request_duration_seconds{provider,endpoint}.
+void recordAttempt(const AttemptInfo& info) {
+  auto& r = metrics::registry();
+  const std::string provider = info.provider.empty() ? "unknown" : info.provider;
+  r.counter("ihost_outbound_requests_total",
+            "Outbound HTTP attempts (each retry counts), by provider, endpoint and status (error = transport "
+            "failure).",
+            {{"provider", provider},
+             {"endpoint", info.endpoint},
+             {"status", info.status == 0 ? "error" : std::to_string(info.status)}})
+      .inc();
+  r.histogram("ihost_outbound_request_duration_seconds", "Duration of one outbound HTTP attempt.",
+              {{"provider", provider}, {"endpoint", info.endpoint}})
+      .observe(info.seconds);
+}
+
 }  // namespace
 
 std::string Response::header(std::string_view name) const {
@@ -123,6 +158,7 @@ struct Client::Impl {
   }
 
   void notify(const AttemptInfo& info) {
+    recordAttempt(info);
     std::lock_guard lock(observer_mu);
     if (observer) observer(info);
   }
@@ -145,7 +181,7 @@ void Client::setObserver(AttemptObserver observer) {
 Result<Response> Client::send(Request request) {
   auto url = parseUrl(request.url);
   if (!url.isOk()) return url.status();
-  if (request.endpoint.empty()) request.endpoint = url->path.substr(0, url->path.find('?'));
+  if (request.endpoint.empty()) request.endpoint = templatedPath(url->path.substr(0, url->path.find('?')));
   if (request.max_attempts < 1) request.max_attempts = 1;
   if (request.timeout_ms <= 0) request.timeout_ms = 30000;
 

@@ -21,6 +21,8 @@ using nlohmann::json;
 
 // Size of the v1.0 descriptor: a plugin may never hand us less than this.
 constexpr size_t kDescriptorSizeV1_0 = offsetof(ih_plugin_descriptor, disconnect) + sizeof(void*);
+// Size of the v1.2 descriptor: the OAuth handlers are read only from descriptors at least this large.
+constexpr size_t kDescriptorSizeV1_2 = offsetof(ih_plugin_descriptor, oauth_complete) + sizeof(void*);
 
 std::string versionString(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -163,6 +165,7 @@ std::vector<std::string> capabilityNames(uint64_t caps) {
   if (caps & IH_CAP_JOBS) names.emplace_back("jobs");
   if (caps & IH_CAP_ACTIONS) names.emplace_back("actions");
   if (caps & IH_CAP_CONNECT) names.emplace_back("connect");
+  if (caps & IH_CAP_OAUTH) names.emplace_back("oauth");
   return names;
 }
 
@@ -271,6 +274,17 @@ Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,
   for (const auto& c : checks) {
     if ((d->capabilities & c.cap) && !c.present)
       return Status::invalidArgument(std::string("descriptor: ") + c.what);
+  }
+  // ABI 1.2 fields exist only in descriptors that are large enough; never read past struct_size.
+  if (d->capabilities & IH_CAP_OAUTH) {
+    if (d->struct_size < kDescriptorSizeV1_2 || d->abi_minor < 2) {
+      return Status::invalidArgument(
+          "descriptor: oauth capability needs an ABI 1.2 descriptor (struct_size " +
+          std::to_string(d->struct_size) + ", ABI " + versionString(d->abi_major, d->abi_minor) +
+          "); rebuild the plugin against SDK 1.2 or later");
+    }
+    if (d->oauth_authorize == nullptr || d->oauth_complete == nullptr)
+      return Status::invalidArgument("descriptor: oauth capability without oauth_authorize/oauth_complete");
   }
   if (!manifest->routes.empty() && !(d->capabilities & IH_CAP_ROUTES)) {
     return Status::invalidArgument("manifest declares routes but the routes capability is not set");

@@ -79,6 +79,8 @@ class Plugin {
   uint16_t abiMinor() const { return descriptor_->abi_minor; }
   uint64_t capabilities() const { return descriptor_->capabilities; }
   bool serialized() const { return (descriptor_->flags & IH_FLAG_SERIALIZE) != 0; }
+  // IH_CAP_OAUTH set; the loader guaranteed the descriptor then reaches (and sets) the 1.2 handlers.
+  bool hasOAuth() const { return (descriptor_->capabilities & IH_CAP_OAUTH) != 0; }
 
   // In-flight call accounting (the call gate increments around every call into the plugin).
   void enterCall() { in_flight_.fetch_add(1, std::memory_order_acq_rel); }

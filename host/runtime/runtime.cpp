@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "outbound/client.h"
 #include "store/store.h"
 #include "vault/vault.h"
@@ -139,7 +140,8 @@ ih_status hostCredentialsGet(ih_call* call, ih_buf** out) {
 ih_status hostCredentialsPut(ih_call* call, ih_str credentials_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (!call->allow_credentials_put) {
-    return fail(call, IH_ERR_PERMISSION_DENIED, "credentials_put is only allowed inside connect");
+    return fail(call, IH_ERR_PERMISSION_DENIED,
+                "credentials_put is only allowed inside connect and oauth_complete");
   }
   if (!json::accept(view(credentials_json))) {
     return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_put: credentials must be JSON");
@@ -339,18 +341,69 @@ ih_status hostSecretGet(ih_call* call, ih_str name, ih_buf** out) {
   return IH_OK;
 }
 
+// ABI 1.2: the provider revoked access (a deauthorization webhook). One transaction: secrets wiped,
+// connection inactive, audit; then the integration.disconnected event.
+ih_status hostCredentialsDelete(ih_call* call, ih_str reason) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_delete: this call has no tenant");
+  const std::string& integration = call->integration->id();
+  auto conn = call->deps->store->getConnection(call->tenant_id, integration);
+  if (!conn.isOk()) return fail(call, abiCode(conn.status()), conn.status().message());
+  if (!*conn || (*conn)->status == store::ConnectionStatus::kInactive)
+    return fail(call, IH_ERR_NOT_FOUND, "not connected");
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  json detail = {{"provider_revoked", true}, {"reason", redact(view(reason))}};
+  store::AuditEntry audit{0,          std::string(call->tenant_id), integration,
+                          "provider", "integration.disconnected",   detail.dump(),
+                          now};
+  Status s = call->deps->store->removeConnection(call->tenant_id, integration, audit);
+  if (!s.isOk()) {
+    if (s.code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "not connected");
+    return fail(call, abiCode(s), s.message());
+  }
+  log::info("integration disconnected by the provider",
+            {{"tenant", call->tenant_id}, {"integration", integration}, {"reason", redact(view(reason))}});
+  if (call->deps->events) {
+    json data = {{"integration", integration}, {"reason", redact(view(reason))}, {"by", "provider"}};
+    Status e =
+        call->deps->events->emit(call->tenant_id, integration, "integration.disconnected", data.dump());
+    if (!e.isOk()) log::warn("could not emit integration.disconnected", {{"error", e.message()}});
+  }
+  return IH_OK;
+}
+
 const ih_host_api kHostApi = {
     sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,  hostLog,           hostHttpRequest,
     hostCredentialsGet,  hostCredentialsPut, hostStateGet,  hostStatePut,      hostRecordsUpsert,
     hostRecordsDelete,   hostEmitEvent,      hostRespond,   hostSetResult,     hostSetError,
     hostLastError,       hostBufView,        hostBufFree,   hostRecordsCommit, hostPrompt,
-    hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,
+    hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,     hostCredentialsDelete,
 };
 
 }  // namespace
 
 // ---- runtime
 // ---------------------------------------------------------------------------------------------------
+
+namespace {
+// The ABI entry point behind a CallSpec::what, as the `handler` label of ihost_plugin_call_duration_seconds.
+const char* handlerLabel(std::string_view what) {
+  if (what == "route") return "handle_route";
+  if (what == "webhook verification") return "verify_webhook";
+  if (what == "webhook handling") return "handle_webhook";
+  if (what == "jobs") return "run_job";
+  if (what == "actions") return "run_action";
+  if (what == "connect") return "connect";
+  if (what == "connection test") return "test_connection";
+  if (what == "disconnect") return "disconnect";
+  if (what == "OAuth authorization") return "oauth_authorize";
+  if (what == "OAuth completion") return "oauth_complete";
+  return "other";
+}
+}  // namespace
 
 struct Runtime::CallSpec {
   const char* what;     // "route", "connect", ... for messages
@@ -470,6 +523,11 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const Ca
   in.plugin_->leaveCall();
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   in_flight_.fetch_sub(1);
+  metrics::registry()
+      .histogram("ihost_plugin_call_duration_seconds",
+                 "Time spent inside a plugin call, by integration and handler.",
+                 {{"integration", in.id()}, {"handler", handlerLabel(spec.what)}})
+      .observe(out.seconds);
 
   if (rc != IH_OK) {
     std::string message = call.error_message.empty() ? "plugin " + in.manifest().name + " failed in " +
@@ -545,6 +603,24 @@ CallResult Runtime::disconnect(Integration& in, std::string_view tenant_id) {
       in, tenant_id,
       {"disconnect", IH_CAP_CONNECT, false,
        [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) { return d.disconnect(p, c); }});
+}
+
+CallResult Runtime::oauthAuthorize(Integration& in, std::string_view tenant_id,
+                                   std::string_view params_json) {
+  // The capability bit is checked in invoke(); the loader refused IH_CAP_OAUTH on pre-1.2 descriptors.
+  return invoke(in, tenant_id,
+                {"OAuth authorization", IH_CAP_OAUTH, false,
+                 [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+                   return d.oauth_authorize(p, c, toStr(params_json));
+                 }});
+}
+
+CallResult Runtime::oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json) {
+  return invoke(
+      in, tenant_id,
+      {"OAuth completion", IH_CAP_OAUTH, true, [&](const ih_plugin_descriptor& d, ih_plugin* p, ih_call* c) {
+         return d.oauth_complete(p, c, toStr(params_json));
+       }});
 }
 
 void Runtime::shutdown(std::chrono::milliseconds drain) {

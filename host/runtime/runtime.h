@@ -131,6 +131,10 @@ class Runtime {
   CallResult connect(Integration& in, std::string_view tenant_id, std::string_view input_json);
   CallResult testConnection(Integration& in, std::string_view tenant_id);
   CallResult disconnect(Integration& in, std::string_view tenant_id);
+  // ABI 1.2 OAuth (kUnsupported without IH_CAP_OAUTH). oauthComplete stages credentials_put like connect:
+  // the caller stores CallResult::credentials only when the call succeeded.
+  CallResult oauthAuthorize(Integration& in, std::string_view tenant_id, std::string_view params_json);
+  CallResult oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json);
 
   // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins.
   // Idempotent.

@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -22,6 +23,21 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// ihost_sync_runs_total{integration,job,status}, ihost_sync_rows_total{integration,job} and
+// ihost_sync_run_duration_seconds{integration,job} for one finished run.
+void recordRunMetrics(const store::JobRun& run, double seconds) {
+  auto& r = metrics::registry();
+  const metrics::Labels labels = {{"integration", run.integration_id}, {"job", run.job}};
+  r.counter("ihost_sync_runs_total", "Finished sync job runs, by integration, job and status.",
+            {{"integration", run.integration_id}, {"job", run.job}, {"status", run.status}})
+      .inc();
+  r.counter("ihost_sync_rows_total", "Rows (records) written by sync job runs.", labels)
+      .inc(static_cast<uint64_t>(std::max<int64_t>(run.rows, 0)));
+  r.histogram("ihost_sync_run_duration_seconds", "Wall time of one sync job run.", labels,
+              {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
+      .observe(seconds);
+}
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -342,6 +358,7 @@ struct Scheduler::Impl {
     (void)owner.history_.releaseLease(r.tenant_id, r.integration_id, r.job, run->holder);
 
     const int64_t duration_ms = static_cast<int64_t>(seconds * 1000);
+    recordRunMetrics(r, seconds);
     log::info(r.status == "succeeded" ? "job run succeeded" : "job run failed",
               {{"integration", r.integration_id},
                {"job", r.job},

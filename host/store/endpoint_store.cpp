@@ -590,4 +590,22 @@ Result<size_t> EndpointStore::releaseClaims() {
   return changed;
 }
 
+Result<size_t> EndpointStore::purgeFinishedBefore(int64_t before) {
+  size_t removed = 0;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) {
+    SQLite::Statement attempts(db, "DELETE FROM endpoint_attempts WHERE at < ?");
+    attempts.bind(1, before);
+    attempts.exec();
+    removed += static_cast<size_t>(db.getChanges());
+    SQLite::Statement deliveries(
+        db, "DELETE FROM endpoint_deliveries WHERE status IN ('succeeded', 'failed') AND updated_at < ?");
+    deliveries.bind(1, before);
+    deliveries.exec();
+    removed += static_cast<size_t>(db.getChanges());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return removed;
+}
+
 }  // namespace ih::store

@@ -140,6 +140,9 @@ class EndpointStore {
   Result<std::string> recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy);
   // Puts deliveries left `sending` by a crash or stop back to pending. Returns how many.
   Result<size_t> releaseClaims();
+  // Retention (cross-tenant): deletes attempts made before `before` (unix ms) and succeeded/failed deliveries
+  // last updated before it. Pending and claimed deliveries are kept. Returns the rows deleted.
+  Result<size_t> purgeFinishedBefore(int64_t before);
 
  private:
   Store& store_;

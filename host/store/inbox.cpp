@@ -188,7 +188,13 @@ InboxStore::~InboxStore() {
 
 // --- intake ---
 
-Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
+namespace {
+
+// One intake: insert, or count a duplicate / conflict on the original row. Runs on the writer thread.
+// (A template only because InboxStore::Cache is private.)
+template <class StatementCache>
+Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEvent& event,
+                      IntakeResult& result) {
   static constexpr std::string_view kInsert =
       "INSERT INTO webhook_events(integration_id, tenant_id, account, event_id, type, object_id, "
       "occurred_at, "
@@ -202,55 +208,78 @@ Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
       "UPDATE webhook_events SET duplicates = duplicates + 1 WHERE id = ?";
   static constexpr std::string_view kConflict =
       "UPDATE webhook_events SET conflicts = conflicts + 1 WHERE id = ?";
+  {
+    SQLite::Statement& q = cache.get(db, kInsert);
+    ResetOnExit guard(q);
+    bindText(q, 1, event.integration_id);
+    bindText(q, 2, event.tenant_id);
+    bindText(q, 3, event.account);
+    bindText(q, 4, event.event_id);
+    bindText(q, 5, event.type);
+    bindText(q, 6, event.object_id);
+    q.bind(7, event.occurred_at);
+    bindBlob(q, 8, event.payload);
+    bindBlob(q, 9, event.payload_sha256);
+    bindText(q, 10, event.headers_json);
+    bindText(q, 11, inboxStatusName(event.status));
+    q.bind(12, event.next_attempt_at);
+    q.bind(13, event.received_at);
+    q.bind(14, event.received_at);
+    if (q.exec() == 1) {
+      result.outcome = IntakeOutcome::kAccepted;
+      result.id = db.getLastInsertRowid();
+      return Status::ok();
+    }
+  }
+  std::string stored_hash;
+  {
+    SQLite::Statement& q = cache.get(db, kFind);
+    ResetOnExit guard(q);
+    bindText(q, 1, event.integration_id);
+    bindText(q, 2, event.tenant_id);
+    bindText(q, 3, event.event_id);
+    if (!q.executeStep()) return Status::internal("webhook event vanished during dedupe");
+    result.id = q.getColumn(0).getInt64();
+    stored_hash = columnBytes(q.getColumn(1));
+  }
+  result.outcome = stored_hash == event.payload_sha256 ? IntakeOutcome::kDuplicate : IntakeOutcome::kConflict;
+  SQLite::Statement& q = cache.get(db, result.outcome == IntakeOutcome::kDuplicate ? kDuplicate : kConflict);
+  ResetOnExit guard(q);
+  q.bind(1, result.id);
+  q.exec();
+  return Status::ok();
+}
 
+}  // namespace
+
+Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
   auto result = std::make_shared<IntakeResult>();
   Cache* cache = cache_.get();
-  Status st = db_.writeSync([&event, result, cache](SQLite::Database& db) {
-    {
-      SQLite::Statement& q = cache->get(db, kInsert);
-      ResetOnExit guard(q);
-      bindText(q, 1, event.integration_id);
-      bindText(q, 2, event.tenant_id);
-      bindText(q, 3, event.account);
-      bindText(q, 4, event.event_id);
-      bindText(q, 5, event.type);
-      bindText(q, 6, event.object_id);
-      q.bind(7, event.occurred_at);
-      bindBlob(q, 8, event.payload);
-      bindBlob(q, 9, event.payload_sha256);
-      bindText(q, 10, event.headers_json);
-      bindText(q, 11, inboxStatusName(event.status));
-      q.bind(12, event.next_attempt_at);
-      q.bind(13, event.received_at);
-      q.bind(14, event.received_at);
-      if (q.exec() == 1) {
-        result->outcome = IntakeOutcome::kAccepted;
-        result->id = db.getLastInsertRowid();
-        return Status::ok();
-      }
-    }
-    std::string stored_hash;
-    {
-      SQLite::Statement& q = cache->get(db, kFind);
-      ResetOnExit guard(q);
-      bindText(q, 1, event.integration_id);
-      bindText(q, 2, event.tenant_id);
-      bindText(q, 3, event.event_id);
-      if (!q.executeStep()) return Status::internal("webhook event vanished during dedupe");
-      result->id = q.getColumn(0).getInt64();
-      stored_hash = columnBytes(q.getColumn(1));
-    }
-    result->outcome =
-        stored_hash == event.payload_sha256 ? IntakeOutcome::kDuplicate : IntakeOutcome::kConflict;
-    SQLite::Statement& q =
-        cache->get(db, result->outcome == IntakeOutcome::kDuplicate ? kDuplicate : kConflict);
-    ResetOnExit guard(q);
-    q.bind(1, result->id);
-    q.exec();
-    return Status::ok();
-  });
+  Status st = db_.writeSync(
+      [&event, result, cache](SQLite::Database& db) { return insertOnWriter(db, *cache, event, *result); });
   if (!st.isOk()) return st;
   return *result;
+}
+
+void InboxStore::insertAsync(InboxEvent event, InsertDone done) {
+  struct State {
+    InboxEvent event;
+    IntakeResult result;
+    InsertDone done;
+  };
+  auto state = std::make_shared<State>(State{std::move(event), {}, std::move(done)});
+  Cache* cache = cache_.get();
+  db_.writeAsync(
+      [state, cache](SQLite::Database& db) {
+        return insertOnWriter(db, *cache, state->event, state->result);
+      },
+      [state](const Status& st) {
+        if (st.isOk()) {
+          state->done(state->result);
+        } else {
+          state->done(st);
+        }
+      });
 }
 
 // --- routing ---

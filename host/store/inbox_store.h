@@ -123,6 +123,10 @@ class InboxStore {
   // A repeat of (integration_id, tenant_id, event_id) stores nothing new: it counts a duplicate (same
   // payload_sha256) or a conflict (different payload) on the original row.
   Result<IntakeResult> insert(const InboxEvent& event);
+  // The same without waiting: `done` runs on the store's writer thread once the outcome is final (after the
+  // commit). It must be quick and must not write to the store synchronously.
+  using InsertDone = std::function<void(Result<IntakeResult>)>;
+  void insertAsync(InboxEvent event, InsertDone done);
 
   // --- platform routing (admin, cross-tenant) ---
   // Maps a provider account of a platform integration to a tenant (insert or replace).

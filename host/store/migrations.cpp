@@ -11,6 +11,7 @@ extern const std::string_view kV2InboxSchema;      // store/inbox.cpp
 extern const std::string_view kV3RecordsSchema;    // store/records.cpp
 extern const std::string_view kV4EndpointsSchema;  // store/endpoint_store.cpp
 extern const std::string_view kV5SchedulerSchema;  // store/scheduler_store.cpp
+extern const std::string_view kV6OAuthSchema;      // store/oauth_store.cpp
 
 namespace {
 
@@ -93,6 +94,7 @@ const std::array kMigrations = {
     Migration{3, "records, normalized events, idempotent action results", kV3RecordsSchema},
     Migration{4, "outbound webhook endpoints, deliveries, attempts", kV4EndpointsSchema},
     Migration{5, "scheduled jobs: leases, run history", kV5SchedulerSchema},
+    Migration{6, "oauth states issued by the host", kV6OAuthSchema},
 };
 
 }  // namespace

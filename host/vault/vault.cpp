@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "log/log.h"
+#include "metrics/metrics.h"
 
 namespace ih::vault {
 namespace {
@@ -46,6 +47,14 @@ std::string buildAad(const Aad& aad, std::string_view key_id) {
 
 const unsigned char* bytes(std::string_view s) {
   return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+// ihost_vault_operations_total{op,result}: op = seal | open | reseal | reload, result = ok | error.
+void countOperation(const char* op, bool ok) {
+  metrics::registry()
+      .counter("ihost_vault_operations_total", "Vault operations, by operation and result.",
+               {{"op", op}, {"result", ok ? "ok" : "error"}})
+      .inc();
 }
 
 Status cannotDecrypt(const Aad& aad, std::string_view key_id) {
@@ -100,9 +109,13 @@ Status Vault::reload() {
 
 Status Vault::reloadLocked() {
   Result<KeyRing> fresh = reload_();
-  if (!fresh.isOk()) return fresh.status();
+  if (!fresh.isOk()) {
+    countOperation("reload", false);
+    return fresh.status();
+  }
   std::shared_ptr<const KeyRing> current = snapshot();
   if (!fresh->samePepper(*current)) {
+    countOperation("reload", false);
     return Status::failedPrecondition(
         "the reloaded vault key ring has a different pepper than the running one; it was not applied (every "
         "API "
@@ -115,6 +128,7 @@ Status Vault::reloadLocked() {
     ring_ = std::move(next);
   }
   reloads_.fetch_add(1, std::memory_order_relaxed);
+  countOperation("reload", true);
   log::info("vault: key ring reloaded", {{"newest_key_id", newest}});
   return Status::ok();
 }
@@ -208,6 +222,7 @@ Result<SecureString> Vault::openWith(const KeyRing& ring, const Sealed& sealed, 
 Result<Sealed> Vault::seal(std::string_view plaintext, const Aad& aad) {
   Result<Sealed> sealed = sealWith(*snapshot(), plaintext, aad);
   (sealed.isOk() ? seals_ : failures_).fetch_add(1, std::memory_order_relaxed);
+  countOperation("seal", sealed.isOk());
   return sealed;
 }
 
@@ -215,10 +230,12 @@ Result<SecureString> Vault::open(const Sealed& sealed, const Aad& aad) {
   Result<std::shared_ptr<const KeyRing>> ring = ringWithKey(sealed.key_id);
   if (!ring.isOk()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
+    countOperation("open", false);
     return ring.status();
   }
   Result<SecureString> plain = openWith(**ring, sealed, aad);
   (plain.isOk() ? opens_ : failures_).fetch_add(1, std::memory_order_relaxed);
+  countOperation("open", plain.isOk());
   return plain;
 }
 
@@ -226,16 +243,19 @@ Result<Sealed> Vault::reseal(const Sealed& sealed, const Aad& aad) {
   Result<std::shared_ptr<const KeyRing>> ring = ringWithKey(sealed.key_id);
   if (!ring.isOk()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
+    countOperation("reseal", false);
     return ring.status();
   }
   Result<SecureString> plain = openWith(**ring, sealed, aad);
   if (!plain.isOk()) {
     failures_.fetch_add(1, std::memory_order_relaxed);
+    countOperation("reseal", false);
     return plain.status();
   }
   // Seal with the newest key of the ring that opened it (a reload may have just brought a newer one).
   Result<Sealed> resealed = sealWith(*snapshot(), plain->view(), aad);
   (resealed.isOk() ? reseals_ : failures_).fetch_add(1, std::memory_order_relaxed);
+  countOperation("reseal", resealed.isOk());
   return resealed;
 }
 

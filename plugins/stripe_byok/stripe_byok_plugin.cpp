@@ -16,7 +16,9 @@
 
 #include "ih/plugin.hpp"
 #include "stripe_common/client.h"
+#include "stripe_common/event_handlers.h"
 #include "stripe_common/keys.h"
+#include "stripe_common/sync_jobs.h"
 #include "stripe_common/webhook_signature.h"
 
 namespace stripe_byok {
@@ -57,7 +59,13 @@ constexpr char kManifestJson[] = R"json({
                   "default": [
                     {"key": "starter", "name": "Starter", "amount": 900, "currency": "usd", "interval": "month", "trial_days": 7},
                     {"key": "pro", "name": "Pro", "amount": 2900, "currency": "usd", "interval": "month", "trial_days": 7}]},
-      "success_url": {"type": "string", "description": "Where a payment page returns after success (optional)."}
+      "success_url": {"type": "string", "description": "Where a payment page returns after success (optional)."},
+      "rate_limit_per_s": {"type": "number", "minimum": 0, "default": 0,
+                           "description": "Stripe requests per second per tenant; 0 = Stripe's documented limits (25 test, 100 live). Raise only if Stripe raised your limits."},
+      "sync_expand_sources": {"type": "boolean", "default": true,
+                              "description": "transactions job: expand each balance transaction's source (charge customer, payment_intent, invoice, metadata)."},
+      "sync_resolve_invoices": {"type": "boolean", "default": true,
+                                "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price."}
     }
   },
   "connect_schema": {
@@ -70,6 +78,14 @@ constexpr char kManifestJson[] = R"json({
     "required": ["secret_key", "publishable_key"]
   },
   "webhooks": {"tenant": true, "platform": false},
+  "jobs": [
+    {"name": "catalog", "every": "1h",
+     "description": "Products and prices into records (archived stay with active=false, deleted become tombstones)."},
+    {"name": "transactions", "every": "15m",
+     "description": "Balance transactions (gross, fee, net, source, product/price) into records: backfill, then incremental."},
+    {"name": "reconcile_events", "every": "1h",
+     "description": "Stripe events since the last seen one into the webhook inbox, so a webhook outage loses nothing."}
+  ],
   "actions": [
     {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and recurring prices (idempotent)."},
     {"name": "create_invoices", "description": "Creates and finalizes one invoice per buyer; reruns create nothing new."},
@@ -176,6 +192,13 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     options_.timeout_ms = integer(config, "timeout_ms", 20000);
     tolerance_s_ = integer(config, "webhook_tolerance_s", ih::stripe::kDefaultWebhookToleranceSeconds);
     success_url_ = str(config, "success_url");
+    if (config.contains("rate_limit_per_s")) {
+      if (!config["rate_limit_per_s"].is_number() || config["rate_limit_per_s"].get<double>() < 0)
+        throw std::invalid_argument("rate_limit_per_s must be a number >= 0");
+      options_.rate_limit_per_s = config["rate_limit_per_s"].get<double>();
+    }
+    sync_options_.expand_sources = config.value("sync_expand_sources", true);
+    sync_options_.resolve_invoices = config.value("sync_resolve_invoices", true);
     const json catalog = config.contains("catalog") ? config["catalog"] : defaultCatalog();
     if (!catalog.is_array()) throw std::invalid_argument("catalog must be an array of plans");
     std::set<std::string> seen;
@@ -282,48 +305,18 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     return call.setResult(meta.dump());
   }
 
+  // The event mapping is shared with the Connect plugin (stripe_common/event_handlers.h).
   Status handleWebhook(Call& call, std::string_view event_json, std::string_view body) override {
-    const json meta = parse(event_json);
-    if (meta.is_object() && meta.value("stale", false)) {
-      call.debug("stripe event skipped: a newer event for the object was already applied",
-                 json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
-      return Status::ok();
-    }
-    const json event = parse(body);
-    if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
-    const std::string type = str(event, "type");
-    const json object = member(member(event, "data"), "object");
-    const int64_t created = integer(event, "created", nowSeconds());
-    if (!object.is_object()) return Status::ok();
+    return ih::stripe::handleEvent(call, event_json, body);
+  }
 
-    if (type == "invoice.finalized" || type == "invoice.paid" || type == "invoice.payment_failed" ||
-        type == "invoice.voided" || type == "invoice.marked_uncollectible") {
-      const json record = invoiceRecord(object);
-      if (Status s = upsert(call, "invoice", record, created); !s.isOk()) return s;
-      json data = record;
-      data["stripe_event"] = type;
-      data["event_id"] = str(event, "id");
-      return call.emit("invoice.updated", data.dump());
-    }
-    if (type == "payment_intent.succeeded" || type == "payment_intent.payment_failed") {
-      const json record = paymentRecord(object);
-      if (Status s = upsert(call, "payment", record, created); !s.isOk()) return s;
-      json data = record;
-      data["stripe_event"] = type;
-      data["event_id"] = str(event, "id");
-      return call.emit(type == "payment_intent.succeeded" ? "payment.succeeded" : "payment.failed",
-                       data.dump());
-    }
-    if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
-        type == "customer.subscription.deleted") {
-      const json record = subscriptionRecord(object);
-      if (Status s = upsert(call, "subscription", record, created); !s.isOk()) return s;
-      json data = record;
-      data["stripe_event"] = type;
-      data["event_id"] = str(event, "id");
-      return call.emit("subscription.updated", data.dump());
-    }
-    return Status::ok();  // acknowledged, not used by this plugin
+  // ---- sync jobs (stripe_common/sync_jobs.h; "jobs" above = ih::stripe::kSyncJobsManifestJson) ------
+  Status runJob(Call& call, std::string_view job, std::string_view params_json) override {
+    if (!ih::stripe::isSyncJob(job)) return Status::notFound("no such job: " + std::string(job));
+    auto creds = loadCredentials(call);
+    if (!creds) return creds.status();
+    Client client(call, options_, creds->secret_key);
+    return ih::stripe::runSyncJob(call, client, job, params_json, sync_options_);
   }
 
   // ---- actions ------------------------------------------------------------------------------------------
@@ -385,62 +378,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     return call.upsertRecords(model, rows.dump());
   }
 
-  static json invoiceRecord(const json& invoice) {
-    const json transitions = member(invoice, "status_transitions");
-    const json metadata = member(invoice, "metadata");
-    return {{"id", str(invoice, "id")},
-            {"status", member(invoice, "status")},
-            {"amount_due", integer(invoice, "amount_due")},
-            {"amount_paid", integer(invoice, "amount_paid")},
-            {"amount_remaining", integer(invoice, "amount_remaining")},
-            {"currency", member(invoice, "currency")},
-            {"customer", idOf(member(invoice, "customer"))},
-            {"number", member(invoice, "number")},
-            {"hosted_invoice_url", member(invoice, "hosted_invoice_url")},
-            {"invoice_pdf", member(invoice, "invoice_pdf")},
-            {"paid_at", member(transitions, "paid_at")},
-            {"finalized_at", member(transitions, "finalized_at")},
-            {"reference", member(metadata, "ihost_ref")},
-            {"buyer", member(metadata, "ihost_buyer")},
-            {"livemode", invoice.value("livemode", false)}};
-  }
-
-  static json paymentRecord(const json& intent) {
-    const json error = member(intent, "last_payment_error");
-    return {{"id", str(intent, "id")},
-            {"status", member(intent, "status")},
-            {"amount", integer(intent, "amount")},
-            {"amount_received", integer(intent, "amount_received")},
-            {"currency", member(intent, "currency")},
-            {"customer", idOf(member(intent, "customer"))},
-            {"latest_charge", idOf(member(intent, "latest_charge"))},
-            {"reference", member(member(intent, "metadata"), "ihost_ref")},
-            {"failure_code", member(error, "code")},
-            {"failure_message", member(error, "message")},
-            {"livemode", intent.value("livemode", false)}};
-  }
-
-  static json subscriptionRecord(const json& sub) {
-    const json items = member(member(sub, "items"), "data");
-    const json first = items.is_array() && !items.empty() ? items[0] : json::object();
-    const json price = member(first, "price");
-    auto period = [&](const char* key) {
-      json v = member(first, key);  // 2025+ versions: on the item
-      return v.is_number_integer() ? v : member(sub, key);
-    };
-    return {{"id", str(sub, "id")},
-            {"status", member(sub, "status")},
-            {"customer", idOf(member(sub, "customer"))},
-            {"price", idOf(price)},
-            {"lookup_key", member(price, "lookup_key")},
-            {"quantity", member(first, "quantity")},
-            {"current_period_start", period("current_period_start")},
-            {"current_period_end", period("current_period_end")},
-            {"cancel_at_period_end", sub.value("cancel_at_period_end", false)},
-            {"canceled_at", member(sub, "canceled_at")},
-            {"trial_end", member(sub, "trial_end")},
-            {"livemode", sub.value("livemode", false)}};
-  }
+  // Record shapes are shared with the Connect plugin (stripe_common/event_handlers.h).
+  static json invoiceRecord(const json& invoice) { return ih::stripe::invoiceRecord(invoice); }
 
   // ---- ensure_products ------------------------------------------------------------------------------
   std::vector<Plan> selectPlans(const json& input) const {
@@ -905,10 +844,11 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
   int64_t tolerance_s_ = ih::stripe::kDefaultWebhookToleranceSeconds;
   std::string success_url_;
   std::vector<Plan> catalog_;
+  ih::stripe::SyncOptions sync_options_;
 };
 
 }  // namespace
 }  // namespace stripe_byok
 
 IH_SDK_EXPORT_PLUGIN(stripe_byok::StripeByokPlugin, stripe_byok::kManifestJson,
-                     IH_CAP_WEBHOOKS | IH_CAP_ACTIONS | IH_CAP_CONNECT, 0)
+                     IH_CAP_WEBHOOKS | IH_CAP_JOBS | IH_CAP_ACTIONS | IH_CAP_CONNECT, 0)

@@ -85,6 +85,8 @@ class TxnStore {
   // Looks up by the id's tail (works for "txn_X" and the synthetic "ch_X").
   const TxnRow* find(std::string_view id) const;
   json render(const TxnRow& row, int64_t now) const;
+  // The same object as render(), appended as JSON text (the list fast path: no DOM per row).
+  void renderText(const TxnRow& row, int64_t now, std::string& out) const;
   std::string source(const TxnRow& row) const;
   std::string id(const TxnRow& row) const { return "txn_" + std::string(row.tail, sizeof row.tail); }
   size_t size() const { return rows_.size(); }

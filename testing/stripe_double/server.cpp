@@ -221,6 +221,11 @@ void StripeDouble::Impl::handleHttp(const httplib::Request& req, httplib::Respon
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       if (it->path != req.path) continue;
       if (!it->method.empty() && strcasecmp(it->method.c_str(), req.method.c_str()) != 0) continue;
+      if (!it->query_contains.empty() && rec.query.find(it->query_contains) == std::string::npos) continue;
+      if (it->skip > 0) {
+        --it->skip;
+        break;
+      }
       fault = *it;
       if (--it->count <= 0) faults.erase(it);
       break;
@@ -490,8 +495,11 @@ Reply StripeDouble::Impl::dispatchAdmin(const httplib::Request& req, const std::
     auto kind = faultKindFromString(str(params, "kind"));
     auto count = asInt(params.value("count", json(1)));
     auto delay = asInt(params.value("delay_ms", json(0)));
-    if (f.path.empty() || !kind || !count || !delay)
-      return bad("need path, kind (rate_limit|lock_timeout|server_error|slow|drop)");
+    auto skip = asInt(params.value("skip", json(0)));
+    f.query_contains = str(params, "query_contains");
+    if (f.path.empty() || !kind || !count || !delay || !skip || *skip < 0)
+      return bad("need path, kind (rate_limit|lock_timeout|server_error|slow|drop); skip >= 0");
+    f.skip = static_cast<int>(*skip);
     f.kind = *kind;
     f.count = static_cast<int>(*count);
     f.delay_ms = static_cast<int>(*delay);

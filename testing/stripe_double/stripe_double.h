@@ -68,7 +68,9 @@ struct Fault {
   std::string method;
   int count = 1;
   FaultKind kind = FaultKind::kServerError;
-  int delay_ms = 0;  // kSlow: delay before answering normally; others: delay before failing
+  int delay_ms = 0;            // kSlow: delay before answering normally; others: delay before failing
+  int skip = 0;                // let this many matching requests through first ("page N fails": skip N-1)
+  std::string query_contains;  // only requests whose raw query contains this text ("" = any)
 };
 
 struct SeedOptions {

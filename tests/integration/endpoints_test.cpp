@@ -352,4 +352,39 @@ TEST_CASE("a restart resumes pending and claimed deliveries and events stored wh
   }));
 }
 
+TEST_CASE("retention prunes finished deliveries and attempts, never pending ones", "[endpoints]") {
+  EndpointsHost host;
+  Receiver receiver;
+  auto acme = host.tenant("acme");
+  const std::string delivered = host.createEndpoint(acme, receiver.url())["id"];
+  const std::string dead_end = host.createEndpoint(acme, "http://127.0.0.1:9/unreachable")["id"];
+  host.emit(acme, "invoice.paid");
+  REQUIRE(receiver.waitFor(1).size() == 1);
+  auto& store = host.endpoints->endpointStore();
+  REQUIRE(eventually([&] {
+    auto rows = store.listDeliveries(acme.id, delivered);
+    return rows.isOk() && rows->size() == 1 && (*rows)[0].status == "succeeded";
+  }));
+  host.endpoints->stop();
+  // The unreachable endpoint's delivery is still being retried: pending, with failed attempts.
+  auto retrying = store.listDeliveries(acme.id, dead_end);
+  REQUIRE(retrying.isOk());
+  REQUIRE(retrying->size() == 1);
+  CHECK((*retrying)[0].status == "pending");
+
+  const int64_t future = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count() +
+                         1000;
+  CHECK(*store.purgeFinishedBefore(0) == 0);  // nothing that old
+  auto pruned = store.purgeFinishedBefore(future);
+  REQUIRE(pruned.isOk());
+  CHECK(*pruned >= 2);  // the succeeded delivery and every attempt
+  CHECK(store.listDeliveries(acme.id, delivered)->empty());
+  CHECK(store.listAttempts(acme.id, delivered, 0, 10)->empty());
+  auto kept = store.listDeliveries(acme.id, dead_end);
+  REQUIRE(kept->size() == 1);
+  CHECK((*kept)[0].status == "pending");
+}
+
 }  // namespace

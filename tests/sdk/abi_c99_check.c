@@ -19,7 +19,8 @@ int ih_c99_check_versions(void);
 int ih_c99_check_versions(void) {
   ih_str s = {"x", 1};
   ih_plugin_entry_fn entry = NULL;
-  uint64_t caps = IH_CAP_ROUTES | IH_CAP_WEBHOOKS | IH_CAP_JOBS | IH_CAP_ACTIONS | IH_CAP_CONNECT;
+  uint64_t caps =
+      IH_CAP_ROUTES | IH_CAP_WEBHOOKS | IH_CAP_JOBS | IH_CAP_ACTIONS | IH_CAP_CONNECT | IH_CAP_OAUTH;
   (void)entry;
   return (int)s.len + IH_ABI_MAJOR + IH_ABI_MINOR + (int)(caps & 1u) + (int)IH_FLAG_SERIALIZE +
          IH_ERR_SIGNATURE + IH_LOG_ERROR + (int)sizeof(IH_PLUGIN_ENTRY_SYMBOL);

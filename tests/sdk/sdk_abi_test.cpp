@@ -367,3 +367,74 @@ TEST_CASE("the built example .so exports its entry and greets", "[sdk][example]"
   REQUIRE(r.status == IH_OK);
   CHECK(nlohmann::json::parse(r.body)["message"] == "Hello, acme!");
 }
+
+namespace {
+
+// An ABI 1.2 plugin: OAuth handlers and credentials_delete through the fake host.
+class OAuthProbe final : public ih::sdk::Plugin {
+ public:
+  OAuthProbe(const ih_host_api*, std::string_view, std::string_view) {}
+  Status oauthAuthorize(Call& call, std::string_view params) override {
+    auto state = ih::sdk::json::stringField(params, "state");
+    return call.setResult(
+        "{\"url\":" + ih::sdk::json::quote("https://provider.test/authorize?state=" + *state) + "}");
+  }
+  Status oauthComplete(Call& call, std::string_view params) override {
+    auto query = ih::sdk::json::rawField(params, "query");
+    auto code = ih::sdk::json::stringField(query.value_or("{}"), "code");
+    if (!code) return Status::invalidArgument("no code");
+    if (Status s = call.putCredentials("{\"token\":" + ih::sdk::json::quote("tok_" + *code) + "}"); !s.isOk())
+      return s;
+    if (Status s = call.bindAccount("acct_" + *code); !s.isOk()) return s;
+    return call.setResult("{\"account\":" + ih::sdk::json::quote("acct_" + *code) + "}");
+  }
+  Status runAction(Call& call, std::string_view action, std::string_view) override {
+    if (action == "revoked") return call.deleteCredentials("provider said so");
+    return Status::notFound("no such action");
+  }
+};
+
+constexpr char kOAuthManifest[] = R"({"name":"oauth_probe","version":"1.0.0"})";
+constexpr ih_plugin_descriptor kOAuthProbe =
+    ih::sdk::descriptorFor<OAuthProbe>(kOAuthManifest, IH_CAP_OAUTH | IH_CAP_ACTIONS, 0);
+
+}  // namespace
+
+TEST_CASE("ABI 1.2: OAuth handlers and credentials_delete through the fake host", "[sdk][abi][oauth]") {
+  CHECK(IH_ABI_MINOR == 2);
+  CHECK(kOAuthProbe.oauth_authorize != nullptr);
+  FakeHost host(&kOAuthProbe);
+  host.setTenant("t1");
+  auto inst = host.create("o", "{}");
+  auto url = host.oauthAuthorize(inst, R"({"state":"s1","redirect_uri":"https://h/cb"})");
+  REQUIRE(url.ok());
+  CHECK(nlohmann::json::parse(url.result)["url"] == "https://provider.test/authorize?state=s1");
+  auto done =
+      host.oauthComplete(inst, R"({"query":{"code":"abc","state":"s1"},"redirect_uri":"https://h/cb"})");
+  REQUIRE(done.ok());
+  CHECK(host.credentials("t1", "o") == std::string(R"({"token":"tok_abc"})"));
+  CHECK(host.boundAccounts().at("acct_abc") == "t1");
+  auto wiped = host.runAction(inst, "revoked");
+  REQUIRE(wiped.ok());
+  CHECK_FALSE(host.credentials("t1", "o"));
+  CHECK(host.events().back().type == "integration.disconnected");
+  CHECK(host.runAction(inst, "revoked").status == IH_ERR_NOT_FOUND);  // already wiped
+
+  // A pre-1.2 descriptor (the frozen fixture) answers IH_ERR_UNSUPPORTED without reading past its size.
+  FakeHost old(loadFixture(fixturePath("fixture_frozen")));
+  auto frozen = old.create("frozen", "{}");
+  CHECK(old.oauthAuthorize(frozen, "{}").status == IH_ERR_UNSUPPORTED);
+}
+
+TEST_CASE("ABI 1.2: Call reports missing 1.2 services of an older host table", "[sdk][abi][oauth]") {
+  FakeHost host(&kOAuthProbe);
+  ih_host_api older = *host.api();
+  older.struct_size = static_cast<uint32_t>(offsetof(ih_host_api, credentials_delete));  // a 1.1 host
+  ih_plugin* instance = nullptr;
+  REQUIRE(kOAuthProbe.create(&older, nullptr, ih::sdk::toStr("o"), ih::sdk::toStr("{}"), &instance) == IH_OK);
+  Call call(&older, nullptr);
+  Status s = call.deleteCredentials("x");
+  CHECK(s.code() == IH_ERR_UNSUPPORTED);
+  CHECK(s.message().find("credentials_delete") != std::string::npos);
+  kOAuthProbe.destroy(instance);
+}

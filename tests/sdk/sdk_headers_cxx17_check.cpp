@@ -19,6 +19,7 @@ static_assert(kDescriptor.struct_size == sizeof(ih_plugin_descriptor));
 int ihSdkHeadersCompileCheck() {
   ih::sdk::testing::FakeHost host(&kDescriptor);
   auto instance = host.create("compile_check", "{}");
+  (void)host.oauthAuthorize(instance, "{}");  // ABI 1.2 helpers instantiate too
   ih::sdk::Result<int> result(ih::sdk::Status::notFound("x"));
   return static_cast<int>(host.route(instance, "{}").status) + (result ? 1 : 0) +
          static_cast<int>(ih::sdk::hmacSha256Hex("k", "d").size());

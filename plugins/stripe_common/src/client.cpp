@@ -31,6 +31,32 @@ std::string stringOf(const Json& object, const char* key) {
   return {};
 }
 
+// Call::http with "rate_limit_per_s" in the request JSON (the SDK's HttpRequest has no field for it).
+Result<ih::sdk::HttpResponse> httpWithRate(const ih::sdk::Call& call, const ih::sdk::HttpRequest& request,
+                                           double rate_per_s) {
+  std::string request_json = request.toJson();
+  request_json.pop_back();  // the closing '}'
+  request_json += ",\"rate_limit_per_s\":" + std::to_string(rate_per_s) + "}";
+  const ih_host_api* host = call.host();
+  ih::sdk::Buffer meta(host);
+  ih::sdk::Buffer body(host);
+  const ih_status code = host->http_request(call.raw(), ih::sdk::toStr(request_json),
+                                            ih::sdk::toStr(request.body), meta.out(), body.out());
+  if (code != IH_OK) {
+    std::string message(ih::sdk::toView(host->last_error(call.raw())));
+    return Status(code,
+                  message.empty() ? "http_request failed with status " + std::to_string(code) : message);
+  }
+  ih::sdk::HttpResponse response;
+  const std::string_view meta_json = meta.view();
+  response.status = static_cast<int32_t>(ih::sdk::json::intField(meta_json, "status").value_or(0));
+  response.attempts = static_cast<int32_t>(ih::sdk::json::intField(meta_json, "attempts").value_or(1));
+  if (auto headers = ih::sdk::json::rawField(meta_json, "headers"))
+    response.headers_json = std::string(*headers);
+  response.body = body.str();
+  return response;
+}
+
 }  // namespace
 
 Status toStatus(int32_t http_status, std::string_view body) {
@@ -115,7 +141,8 @@ Result<Json> Client::send(std::string method, std::string_view path, const Form&
   request.idempotency_key = std::string(idempotency_key);
   request.endpoint = endpoint.empty() ? std::string(path.substr(0, path.find('?'))) : std::string(endpoint);
 
-  auto response = call_.http(request);
+  auto response = options_.rate_limit_per_s > 0 ? httpWithRate(call_, request, options_.rate_limit_per_s)
+                                                : call_.http(request);
   if (!response) {
     return Status::unavailable("Stripe is unreachable: " + maskSecrets(response.status().message()));
   }

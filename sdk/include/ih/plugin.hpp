@@ -633,6 +633,16 @@ class Call {
     return std::optional<std::string>(out.str());
   }
 
+  // ---- ABI 1.2 services. ----
+
+  // The provider revoked access on its side: the host wipes this tenant's credentials and secrets for the
+  // integration, marks it disconnected, audits `reason` and emits integration.disconnected. NOT_FOUND when
+  // the tenant was not connected (already wiped). Accounts stay bound (use bindAccount(account, false)).
+  Status deleteCredentials(std::string_view reason) const {
+    if (!hasService(offsetof(ih_host_api, credentials_delete))) return unsupported("credentials_delete");
+    return hostStatus(host_->credentials_delete(call_, toStr(reason)));
+  }
+
  private:
   // True when the host's table reaches the field at `offset` (and the pointer is set).
   bool hasService(size_t offset) const {
@@ -642,7 +652,8 @@ class Call {
     return *slot != nullptr;
   }
   static Status unsupported(const char* service) {
-    return Status(IH_ERR_UNSUPPORTED, std::string("this host does not offer ") + service + " (ABI 1.1)");
+    return Status(IH_ERR_UNSUPPORTED,
+                  std::string("this host does not offer ") + service + " (added in a later ABI minor)");
   }
 
   Status hostStatus(ih_status code) const {
@@ -690,6 +701,15 @@ class Plugin {
   }
   virtual Status testConnection(Call&) { return Status::unsupported("test_connection is not supported"); }
   virtual Status disconnect(Call&) { return Status::unsupported("disconnect is not supported"); }
+  // ABI 1.2, IH_CAP_OAUTH. `params_json` {"state","redirect_uri"} → setResult({"url":…}).
+  virtual Status oauthAuthorize(Call&, std::string_view /*params_json*/) {
+    return Status::unsupported("OAuth is not supported by this plugin");
+  }
+  // ABI 1.2, IH_CAP_OAUTH. `params_json` {"query":{…},"redirect_uri"}: exchange the code, putCredentials,
+  // bindAccount, setResult({"account",…}).
+  virtual Status oauthComplete(Call&, std::string_view /*params_json*/) {
+    return Status::unsupported("OAuth is not supported by this plugin");
+  }
 };
 
 namespace detail {
@@ -732,7 +752,9 @@ struct Thunks {
                           ih_plugin** out_instance) noexcept {
     if (out_instance == nullptr) return IH_ERR_INVALID_ARGUMENT;
     *out_instance = nullptr;
-    if (host == nullptr || host->struct_size < sizeof(ih_host_api) || host->abi_major != IH_ABI_MAJOR) {
+    // A table of an older minor is fine: Call checks each newer service's presence before using it.
+    if (host == nullptr || host->struct_size < offsetof(ih_host_api, records_commit) ||
+        host->abi_major != IH_ABI_MAJOR) {
       setErrorSafely(host, call, "host API table is missing, too small or of another major version");
       return IH_ERR_INVALID_ARGUMENT;
     }
@@ -792,6 +814,14 @@ struct Thunks {
   static ih_status disconnect(ih_plugin* p, ih_call* call) noexcept {
     return dispatch(p, call, [&](Plugin& plugin, Call& c) { return plugin.disconnect(c); });
   }
+  static ih_status oauthAuthorize(ih_plugin* p, ih_call* call, ih_str params_json) noexcept {
+    return dispatch(p, call,
+                    [&](Plugin& plugin, Call& c) { return plugin.oauthAuthorize(c, toView(params_json)); });
+  }
+  static ih_status oauthComplete(ih_plugin* p, ih_call* call, ih_str params_json) noexcept {
+    return dispatch(p, call,
+                    [&](Plugin& plugin, Call& c) { return plugin.oauthComplete(c, toView(params_json)); });
+  }
 
  private:
   template <typename Fn>
@@ -830,6 +860,8 @@ constexpr ih_plugin_descriptor descriptorFor(const char* manifest_json, uint64_t
       &detail::Thunks<T>::connect,
       &detail::Thunks<T>::testConnection,
       &detail::Thunks<T>::disconnect,
+      &detail::Thunks<T>::oauthAuthorize,
+      &detail::Thunks<T>::oauthComplete,
   };
 }
 

@@ -1,5 +1,5 @@
 /*
- * ihost plugin ABI, version 1.0 — the only contract between the ihost server and a provider plugin.
+ * ihost plugin ABI, version 1.2 — the only contract between the ihost server and a provider plugin.
  *
  * Conventions
  * -----------
@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define IH_ABI_MAJOR 1
-#define IH_ABI_MINOR 1
+#define IH_ABI_MINOR 2
 
 #if defined(_WIN32)
 #define IH_EXPORT __declspec(dllexport)
@@ -86,6 +86,7 @@ typedef int32_t ih_status;
 #define IH_CAP_JOBS ((uint64_t)1 << 2)     /* run_job */
 #define IH_CAP_ACTIONS ((uint64_t)1 << 3)  /* run_action */
 #define IH_CAP_CONNECT ((uint64_t)1 << 4)  /* connect + test_connection + disconnect */
+#define IH_CAP_OAUTH ((uint64_t)1 << 5)    /* oauth_authorize + oauth_complete (ABI 1.2) */
 
 /* Behaviour flags (ih_plugin_descriptor.flags). */
 #define IH_FLAG_SERIALIZE ((uint32_t)1 << 0) /* host never runs two handlers of one instance at once */
@@ -173,6 +174,16 @@ typedef struct ih_host_api {
    * jobs. get: IH_ERR_NOT_FOUND when absent; the plugin frees `*out` (wiped on free). */
   ih_status (*secret_put)(ih_call* call, ih_str name, ih_str value);
   ih_status (*secret_get)(ih_call* call, ih_str name, ih_buf** out);
+
+  /* ---- ABI 1.2 ------------------------------------------------------------------------------------------
+   * Check `struct_size > offsetof(ih_host_api, field)` before calling a 1.2 service on an unknown host. */
+
+  /* The provider revoked the calling tenant's access on its side (e.g. Stripe's account.application.
+   * deauthorized webhook): wipes the tenant's stored credentials and named secrets for this integration,
+   * marks the connection inactive, writes an audit entry with `reason` (free text, no secrets) and emits
+   * "integration.disconnected". Accounts stay bound: unbind them with bind_account(…, 0). Allowed in every
+   * handler that has a tenant. IH_ERR_NOT_FOUND when the tenant is not connected (already wiped). */
+  ih_status (*credentials_delete)(ih_call* call, ih_str reason);
 } ih_host_api;
 
 /* clang-format off */
@@ -200,6 +211,18 @@ typedef struct ih_host_api {
  *                  Store nothing on failure.
  * test_connection: live health check with stored credentials; set_result {"ok":bool,"detail":…}.
  * disconnect:      revoke at the provider when that applies; the host wipes stored credentials afterwards.
+ *
+ * ABI 1.2 (IH_CAP_OAUTH; the host reads these two fields only when struct_size covers them). The host owns the
+ * OAuth `state` (random, signed, bound to the tenant, single-use, expiring) and the routes
+ * GET /api/integrations/<id>/oauth/start and GET /oauth/<id>/callback; the plugin only speaks the provider.
+ * oauth_authorize: `params_json` {"state","redirect_uri"}; set_result {"url"}: the provider's consent page
+ *                  URL carrying `state` unchanged. No provider call is needed. `redirect_uri` is the host's
+ *                  callback URL (the plugin may use its own configured one instead).
+ * oauth_complete:  runs after the host verified and consumed the state, under the tenant's context.
+ *                  `params_json` {"query":{every callback query parameter},"redirect_uri"}. Exchanges the code,
+ *                  credentials_put (staged: stored only if the handler succeeds), bind_account for
+ *                  platform webhooks; set_result {"account","livemode",...} (non-secret facts, shown to the
+ *                  tenant as the connection's info).
  */
 /* clang-format on */
 typedef struct ih_plugin_descriptor {
@@ -224,6 +247,10 @@ typedef struct ih_plugin_descriptor {
   ih_status (*connect)(ih_plugin* self, ih_call* call, ih_str input_json);
   ih_status (*test_connection)(ih_plugin* self, ih_call* call);
   ih_status (*disconnect)(ih_plugin* self, ih_call* call);
+
+  /* ---- ABI 1.2 (IH_CAP_OAUTH) */
+  ih_status (*oauth_authorize)(ih_plugin* self, ih_call* call, ih_str params_json);
+  ih_status (*oauth_complete)(ih_plugin* self, ih_call* call, ih_str params_json);
 } ih_plugin_descriptor;
 
 /* The one exported symbol. The host passes its own ABI version; return NULL to refuse to load. */

@@ -47,12 +47,14 @@ constexpr char kManifestJson[] = R"json({
       "record_state": {"type": "boolean", "default": true,
                        "description": "Write seen/<event_id> plugin state for every processed event."},
       "handle_delay_ms": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 0,
-                          "description": "Sleep in handle_webhook (to test shutdown and slow handlers)."}
+                          "description": "Sleep in handle_webhook (to test shutdown and slow handlers)."},
+      "emit_events": {"type": "boolean", "default": false,
+                      "description": "Emit a normalized event test.received {event_id} per processed event."}
     },
     "required": ["webhook_secret"]
   },
   "webhooks": {"tenant": true, "platform": true},
-  "events": []
+  "events": ["test.received"]
 })json";
 
 json parse(std::string_view text) {
@@ -242,6 +244,7 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
     tolerance_s_ = config.value("tolerance_s", int64_t{300});
     record_state_ = config.value("record_state", true);
     handle_delay_ms_ = config.value("handle_delay_ms", int64_t{0});
+    emit_events_ = config.value("emit_events", false);
   }
 
   Status verifyWebhook(Call& call, std::string_view request_json, std::string_view body) override {
@@ -338,6 +341,11 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
       if (leak) message += " (provider said: key sk_live_51HqLyjWDarjtT1zdp7dc4eC3 rejected)";
       return Status::unavailable(message);
     }
+    if (emit_events_) {
+      Status emitted =
+          call.emit("test.received", json{{"event_id", info.value("event_id", std::string())}}.dump());
+      if (!emitted.isOk()) return emitted;
+    }
     if (!record_state_) return Status::ok();
     const json seen = {{"attempt", attempt},
                        {"stale", info.value("stale", false)},
@@ -350,6 +358,7 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
   std::string secret_;
   int64_t tolerance_s_ = 300;
   bool record_state_ = true;
+  bool emit_events_ = false;
   int64_t handle_delay_ms_ = 0;
   std::atomic<int64_t> order_{0};
 };

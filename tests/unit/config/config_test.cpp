@@ -168,6 +168,11 @@ TEST_CASE("a wrong type names the key, the expected type, the value and an examp
   CHECK(loadError("[server]\nlisten = \"8080\"\n") ==
         "cfg.toml:2:1: server.listen: expected host:port, got \"8080\". Write a host:port, e.g. listen = "
         "\"127.0.0.1:8080\".");
+  CHECK(loadError("[server]\nlisten = \"127.0.0.1:123456\"\n") ==
+        "cfg.toml:2:1: server.listen: expected host:port, got \"127.0.0.1:123456\". Write a host:port, e.g. "
+        "listen = \"127.0.0.1:8080\".");
+  CHECK(load("[server]\nlisten = \"127.0.0.1:65535\"\n").server.listen == "127.0.0.1:65535");  // five digits
+  CHECK(load("[server]\nlisten = \"127.0.0.1:18080\"\n").server.listen == "127.0.0.1:18080");
   CHECK(loadError("server = 1\n") ==
         "cfg.toml:1:1: server: expected a table, got an integer (1). Write it as a [server] table.");
 }

@@ -26,6 +26,9 @@ struct ClientOptions {
   std::string api_base_url = "https://api.stripe.com";  // no trailing slash needed
   std::string stripe_version = "2024-06-20";            // Stripe-Version header; empty: account default
   int64_t timeout_ms = 0;                               // 0: host default
+  // Requests per second of the tenant's rate budget for these calls; 0: the host default (Stripe's
+  // documented 25/s test, 100/s live). For accounts whose Stripe limits were raised (and for the double).
+  double rate_limit_per_s = 0;
 };
 
 // A Stripe error answer mapped to the status API callers see:

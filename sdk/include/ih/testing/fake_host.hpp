@@ -11,7 +11,9 @@
 // It implements the whole ih_host_api table with in-memory stores scoped like the real host's: credentials
 // and state per (tenant, integration), records per (tenant, integration, model, id) keeping the newest by
 // `updated_at` with tombstones on delete, events and log lines in order, and outbound HTTP answered by a
-// test-provided function, each request recorded. credentials_put is refused outside `connect`, as in ihost.
+// test-provided function, each request recorded. credentials_put is refused outside `connect` and
+// `oauth_complete`, as in ihost; credentials_delete (ABI 1.2) wipes credentials and secrets and records an
+// "integration.disconnected" event.
 // Every host buffer handed out is counted so a test can assert the plugin freed them (liveBuffers() == 0).
 //
 // Ownership: FakeHost owns the instances it creates and destroys the remaining ones in its destructor; the
@@ -22,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -162,6 +165,7 @@ class FakeHost {
     api_.inbox_ingest = &FakeHost::apiInboxIngest;
     api_.secret_put = &FakeHost::apiSecretPut;
     api_.secret_get = &FakeHost::apiSecretGet;
+    api_.credentials_delete = &FakeHost::apiCredentialsDelete;
     latest() = this;
   }
   ~FakeHost() {
@@ -240,6 +244,20 @@ class FakeHost {
   CallResult testConnection(const Instance& i) {
     return invoke(i, "test_connection",
                   [&](ih_call* c) { return descriptor_->test_connection(i.handle, c); });
+  }
+  // ABI 1.2 OAuth handlers; IH_ERR_UNSUPPORTED when the descriptor predates them or lacks IH_CAP_OAUTH.
+  // Unlike ihost, the fake host does not issue or check `state`: the test passes whatever it wants.
+  CallResult oauthAuthorize(const Instance& i, std::string_view params_json) {
+    return invoke(i, "oauth_authorize", [&](ih_call* c) {
+      if (!hasOAuth()) return IH_ERR_UNSUPPORTED;
+      return descriptor_->oauth_authorize(i.handle, c, toStr(params_json));
+    });
+  }
+  CallResult oauthComplete(const Instance& i, std::string_view params_json) {
+    return invoke(i, "oauth_complete", [&](ih_call* c) {
+      if (!hasOAuth()) return IH_ERR_UNSUPPORTED;
+      return descriptor_->oauth_complete(i.handle, c, toStr(params_json));
+    });
   }
   // Like ihost: on success the stored credentials are wiped.
   CallResult disconnect(const Instance& i) {
@@ -382,6 +400,12 @@ class FakeHost {
     return ctx.out;
   }
 
+  bool hasOAuth() const noexcept {
+    return (descriptor_->capabilities & IH_CAP_OAUTH) != 0 &&
+           descriptor_->struct_size >= offsetof(ih_plugin_descriptor, oauth_complete) + sizeof(void*) &&
+           descriptor_->oauth_authorize != nullptr && descriptor_->oauth_complete != nullptr;
+  }
+
   static CallContext* ctx(ih_call* call) noexcept { return reinterpret_cast<CallContext*>(call); }
   static FakeHost*& latest() noexcept {
     static FakeHost* host = nullptr;
@@ -463,7 +487,7 @@ class FakeHost {
   static ih_status apiCredentialsPut(ih_call* call, ih_str credentials_json) {
     CallContext* c = ctx(call);
     if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
-    if (c->handler != "connect") {
+    if (c->handler != "connect" && c->handler != "oauth_complete") {
       return fail(c, IH_ERR_PERMISSION_DENIED, "credentials_put is only allowed inside connect");
     }
     if (!json::isValid(toView(credentials_json))) {
@@ -651,6 +675,25 @@ class FakeHost {
     auto it = c->host->secrets_.find({c->tenant, c->integration, std::string(toView(name))});
     if (it == c->host->secrets_.end()) return fail(c, IH_ERR_NOT_FOUND, "no such secret");
     *out = newBuf(c->host, it->second);
+    return IH_OK;
+  }
+
+  static ih_status apiCredentialsDelete(ih_call* call, ih_str reason) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    std::lock_guard<std::mutex> lock(c->host->mutex_);
+    const bool had = c->host->credentials_.erase({c->tenant, c->integration}) > 0;
+    for (auto it = c->host->secrets_.begin(); it != c->host->secrets_.end();) {
+      if (std::get<0>(it->first) == c->tenant && std::get<1>(it->first) == c->integration) {
+        it = c->host->secrets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!had) return fail(c, IH_ERR_NOT_FOUND, "not connected");
+    c->host->events_.push_back(EmittedEvent{c->tenant, c->integration, "integration.disconnected",
+                                            "{\"integration\":" + json::quote(c->integration) +
+                                                ",\"reason\":" + json::quote(toView(reason)) + "}"});
     return IH_OK;
   }
 

@@ -1,0 +1,495 @@
+// Host-side OAuth: state issuing and checking, the start and callback routes. See oauth.h.
+#include "oauth/oauth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "http/server.h"
+#include "log/log.h"
+#include "plugins/registry.h"
+#include "runtime/runtime.h"
+#include "store/oauth_store.h"
+#include "store/store.h"
+#include "tenancy/http_auth.h"
+#include "tenancy/tenancy.h"
+#include "vault/vault.h"
+
+namespace ih::oauth {
+namespace {
+
+using http::Request;
+using http::Response;
+using nlohmann::json;
+
+constexpr std::string_view kStateVersion = "v1";
+constexpr std::string_view kCredentialsPurpose = "credentials";
+constexpr int64_t kPruneEveryMs = 3600 * 1000;
+constexpr int64_t kKeepExpiredMs = 24 * 3600 * 1000;  // expired rows kept a day to explain late callbacks
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string base64Url(std::string_view bytes) {
+  static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+    out += kAlphabet[n & 63];
+  }
+  if (i + 1 == bytes.size()) {
+    uint32_t n = uint8_t(bytes[i]) << 16;
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+  } else if (i + 2 == bytes.size()) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += kAlphabet[(n >> 6) & 63];
+  }
+  return out;
+}
+
+std::string sha256(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+std::string hmacSha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+std::string isoTime(int64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
+}
+
+std::string htmlEscape(std::string_view in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string urlEncode(std::string_view in) {
+  static const char* const kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : in) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    size_t at = text.find(sep, start);
+    parts.emplace_back(
+        text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    if (at == std::string_view::npos) return parts;
+    start = at + 1;
+  }
+}
+
+bool wantsJson(const Request& req) {
+  return req.header("Accept").find("application/json") != std::string::npos;
+}
+
+// The callback's answer: the JSON error envelope for API clients, a small page for browsers.
+void answer(const Request& req, Response& res, int status, std::string_view code, std::string_view title,
+            std::string_view message) {
+  if (wantsJson(req)) {
+    http::setError(res, status, code, message);
+    return;
+  }
+  res.status = status;
+  res.content_type = "text/html; charset=utf-8";
+  res.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + htmlEscape(title) +
+             "</title></head><body><h1>" + htmlEscape(title) + "</h1><p>" + htmlEscape(redact(message)) +
+             "</p><p><small>code: " + htmlEscape(code) + "</small></p></body></html>";
+}
+
+}  // namespace
+
+struct OAuth::Impl {
+  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, runtime::EventSink* e, runtime::InboxSink* i,
+       Options o)
+      : store(s), oauth_store(s), vault(v), runtime(r), events(e), inbox(i), options(std::move(o)) {
+    ttl_s.store(options.state_ttl.count());
+    // Derived, never stored: HMAC(pepper, label). The pepper never rotates, so states survive restarts.
+    key = vault.keyRing()->pepperHash("ihost oauth state key v1");
+  }
+  ~Impl() {
+    if (!key.empty()) OPENSSL_cleanse(key.data(), key.size());
+  }
+
+  std::string mac(std::string_view integration, std::string_view tenant, std::string_view nonce,
+                  std::string_view expires) const {
+    std::string data = std::string(kStateVersion) + "\n" + std::string(integration) + "\n" +
+                       std::string(tenant) + "\n" + std::string(nonce) + "\n" + std::string(expires);
+    return base64Url(hmacSha256(key, data));
+  }
+
+  void maybePrune(int64_t now) {
+    int64_t last = last_prune_ms.load();
+    if (now - last < kPruneEveryMs || !last_prune_ms.compare_exchange_strong(last, now)) return;
+    auto pruned = oauth_store.pruneStates(now - kKeepExpiredMs);
+    if (!pruned.isOk()) log::warn("pruning oauth states failed", {{"error", pruned.status().message()}});
+  }
+
+  // The integration of the path if it can do OAuth, else nullptr with the error written.
+  runtime::Integration* oauthIntegration(const Request& req, Response& res, bool page) {
+    const std::string id = req.param("id");
+    runtime::Integration* in = runtime.find(id);
+    std::string why;
+    if (in == nullptr) {
+      why = "no integration \"" + id + "\" is configured";
+    } else if (!in->enabled()) {
+      why = "integration \"" + id + "\" is disabled in the configuration";
+    } else if (!in->plugin().hasOAuth()) {
+      why = "integration \"" + id + "\" (plugin " + in->manifest().name +
+            ") does not connect through OAuth; use POST /api/integrations/" + id + "/connect";
+    } else {
+      return in;
+    }
+    if (page) {
+      answer(req, res, 404, "unknown_integration", "Not found", why);
+    } else {
+      http::setError(res, 404, "unknown_integration", why);
+    }
+    return nullptr;
+  }
+
+  std::string callbackUrl(const Request& req, std::string_view id) const {
+    std::string base = options.public_url;
+    if (base.empty()) {
+      std::string host = req.header("Host");
+      base = "http://" + (host.empty() ? std::string("127.0.0.1") : host);
+    }
+    while (!base.empty() && base.back() == '/')
+      base.pop_back();
+    return base + "/oauth/" + std::string(id) + "/callback";
+  }
+
+  void start(const tenancy::Principal& p, const Request& req, Response& res, OAuth& self) {
+    runtime::Integration* in = oauthIntegration(req, res, false);
+    if (!in) return;
+    auto state = self.issueState(p.tenant_id, in->id());
+    if (!state.isOk()) return http::setError(res, state.status());
+    const std::string redirect_uri = callbackUrl(req, in->id());
+    json params = {{"state", *state}, {"redirect_uri", redirect_uri}};
+    runtime::CallResult result = runtime.oauthAuthorize(*in, p.tenant_id, params.dump());
+    if (!result.status.isOk()) {
+      log::warn("oauth authorize failed",
+                {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
+      return http::setError(res, result.status);
+    }
+    json out = json::parse(result.result_json, nullptr, false);
+    if (!out.is_object() || !out.contains("url") || !out["url"].is_string()) {
+      return http::setError(res, 500, "plugin_error",
+                            "plugin " + in->manifest().name + " returned no authorization \"url\"");
+    }
+    const int64_t expires_ms = (std::stoll(split(*state, '.')[2])) * 1000;
+    json body = {{"integration", in->id()},
+                 {"url", out["url"]},
+                 {"redirect_uri", redirect_uri},
+                 {"state_expires_at", isoTime(expires_ms)}};
+    res.json(200, body.dump());
+  }
+
+  void callback(const Request& req, Response& res, OAuth& self) {
+    runtime::Integration* in = oauthIntegration(req, res, true);
+    if (!in) return;
+    json query = json::object();
+    for (const auto& [k, v] : req.query)
+      query[k] = v;
+    const std::string state = req.queryValue("state");
+    if (state.empty()) {
+      return answer(req, res, 400, "invalid_state", "Connection failed",
+                    "The callback has no state parameter. Start again from your application.");
+    }
+    StateCheck check = self.consumeState(in->id(), state);
+    if (!check.ok) {
+      log::warn("oauth callback refused", {{"integration", in->id()}, {"reason", check.code}});
+      return answer(req, res, check.code == "unavailable" ? 503 : 400, check.code, "Connection failed",
+                    check.message);
+    }
+    const std::string& tenant = check.tenant_id;
+    const int64_t now = nowMs();
+    if (req.hasQuery("error")) {
+      const std::string error = req.queryValue("error");
+      const std::string description = req.queryValue("error_description");
+      json detail = {{"error", error}, {"error_description", description}};
+      (void)store.appendAudit(
+          {0, tenant, in->id(), "oauth_callback", "integration.oauth_declined", detail.dump(), now});
+      log::info("oauth authorization declined",
+                {{"tenant", tenant}, {"integration", in->id()}, {"error", error}});
+      if (error == "access_denied") {
+        return answer(req, res, 403, "access_denied", "Connection cancelled",
+                      "The account owner declined to connect " + in->manifest().display_name +
+                          (description.empty() ? std::string(".") : " (" + description + ").") +
+                          " Nothing was stored; start again from your application to retry.");
+      }
+      return answer(req, res, 400, "oauth_error", "Connection failed",
+                    "The provider refused the authorization: " + error +
+                        (description.empty() ? std::string() : " (" + description + ")") +
+                        ". Nothing was stored.");
+    }
+
+    json params = {{"query", query}, {"redirect_uri", callbackUrl(req, in->id())}};
+    runtime::CallResult result = runtime.oauthComplete(*in, tenant, params.dump());
+    if (!result.status.isOk()) {
+      log::warn("oauth completion failed",
+                {{"tenant", tenant}, {"integration", in->id()}, {"error", result.status.message()}});
+      int status = 502;
+      std::string code = "provider_error";
+      switch (result.status.code()) {
+        case StatusCode::kConflict:
+          status = 409, code = "account_conflict";
+          break;
+        case StatusCode::kInvalidArgument:
+          status = 400, code = "invalid_request";
+          break;
+        case StatusCode::kUnauthenticated:
+        case StatusCode::kPermissionDenied:
+          status = 422, code = "credentials_rejected";
+          break;
+        case StatusCode::kInternal:
+          status = 500, code = "plugin_error";
+          break;
+        default:
+          break;
+      }
+      return answer(req, res, status, code, "Connection failed",
+                    result.status.message() + ". Nothing was stored.");
+    }
+    json info =
+        result.result_json.empty() ? json::object() : json::parse(redact(result.result_json), nullptr, false);
+    if (!info.is_object()) info = json::object();
+    std::vector<store::SecretRow> secrets;
+    if (!result.credentials.empty()) {
+      auto sealed = vault.seal(result.credentials.view(), {tenant, in->id(), kCredentialsPurpose});
+      if (!sealed.isOk()) {
+        unbind(*in, tenant, info);
+        return answer(req, res, 500, "internal", "Connection failed", sealed.status().message());
+      }
+      secrets.push_back({tenant, in->id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
+                         sealed->ciphertext, now});
+    }
+    store::Connection conn;
+    conn.tenant_id = tenant;
+    conn.integration_id = in->id();
+    conn.status = store::ConnectionStatus::kActive;
+    conn.info_json = info.dump();
+    conn.connected_at = now;
+    conn.updated_at = now;
+    conn.last_check_at = now;
+    conn.last_check_ok = true;
+    store::AuditEntry audit{0,
+                            tenant,
+                            in->id(),
+                            "oauth_callback",
+                            "integration.connected",
+                            json({{"info", info}, {"via", "oauth"}}).dump(),
+                            now};
+    if (Status s = store.saveConnection(tenant, secrets, conn, audit); !s.isOk()) {
+      unbind(*in, tenant, info);
+      return answer(req, res, 503, "unavailable", "Connection failed",
+                    "The connection could not be stored (" + s.message() + "); start again.");
+    }
+    if (events) {
+      Status e = events->emit(tenant, in->id(), "integration.connected",
+                              json({{"integration", in->id()}, {"info", info}}).dump());
+      if (!e.isOk()) log::warn("could not emit integration.connected", {{"error", e.message()}});
+    }
+    log::info("integration connected through oauth", {{"tenant", tenant}, {"integration", in->id()}});
+
+    std::string success_url = info.value("success_url", std::string());
+    if (success_url.empty()) {
+      json settings = json::parse(in->settingsJson(), nullptr, false);
+      if (settings.is_object()) success_url = settings.value("success_url", std::string());
+    }
+    if (!success_url.empty() && !wantsJson(req)) {
+      success_url += success_url.find('?') == std::string::npos ? '?' : '&';
+      success_url += "integration=" + urlEncode(in->id()) + "&status=connected";
+      res.status = 302;
+      res.setHeader("Location", success_url);
+      res.content_type = "text/html; charset=utf-8";
+      res.body = "<!doctype html><a href=\"" + htmlEscape(success_url) + "\">Continue</a>";
+      return;
+    }
+    if (wantsJson(req)) {
+      res.json(200, json({{"integration", in->id()}, {"connected", true}, {"info", info}}).dump());
+      return;
+    }
+    res.status = 200;
+    res.content_type = "text/html; charset=utf-8";
+    res.body =
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Connected</title></head><body><h1>" +
+        htmlEscape(in->manifest().display_name) +
+        " is connected</h1><p>You can close this window and return to your application.</p></body></html>";
+  }
+
+  // After a failed save: the plugin already bound its account; undo that so nothing is left behind.
+  void unbind(runtime::Integration& in, const std::string& tenant, const json& info) {
+    const std::string account = info.value("account", std::string());
+    if (inbox == nullptr || account.empty()) return;
+    if (Status s = inbox->bindAccount(in.id(), account, tenant, false); !s.isOk())
+      log::warn("could not unbind the account after a failed oauth save", {{"error", s.message()}});
+  }
+
+  store::Store& store;
+  store::OAuthStore oauth_store;
+  vault::Vault& vault;
+  runtime::Runtime& runtime;
+  runtime::EventSink* const events;
+  runtime::InboxSink* const inbox;
+  const Options options;
+  std::string key;  // HMAC key, 32 bytes; set once
+  std::atomic<int64_t> ttl_s{600};
+  std::atomic<int64_t> last_prune_ms{0};
+};
+
+OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::EventSink* events,
+             runtime::InboxSink* inbox, Options options)
+    : impl_(std::make_unique<Impl>(store, vault, runtime, events, inbox, std::move(options))) {}
+
+OAuth::~OAuth() = default;
+
+void OAuth::setStateTtl(std::chrono::seconds ttl) {
+  impl_->ttl_s.store(ttl.count());
+}
+
+Result<std::string> OAuth::issueState(std::string_view tenant_id, std::string_view integration_id) {
+  unsigned char raw[32];
+  if (RAND_bytes(raw, sizeof raw) != 1) return Status::internal("the random number generator failed");
+  const std::string nonce = base64Url(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+  OPENSSL_cleanse(raw, sizeof raw);
+  const int64_t now = nowMs();
+  const int64_t expires_s = now / 1000 + impl_->ttl_s.load();
+  const std::string expires = std::to_string(expires_s);
+  store::OAuthStateRow row;
+  row.nonce_hash = sha256(nonce);
+  row.tenant_id = std::string(tenant_id);
+  row.integration_id = std::string(integration_id);
+  row.created_at = now;
+  row.expires_at = expires_s * 1000;
+  if (Status s = impl_->oauth_store.insertState(row); !s.isOk()) return s;
+  impl_->maybePrune(now);
+  return std::string(kStateVersion) + "." + nonce + "." + expires + "." +
+         impl_->mac(integration_id, tenant_id, nonce, expires);
+}
+
+StateCheck OAuth::consumeState(std::string_view integration_id, std::string_view state) {
+  StateCheck out;
+  auto invalid = [&out]() {
+    out.code = "invalid_state";
+    out.message =
+        "The state parameter is invalid (altered, unknown or for another integration). Nothing was stored; "
+        "start again from your application.";
+    return out;
+  };
+  const std::vector<std::string> parts = split(state, '.');
+  if (parts.size() != 4 || parts[0] != kStateVersion || parts[1].size() != 43 || parts[3].size() != 43 ||
+      parts[2].empty() || parts[2].size() > 12 ||
+      parts[2].find_first_not_of("0123456789") != std::string::npos) {
+    return invalid();
+  }
+  const std::string nonce_hash = sha256(parts[1]);
+  auto row = impl_->oauth_store.findState(nonce_hash);
+  if (!row.isOk()) {
+    out.code = "unavailable";
+    out.message = "The state could not be checked right now; retry in a moment.";
+    return out;
+  }
+  if (!row->has_value() || (*row)->integration_id != integration_id) return invalid();
+  const std::string expected = impl_->mac(integration_id, (*row)->tenant_id, parts[1], parts[2]);
+  if (CRYPTO_memcmp(expected.data(), parts[3].data(), expected.size()) != 0 ||
+      std::stoll(parts[2]) * 1000 != (*row)->expires_at) {
+    return invalid();
+  }
+  const int64_t now = nowMs();
+  auto consumed = impl_->oauth_store.consumeState(nonce_hash, now);
+  if (!consumed.isOk()) {
+    out.code = "unavailable";
+    out.message = "The state could not be checked right now; retry in a moment.";
+    return out;
+  }
+  if (!*consumed) {
+    auto again = impl_->oauth_store.findState(nonce_hash);
+    const bool used = again.isOk() && again->has_value() && (*again)->consumed_at.has_value();
+    out.code = used ? "state_already_used" : "state_expired";
+    out.message = used
+                      ? "This authorization link was already used. Nothing was stored; start again from your "
+                        "application."
+                      : "This authorization link expired (it is valid for a limited time). Nothing was "
+                        "stored; start again from your application.";
+    return out;
+  }
+  out.ok = true;
+  out.tenant_id = (*row)->tenant_id;
+  return out;
+}
+
+void OAuth::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
+  Impl* impl = impl_.get();
+  server.route("GET", "/api/integrations/{id}/oauth/start",
+               tenancy::requireTenant(tenancy, tenancy::kScopeWrite,
+                                      [impl, this](const tenancy::Principal& p, const Request& q,
+                                                   Response& r) { impl->start(p, q, r, *this); }));
+  server.route("GET", "/oauth/{id}/callback",
+               [impl, this](const Request& q, Response& r) { impl->callback(q, r, *this); });
+}
+
+}  // namespace ih::oauth

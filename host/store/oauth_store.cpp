@@ -1,0 +1,89 @@
+// OAuth states (schema v6). See oauth_store.h.
+#include "store/oauth_store.h"
+
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace ih::store {
+
+extern const std::string_view kV6OAuthSchema;
+const std::string_view kV6OAuthSchema = R"sql(
+-- One row per OAuth state the host issued (GET /api/integrations/{id}/oauth/start). nonce_hash = SHA-256 of
+-- the state's random nonce; the state text is never stored. consumed_at is set once, by the callback.
+CREATE TABLE oauth_states(
+  nonce_hash     BLOB PRIMARY KEY,
+  tenant_id      TEXT NOT NULL REFERENCES tenants(id),
+  integration_id TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER NOT NULL,
+  consumed_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX oauth_states_by_expiry ON oauth_states(expires_at);
+)sql";
+
+OAuthStore::OAuthStore(Store& store) : db_(store.database()) {}
+
+Status OAuthStore::insertState(const OAuthStateRow& row) {
+  return db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(
+        db,
+        "INSERT INTO oauth_states(nonce_hash, tenant_id, integration_id, created_at, expires_at) "
+        "VALUES(?, ?, ?, ?, ?)");
+    bindBlob(q, 1, row.nonce_hash);
+    bindText(q, 2, row.tenant_id);
+    bindText(q, 3, row.integration_id);
+    q.bind(4, row.created_at);
+    q.bind(5, row.expires_at);
+    q.exec();
+    return Status::ok();
+  });
+}
+
+Result<std::optional<OAuthStateRow>> OAuthStore::findState(std::string_view nonce_hash) {
+  return db_.read([&](SQLite::Database& db) -> Result<std::optional<OAuthStateRow>> {
+    SQLite::Statement q(
+        db,
+        "SELECT tenant_id, integration_id, created_at, expires_at, consumed_at FROM oauth_states "
+        "WHERE nonce_hash = ?");
+    bindBlob(q, 1, nonce_hash);
+    if (!q.executeStep()) return std::optional<OAuthStateRow>();
+    OAuthStateRow row;
+    row.nonce_hash = std::string(nonce_hash);
+    row.tenant_id = q.getColumn(0).getString();
+    row.integration_id = q.getColumn(1).getString();
+    row.created_at = q.getColumn(2).getInt64();
+    row.expires_at = q.getColumn(3).getInt64();
+    if (!q.getColumn(4).isNull()) row.consumed_at = q.getColumn(4).getInt64();
+    return std::optional<OAuthStateRow>(std::move(row));
+  });
+}
+
+Result<bool> OAuthStore::consumeState(std::string_view nonce_hash, int64_t now_ms) {
+  bool consumed = false;
+  Status st = db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db,
+                        "UPDATE oauth_states SET consumed_at = ? "
+                        "WHERE nonce_hash = ? AND consumed_at IS NULL AND expires_at > ?");
+    q.bind(1, now_ms);
+    bindBlob(q, 2, nonce_hash);
+    q.bind(3, now_ms);
+    consumed = q.exec() == 1;
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return consumed;
+}
+
+Result<size_t> OAuthStore::pruneStates(int64_t before_ms) {
+  size_t deleted = 0;
+  Status st = db_.writeSync([&](SQLite::Database& db) {
+    SQLite::Statement q(db, "DELETE FROM oauth_states WHERE expires_at < ?");
+    q.bind(1, before_ms);
+    deleted = static_cast<size_t>(q.exec());
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return deleted;
+}
+
+}  // namespace ih::store

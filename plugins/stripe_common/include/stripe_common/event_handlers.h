@@ -1,0 +1,36 @@
+// Stripe events → ihost records and normalized events, shared by every Stripe plugin (BYOK with tenant
+// webhooks, Connect with the platform endpoint): the same mapping whatever the route an event came by.
+//   invoice.finalized|paid|payment_failed|voided|marked_uncollectible → "invoice" record, invoice.updated
+//   payment_intent.succeeded|payment_failed → "payment" record, payment.succeeded | payment.failed
+//   customer.subscription.created|updated|deleted → "subscription" record, subscription.updated
+// Records carry updated_at = event.created, so an older event never overwrites a newer record. Pure apart
+// from the host calls on `call`; thread-compatible (one Call per handler invocation).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ih/plugin.hpp"
+#include "stripe_common/client.h"
+
+namespace ih::stripe {
+
+// The event types handleEvent applies (what a webhook endpoint should subscribe to).
+const std::vector<std::string>& handledEventTypes();
+
+// Record shapes (the "data" of the records), from the Stripe objects.
+Json invoiceRecord(const Json& invoice);
+Json paymentRecord(const Json& intent);
+Json subscriptionRecord(const Json& subscription);
+
+// Upserts one record {"id","data":record,"updated_at"}.
+ih::sdk::Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& record,
+                             int64_t updated_at);
+
+// handle_webhook for a stored Stripe event: `meta_json` is the host's event metadata (a "stale" event is
+// skipped), `body` the raw Stripe event. Types it does not use are acknowledged (OK) without effect.
+ih::sdk::Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body);
+
+}  // namespace ih::stripe

@@ -1,0 +1,47 @@
+// The Stripe sync jobs shared by every Stripe plugin (BYOK with the tenant's key, Connect per connected
+// account through the Stripe-Account header carried by the Client):
+//   catalog           products + prices -> "product" / "price" records (deleted ones become tombstones,
+//                     archived ones stay with active=false). A full list each run (catalogs are small).
+//   transactions      balance transactions (+ their sources) -> "transaction" records with gross, fee, net.
+//                     A full backfill from the newest row down to the oldest, then incremental by `created`.
+//   reconcile_events  /v1/events since the last seen event -> the host inbox (deduplicated by event id), so
+//                     a webhook outage loses nothing.
+// Cursors live in the host (Call::state / Call::commitPage): every page and its cursor commit together, so a
+// killed run resumes at the last committed page with no gap and no duplicate. docs/stripe.md "Stripe sync
+// jobs" describes the records and cursor semantics.
+//
+// Threading: one call runs on the handler's thread; the functions keep no state between calls.
+// Failures: Stripe and host failures come back as the Status of the step that failed (e.g. "transactions:
+// page 31: Stripe is unreachable: ..."); what was committed before stays committed.
+#pragma once
+
+#include <string_view>
+
+#include "ih/plugin.hpp"
+#include "stripe_common/client.h"
+
+namespace ih::stripe {
+
+// The "jobs" array of a plugin manifest (JSON text), with default schedules and descriptions.
+extern const char* const kSyncJobsManifestJson;
+
+// True for "catalog", "transactions" and "reconcile_events".
+bool isSyncJob(std::string_view job);
+
+// Knobs a plugin may expose in its configuration.
+struct SyncOptions {
+  // transactions: `expand[]=data.source` so records carry the charge's customer, payment_intent, invoice and
+  // metadata (Stripe renders the source object in every row: bigger pages, same number of calls).
+  bool expand_sources = true;
+  // transactions: resolve product/price of invoice payments with one GET /v1/invoices/{id} per distinct
+  // invoice (cached for the run). Costs calls against the rate budget; needs expand_sources.
+  bool resolve_invoices = true;
+};
+
+// Runs one job for the calling tenant. `params_json` is what the host passed to run_job ({"full":bool,...});
+// "full": true restarts from scratch (backfill) instead of continuing from the stored cursor. Sets the
+// call's result to {"pages":n,"rows":n,...}. kNotFound for an unknown job name.
+ih::sdk::Status runSyncJob(ih::sdk::Call& call, const Client& client, std::string_view job,
+                           std::string_view params_json, const SyncOptions& options = {});
+
+}  // namespace ih::stripe

@@ -1,0 +1,166 @@
+// Stripe events → records + normalized events. See event_handlers.h.
+#include "stripe_common/event_handlers.h"
+
+#include <chrono>
+
+namespace ih::stripe {
+namespace {
+
+using ih::sdk::Status;
+
+Json parse(std::string_view text) {
+  return Json::parse(text.begin(), text.end(), nullptr, false);
+}
+
+std::string str(const Json& object, const char* key) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_string()) return it->get<std::string>();
+  }
+  return {};
+}
+
+int64_t integer(const Json& object, const char* key, int64_t fallback = 0) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
+  }
+  return fallback;
+}
+
+Json member(const Json& object, const char* key) {
+  if (object.is_object()) {
+    auto it = object.find(key);
+    if (it != object.end()) return *it;
+  }
+  return Json();
+}
+
+// The id of a field that may be an id string or an expanded object.
+Json idOf(const Json& value) {
+  if (value.is_string()) return value;
+  if (value.is_object() && value.contains("id")) return value["id"];
+  return nullptr;
+}
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+const std::vector<std::string>& handledEventTypes() {
+  static const std::vector<std::string> kTypes = {"invoice.finalized",
+                                                  "invoice.paid",
+                                                  "invoice.payment_failed",
+                                                  "invoice.voided",
+                                                  "invoice.marked_uncollectible",
+                                                  "payment_intent.succeeded",
+                                                  "payment_intent.payment_failed",
+                                                  "customer.subscription.created",
+                                                  "customer.subscription.updated",
+                                                  "customer.subscription.deleted"};
+  return kTypes;
+}
+
+Json invoiceRecord(const Json& invoice) {
+  const Json transitions = member(invoice, "status_transitions");
+  const Json metadata = member(invoice, "metadata");
+  return {{"id", str(invoice, "id")},
+          {"status", member(invoice, "status")},
+          {"amount_due", integer(invoice, "amount_due")},
+          {"amount_paid", integer(invoice, "amount_paid")},
+          {"amount_remaining", integer(invoice, "amount_remaining")},
+          {"currency", member(invoice, "currency")},
+          {"customer", idOf(member(invoice, "customer"))},
+          {"number", member(invoice, "number")},
+          {"hosted_invoice_url", member(invoice, "hosted_invoice_url")},
+          {"invoice_pdf", member(invoice, "invoice_pdf")},
+          {"paid_at", member(transitions, "paid_at")},
+          {"finalized_at", member(transitions, "finalized_at")},
+          {"reference", member(metadata, "ihost_ref")},
+          {"buyer", member(metadata, "ihost_buyer")},
+          {"livemode", invoice.value("livemode", false)}};
+}
+
+Json paymentRecord(const Json& intent) {
+  const Json error = member(intent, "last_payment_error");
+  return {{"id", str(intent, "id")},
+          {"status", member(intent, "status")},
+          {"amount", integer(intent, "amount")},
+          {"amount_received", integer(intent, "amount_received")},
+          {"currency", member(intent, "currency")},
+          {"customer", idOf(member(intent, "customer"))},
+          {"latest_charge", idOf(member(intent, "latest_charge"))},
+          {"reference", member(member(intent, "metadata"), "ihost_ref")},
+          {"failure_code", member(error, "code")},
+          {"failure_message", member(error, "message")},
+          {"livemode", intent.value("livemode", false)}};
+}
+
+Json subscriptionRecord(const Json& sub) {
+  const Json items = member(member(sub, "items"), "data");
+  const Json first = items.is_array() && !items.empty() ? items[0] : Json::object();
+  const Json price = member(first, "price");
+  auto period = [&](const char* key) {
+    Json v = member(first, key);  // 2025+ versions: on the item
+    return v.is_number_integer() ? v : member(sub, key);
+  };
+  return {{"id", str(sub, "id")},
+          {"status", member(sub, "status")},
+          {"customer", idOf(member(sub, "customer"))},
+          {"price", idOf(price)},
+          {"lookup_key", member(price, "lookup_key")},
+          {"quantity", member(first, "quantity")},
+          {"current_period_start", period("current_period_start")},
+          {"current_period_end", period("current_period_end")},
+          {"cancel_at_period_end", sub.value("cancel_at_period_end", false)},
+          {"canceled_at", member(sub, "canceled_at")},
+          {"trial_end", member(sub, "trial_end")},
+          {"livemode", sub.value("livemode", false)}};
+}
+
+Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& record, int64_t updated_at) {
+  const Json rows = Json::array({{{"id", record["id"]}, {"data", record}, {"updated_at", updated_at}}});
+  return call.upsertRecords(model, rows.dump());
+}
+
+Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body) {
+  const Json meta = parse(meta_json);
+  if (meta.is_object() && meta.value("stale", false)) {
+    call.debug("stripe event skipped: a newer event for the object was already applied",
+               Json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
+    return Status::ok();
+  }
+  const Json event = parse(body);
+  if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
+  const std::string type = str(event, "type");
+  const Json object = member(member(event, "data"), "object");
+  const int64_t created = integer(event, "created", nowSeconds());
+  if (!object.is_object()) return Status::ok();
+
+  auto apply = [&](const char* model, const Json& record, const char* normalized) {
+    if (Status s = upsertRecord(call, model, record, created); !s.isOk()) return s;
+    Json data = record;
+    data["stripe_event"] = type;
+    data["event_id"] = str(event, "id");
+    if (!str(event, "account").empty()) data["account"] = str(event, "account");
+    return call.emit(normalized, data.dump());
+  };
+  if (type == "invoice.finalized" || type == "invoice.paid" || type == "invoice.payment_failed" ||
+      type == "invoice.voided" || type == "invoice.marked_uncollectible") {
+    return apply("invoice", invoiceRecord(object), "invoice.updated");
+  }
+  if (type == "payment_intent.succeeded" || type == "payment_intent.payment_failed") {
+    return apply("payment", paymentRecord(object),
+                 type == "payment_intent.succeeded" ? "payment.succeeded" : "payment.failed");
+  }
+  if (type == "customer.subscription.created" || type == "customer.subscription.updated" ||
+      type == "customer.subscription.deleted") {
+    return apply("subscription", subscriptionRecord(object), "subscription.updated");
+  }
+  return Status::ok();  // acknowledged, not used
+}
+
+}  // namespace ih::stripe
