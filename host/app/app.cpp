@@ -289,6 +289,9 @@ inbox::Inbox& App::inbox() {
 events::Events& App::events() {
   return *impl_->events;
 }
+scheduler::Scheduler& App::scheduler() {
+  return *impl_->scheduler;
+}
 records::Records& App::records() {
   return *impl_->records;
 }
