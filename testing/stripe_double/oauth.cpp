@@ -99,7 +99,18 @@ Reply StripeDouble::Impl::routeOAuth(const httplib::Request& req, const std::str
                                                {"error_description", "The user denied your request"},
                                                {"state", state}}));
     if (decision == "approve") {
-      Account& connected = newAccount(client->second.account_id);
+      // `existing=acct_…` stands for a user who signs in to an account that is already connected to this
+      // platform (Stripe then reuses it); otherwise the double creates a fresh Standard account.
+      Account* reused = nullptr;
+      if (const std::string existing = str(params, "existing"); !existing.empty()) {
+        reused = account(existing);
+        if (reused == nullptr || reused->platform_id != client->second.account_id)
+          return redirect(withQuery(redirect_uri, {{"error", "invalid_request"},
+                                                   {"error_description", "No such account: " + existing},
+                                                   {"state", state}}));
+        reused->deauthorized = false;
+      }
+      Account& connected = reused ? *reused : newAccount(client->second.account_id);
       if (params.contains("stripe_user") && params["stripe_user"].is_object()) {
         const json& su = params["stripe_user"];
         if (su.contains("email")) connected.obj["email"] = su["email"];

@@ -470,6 +470,34 @@ TEST_CASE(
   CHECK(forged->status == 400);
 }
 
+TEST_CASE("stripe_connect: one Stripe account belongs to one tenant", "[stripe][connect]") {
+  Env env;
+  auto a = env.host->createTenant("alpha");
+  auto b = env.host->createTenant("beta");
+  const std::string acct_a = env.connectTenant(a);
+  // Beta's user signs in to the account alpha already connected.
+  const std::string authorize = env.startUrl(b.api_key) + "&existing=" + acct_a;
+  auto refused = env.callback(env.consent(authorize, "connect"), true);
+  REQUIRE(refused);
+  INFO(refused->body);
+  CHECK(refused->status == 409);
+  CHECK(json::parse(refused->body)["error"]["code"] == "account_conflict");
+  CHECK_FALSE(env.connected(b.api_key));  // nothing stored for beta
+  CHECK(env.route(acct_a) == a.tenant_id);
+  CHECK(env.connected(a.api_key));
+  CHECK(env.sql("SELECT COUNT(*) FROM connections WHERE integration_id = 'stripe_connect' AND tenant_id = '" +
+                b.tenant_id + "' AND status = 'active'") == 0);
+
+  // Once alpha disconnects, beta may connect the same account.
+  env.api("POST", "/api/integrations/stripe_connect/disconnect", a.api_key, 200);
+  CHECK_FALSE(env.route(acct_a).has_value());
+  auto taken = env.callback(env.consent(env.startUrl(b.api_key) + "&existing=" + acct_a, "connect"));
+  REQUIRE(taken);
+  CHECK((taken->status == 302 || taken->status == 200));
+  CHECK(env.route(acct_a) == b.tenant_id);
+  CHECK(env.connected(b.api_key));
+}
+
 TEST_CASE("stripe_connect: deauthorization from ihost and from Stripe", "[stripe][connect]") {
   Env env;
   auto a = env.host->createTenant("alpha");
