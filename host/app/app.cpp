@@ -143,6 +143,9 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   deps.store = m.store.get();
   deps.vault = m.vault.get();
   deps.outbound = m.outbound.get();
+  // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one is
+  // worth telling plugins.
+  if (c.server.public_url != "http://" + c.server.listen) deps.public_url = c.server.public_url;
   m.run_counter = std::make_unique<scheduler::RunCounter>(*m.records);
   deps.records = m.run_counter.get();
   deps.events = m.events.get();

@@ -18,6 +18,7 @@ struct ih_call {
   ih::runtime::Dependencies* deps = nullptr;
   ih::runtime::Integration* integration = nullptr;
   std::string_view tenant_id;
+  const char* handler = "create";  // the ABI handler being run (call_info)
   bool allow_credentials_put = false;
   const ih::runtime::PromptFn* prompt = nullptr;
   ih::runtime::CallResult* out = nullptr;
@@ -375,12 +376,24 @@ ih_status hostCredentialsDelete(ih_call* call, ih_str reason) {
   return IH_OK;
 }
 
+// ABI 1.2: who this call serves, from the host's own context.
+ih_status hostCallInfo(ih_call* call, ih_buf** out) {
+  if (!call || !out) return IH_ERR_INVALID_ARGUMENT;
+  json info = {{"tenant", std::string(call->tenant_id)},
+               {"integration", call->integration ? call->integration->id() : std::string()},
+               {"handler", call->handler},
+               {"public_url", call->deps->public_url}};
+  *out = newBuf(info.dump());
+  return IH_OK;
+}
+
 const ih_host_api kHostApi = {
     sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,  hostLog,           hostHttpRequest,
     hostCredentialsGet,  hostCredentialsPut, hostStateGet,  hostStatePut,      hostRecordsUpsert,
     hostRecordsDelete,   hostEmitEvent,      hostRespond,   hostSetResult,     hostSetError,
     hostLastError,       hostBufView,        hostBufFree,   hostRecordsCommit, hostPrompt,
     hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,     hostCredentialsDelete,
+    hostCallInfo,
 };
 
 }  // namespace
@@ -507,6 +520,7 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const Ca
   call.deps = &deps_;
   call.integration = &in;
   call.tenant_id = tenant_id;
+  call.handler = handlerLabel(spec.what);
   call.allow_credentials_put = spec.allow_credentials_put;
   call.prompt = spec.prompt;
   call.out = &out;

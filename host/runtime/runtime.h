@@ -45,6 +45,7 @@ struct Dependencies {
   RecordSink* records = nullptr;
   EventSink* events = nullptr;
   InboxSink* inbox = nullptr;  // may be set after construction (setInbox): the inbox needs the runtime first
+  std::string public_url;      // [server] public_url when configured explicitly (call_info), else empty
 };
 
 // Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or

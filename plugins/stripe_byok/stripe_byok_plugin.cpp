@@ -757,26 +757,31 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       steps.push_back("catalog provisioned: " + plans.dump());
     }
 
+    // The tenant and the host's public URL come from the host (call_info), never from the caller's input:
+    // the endpoint must point at the calling tenant's webhook route.
+    json info = json::object();
+    if (auto described = call.callInfo()) info = parse(*described);
+    const std::string tenant = str(info, "tenant");
+    if (tenant.empty()) return Status::internal("setup: the host did not say which tenant this call serves");
+    if (const std::string claimed = str(input, "tenant"); !claimed.empty() && claimed != tenant)
+      return Status::invalidArgument("setup runs for the tenant of the API key (" + tenant + "), not " +
+                                     claimed);
     std::string webhook_url = str(member(input, "answers"), "webhook_url");
     if (webhook_url.empty()) {
-      auto public_url = ask(call, input,
-                            {{"key", "public_url"},
-                             {"kind", "text"},
-                             {"message",
-                              "Public base URL of this ihost (Stripe sends webhooks there), e.g. "
-                              "https://ihost.example.com"}});
+      json question = {{"key", "public_url"},
+                       {"kind", "text"},
+                       {"message",
+                        "Public base URL of this ihost (Stripe sends webhooks there), e.g. "
+                        "https://ihost.example.com"}};
+      if (const std::string configured = str(info, "public_url"); !configured.empty())
+        question["default"] = configured;
+      auto public_url = ask(call, input, question);
       if (!public_url) return public_url.status();
       std::string base = *public_url;
       while (!base.empty() && base.back() == '/')
         base.pop_back();
       if (base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0)
         return Status::invalidArgument("public_url must start with http:// or https://");
-      std::string tenant = str(input, "tenant");
-      if (tenant.empty()) {
-        auto asked = ask(call, input, {{"key", "tenant"}, {"kind", "text"}, {"message", "Tenant id"}});
-        if (!asked) return asked.status();
-        tenant = *asked;
-      }
       webhook_url = base + "/webhooks/" + integration_id_ + "/" + tenant;
     }
 

@@ -222,12 +222,19 @@ TEST_CASE("stripe_byok: create_invoices survives a mid-batch failure and a rerun
 TEST_CASE("stripe_byok: setup, PaymentIntent and simulate_payment deliver a signed webhook", "[stripe]") {
   Env env;
   env.connectGood();
-  auto setup =
-      env.action("setup", {{"tenant", env.tenant.tenant_id},
+  // The tenant comes from the API key (the host's call_info), never from the input.
+  auto spoofed =
+      env.action("setup", {{"tenant", "ten_someone_else"},
                            {"answers", {{"public_url", env.host.app().baseUrl()}, {"catalog", "none"}}}});
+  CHECK(spoofed.status == 400);
+  CHECK(spoofed.body.dump().find("tenant of the API key") != std::string::npos);
+  auto setup =
+      env.action("setup", {{"answers", {{"public_url", env.host.app().baseUrl()}, {"catalog", "none"}}}});
   INFO(setup.body.dump());
   REQUIRE(setup.status == 200);
   CHECK(setup.body["webhook_endpoint"]["created"] == true);
+  CHECK(setup.body["webhook_endpoint"]["url"] ==
+        env.host.app().baseUrl() + "/webhooks/stripe/" + env.tenant.tenant_id);
   CHECK(setup.body.dump().find("whsec_") == std::string::npos);
   // A second setup keeps the endpoint (its secret is stored).
   auto again =

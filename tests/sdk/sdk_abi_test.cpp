@@ -390,6 +390,11 @@ class OAuthProbe final : public ih::sdk::Plugin {
   }
   Status runAction(Call& call, std::string_view action, std::string_view) override {
     if (action == "revoked") return call.deleteCredentials("provider said so");
+    if (action == "whoami") {
+      auto info = call.callInfo();
+      if (!info) return info.status();
+      return call.setResult(*info);
+    }
     return Status::notFound("no such action");
   }
 };
@@ -419,6 +424,13 @@ TEST_CASE("ABI 1.2: OAuth handlers and credentials_delete through the fake host"
   CHECK_FALSE(host.credentials("t1", "o"));
   CHECK(host.events().back().type == "integration.disconnected");
   CHECK(host.runAction(inst, "revoked").status == IH_ERR_NOT_FOUND);  // already wiped
+  host.setPublicUrl("https://ihost.example.com");
+  auto who = host.runAction(inst, "whoami");
+  REQUIRE(who.ok());
+  CHECK(nlohmann::json::parse(who.result) == nlohmann::json({{"tenant", "t1"},
+                                                             {"integration", "o"},
+                                                             {"handler", "run_action"},
+                                                             {"public_url", "https://ihost.example.com"}}));
 
   // A pre-1.2 descriptor (the frozen fixture) answers IH_ERR_UNSUPPORTED without reading past its size.
   FakeHost old(loadFixture(fixturePath("fixture_frozen")));
@@ -436,5 +448,6 @@ TEST_CASE("ABI 1.2: Call reports missing 1.2 services of an older host table", "
   Status s = call.deleteCredentials("x");
   CHECK(s.code() == IH_ERR_UNSUPPORTED);
   CHECK(s.message().find("credentials_delete") != std::string::npos);
+  CHECK(call.callInfo().status().code() == IH_ERR_UNSUPPORTED);
   kOAuthProbe.destroy(instance);
 }

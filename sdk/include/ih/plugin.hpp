@@ -643,6 +643,16 @@ class Call {
     return hostStatus(host_->credentials_delete(call_, toStr(reason)));
   }
 
+  // Who this call serves, from the host (never from the caller's input): JSON text {"tenant","integration",
+  // "handler","public_url"} (see plugin_abi.h call_info).
+  Result<std::string> callInfo() const {
+    if (!hasService(offsetof(ih_host_api, call_info))) return unsupported("call_info");
+    Buffer out(host_);
+    const ih_status code = host_->call_info(call_, out.out());
+    if (code != IH_OK) return hostFailure(code);
+    return out.str();
+  }
+
  private:
   // True when the host's table reaches the field at `offset` (and the pointer is set).
   bool hasService(size_t offset) const {

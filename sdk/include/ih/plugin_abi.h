@@ -184,6 +184,11 @@ typedef struct ih_host_api {
    * "integration.disconnected". Accounts stay bound: unbind them with bind_account(…, 0). Allowed in every
    * handler that has a tenant. IH_ERR_NOT_FOUND when the tenant is not connected (already wiped). */
   ih_status (*credentials_delete)(ih_call* call, ih_str reason);
+  /* Who this call serves, as the host knows it (a plugin never takes a tenant id from its caller's input):
+   * `*out` = {"tenant":"…" ("" for calls without one: create, platform webhook verification),
+   * "integration":"…","handler":"run_action"|"run_job"|…,"public_url":"…" (the host's configured public
+   * base URL, "" when not configured)}. The plugin frees `*out`. */
+  ih_status (*call_info)(ih_call* call, ih_buf** out);
 } ih_host_api;
 
 /* clang-format off */

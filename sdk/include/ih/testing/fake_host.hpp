@@ -166,6 +166,7 @@ class FakeHost {
     api_.secret_put = &FakeHost::apiSecretPut;
     api_.secret_get = &FakeHost::apiSecretGet;
     api_.credentials_delete = &FakeHost::apiCredentialsDelete;
+    api_.call_info = &FakeHost::apiCallInfo;
     latest() = this;
   }
   ~FakeHost() {
@@ -181,6 +182,8 @@ class FakeHost {
 
   // The tenant every following call serves (as the host would resolve it from the API key or webhook path).
   void setTenant(std::string tenant) { tenant_ = std::move(tenant); }
+  // What call_info reports as "public_url" (default: empty, as a host without [server] public_url).
+  void setPublicUrl(std::string url) { public_url_ = std::move(url); }
   const std::string& tenant() const noexcept { return tenant_; }
   void setHttpHandler(HttpHandler handler) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -697,6 +700,16 @@ class FakeHost {
     return IH_OK;
   }
 
+  static ih_status apiCallInfo(ih_call* call, ih_buf** out) {
+    CallContext* c = ctx(call);
+    if (c == nullptr || out == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    *out = newBuf(
+        c->host, "{\"tenant\":" + json::quote(c->tenant) + ",\"integration\":" + json::quote(c->integration) +
+                     ",\"handler\":" + json::quote(c->handler == "route" ? "handle_route" : c->handler) +
+                     ",\"public_url\":" + json::quote(c->host->public_url_) + "}");
+    return IH_OK;
+  }
+
   static void apiBufFree(ih_buf* buf) {
     if (buf == nullptr) return;
     Buf* b = reinterpret_cast<Buf*>(buf);
@@ -708,6 +721,7 @@ class FakeHost {
   const ih_plugin_descriptor* descriptor_;
   ih_host_api api_;
   std::string tenant_ = "tenant";
+  std::string public_url_;
   std::vector<ih_plugin*> instances_;
   std::atomic<int64_t> live_buffers_{0};
 
