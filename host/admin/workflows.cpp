@@ -130,7 +130,7 @@ struct Workflows::Impl {
     std::unique_lock lock(mu);
     if (stopping && run->cancel_reason.empty()) run->cancel_reason = "the host is shutting down";
     if (!run->cancel_reason.empty())
-      return Status(StatusCode::kUnsupported, "workflow cancelled: " + run->cancel_reason);
+      return Status(StatusCode::kCancelled, "workflow cancelled: " + run->cancel_reason);
     run->pending = pending;
     run->answer.reset();
     run->status = "waiting";
@@ -160,7 +160,7 @@ struct Workflows::Impl {
     } else if (stopping && run->cancel_reason.empty()) {
       run->cancel_reason = "the host is shutting down";
     }
-    return Status(StatusCode::kUnsupported, "workflow cancelled: " + run->cancel_reason);
+    return Status(StatusCode::kCancelled, "workflow cancelled: " + run->cancel_reason);
   }
 
   // The run's thread: the action, then the outcome.

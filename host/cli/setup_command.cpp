@@ -1,11 +1,14 @@
 #include "cli/setup_command.h"
 
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "app/app.h"
@@ -24,7 +27,9 @@ constexpr char kSetupUsage[] =
     "  Runs the integration's setup workflow (e.g. Stripe: check the key, create products and prices, "
     "create\n"
     "  the webhook endpoint and store its signing secret). --set answers a prompt by key (public_url=...,\n"
-    "  catalog=all|none|starter,pro, confirm_key=yes); --non-interactive fails instead of asking.\n";
+    "  catalog=all|none|starter,pro, confirm_key=yes); --non-interactive fails instead of asking.\n"
+    "  Interactive prompts show their default in [brackets] (Enter accepts it); secrets are not echoed.\n"
+    "  Ctrl-C stops setup with exit code 130; finished steps stay and a re-run is safe.\n";
 
 struct SetupArgs {
   std::string integration;
@@ -82,23 +87,154 @@ Result<SetupArgs> parseSetupArgs(const std::vector<std::string>& raw) {
   return out;
 }
 
-// Reads one line; without echo when `secret` and `in` is the terminal.
-std::string readLine(std::istream& in, bool secret) {
-  termios saved{};
-  const bool hide =
-      secret && &in == &std::cin && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
-  if (hide) {
-    termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-  }
-  std::string line;
-  std::getline(in, line);
-  if (hide) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
-  return line;
+// Ctrl-C handling while setup owns the terminal. The plugin's setup call cannot be unwound from a prompt (it
+// is inside the plugin, across the C ABI, and a refused prompt falls back to its default), so SIGINT ends the
+// process: the handler restores the terminal mode (echo) if a secret prompt turned it off, prints why and
+// _exits with kExitInterrupted. Everything stored so far was committed by SQLite transactions; nothing is
+// half-written. Only async-signal-safe calls in the handler.
+volatile sig_atomic_t g_echo_hidden = 0;  // 1 while a secret prompt has echo off (g_saved_termios valid)
+termios g_saved_termios{};
+int g_guard_depth = 0;  // nesting of InterruptGuard (main thread only)
+struct sigaction g_previous_sigint {};
+
+constexpr char kInterruptedMessage[] =
+    "\nihost setup: interrupted (Ctrl-C); setup stopped before finishing (exit code 130).\n"
+    "  Steps already done stay done (e.g. products and prices at the provider); nothing is half-stored.\n"
+    "  Run the same command again to finish: setup is safe to repeat.\n";
+
+void onInterrupt(int) {
+  if (g_echo_hidden) tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);
+  ssize_t ignored = write(STDERR_FILENO, kInterruptedMessage, sizeof kInterruptedMessage - 1);
+  (void)ignored;
+  _exit(kExitInterrupted);
 }
 
+// Installs the SIGINT handler for its lifetime when stdin is a terminal (nested guards are no-ops).
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    if (!isatty(STDIN_FILENO) || g_guard_depth++ > 0) return;
+    struct sigaction sa {};
+    sa.sa_handler = onInterrupt;
+    sigemptyset(&sa.sa_mask);
+    active_ = sigaction(SIGINT, &sa, &g_previous_sigint) == 0;
+  }
+  ~InterruptGuard() {
+    if (active_) sigaction(SIGINT, &g_previous_sigint, nullptr);
+    if (isatty(STDIN_FILENO) && g_guard_depth > 0) --g_guard_depth;
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
+// Turns terminal echo off for its lifetime when `secret` and `in` is the terminal. Echo goes off before the
+// prompt is printed, so nothing typed after the prompt appears is ever echoed.
+class EchoOff {
+ public:
+  EchoOff(std::istream& in, bool secret) {
+    if (!secret || &in != &std::cin || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    termios quiet = saved_;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL);
+    g_saved_termios = saved_;
+    g_echo_hidden = 1;
+    hidden_ = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    if (!hidden_) g_echo_hidden = 0;
+  }
+  ~EchoOff() {
+    if (!hidden_) return;
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    g_echo_hidden = 0;
+  }
+  EchoOff(const EchoOff&) = delete;
+  EchoOff& operator=(const EchoOff&) = delete;
+
+ private:
+  termios saved_{};
+  bool hidden_ = false;
+};
+
+std::string lower(std::string s) {
+  for (char& c : s)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+constexpr int kMaxAttempts = 3;
+
 }  // namespace
+
+Result<std::string> askOnTerminal(std::string_view prompt_json, std::istream& in, std::ostream& out) {
+  InterruptGuard interrupt;
+  const json p = json::parse(prompt_json, nullptr, false);
+  if (!p.is_object()) return Status::invalidArgument("prompt is not a JSON object");
+  const std::string key = p.value("key", "");
+  const std::string kind = p.value("kind", "text");
+  const std::string def =
+      p.contains("default") && p["default"].is_string() ? p["default"].get<std::string>() : std::string();
+  const bool secret = kind == "secret";
+  const bool confirm = kind == "confirm";
+  const bool def_yes = confirm && (lower(def) == "yes" || lower(def) == "y" || lower(def) == "true");
+  const bool def_no = confirm && (lower(def) == "no" || lower(def) == "n" || lower(def) == "false");
+
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    std::string line;
+    bool got = false;
+    {
+      EchoOff echo(in, secret);
+      out << p.value("message", key);
+      if (p.contains("choices") && p["choices"].is_array() && !p["choices"].empty()) {
+        std::string list;
+        for (const auto& c : p["choices"])
+          list += (list.empty() ? "" : "/") + (c.is_string() ? c.get<std::string>() : c.dump());
+        out << " (" << list << ")";
+      }
+      if (confirm) {
+        out << (def_yes ? " [Y/n]" : def_no ? " [y/N]" : " [y/n]");
+      } else if (secret) {
+        out << (def.empty() ? " (input hidden)" : " (input hidden; Enter keeps the default)");
+      } else if (!def.empty()) {
+        out << " [" << def << "]";
+      }
+      out << ": " << std::flush;
+      got = static_cast<bool>(std::getline(in, line));
+      if (secret) out << "\n" << std::flush;  // the operator's Enter was not echoed
+    }
+    if (!got) {
+      if (&in != &std::cin || !isatty(STDIN_FILENO))
+        return Status(StatusCode::kUnsupported, "input ended before an answer for \"" + key + "\"");
+      // Ctrl-D on the terminal: the operator stopped; the plugin must not go on with defaults.
+      out << "\n" << std::flush;
+      return Status(StatusCode::kCancelled, "input ended at prompt \"" + key +
+                                                "\"; setup stopped before finishing. Run it again, or use "
+                                                "--non-interactive --set " +
+                                                key + "=...");
+    }
+    line = secret ? line : trim(line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) line = def;
+    if (confirm && !line.empty()) {
+      const std::string a = lower(line);
+      if (a == "y" || a == "yes" || a == "true" || a == "1") return std::string("yes");
+      if (a == "n" || a == "no" || a == "false" || a == "0") return std::string("no");
+      out << "  please answer y or n\n" << std::flush;
+      continue;
+    }
+    if (!line.empty()) return line;
+    out << "  an answer is required\n" << std::flush;
+  }
+  return Status(StatusCode::kCancelled,
+                "no answer for \"" + key + "\" after " + std::to_string(kMaxAttempts) + " attempts");
+}
 
 int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::ostream& out,
                     std::ostream& err) {
@@ -160,18 +296,11 @@ int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::
       if (!def.empty()) return def;
       return Status(StatusCode::kUnsupported, "no answer for \"" + key + "\": pass --set " + key + "=...");
     }
-    out << p.value("message", key);
-    if (p.contains("choices") && p["choices"].is_array()) out << " " << p["choices"].dump();
-    if (!def.empty()) out << " [" << def << "]";
-    out << ": " << std::flush;
-    const bool secret = p.value("kind", "") == "secret";
-    std::string line = readLine(in, secret);
-    if (secret) out << "\n";
-    if (line.empty()) line = def;
-    if (line.empty()) return Status(StatusCode::kUnsupported, "no answer for \"" + key + "\"");
-    return line;
+    return askOnTerminal(prompt_json, in, out);
   };
 
+  std::optional<InterruptGuard> interrupt;  // Ctrl-C: message + exit 130, also between prompts
+  if (interactive) interrupt.emplace();
   json input = {{"tenant", tenant->id}, {"answers", json::object()}};
   for (const auto& [k, v] : answers)
     input["answers"][k] = v;

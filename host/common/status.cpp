@@ -30,6 +30,8 @@ std::string_view statusCodeName(StatusCode code) {
       return "internal";
     case StatusCode::kSignature:
       return "invalid_signature";
+    case StatusCode::kCancelled:
+      return "cancelled";
     case StatusCode::kFailedPrecondition:
       return "failed_precondition";
     case StatusCode::kAlreadyExists:
@@ -66,6 +68,8 @@ int httpStatusFor(StatusCode code) {
       return 500;
     case StatusCode::kSignature:
       return 400;
+    case StatusCode::kCancelled:
+      return 409;
     case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kAlreadyExists:
@@ -75,7 +79,7 @@ int httpStatusFor(StatusCode code) {
 }
 
 StatusCode statusCodeFromAbi(int abi_status) {
-  if (abi_status >= 0 && abi_status <= static_cast<int>(StatusCode::kSignature)) {
+  if (abi_status >= 0 && abi_status <= static_cast<int>(StatusCode::kCancelled)) {
     return static_cast<StatusCode>(abi_status);
   }
   return StatusCode::kInternal;

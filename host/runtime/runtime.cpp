@@ -53,7 +53,7 @@ ih_status fail(ih_call* call, ih_status code, std::string message) {
 
 ih_status abiCode(const Status& s) {
   int code = static_cast<int>(s.code());
-  return code <= static_cast<int>(StatusCode::kSignature) ? code : IH_ERR_INTERNAL;
+  return code <= static_cast<int>(StatusCode::kCancelled) ? code : IH_ERR_INTERNAL;
 }
 
 ih_buf* newBuf(std::string data, bool secret = false) {

@@ -63,6 +63,17 @@ void fail(http::Response& res, const Status& s) {
   http::setError(res, httpStatusOf(s), errorCodeOf(s, s.message()), s.message());
 }
 
+// A stored plugin state value for the jobs API: JSON when it parses, else the text. A value larger than
+// kMaxStateShown (e.g. a catalog cursor listing every id) is cut to a text preview naming its size.
+constexpr size_t kMaxStateShown = 4096;
+json stateJson(const std::optional<std::string>& value) {
+  if (!value) return nullptr;
+  if (value->size() > kMaxStateShown)
+    return value->substr(0, kMaxStateShown) + "… (" + std::to_string(value->size()) + " bytes)";
+  json parsed = json::parse(*value, nullptr, false);
+  return parsed.is_discarded() ? json(*value) : parsed;
+}
+
 std::optional<int64_t> parsePositive(const std::string& text) {
   if (text.empty() || text.size() > 18) return std::nullopt;
   for (char c : text)
@@ -87,6 +98,12 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
             for (const JobInfo& j : scheduler.jobs(id)) {
               auto last = scheduler.history().listRuns(p.tenant_id, id, j.job, 1);
               if (!last.isOk()) return http::setError(res, last.status());
+              json state = json::object();
+              for (const std::string& key : j.state_keys) {
+                auto value = scheduler.stateValue(p.tenant_id, id, key);
+                if (!value.isOk()) return http::setError(res, value.status());
+                state[key] = stateJson(*value);
+              }
               data.push_back(
                   {{"name", j.job},
                    {"description", j.description},
@@ -94,7 +111,8 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
                    {"every_seconds", j.every_seconds},
                    {"enabled", j.enabled},
                    {"last_run", last->empty() ? json(nullptr) : runJson(last->front())},
-                   {"next_run_at", timeOrNull(scheduler.nextRunAt(p.tenant_id, id, j.job))}});
+                   {"next_run_at", timeOrNull(scheduler.nextRunAt(p.tenant_id, id, j.job))},
+                   {"state", state}});
             }
             res.json(200, json{{"object", "list"}, {"data", data}}.dump());
           }));

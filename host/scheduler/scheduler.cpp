@@ -175,6 +175,35 @@ struct ActiveRun {
   std::promise<store::JobRun> promise;
 };
 
+// The manifest job's "state_keys": an array of non-empty strings; absent = [the job's name] (the usual
+// cursor key). A malformed value is ignored with a warning: the field is informational and must not keep the
+// host from starting.
+std::vector<std::string> declaredStateKeys(const std::string& manifest_json, const std::string& job,
+                                           const std::string& integration_id) {
+  json m = json::parse(manifest_json, nullptr, false);
+  if (!m.is_object() || !m.contains("jobs") || !m["jobs"].is_array()) return {job};
+  for (const json& j : m["jobs"]) {
+    if (!j.is_object() || j.value("name", std::string()) != job) continue;
+    if (!j.contains("state_keys")) return {job};
+    std::vector<std::string> keys;
+    const json& declared = j["state_keys"];
+    bool bad = !declared.is_array();
+    if (!bad) {
+      for (const json& k : declared) {
+        if (k.is_string() && !k.get<std::string>().empty())
+          keys.push_back(k.get<std::string>());
+        else
+          bad = true;
+      }
+    }
+    if (bad)
+      log::warn("manifest job \"state_keys\" must be an array of non-empty strings; ignoring the bad entries",
+                {{"integration", integration_id}, {"job", job}});
+    return keys;
+  }
+  return {job};
+}
+
 }  // namespace
 
 struct Scheduler::Impl {
@@ -435,6 +464,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& confi
       info.description = spec.description;
       info.every_seconds = spec.every_seconds;
       info.enabled = in->enabled() && has_jobs;
+      info.state_keys = declaredStateKeys(in->manifest().raw_json, spec.name, in->id());
       if (cfg != nullptr) {
         if (auto it = cfg->jobs.find(spec.name); it != cfg->jobs.end()) {
           if (it->second.every_seconds) info.every_seconds = *it->second.every_seconds;
@@ -498,6 +528,12 @@ std::vector<JobInfo> Scheduler::jobs(std::string_view integration_id) const {
   for (const auto& j : impl_->jobs)
     if (j.integration_id == integration_id) out.push_back(j);
   return out;
+}
+
+Result<std::optional<std::string>> Scheduler::stateValue(std::string_view tenant_id,
+                                                         std::string_view integration_id,
+                                                         std::string_view key) const {
+  return impl_->store.getState(tenant_id, integration_id, key);
 }
 
 std::optional<JobInfo> Scheduler::job(std::string_view integration_id, std::string_view job) const {

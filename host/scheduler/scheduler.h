@@ -100,6 +100,10 @@ struct JobInfo {
   std::string description;
   int64_t every_seconds = 0;  // 0: on demand only
   bool enabled = true;        // integration enabled and the job not disabled in the config
+  // Plugin state keys holding the job's cursor (manifest job "state_keys"; absent = {job}), shown read-only
+  // by the jobs API. Plugin state is not secret (secrets go through secret_put), so they may be shown as
+  // stored.
+  std::vector<std::string> state_keys;
 };
 
 struct Progress {
@@ -140,6 +144,9 @@ class Scheduler {
   // When the tenant's next scheduled run is due (unix ms), if it is scheduled.
   std::optional<int64_t> nextRunAt(std::string_view tenant_id, std::string_view integration_id,
                                    std::string_view job) const;
+  // The stored plugin state value of (tenant, integration, key), if any (for JobInfo::state_keys).
+  Result<std::optional<std::string>> stateValue(std::string_view tenant_id, std::string_view integration_id,
+                                                std::string_view key) const;
 
   // Takes the lease, records the run and queues the plugin call. kNotFound: unknown integration or job;
   // kFailedPrecondition: the tenant is not connected or the job/integration is disabled; kConflict: the job
@@ -163,7 +170,8 @@ class Scheduler {
   const std::unique_ptr<Impl> impl_;  // last: its timer thread starts once everything above exists
 };
 
-// GET  /api/integrations/{id}/jobs                         (read)  jobs with schedule, last and next run
+// GET  /api/integrations/{id}/jobs                         (read)  jobs with schedule, last and next run and
+//      "state": {key: stored value (JSON if it parses, else text; null if unset)} for the job's state_keys
 // POST /api/integrations/{id}/jobs/{job}/run  {"full":bool} (write) 200 {"run"} when it ends within
 //      Options::api_wait, else 202 {"run"} (status "running"; poll GET …/runs/{run_id}); 404 unknown job,
 //      409 already running / not connected / disabled

@@ -17,6 +17,7 @@
 #include "ih/plugin.hpp"
 #include "stripe_common/client.h"
 #include "stripe_common/event_handlers.h"
+#include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
 #include "stripe_common/webhook_signature.h"
@@ -29,10 +30,16 @@ using ih::sdk::Result;
 using ih::sdk::Status;
 using ih::stripe::Client;
 using ih::stripe::Form;
+using ih::stripe::idOrNull;
+using ih::stripe::integer;
+using ih::stripe::member;
+using ih::stripe::nowSeconds;
+using ih::stripe::parseJson;
 using ih::stripe::stableIdempotencyKey;
+using ih::stripe::str;
 using nlohmann::json;
 
-constexpr char kManifestJson[] = R"json({
+constexpr char kManifestHead[] = R"json({
   "name": "stripe_byok",
   "version": "1.0.0",
   "display_name": "Stripe (your own keys)",
@@ -78,14 +85,9 @@ constexpr char kManifestJson[] = R"json({
     "required": ["secret_key", "publishable_key"]
   },
   "webhooks": {"tenant": true, "platform": false},
-  "jobs": [
-    {"name": "catalog", "every": "1h",
-     "description": "Products and prices into records (archived stay with active=false, deleted become tombstones)."},
-    {"name": "transactions", "every": "15m",
-     "description": "Balance transactions (gross, fee, net, source, product/price) into records: backfill, then incremental."},
-    {"name": "reconcile_events", "every": "1h",
-     "description": "Stripe events since the last seen one into the webhook inbox, so a webhook outage loses nothing."}
-  ],
+  "jobs": )json";
+// The jobs come from the shared Stripe library, so BYOK and Connect declare the same jobs and cursor keys.
+constexpr char kManifestTail[] = R"json(,
   "actions": [
     {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and recurring prices (idempotent)."},
     {"name": "create_invoices", "description": "Creates and finalizes one invoice per buyer; reruns create nothing new."},
@@ -95,6 +97,12 @@ constexpr char kManifestJson[] = R"json({
   ],
   "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"]
 })json";
+
+const char* manifestJson() {
+  static const std::string manifest =
+      std::string(kManifestHead) + ih::stripe::kSyncJobsManifestJson + kManifestTail;
+  return manifest.c_str();
+}
 
 const std::vector<std::string> kWebhookEvents = {"invoice.finalized",
                                                  "invoice.paid",
@@ -106,46 +114,6 @@ const std::vector<std::string> kWebhookEvents = {"invoice.finalized",
                                                  "customer.subscription.created",
                                                  "customer.subscription.updated",
                                                  "customer.subscription.deleted"};
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-json parse(std::string_view text) {
-  return json::parse(text.begin(), text.end(), nullptr, false);
-}
-
-std::string str(const json& object, const char* key, std::string fallback = {}) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_string()) return it->get<std::string>();
-  }
-  return fallback;
-}
-
-int64_t integer(const json& object, const char* key, int64_t fallback = 0) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
-  }
-  return fallback;
-}
-
-json member(const json& object, const char* key) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end()) return *it;
-  }
-  return json();
-}
-
-// The id of a field that may be an id string or an expanded object.
-json idOf(const json& value) {
-  if (value.is_string()) return value;
-  if (value.is_object() && value.contains("id")) return value["id"];
-  return nullptr;
-}
 
 struct Plan {
   std::string key;
@@ -181,7 +149,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
  public:
   StripeByokPlugin(const ih_host_api* /*host*/, std::string_view integration_id, std::string_view config_json)
       : integration_id_(integration_id) {
-    const json config = parse(config_json);
+    const json config = parseJson(config_json);
     if (!config.is_object()) throw std::invalid_argument("configuration must be a JSON object");
     options_.api_base_url = str(config, "api_base_url", "https://api.stripe.com");
     while (!options_.api_base_url.empty() && options_.api_base_url.back() == '/')
@@ -219,7 +187,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
 
   // ---- connect / test / disconnect --------------------------------------------------------------------
   Status connect(Call& call, std::string_view input_json) override {
-    const json input = parse(input_json);
+    const json input = parseJson(input_json);
     if (!input.is_object()) return Status::invalidArgument("connect body must be a JSON object");
     Credentials creds;
     creds.secret_key = str(input, "secret_key");
@@ -239,7 +207,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                  {"publishable_key", ih::stripe::maskKey(creds.publishable_key)},
                  {"webhook_secret_set", !creds.webhook_secret.empty()}};
     // The account id is informative only: restricted keys may lack the permission.
-    if (auto account = client.get("/v1/account")) info["account_id"] = idOf(member(*account, "id"));
+    if (auto account = client.get("/v1/account")) info["account_id"] = idOrNull(member(*account, "id"));
 
     json stored = {{"secret_key", creds.secret_key},
                    {"publishable_key", creds.publishable_key},
@@ -270,7 +238,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
 
   // ---- webhooks ---------------------------------------------------------------------------------------
   Status verifyWebhook(Call& call, std::string_view request_json, std::string_view body) override {
-    const json request = parse(request_json);
+    const json request = parseJson(request_json);
     const json headers = member(request, "headers");
     const auto header =
         ih::sdk::json::headerField(headers.is_object() ? headers.dump() : "{}", "Stripe-Signature");
@@ -280,7 +248,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (auto stored = call.secret("webhook_secret"); stored && stored->has_value())
       secrets.push_back(**stored);
     if (auto creds = call.credentials()) {
-      const std::string secret = str(parse(*creds), "webhook_secret");
+      const std::string secret = str(parseJson(*creds), "webhook_secret");
       if (!secret.empty()) secrets.push_back(secret);
     }
     if (secrets.empty())
@@ -293,7 +261,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     }
     if (!verified) return verified.status();
 
-    const json event = parse(body);
+    const json event = parseJson(body);
     if (!event.is_object() || str(event, "id").empty() || str(event, "type").empty())
       return Status::invalidArgument("webhook body is not a Stripe event");
     json meta = {{"event_id", str(event, "id")},
@@ -310,7 +278,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     return ih::stripe::handleEvent(call, event_json, body);
   }
 
-  // ---- sync jobs (stripe_common/sync_jobs.h; "jobs" above = ih::stripe::kSyncJobsManifestJson) ------
+  // ---- sync jobs (stripe_common/sync_jobs.h; the manifest's "jobs" = ih::stripe::kSyncJobsManifestJson)
+  // ----
   Status runJob(Call& call, std::string_view job, std::string_view params_json) override {
     if (!ih::stripe::isSyncJob(job)) return Status::notFound("no such job: " + std::string(job));
     auto creds = loadCredentials(call);
@@ -321,7 +290,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
 
   // ---- actions ------------------------------------------------------------------------------------------
   Status runAction(Call& call, std::string_view action, std::string_view input_json) override {
-    json input = parse(input_json.empty() ? std::string_view("{}") : input_json);
+    json input = parseJson(input_json.empty() ? std::string_view("{}") : input_json);
     if (!input.is_object()) return Status::invalidArgument("action input must be a JSON object");
     auto creds = loadCredentials(call);
     if (!creds) return creds.status();
@@ -362,7 +331,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                                        integration_id_ + "/connect first");
       return stored.status();
     }
-    const json j = parse(*stored);
+    const json j = parseJson(*stored);
     Credentials creds;
     creds.secret_key = str(j, "secret_key");
     creds.publishable_key = str(j, "publishable_key");
@@ -417,7 +386,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
         result["existing"].push_back(plan.key);
         continue;
       }
-      const json existing_product = existing.is_object() ? idOf(member(existing, "product")) : json();
+      const json existing_product = existing.is_object() ? idOrNull(member(existing, "product")) : json();
       std::string product_id = existing_product.is_string() ? existing_product.get<std::string>() : "";
       if (product_id.empty()) {
         Form product;
@@ -695,6 +664,9 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     }
     auto answered = call.prompt(prompt.dump());
     if (answered) return *answered;
+    // Only "nobody can answer" (a non-interactive run) falls back to the default; a cancelled workflow or
+    // any other failure stops the setup where it is.
+    if (answered.status().code() != IH_ERR_UNSUPPORTED) return answered.status();
     if (prompt.contains("default")) return prompt["default"].get<std::string>();
     return Status::invalidArgument("setup needs an answer for \"" + key + "\" (" +
                                    prompt.value("message", "") + "): pass it as answers." + key +
@@ -760,7 +732,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     // The tenant and the host's public URL come from the host (call_info), never from the caller's input:
     // the endpoint must point at the calling tenant's webhook route.
     json info = json::object();
-    if (auto described = call.callInfo()) info = parse(*described);
+    if (auto described = call.callInfo()) info = parseJson(*described);
     const std::string tenant = str(info, "tenant");
     if (tenant.empty()) return Status::internal("setup: the host did not say which tenant this call serves");
     if (const std::string claimed = str(input, "tenant"); !claimed.empty() && claimed != tenant)
@@ -855,5 +827,5 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
 }  // namespace
 }  // namespace stripe_byok
 
-IH_SDK_EXPORT_PLUGIN(stripe_byok::StripeByokPlugin, stripe_byok::kManifestJson,
+IH_SDK_EXPORT_PLUGIN(stripe_byok::StripeByokPlugin, stripe_byok::manifestJson(),
                      IH_CAP_WEBHOOKS | IH_CAP_JOBS | IH_CAP_ACTIONS | IH_CAP_CONNECT, 0)

@@ -25,6 +25,7 @@
 #include "stripe_common/client.h"
 #include "stripe_common/event_handlers.h"
 #include "stripe_common/form.h"
+#include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
 #include "stripe_common/webhook_signature.h"
@@ -37,6 +38,10 @@ using ih::sdk::Result;
 using ih::sdk::Status;
 using ih::stripe::Client;
 using ih::stripe::Form;
+using ih::stripe::integer;
+using ih::stripe::nowSeconds;
+using ih::stripe::parseJson;
+using ih::stripe::str;
 using nlohmann::json;
 
 constexpr char kManifestHead[] = R"json({
@@ -88,31 +93,6 @@ const char* manifestJson() {
   return manifest.c_str();
 }
 
-json parse(std::string_view text) {
-  return json::parse(text.begin(), text.end(), nullptr, false);
-}
-
-std::string str(const json& object, const char* key, std::string fallback = {}) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_string()) return it->get<std::string>();
-  }
-  return fallback;
-}
-
-int64_t integer(const json& object, const char* key, int64_t fallback = 0) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
-  }
-  return fallback;
-}
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string trimSlash(std::string url) {
   while (!url.empty() && url.back() == '/')
     url.pop_back();
@@ -130,7 +110,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   StripeConnectPlugin(const ih_host_api* /*host*/, std::string_view integration_id,
                       std::string_view config_json)
       : integration_id_(integration_id) {
-    const json config = parse(config_json);
+    const json config = parseJson(config_json);
     if (!config.is_object()) throw std::invalid_argument("configuration must be a JSON object");
     client_id_ = str(config, "client_id");
     if (client_id_.rfind("ca_", 0) != 0) throw std::invalid_argument("client_id must start with ca_");
@@ -157,7 +137,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
 
   // ---- OAuth (ABI 1.2) ----------------------------------------------------------------------------------
   Status oauthAuthorize(Call& call, std::string_view params_json) override {
-    const json params = parse(params_json);
+    const json params = parseJson(params_json);
     const std::string state = str(params, "state");
     if (state.empty()) return Status::invalidArgument("oauth_authorize needs a state");
     const std::string redirect = redirect_url_.empty() ? str(params, "redirect_uri") : redirect_url_;
@@ -169,7 +149,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   }
 
   Status oauthComplete(Call& call, std::string_view params_json) override {
-    const json query = parse(params_json).value("query", json::object());
+    const json query = parseJson(params_json).value("query", json::object());
     const std::string code = str(query, "code");
     if (code.empty()) return Status::invalidArgument("the callback carries no authorization code");
 
@@ -269,13 +249,13 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
     if (webhook_secret_.empty())
       return Status::signature("no webhook_secret configured for " + integration_id_ +
                                ": set the Connect endpoint's signing secret (whsec_...)");
-    const json request = parse(request_json);
+    const json request = parseJson(request_json);
     const json headers = request.is_object() ? request.value("headers", json::object()) : json::object();
     const auto header = ih::sdk::json::headerField(headers.dump(), "Stripe-Signature");
     if (!header) return Status::signature("missing Stripe-Signature header");
     auto verified = ih::stripe::verifySignature(*header, body, webhook_secret_, tolerance_s_, nowSeconds());
     if (!verified) return verified.status();
-    const json event = parse(body);
+    const json event = parseJson(body);
     if (!event.is_object() || str(event, "id").empty() || str(event, "type").empty())
       return Status::invalidArgument("webhook body is not a Stripe event");
     json meta = {{"event_id", str(event, "id")},
@@ -290,7 +270,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   }
 
   Status handleWebhook(Call& call, std::string_view event_json, std::string_view body) override {
-    const json event = parse(body);
+    const json event = parseJson(body);
     if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
     const std::string account = str(event, "account");
     const std::string type = str(event, "type");
@@ -331,7 +311,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   // ---- actions
   // ----------------------------------------------------------------------------------------------
   Status runAction(Call& call, std::string_view action, std::string_view input_json) override {
-    const json input = parse(input_json.empty() ? std::string_view("{}") : input_json);
+    const json input = parseJson(input_json.empty() ? std::string_view("{}") : input_json);
     if (!input.is_object()) return Status::invalidArgument("action input must be a JSON object");
     auto conn = requireConnection(call);
     if (!conn) return conn.status();
@@ -393,7 +373,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   std::optional<Connection> loadConnection(Call& call) const {
     auto stored = call.credentials();
     if (!stored) return std::nullopt;
-    const json j = parse(*stored);
+    const json j = parseJson(*stored);
     Connection conn;
     conn.stripe_user_id = str(j, "stripe_user_id");
     conn.livemode = j.value("livemode", false);
@@ -428,7 +408,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
     request.max_attempts = 1;  // an authorization code is single-use: never replay the exchange
     auto response = call.http(request);
     if (!response) return response.status();
-    const json body = parse(response->body);
+    const json body = parseJson(response->body);
     if (response->isSuccess() && body.is_object()) return body;
     const std::string error = str(body, "error", "http_" + std::to_string(response->status));
     const std::string description = ih::stripe::maskSecrets(str(body, "error_description"));

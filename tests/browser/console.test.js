@@ -1,9 +1,12 @@
 "use strict";
 // Browser test of the admin console: the real `stripe-double` and the real `ihost serve` (temp config, data
 // and key ring; real plugin .so files), driven through Debian's chromium by playwright-core.
-//   sign in with the admin token → switch tenant → connect Stripe BYOK with a bad key (error shown) then a good
-//   one → run the setup workflow answering its prompts in the page → a webhook that dies in the inbox is
-//   replayed from the Webhooks page and ends processed → an invoice turns "paid" live (SSE) without reload.
+//   sign in with the admin token → switch tenant → "Connect with Stripe" (Stripe Connect OAuth through the
+//   double's consent page): Deny once (the callback page says the owner declined), then Connect and come back
+//   to the console showing the connected account → connect Stripe BYOK with a bad key (error shown) then a
+//   good one → run the setup workflow answering its prompts in the page → a webhook that dies in the inbox is
+//   replayed from the Webhooks page and ends processed → Sync "Run now" and the job's cursor shown → an
+//   invoice turns "paid" live (SSE) without reload.
 // Screenshots go to --screenshots. Exit 0 = passed, 1 = failed, 77 = skipped (no chromium).
 //
 // usage: node console.test.js --ihost BIN --double BIN --plugins DIR --test-plugins DIR --screenshots DIR
@@ -12,6 +15,7 @@
 const { spawn, execFileSync } = require("node:child_process");
 const crypto = require("node:crypto");
 const fs = require("node:fs");
+const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
@@ -38,6 +42,11 @@ for (const k of ["ihost", "double", "plugins", "test-plugins", "screenshots"]) {
 const SECRET_KEY = "sk_test_ihostconsolebrowser0001";
 const PUBLISHABLE_KEY = "pk_test_ihostconsolebrowser0001";
 const HOOKS_SECRET = "browser_test_hooks_secret_0001";
+// Stripe Connect: the platform's key (another key of the double's primary account) and the double's default
+// Connect client id (stripe-double --client-id; the plugin sends redirect_uri on each authorize URL).
+const PLATFORM_KEY = "sk_test_ihostconsoleplatform0001";
+const CONNECT_CLIENT_ID = "ca_ihostdoubleplatform0001";
+process.env.IHOST_INTEGRATIONS__STRIPE_CONNECT__SECRET_KEY = PLATFORM_KEY;  // operators pass it by env too
 const children = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "ihost-console-"));
 let passed = 0;
@@ -69,6 +78,16 @@ function startProcess(bin, argv, match, label, env = {}) {
   });
 }
 
+// A free loopback port: ihost's address must be known before it starts (success_url and the Connect webhook
+// endpoint name it).
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
 function ihostCli(config, ...argv) {
   return execFileSync(args.ihost, [...argv, "--config", config], { encoding: "utf8" });
 }
@@ -90,7 +109,8 @@ async function main() {
   const shot = (page, name) => page.screenshot({ path: path.join(args.screenshots, name + ".png"), fullPage: true });
 
   // 1. The Stripe double.
-  const doubleUrl = await startProcess(args.double, ["--port", "0", "--seed-key", SECRET_KEY, "--webhook-retry-ms", "300,1000"],
+  const doubleUrl = await startProcess(args.double, ["--port", "0", "--seed-key", SECRET_KEY, "--seed-key", PLATFORM_KEY,
+    "--client-id", CONNECT_CLIENT_ID, "--webhook-retry-ms", "300,1000"],
     (line) => { try { return JSON.parse(line).url; } catch (_) { return null; } }, "stripe-double");
 
   // 2. Plugins: the real stripe_byok .so plus the test-only webhook_test .so (whose handler fails until its
@@ -98,12 +118,21 @@ async function main() {
   const pluginDir = path.join(work, "plugins");
   fs.mkdirSync(pluginDir);
   fs.symlinkSync(path.join(args.plugins, "libstripe_byok.so"), path.join(pluginDir, "libstripe_byok.so"));
+  fs.symlinkSync(path.join(args.plugins, "libstripe_connect.so"), path.join(pluginDir, "libstripe_connect.so"));
   fs.symlinkSync(path.join(args["test-plugins"], "webhook_test", "libwebhook_test.so"), path.join(pluginDir, "libwebhook_test.so"));
   fs.writeFileSync(path.join(pluginDir, "libbroken.so"), "not an ELF library\n");  // refused, with the reason
+  const port = await freePort();
+  const expectedBase = "http://127.0.0.1:" + port;
+  // The platform's Connect webhook endpoint ("Listen to events on Connected accounts") and its secret.
+  const endpoint = await http(doubleUrl, "POST", "/v1/webhook_endpoints", {
+    token: PLATFORM_KEY, headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ url: expectedBase + "/webhooks/stripe_connect", connect: "true", "enabled_events[]": "*" }).toString(),
+  });
+  if (endpoint.status !== 200) throw new Error("creating the Connect webhook endpoint: " + endpoint.text);
   const config = path.join(work, "ihost.toml");
   const db = path.join(work, "ihost.db");
   fs.writeFileSync(config, [
-    "[server]", 'listen = "127.0.0.1:0"', "worker_threads = 16", "",
+    "[server]", `listen = "127.0.0.1:${port}"`, "worker_threads = 16", "",
     "[storage]", `path = "${db}"`, "",
     "[vault]", `key_file = "${path.join(work, "vault.keys")}"`, "",
     "[plugins]", `dir = "${pluginDir}"`, "",
@@ -112,6 +141,9 @@ async function main() {
     "[integrations.stripe]", 'plugin = "stripe_byok"', `api_base_url = "${doubleUrl}"`, "",
     "[integrations.hooks]", 'plugin = "webhook_test"', `webhook_secret = "${HOOKS_SECRET}"`, "",
     "[integrations.ledger]", 'plugin = "ledger_sync"', "",  // configured, but no such plugin is installed
+    "[integrations.stripe_connect]", 'plugin = "stripe_connect"', `client_id = "${CONNECT_CLIENT_ID}"`,
+    `webhook_secret = "${endpoint.json.secret}"`, `connect_base_url = "${doubleUrl}"`, `api_base_url = "${doubleUrl}"`,
+    `success_url = "${expectedBase}/admin"`, "",  // back to the console, which shows the result
   ].join("\n"));
   const adminToken = ihostCli(config, "vault", "init").trim().split("\n").pop().trim();
   const created = ihostCli(config, "tenants", "create", "acme");
@@ -156,6 +188,42 @@ async function main() {
     await page.waitForSelector("[data-refused$='libbroken.so'] .error");
     await shot(page, "01-integrations");
     step("switched to tenant acme; hub shows integrations, loaded and refused plugins, a missing one as not installed");
+
+    // Stripe Connect, declined: the hub's "Connect with Stripe" goes to the double's consent page; Deny lands
+    // on ihost's callback page, which says the owner declined; nothing is connected.
+    const connectTile = "#integration-tiles [data-integration=stripe_connect]";
+    await page.waitForSelector(connectTile + " .badge:has-text('not connected')");
+    await page.click(connectTile + " button:has-text('Connect with Stripe')");
+    await page.waitForURL((u) => u.href.startsWith(doubleUrl + "/oauth/authorize"));
+    await page.waitForSelector("a#deny");
+    await shot(page, "01a-connect-consent");
+    await page.click("a#deny");
+    await page.waitForURL((u) => u.href.startsWith(base + "/oauth/stripe_connect/callback"));
+    const declined = await page.textContent("body");
+    if (!/declined/i.test(declined)) throw new Error("the declined page does not say so: " + declined);
+    await shot(page, "01b-connect-declined");
+    const afterDeny = await http(base, "GET", "/api/integrations/stripe_connect", { token: adminToken, tenant: tenantId });
+    if (afterDeny.status !== 200 || afterDeny.json.connected) throw new Error("connected after Deny: " + afterDeny.text);
+    step("Deny on the consent page: the callback page says the owner declined, nothing connected");
+
+    // Stripe Connect, approved from the Stripe page: back in the console (success_url) with the account shown.
+    await page.goto(base + "/admin#/stripe");  // the token and tenant are kept in this tab (sessionStorage)
+    const connectCard = "[data-connect=stripe_connect]";
+    await page.click(connectCard + " button:has-text('Connect with Stripe')");
+    await page.waitForSelector("a#connect");
+    await page.click("a#connect");
+    await page.waitForURL((u) => u.href.startsWith(base + "/admin"));
+    await page.waitForSelector("#notice:has-text('Stripe account connected')");
+    const accountShown = (await page.textContent(connectCard + " .connected-account")).trim();
+    const afterConnect = await http(base, "GET", "/api/integrations/stripe_connect", { token: adminToken, tenant: tenantId });
+    if (!afterConnect.json || !afterConnect.json.connected) throw new Error("not connected: " + afterConnect.text);
+    if (!/^acct_/.test(accountShown) || accountShown !== afterConnect.json.info.account)
+      throw new Error("console shows account " + accountShown + ", the API says " + afterConnect.text);
+    await page.waitForSelector("section:has(" + connectCard + ") .badge[data-status=connected]");
+    await page.waitForSelector(connectCard + " button:has-text('Reconnect with Stripe')");
+    if (/[?&]status=/.test(page.url())) throw new Error("the OAuth return query stayed in the URL: " + page.url());
+    await shot(page, "01c-connect-connected");
+    step("Connect on the consent page: back in the console, connected account " + accountShown + " shown");
 
     // Stripe BYOK: client-side format feedback, then a key Stripe refuses, then a good one.
     await page.click("nav a[data-page=stripe]");
@@ -229,8 +297,15 @@ async function main() {
     const jobRow = "[data-integration=stripe] tr[data-job=transactions]";
     await page.click(jobRow + " button:has-text('Run now')");
     await page.waitForSelector(jobRow + " .badge[data-status=succeeded]", { timeout: 40000 });
+    const cursorCell = jobRow + " td.cursor [data-state-key=transactions] code";
+    await page.waitForSelector(cursorCell + ":has-text('incremental')");
+    const cursorText = await page.textContent(cursorCell);
+    const jobsApi = await http(base, "GET", "/api/integrations/stripe/jobs", { token: adminToken, tenant: tenantId });
+    const txJob = jobsApi.json.data.find((j) => j.name === "transactions");
+    if (JSON.stringify(txJob.state.transactions) !== cursorText)
+      throw new Error("the page shows cursor " + cursorText + ", the API " + JSON.stringify(txJob.state));
     await shot(page, "07-sync");
-    step("Run now on the Sync page ran the transactions job");
+    step("Run now on the Sync page ran the transactions job; its cursor is shown: " + cursorText);
     await page.click("nav a[data-page=transactions]");
     await page.waitForSelector("#tx-table tbody tr");
     const rowCount = await page.$$eval("#tx-table tbody tr", (rows) => rows.length);

@@ -311,6 +311,11 @@ TEST_CASE("workflow API: cancel refuses the pending prompt; unknown actions and 
   }));
   CHECK(state["error"].is_object());
   CHECK(state["finished_at"].is_string());
+  // The plugin stopped at the cancelled prompt: it did not go on with the defaults (no catalog, no endpoint).
+  size_t writes = 0;
+  for (const auto& r : env.stripe->requests())
+    if (r.method == "POST") ++writes;
+  CHECK(writes == 0);
 
   CHECK(env.post("/api/integrations/stripe/workflows/nope", json::object()).first == 404);
   CHECK(env.post("/api/integrations/nope/workflows/setup", json::object()).first == 404);

@@ -87,6 +87,18 @@ function when(value) {
 // ---- session ---------------------------------------------------------------------------------------------
 let tenants = [];
 let pageCleanup = null;  // stops polling/streams of the page being left
+let pendingNotice = "";  // shown once the next page has rendered (e.g. back from a provider's consent page)
+
+// Back from "Connect with Stripe": the host's OAuth callback redirects to the integration's success_url
+// (this console) with ?integration=<id>&status=connected. Shows the result on the Stripe page and drops the
+// query so a reload does not repeat it.
+function takeOAuthReturn() {
+  const q = new URLSearchParams(location.search);
+  const id = q.get("integration");
+  if (!id || !q.get("status")) return;
+  pendingNotice = q.get("status") === "connected" ? id + ": Stripe account connected." : id + ": " + q.get("status") + ".";
+  history.replaceState(null, "", location.pathname + "#/stripe");
+}
 
 async function signIn(token) {
   store.token = token;
@@ -96,6 +108,7 @@ async function signIn(token) {
   const sw = $("tenant-switch");
   put(sw, ...tenants.map((t) => el("option", { value: t.id }, t.name + " (" + t.id + ")")));
   sw.value = store.tenant;
+  takeOAuthReturn();
   $("sign-in").hidden = true;
   $("session").hidden = false;
   $("nav").hidden = false;
@@ -148,6 +161,8 @@ async function route() {
   }
   try {
     await pages[page](root, rest.map(decodeURIComponent));
+    if (pendingNotice) notify(pendingNotice);
+    pendingNotice = "";
   } catch (e) {
     put(root, el("div", { class: "card" }, el("h2", {}, "Could not load this page"),
       el("p", { class: "error", role: "alert" }, e.message)));
@@ -171,10 +186,14 @@ function integrationPicker(ids, current, onChange) {
 async function pageIntegrations(root) {
   const [plugins, list] = await Promise.all([api("/api/admin/plugins", { tenant: false }), api("/api/integrations")]);
   const tiles = el("div", { class: "tiles", id: "integration-tiles" });
+  // OAuth plugins (Stripe Connect) take no connect body (connect_schema null) but still need a connection.
+  const capabilities = new Map((plugins.loaded || []).map((p) => [p.name, p.capabilities || []]));
+  const needsConnection = (i) => i.connect_schema !== null ||
+    (capabilities.get(i.plugin && i.plugin.name) || []).some((c) => c === "oauth" || c === "connect");
   for (const i of list.data || []) {
     const notInstalled = i.status === "unavailable" && /not installed/.test(i.reason || "");
     const state = i.status === "unavailable" ? (notInstalled ? "not installed" : "unavailable")
-      : i.connected ? "connected" : i.connect_schema === null ? "no connection needed" : "not connected";
+      : i.connected ? "connected" : needsConnection(i) ? "not connected" : "no connection needed";
     const tile = el("article", { class: "tile", "data-integration": i.id, "aria-label": "Integration " + i.id },
       el("h3", {}, i.id),
       el("p", {}, (i.plugin && (i.plugin.display_name || i.plugin.name)) || "", i.plugin && i.plugin.version ? " " + i.plugin.version : ""),
@@ -225,8 +244,11 @@ function connectButton(integration) {
       }
     },
   }, integration.connected ? "Reconnect with Stripe" : "Connect with Stripe");
-  return el("div", { class: "connect" },
-    integration.connected ? el("p", {}, "Connected account: ", el("code", {}, account || "(unknown)")) : null,
+  const details = [info.livemode === undefined ? null : info.livemode ? "LIVE mode" : "test mode",
+    info.email, info.country].filter(Boolean).join(" · ");
+  return el("div", { class: "connect", "data-connect": integration.id },
+    integration.connected ? el("p", {}, "Connected account: ", el("code", { class: "connected-account" }, account || "(unknown)"),
+      details ? " · " + details : "") : null,
     button, error);
 }
 
@@ -553,7 +575,7 @@ async function pageSync(root) {
     const render = async () => {
       const jobs = await api("/api/integrations/" + encodeURIComponent(i.id) + "/jobs");
       put(box, el("table", {},
-        el("thead", {}, el("tr", {}, ["Job", "Every", "Last run", "Status", "Pages", "Rows", "Duration", "Next run", ""].map((h) => el("th", { scope: "col" }, h)))),
+        el("thead", {}, el("tr", {}, ["Job", "Every", "Last run", "Status", "Pages", "Rows", "Duration", "Next run", "Cursor", ""].map((h) => el("th", { scope: "col" }, h)))),
         el("tbody", {}, jobs.data.map((j) => {
           const r = j.last_run || {};
           return el("tr", { "data-job": j.name },
@@ -563,6 +585,7 @@ async function pageSync(root) {
               r.error ? el("div", { class: "hint bad" }, r.error) : null),
             el("td", { class: "num" }, r.pages ?? ""), el("td", { class: "num" }, r.rows ?? ""),
             el("td", { class: "num" }, r.duration_ms != null ? r.duration_ms + " ms" : ""), el("td", {}, when(j.next_run_at)),
+            el("td", { class: "cursor" }, stateView(j.state)),
             el("td", {}, el("button", { type: "button", disabled: !i.connected || !j.enabled, onclick: (e) => runNow(i.id, j.name, e.target) }, "Run now")));
         }))));
       return jobs.data.some((j) => j.last_run && j.last_run.status === "running");
@@ -585,6 +608,15 @@ async function pageSync(root) {
   }
   put(root, el("h2", {}, "Sync"), ...(sections.length ? sections : [el("p", {}, "No integration has sync jobs.")]));
   await refreshAll();
+}
+
+// A job's plugin state (its cursor) as the jobs API returns it: {key: JSON value | text | null}. Read-only.
+function stateView(state) {
+  const keys = Object.keys(state || {});
+  if (!keys.length) return "";
+  return keys.map((k) => el("div", { "data-state-key": k }, el("span", { class: "hint" }, k + ": "),
+    state[k] === null ? el("span", { class: "muted" }, "not set")
+      : el("code", {}, typeof state[k] === "string" ? state[k] : JSON.stringify(state[k]))));
 }
 
 // ---- Transactions ----------------------------------------------------------------------------------------

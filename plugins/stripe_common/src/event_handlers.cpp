@@ -1,5 +1,6 @@
 // Stripe events → records + normalized events. See event_handlers.h.
 #include "stripe_common/event_handlers.h"
+#include "stripe_common/json_util.h"
 
 #include <chrono>
 
@@ -7,46 +8,6 @@ namespace ih::stripe {
 namespace {
 
 using ih::sdk::Status;
-
-Json parse(std::string_view text) {
-  return Json::parse(text.begin(), text.end(), nullptr, false);
-}
-
-std::string str(const Json& object, const char* key) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_string()) return it->get<std::string>();
-  }
-  return {};
-}
-
-int64_t integer(const Json& object, const char* key, int64_t fallback = 0) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
-  }
-  return fallback;
-}
-
-Json member(const Json& object, const char* key) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end()) return *it;
-  }
-  return Json();
-}
-
-// The id of a field that may be an id string or an expanded object.
-Json idOf(const Json& value) {
-  if (value.is_string()) return value;
-  if (value.is_object() && value.contains("id")) return value["id"];
-  return nullptr;
-}
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -73,7 +34,7 @@ Json invoiceRecord(const Json& invoice) {
           {"amount_paid", integer(invoice, "amount_paid")},
           {"amount_remaining", integer(invoice, "amount_remaining")},
           {"currency", member(invoice, "currency")},
-          {"customer", idOf(member(invoice, "customer"))},
+          {"customer", idOrNull(member(invoice, "customer"))},
           {"number", member(invoice, "number")},
           {"hosted_invoice_url", member(invoice, "hosted_invoice_url")},
           {"invoice_pdf", member(invoice, "invoice_pdf")},
@@ -91,8 +52,8 @@ Json paymentRecord(const Json& intent) {
           {"amount", integer(intent, "amount")},
           {"amount_received", integer(intent, "amount_received")},
           {"currency", member(intent, "currency")},
-          {"customer", idOf(member(intent, "customer"))},
-          {"latest_charge", idOf(member(intent, "latest_charge"))},
+          {"customer", idOrNull(member(intent, "customer"))},
+          {"latest_charge", idOrNull(member(intent, "latest_charge"))},
           {"reference", member(member(intent, "metadata"), "ihost_ref")},
           {"failure_code", member(error, "code")},
           {"failure_message", member(error, "message")},
@@ -109,8 +70,8 @@ Json subscriptionRecord(const Json& sub) {
   };
   return {{"id", str(sub, "id")},
           {"status", member(sub, "status")},
-          {"customer", idOf(member(sub, "customer"))},
-          {"price", idOf(price)},
+          {"customer", idOrNull(member(sub, "customer"))},
+          {"price", idOrNull(price)},
           {"lookup_key", member(price, "lookup_key")},
           {"quantity", member(first, "quantity")},
           {"current_period_start", period("current_period_start")},
@@ -127,13 +88,13 @@ Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& re
 }
 
 Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body) {
-  const Json meta = parse(meta_json);
+  const Json meta = parseJson(meta_json);
   if (meta.is_object() && meta.value("stale", false)) {
     call.debug("stripe event skipped: a newer event for the object was already applied",
                Json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
     return Status::ok();
   }
-  const Json event = parse(body);
+  const Json event = parseJson(body);
   if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
   const std::string type = str(event, "type");
   const Json object = member(member(event, "data"), "object");

@@ -1,4 +1,5 @@
 #include "stripe_common/sync_jobs.h"
+#include "stripe_common/json_util.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,11 +14,11 @@
 namespace ih::stripe {
 
 const char* const kSyncJobsManifestJson = R"json([
-    {"name": "catalog", "every": "1h",
+    {"name": "catalog", "every": "1h", "state_keys": ["catalog"],
      "description": "Products and prices into records (archived stay with active=false, deleted become tombstones)."},
-    {"name": "transactions", "every": "15m",
+    {"name": "transactions", "every": "15m", "state_keys": ["transactions"],
      "description": "Balance transactions (gross, fee, net, source, product/price) into records: backfill, then incremental."},
-    {"name": "reconcile_events", "every": "1h",
+    {"name": "reconcile_events", "every": "1h", "state_keys": ["events"],
      "description": "Stripe events since the last seen one into the webhook inbox, so a webhook outage loses nothing."}
   ])json";
 
@@ -36,47 +37,6 @@ constexpr size_t kMaxCatalogItems = 100000;
 // run re-fetches at most the uncommitted pages.
 constexpr size_t kTxnCommitRows = 2000;
 constexpr std::chrono::milliseconds kTxnCommitInterval{1000};
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-Json parseJson(std::string_view text) {
-  return Json::parse(text.begin(), text.end(), nullptr, false);
-}
-
-std::string str(const Json& object, const char* key) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_string()) return it->get<std::string>();
-  }
-  return {};
-}
-
-int64_t integer(const Json& object, const char* key, int64_t fallback = 0) {
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end() && it->is_number_integer()) return it->get<int64_t>();
-  }
-  return fallback;
-}
-
-const Json& member(const Json& object, const char* key) {
-  static const Json kNull;
-  if (object.is_object()) {
-    auto it = object.find(key);
-    if (it != object.end()) return *it;
-  }
-  return kNull;
-}
-
-// The id of a field that may be an id string or an expanded object ("" when neither).
-std::string idOf(const Json& value) {
-  if (value.is_string()) return value.get<std::string>();
-  if (value.is_object()) return str(value, "id");
-  return {};
-}
 
 Status withContext(const Status& status, const std::string& what) {
   return Status(status.code(), what + ": " + status.message());

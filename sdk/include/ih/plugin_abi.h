@@ -73,6 +73,7 @@ typedef int32_t ih_status;
 #define IH_ERR_TOO_LARGE 10        /* [413] */
 #define IH_ERR_INTERNAL 11         /* a bug; also what a thrown exception becomes [500] */
 #define IH_ERR_SIGNATURE 12        /* webhook signature or timestamp check failed [400] */
+#define IH_ERR_CANCELLED 13        /* ABI 1.2: the operator cancelled an interactive workflow [409] */
 
 /* Log levels for host->log. */
 #define IH_LOG_DEBUG 0
@@ -158,7 +159,8 @@ typedef struct ih_host_api {
   /* Asks the operator running an interactive workflow (`ihost setup`, the admin console). `prompt_json`:
    * {"key","message","kind":"text"|"secret"|"confirm"|"choice","choices"?:[..],"default"?}. `*answer` is the
    * answer text (plugin frees; wiped on free for "secret"). IH_ERR_UNSUPPORTED when nobody can answer (a
-   * non-interactive run without a preset for `key`). */
+   * non-interactive run without a preset for `key`: use the default); IH_ERR_CANCELLED (ABI 1.2) when the
+   * operator cancelled the workflow (stop, return it). */
   ih_status (*prompt)(ih_call* call, ih_str prompt_json, ih_buf** answer);
   /* Platform webhooks: binds a provider account id (e.g. "acct_…") to the calling tenant (`bind` = 1) or
    * unbinds it (0), so events of that account are routed to this tenant. IH_ERR_CONFLICT when another tenant
