@@ -66,6 +66,7 @@ class Status {
   static Status tooLarge(std::string m) { return Status(IH_ERR_TOO_LARGE, std::move(m)); }
   static Status internal(std::string m) { return Status(IH_ERR_INTERNAL, std::move(m)); }
   static Status signature(std::string m) { return Status(IH_ERR_SIGNATURE, std::move(m)); }
+  static Status cancelled(std::string m) { return Status(IH_ERR_CANCELLED, std::move(m)); }
 
   bool isOk() const noexcept { return code_ == IH_OK; }
   ih_status code() const noexcept { return code_; }
