@@ -41,6 +41,9 @@ Status configureConnection(SQLite::Database& db, int busy_timeout_ms, bool write
       // index touch one random page per row (provider ids are random), and a sync of a million rows re-read
       // most of those pages from the OS otherwise. Readers keep the default.
       db.exec("PRAGMA cache_size=-65536");
+      // After a checkpoint lets the WAL restart, keep at most 64 MB of its file (large sync transactions grow
+      // it well beyond SQLite's usual few MB).
+      db.exec("PRAGMA journal_size_limit=67108864");
     } else {
       db.exec("PRAGMA query_only=ON");
     }
@@ -164,6 +167,12 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const DbOptions& options,
     Result<int> version = applyMigrations(*writer, options.path, migrations);
     if (!version.isOk()) return version.status();
 
+    auto checkpointer = std::make_unique<SQLite::Database>(
+        options.path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX, options.busy_timeout_ms);
+    checkpointer->setBusyTimeout(options.busy_timeout_ms);
+    // A connection learns that the file is in WAL mode when it first reads it; until then a checkpoint
+    // through it does nothing (and reports -1 frames).
+    (void)checkpointer->execAndGet("PRAGMA journal_mode");
     std::vector<std::unique_ptr<SQLite::Database>> readers;
     for (int i = 0; i < options.read_connections; ++i) {
       auto reader = std::make_unique<SQLite::Database>(
@@ -171,8 +180,10 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const DbOptions& options,
       if (Status st = configureConnection(*reader, options.busy_timeout_ms, false); !st.isOk()) return st;
       readers.push_back(std::move(reader));
     }
-    return std::unique_ptr<SqliteDb>(new SqliteDb(options.path, std::max<size_t>(options.max_batch, 1),
-                                                  std::move(writer), std::move(readers), *version));
+    return std::unique_ptr<SqliteDb>(
+        new SqliteDb(options.path, std::max<size_t>(options.max_batch, 1), std::move(writer),
+                     std::move(readers), std::move(checkpointer), *version,
+                     std::max(1, options.checkpoint_frames), std::max(1, options.writer_checkpoint_frames)));
   } catch (const SQLite::Exception& e) {
     Status st = statusFromSqlite(e);
     return Status(st.code(), "cannot open database " + options.path + ": " + st.message());
@@ -180,15 +191,60 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const DbOptions& options,
 }
 
 SqliteDb::SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::Database> writer,
-                   std::vector<std::unique_ptr<SQLite::Database>> readers, int schema_version)
+                   std::vector<std::unique_ptr<SQLite::Database>> readers,
+                   std::unique_ptr<SQLite::Database> checkpointer, int schema_version, int checkpoint_frames,
+                   int writer_checkpoint_frames)
     : path_(std::move(path)),
       max_batch_(max_batch),
       schema_version_(schema_version),
       writer_db_(std::move(writer)),
-      readers_(std::move(readers)) {
+      readers_(std::move(readers)),
+      checkpoint_db_(std::move(checkpointer)),
+      checkpoint_frames_(checkpoint_frames),
+      writer_checkpoint_frames_(writer_checkpoint_frames) {
   for (const auto& reader : readers_)
     idle_readers_.push_back(reader.get());
+  // Replaces SQLite's automatic checkpoint in the committing connection (which stalled the writer for tens of
+  // milliseconds under load) with the checkpoint thread.
+  sqlite3_wal_hook(writer_db_->getHandle(), &SqliteDb::onWalCommit, this);
+  checkpoint_thread_ = std::thread([this] { checkpointLoop(); });
   writer_thread_ = std::thread([this] { writerLoop(); });
+}
+
+// Runs on the writer thread after each commit (SQLite's WAL hook), with the WAL's frame count.
+int SqliteDb::onWalCommit(void* self, sqlite3* db, const char* name, int frames) {
+  auto* store = static_cast<SqliteDb*>(self);
+  if (frames >= store->writer_checkpoint_frames_) {
+    // The WAL restarts only when a write transaction starts after a checkpoint copied every frame; the
+    // background checkpointer racing a busy writer may never get there. Cheap here: it copied most frames.
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  } else if (frames >= store->checkpoint_frames_) {
+    std::lock_guard lock(store->checkpoint_mutex_);
+    if (!store->checkpoint_due_) {
+      store->checkpoint_due_ = true;
+      store->checkpoint_cv_.notify_one();
+    }
+  }
+  return SQLITE_OK;
+}
+
+void SqliteDb::checkpointLoop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_due_ || checkpoint_stopping_; });
+    if (checkpoint_stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    // PASSIVE: copies what it can without waiting for (or blocking) the writer and the readers; the WAL
+    // restarts from its beginning once a checkpoint has copied everything.
+    int log_frames = 0, copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_->getHandle(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &log_frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      log::warn("store: WAL checkpoint failed", {{"path", path_}, {"error", sqlite3_errstr(rc)}});
+    }
+    lock.lock();
+  }
 }
 
 SqliteDb::~SqliteDb() {
@@ -197,7 +253,13 @@ SqliteDb::~SqliteDb() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
 }
 
 std::future<Status> SqliteDb::write(WriteTask task) {

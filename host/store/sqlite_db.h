@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 
+struct sqlite3;
 struct sqlite3_stmt;
 
 namespace ih::store {
@@ -47,6 +48,11 @@ struct DbOptions {
   int read_connections = 4;
   int busy_timeout_ms = 5000;
   size_t max_batch = 1024;
+  // WAL checkpoints: past `checkpoint_frames` (~4 KB each) after a commit the background checkpointer copies
+  // frames into the database file; past `writer_checkpoint_frames` the writer completes the checkpoint
+  // itself so that the WAL can restart (a background checkpoint racing a busy writer may never finish).
+  int checkpoint_frames = 1000;
+  int writer_checkpoint_frames = 32000;
 };
 
 class SqliteDb {
@@ -90,7 +96,9 @@ class SqliteDb {
   class ReadLease;
 
   SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::Database> writer,
-           std::vector<std::unique_ptr<SQLite::Database>> readers, int schema_version);
+           std::vector<std::unique_ptr<SQLite::Database>> readers,
+           std::unique_ptr<SQLite::Database> checkpointer, int schema_version, int checkpoint_frames,
+           int writer_checkpoint_frames);
   // Transaction control of the batch, as statements prepared once on the writer connection (parsing
   // "SAVEPOINT task" twice per task showed up in profiles).
   enum class TxStep { kBegin, kSavepoint, kRelease, kRollbackTo, kCommit, kRollback, kCount };
@@ -120,6 +128,19 @@ class SqliteDb {
 
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> tasks_{0};
+
+  // WAL checkpoints run on their own connection and thread, so the writer (and every request waiting for
+  // its commit) never stalls on one; the writer's commit hook wakes the checkpointer.
+  static int onWalCommit(void* self, sqlite3* db, const char* name, int frames);
+  void checkpointLoop();
+  const std::unique_ptr<SQLite::Database> checkpoint_db_;
+  const int checkpoint_frames_;
+  const int writer_checkpoint_frames_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_due_ = false;       // GUARDED_BY(checkpoint_mutex_)
+  bool checkpoint_stopping_ = false;  // GUARDED_BY(checkpoint_mutex_)
+  std::thread checkpoint_thread_;
   std::thread writer_thread_;  // last: starts after everything above is constructed
 };
 

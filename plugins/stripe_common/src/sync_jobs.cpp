@@ -33,10 +33,12 @@ constexpr int64_t kEventRetentionS = 30 * 86400;  // Stripe keeps events for 30 
 constexpr size_t kCommitChunk = 1000;             // records per records_commit (host cap: 5000)
 constexpr size_t kMaxCatalogItems = 100000;
 // transactions: pages are buffered and committed (records + cursor, one transaction) every this many rows or
-// this often, whichever comes first: fewer, larger write transactions for the host's single writer. A killed
-// run re-fetches at most the uncommitted pages.
-constexpr size_t kTxnCommitRows = 2000;
-constexpr std::chrono::milliseconds kTxnCommitInterval{1000};
+// this often, whichever comes first, and before a failed run returns. Large transactions matter: every row
+// lands on a random page of the records' unique index, so a commit of N rows writes ~min(N, index pages)
+// pages to the WAL; 2,000-row commits wrote ~1 page per row (1M-row backfill 22k rows/s), 20,000-row
+// commits ~0.6 (34k rows/s). A killed run re-fetches at most the uncommitted pages.
+constexpr size_t kTxnCommitRows = 20000;
+constexpr std::chrono::milliseconds kTxnCommitInterval{3000};
 
 Status withContext(const Status& status, const std::string& what) {
   return Status(status.code(), what + ": " + status.message());
@@ -358,7 +360,12 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     if (!cursor.starting_after.empty()) query.add("starting_after", cursor.starting_after);
     if (options.expand_sources) query.expand("data.source");
     auto page = client.get("/v1/balance_transactions", query, "/v1/balance_transactions");
-    if (!page) return withContext(page.status(), "transactions: page " + std::to_string(pages + 1));
+    if (!page) {
+      // Keep what was fetched: the pages buffered so far and their cursor commit before the run fails, so
+      // the next run starts after them.
+      if (batch.count() > 0) (void)commit(call, "transaction", batch, "transactions", cursor.toJson());
+      return withContext(page.status(), "transactions: page " + std::to_string(pages + 1));
+    }
     const Json& data = member(*page, "data");
     if (!data.is_array()) return Status::provider("transactions: Stripe answered a list without data");
     if (!cursor.upper && !data.empty()) cursor.upper = integer(data.front(), "created");

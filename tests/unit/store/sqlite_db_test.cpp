@@ -24,10 +24,12 @@ constexpr std::array kTestMigrations = {
     Migration{1, "items", "CREATE TABLE items(id INTEGER PRIMARY KEY, label TEXT NOT NULL)"},
 };
 
-std::unique_ptr<SqliteDb> openDb(const std::string& path, size_t max_batch = 1024) {
+std::unique_ptr<SqliteDb> openDb(const std::string& path, size_t max_batch = 1024,
+                                 int writer_checkpoint_frames = 32000) {
   DbOptions options;
   options.path = path;
   options.max_batch = max_batch;
+  options.writer_checkpoint_frames = writer_checkpoint_frames;
   auto db = SqliteDb::open(options, kTestMigrations);
   INFO(db.status().toString());
   REQUIRE(db.isOk());
@@ -171,4 +173,46 @@ TEST_CASE("group commit throughput with many blocked callers (webhook-like)", "[
             << " s = " << static_cast<int>(kThreads * kPerThread / seconds) << " writes/s, "
             << (after.tasks - before.tasks) / static_cast<double>(after.batches - before.batches)
             << " tasks per commit\n";
+}
+
+TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts", "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("wal.db");
+  auto db = openDb(path, 1024, /*writer_checkpoint_frames=*/8000);
+  const std::string label(4000, 'w');
+  int next = 0;
+  // ~16 MB of rows in 40 transactions: far beyond the 1,000-frame (~4 MB) checkpoint threshold.
+  auto writeRound = [&] {
+    for (int t = 0; t < 40; ++t) {
+      REQUIRE(db->writeSync([&](SQLite::Database& conn) {
+                  for (int i = 0; i < 100; ++i) {
+                    SQLite::Statement q(conn, "INSERT INTO items(id, label) VALUES (?, ?)");
+                    q.bind(1, ++next);
+                    q.bind(2, label);
+                    q.exec();
+                  }
+                  return Status::ok();
+                }).isOk());
+    }
+  };
+  auto waitForDbFile = [&](uintmax_t bytes) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::filesystem::file_size(path) < bytes && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return std::filesystem::file_size(path);
+  };
+  writeRound();
+  // The checkpointer copies the frames into the database file on its own thread...
+  CHECK(waitForDbFile(12u * 1024 * 1024) >= 12u * 1024 * 1024);
+  for (int round = 0; round < 3; ++round)
+    writeRound();
+  CHECK(waitForDbFile(60u * 1024 * 1024) >= 60u * 1024 * 1024);
+  // ...and the WAL restarts from its beginning (at the latest after ~8,000 frames, ~33 MB) instead of keeping
+  // all 64 MB of frames written.
+  CHECK(std::filesystem::file_size(path + "-wal") < 40u * 1024 * 1024);
+  auto count = db->read([](SQLite::Database& conn) -> ih::Result<int64_t> {
+    return conn.execAndGet("SELECT COUNT(*) FROM items").getInt64();
+  });
+  REQUIRE(count.isOk());
+  CHECK(*count == next);
 }
