@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin.h"
+#include "common/time_text.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "log/log.h"
@@ -29,17 +30,6 @@ namespace {
 using http::Request;
 using http::Response;
 using nlohmann::json;
-
-std::string isoTime(int64_t ms) {
-  if (ms <= 0) return {};
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
 
 // One run. Every field is GUARDED_BY(Workflows::Impl::mu) except the constants set before the thread starts.
 struct Run {
@@ -63,7 +53,8 @@ struct Run {
   bool finished() const { return finished_at != 0; }
 
   void addLog(std::string_view level, const std::string& message) {
-    log.push_back({{"at", isoTime(tenancy::nowMs())}, {"level", level}, {"message", redact(message)}});
+    log.push_back(
+        {{"at", ih::isoTimeMillis(tenancy::nowMs())}, {"level", level}, {"message", redact(message)}});
   }
 
   json toJson() const {
@@ -72,8 +63,8 @@ struct Run {
             {"integration", integration},
             {"action", action},
             {"status", status},
-            {"started_at", isoTime(started_at)},
-            {"finished_at", finished_at ? json(isoTime(finished_at)) : json(nullptr)},
+            {"started_at", ih::isoTimeMillis(started_at)},
+            {"finished_at", finished_at ? json(ih::isoTimeMillis(finished_at)) : json(nullptr)},
             {"prompts", prompts},
             {"pending_prompt", pending},
             {"log", log},
@@ -146,7 +137,7 @@ struct Workflows::Impl {
       json asked = {{"key", key},
                     {"kind", pending["kind"]},
                     {"message", pending["message"]},
-                    {"answered_at", isoTime(tenancy::nowMs())}};
+                    {"answered_at", ih::isoTimeMillis(tenancy::nowMs())}};
       if (!secret) asked["answer"] = value;
       run->prompts.push_back(std::move(asked));
       run->addLog("info", secret ? "answered \"" + key + "\" (secret, not shown)"

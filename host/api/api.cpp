@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -48,19 +49,8 @@ bool parseBody(const Request& req, Response& res, json& out, bool allow_empty = 
   return true;
 }
 
-std::string isoTime(int64_t ms) {
-  if (ms <= 0) return {};
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
-}
-
 json timeOrNull(const std::optional<int64_t>& ms) {
-  return ms ? json(isoTime(*ms)) : json(nullptr);
+  return ms ? json(ih::isoTimeSeconds(*ms)) : json(nullptr);
 }
 
 // The status an API caller sees when a plugin's connect/test fails: the caller's ihost key is fine, so a
@@ -191,7 +181,7 @@ class Api {
     if (conn) {
       json info = parseJsonOrNull(conn->info_json);
       j["info"] = info.is_discarded() ? json::object() : info;
-      j["connected_at"] = isoTime(conn->connected_at);
+      j["connected_at"] = ih::isoTimeSeconds(conn->connected_at);
       j["last_check"] = {{"at", timeOrNull(conn->last_check_at)},
                          {"ok", conn->last_check_ok ? json(*conn->last_check_ok) : json(nullptr)},
                          {"error", conn->last_error ? json(*conn->last_error) : json(nullptr)}};
@@ -296,7 +286,7 @@ class Api {
             : result.status.message();
     int64_t now = tenancy::nowMs();
     (void)ctx_.store->recordHealthCheck(p.tenant_id, in->id(), ok, error, now);
-    json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", isoTime(now)}};
+    json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", ih::isoTimeSeconds(now)}};
     if (!error.empty()) out["error"] = redact(error);
     if (detail.is_object()) out["detail"] = json::parse(redact(detail.dump()));
     sendJson(res, 200, out);
@@ -465,7 +455,7 @@ class Api {
                       {"actor", e.actor},
                       {"action", e.action},
                       {"detail", detail.is_discarded() ? json::object() : detail},
-                      {"at", isoTime(e.at)}});
+                      {"at", ih::isoTimeSeconds(e.at)}});
     }
     json out = {
         {"object", "list"}, {"data", data}, {"next_after", entries->empty() ? after : entries->back().id}};
@@ -485,7 +475,7 @@ class Api {
             {"tenant", k.tenant_id},
             {"prefix", k.display_prefix},
             {"scopes", k.scopes},
-            {"created_at", isoTime(k.created_at)},
+            {"created_at", ih::isoTimeSeconds(k.created_at)},
             {"last_used_at", timeOrNull(k.last_used_at)},
             {"revoked_at", timeOrNull(k.revoked_at)}};
   }
@@ -495,7 +485,7 @@ class Api {
     if (!tenants.isOk()) return http::setError(res, tenants.status());
     json data = json::array();
     for (const auto& t : *tenants)
-      data.push_back({{"id", t.id}, {"name", t.name}, {"created_at", isoTime(t.created_at)}});
+      data.push_back({{"id", t.id}, {"name", t.name}, {"created_at", ih::isoTimeSeconds(t.created_at)}});
     sendJson(res, 200, {{"object", "list"}, {"data", data}});
   }
 

@@ -1,4 +1,5 @@
 #include "events/events.h"
+#include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -43,14 +44,7 @@ int64_t nowMs() {
 }  // namespace
 
 std::string isoTime(int64_t unix_ms) {
-  const int64_t ms = ((unix_ms % 1000) + 1000) % 1000;
-  const std::time_t secs = static_cast<std::time_t>((unix_ms - ms) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return ih::isoTimeMillis(unix_ms);
 }
 
 Event fromRow(store::EventRow row) {

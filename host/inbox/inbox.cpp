@@ -1,5 +1,6 @@
 // The inbox's dispatch side: worker pool, retries with jitter, dead letter, maintenance (backlog, retention).
 #include "inbox/inbox.h"
+#include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -50,13 +51,7 @@ int64_t nowMs() {
 }
 
 std::string isoTime(int64_t unix_ms) {
-  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
-  return buf;
+  return ih::isoTimeMillis(unix_ms);
 }
 
 Options optionsFrom(const config::InboxConfig& config) {

@@ -1,5 +1,6 @@
 // Host-side OAuth: state issuing and checking, the start and callback routes. See oauth.h.
 #include "oauth/oauth.h"
+#include "common/time_text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -77,16 +78,6 @@ std::string hmacSha256(std::string_view key, std::string_view data) {
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<const char*>(out), len);
-}
-
-std::string isoTime(int64_t ms) {
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
 }
 
 std::string htmlEscape(std::string_view in) {
@@ -244,7 +235,7 @@ struct OAuth::Impl {
     json body = {{"integration", in->id()},
                  {"url", out["url"]},
                  {"redirect_uri", redirect_uri},
-                 {"state_expires_at", isoTime(expires_ms)}};
+                 {"state_expires_at", ih::isoTimeSeconds(expires_ms)}};
     res.json(200, body.dump());
   }
 

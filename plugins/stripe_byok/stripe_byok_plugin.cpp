@@ -104,17 +104,6 @@ const char* manifestJson() {
   return manifest.c_str();
 }
 
-const std::vector<std::string> kWebhookEvents = {"invoice.finalized",
-                                                 "invoice.paid",
-                                                 "invoice.payment_failed",
-                                                 "invoice.voided",
-                                                 "invoice.marked_uncollectible",
-                                                 "payment_intent.succeeded",
-                                                 "payment_intent.payment_failed",
-                                                 "customer.subscription.created",
-                                                 "customer.subscription.updated",
-                                                 "customer.subscription.deleted"};
-
 struct Plan {
   std::string key;
   std::string name;
@@ -776,7 +765,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (!endpoint.is_object()) {
       Form form;
       form.add("url", webhook_url).add("description", "ihost " + integration_id_);
-      for (const std::string& type : kWebhookEvents)
+      for (const std::string& type : ih::stripe::handledEventTypes())
         form.add("enabled_events[]", type);
       if (!options_.stripe_version.empty()) form.add("api_version", options_.stripe_version);
       form.metadata("ihost_integration", integration_id_);
