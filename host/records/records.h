@@ -20,7 +20,7 @@ class Tenancy;
 namespace ih::records {
 
 // Most records one upsert call may carry (it is one transaction on the single writer).
-inline constexpr size_t kMaxRecordsPerCall = 20000;
+inline constexpr size_t kMaxRecordsPerCall = 50000;
 
 // Thread-safe. Destroy before the Store it was built on.
 class Records final : public runtime::RecordSink {
