@@ -476,6 +476,11 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
 
     bool path_known = false;
     const Route* route = server_.match(req->method, parts, req->params, path_known);
+    head_ = req->method == "HEAD";
+    if (route == nullptr && head_) {
+      // HEAD is GET without the body (RFC 9110 9.3.2): served by the GET route unless one is registered.
+      route = server_.match("GET", parts, req->params, path_known);
+    }
     route_ = route;
     if (route == nullptr) {
       req->route = "unmatched";
@@ -546,9 +551,13 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     if (req) out->set("X-Request-Id", req->request_id);
     for (auto& [k, v] : res.headers)
       out->insert(k, v);
-    out->body() = std::move(res.body);
     out->keep_alive(keep_alive_);
-    out->prepare_payload();
+    if (head_) {
+      out->content_length(res.body.size());  // the length a GET would have sent; no body
+    } else {
+      out->body() = std::move(res.body);
+      out->prepare_payload();
+    }
     observe(req, res.status);
     stream_.expires_after(std::chrono::milliseconds(options().write_timeout_ms));
     bhttp::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, size_t) {
@@ -661,6 +670,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
   std::string remote_addr_;
   std::string continue_line_;
   const Route* route_ = nullptr;  // of the request being answered
+  bool head_ = false;             // the request being answered is a HEAD
   Clock::time_point started_;
   size_t served_ = 0;
   unsigned version_ = 11;

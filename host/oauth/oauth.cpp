@@ -138,8 +138,9 @@ bool wantsJson(const Request& req) {
 }
 
 // The callback's answer: the JSON error envelope for API clients, a small page for browsers.
+// `back`: where the page offers to return (the integration's success_url with status=failed), or empty.
 void answer(const Request& req, Response& res, int status, std::string_view code, std::string_view title,
-            std::string_view message) {
+            std::string_view message, std::string_view back = {}) {
   if (wantsJson(req)) {
     http::setError(res, status, code, message);
     return;
@@ -148,7 +149,10 @@ void answer(const Request& req, Response& res, int status, std::string_view code
   res.content_type = "text/html; charset=utf-8";
   res.body = "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + htmlEscape(title) +
              "</title></head><body><h1>" + htmlEscape(title) + "</h1><p>" + htmlEscape(redact(message)) +
-             "</p><p><small>code: " + htmlEscape(code) + "</small></p></body></html>";
+             "</p><p><small>code: " + htmlEscape(code) + "</small></p>" +
+             (back.empty() ? std::string()
+                           : "<p><a href=\"" + htmlEscape(back) + "\">Back to the application</a></p>") +
+             "</body></html>";
 }
 
 }  // namespace
@@ -242,19 +246,28 @@ struct OAuth::Impl {
   void callback(const Request& req, Response& res, OAuth& self) {
     runtime::Integration* in = oauthIntegration(req, res, true);
     if (!in) return;
+    // A failure page links back to the application (its success_url, told the attempt failed).
+    std::string back;
+    if (json settings = json::parse(in->settingsJson(), nullptr, false); settings.is_object()) {
+      back = settings.value("success_url", std::string());
+      if (!back.empty()) {
+        back += back.find('?') == std::string::npos ? '?' : '&';
+        back += "integration=" + urlEncode(in->id()) + "&status=failed";
+      }
+    }
     json query = json::object();
     for (const auto& [k, v] : req.query)
       query[k] = v;
     const std::string state = req.queryValue("state");
     if (state.empty()) {
       return answer(req, res, 400, "invalid_state", "Connection failed",
-                    "The callback has no state parameter. Start again from your application.");
+                    "The callback has no state parameter. Start again from your application.", back);
     }
     StateCheck check = self.consumeState(in->id(), state);
     if (!check.ok) {
       log::warn("oauth callback refused", {{"integration", in->id()}, {"reason", check.code}});
       return answer(req, res, check.code == "unavailable" ? 503 : 400, check.code, "Connection failed",
-                    check.message);
+                    check.message, back);
     }
     const std::string& tenant = check.tenant_id;
     const int64_t now = nowMs();
@@ -270,12 +283,14 @@ struct OAuth::Impl {
         return answer(req, res, 403, "access_denied", "Connection cancelled",
                       "The account owner declined to connect " + in->manifest().display_name +
                           (description.empty() ? std::string(".") : " (" + description + ").") +
-                          " Nothing was stored; start again from your application to retry.");
+                          " Nothing was stored; start again from your application to retry.",
+                      back);
       }
       return answer(req, res, 400, "oauth_error", "Connection failed",
                     "The provider refused the authorization: " + error +
                         (description.empty() ? std::string() : " (" + description + ")") +
-                        ". Nothing was stored.");
+                        ". Nothing was stored.",
+                    back);
     }
 
     json params = {{"query", query}, {"redirect_uri", callbackUrl(req, in->id())}};
@@ -303,7 +318,7 @@ struct OAuth::Impl {
           break;
       }
       return answer(req, res, status, code, "Connection failed",
-                    result.status.message() + ". Nothing was stored.");
+                    result.status.message() + ". Nothing was stored.", back);
     }
     json info =
         result.result_json.empty() ? json::object() : json::parse(redact(result.result_json), nullptr, false);
@@ -313,7 +328,7 @@ struct OAuth::Impl {
       auto sealed = vault.seal(result.credentials.view(), {tenant, in->id(), kCredentialsPurpose});
       if (!sealed.isOk()) {
         unbind(*in, tenant, info);
-        return answer(req, res, 500, "internal", "Connection failed", sealed.status().message());
+        return answer(req, res, 500, "internal", "Connection failed", sealed.status().message(), back);
       }
       secrets.push_back({tenant, in->id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
                          sealed->ciphertext, now});
@@ -337,7 +352,7 @@ struct OAuth::Impl {
     if (Status s = store.saveConnection(tenant, secrets, conn, audit); !s.isOk()) {
       unbind(*in, tenant, info);
       return answer(req, res, 503, "unavailable", "Connection failed",
-                    "The connection could not be stored (" + s.message() + "); start again.");
+                    "The connection could not be stored (" + s.message() + "); start again.", back);
     }
     if (events) {
       Status e = events->emit(tenant, in->id(), "integration.connected",

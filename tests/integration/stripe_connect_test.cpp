@@ -283,6 +283,13 @@ TEST_CASE("stripe_connect: full OAuth dance stores encrypted credentials and bin
   // POST …/connect explains that this integration connects through OAuth.
   json refused = env.api("POST", "/api/integrations/stripe_connect/connect", tenant.api_key, 400, {{"x", 1}});
   CHECK(refused.dump().find("oauth/start") != std::string::npos);
+
+  // A declined consent ends on the host's page, which links back to the application with status=failed.
+  auto declined = env.callback(env.consent(env.startUrl(tenant.api_key), "deny"));
+  REQUIRE(declined);
+  CHECK(declined->status == 403);
+  CHECK(declined->body.find("Back to the application") != std::string::npos);
+  CHECK(declined->body.find("integration=stripe_connect&amp;status=failed") != std::string::npos);
 }
 
 TEST_CASE("stripe_connect: tampered, reused, expired and declined states store nothing",

@@ -96,7 +96,9 @@ function takeOAuthReturn() {
   const q = new URLSearchParams(location.search);
   const id = q.get("integration");
   if (!id || !q.get("status")) return;
-  pendingNotice = q.get("status") === "connected" ? id + ": Stripe account connected." : id + ": " + q.get("status") + ".";
+  pendingNotice = q.get("status") === "connected" ? id + ": Stripe account connected."
+    : q.get("status") === "failed" ? id + ": the connection was declined or failed; nothing was stored."
+    : id + ": " + q.get("status") + ".";
   history.replaceState(null, "", location.pathname + "#/stripe");
 }
 

@@ -88,6 +88,16 @@ TEST_CASE("routes match patterns and decode path segments and queries", "[http]"
   auto r = c.Get("/files/one/two.txt");
   REQUIRE(r);
   CHECK(r->body == "\"one/two.txt\"");
+  // HEAD is served by the GET route, with the length and no body.
+  int head_fd = connectTo(s.server->port());
+  sendAll(head_fd,
+          "HEAD /files/a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /files/b.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string both = readUntil(head_fd, "\"b.txt\"");
+  ::close(head_fd);
+  CHECK(both.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(both.find("Content-Length: 7\r\n") != std::string::npos);  // "a.txt" quoted
+  CHECK(both.find("\"a.txt\"") == std::string::npos);              // no body for HEAD
+  CHECK(both.find("\"b.txt\"") != std::string::npos);              // the next request still parses
   r = c.Post("/items/1", "", "text/plain");
   REQUIRE(r);
   CHECK(r->status == 405);
