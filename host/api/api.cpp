@@ -21,8 +21,6 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
-constexpr std::string_view kCredentialsPurpose = "credentials";
-
 void sendJson(Response& res, int status, const json& body) {
   res.json(status, body.dump());
 }
@@ -237,33 +235,10 @@ class Api {
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"reason", result.status.message()}});
       return setPluginError(res, result.status, in->id());
     }
-    int64_t now = tenancy::nowMs();
-    std::vector<store::SecretRow> secrets;
-    if (!result.credentials.empty()) {
-      auto sealed = ctx_.vault->seal(result.credentials.view(), {p.tenant_id, in->id(), kCredentialsPurpose});
-      if (!sealed.isOk()) return http::setError(res, sealed.status());
-      secrets.push_back({p.tenant_id, in->id(), std::string(kCredentialsPurpose), sealed->key_id,
-                         sealed->nonce, sealed->ciphertext, now});
-    }
-    json info = result.result_json.empty() ? json::object() : parseJsonOrNull(redact(result.result_json));
-    if (!info.is_object()) info = json::object();
-    store::Connection conn;
-    conn.tenant_id = p.tenant_id;
-    conn.integration_id = in->id();
-    conn.status = store::ConnectionStatus::kActive;
-    conn.info_json = info.dump();
-    conn.connected_at = now;
-    conn.updated_at = now;
-    conn.last_check_at = now;
-    conn.last_check_ok = true;
-    store::AuditEntry audit{
-        0, p.tenant_id, in->id(), p.actor(), "integration.connected", json({{"info", info}}).dump(), now};
-    if (Status s = ctx_.store->saveConnection(p.tenant_id, secrets, conn, audit); !s.isOk()) {
-      return http::setError(res, s);
-    }
-    emit(p.tenant_id, in->id(), "integration.connected", {{"integration", in->id()}, {"info", info}});
+    auto conn = ctx_.runtime->saveConnection(*in, p.tenant_id, result, p.actor());
+    if (!conn.isOk()) return http::setError(res, conn.status());
     log::info("integration connected", {{"tenant", p.tenant_id}, {"integration", in->id()}});
-    sendJson(res, 200, describe(*in, conn));
+    sendJson(res, 200, describe(*in, *conn));
   }
 
   void test(const tenancy::Principal& p, const Request& req, Response& res) {

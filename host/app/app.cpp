@@ -202,8 +202,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one
   // counts; otherwise the OAuth callback URL comes from the start request's Host header.
   if (c.server.public_url != "http://" + c.server.listen) oauth_options.public_url = c.server.public_url;
-  m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, m.events.get(), m.inbox.get(),
-                                           oauth_options);
+  m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, m.inbox.get(), oauth_options);
   m.oauth->registerRoutes(*m.server, *m.tenancy);
   records::registerRoutes(*m.server, *m.tenancy, *m.records);
   events::registerRoutes(*m.server, *m.tenancy, *m.events);

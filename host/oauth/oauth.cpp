@@ -31,7 +31,6 @@ using http::Response;
 using nlohmann::json;
 
 constexpr std::string_view kStateVersion = "v1";
-constexpr std::string_view kCredentialsPurpose = "credentials";
 constexpr int64_t kPruneEveryMs = 3600 * 1000;
 constexpr int64_t kKeepExpiredMs = 24 * 3600 * 1000;  // expired rows kept a day to explain late callbacks
 
@@ -158,9 +157,8 @@ void answer(const Request& req, Response& res, int status, std::string_view code
 }  // namespace
 
 struct OAuth::Impl {
-  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, runtime::EventSink* e, runtime::InboxSink* i,
-       Options o)
-      : store(s), oauth_store(s), vault(v), runtime(r), events(e), inbox(i), options(std::move(o)) {
+  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, runtime::InboxSink* i, Options o)
+      : store(s), oauth_store(s), vault(v), runtime(r), inbox(i), options(std::move(o)) {
     ttl_s.store(options.state_ttl.count());
     // Derived, never stored: HMAC(pepper, label). The pepper never rotates, so states survive restarts.
     key = vault.keyRing()->pepperHash("ihost oauth state key v1");
@@ -320,44 +318,16 @@ struct OAuth::Impl {
       return answer(req, res, status, code, "Connection failed",
                     result.status.message() + ". Nothing was stored.", back);
     }
-    json info =
-        result.result_json.empty() ? json::object() : json::parse(redact(result.result_json), nullptr, false);
-    if (!info.is_object()) info = json::object();
-    std::vector<store::SecretRow> secrets;
-    if (!result.credentials.empty()) {
-      auto sealed = vault.seal(result.credentials.view(), {tenant, in->id(), kCredentialsPurpose});
-      if (!sealed.isOk()) {
-        unbind(*in, tenant, info);
-        return answer(req, res, 500, "internal", "Connection failed", sealed.status().message(), back);
-      }
-      secrets.push_back({tenant, in->id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
-                         sealed->ciphertext, now});
-    }
-    store::Connection conn;
-    conn.tenant_id = tenant;
-    conn.integration_id = in->id();
-    conn.status = store::ConnectionStatus::kActive;
-    conn.info_json = info.dump();
-    conn.connected_at = now;
-    conn.updated_at = now;
-    conn.last_check_at = now;
-    conn.last_check_ok = true;
-    store::AuditEntry audit{0,
-                            tenant,
-                            in->id(),
-                            "oauth_callback",
-                            "integration.connected",
-                            json({{"info", info}, {"via", "oauth"}}).dump(),
-                            now};
-    if (Status s = store.saveConnection(tenant, secrets, conn, audit); !s.isOk()) {
-      unbind(*in, tenant, info);
-      return answer(req, res, 503, "unavailable", "Connection failed",
-                    "The connection could not be stored (" + s.message() + "); start again.", back);
-    }
-    if (events) {
-      Status e = events->emit(tenant, in->id(), "integration.connected",
-                              json({{"integration", in->id()}, {"info", info}}).dump());
-      if (!e.isOk()) log::warn("could not emit integration.connected", {{"error", e.message()}});
+    auto conn = runtime.saveConnection(*in, tenant, result, "oauth_callback", "oauth");
+    json info = conn.isOk() ? json::parse(conn->info_json, nullptr, false) : json::object();
+    if (!conn.isOk()) {
+      unbind(*in, tenant, json::parse(result.result_json, nullptr, false));
+      const bool storage = conn.status().code() != StatusCode::kInternal;
+      return answer(req, res, storage ? 503 : 500, storage ? "unavailable" : "internal", "Connection failed",
+                    storage
+                        ? "The connection could not be stored (" + conn.status().message() + "); start again."
+                        : conn.status().message(),
+                    back);
     }
     log::info("integration connected through oauth", {{"tenant", tenant}, {"integration", in->id()}});
 
@@ -389,7 +359,7 @@ struct OAuth::Impl {
 
   // After a failed save: the plugin already bound its account; undo that so nothing is left behind.
   void unbind(runtime::Integration& in, const std::string& tenant, const json& info) {
-    const std::string account = info.value("account", std::string());
+    const std::string account = info.is_object() ? info.value("account", std::string()) : std::string();
     if (inbox == nullptr || account.empty()) return;
     if (Status s = inbox->bindAccount(in.id(), account, tenant, false); !s.isOk())
       log::warn("could not unbind the account after a failed oauth save", {{"error", s.message()}});
@@ -399,7 +369,6 @@ struct OAuth::Impl {
   store::OAuthStore oauth_store;
   vault::Vault& vault;
   runtime::Runtime& runtime;
-  runtime::EventSink* const events;
   runtime::InboxSink* const inbox;
   const Options options;
   std::string key;  // HMAC key, 32 bytes; set once
@@ -407,9 +376,9 @@ struct OAuth::Impl {
   std::atomic<int64_t> last_prune_ms{0};
 };
 
-OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::EventSink* events,
-             runtime::InboxSink* inbox, Options options)
-    : impl_(std::make_unique<Impl>(store, vault, runtime, events, inbox, std::move(options))) {}
+OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::InboxSink* inbox,
+             Options options)
+    : impl_(std::make_unique<Impl>(store, vault, runtime, inbox, std::move(options))) {}
 
 OAuth::~OAuth() = default;
 

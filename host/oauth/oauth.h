@@ -29,7 +29,6 @@ class Server;
 }
 namespace ih::runtime {
 class Runtime;
-class EventSink;
 class InboxSink;
 }  // namespace ih::runtime
 namespace ih::store {
@@ -61,9 +60,10 @@ struct StateCheck {
 
 class OAuth {
  public:
-  // `events` and `inbox` may be null (no integration.connected event / no unbinding after a failed save).
-  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::EventSink* events,
-        runtime::InboxSink* inbox, Options options);
+  // `inbox` may be null (no unbinding after a failed save). The connection is stored (and
+  // integration.connected emitted) by runtime::Runtime::saveConnection.
+  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::InboxSink* inbox,
+        Options options);
   ~OAuth();
   OAuth(const OAuth&) = delete;
   OAuth& operator=(const OAuth&) = delete;

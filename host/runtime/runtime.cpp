@@ -597,6 +597,45 @@ CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::
                  prompt});
 }
 
+Result<store::Connection> Runtime::saveConnection(Integration& in, std::string_view tenant_id,
+                                                  const CallResult& result, std::string_view actor,
+                                                  std::string_view via) {
+  const std::string tenant(tenant_id);
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  json info =
+      result.result_json.empty() ? json::object() : json::parse(redact(result.result_json), nullptr, false);
+  if (!info.is_object()) info = json::object();
+  std::vector<store::SecretRow> secrets;
+  if (!result.credentials.empty()) {
+    auto sealed = deps_.vault->seal(result.credentials.view(), {tenant, in.id(), kCredentialsPurpose});
+    if (!sealed.isOk()) return sealed.status();
+    secrets.push_back({tenant, in.id(), std::string(kCredentialsPurpose), sealed->key_id, sealed->nonce,
+                       sealed->ciphertext, now});
+  }
+  store::Connection conn;
+  conn.tenant_id = tenant;
+  conn.integration_id = in.id();
+  conn.status = store::ConnectionStatus::kActive;
+  conn.info_json = info.dump();
+  conn.connected_at = now;
+  conn.updated_at = now;
+  conn.last_check_at = now;
+  conn.last_check_ok = true;
+  json detail = {{"info", info}};
+  if (!via.empty()) detail["via"] = std::string(via);
+  store::AuditEntry audit{0,  tenant, in.id(), std::string(actor), "integration.connected", detail.dump(),
+                          now};
+  if (Status s = deps_.store->saveConnection(tenant, secrets, conn, audit); !s.isOk()) return s;
+  if (deps_.events) {
+    Status e = deps_.events->emit(tenant, in.id(), "integration.connected",
+                                  json({{"integration", in.id()}, {"info", info}}).dump());
+    if (!e.isOk()) log::warn("could not emit integration.connected", {{"error", e.message()}});
+  }
+  return conn;
+}
+
 CallResult Runtime::connect(Integration& in, std::string_view tenant_id, std::string_view input_json) {
   return invoke(
       in, tenant_id,

@@ -26,7 +26,8 @@ struct IntegrationConfig;
 }  // namespace ih::config
 namespace ih::store {
 class Store;
-}
+struct Connection;
+}  // namespace ih::store
 namespace ih::vault {
 class Vault;
 }
@@ -136,6 +137,14 @@ class Runtime {
   // the caller stores CallResult::credentials only when the call succeeded.
   CallResult oauthAuthorize(Integration& in, std::string_view tenant_id, std::string_view params_json);
   CallResult oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json);
+
+  // Stores what a successful connect / oauthComplete produced, in ONE transaction: CallResult::credentials
+  // sealed by the vault, an active connection holding the plugin's result as info (redacted), an audit entry
+  // "integration.connected" by `actor` (with "via": `via` when not empty); then emits integration.connected.
+  // Returns the stored connection; on failure nothing is stored.
+  Result<store::Connection> saveConnection(Integration& in, std::string_view tenant_id,
+                                           const CallResult& result, std::string_view actor,
+                                           std::string_view via = {});
 
   // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins.
   // Idempotent.
