@@ -29,10 +29,9 @@
 #include <vector>
 
 #include "app/app.h"
-#include "config/config.h"
+#include "bench_host.h"
 #include "events/events.h"
 #include "tenancy/tenancy.h"
-#include "vault/vault.h"
 
 namespace {
 
@@ -143,24 +142,11 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/ih_bench_sse_XXXXXX";
   const std::filesystem::path dir = mkdtemp(tmpl);
   std::filesystem::create_directories(dir / "plugins");
-  {
-    std::ofstream toml(dir / "ihost.toml");
-    toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = "
-            "\"vault.keys\"\n\n[plugins]\ndir = \"plugins\"\n\n[log]\nlevel = \"warn\"\n";
-  }
-  if (!ih::vault::initKeyFile((dir / "vault.keys").string()).isOk()) return 1;
-  auto cfg = ih::config::loadFile((dir / "ihost.toml").string(), {});
-  if (!cfg.isOk()) {
-    std::fprintf(stderr, "config: %s\n", cfg.status().message().c_str());
-    return 1;
-  }
-  auto created = ih::app::App::create(std::move(*cfg), {});
-  if (!created.isOk()) {
-    std::fprintf(stderr, "host: %s\n", created.status().message().c_str());
-    return 1;
-  }
-  std::unique_ptr<ih::app::App> app = std::move(*created);
-  if (!app->start().isOk()) return 1;
+  std::unique_ptr<ih::app::App> app = ih::bench::startHost(
+      dir,
+      "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = "
+      "\"vault.keys\"\n\n[plugins]\ndir = \"plugins\"\n\n[log]\nlevel = \"warn\"\n");
+  if (!app) return 1;
   const long threads_before = statusField("Threads:");
   const long rss_before_kb = statusField("VmRSS:");
 

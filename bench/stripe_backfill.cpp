@@ -23,14 +23,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <string>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
-#include "config/config.h"
+#include "bench_host.h"
 #include "events/events.h"
 #include "log/log.h"
 #include "records/records.h"
@@ -38,7 +38,6 @@
 #include "store/record_store.h"
 #include "stripe_double/stripe_double.h"
 #include "tenancy/tenancy.h"
-#include "vault/vault.h"
 
 namespace {
 
@@ -176,31 +175,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::filesystem::path dir = made_dir;
-  {
-    std::ofstream toml(dir / "ihost.toml");
-    toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n"
-         << "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-         << "[log]\nlevel = \"warn\"\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
-         << double_url << "\"\nrate_limit_per_s = " << args.rate
-         << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
-         << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
-         << "[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
-         << "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n";
-  }
-  if (!ih::vault::initKeyFile((dir / "vault.keys").string()).isOk()) return 1;
-  auto cfg = ih::config::loadFile((dir / "ihost.toml").string(), {});
-  if (!cfg.isOk()) {
-    std::fprintf(stderr, "config: %s\n", cfg.status().message().c_str());
-    return 1;
-  }
-  auto created = ih::app::App::create(std::move(*cfg), {});
-  if (!created.isOk()) {
-    std::fprintf(stderr, "host: %s\n", created.status().message().c_str());
-    return 1;
-  }
-  std::unique_ptr<ih::app::App> app = std::move(*created);
+  std::ostringstream toml;
+  toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n"
+       << "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
+       << "[log]\nlevel = \"warn\"\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
+       << double_url << "\"\nrate_limit_per_s = " << args.rate
+       << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
+       << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
+       << "[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
+       << "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n";
+  std::unique_ptr<ih::app::App> app = ih::bench::startHost(dir, toml.str());
+  if (!app) return 1;
   ih::log::setLevel(ih::log::Level::kWarn);
-  if (!app->start().isOk()) return 1;
   auto tenant = app->tenancy().createTenant("bench");
   if (!tenant.isOk()) return 1;
   const std::string tenant_id = tenant->tenant.id;

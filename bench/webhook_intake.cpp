@@ -37,19 +37,19 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
 
 #include "app/app.h"
-#include "config/config.h"
+#include "bench_host.h"
 #include "log/log.h"
 #include "store/inbox_store.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
-#include "vault/vault.h"
 
 namespace {
 
@@ -428,7 +428,7 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
   auto h = std::make_unique<LocalHost>();
   char tmpl[] = "/tmp/ih_bench_XXXXXX";
   h->dir = mkdtemp(tmpl);
-  std::ofstream toml(h->dir / "ihost.toml");
+  std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
   toml << "\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
@@ -436,20 +436,8 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
        << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
        << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
        << "webhook_secret = \"" << a.secret << "\"\nrecord_state = false\n";
-  toml.close();
-  if (!ih::vault::initKeyFile((h->dir / "vault.keys").string()).isOk()) return nullptr;
-  auto cfg = ih::config::loadFile((h->dir / "ihost.toml").string(), {});
-  if (!cfg.isOk()) {
-    std::fprintf(stderr, "config: %s\n", cfg.status().message().c_str());
-    return nullptr;
-  }
-  auto app = ih::app::App::create(std::move(*cfg), {});
-  if (!app.isOk()) {
-    std::fprintf(stderr, "host: %s\n", app.status().message().c_str());
-    return nullptr;
-  }
-  h->app = std::move(*app);
-  if (!h->app->start().isOk()) return nullptr;
+  h->app = ih::bench::startHost(h->dir, toml.str());
+  if (!h->app) return nullptr;
   auto tenant = h->app->tenancy().createTenant("bench");
   if (!tenant.isOk()) return nullptr;
   h->tenant = tenant->tenant.id;
