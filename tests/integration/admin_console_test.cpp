@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
+#include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
 namespace {
@@ -169,22 +170,14 @@ TEST_CASE("admin token acts as a tenant with X-Ihost-Tenant, audited", "[admin][
 
 namespace {
 
-std::unique_ptr<ih::stripe_double::StripeDouble> startDouble() {
-  ih::stripe_double::Options o;
-  o.api_keys = {kKey};
-  auto d = ih::stripe_double::StripeDouble::start(o);
-  REQUIRE(d.isOk());
-  return std::move(d).value();
-}
-
 ih::test::TestHostOptions stripeHost(const std::string& api_base_url) {
   ih::test::TestHostOptions o;
-  o.extra_toml = "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + api_base_url + "\"\n";
+  o.extra_toml = ih::test::stripeByokToml(api_base_url);
   return o;
 }
 
 struct WorkflowEnv {
-  std::unique_ptr<ih::stripe_double::StripeDouble> stripe = startDouble();
+  std::unique_ptr<ih::stripe_double::StripeDouble> stripe = ih::test::startStripeDouble(kKey);
   ih::test::TestHost host{stripeHost(stripe->url())};
   ih::test::TestHost::TenantKey tenant = host.createTenant("acme");
   std::unique_ptr<httplib::Client> client = host.client();

@@ -13,9 +13,9 @@
 #include <set>
 #include <thread>
 
-#include "ih/hmac.hpp"
 #include "support/host_process.h"
 #include "support/temp_dir.h"
+#include "support/webhook_test_signature.h"
 #include "vault/vault.h"
 
 namespace {
@@ -28,10 +28,7 @@ constexpr char kAdmin[] = "iha_endpoint_kill_admin";
 constexpr int kEvents = 120;
 
 std::string signature(const std::string& body) {
-  const std::string t = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  return "t=" + t + ",v1=" + ih::sdk::hmacSha256Hex(kSecret, t + "." + body);
+  return ih::test::webhookTestSignature(kSecret, body);
 }
 
 // The tenant's application: slow (so deliveries are in flight when the host dies), records what arrives.

@@ -17,10 +17,10 @@
 #include <set>
 #include <thread>
 
-#include "ih/hmac.hpp"
 #include "store/store.h"
 #include "support/host_process.h"
 #include "support/temp_dir.h"
+#include "support/webhook_test_signature.h"
 #include "vault/vault.h"
 
 namespace {
@@ -35,10 +35,7 @@ constexpr char kSecret[] = "whsec_sigkill_secret";
 constexpr char kAdmin[] = "iha_sigkill_admin_token";
 
 std::string signature(const std::string& body) {
-  const std::string t = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-  return "t=" + t + ",v1=" + ih::sdk::hmacSha256Hex(kSecret, t + "." + body);
+  return ih::test::webhookTestSignature(kSecret, body);
 }
 
 }  // namespace

@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "http/server.h"
-#include "ih/hmac.hpp"
 #include "inbox/inbox.h"
 #include "metrics/routes.h"
 #include "store/inbox_store.h"
 #include "store/store.h"
 #include "support/test_host.h"
+#include "support/webhook_test_signature.h"
 
 namespace {
 
@@ -26,14 +26,11 @@ using namespace std::chrono_literals;
 constexpr char kSecret[] = "whsec_inbox_test_secret";
 constexpr char kAdminToken[] = "iha_inbox_test_admin_token";
 
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+using ih::test::unixSeconds;
 
-std::string signature(const std::string& body, int64_t t = nowSeconds(),
+std::string signature(const std::string& body, int64_t t = unixSeconds(),
                       const std::string& secret = kSecret) {
-  return "t=" + std::to_string(t) + ",v1=" + ih::sdk::hmacSha256Hex(secret, std::to_string(t) + "." + body);
+  return ih::test::webhookTestSignature(secret, body, t);
 }
 
 ih::test::TestHostOptions hostOptions() {
@@ -175,11 +172,11 @@ TEST_CASE("inbox: signed webhooks are stored then processed; bad signatures are 
   CHECK(json::parse(ok->body) == json{{"received", true}, {"duplicate", false}});
 
   const std::string body = event("evt_bad_1");
-  auto wrong_secret = h.post(path, body, signature(body, nowSeconds(), "whsec_other"));
+  auto wrong_secret = h.post(path, body, signature(body, unixSeconds(), "whsec_other"));
   REQUIRE(wrong_secret);
   CHECK(wrong_secret->status == 400);
   CHECK(json::parse(wrong_secret->body)["error"]["code"] == "invalid_signature");
-  auto stale = h.post(path, body, signature(body, nowSeconds() - 3600));
+  auto stale = h.post(path, body, signature(body, unixSeconds() - 3600));
   REQUIRE(stale);
   CHECK(stale->status == 400);
   auto tampered = h.post(path, body + " ", signature(body));

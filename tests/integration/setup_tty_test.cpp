@@ -29,6 +29,7 @@
 #include "cli/setup_command.h"
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
+#include "support/stripe_fixture.h"
 #include "support/test_host.h"
 #include "vault/vault.h"
 
@@ -136,18 +137,12 @@ class PtyChild {
 };
 
 std::unique_ptr<ih::stripe_double::StripeDouble> startDouble() {
-  ih::stripe_double::Options o;
-  o.api_keys = {kKey};
-  o.webhook_retry_delays_ms = {200, 500};
-  auto d = ih::stripe_double::StripeDouble::start(o);
-  REQUIRE(d.isOk());
-  return std::move(d).value();
+  return ih::test::startStripeDouble(kKey);
 }
 
 ih::test::TestHostOptions hostOptions(const std::string& api_base_url) {
   ih::test::TestHostOptions o;
-  o.extra_toml = "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + api_base_url +
-                 "\"\nstripe_version = \"2024-06-20\"\n";
+  o.extra_toml = ih::test::stripeByokToml(api_base_url);
   return o;
 }
 

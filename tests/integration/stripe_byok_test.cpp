@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stripe_double/stripe_double.h"
+#include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
 namespace {
@@ -27,19 +28,13 @@ constexpr char kKey[] = "sk_test_ihostbyokintegration0001";
 constexpr char kPk[] = "pk_test_ihostbyokintegration0001";
 constexpr char kWhsec[] = "whsec_integration_test_secret_01";
 
-std::unique_ptr<StripeDouble> startDouble() {
-  ih::stripe_double::Options o;
-  o.api_keys = {kKey};
-  o.webhook_retry_delays_ms = {200, 500};
-  auto d = StripeDouble::start(o);
-  REQUIRE(d.isOk());
-  return std::move(d).value();
+std::unique_ptr<ih::stripe_double::StripeDouble> startDouble() {
+  return ih::test::startStripeDouble(kKey);
 }
 
 ih::test::TestHostOptions hostOptions(const std::string& api_base_url) {
   ih::test::TestHostOptions o;
-  o.extra_toml = "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + api_base_url +
-                 "\"\nstripe_version = \"2024-06-20\"\n";
+  o.extra_toml = ih::test::stripeByokToml(api_base_url);
   return o;
 }
 

@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "stripe_double/stripe_double.h"
+#include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
 namespace {
@@ -45,22 +46,17 @@ bool eventually(const std::function<bool()>& check,
 }
 
 std::unique_ptr<StripeDouble> startDouble() {
-  ih::stripe_double::Options o;
-  o.api_keys = {kKey};
-  o.webhook_retry_delays_ms = {200};
-  auto d = StripeDouble::start(o);
-  REQUIRE(d.isOk());
-  return std::move(d).value();
+  return ih::test::startStripeDouble(kKey, {200});
 }
 
 // Schedules far out so only the test triggers runs; a high rate budget keeps 10k-row tests quick.
 ih::test::TestHostOptions hostOptions(const std::string& api_base_url, double rate = 1000) {
   ih::test::TestHostOptions o;
-  o.extra_toml = "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + api_base_url +
-                 "\"\nrate_limit_per_s = " + std::to_string(rate) +
-                 "\n[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
-                 "[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
-                 "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n";
+  o.extra_toml = ih::test::stripeByokToml(
+      api_base_url, "rate_limit_per_s = " + std::to_string(rate) +
+                        "\n[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
+                        "[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
+                        "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n");
   return o;
 }
 
