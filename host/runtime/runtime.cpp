@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -23,7 +24,13 @@ struct ih_call {
   const ih::runtime::PromptFn* prompt = nullptr;
   ih::runtime::CallResult* out = nullptr;
   std::string error_message;  // set_error
-  std::string last_error;     // last failed host service
+  // Distinguishes this invocation from earlier ones that reused the address (see LastError below).
+  uint64_t serial = nextSerial();
+
+  static uint64_t nextSerial() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+  }
 };
 
 // Host-owned buffer. Secret buffers are wiped when freed.
@@ -46,8 +53,23 @@ ih_str toStr(std::string_view s) {
   return ih_str{s.data(), s.size()};
 }
 
+// The message of the last failed host service, per thread and per call (ih_host_api.last_error): a handler
+// may use its ih_call from threads it starts (e.g. a commit overlapping the next fetch), so the message
+// cannot live in ih_call, where two threads would overwrite it.
+struct LastError {
+  uint64_t call_serial = 0;
+  std::string message;
+};
+thread_local LastError t_last_error;
+
+void setLastError(const ih_call* call, std::string message) {
+  if (!call) return;
+  t_last_error.call_serial = call->serial;
+  t_last_error.message = std::move(message);
+}
+
 ih_status fail(ih_call* call, ih_status code, std::string message) {
-  if (call) call->last_error = std::move(message);
+  setLastError(call, std::move(message));
   return code;
 }
 
@@ -231,7 +253,8 @@ void hostSetError(ih_call* call, ih_str message) {
 }
 
 ih_str hostLastError(ih_call* call) {
-  return call ? toStr(call->last_error) : ih_str{nullptr, 0};
+  if (!call || t_last_error.call_serial != call->serial) return ih_str{nullptr, 0};
+  return toStr(t_last_error.message);
 }
 
 ih_str hostBufView(const ih_buf* buf) {
@@ -297,7 +320,7 @@ ih_status hostInboxIngest(ih_call* call, ih_str meta_json, ih_str body) {
   auto duplicate =
       call->deps->inbox->ingest(call->integration->id(), call->tenant_id, view(meta_json), view(body));
   if (!duplicate.isOk()) return fail(call, abiCode(duplicate.status()), duplicate.status().message());
-  call->last_error = *duplicate ? "duplicate" : "";
+  setLastError(call, *duplicate ? "duplicate" : "");
   return IH_OK;
 }
 

@@ -72,7 +72,9 @@ constexpr char kManifestHead[] = R"json({
       "sync_expand_sources": {"type": "boolean", "default": true,
                               "description": "transactions job: expand each balance transaction's source (charge customer, payment_intent, invoice, metadata)."},
       "sync_resolve_invoices": {"type": "boolean", "default": true,
-                                "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price."}
+                                "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price."},
+      "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
+                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."}
     }
   },
   "connect_schema": {
@@ -154,8 +156,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
         throw std::invalid_argument("rate_limit_per_s must be a number >= 0");
       options_.rate_limit_per_s = config["rate_limit_per_s"].get<double>();
     }
-    sync_options_.expand_sources = config.value("sync_expand_sources", true);
-    sync_options_.resolve_invoices = config.value("sync_resolve_invoices", true);
+    sync_options_ = ih::stripe::SyncOptions::fromConfig(config);
     const json catalog = config.contains("catalog") ? config["catalog"] : defaultCatalog();
     if (!catalog.is_array()) throw std::invalid_argument("catalog must be an array of plans");
     std::set<std::string> seen;

@@ -63,7 +63,9 @@ constexpr char kManifestHead[] = R"json({
       "success_url": {"type": "string", "pattern": "^https?://", "description": "Where the browser goes after a successful connection (?integration=<id>&status=connected is appended)."},
       "webhook_tolerance_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300, "description": "Maximum age of a webhook signature timestamp; 0 skips the check."},
       "sync_expand_sources": {"type": "boolean", "default": true, "description": "transactions: expand each row's source (charge) for customer/invoice/metadata."},
-      "sync_resolve_invoices": {"type": "boolean", "default": true, "description": "transactions: resolve product/price of invoice payments (one call per invoice)."}
+      "sync_resolve_invoices": {"type": "boolean", "default": true, "description": "transactions: resolve product/price of invoice payments (one call per invoice)."},
+      "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
+                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."}
     },
     "required": ["client_id", "secret_key"]
   },
@@ -131,8 +133,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
     options_.stripe_version = str(config, "stripe_version", "2024-06-20");
     options_.timeout_ms = integer(config, "timeout_ms", 20000);
     tolerance_s_ = integer(config, "webhook_tolerance_s", ih::stripe::kDefaultWebhookToleranceSeconds);
-    sync_options_.expand_sources = config.value("sync_expand_sources", true);
-    sync_options_.resolve_invoices = config.value("sync_resolve_invoices", true);
+    sync_options_ = ih::stripe::SyncOptions::fromConfig(config);
   }
 
   // ---- OAuth (ABI 1.2) ----------------------------------------------------------------------------------

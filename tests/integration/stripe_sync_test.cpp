@@ -49,12 +49,13 @@ std::unique_ptr<StripeDouble> startDouble() {
   return ih::test::startStripeDouble(kKey, {200});
 }
 
-// Schedules far out so only the test triggers runs; a high rate budget keeps 10k-row tests quick.
+// Schedules far out so only the test triggers runs; a high rate budget keeps 10k-row tests quick; 700-row
+// commits so a 10k backfill makes 15 commits, each overlapping the fetch of the next pages.
 ih::test::TestHostOptions hostOptions(const std::string& api_base_url, double rate = 1000) {
   ih::test::TestHostOptions o;
   o.extra_toml = ih::test::stripeByokToml(
       api_base_url, "rate_limit_per_s = " + std::to_string(rate) +
-                        "\n[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
+                        "\nsync_commit_rows = 700\n[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
                         "[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
                         "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n");
   return o;
@@ -272,8 +273,8 @@ TEST_CASE("stripe sync: a run that dies on page 21 resumes there with no gap and
   INFO(failed.dump());
   REQUIRE(failed["status"] == "failed");
   CHECK_THAT(failed["error"].get<std::string>(), Catch::Contains("transactions: page 21"));
-  // What was committed is a whole number of pages from the newest row down (commits are batched: every
-  // 2000 rows or every second), page 20 at the latest.
+  // What was committed is a whole number of pages from the newest row down (every 700 rows, then the
+  // pages buffered when page 21 failed), page 20 at the latest.
   const std::vector<json> partial = env.records("transaction");
   REQUIRE(partial.size() >= 100);
   REQUIRE(partial.size() <= 2000);

@@ -228,3 +228,79 @@ TEST_CASE("stripe_byok: simulate_payment is refused on live keys; actions need a
   CHECK(r.status == IH_ERR_NOT_FOUND);
   CHECK(f.host.httpRequests().empty());
 }
+
+namespace {
+
+// A ledger of `n` balance transactions served newest first with starting_after paging, as Stripe lists them.
+FakeHttpResponse ledger(const HttpExchange& r, int n) {
+  const std::string prefix = "https://stripe.test/v1/balance_transactions";
+  if (r.url.rfind(prefix, 0) != 0) return stripe(r);
+  int start = 0;  // index (0 = newest) of the first row of the page
+  if (auto at = r.url.find("starting_after=txn_"); at != std::string::npos)
+    start = std::stoi(r.url.substr(at + 19)) + 1;
+  json data = json::array();
+  for (int i = start; i < n && i < start + 100; ++i) {
+    data.push_back({{"id", "txn_" + std::to_string(i)},
+                    {"object", "balance_transaction"},
+                    {"amount", 1000 + i},
+                    {"fee", 59},
+                    {"net", 941 + i},
+                    {"currency", "usd"},
+                    {"created", 1700000000 - i},
+                    {"status", "available"},
+                    {"type", "charge"},
+                    {"source", "ch_" + std::to_string(i)}});
+  }
+  const bool has_more = start + 100 < n;
+  return {
+      200,
+      {},
+      json({{"object", "list"}, {"data", data}, {"has_more", has_more}, {"url", "/v1/balance_transactions"}})
+          .dump()};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "stripe_byok: transactions commit in order while the next pages are fetched; a failed commit stops "
+    "every later one",
+    "[stripe][sync]") {
+  FakeHost host{ih_plugin_entry(IH_ABI_MAJOR, IH_ABI_MINOR)};
+  host.setTenant("t1");
+  host.setHttpHandler([](const HttpExchange& r) { return ledger(r, 1000); });
+  auto inst = host.create("stripe", R"({"api_base_url":"https://stripe.test/","stripe_version":"2024-06-20",
+                                        "sync_expand_sources":false,"sync_commit_rows":200})");
+  REQUIRE(inst.ok());
+  host.setCredentials("t1", "stripe", json({{"secret_key", kKey}, {"publishable_key", kPk}}).dump());
+
+  // The third commit fails (rows 400..599): the run fails, and rows after it are never committed, so the
+  // stored cursor still points at the end of the second commit.
+  host.failRecordsCommitsAfter(2, IH_ERR_UNAVAILABLE, "database is locked");
+  auto failed = host.runJob(inst, "transactions");
+  CHECK(failed.status == IH_ERR_UNAVAILABLE);
+  CHECK_THAT(failed.error, Catch::Contains("transactions: storing pages: database is locked"));
+  CHECK(host.recordsCommits() == 3);
+  CHECK(host.records("t1", "stripe", "transaction").size() == 400);
+  const json cursor = json::parse(host.state("t1", "stripe", "transactions").value_or("{}"));
+  CHECK(cursor["starting_after"] == "txn_399");
+  CHECK(cursor["phase"] == "backfill");
+
+  host.clearRecordsCommitFailure();
+  auto resumed = host.runJob(inst, "transactions");
+  REQUIRE(resumed.ok());
+  const json result = json::parse(resumed.result);
+  CHECK(result["rows"] == 600);
+  CHECK(result["resumed"] == true);
+  CHECK(result["commits"] == 3);
+  const auto stored = host.records("t1", "stripe", "transaction");
+  REQUIRE(stored.size() == 1000);
+  CHECK(json::parse(host.state("t1", "stripe", "transactions").value_or("{}"))["phase"] == "incremental");
+  CHECK(host.liveBuffers() == 0);
+}
+
+TEST_CASE("stripe_byok: sync_commit_rows is checked at create", "[stripe][sync]") {
+  FakeHost host{ih_plugin_entry(IH_ABI_MAJOR, IH_ABI_MINOR)};
+  auto inst = host.create("stripe", R"({"api_base_url":"https://stripe.test/","sync_commit_rows":50})");
+  CHECK_FALSE(inst.ok());
+  CHECK_THAT(inst.error, Catch::Contains("sync_commit_rows must be an integer from 100 to 50000"));
+}

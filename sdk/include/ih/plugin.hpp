@@ -3,7 +3,8 @@
 // What it gives a plugin author:
 //   - ih::sdk::Status / ih::sdk::Result<T>: expected failures as values (codes are the IH_ERR_* values).
 //   - ih::sdk::Call: the host services of one handler invocation, with std::string_view in and owning
-//     std::string out. Valid only inside the handler that received it, on that thread (like ih_call*).
+//     std::string out. Valid only inside the handler that received it (like ih_call*); from host ABI 1.3
+//     also on threads the handler starts and joins before returning.
 //   - ih::sdk::Plugin: a base class with one virtual per handler (default: IH_ERR_UNSUPPORTED).
 //   - IH_SDK_EXPORT_PLUGIN(Class, manifest, capabilities, flags): defines the one exported symbol
 //     `ih_plugin_entry` and a static descriptor whose function pointers are noexcept thunks. A handler that
@@ -509,11 +510,20 @@ struct HttpResponse {
 
 // ---------------------------------------------------------------------------------------------------------
 // Call: the host services for one handler invocation. A thin, non-owning wrapper of (host table, ih_call*);
-// valid only during that invocation and on its thread. Every method copies its arguments into the host
-// (nothing is retained). Failures come back as Status with the host's last_error message.
+// valid only during that invocation (on its thread, and when usableFromOtherThreads() on threads the handler
+// starts and joins before returning; setResult/setError/respond/prompt stay on the handler's thread). Every
+// method copies its arguments into the host (nothing is retained). Failures come back as Status with the
+// host's last_error message.
 class Call {
  public:
   Call(const ih_host_api* host, ih_call* call) noexcept : host_(host), call_(call) {}
+
+  // True with a host of ABI 1.3 or newer: this call's services may be used from threads the handler starts
+  // (joined before it returns), each thread seeing its own last_error. Older hosts: the handler's thread
+  // only.
+  bool usableFromOtherThreads() const noexcept {
+    return host_ != nullptr && host_->abi_major == IH_ABI_MAJOR && host_->abi_minor >= 3;
+  }
 
   const ih_host_api* host() const noexcept { return host_; }
   ih_call* raw() const noexcept { return call_; }

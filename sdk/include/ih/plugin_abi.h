@@ -20,7 +20,10 @@
  * - Handles: `ih_plugin` is the plugin's own opaque instance (one per configured integration, created by
  *   `create`, released by `destroy`). `ih_call` is the host's opaque per-call context: it names the tenant
  * and integration the call serves, so every host service is scoped by the host, never by the plugin. An
- *   `ih_call*` is valid only during the handler invocation that received it and only on that thread.
+ *   `ih_call*` is valid only during the handler invocation that received it. From ABI 1.3 a handler may also
+ *   use it from threads it starts (e.g. to commit one sync page while fetching the next) provided they finish
+ *   before the handler returns; `last_error` is then per thread. `set_result`, `set_error`, `respond` and
+ *   `prompt` belong to the handler's own thread.
  * - Errors: every fallible function returns an `ih_status` (0 = IH_OK). A handler that fails returns a
  * non-zero status and should call `set_error` with a human-readable message (no secrets). Host services
  * return a status and, on failure, a message retrievable with `last_error`.
@@ -40,7 +43,7 @@ extern "C" {
 #endif
 
 #define IH_ABI_MAJOR 1
-#define IH_ABI_MINOR 2
+#define IH_ABI_MINOR 3
 
 #if defined(_WIN32)
 #define IH_EXPORT __declspec(dllexport)

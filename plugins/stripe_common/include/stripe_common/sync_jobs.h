@@ -10,7 +10,8 @@
 // killed run resumes at the last committed page with no gap and no duplicate. docs/stripe.md "Stripe sync
 // jobs" describes the records and cursor semantics.
 //
-// Threading: one call runs on the handler's thread; the functions keep no state between calls.
+// Threading: the transactions job commits on a helper thread (ABI 1.3 hosts) while the handler's thread
+// fetches the next pages; the functions keep no state between calls.
 // Failures: Stripe and host failures come back as the Status of the step that failed (e.g. "transactions:
 // page 31: Stripe is unreachable: ..."); what was committed before stays committed.
 #pragma once
@@ -19,6 +20,7 @@
 
 #include "ih/plugin.hpp"
 #include "stripe_common/client.h"
+#include "stripe_common/json_util.h"
 
 namespace ih::stripe {
 
@@ -28,6 +30,11 @@ extern const char* const kSyncJobsManifestJson;
 // True for "catalog", "transactions" and "reconcile_events".
 bool isSyncJob(std::string_view job);
 
+// Default and bounds of SyncOptions::commit_rows (plugin setting "sync_commit_rows").
+inline constexpr size_t kDefaultSyncCommitRows = 30000;
+inline constexpr size_t kMinSyncCommitRows = 100;
+inline constexpr size_t kMaxSyncCommitRows = 50000;  // the host's records_commit limit
+
 // Knobs a plugin may expose in its configuration.
 struct SyncOptions {
   // transactions: `expand[]=data.source` so records carry the charge's customer, payment_intent, invoice and
@@ -36,6 +43,13 @@ struct SyncOptions {
   // transactions: resolve product/price of invoice payments with one GET /v1/invoices/{id} per distinct
   // invoice (cached for the run). Costs calls against the rate budget; needs expand_sources.
   bool resolve_invoices = true;
+  // transactions: rows per commit (records + cursor, one transaction; the next batch is fetched while it is
+  // written). Larger = fewer index pages written per row, more memory; a killed run re-fetches at most this.
+  size_t commit_rows = kDefaultSyncCommitRows;
+
+  // Reads "sync_expand_sources", "sync_resolve_invoices" and "sync_commit_rows" from a plugin's config
+  // object (absent = default); throws std::invalid_argument naming the setting when one is malformed.
+  static SyncOptions fromConfig(const Json& config);
 };
 
 // Runs one job for the calling tenant. `params_json` is what the host passed to run_job ({"full":bool,...});

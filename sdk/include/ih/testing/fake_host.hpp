@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -320,6 +321,22 @@ class FakeHost {
     std::lock_guard<std::mutex> lock(mutex_);
     return events_;
   }
+  // records_commit calls so far (failed ones included).
+  size_t recordsCommits() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return records_commits_;
+  }
+  // Simulates a storage failure: records_commit calls after the first `after` ones fail with `code` and
+  // `message`, storing nothing. clearRecordsCommitFailure() ends it.
+  void failRecordsCommitsAfter(size_t after, ih_status code = IH_ERR_UNAVAILABLE,
+                               std::string message = "FakeHost: simulated storage failure") {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commit_failure_ = CommitFailure{after, code, std::move(message)};
+  }
+  void clearRecordsCommitFailure() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commit_failure_.reset();
+  }
   // Answers for prompt(): key -> answer. A prompt whose key has no answer fails with IH_ERR_UNSUPPORTED.
   void setPromptAnswer(const std::string& key, const std::string& answer) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -386,7 +403,9 @@ class FakeHost {
     std::string tenant;
     std::string integration;
     std::string handler;
-    std::string last_error;
+    // last_error per thread: a handler may use its call from threads it starts (ABI 1.3).
+    std::mutex last_error_mutex;
+    std::map<std::thread::id, std::string> last_error;
     CallResult out;
   };
 
@@ -415,7 +434,10 @@ class FakeHost {
     return host;
   }
   static ih_status fail(CallContext* c, ih_status code, std::string message) {
-    if (c != nullptr) c->last_error = std::move(message);
+    if (c != nullptr) {
+      std::lock_guard<std::mutex> lock(c->last_error_mutex);
+      c->last_error[std::this_thread::get_id()] = std::move(message);
+    }
     return code;
   }
   static ih_buf* newBuf(FakeHost* host, std::string bytes) {
@@ -603,7 +625,9 @@ class FakeHost {
   static ih_str apiLastError(ih_call* call) {
     CallContext* c = ctx(call);
     if (c == nullptr) return ih_str{nullptr, 0};
-    return toStr(c->last_error);
+    std::lock_guard<std::mutex> lock(c->last_error_mutex);
+    auto it = c->last_error.find(std::this_thread::get_id());
+    return it == c->last_error.end() ? ih_str{nullptr, 0} : toStr(it->second);
   }
   static ih_str apiBufView(const ih_buf* buf) {
     if (buf == nullptr) return ih_str{nullptr, 0};
@@ -612,6 +636,14 @@ class FakeHost {
   }
   static ih_status apiRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih_str state_key,
                                     ih_str state_value) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    {
+      std::lock_guard<std::mutex> lock(c->host->mutex_);
+      const size_t n = c->host->records_commits_++;
+      if (c->host->commit_failure_ && n >= c->host->commit_failure_->after)
+        return fail(c, c->host->commit_failure_->code, c->host->commit_failure_->message);
+    }
     ih_status rc = apiRecordsUpsert(call, model, records_json);
     if (rc != IH_OK || state_key.len == 0) return rc;
     return apiStatePut(call, state_key, state_value);
@@ -654,13 +686,11 @@ class FakeHost {
     std::lock_guard<std::mutex> lock(c->host->mutex_);
     for (const auto& [tenant, meta, b] : c->host->ingested_) {
       if (tenant == c->tenant && json::stringField(meta, "event_id") == event_id) {
-        c->last_error = "duplicate";
-        return IH_OK;
+        return fail(c, IH_OK, "duplicate");
       }
     }
     c->host->ingested_.emplace_back(c->tenant, std::string(toView(meta_json)), std::string(toView(body)));
-    c->last_error.clear();
-    return IH_OK;
+    return fail(c, IH_OK, "");
   }
   static ih_status apiSecretPut(ih_call* call, ih_str name, ih_str value) {
     CallContext* c = ctx(call);
@@ -731,6 +761,13 @@ class FakeHost {
   std::map<std::tuple<std::string, std::string, std::string>, std::string> state_;
   std::map<std::tuple<std::string, std::string, std::string, std::string>, StoredRecord> records_;
   std::vector<EmittedEvent> events_;
+  struct CommitFailure {
+    size_t after;
+    ih_status code;
+    std::string message;
+  };
+  std::optional<CommitFailure> commit_failure_;
+  size_t records_commits_ = 0;
   std::vector<LogLine> logs_;
   std::vector<HttpExchange> http_requests_;
   std::map<std::string, std::string> prompt_answers_;
