@@ -1,4 +1,5 @@
 #include "bench_host.h"
+#include "common/allocator.h"
 
 #include <cstdio>
 #include <fstream>
@@ -10,6 +11,7 @@
 namespace ih::bench {
 
 std::unique_ptr<app::App> startHost(const std::filesystem::path& dir, const std::string& toml_text) {
+  (void)tuneAllocator();  // as ihost's main does
   {
     std::ofstream toml(dir / "ihost.toml");
     toml << toml_text;

@@ -12,6 +12,8 @@
 //   bench_webhook_intake [--duration S] [--connections N] [--client-threads N] [--server-threads N]
 //                        [--workers N] [--client-process [--client-cpus LIST]]
 //     --floor            post to /healthz instead (answered 405 by the router): HTTP and client cost alone
+//     --dir DIR          parent of the host's temporary data directory (default /tmp; /dev/shm takes the disk
+//                        out, for comparing CPU per event between builds)
 //     --client-process   run the client as a second process (this binary with --url), optionally pinned
 //                        with `taskset -c LIST`; the host stays in this process and checks the stored rows.
 //   bench_webhook_intake --url http://127.0.0.1:8080 --tenant T --secret S [--integration ID]
@@ -69,12 +71,14 @@ struct Args {
   std::string secret = "whsec_bench_secret_0123456789";
   std::string integration = "hooks";
   std::string acked_out;
+  std::string dir = "/tmp";  // parent of the host's data directory (/dev/shm takes the disk out)
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
-               "       [--server-threads N] [--workers N] [--floor] [--client-process [--client-cpus LIST]]\n"
+               "       [--server-threads N] [--workers N] [--floor] [--dir DIR]\n"
+               "       [--client-process [--client-cpus LIST]]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
 }
@@ -100,6 +104,8 @@ Args parseArgs(int argc, char** argv) {
       a.server_threads = std::stoi(next());
     else if (k == "--workers")
       a.workers = std::stoi(next());
+    else if (k == "--dir")
+      a.dir = next();
     else if (k == "--client-process")
       a.client_process = true;
     else if (k == "--floor")
@@ -135,15 +141,29 @@ double cpuSeconds(int who) {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// ~2 KB, shaped like a Stripe invoice.paid event; written into `out` (its capacity is reused).
+// ~2 KB, shaped like a Stripe invoice.paid event; written into `out` (its capacity is reused). The line items
+// carry random ids like real ones, so the payload compresses about as well as Stripe's own example objects
+// (~2.3x with zstd -1; see stripe-openapi fixtures), not better.
 void stripeEvent(std::string& out, std::string_view id, int64_t created) {
   static const std::string kLines = [] {
+    std::mt19937_64 rng(42);
+    auto rid = [&](const char* prefix) {
+      static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+      std::string s = prefix;
+      for (int i = 0; i < 24; ++i)
+        s += kAlphabet[rng() % 62];
+      return s;
+    };
     std::string s;
-    for (int i = 0; i < 12; ++i) {
+    for (int i = 0; i < 5; ++i) {
       if (i) s += ",";
-      s +=
-          R"({"id":"il_1NqL)" + std::to_string(1000 + i) +
-          R"j(","object":"line_item","amount":1999,"currency":"eur","description":"1 x Pro plan (at €19.99 / month)","period":{"start":1700000000,"end":1702592000}})j";
+      const int amount = 500 + static_cast<int>(rng() % 9000);
+      s += R"({"id":")" + rid("il_") + R"(","object":"line_item","amount":)" + std::to_string(amount) +
+           R"(,"currency":"eur","description":"1 x Plan )" + std::to_string(i) + R"(","invoice_item":")" +
+           rid("ii_") + R"(","price":{"id":")" + rid("price_") + R"(","product":")" + rid("prod_") +
+           R"(","unit_amount":)" + std::to_string(amount) + R"(},"period":{"start":)" +
+           std::to_string(1700000000 + rng() % 86400) + R"(,"end":)" +
+           std::to_string(1702592000 + rng() % 86400) + R"(},"quantity":1})";
     }
     return s;
   }();
@@ -426,8 +446,12 @@ struct LocalHost {
 
 std::unique_ptr<LocalHost> startLocal(const Args& a) {
   auto h = std::make_unique<LocalHost>();
-  char tmpl[] = "/tmp/ih_bench_XXXXXX";
-  h->dir = mkdtemp(tmpl);
+  std::string tmpl = a.dir + "/ih_bench_XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::fprintf(stderr, "cannot create a directory in %s: %s\n", a.dir.c_str(), std::strerror(errno));
+    std::exit(1);
+  }
+  h->dir = tmpl;
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
@@ -595,12 +619,24 @@ int main(int argc, char** argv) {
                 batches ? static_cast<double>(tasks) / static_cast<double>(batches) : 0.0);
     // Every event acked as new must be stored.
     std::unordered_set<std::string> stored;
+    int64_t stored_bytes = 0, compressed = 0;
     (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
-      SQLite::Statement q(db, "SELECT event_id FROM webhook_events");
-      while (q.executeStep())
+      SQLite::Statement q(db, "SELECT event_id, length(payload), payload_codec != '' FROM webhook_events");
+      while (q.executeStep()) {
         stored.insert(q.getColumn(0).getString());
+        stored_bytes += q.getColumn(1).getInt64();
+        compressed += q.getColumn(2).getInt64();
+      }
       return ih::Status::ok();
     });
+    if (!stored.empty()) {
+      std::string sample;
+      stripeEvent(sample, "evt_0000000000000000000000", 1700000000);
+      std::printf(
+          "  payloads      %zu bytes received, %.0f stored per event on average (%lld of %zu compressed)\n",
+          sample.size(), static_cast<double>(stored_bytes) / static_cast<double>(stored.size()),
+          static_cast<long long>(compressed), stored.size());
+    }
     size_t missing = 0;
     for (const auto& id : total.acked_new)
       missing += stored.count(id) ? 0 : 1;

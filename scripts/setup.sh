@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
-  libtomlplusplus-dev catch2
+  libtomlplusplus-dev catch2 libzstd-dev
+  libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
   chromium sqlite3  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
 )
 # Node.js runs independent verifiers in the tests; a machine may already have it from another source.

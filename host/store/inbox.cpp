@@ -7,6 +7,7 @@
 
 #include "log/log.h"
 #include "store/inbox_store.h"
+#include "store/payload_codec.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -69,6 +70,11 @@ CREATE TABLE webhook_objects(
   occurred_at    INTEGER NOT NULL,
   PRIMARY KEY(tenant_id, integration_id, object_id)
 ) WITHOUT ROWID;
+)sql";
+
+extern const std::string_view kV7InboxPayloadCodec;
+const std::string_view kV7InboxPayloadCodec = R"sql(
+ALTER TABLE webhook_events ADD COLUMN payload_codec TEXT NOT NULL DEFAULT '';
 )sql";
 
 namespace {
@@ -194,12 +200,12 @@ namespace {
 // (A template only because InboxStore::Cache is private.)
 template <class StatementCache>
 Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEvent& event,
-                      IntakeResult& result) {
+                      const EncodedPayload& payload, IntakeResult& result) {
   static constexpr std::string_view kInsert =
       "INSERT INTO webhook_events(integration_id, tenant_id, account, event_id, type, object_id, "
-      "occurred_at, "
-      "payload, payload_sha256, headers_json, status, attempts, next_attempt_at, received_at, updated_at) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) "
+      "occurred_at, payload, payload_sha256, headers_json, status, attempts, next_attempt_at, received_at, "
+      "updated_at, payload_codec) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) "
       "ON CONFLICT(integration_id, tenant_id, event_id) DO NOTHING";
   static constexpr std::string_view kFind =
       "SELECT id, payload_sha256 FROM webhook_events WHERE integration_id = ? AND tenant_id = ? AND event_id "
@@ -218,13 +224,14 @@ Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEv
     bindText(q, 5, event.type);
     bindText(q, 6, event.object_id);
     q.bind(7, event.occurred_at);
-    bindBlob(q, 8, event.payload);
+    bindBlob(q, 8, payload.bytes);
     bindBlob(q, 9, event.payload_sha256);
     bindText(q, 10, event.headers_json);
     bindText(q, 11, inboxStatusName(event.status));
     q.bind(12, event.next_attempt_at);
     q.bind(13, event.received_at);
     q.bind(14, event.received_at);
+    bindText(q, 15, payload.codec);
     if (q.exec() == 1) {
       result.outcome = IntakeOutcome::kAccepted;
       result.id = db.getLastInsertRowid();
@@ -255,8 +262,10 @@ Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEv
 Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
   auto result = std::make_shared<IntakeResult>();
   Cache* cache = cache_.get();
-  Status st = db_.writeSync(
-      [&event, result, cache](SQLite::Database& db) { return insertOnWriter(db, *cache, event, *result); });
+  const EncodedPayload payload = encodePayload(event.payload);  // here, not on the single writer
+  Status st = db_.writeSync([&event, &payload, result, cache](SQLite::Database& db) {
+    return insertOnWriter(db, *cache, event, payload, *result);
+  });
   if (!st.isOk()) return st;
   return *result;
 }
@@ -264,14 +273,17 @@ Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
 void InboxStore::insertAsync(InboxEvent event, InsertDone done) {
   struct State {
     InboxEvent event;
+    EncodedPayload payload;
     IntakeResult result;
     InsertDone done;
   };
-  auto state = std::make_shared<State>(State{std::move(event), {}, std::move(done)});
+  EncodedPayload payload = encodePayload(event.payload);  // on the caller's thread, not the single writer
+  event.payload.clear();                                  // the writer binds `payload`
+  auto state = std::make_shared<State>(State{std::move(event), std::move(payload), {}, std::move(done)});
   Cache* cache = cache_.get();
   db_.writeAsync(
       [state, cache](SQLite::Database& db) {
-        return insertOnWriter(db, *cache, state->event, state->result);
+        return insertOnWriter(db, *cache, state->event, state->payload, state->result);
       },
       [state](const Status& st) {
         if (st.isOk()) {
@@ -351,13 +363,15 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
       "<= ?1 "
       "ORDER BY next_attempt_at, id LIMIT ?2) "
       "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
-      "headers_json, attempts, next_attempt_at, received_at";
+      "headers_json, attempts, next_attempt_at, received_at, payload_codec";
   static constexpr std::string_view kApplied =
       "SELECT occurred_at FROM webhook_objects WHERE tenant_id = ? AND integration_id = ? AND object_id = ?";
   auto out = std::make_shared<std::vector<ClaimedEvent>>();
+  auto codecs = std::make_shared<std::vector<std::string>>();  // payload codec per claimed event
   Cache* cache = cache_.get();
-  Status st = db_.writeSync([now, limit, out, cache](SQLite::Database& db) {
+  Status st = db_.writeSync([now, limit, out, codecs, cache](SQLite::Database& db) {
     out->clear();
+    codecs->clear();
     {
       SQLite::Statement& q = cache->get(db, kClaim);
       ResetOnExit guard(q);
@@ -380,6 +394,7 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
         e.next_attempt_at = q.getColumn(11).getInt64();
         e.received_at = q.getColumn(12).getInt64();
         e.status = InboxStatus::kProcessing;
+        codecs->push_back(q.getColumn(13).getString());
         out->push_back(std::move(c));
       }
     }
@@ -395,6 +410,15 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
     return Status::ok();
   });
   if (!st.isOk()) return st;
+  // Decoded here, off the writer. A payload that cannot be decoded (a damaged file) stays claimed: the
+  // error is returned and the claim expires like one of a crashed dispatcher.
+  for (size_t i = 0; i < out->size(); ++i) {
+    InboxEvent& e = (*out)[i].event;
+    auto decoded = decodePayload(std::move(e.payload), (*codecs)[i]);
+    if (!decoded.isOk())
+      return Status::internal("webhook event " + std::to_string(e.id) + ": " + decoded.status().message());
+    e.payload = std::move(*decoded);
+  }
   std::sort(out->begin(), out->end(), [](const ClaimedEvent& a, const ClaimedEvent& b) {
     return std::tie(a.event.next_attempt_at, a.event.id) < std::tie(b.event.next_attempt_at, b.event.id);
   });
@@ -583,13 +607,18 @@ Result<std::vector<InboxEvent>> InboxStore::adminList(const InboxFilter& filter)
 Result<InboxEvent> InboxStore::getImpl(const std::optional<std::string>& tenant_id, int64_t id) {
   return db_.read([&](SQLite::Database& db) -> Result<InboxEvent> {
     SQLite::Statement q(db, std::string("SELECT ") + kSummaryColumns +
-                                ", payload, payload_sha256, headers_json FROM webhook_events WHERE id = ?");
+                                ", payload, payload_sha256, headers_json, payload_codec FROM webhook_events "
+                                "WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep() || (tenant_id && q.getColumn(2).getString() != *tenant_id)) {
       return Status::notFound("webhook event " + std::to_string(id) + " not found");
     }
     InboxEvent e = summaryFrom(q);
-    e.payload = columnBytes(q.getColumn(17));
+    auto payload = decodePayload(columnBytes(q.getColumn(17)), q.getColumn(20).getString());
+    if (!payload.isOk()) {
+      return Status::internal("webhook event " + std::to_string(id) + ": " + payload.status().message());
+    }
+    e.payload = std::move(*payload);
     e.payload_sha256 = columnBytes(q.getColumn(18));
     e.headers_json = q.getColumn(19).getString();
     return e;

@@ -8,6 +8,7 @@ namespace ih::store {
 
 // Later areas keep their schema beside their code (store/<area>.cpp) and are listed below in order.
 extern const std::string_view kV2InboxSchema;      // store/inbox.cpp
+extern const std::string_view kV7InboxPayloadCodec;  // store/inbox.cpp
 extern const std::string_view kV3RecordsSchema;    // store/records.cpp
 extern const std::string_view kV4EndpointsSchema;  // store/endpoint_store.cpp
 extern const std::string_view kV5SchedulerSchema;  // store/scheduler_store.cpp
@@ -95,6 +96,7 @@ const std::array kMigrations = {
     Migration{4, "outbound webhook endpoints, deliveries, attempts", kV4EndpointsSchema},
     Migration{5, "scheduled jobs: leases, run history", kV5SchedulerSchema},
     Migration{6, "oauth states issued by the host", kV6OAuthSchema},
+    Migration{7, "webhook payloads stored compressed (payload_codec)", kV7InboxPayloadCodec},
 };
 
 }  // namespace

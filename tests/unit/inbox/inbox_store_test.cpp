@@ -1,7 +1,13 @@
 // InboxStore on a real SQLite file: dedupe, claim order, retry bookkeeping, replay, retention.
 #include <catch2/catch.hpp>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <future>
+#include <random>
+
 #include "store/inbox_store.h"
+#include "store/payload_codec.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -163,4 +169,89 @@ TEST_CASE("inbox store: platform routes", "[inbox]") {
   CHECK(!events.setRoute("hooks", "acct_2", "t_missing").isOk());  // foreign key
   REQUIRE(events.deleteRoute("hooks", "acct_1").isOk());
   CHECK(!events.routeTenant("hooks", "acct_1")->has_value());
+}
+
+namespace {
+
+// ~3 KB of Stripe-shaped event JSON (compresses well, as real events do).
+std::string stripeLikeJson() {
+  std::string s = R"({"id":"evt_1QxYz","object":"event","api_version":"2024-06-20","type":"invoice.paid",)"
+                  R"("data":{"object":{"id":"in_1QxYz","object":"invoice","lines":{"object":"list","data":[)";
+  for (int i = 0; i < 12; ++i) {
+    if (i) s += ",";
+    s +=
+        R"({"id":"il_)" + std::to_string(1000 + i) +
+        R"(","object":"line_item","amount":2900,"currency":"usd","price":{"id":"price_1PRO","product":"prod_PRO"},)"
+        R"("period":{"start":1700000000,"end":1702592000},"quantity":1})";
+  }
+  return s + "]}}}}";
+}
+
+std::string randomBytes(size_t n) {
+  std::mt19937 rng(7);
+  std::string s(n, '\0');
+  for (char& c : s)
+    c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("inbox store: payloads are stored compressed when that pays and always read back exactly",
+          "[inbox]") {
+  ih::test::TempDir dir;
+  auto store = openStore(dir);
+  ih::store::InboxStore events(*store);
+  const std::string json = stripeLikeJson();
+  const std::string noise = randomBytes(3000);  // incompressible, with NUL bytes
+  const std::string small = R"({"id":"evt_small","type":"ping"})";
+  REQUIRE(json.size() > 2000);
+
+  auto a = events.insert(makeEvent("evt_json", 1000, "t_a", json));
+  REQUIRE(a.isOk());
+  std::promise<ih::Result<ih::store::IntakeResult>> done;
+  events.insertAsync(makeEvent("evt_noise", 1001, "t_a", noise),
+                     [&](ih::Result<ih::store::IntakeResult> r) { done.set_value(std::move(r)); });
+  auto b = done.get_future().get();
+  REQUIRE(b.isOk());
+  auto c = events.insert(makeEvent("evt_small", 1002, "t_a", small));
+  REQUIRE(c.isOk());
+
+  {  // What is on disk.
+    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READONLY);
+    SQLite::Statement q(db,
+                        "SELECT event_id, payload_codec, length(payload) FROM webhook_events ORDER BY id");
+    std::map<std::string, std::pair<std::string, int64_t>> rows;
+    while (q.executeStep())
+      rows[q.getColumn(0).getString()] = {q.getColumn(1).getString(), q.getColumn(2).getInt64()};
+    CHECK(rows["evt_json"].first == "zstd");
+    CHECK(rows["evt_json"].second < static_cast<int64_t>(json.size()) / 3);
+    CHECK(rows["evt_noise"].first.empty());  // compression would not save an eighth: stored as received
+    CHECK(rows["evt_noise"].second == static_cast<int64_t>(noise.size()));
+    CHECK(rows["evt_small"].first.empty());  // below kMinCompressBytes
+  }
+
+  CHECK(events.get("t_a", a->id)->payload == json);
+  CHECK(events.get("t_a", b->id)->payload == noise);
+  CHECK(events.get("t_a", c->id)->payload == small);
+  // A duplicate is recognised by the hash of the bytes received, whatever the stored form.
+  CHECK(events.insert(makeEvent("evt_json", 1003, "t_a", json))->outcome == IntakeOutcome::kDuplicate);
+
+  auto claimed = events.claimDue(5000, 10);
+  REQUIRE(claimed.isOk());
+  REQUIRE(claimed->size() == 3);
+  CHECK((*claimed)[0].event.payload == json);
+  CHECK((*claimed)[1].event.payload == noise);
+  CHECK((*claimed)[2].event.payload == small);
+
+  {  // A damaged compressed payload is reported, not returned as garbage.
+    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE webhook_events SET payload = x'28b52ffd00' WHERE event_id = 'evt_json'");
+  }
+  auto damaged = events.get("t_a", a->id);
+  CHECK(damaged.status().code() == ih::StatusCode::kInternal);
+  CHECK_THAT(damaged.status().message(), Catch::Contains("webhook event " + std::to_string(a->id)));
+
+  CHECK(ih::store::decodePayload("abc", "lz4").status().message() ==
+        "stored webhook payload has an unknown codec \"lz4\"");
 }

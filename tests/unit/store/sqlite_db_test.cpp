@@ -25,11 +25,12 @@ constexpr std::array kTestMigrations = {
 };
 
 std::unique_ptr<SqliteDb> openDb(const std::string& path, size_t max_batch = 1024,
-                                 int writer_checkpoint_frames = 32000) {
+                                 int writer_checkpoint_frames = 32000, int checkpoint_frames = 8000) {
   DbOptions options;
   options.path = path;
   options.max_batch = max_batch;
   options.writer_checkpoint_frames = writer_checkpoint_frames;
+  options.checkpoint_frames = checkpoint_frames;
   auto db = SqliteDb::open(options, kTestMigrations);
   INFO(db.status().toString());
   REQUIRE(db.isOk());
@@ -178,7 +179,7 @@ TEST_CASE("group commit throughput with many blocked callers (webhook-like)", "[
 TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts", "[store]") {
   ih::test::TempDir dir;
   const std::string path = dir.file("wal.db");
-  auto db = openDb(path, 1024, /*writer_checkpoint_frames=*/8000);
+  auto db = openDb(path, 1024, /*writer_checkpoint_frames=*/8000, /*checkpoint_frames=*/1000);
   const std::string label(4000, 'w');
   int next = 0;
   // ~16 MB of rows in 40 transactions: far beyond the 1,000-frame (~4 MB) checkpoint threshold.
