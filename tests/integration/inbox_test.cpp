@@ -219,6 +219,23 @@ TEST_CASE("inbox: signed webhooks are stored then processed; bad signatures are 
   CHECK(metrics->body.find("ihost_webhooks_backlog ") != std::string::npos);
 }
 
+TEST_CASE("ABI 1.3: a handler shares its call with threads; each thread reads its own last_error",
+          "[inbox][abi]") {
+  ih::test::TestHost host(hostOptions());
+  auto tenant = host.createTenant("acme");
+  Harness h(host, fastOptions());
+  auto ok = h.postSigned("/webhooks/hooks/" + tenant.tenant_id, event("evt_threads_1", {{"threads", 8}}));
+  REQUIRE(ok);
+  REQUIRE(ok->status == 200);
+  REQUIRE(eventually([&] { return statusOf(h, "evt_threads_1") == "processed"; }));
+  auto seen = host.app().store().getState(tenant.tenant_id, "hooks", "seen/evt_threads_1");
+  REQUIRE(seen.isOk());
+  REQUIRE(seen->has_value());
+  const json state = json::parse(**seen);
+  CHECK(state["thread_calls"] == 8 * 2000);
+  CHECK(state["thread_mismatches"] == 0);
+}
+
 TEST_CASE("inbox: a repeated event id is a duplicate, with another payload a conflict; processed once",
           "[inbox]") {
   ih::test::TestHost host(hostOptions());

@@ -3,6 +3,9 @@
 //     hex = HMAC-SHA256(webhook_secret, "<t>." + body); timestamps older/newer than tolerance_s are refused.
 //   - the body is JSON {"id","type","created"?,"account"?,"data":{"object":{"id"}}?,"fail"?:N,"leak"?:true}:
 //     event_id = id, occurred_at = created (else t), object_id = data.object.id, account = account.
+//   - with "threads":N (1..16) handle_webhook first shares its call with N threads (ABI 1.3), each failing
+//     host calls whose last_error names the thread, and records what each thread read back in the state
+//     ("thread_calls", "thread_mismatches").
 //   - handle_webhook fails (IH_ERR_UNAVAILABLE) while attempt <= fail and plugin state "fixed" is unset; with
 //   "leak" the failure message carries
 //     a Stripe-shaped secret (to test that the host redacts it). On success it writes plugin state
@@ -19,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -322,12 +326,13 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
     if (handle_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(handle_delay_ms_));
     const json info = parse(event_json);
     // Only "fail" and "leak" of the body matter: no DOM for the ~2 KB payload.
-    int64_t fail = 0;
+    int64_t fail = 0, threads = 0;
     bool leak = false;
     const bool body_ok = walkObject(body, [&](size_t depth, const Path& path, std::string_view raw) {
       if (depth != 1) return;
       if (path[0] == "fail") fail = isInteger(raw) ? std::stoll(std::string(raw)) : 0;
       if (path[0] == "leak") leak = raw == "true";
+      if (path[0] == "threads") threads = isInteger(raw) ? std::stoll(std::string(raw)) : 0;
     });
     if (!info.is_object() || !body_ok) return Status::invalidArgument("event or body is not JSON");
     const int64_t attempt = info.value("attempt", int64_t{0});
@@ -347,14 +352,41 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
       if (!emitted.isOk()) return emitted;
     }
     if (!record_state_) return Status::ok();
-    const json seen = {{"attempt", attempt},
-                       {"stale", info.value("stale", false)},
-                       {"order", order_.fetch_add(1) + 1},
-                       {"id", info.value("id", int64_t{0})}};
+    json seen = {{"attempt", attempt},
+                 {"stale", info.value("stale", false)},
+                 {"order", order_.fetch_add(1) + 1},
+                 {"id", info.value("id", int64_t{0})}};
+    if (threads > 0) {
+      if (!call.usableFromOtherThreads()) return Status::unsupported("host ABI < 1.3 cannot share a call");
+      auto [calls, mismatches] = shareCall(call, std::min<int64_t>(threads, 16));
+      seen["thread_calls"] = calls;
+      seen["thread_mismatches"] = mismatches;
+    }
     return call.putState("seen/" + info.value("event_id", std::string()), seen.dump());
   }
 
  private:
+  // N threads each make 2,000 host calls that fail with a message naming their own key ("nobody can answer
+  // prompt \"t<i>-<k>\"": no operator during webhook handling) and check that the message they read back
+  // is theirs. Returns {calls, mismatches}.
+  static std::pair<int64_t, int64_t> shareCall(Call& call, int64_t threads) {
+    std::atomic<int64_t> calls{0}, mismatches{0};
+    std::vector<std::thread> pool;
+    for (int64_t i = 0; i < threads; ++i) {
+      pool.emplace_back([&call, &calls, &mismatches, i] {
+        for (int k = 0; k < 2000; ++k) {
+          const std::string key = "t" + std::to_string(i) + "-" + std::to_string(k);
+          auto answer = call.prompt(json{{"key", key}, {"message", "?"}, {"kind", "text"}}.dump());
+          ++calls;
+          if (answer || answer.status().message().find("\"" + key + "\"") == std::string::npos) ++mismatches;
+        }
+      });
+    }
+    for (auto& t : pool)
+      t.join();
+    return {calls.load(), mismatches.load()};
+  }
+
   std::string secret_;
   int64_t tolerance_s_ = 300;
   bool record_state_ = true;
