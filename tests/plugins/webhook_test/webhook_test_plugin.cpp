@@ -16,7 +16,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -366,19 +368,40 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
   }
 
  private:
-  // N threads each make 2,000 host calls that fail with a message naming their own key ("nobody can answer
-  // prompt \"t<i>-<k>\"": no operator during webhook handling) and check that the message they read back
-  // is theirs. Returns {calls, mismatches}.
+  // In each of 50 rounds, N threads each make a records_commit call that fails with a message naming their
+  // own model ("record model \"t<i> r<k>\" is invalid"), wait until every thread has failed, then read
+  // last_error through the C ABI: each must see its own message (a message kept per call instead of per
+  // thread would show every thread the last writer's). Returns {calls, mismatches}.
   static std::pair<int64_t, int64_t> shareCall(Call& call, int64_t threads) {
     std::atomic<int64_t> calls{0}, mismatches{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t arrived = 0, generation = 0;
+    auto barrier = [&] {
+      std::unique_lock<std::mutex> lock(mu);
+      const int64_t gen = generation;
+      if (++arrived == threads) {
+        arrived = 0;
+        ++generation;
+        cv.notify_all();
+      } else {
+        cv.wait(lock, [&] { return generation != gen; });
+      }
+    };
+    const ih_host_api* api = call.host();
     std::vector<std::thread> pool;
     for (int64_t i = 0; i < threads; ++i) {
-      pool.emplace_back([&call, &calls, &mismatches, i] {
-        for (int k = 0; k < 2000; ++k) {
-          const std::string key = "t" + std::to_string(i) + "-" + std::to_string(k);
-          auto answer = call.prompt(json{{"key", key}, {"message", "?"}, {"kind", "text"}}.dump());
+      pool.emplace_back([&, i] {
+        for (int k = 0; k < 50; ++k) {
+          const std::string model = "t" + std::to_string(i) + " r" + std::to_string(k);  // a space: invalid
+          const ih_status rc = api->records_commit(call.raw(), ih_str{model.data(), model.size()},
+                                                   ih_str{"[]", 2}, ih_str{nullptr, 0}, ih_str{nullptr, 0});
           ++calls;
-          if (answer || answer.status().message().find("\"" + key + "\"") == std::string::npos) ++mismatches;
+          barrier();  // every thread has failed its call before anyone reads
+          const ih_str error = api->last_error(call.raw());
+          const std::string_view text(error.ptr == nullptr ? "" : error.ptr, error.len);
+          if (rc == IH_OK || text.find("\"" + model + "\"") == std::string_view::npos) ++mismatches;
+          barrier();  // nobody fails the next call before everyone has read
         }
       });
     }
