@@ -285,6 +285,9 @@ int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::
 
   const std::map<std::string, std::string>& answers = args.answers;
   const bool interactive = !args.non_interactive;
+  // Prompts belong on the operator's terminal: with stdout redirected (`ihost setup … > setup.log`) they go
+  // to stderr, as shells' `read -p` does, so the operator still sees what is asked.
+  std::ostream& prompt_out = &out == &std::cout && !isatty(STDOUT_FILENO) ? err : out;
   runtime::PromptFn prompt = [&](std::string_view prompt_json) -> Result<std::string> {
     const json p = json::parse(prompt_json, nullptr, false);
     const std::string key = p.is_object() ? p.value("key", "") : "";
@@ -296,7 +299,7 @@ int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::
       if (!def.empty()) return def;
       return Status(StatusCode::kUnsupported, "no answer for \"" + key + "\": pass --set " + key + "=...");
     }
-    return askOnTerminal(prompt_json, in, out);
+    return askOnTerminal(prompt_json, in, prompt_out);
   };
 
   std::optional<InterruptGuard> interrupt;  // Ctrl-C: message + exit 130, also between prompts

@@ -2,6 +2,7 @@
 // as an operator would (Enter for a default, y for a confirm, a typed URL) against the in-process Stripe
 // double; a secret prompt is read without echo; Ctrl-C at a prompt stops with exit 130 and stores nothing
 // half-way. Reads use poll with deadlines so a hung prompt fails the test instead of blocking it.
+#include <fcntl.h>
 #include <httplib.h>
 #include <poll.h>
 #include <pty.h>
@@ -17,7 +18,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -30,6 +33,7 @@
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
 #include "support/stripe_fixture.h"
+#include "support/temp_dir.h"
 #include "support/test_host.h"
 #include "vault/vault.h"
 
@@ -190,10 +194,16 @@ struct Env {
     INFO(r.second.dump());
     REQUIRE(r.first == 200);
   }
-  std::unique_ptr<PtyChild> spawnSetup() {
+  // `stdout_file`: when set, the child's stdout goes to that file (stdin and stderr stay on the terminal).
+  std::unique_ptr<PtyChild> spawnSetup(const std::string& stdout_file = {}) {
     const std::string tenant_id = tenant.tenant_id;
     const std::string config = host.configPath();
     auto child = std::make_unique<PtyChild>([&] {
+      if (!stdout_file.empty()) {
+        const int fd = open(stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0) _exit(126);
+        close(fd);
+      }
       execl(IH_IHOST_BIN, IH_IHOST_BIN, "setup", "stripe", "--tenant", tenant_id.c_str(), "--config",
             config.c_str(), static_cast<char*>(nullptr));
     });
@@ -276,6 +286,31 @@ TEST_CASE("ihost setup on a terminal: prompts, defaults, confirm, webhook endpoi
       env.api("POST", "/api/integrations/stripe/actions/simulate_payment", {{"payment_intent", pi}}).first ==
       200);
   CHECK(eventually([&] { return env.api("GET", "/api/records/stripe/payment/" + pi).first == 200; }));
+}
+
+TEST_CASE("ihost setup with stdout redirected: the prompts still reach the terminal, the report the file",
+          "[cli][setup]") {
+  Env env;
+  env.connectWithoutWebhookSecret();
+  ih::test::TempDir dir;
+  const std::string log = dir.file("setup.log");
+  auto pty = env.spawnSetup(log);
+  EXPECT_PROMPT(pty, "[Y/n]: ");
+  pty->send("y\r");
+  EXPECT_PROMPT(pty, "(all/none/starter/pro) [all]: ");
+  pty->send("none\r");
+  EXPECT_PROMPT(pty, "Public base URL");
+  pty->send(env.host.app().baseUrl() + "\r");
+  const int status = pty->waitExit();
+  INFO(pty->output());
+  REQUIRE(status != -1);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  std::ifstream in(log);
+  const std::string report((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(report, Catch::Contains("finished") && Catch::Contains("webhook endpoint created"));
+  CHECK(report.find("[Y/n]") == std::string::npos);  // prompts are not mixed into the redirected output
+  CHECK(pty->output().find("finished") == std::string::npos);
 }
 
 TEST_CASE("ihost setup on a terminal: a confirm answered n cancels before anything is created",
