@@ -212,7 +212,6 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.workflows = std::make_unique<admin::Workflows>(*m.runtime);
   m.workflows->registerRoutes(*m.server, *m.tenancy);
   if (c.admin.console) admin::registerConsole(*m.server);
-  tenancy::setOnBehalfAudit(*m.tenancy, m.store.get());
 
   log::info("effective configuration", {{"summary", config::maskedSummary(c, schemas)}});
   return app;
@@ -251,7 +250,6 @@ void App::stop() {
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
   if (impl_->workflows) impl_->workflows->stop();  // pending prompts are refused, run threads joined
-  if (impl_->tenancy) tenancy::setOnBehalfAudit(*impl_->tenancy, nullptr);
   if (impl_->endpoints) impl_->endpoints->stop();  // in-flight deliveries finish; the rest stay pending
   if (impl_->scheduler) impl_->scheduler->stop();  // no new job runs; running ones finish
   if (impl_->inbox) impl_->inbox->stop();          // finish in-flight dispatches

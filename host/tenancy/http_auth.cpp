@@ -1,20 +1,11 @@
 #include "tenancy/http_auth.h"
 
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "log/log.h"
 
 namespace ih::tenancy {
 namespace {
-
-// Audit stores by Tenancy: a process may run several hosts (tests), each with its own store.
-std::mutex audit_mu;
-std::map<const Tenancy*, store::Store*>& auditStores() {  // GUARDED_BY(audit_mu)
-  static std::map<const Tenancy*, store::Store*> stores;
-  return stores;
-}
 
 std::string bearerValue(std::string_view header) {
   constexpr std::string_view kBearer = "bearer ";
@@ -28,25 +19,18 @@ std::string bearerValue(std::string_view header) {
   return std::string(token);
 }
 
-void recordOnBehalf(const Tenancy& tenancy, const Principal& who, const http::Request& req, int status) {
+void recordOnBehalf(Tenancy& tenancy, const Principal& who, const http::Request& req, int status) {
   log::info("admin acting as tenant", {{"tenant", who.tenant_id},
                                        {"method", req.method},
                                        {"path", req.path},
                                        {"status", status},
                                        {"request_id", req.request_id}});
   if (req.method == "GET" || req.method == "HEAD") return;
-  store::Store* store = nullptr;
-  {
-    std::lock_guard lock(audit_mu);
-    auto it = auditStores().find(&tenancy);
-    if (it != auditStores().end()) store = it->second;
-  }
-  if (store == nullptr) return;
   std::string detail = "{\"method\":" + http::jsonQuote(req.method) +
                        ",\"path\":" + http::jsonQuote(req.path) + ",\"status\":" + std::to_string(status) +
                        ",\"request_id\":" + http::jsonQuote(req.request_id) + "}";
   store::AuditEntry entry{0, who.tenant_id, "", who.actor(), "admin.on_behalf", detail, nowMs()};
-  if (Status s = store->appendAudit(entry); !s.isOk()) {
+  if (Status s = tenancy.appendAudit(entry); !s.isOk()) {
     log::warn("could not audit an admin-on-behalf call", {{"tenant", who.tenant_id}, {"error", s.message()}});
   }
 }
@@ -111,15 +95,6 @@ http::Handler requireAdmin(Tenancy& tenancy, AuthedHandler handler) {
     }
     handler(*principal, req, res);
   };
-}
-
-void setOnBehalfAudit(const Tenancy& tenancy, store::Store* store) {
-  std::lock_guard lock(audit_mu);
-  if (store == nullptr) {
-    auditStores().erase(&tenancy);
-  } else {
-    auditStores()[&tenancy] = store;
-  }
 }
 
 }  // namespace ih::tenancy

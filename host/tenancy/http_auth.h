@@ -3,7 +3,7 @@
 //                  `scope`; the handler receives the caller's Principal (tenant id, key id, scopes).
 //                  An operator acts AS a tenant with the admin token plus "X-Ihost-Tenant: <tenant id or
 //                  name>" (the admin console does): 404 unknown_tenant when no such tenant; the Principal
-//                  then has admin = true and that tenant_id, and the call is audited (see setOnBehalfAudit).
+//                  then has admin = true and that tenant_id, and the call is audited (below).
 //   requireAdmin:  the admin token → 401 otherwise.
 #pragma once
 
@@ -24,10 +24,9 @@ inline constexpr std::string_view kOnBehalfHeader = "X-Ihost-Tenant";
 http::Handler requireTenant(Tenancy& tenancy, std::string_view scope, AuthedHandler handler);
 http::Handler requireAdmin(Tenancy& tenancy, AuthedHandler handler);
 
-// Where admin-on-behalf-of-tenant calls are recorded: every such call is logged ("admin acting as tenant",
+// Admin-on-behalf-of-tenant calls are recorded: every such call is logged ("admin acting as tenant",
 // method, path, status); calls that change state (any method but GET/HEAD) also append an audit row
-// (actor "admin", action "admin.on_behalf", detail {method, path, status}) to the tenant's audit log in
-// `store`. Pass nullptr to stop recording to a store (App does before it closes the store). Thread-safe.
-void setOnBehalfAudit(const Tenancy& tenancy, store::Store* store);
+// (actor "admin", action "admin.on_behalf", detail {method, path, status}) to the tenant's audit log
+// through Tenancy::appendAudit.
 
 }  // namespace ih::tenancy

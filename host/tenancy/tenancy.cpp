@@ -222,4 +222,8 @@ Result<Principal> Tenancy::authenticateAdmin(std::string_view header) {
   return p;
 }
 
+Status Tenancy::appendAudit(const store::AuditEntry& entry) {
+  return store_.appendAudit(entry);
+}
+
 }  // namespace ih::tenancy

@@ -65,6 +65,9 @@ class Tenancy {
   Result<Principal> authenticateAdmin(std::string_view authorization_header);
   bool adminConfigured() const;
 
+  // Appends `entry` to the tenant's audit log (e.g. an admin acting on its behalf). Thread-safe.
+  Status appendAudit(const store::AuditEntry& entry);
+
  private:
   std::string hashKey(std::string_view plaintext) const;
 
