@@ -211,7 +211,11 @@ class CommitPipeline {
     std::string model, records, state_key, state_value;
   };
   Status run(const Job& job) const {
-    return call_.commitPage(job.model, job.records, job.state_key, job.state_value);
+    try {  // nothing may escape the helper thread (std::terminate)
+      return call_.commitPage(job.model, job.records, job.state_key, job.state_value);
+    } catch (const std::exception& e) {
+      return Status(IH_ERR_INTERNAL, std::string("commit failed: ") + e.what());
+    }
   }
   void loop() {
     std::unique_lock<std::mutex> lock(mutex_);
