@@ -284,7 +284,7 @@ TEST_CASE("workflow API: stripe_byok setup answered prompt by prompt over HTTP",
   CHECK(late.second["error"]["code"] == "no_pending_prompt");
 }
 
-TEST_CASE("workflow API: cancel refuses the pending prompt; unknown actions and integrations",
+TEST_CASE("workflow API: cancel refuses the pending prompt, unknown actions and integrations",
           "[admin][stripe]") {
   WorkflowEnv env;
   REQUIRE(

@@ -146,7 +146,7 @@ TEST_CASE("deliveries are signed per Standard Webhooks and filtered by type", "[
   CHECK(attempts["data"][0]["event_id"] == hit.id);
 }
 
-TEST_CASE("a 500 is retried on the schedule until success; the attempt log pages and redacts",
+TEST_CASE("a 500 is retried on the schedule until success, the attempt log pages and redacts",
           "[endpoints]") {
   EndpointsHost host;
   Receiver receiver;

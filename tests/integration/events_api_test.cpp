@@ -282,7 +282,7 @@ TEST_CASE("SSE: backlog, then live within 100 ms, keep-alive, tenant isolation",
   CHECK(std::chrono::steady_clock::now() - stopping < 1s);
 }
 
-TEST_CASE("SSE: without a cursor only new events; bad cursor is 400", "[events]") {
+TEST_CASE("SSE: without a cursor only new events, bad cursor is 400", "[events]") {
   EventsHost host;
   auto [a, key_a] = host.tenant("acme");
   host.emit(a, "old.event");

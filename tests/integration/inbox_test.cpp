@@ -159,7 +159,7 @@ double metricValue(const std::string& text, const std::string& series) {
 
 }  // namespace
 
-TEST_CASE("inbox: signed webhooks are stored then processed; bad signatures are refused and not stored",
+TEST_CASE("inbox: signed webhooks are stored then processed, bad signatures are refused and not stored",
           "[inbox]") {
   ih::test::TestHost host(hostOptions());
   auto tenant = host.createTenant("acme");
@@ -219,7 +219,7 @@ TEST_CASE("inbox: signed webhooks are stored then processed; bad signatures are 
   CHECK(metrics->body.find("ihost_webhooks_backlog ") != std::string::npos);
 }
 
-TEST_CASE("ABI 1.3: a handler shares its call with threads; each thread reads its own last_error",
+TEST_CASE("ABI 1.3: a handler shares its call with threads, each thread reads its own last_error",
           "[inbox][abi]") {
   ih::test::TestHost host(hostOptions());
   auto tenant = host.createTenant("acme");
@@ -236,7 +236,7 @@ TEST_CASE("ABI 1.3: a handler shares its call with threads; each thread reads it
   CHECK(state["thread_mismatches"] == 0);
 }
 
-TEST_CASE("inbox: a repeated event id is a duplicate, with another payload a conflict; processed once",
+TEST_CASE("inbox: a repeated event id is a duplicate, with another payload a conflict, processed once",
           "[inbox]") {
   ih::test::TestHost host(hostOptions());
   auto tenant = host.createTenant("acme");
@@ -262,7 +262,7 @@ TEST_CASE("inbox: a repeated event id is a duplicate, with another payload a con
   CHECK(h.getJson("/api/admin/webhooks", kAdminToken)["data"].size() == 1);
 }
 
-TEST_CASE("inbox: failures retry, then dead-letter; replay processes with the current plugin code",
+TEST_CASE("inbox: failures retry, then dead-letter, replay processes with the current plugin code",
           "[inbox]") {
   ih::test::TestHost host(hostOptions());
   auto tenant = host.createTenant("acme");
@@ -354,7 +354,7 @@ TEST_CASE("inbox: pending and interrupted events survive a restart", "[inbox]") 
   }));
 }
 
-TEST_CASE("inbox: platform webhooks route by account; unknown accounts are acked and kept unroutable",
+TEST_CASE("inbox: platform webhooks route by account, unknown accounts are acked and kept unroutable",
           "[inbox]") {
   ih::test::TestHost host(hostOptions());
   auto a = host.createTenant("alpha");

@@ -135,7 +135,7 @@ TEST_CASE("stripe_byok: connect good, bad, wrong mode and provider down", "[stri
   CHECK_FALSE(env.connected());
 }
 
-TEST_CASE("stripe_byok: ensure_products is idempotent; retries keep the Idempotency-Key", "[stripe]") {
+TEST_CASE("stripe_byok: ensure_products is idempotent, retries keep the Idempotency-Key", "[stripe]") {
   Env env;
   env.connectGood();
   env.stripe->addFault(Fault{"/v1/products", "POST", 1, FaultKind::kLockTimeout, 0});

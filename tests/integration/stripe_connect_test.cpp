@@ -381,7 +381,7 @@ TEST_CASE("stripe_connect: tampered, reused, expired and declined states store n
 }
 
 TEST_CASE(
-    "stripe_connect: two tenants, two accounts: webhooks and syncs never cross; unknown accounts are "
+    "stripe_connect: two tenants, two accounts: webhooks and syncs never cross, unknown accounts are "
     "unroutable",
     "[stripe][connect]") {
   Env env;

@@ -189,7 +189,7 @@ std::vector<json> dataOf(const std::vector<json>& records) {
 }  // namespace
 
 TEST_CASE(
-    "stripe sync: a 10k-row backfill (CLI) equals the double's data; incremental takes exactly the new "
+    "stripe sync: a 10k-row backfill (CLI) equals the double's data, incremental takes exactly the new "
     "rows",
     "[stripe][sync]") {
   Env env;

@@ -96,7 +96,7 @@ class LogCapture {
 
 }  // namespace
 
-TEST_CASE("connect, test and disconnect an integration; state and audit follow", "[tenancy][api]") {
+TEST_CASE("connect, test and disconnect an integration, state and audit follow", "[tenancy][api]") {
   FakeProvider provider;
   ih::test::TestHost host(withToml(exampleToml(provider.url())));
   auto tenant = host.createTenant("acme");
@@ -295,7 +295,7 @@ TEST_CASE("API keys: missing, unknown, revoked and out-of-scope keys are refused
   CHECK(used);
 }
 
-TEST_CASE("the admin API creates tenants and keys; keys are shown once", "[tenancy][api][admin]") {
+TEST_CASE("the admin API creates tenants and keys, keys are shown once", "[tenancy][api][admin]") {
   ih::test::TestHost host;
   auto client = host.client();
   auto admin = bearer(host.adminToken());

@@ -122,7 +122,7 @@ TEST_CASE("a client that sends Expect: 100-continue gets it, then its answer", "
   ::close(fd);
 }
 
-TEST_CASE("an oversize body gets 413 the client can read; garbage gets 400", "[http]") {
+TEST_CASE("an oversize body gets 413 the client can read, garbage gets 400", "[http]") {
   ih::http::ServerOptions options;
   options.max_body_bytes = 1000;
   Started s(options);

@@ -129,7 +129,7 @@ TEST_CASE("inbox store: claims oldest due first, retries, dead letter, replay", 
   CHECK(events.adminList({})->size() == 3);
 }
 
-TEST_CASE("inbox store: interrupted claims recover; retention prunes processed only", "[inbox]") {
+TEST_CASE("inbox store: interrupted claims recover, retention prunes processed only", "[inbox]") {
   ih::test::TempDir dir;
   auto store = openStore(dir);
   ih::store::InboxStore events(*store);

@@ -192,7 +192,7 @@ TEST_CASE("api keys: lookup by hash, list and revoke are tenant-scoped", "[store
   CHECK((*list_b)[0].last_used_at == std::optional<int64_t>(7000));
 }
 
-TEST_CASE("secrets: put, get, delete are tenant-scoped; key rotation helpers", "[store]") {
+TEST_CASE("secrets: put, get, delete are tenant-scoped, key rotation helpers", "[store]") {
   ih::test::TempDir dir;
   auto store = openStore(dir.file("ihost.db"));
   addTenant(*store, "A");
