@@ -256,4 +256,13 @@ std::string str(const json& params, const std::string& key);
 // Merges form metadata into obj["metadata"]: "" removes a key, metadata="" clears all.
 void applyMetadata(json& obj, const json& params);
 
+// params.cpp: documented-parameter check, run before a handler (nothing executed or stored on failure).
+// v1 route (seg = path segments after /v1): 400 parameter_unknown naming the first undocumented parameter
+// (bracketed path for sub-keys of checked hashes); nullopt when all are documented or the route is unknown.
+// api_version: the request's Stripe-Version or the account default (a few parameters are version-bound).
+std::optional<Reply> checkParams(const std::string& method, const std::vector<std::string>& seg,
+                                 const json& params, const std::string& api_version);
+// Connect OAuth /oauth/token and /oauth/deauthorize: same check, OAuth error shape (invalid_request).
+std::optional<Reply> checkOAuthParams(const std::string& method, const std::string& path, const json& params);
+
 }  // namespace ih::stripe_double

@@ -148,6 +148,7 @@ Reply StripeDouble::Impl::routeOAuth(const httplib::Request& req, const std::str
           401, "invalid_client",
           "No authentication was provided. Send your secret API key using the Authorization header, or "
           "as a client_secret POST parameter.");
+    if (auto unknown = checkOAuthParams(req.method, path, params)) return *unknown;
     const std::string grant = str(params, "grant_type");
     std::string connected_id, scope;
     if (grant == "authorization_code") {
@@ -203,6 +204,7 @@ Reply StripeDouble::Impl::routeOAuth(const httplib::Request& req, const std::str
     Account* platform = platformFromAuth();
     if (!platform)
       return oauthError(401, "invalid_client", "No authentication was provided. Send your secret API key.");
+    if (auto unknown = checkOAuthParams(req.method, path, params)) return *unknown;
     const std::string client_id = str(params, "client_id");
     const std::string user = str(params, "stripe_user_id");
     auto client = oauth_clients.find(client_id);

@@ -281,9 +281,11 @@ void StripeDouble::Impl::handleHttp(const httplib::Request& req, httplib::Respon
         params = detail::parseForm(req.body);
       if (params.is_discarded() || !params.is_object()) params = json::object();
       // Query-string parameters also count on POST (Stripe accepts both).
-      if (!rec.query.empty())
-        for (auto& [k, v] : detail::parseForm(rec.query).items())
+      if (!rec.query.empty()) {
+        const json query = detail::parseForm(rec.query);  // named: items() must not outlive a temporary
+        for (auto& [k, v] : query.items())
           if (!params.contains(k)) params[k] = v;
+      }
     } else {
       params = detail::parseForm(rec.query);
     }
@@ -376,6 +378,10 @@ Reply StripeDouble::Impl::dispatchV1(const httplib::Request& req, const std::str
     p = n + 1;
   }
   c.request_id = request_id;
+  // Undocumented parameters are refused before the endpoint executes, so no idempotent result is saved.
+  const std::string version = req.get_header_value("Stripe-Version");
+  if (auto unknown = checkParams(req.method, c.seg, params, version.empty() ? options.api_version : version))
+    return *unknown;
   std::string idem = req.get_header_value("Idempotency-Key");
   if (req.method == "POST" && !idem.empty()) {
     if (idem.size() > 255)

@@ -3,6 +3,11 @@
 // in-process by tests, as the `stripe-double` executable, by the demo and by benchmarks. Clients reach it
 // only through a configurable API base URL (url()).
 //
+// Like Stripe (and stripe-mock), every /v1 route and /oauth/token, /oauth/deauthorize refuse parameters the
+// endpoint does not document (400 parameter_unknown, `param` = the name, bracketed for sub-keys of hashes the
+// double reads) before anything executes, so nothing is stored and no idempotent result is saved. The
+// per-route table of documented parameters lives in params.cpp; admin routes (/_double/) are exempt.
+//
 // State lives in memory behind one mutex; every public method is thread-safe. Admin endpoints under
 // /_double/ need no auth (test-only), so the server binds loopback by default.
 #pragma once
