@@ -61,6 +61,7 @@ const std::vector<Versioned> kInvoiceItemPricing = {
     {"price", "", "2025-03-31"}, {"unit_amount", "", "2025-03-31"}, {"pricing", "2025-03-31", ""}};
 const Names kSearch = {"expand", "limit", "page", "query"};
 const Names kExpand = {"expand"};
+const Names kNone = {};
 
 // clang-format off
 const Route kRoutes[] = {
@@ -71,9 +72,10 @@ const Route kRoutes[] = {
     {"GET", "balance_transactions/*", kExpand},
     {"GET", "account", kExpand},
     {"GET", "accounts", {"created", "ending_before", "expand", "limit", "starting_after"}},
+    // Create: no `bank_account` (legacy alias of external_account, not in the 2024-06-20 or later reference).
     {"POST", "accounts",
-     {"account_token", "bank_account", "business_profile", "business_type", "capabilities", "company",
-      "controller", "country", "default_currency", "documents", "email", "expand", "external_account", "groups",
+     {"account_token", "business_profile", "business_type", "capabilities", "company", "controller",
+      "country", "default_currency", "documents", "email", "expand", "external_account", "groups",
       "individual", "metadata", "settings", "tos_acceptance", "type"}},
     {"GET", "accounts/*", kExpand},
 
@@ -91,7 +93,7 @@ const Route kRoutes[] = {
      {"active", "default_price", "description", "expand", "images", "marketing_features", "metadata", "name",
       "package_dimensions", "shippable", "statement_descriptor", "tax_code", "tax_details", "unit_label",
       "url"}},
-    {"DELETE", "products/*", kExpand},
+    {"DELETE", "products/*", kNone},  // its DeleteParams are empty in Stripe's SDKs: not even expand
 
     // ---- prices
     {"GET", "prices/search", kSearch},
@@ -123,13 +125,15 @@ const Route kRoutes[] = {
       "tax_exempt", "tax_id_data", "test_clock", "validate"},
      {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}}},
     {"GET", "customers/*", kExpand},
+    // Update: `coupon` and `promotion_code` are documented up to 2025-02-24.acacia (removed in
+    // 2025-03-31.basil), kept for the 2024-06-20 default.
     {"POST", "customers/*",
      {"address", "balance", "business_name", "cash_balance", "coupon", "default_source", "description", "email",
       "expand", "individual_name", "invoice_prefix", "invoice_settings", "metadata", "name",
       "next_invoice_sequence", "phone", "preferred_locales", "promotion_code", "shipping", "source", "tax",
       "tax_exempt", "validate"},
      {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}}},
-    {"DELETE", "customers/*", kExpand},
+    {"DELETE", "customers/*", kNone},  // its DeleteParams are empty in Stripe's SDKs: not even expand
 
     // ---- invoice items (price / unit_amount: API versions before 2025-03-31)
     {"GET", "invoiceitems",
@@ -148,7 +152,7 @@ const Route kRoutes[] = {
       "unit_amount_decimal"},
      {{"pricing", {"price"}}},
      kInvoiceItemPricing},
-    {"DELETE", "invoiceitems/*", kExpand},
+    {"DELETE", "invoiceitems/*", kNone},  // its DeleteParams are empty in Stripe's SDKs: not even expand
 
     // ---- invoices
     {"GET", "invoices/search", kSearch},
@@ -156,23 +160,24 @@ const Route kRoutes[] = {
      {"collection_method", "created", "customer", "customer_account", "due_date", "ending_before", "expand",
       "limit", "starting_after", "status", "subscription"}},
     {"POST", "invoices",
-     {"account_tax_ids", "amounts_due", "application_fee_amount", "auto_advance", "automatic_tax",
+     {"account_tax_ids", "application_fee_amount", "auto_advance", "automatic_tax",
       "automatically_finalizes_at", "collection_method", "currency", "custom_fields", "customer",
       "customer_account", "days_until_due", "default_payment_method", "default_source", "default_tax_rates",
       "description", "discounts", "due_date", "effective_at", "expand", "footer", "from_invoice", "issuer",
       "metadata", "number", "on_behalf_of", "payment_settings", "pending_invoice_items_behavior", "rendering",
-      "rendering_options", "shipping_cost", "shipping_details", "statement_descriptor", "subscription",
+      "shipping_cost", "shipping_details", "statement_descriptor", "subscription",
       "transfer_data"}},
     {"GET", "invoices/*", kExpand},
     {"GET", "invoices/*/lines", {"ending_before", "expand", "limit", "starting_after"}},
+    // Create and update: no `amounts_due` (preview-only, absent from the GA reference), no
+    // `rendering_options` (removed in 2024-04-10, replaced by `rendering`): unknown for 2024-06-20 and later.
     {"POST", "invoices/*",
-     {"account_tax_ids", "amounts_due", "application_fee_amount", "auto_advance", "automatic_tax",
+     {"account_tax_ids", "application_fee_amount", "auto_advance", "automatic_tax",
       "automatically_finalizes_at", "collection_method", "custom_fields", "days_until_due",
       "default_payment_method", "default_source", "default_tax_rates", "description", "discounts", "due_date",
       "effective_at", "expand", "footer", "issuer", "metadata", "number", "on_behalf_of", "payment_settings",
-      "rendering", "rendering_options", "shipping_cost", "shipping_details", "statement_descriptor",
-      "transfer_data"}},
-    {"DELETE", "invoices/*", kExpand},
+      "rendering", "shipping_cost", "shipping_details", "statement_descriptor", "transfer_data"}},
+    {"DELETE", "invoices/*", kNone},  // its DeleteParams are empty in Stripe's SDKs: not even expand
     {"POST", "invoices/*/finalize", {"auto_advance", "expand"}},
     {"POST", "invoices/*/pay",
      {"expand", "forgive", "mandate", "off_session", "paid_out_of_band", "payment_method", "source"}},
@@ -199,8 +204,9 @@ const Route kRoutes[] = {
       "payment_details", "payment_method", "payment_method_configuration", "payment_method_data",
       "payment_method_options", "payment_method_types", "receipt_email", "setup_future_usage", "shipping",
       "statement_descriptor", "statement_descriptor_suffix", "transfer_data", "transfer_group"}},
+    // Confirm: `client_secret` is sent by Stripe.js with publishable keys but is not a documented parameter.
     {"POST", "payment_intents/*/confirm",
-     {"amount_details", "capture_method", "client_secret", "confirmation_token", "error_on_requires_action",
+     {"amount_details", "capture_method", "confirmation_token", "error_on_requires_action",
       "excluded_payment_method_types", "expand", "hooks", "mandate", "mandate_data", "off_session",
       "payment_details", "payment_method", "payment_method_data", "payment_method_options",
       "payment_method_types", "radar_options", "receipt_email", "return_url", "setup_future_usage", "shipping",
@@ -272,7 +278,7 @@ const Route kRoutes[] = {
     {"GET", "webhook_endpoints/*", kExpand},
     {"POST", "webhook_endpoints/*",
      {"description", "disabled", "enabled_events", "expand", "metadata", "url"}},
-    {"DELETE", "webhook_endpoints/*", kExpand},
+    {"DELETE", "webhook_endpoints/*", kNone},  // WebhookEndpointDeleteParams is empty: not even expand
 };
 // clang-format on
 

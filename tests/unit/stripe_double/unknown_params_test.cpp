@@ -244,3 +244,56 @@ TEST_CASE("invoice item price fields follow the request's API version", "[stripe
       "pricing[tier]");
   CHECK(listSize(api, "/v1/invoiceitems") == 3);
 }
+
+// Parameters the table no longer lists after checking it against Stripe's reference (2024-06-20 and current):
+// each is refused without side effects, while the documented neighbour of each passes.
+TEST_CASE("parameters absent from Stripe's reference are refused, documented neighbours pass",
+          "[stripe_double]") {
+  auto d = startDouble();
+  Api api(d->url());
+
+  // PaymentIntent confirm: client_secret is a Stripe.js (publishable key) field, not a documented parameter.
+  json pi = requireOk(api.post("/v1/payment_intents", "amount=1500&currency=usd"));
+  const std::string pi_path = "/v1/payment_intents/" + pi["id"].get<std::string>();
+  requireUnknown(api.post(pi_path + "/confirm", "payment_method=pm_card_visa&client_secret=" +
+                                                    pi["client_secret"].get<std::string>()),
+                 "client_secret");
+  CHECK(requireOk(api.get(pi_path))["status"] == "requires_payment_method");  // not confirmed
+  json confirmed = requireOk(api.post(pi_path + "/confirm",
+                                      "payment_method=pm_card_visa&return_url=https%3A%2F%2Fex.com%2Fr"
+                                      "&use_stripe_sdk=false&receipt_email=r%40example.com"));
+  CHECK(confirmed["status"] == "succeeded");
+
+  // Invoice update: rendering_options (removed in 2024-04-10) and amounts_due (preview only) are unknown;
+  // `rendering` is the documented replacement.
+  json cus = requireOk(api.post("/v1/customers", "email=p@example.com"));
+  const std::string cus_path = "/v1/customers/" + cus["id"].get<std::string>();
+  json inv = requireOk(api.post("/v1/invoices", "customer=" + cus["id"].get<std::string>() +
+                                                    "&collection_method=send_invoice&days_until_due=30"));
+  const std::string inv_path = "/v1/invoices/" + inv["id"].get<std::string>();
+  requireUnknown(api.post(inv_path, "description=memo&rendering_options[amount_tax_display]=exclude_tax"),
+                 "rendering_options");
+  requireUnknown(api.post(inv_path, "amounts_due[0][amount]=100&amounts_due[0][description]=x"),
+                 "amounts_due");
+  CHECK(requireOk(api.get(inv_path))["description"].is_null());  // the refused update changed nothing
+  requireOk(api.post(inv_path, "rendering[amount_tax_display]=exclude_tax&days_until_due=15"));
+
+  // Customer update: coupon / promotion_code are documented for the 2024-06-20 default (removed in basil).
+  requireOk(api.post(cus_path, "coupon=SUMMER&promotion_code=promo_1&name=Pat"));
+
+  // Account create: bank_account is not documented (external_account is).
+  requireUnknown(api.post("/v1/accounts", "type=express&bank_account=btok_us"), "bank_account");
+  CHECK(listSize(api, "/v1/accounts") == 0);
+  requireOk(api.post("/v1/accounts",
+                     "type=express&country=US&external_account=btok_us&groups[payments_pricing]=g"));
+  CHECK(listSize(api, "/v1/accounts") == 1);
+
+  // Webhook endpoint delete documents no parameters at all, not even expand.
+  json we = requireOk(
+      api.post("/v1/webhook_endpoints", "url=https%3A%2F%2Fex.com%2Fhook&enabled_events[]=invoice.paid"));
+  const std::string we_path = "/v1/webhook_endpoints/" + we["id"].get<std::string>();
+  requireUnknown(api.del(we_path + "?expand[]=url"), "expand");
+  CHECK(listSize(api, "/v1/webhook_endpoints") == 1);
+  CHECK(requireOk(api.del(we_path))["deleted"] == true);
+  CHECK(listSize(api, "/v1/webhook_endpoints") == 0);
+}
