@@ -410,15 +410,24 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
     return Status::ok();
   });
   if (!st.isOk()) return st;
-  // Decoded here, off the writer. A payload that cannot be decoded (a damaged file) stays claimed: the
-  // error is returned and the claim expires like one of a crashed dispatcher.
+  // Decoded here, off the writer. A payload that cannot be decoded (a damaged file) can never be handled:
+  // that event goes to the dead letter with the reason, the others of the batch are handed out.
+  std::vector<ClaimedEvent> ready;
+  ready.reserve(out->size());
   for (size_t i = 0; i < out->size(); ++i) {
-    InboxEvent& e = (*out)[i].event;
-    auto decoded = decodePayload(std::move(e.payload), (*codecs)[i]);
-    if (!decoded.isOk())
-      return Status::internal("webhook event " + std::to_string(e.id) + ": " + decoded.status().message());
-    e.payload = std::move(*decoded);
+    ClaimedEvent& c = (*out)[i];
+    auto decoded = decodePayload(std::move(c.event.payload), (*codecs)[i]);
+    if (decoded.isOk()) {
+      c.event.payload = std::move(*decoded);
+      ready.push_back(std::move(c));
+      continue;
+    }
+    AttemptOutcome dead{&c.event, now, 0, false, decoded.status().message(), true, 0};
+    if (Status s = complete(dead); !s.isOk()) return s;
+    log::error("webhook event dead-lettered: its stored payload cannot be decoded",
+               {{"event_row", c.event.id}, {"error", decoded.status().message()}});
   }
+  *out = std::move(ready);
   std::sort(out->begin(), out->end(), [](const ClaimedEvent& a, const ClaimedEvent& b) {
     return std::tie(a.event.next_attempt_at, a.event.id) < std::tie(b.event.next_attempt_at, b.event.id);
   });

@@ -252,6 +252,34 @@ TEST_CASE("inbox store: payloads are stored compressed when that pays and always
   CHECK(damaged.status().code() == ih::StatusCode::kInternal);
   CHECK_THAT(damaged.status().message(), Catch::Contains("webhook event " + std::to_string(a->id)));
 
+  // Dispatch: a damaged payload can never be handled, so that event is dead-lettered with the reason and
+  // the rest of the batch is handed out.
+  auto good = events.insert(makeEvent("evt_good", 7000, "t_a", json));
+  auto bad = events.insert(makeEvent("evt_bad", 7000, "t_a", json + " "));
+  REQUIRE(good.isOk());
+  REQUIRE(bad.isOk());
+  {
+    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READWRITE);
+    db.exec("UPDATE webhook_events SET payload = x'28b52ffd00' WHERE event_id = 'evt_bad'");
+  }
+  auto batch = events.claimDue(8000, 10);
+  REQUIRE(batch.isOk());
+  REQUIRE(batch->size() == 1);
+  CHECK((*batch)[0].event.event_id == "evt_good");
+  CHECK((*batch)[0].event.payload == json);
+  auto dead = events.get("t_a", bad->id);
+  REQUIRE(dead.isOk() == false);  // its payload still cannot be read...
+  auto listed = events.list("t_a", ih::store::InboxFilter{});
+  REQUIRE(listed.isOk());
+  bool found = false;
+  for (const auto& e : *listed) {
+    if (e.event_id != "evt_bad") continue;
+    found = true;
+    CHECK(e.status == InboxStatus::kDead);  // ...and it is in the dead letter with the reason
+    CHECK_THAT(e.last_error, Catch::Contains("zstd"));
+  }
+  CHECK(found);
+
   CHECK(ih::store::decodePayload("abc", "lz4").status().message() ==
         "stored webhook payload has an unknown codec \"lz4\"");
 }
