@@ -57,6 +57,10 @@ const Names kSubItemUpdate = {"billing_thresholds", "clear_usage", "deleted", "d
                               "tax_rates"};
 // 2025-03-31.basil replaced invoice item `price` / `unit_amount` with `pricing` (changelog "Replaces
 // top-level price fields with improved price modeling on Invoice Items").
+// 2025-03-31.basil removed the legacy `coupon` / `promotion_code` of customers and subscriptions (use
+// `discounts`); documented before it, e.g. for the 2024-06-20 default.
+const std::vector<Versioned> kLegacyDiscounts = {{"coupon", "", "2025-03-31"},
+                                                 {"promotion_code", "", "2025-03-31"}};
 const std::vector<Versioned> kInvoiceItemPricing = {
     {"price", "", "2025-03-31"}, {"unit_amount", "", "2025-03-31"}, {"pricing", "2025-03-31", ""}};
 const Names kSearch = {"expand", "limit", "page", "query"};
@@ -123,16 +127,17 @@ const Route kRoutes[] = {
       "individual_name", "invoice_prefix", "invoice_settings", "metadata", "name", "next_invoice_sequence",
       "payment_method", "phone", "preferred_locales", "promotion_code", "shipping", "source", "tax",
       "tax_exempt", "tax_id_data", "test_clock", "validate"},
-     {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}}},
+     {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}},
+     kLegacyDiscounts},
     {"GET", "customers/*", kExpand},
-    // Update: `coupon` and `promotion_code` are documented up to 2025-02-24.acacia (removed in
-    // 2025-03-31.basil), kept for the 2024-06-20 default.
+    // Update: `coupon` and `promotion_code` are documented up to 2025-02-24.acacia (kLegacyDiscounts).
     {"POST", "customers/*",
      {"address", "balance", "business_name", "cash_balance", "coupon", "default_source", "description", "email",
       "expand", "individual_name", "invoice_prefix", "invoice_settings", "metadata", "name",
       "next_invoice_sequence", "phone", "preferred_locales", "promotion_code", "shipping", "source", "tax",
       "tax_exempt", "validate"},
-     {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}}},
+     {{"address", kAddress}, {"invoice_settings", kCustomerInvoiceSettings}},
+     kLegacyDiscounts},
     {"DELETE", "customers/*", kNone},  // its DeleteParams are empty in Stripe's SDKs: not even expand
 
     // ---- invoice items (price / unit_amount: API versions before 2025-03-31)
@@ -247,7 +252,8 @@ const Route kRoutes[] = {
       "payment_behavior", "payment_settings", "pending_invoice_item_interval", "promotion_code",
       "proration_behavior", "transfer_data", "trial_end", "trial_from_plan", "trial_period_days",
       "trial_settings"},
-     {{"items", kSubItemCreate, true}}},
+     {{"items", kSubItemCreate, true}},
+     kLegacyDiscounts},
     {"GET", "subscriptions/*", kExpand},
     {"POST", "subscriptions/*",
      {"add_invoice_items", "application_fee_percent", "automatic_tax", "billing_cycle_anchor",
@@ -257,7 +263,8 @@ const Route kRoutes[] = {
       "on_behalf_of", "pause_collection", "payment_behavior", "payment_settings",
       "pending_invoice_item_interval", "promotion_code", "proration_behavior", "proration_date",
       "transfer_data", "trial_end", "trial_from_plan", "trial_settings"},
-     {{"items", kSubItemUpdate, true}, {"cancellation_details", kCancellationDetails}}},
+     {{"items", kSubItemUpdate, true}, {"cancellation_details", kCancellationDetails}},
+     kLegacyDiscounts},
     {"DELETE", "subscriptions/*",
      {"cancellation_details", "expand", "invoice_now", "prorate"},
      {{"cancellation_details", kCancellationDetails}}},

@@ -243,6 +243,13 @@ TEST_CASE("invoice item price fields follow the request's API version", "[stripe
       api.post("/v1/invoiceitems", base + "&pricing[price]=" + price_id + "&pricing[tier]=1", basil),
       "pricing[tier]");
   CHECK(listSize(api, "/v1/invoiceitems") == 3);
+
+  // 2025-03-31.basil also removed the legacy coupon / promotion_code of customers and subscriptions.
+  requireUnknown(api.post("/v1/customers", "email=c@example.com&coupon=SAVE10", basil), "coupon");
+  requireUnknown(api.post("/v1/customers/" + cus["id"].get<std::string>(), "promotion_code=promo_1", basil),
+                 "promotion_code");
+  requireOk(api.post("/v1/customers", "email=c@example.com", basil));
+  CHECK(listSize(api, "/v1/customers") == 2);
 }
 
 // Parameters the table no longer lists after checking it against Stripe's reference (2024-06-20 and current):
