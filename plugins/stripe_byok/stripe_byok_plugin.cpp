@@ -68,13 +68,9 @@ constexpr char kManifestHead[] = R"json({
                     {"key": "pro", "name": "Pro", "amount": 2900, "currency": "usd", "interval": "month", "trial_days": 7}]},
       "success_url": {"type": "string", "description": "Where a payment page returns after success (optional)."},
       "rate_limit_per_s": {"type": "number", "minimum": 0, "default": 0,
-                           "description": "Stripe requests per second per tenant; 0 = Stripe's documented limits (25 test, 100 live). Raise only if Stripe raised your limits."},
-      "sync_expand_sources": {"type": "boolean", "default": true,
-                              "description": "transactions job: expand each balance transaction's source (charge customer, payment_intent, invoice, metadata)."},
-      "sync_resolve_invoices": {"type": "boolean", "default": true,
-                                "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price."},
-      "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
-                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."}
+                           "description": "Stripe requests per second per tenant; 0 = Stripe's documented limits (25 test, 100 live). Raise only if Stripe raised your limits."},)json";
+// Then the sync settings (ih::stripe::kSyncSettingsSchemaJson), shared with stripe_connect.
+constexpr char kManifestMiddle[] = R"json(
     }
   },
   "connect_schema": {
@@ -101,8 +97,8 @@ constexpr char kManifestTail[] = R"json(,
 })json";
 
 const char* manifestJson() {
-  static const std::string manifest =
-      std::string(kManifestHead) + ih::stripe::kSyncJobsManifestJson + kManifestTail;
+  static const std::string manifest = std::string(kManifestHead) + ih::stripe::kSyncSettingsSchemaJson +
+                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail;
   return manifest.c_str();
 }
 

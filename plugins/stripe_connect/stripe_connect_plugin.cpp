@@ -61,11 +61,9 @@ constexpr char kManifestHead[] = R"json({
       "stripe_version": {"type": "string", "default": "2024-06-20", "description": "Stripe-Version sent on every API call."},
       "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 120000, "default": 20000, "description": "Timeout of one Stripe call."},
       "success_url": {"type": "string", "pattern": "^https?://", "description": "Where the browser goes after a successful connection (?integration=<id>&status=connected is appended)."},
-      "webhook_tolerance_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300, "description": "Maximum age of a webhook signature timestamp; 0 skips the check."},
-      "sync_expand_sources": {"type": "boolean", "default": true, "description": "transactions: expand each row's source (charge) for customer/invoice/metadata."},
-      "sync_resolve_invoices": {"type": "boolean", "default": true, "description": "transactions: resolve product/price of invoice payments (one call per invoice)."},
-      "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
-                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."}
+      "webhook_tolerance_s": {"type": "integer", "minimum": 0, "maximum": 86400, "default": 300, "description": "Maximum age of a webhook signature timestamp; 0 skips the check."},)json";
+// Then the sync settings (ih::stripe::kSyncSettingsSchemaJson), shared with stripe_byok.
+constexpr char kManifestMiddle[] = R"json(
     },
     "required": ["client_id", "secret_key"]
   },
@@ -90,8 +88,8 @@ constexpr char kManifestTail[] = R"json(,
 
 // The manifest with the shared jobs array spliced in; static storage for the descriptor.
 const char* manifestJson() {
-  static const std::string manifest =
-      std::string(kManifestHead) + ih::stripe::kSyncJobsManifestJson + kManifestTail;
+  static const std::string manifest = std::string(kManifestHead) + ih::stripe::kSyncSettingsSchemaJson +
+                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail;
   return manifest.c_str();
 }
 

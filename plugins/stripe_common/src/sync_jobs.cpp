@@ -27,6 +27,14 @@ const char* const kSyncJobsManifestJson = R"json([
      "description": "Stripe events since the last seen one into the webhook inbox, so a webhook outage loses nothing."}
   ])json";
 
+const char* const kSyncSettingsSchemaJson = R"json(
+      "sync_expand_sources": {"type": "boolean", "default": true,
+                              "description": "transactions job: expand each balance transaction's source (charge customer, payment_intent, invoice, metadata)."},
+      "sync_resolve_invoices": {"type": "boolean", "default": true,
+                                "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price (needs sync_expand_sources)."},
+      "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
+                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."})json";
+
 SyncOptions SyncOptions::fromConfig(const Json& config) {
   SyncOptions o;
   auto flag = [&](const char* key, bool& out) {

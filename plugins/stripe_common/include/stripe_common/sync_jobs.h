@@ -27,6 +27,11 @@ namespace ih::stripe {
 // The "jobs" array of a plugin manifest (JSON text), with default schedules and descriptions.
 extern const char* const kSyncJobsManifestJson;
 
+// The config_schema "properties" members of the settings SyncOptions::fromConfig reads
+// ("sync_expand_sources", "sync_resolve_invoices", "sync_commit_rows"): JSON members without braces or a
+// trailing comma, for a plugin's manifest to splice in.
+extern const char* const kSyncSettingsSchemaJson;
+
 // True for "catalog", "transactions" and "reconcile_events".
 bool isSyncJob(std::string_view job);
 
