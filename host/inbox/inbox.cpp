@@ -120,7 +120,9 @@ void Inbox::Impl::workerLoop() {
       auto due = events.nextDueAt();
       if (due.isOk() && due->has_value()) {
         auto due_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(**due));
-        deadline = std::min(deadline, due_at);
+        // Already due but not claimable: held back behind an in-flight event of the same object (or taken
+        // by another worker). The completion of an attempt wakes the workers; no need to poll.
+        if (due_at > std::chrono::system_clock::now()) deadline = std::min(deadline, due_at);
       }
       std::unique_lock lock(wake_mu);
       wake_cv.wait_until(lock, deadline, [&] { return stopping || wake_generation != seen; });
@@ -134,16 +136,18 @@ void Inbox::Impl::workerLoop() {
     auto first_pending = std::chrono::steady_clock::now();
     auto flush = [&] {
       if (outcomes.empty()) return;
-      const bool retry_due = std::any_of(outcomes.begin(), outcomes.end(),
-                                         [](const store::AttemptOutcome& o) { return !o.ok && !o.dead; });
-      events.completeAllAsync(outcomes, [count = outcomes.size()](const Status& s) {
+      completions_pending.fetch_add(1);
+      events.completeAllAsync(outcomes, [this, count = outcomes.size()](const Status& s) {
         if (!s.isOk()) {
           log::error("webhook inbox: recording attempts failed",
                      {{"count", static_cast<uint64_t>(count)}, {"error", s.toString()}});
         }
+        // After the commit: events held back behind these (same object) are claimable now, and a retry
+        // may need a worker to shorten its sleep to the new due time.
+        wake();
+        completions_pending.fetch_sub(1);  // last touch of this object
       });
       outcomes.clear();
-      if (retry_due) wake();  // a worker may need to shorten its sleep to the new due time
     };
     for (store::ClaimedEvent& c : *claimed) {
       if (stop_flag.load()) {
@@ -283,6 +287,8 @@ void Inbox::stop() {
   for (auto& t : m.workers)
     t.join();
   m.workers.clear();
+  while (m.completions_pending.load() > 0)  // the writer runs them soon after the workers' last batch
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   if (m.maintenance.joinable()) m.maintenance.join();
 }
 

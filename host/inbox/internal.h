@@ -63,6 +63,9 @@ struct Inbox::Impl {
   uint64_t wake_generation = 0;  // GUARDED_BY(wake_mu)
   bool stopping = false;         // GUARDED_BY(wake_mu)
   std::atomic<bool> stop_flag{false};
+  // Attempt outcomes queued on the store's writer whose completion (it wakes the workers) has not run yet;
+  // stop() waits for 0 so no completion outlives this object.
+  std::atomic<int> completions_pending{0};
   std::vector<std::thread> workers;
   std::thread maintenance;
   bool started = false;

@@ -72,6 +72,14 @@ CREATE TABLE webhook_objects(
 ) WITHOUT ROWID;
 )sql";
 
+// Events being dispatched, by object: the claim skips an event while another event of the same object is in
+// flight, so one object's events are handled one at a time (entries exist only while 'processing').
+extern const std::string_view kV8InboxInFlight;
+const std::string_view kV8InboxInFlight = R"sql(
+CREATE INDEX webhook_events_in_flight ON webhook_events(tenant_id, integration_id, object_id)
+  WHERE status = 'processing' AND object_id != '';
+)sql";
+
 extern const std::string_view kV7InboxPayloadCodec;
 const std::string_view kV7InboxPayloadCodec = R"sql(
 ALTER TABLE webhook_events ADD COLUMN payload_codec TEXT NOT NULL DEFAULT '';
@@ -358,10 +366,14 @@ Result<size_t> InboxStore::recoverInterrupted(int64_t now) {
 Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit) {
   static constexpr std::string_view kClaim =
       "UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = ?1 "
-      "WHERE id IN (SELECT id FROM webhook_events INDEXED BY webhook_events_due "
-      "WHERE status IN ('pending', 'failed') AND next_attempt_at "
-      "<= ?1 "
-      "ORDER BY next_attempt_at, id LIMIT ?2) "
+      "WHERE id IN (SELECT e.id FROM webhook_events AS e INDEXED BY webhook_events_due "
+      "WHERE e.status IN ('pending', 'failed') AND e.next_attempt_at <= ?1 "
+      // One object's events one at a time: not while another event of the same object is in flight (a
+      // worker dispatches its own batch in order, so two of them claimed together stay ordered).
+      "AND (e.object_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_events AS f INDEXED BY "
+      "webhook_events_in_flight WHERE f.status = 'processing' AND f.object_id != '' AND "
+      "f.tenant_id = e.tenant_id AND f.integration_id = e.integration_id AND f.object_id = e.object_id)) "
+      "ORDER BY e.next_attempt_at, e.id LIMIT ?2) "
       "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
       "headers_json, attempts, next_attempt_at, received_at, payload_codec";
   static constexpr std::string_view kApplied =

@@ -7,12 +7,13 @@
 namespace ih::store {
 
 // Later areas keep their schema beside their code (store/<area>.cpp) and are listed below in order.
-extern const std::string_view kV2InboxSchema;      // store/inbox.cpp
+extern const std::string_view kV2InboxSchema;        // store/inbox.cpp
 extern const std::string_view kV7InboxPayloadCodec;  // store/inbox.cpp
-extern const std::string_view kV3RecordsSchema;    // store/records.cpp
-extern const std::string_view kV4EndpointsSchema;  // store/endpoint_store.cpp
-extern const std::string_view kV5SchedulerSchema;  // store/scheduler_store.cpp
-extern const std::string_view kV6OAuthSchema;      // store/oauth_store.cpp
+extern const std::string_view kV8InboxInFlight;      // store/inbox.cpp
+extern const std::string_view kV3RecordsSchema;      // store/records.cpp
+extern const std::string_view kV4EndpointsSchema;    // store/endpoint_store.cpp
+extern const std::string_view kV5SchedulerSchema;    // store/scheduler_store.cpp
+extern const std::string_view kV6OAuthSchema;        // store/oauth_store.cpp
 
 namespace {
 
@@ -97,6 +98,7 @@ const std::array kMigrations = {
     Migration{5, "scheduled jobs: leases, run history", kV5SchedulerSchema},
     Migration{6, "oauth states issued by the host", kV6OAuthSchema},
     Migration{7, "webhook payloads stored compressed (payload_codec)", kV7InboxPayloadCodec},
+    Migration{8, "webhook events in flight by object (one object's events one at a time)", kV8InboxInFlight},
 };
 
 }  // namespace

@@ -33,14 +33,14 @@ std::string signature(const std::string& body, int64_t t = unixSeconds(),
   return ih::test::webhookTestSignature(secret, body, t);
 }
 
-ih::test::TestHostOptions hostOptions() {
+ih::test::TestHostOptions hostOptions(const std::string& extra_settings = "") {
   ih::test::TestHostOptions o;
   o.plugins_dir = std::string(IH_TEST_PLUGIN_DIR) + "/webhook_test";
   // The host's own inbox only takes intake (workers = 0): the Harness below dispatches with fast retries.
   o.extra_toml =
       std::string(
           "[inbox]\nworkers = 0\n\n[integrations.hooks]\nplugin = \"webhook_test\"\nwebhook_secret = \"") +
-      kSecret + "\"\ntolerance_s = 300\n";
+      kSecret + "\"\ntolerance_s = 300\n" + extra_settings;
   o.env = {{"IHOST_ADMIN_TOKEN", kAdminToken}};
   return o;
 }
@@ -234,6 +234,42 @@ TEST_CASE("ABI 1.3: a handler shares its call with threads, each thread reads it
   const json state = json::parse(**seen);
   CHECK(state["thread_calls"] == 8 * 50);
   CHECK(state["thread_mismatches"] == 0);
+}
+
+TEST_CASE("inbox: one object's events are handled one at a time, in order, others meanwhile", "[inbox]") {
+  ih::test::TestHost host(hostOptions("handle_delay_ms = 400\n"));
+  auto tenant = host.createTenant("acme");
+  Harness h(host, fastOptions(2));
+  const std::string path = "/webhooks/hooks/" + tenant.tenant_id;
+  const int64_t t = unixSeconds();
+  // Two events of object in_1 in the same second (as invoice.finalized and invoice.paid often are): the
+  // second arrives while the first is being handled, with a free worker waiting.
+  auto first = h.postSigned(path, event("evt_obj_1", {{"created", t}}));
+  REQUIRE(first);
+  REQUIRE(first->status == 200);
+  REQUIRE(eventually([&] { return statusOf(h, "evt_obj_1") == "processing"; }));
+  auto second = h.postSigned(path, event("evt_obj_2", {{"created", t}}));
+  REQUIRE(second);
+  REQUIRE(second->status == 200);
+  auto other =
+      h.postSigned(path, event("evt_other", {{"created", t}, {"data", {{"object", {{"id", "in_2"}}}}}}));
+  REQUIRE(other);
+  REQUIRE(other->status == 200);
+  for (const char* id : {"evt_obj_1", "evt_obj_2", "evt_other"})
+    REQUIRE(eventually([&] { return statusOf(h, id) == "processed"; }));
+
+  auto seen = [&](const std::string& id) {
+    auto s = host.app().store().getState(tenant.tenant_id, "hooks", "seen/" + id);
+    REQUIRE(s.isOk());
+    REQUIRE(s->has_value());
+    return json::parse(**s);
+  };
+  const json a = seen("evt_obj_1"), b = seen("evt_obj_2"), c = seen("evt_other");
+  INFO(a.dump() << "\n" << b.dump() << "\n" << c.dump());
+  // The second event of in_1 waited for the first to finish (not handled concurrently, not before it)...
+  CHECK(b["started_ms"].get<int64_t>() >= a["finished_ms"].get<int64_t>());
+  // ...while another object's event was handled by the free worker meanwhile.
+  CHECK(c["started_ms"].get<int64_t>() < a["finished_ms"].get<int64_t>());
 }
 
 TEST_CASE("inbox: a repeated event id is a duplicate, with another payload a conflict, processed once",

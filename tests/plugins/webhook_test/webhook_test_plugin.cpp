@@ -9,7 +9,8 @@
 //   - handle_webhook fails (IH_ERR_UNAVAILABLE) while attempt <= fail and plugin state "fixed" is unset; with
 //   "leak" the failure message carries
 //     a Stripe-shaped secret (to test that the host redacts it). On success it writes plugin state
-//     "seen/<event_id>" = {"attempt":k,"stale":bool,"order":n} unless record_state = false.
+//     "seen/<event_id>" = {"attempt":k,"stale":bool,"order":n,"started_ms","finished_ms"} unless
+//     record_state = false.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
@@ -325,6 +326,7 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
   }
 
   Status handleWebhook(Call& call, std::string_view event_json, std::string_view body) override {
+    const int64_t started_ms = wallMs();
     if (handle_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(handle_delay_ms_));
     const json info = parse(event_json);
     // Only "fail" and "leak" of the body matter: no DOM for the ~2 KB payload.
@@ -357,7 +359,9 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
     json seen = {{"attempt", attempt},
                  {"stale", info.value("stale", false)},
                  {"order", order_.fetch_add(1) + 1},
-                 {"id", info.value("id", int64_t{0})}};
+                 {"id", info.value("id", int64_t{0})},
+                 {"started_ms", started_ms},
+                 {"finished_ms", wallMs()}};
     if (threads > 0) {
       if (!call.usableFromOtherThreads()) return Status::unsupported("host ABI < 1.3 cannot share a call");
       auto [calls, mismatches] = shareCall(call, std::min<int64_t>(threads, 16));
@@ -368,6 +372,12 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
   }
 
  private:
+  static int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
   // In each of 50 rounds, N threads each make a records_commit call that fails with a message naming their
   // own model ("record model \"t<i> r<k>\" is invalid"), wait until every thread has failed, then read
   // last_error through the C ABI: each must see its own message (a message kept per call instead of per
