@@ -2,9 +2,18 @@
 
 #include <cstdio>
 
+#include "common/text.h"
+
 namespace ih {
 
 void appendJsonEscaped(std::string& out, std::string_view text) {
+  // Ill-formed UTF-8 (a tenant's bytes in an error message or a log line) would make the whole document
+  // invalid JSON: such sequences become U+FFFD.
+  std::string repaired;
+  if (!isValidUtf8(text)) {
+    repaired = toValidUtf8(text);
+    text = repaired;
+  }
   for (unsigned char c : text) {
     switch (c) {
       case '"':

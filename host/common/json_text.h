@@ -7,7 +7,8 @@
 
 namespace ih {
 
-// Appends `text` escaped for use inside a JSON string literal (quotes, backslashes, control characters).
+// Appends `text` escaped for use inside a JSON string literal (quotes, backslashes, control characters;
+// ill-formed UTF-8 becomes U+FFFD, so the result is always valid JSON).
 void appendJsonEscaped(std::string& out, std::string_view text);
 
 // `text` as a quoted JSON string literal.

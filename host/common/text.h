@@ -1,0 +1,31 @@
+// Text primitives for untrusted bytes: strict integer parsing (std::from_chars, never throws, never wraps),
+// UTF-8 validation, ASCII case folding and trimming. One home for each; pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ih {
+
+// The whole of `text` as a base-10 integer ("-12", "42"); nullopt for empty text, any other character
+// (spaces, '+', a fraction) or a value outside int64_t.
+std::optional<int64_t> parseInt64(std::string_view text);
+// Same, then required to lie in [min, max]; nullopt outside.
+std::optional<int64_t> parseInt64InRange(std::string_view text, int64_t min, int64_t max);
+
+// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF).
+bool isValidUtf8(std::string_view text);
+// `text` with every ill-formed sequence replaced by U+FFFD: safe to put into JSON or a log line.
+std::string toValidUtf8(std::string_view text);
+
+char toLowerAscii(char c);
+std::string toLowerAscii(std::string_view text);
+// ASCII-only case-insensitive comparison (HTTP header names, schemes, hex).
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
+// `text` without leading and trailing spaces, tabs, CR and LF.
+std::string_view trimAscii(std::string_view text);
+
+}  // namespace ih

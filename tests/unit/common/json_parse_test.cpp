@@ -1,0 +1,42 @@
+#include <catch2/catch.hpp>
+
+#include "common/json_parse.h"
+
+TEST_CASE("parseJson refuses nesting beyond the limit without recursing", "[common]") {
+  const std::string deep(1 << 20, '[');  // 1 MB of '[': what crashed dump() before
+  auto parsed = ih::parseJson(deep);
+  REQUIRE_FALSE(parsed.isOk());
+  CHECK(parsed.status().code() == ih::StatusCode::kInvalidArgument);
+  CHECK(parsed.status().message() == "JSON nested deeper than 64 levels");
+
+  std::string at_limit = std::string(64, '[') + std::string(64, ']');
+  CHECK(ih::parseJson(at_limit).isOk());
+  std::string over = std::string(65, '[') + std::string(65, ']');
+  CHECK_FALSE(ih::parseJson(over).isOk());
+  // Brackets inside strings do not count; escaped quotes do not end a string.
+  CHECK(ih::parseJson(R"({"a":"[[[[\"[[[[","b":[1]})", 2).isOk());
+  CHECK(ih::jsonNestingDepth(R"({"a":[{"b":[]}]})") == 4);
+}
+
+TEST_CASE("parseJson names the problem instead of throwing", "[common]") {
+  auto bad = ih::parseJson("{\"a\": tru}");
+  REQUIRE_FALSE(bad.isOk());
+  CHECK(bad.status().message().rfind("invalid JSON at byte ", 0) == 0);
+  CHECK(bad.status().message().find("json.exception") == std::string::npos);
+
+  auto utf8 = ih::parseJson("{\"a\":\"\xFF\"}");
+  REQUIRE_FALSE(utf8.isOk());
+  CHECK(utf8.status().message().find("UTF-8") != std::string::npos);
+
+  CHECK_FALSE(ih::parseJson("").isOk());
+  CHECK_FALSE(ih::parseJson("{} {}").isOk());
+  auto ok = ih::parseJson(R"({"n": 12, "s": "caf\u00e9"})");
+  REQUIRE(ok.isOk());
+  CHECK((*ok)["n"] == 12);
+}
+
+TEST_CASE("dumpJson never throws on ill-formed UTF-8", "[common]") {
+  nlohmann::json value = {{"q", std::string("x\xFFy")}};
+  CHECK_THROWS(value.dump());
+  CHECK(ih::dumpJson(value) == "{\"q\":\"x\xEF\xBF\xBDy\"}");
+}
