@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n"
        << "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
+       << "[log]\nlevel = \"warn\"\n\n[outbound]\nallow_networks = [\"127.0.0.0/8\"]\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
        << double_url << "\"\nrate_limit_per_s = " << args.rate
        << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
        << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"

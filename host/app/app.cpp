@@ -127,7 +127,17 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.idempotency = std::make_unique<records::IdempotencyCache>(*m.store);
   m.events = std::make_unique<events::Events>(*m.store, events::Options{});
 
-  m.outbound = std::make_unique<outbound::Client>();
+  outbound::ClientOptions outbound_options;
+  auto network_policy = outbound::NetworkPolicy::make(c.outbound.allow_networks);
+  if (!network_policy.isOk()) {
+    return Status::invalidArgument(c.path +
+                                   ": outbound.allow_networks: " + network_policy.status().message());
+  }
+  outbound_options.network = std::move(*network_policy);
+  outbound_options.max_response_bytes = c.outbound.max_response_bytes;
+  outbound_options.deadline = std::chrono::milliseconds(c.outbound.deadline_ms);
+  outbound_options.ca_file = c.outbound.ca_file;
+  m.outbound = std::make_unique<outbound::Client>(std::move(outbound_options));
   endpoints::Options endpoint_options;
   endpoint_options.retry_schedule.clear();
   for (int secs : c.endpoints.retry_schedule_s)

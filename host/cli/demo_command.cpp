@@ -518,6 +518,8 @@ int runDemoCommand(const std::vector<std::string>& raw, std::ostream& out, std::
       "\n\n"
       "[log]\nlevel = \"warn\"\n\n"
       "[inbox]\nretry_schedule_s = [2, 10, 60, 300]\n\n"
+      "# The Stripe double listens on loopback, which outbound calls may not reach by default.\n"
+      "[outbound]\nallow_networks = [\"127.0.0.1/32\"]\n\n"
       "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = " +
       json((*dbl)->url()).dump() + "\nstripe_version = \"2024-06-20\"\n";
   const fs::path config_file = data_dir / "ihost.toml";

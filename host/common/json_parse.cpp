@@ -47,8 +47,8 @@ Result<nlohmann::json> parseJson(std::string_view text, int max_depth) {
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& error) {
-    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error …": keep what follows the
-    // bracketed id, and say where.
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error …": keep what follows
+    // the bracketed id, and say where.
     std::string what = error.what();
     const size_t close = what.find("] ");
     if (close != std::string::npos) what.erase(0, close + 2);

@@ -16,6 +16,8 @@
 #include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
+#include "common/ip_network.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "config/internal.h"
 #include "log/log.h"
@@ -108,7 +110,7 @@ namespace {
 
 // ---- host key table --------------------------------------------------------------------------------------
 
-enum class Kind { kString, kInteger, kBoolean, kIntegerList, kStringTable };
+enum class Kind { kString, kInteger, kBoolean, kIntegerList, kStringList, kStringTable };
 
 // A host key's value once its TOML type is right.
 struct Value {
@@ -116,6 +118,7 @@ struct Value {
   int64_t integer = 0;
   bool boolean = false;
   std::vector<int> list;
+  std::vector<std::string> strings;
   std::map<std::string, std::string> table;
 };
 
@@ -159,6 +162,14 @@ std::string checkEnvName(const Value& v) {
   static const std::regex kName("^[A-Za-z_][A-Za-z0-9_]*$");
   if (v.text.empty() || std::regex_match(v.text, kName)) return "";
   return "expected an environment variable name, got " + quoteForMessage(v.text);
+}
+
+std::string checkNetworks(const Value& v) {
+  for (const std::string& entry : v.strings) {
+    auto network = Network::parse(entry);
+    if (!network.isOk()) return network.status().message();
+  }
+  return "";
 }
 
 std::string checkLevel(const Value& v) {
@@ -252,6 +263,21 @@ const std::vector<SectionSpec>& hostSections() {
            {"retention_days", Kind::kInteger, 1, 3650, "Write a number of days, e.g. 30.",
             [](Config& c, const Value& v) { c.inbox.retention_days = static_cast<int>(v.integer); }, nullptr},
        }},
+      {"outbound",
+       {
+           {"allow_networks", Kind::kStringList, 0, 0,
+            "Write a list of networks, e.g. allow_networks = [\"127.0.0.1/32\", \"10.20.0.0/16\"].",
+            [](Config& c, const Value& v) { c.outbound.allow_networks = v.strings; }, checkNetworks},
+           {"max_response_bytes", Kind::kInteger, 1024, int64_t{1} << 30,
+            "Write a number of bytes, e.g. 16777216.",
+            [](Config& c, const Value& v) { c.outbound.max_response_bytes = static_cast<size_t>(v.integer); },
+            nullptr},
+           {"deadline_ms", Kind::kInteger, 100, 3600000, "Write milliseconds, e.g. 120000.",
+            [](Config& c, const Value& v) { c.outbound.deadline_ms = static_cast<int>(v.integer); }, nullptr},
+           {"ca_file", Kind::kString, 0, 0,
+            "Write a PEM file path relative to this file, e.g. ca_file = \"../certs/internal-ca.pem\".",
+            [](Config& c, const Value& v) { c.outbound.ca_file = v.text; }, nullptr},
+       }},
       {"endpoints",
        {
            {"retry_schedule_s", Kind::kIntegerList, 1, 604800,
@@ -317,6 +343,8 @@ std::string_view kindText(Kind kind) {
       return "a boolean";
     case Kind::kIntegerList:
       return "an array of integers";
+    case Kind::kStringList:
+      return "an array of strings";
     case Kind::kStringTable:
       return "a table";
   }
@@ -579,6 +607,24 @@ class Loader {
         }
         break;
       }
+      case Kind::kStringList: {
+        // "a, b" (or "[a, b]"): comma-separated, spaces trimmed, empty items dropped.
+        std::string_view list(raw);
+        if (!list.empty() && list.front() == '[' && list.back() == ']')
+          list = list.substr(1, list.size() - 2);
+        toml::array array;
+        size_t start = 0;
+        while (start <= list.size()) {
+          size_t comma = list.find(',', start);
+          std::string_view item = trimAscii(
+              list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+          if (!item.empty()) array.push_back(std::string(item));
+          if (comma == std::string_view::npos) break;
+          start = comma + 1;
+        }
+        table.insert_or_assign(key->name, std::move(array));
+        break;
+      }
       default:
         table.insert_or_assign(key->name, raw);
         break;
@@ -786,6 +832,21 @@ class Loader {
           } else {
             ok = false;
           }
+        }
+        return ok;
+      }
+      case Kind::kStringList: {
+        const toml::array* array = node.as_array();
+        if (array == nullptr) return typeError(node, key_path, key.source(), kindText(spec.kind));
+        bool ok = true;
+        for (size_t i = 0; i < array->size(); ++i) {
+          const toml::node& element = *array->get(i);
+          const toml::source_region& region = element.source().begin.line ? element.source() : key.source();
+          if (!element.is_string()) {
+            ok = typeError(element, key_path + "[" + std::to_string(i) + "]", region, "a string") && ok;
+            continue;
+          }
+          out.strings.push_back(element.as_string()->get());
         }
         return ok;
       }
@@ -1008,6 +1069,7 @@ class Loader {
     resolve(config_.storage.path);
     resolve(config_.plugins.dir);
     resolve(config_.vault.key_file);
+    resolve(config_.outbound.ca_file);
   }
 
   std::string path_;

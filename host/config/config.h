@@ -73,6 +73,16 @@ struct InboxConfig {
   int retention_days = 30;
 };
 
+// [outbound]: every HTTP call the host makes for plugins and to the tenants' webhook endpoints.
+struct OutboundConfig {
+  // Networks that may be reached although they are not public ("127.0.0.1/32", "10.0.0.0/8"). Empty: only
+  // public addresses (loopback, private, link-local, CGNAT and metadata addresses are refused).
+  std::vector<std::string> allow_networks;
+  size_t max_response_bytes = 16 * 1024 * 1024;  // larger answers fail the call
+  int deadline_ms = 120000;  // one outbound call, retries included
+  std::string ca_file;       // extra trust anchors (PEM); absolute after loading; empty = system only
+};
+
 // [endpoints]: signed outbound webhooks to the tenants' applications.
 struct EndpointsConfig {
   std::vector<int> retry_schedule_s = {5,    300,   1800,
@@ -115,6 +125,7 @@ struct Config {
   AdminConfig admin;
   LogConfig log;
   InboxConfig inbox;
+  OutboundConfig outbound;
   EndpointsConfig endpoints;
   std::vector<IntegrationConfig> integrations;  // in file order
   // Dotted key path ("server.listen", "integrations.x.secret") -> the environment variable that set it.

@@ -12,10 +12,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "common/text.h"
 #include "endpoints/signature.h"
 #include "events/events.h"
 #include "log/log.h"
@@ -32,6 +34,26 @@ int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// What an attempt shows the tenant of the receiver's answer: at most `limit` bytes, valid UTF-8 (a cut
+// sequence is dropped), control characters but tab/newline replaced, secrets redacted.
+std::string attemptSnippet(std::string_view answer, size_t limit) {
+  std::string text = toValidUtf8(answer.substr(0, limit));
+  if (answer.size() > limit) {
+    // The cut may have split a UTF-8 sequence: toValidUtf8 turned its lead bytes into U+FFFD; drop those.
+    const std::string_view replacement = "\xEF\xBF\xBD";
+    while (text.size() >= replacement.size() &&
+           std::string_view(text).substr(text.size() - replacement.size()) == replacement &&
+           answer.substr(0, limit).find(replacement) == std::string_view::npos) {
+      text.resize(text.size() - replacement.size());
+    }
+  }
+  for (char& c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n' && c != '\t') || u == 0x7f) c = ' ';
+  }
+  return redact(text);
 }
 
 }  // namespace
@@ -74,6 +96,24 @@ struct Endpoints::Impl {
   bool isStopping() {
     std::lock_guard<std::mutex> lock(mutex);
     return stopping;
+  }
+
+  // Runs a thread's loop; an exception (a bug: the loops handle every expected failure as a value) is
+  // logged and the loop starts again after a pause, so the thread never dies and never takes the process
+  // with it.
+  void guarded(const char* what, const std::function<void()>& loop) {
+    while (!isStopping()) {
+      try {
+        loop();
+        return;
+      } catch (const std::exception& error) {
+        log::error("thread loop failed; restarting it", {{"thread", what}, {"error", error.what()}});
+      } catch (...) {
+        log::error("thread loop failed; restarting it", {{"thread", what}, {"error", "unknown exception"}});
+      }
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
+    }
   }
 
   void prune() {
@@ -200,9 +240,9 @@ struct Endpoints::Impl {
       if (response.isOk()) {
         a.http_status = response->status;
         a.succeeded = response->status >= 200 && response->status < 300;
-        a.response = redact(std::string_view(response->body).substr(0, options.response_snippet));
+        a.response = attemptSnippet(response->body, options.response_snippet);
       } else {
-        a.response = redact(response.status().message());
+        a.response = attemptSnippet(response.status().message(), options.response_snippet);
       }
     }
     a.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
@@ -318,11 +358,13 @@ Status Endpoints::start() {
   if (*released > 0) {
     log::info("endpoint deliveries resumed after restart", {{"deliveries", static_cast<int64_t>(*released)}});
   }
-  impl_->fanout_thread = std::thread([this] { impl_->fanOutLoop(); });
+  impl_->fanout_thread =
+      std::thread([this] { impl_->guarded("endpoint fan-out", [&] { impl_->fanOutLoop(); }); });
   std::random_device seed;
   for (int i = 0; i < impl_->options.workers; ++i) {
     const unsigned s = seed();
-    impl_->workers.emplace_back([this, s] { impl_->workerLoop(s); });
+    impl_->workers.emplace_back(
+        [this, s] { impl_->guarded("endpoint delivery worker", [&] { impl_->workerLoop(s); }); });
   }
   return Status::ok();
 }
@@ -346,6 +388,10 @@ void Endpoints::wake() {
 
 const Options& Endpoints::options() const {
   return impl_->options;
+}
+
+const outbound::NetworkPolicy& Endpoints::networkPolicy() const {
+  return impl_->client.options().network;
 }
 
 store::EndpointStore& Endpoints::endpointStore() {

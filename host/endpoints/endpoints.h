@@ -30,6 +30,7 @@ class Server;
 }
 namespace ih::outbound {
 class Client;
+class NetworkPolicy;
 }
 namespace ih::store {
 class Store;
@@ -90,6 +91,8 @@ class Endpoints {
   void wake();
 
   const Options& options() const;
+  // Where endpoint URLs may point (the outbound client's policy); checked again at every delivery.
+  const outbound::NetworkPolicy& networkPolicy() const;
   // The stored form of a signing secret ("sealed:v1:<key id>:<base64 nonce+ciphertext>") and back.
   Result<std::string> sealSecret(std::string_view tenant_id, std::string_view endpoint_id,
                                  std::string_view secret);

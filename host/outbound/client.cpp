@@ -1,6 +1,23 @@
+// The outbound client on Boost.Beast. One Connection = one socket (plain or TLS) with its own small
+// io_context; a caller checks a connection out of the per-origin pool, runs each asynchronous step on that
+// io_context on its own thread until the step completes or the attempt's deadline (tcp_stream::expires_at)
+// cancels it, then returns the connection to the pool when the server keeps it alive. No thread of the
+// client's own: a call costs the caller's thread and nothing else.
 #include "outbound/client.h"
 
-#include <httplib.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
 #include <map>
@@ -8,49 +25,109 @@
 #include <random>
 #include <thread>
 
+#include "common/text.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
 namespace ih::outbound {
 namespace {
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
-struct ParsedUrl {
-  std::string origin;  // scheme://host:port
-  std::string path;    // /path?query
-  std::string host;
+struct Url {
+  bool tls = false;
+  std::string host;  // without brackets
+  uint16_t port = 0;
+  std::string host_header;  // host[:port] as sent in Host
+  std::string origin;       // scheme://host:port (the pool key)
+  std::string target;       // /path?query
 };
 
-Result<ParsedUrl> parseUrl(std::string_view url) {
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) {
-    return Status::invalidArgument("outbound URL \"" + std::string(url) +
-                                   "\" has no scheme (expected http:// or https://)");
+bool isTokenChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool isToken(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), isTokenChar);
+}
+
+// Header values may hold visible ASCII, spaces, tabs and UTF-8, never CR, LF or NUL (request smuggling).
+bool isFieldValue(std::string_view text) {
+  return std::none_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
+Result<Url> parseUrl(std::string_view url) {
+  auto bad = [&](std::string_view why) {
+    return Status::invalidArgument("outbound URL \"" + toValidUtf8(url.substr(0, 200)) + "\" " +
+                                   std::string(why));
+  };
+  if (url.size() > 8192) return Status::invalidArgument("outbound URL is longer than 8192 bytes");
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return bad("has no scheme (expected http:// or https://)");
+  const std::string_view scheme = url.substr(0, scheme_end);
+  Url out;
+  if (equalsIgnoreCase(scheme, "https")) {
+    out.tls = true;
+  } else if (!equalsIgnoreCase(scheme, "http")) {
+    return bad("has an unsupported scheme (use http or https)");
   }
-  std::string scheme(url.substr(0, scheme_end));
-  if (scheme != "http" && scheme != "https") {
-    return Status::invalidArgument("outbound URL scheme \"" + scheme +
-                                   "\" is not supported (use http or https)");
+  const size_t host_start = scheme_end + 3;
+  const size_t path_start = std::min(url.find_first_of("/?#", host_start), url.size());
+  const std::string_view authority = url.substr(host_start, path_start - host_start);
+  if (authority.find('@') != std::string_view::npos) return bad("carries credentials (user@host)");
+  std::string_view host = authority;
+  std::string_view port_text;
+  if (!host.empty() && host.front() == '[') {
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return bad("has an unclosed IPv6 bracket");
+    port_text = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!port_text.empty() && port_text.front() != ':') return bad("has text after the IPv6 address");
+    if (!port_text.empty()) port_text.remove_prefix(1);
+    if (!IpAddress::parse(host).isOk()) return bad("has a malformed IPv6 address");
+  } else {
+    const size_t colon = host.find(':');
+    if (colon != std::string_view::npos) {
+      port_text = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    const bool valid_name =
+        !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                 c == '.' || c == '_';
+        });
+    if (!valid_name) return bad(host.empty() ? "has no host" : "has a malformed host name");
   }
-  size_t host_start = scheme_end + 3;
-  size_t path_start = url.find_first_of("/?", host_start);
-  std::string authority(
-      url.substr(host_start, path_start == std::string_view::npos ? url.npos : path_start - host_start));
-  if (authority.empty())
-    return Status::invalidArgument("outbound URL \"" + std::string(url) + "\" has no host");
-  ParsedUrl out;
-  out.origin = scheme + "://" + authority;
-  out.host = authority;
-  out.path = path_start == std::string_view::npos ? "/" : std::string(url.substr(path_start));
-  if (!out.path.empty() && out.path[0] == '?') out.path = "/" + out.path;
+  out.port = out.tls ? 443 : 80;
+  if (authority.find(':') != std::string_view::npos && (authority.front() != '[' || !port_text.empty())) {
+    const auto port = parseInt64InRange(port_text, 1, 65535);
+    if (!port) return bad("has a port outside 1-65535");
+    out.port = static_cast<uint16_t>(*port);
+  }
+  out.host = toLowerAscii(host);
+  const bool ipv6 = host.find(':') != std::string_view::npos;
+  const std::string bracketed = ipv6 ? "[" + out.host + "]" : out.host;
+  const bool default_port = out.port == (out.tls ? 443 : 80);
+  out.host_header = default_port ? bracketed : bracketed + ":" + std::to_string(out.port);
+  out.origin = std::string(out.tls ? "https://" : "http://") + bracketed + ":" + std::to_string(out.port);
+  std::string_view target = url.substr(path_start);
+  if (const size_t hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
+  for (char c : target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f)
+      return bad("has a space, control or non-ASCII byte in its path (percent-encode it)");
+  }
+  out.target = target.empty() ? "/" : std::string(target);
+  if (out.target.front() == '?') out.target.insert(0, "/");
   return out;
 }
 
@@ -111,6 +188,81 @@ void recordAttempt(const AttemptInfo& info) {
       .observe(info.seconds);
 }
 
+// Resolves `url`'s host and keeps the addresses `policy` allows; fails naming the refused ones.
+Result<std::vector<tcp::endpoint>> allowedEndpoints(const Url& url, const NetworkPolicy& policy) {
+  std::vector<IpAddress> addresses;
+  if (auto literal = IpAddress::parse(url.host); literal.isOk()) {
+    addresses.push_back(*literal);
+  } else {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    // Synchronous getaddrinfo: bounded by the system resolver's own timeouts (resolv.conf), not by ours.
+    auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
+    if (ec) return Status::unavailable("could not resolve " + url.host + ": " + ec.message());
+    for (const auto& entry : results) {
+      const auto address = entry.endpoint().address();
+      IpAddress ip;
+      if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        ip.is_v4 = true;
+        ip.bytes[10] = ip.bytes[11] = 0xff;
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin() + 12);
+      } else {
+        const auto bytes = address.to_v6().to_bytes();
+        std::copy(bytes.begin(), bytes.end(), ip.bytes.begin());
+      }
+      addresses.push_back(ip);
+    }
+  }
+  std::vector<tcp::endpoint> allowed;
+  std::string refused;
+  for (const IpAddress& ip : addresses) {
+    const std::string why = policy.refusal(ip);
+    if (why.empty()) {
+      beast::error_code ec;
+      const auto address = asio::ip::make_address(ip.toString(), ec);
+      if (!ec) allowed.emplace_back(address, url.port);
+    } else if (refused.empty()) {
+      refused = ip.toString() + " (" + why + ")";
+    }
+  }
+  if (allowed.empty()) {
+    if (refused.empty()) return Status::unavailable("could not resolve " + url.host + ": no addresses");
+    return Status{StatusCode::kPermissionDenied,
+                  "outbound connections to " + url.host + " are not allowed: it resolves to " + refused +
+                      ". An operator can allow that network with [outbound] allow_networks"};
+  }
+  return allowed;
+}
+
+// One kept-alive connection. Used by one thread at a time (checked out of the pool).
+struct Connection {
+  explicit Connection(Url target) : url(std::move(target)) {}
+  Url url;
+  asio::io_context ioc;  // declared first: destroyed after the streams that use it
+  beast::flat_buffer buffer{1024 * 1024};
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  Clock::time_point idle_since;
+
+  beast::tcp_stream& tcpLayer() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Runs the io_context until the started operation has completed (the deadline set on the tcp_stream
+  // completes it with beast::error::timeout at the latest).
+  void runToCompletion() {
+    ioc.restart();
+    ioc.run();
+  }
+};
+
+// Error of one attempt, with whether the next attempt may go ahead.
+struct AttemptError {
+  Status status;
+  bool retryable = true;
+  bool stale = false;  // a reused connection failed before the server said anything: resend at once
+};
+
 }  // namespace
 
 std::string Response::header(std::string_view name) const {
@@ -127,34 +279,70 @@ bool shouldRetry(const Response& r) {
   return r.status == 409 || r.status == 429 || r.status >= 500;
 }
 
+std::optional<std::chrono::milliseconds> retryAfter(std::string_view value, std::chrono::milliseconds cap) {
+  value = trimAscii(value);
+  if (value.empty() || value.size() > 32) return std::nullopt;
+  // Whole seconds only; a huge number is clamped instead of overflowing (it used to crash the host).
+  if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  const auto seconds = parseInt64(value);
+  const int64_t cap_ms = cap.count();
+  if (!seconds || *seconds > cap_ms / 1000) return cap;
+  return std::chrono::milliseconds(*seconds * 1000);
+}
+
+Status checkUrl(std::string_view url, const NetworkPolicy& policy) {
+  auto parsed = parseUrl(url);
+  if (!parsed.isOk()) return parsed.status();
+  auto endpoints = allowedEndpoints(*parsed, policy);
+  if (!endpoints.isOk()) return endpoints.status();
+  return Status::ok();
+}
+
 struct Client::Impl {
-  explicit Impl(RateBudget::Options budget_options) : budget(budget_options) {}
-  RetryPolicy policy;
+  explicit Impl(ClientOptions o) : options(std::move(o)), budget(options.budget) {
+    tls_context.set_default_verify_paths();
+    tls_context.set_verify_mode(ssl::verify_peer);
+    tls_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    if (!options.ca_file.empty()) {
+      beast::error_code ec;
+      tls_context.load_verify_file(options.ca_file, ec);
+      if (ec) {
+        log::error("outbound: could not read the CA file; https may fail verification",
+                   {{"file", options.ca_file}, {"error", ec.message()}});
+      }
+    }
+  }
+
+  const ClientOptions options;
   RateBudget budget;
+  ssl::context tls_context{ssl::context::tls_client};  // thread-safe once configured
   std::mutex observer_mu;
   AttemptObserver observer;  // GUARDED_BY(observer_mu)
   std::mutex pool_mu;
-  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle;  // GUARDED_BY(pool_mu)
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;  // GUARDED_BY(pool_mu)
 
-  std::unique_ptr<httplib::Client> acquire(const std::string& origin) {
-    {
-      std::lock_guard lock(pool_mu);
-      auto& list = idle[origin];
-      if (!list.empty()) {
-        auto c = std::move(list.back());
-        list.pop_back();
-        return c;
-      }
+  std::unique_ptr<Connection> checkout(const std::string& origin) {
+    std::lock_guard lock(pool_mu);
+    auto it = idle.find(origin);
+    if (it == idle.end()) return nullptr;
+    auto& list = it->second;
+    const auto now = Clock::now();
+    while (!list.empty()) {
+      auto connection = std::move(list.back());
+      list.pop_back();
+      // Servers close idle keep-alive connections (Stripe after about a minute): don't try stale ones.
+      if (now - connection->idle_since < std::chrono::seconds(50)) return connection;
     }
-    auto c = std::make_unique<httplib::Client>(origin);
-    c->set_keep_alive(true);
-    return c;
+    return nullptr;
   }
 
-  void release(const std::string& origin, std::unique_ptr<httplib::Client> c) {
+  void release(std::unique_ptr<Connection> connection) {
+    connection->idle_since = Clock::now();
     std::lock_guard lock(pool_mu);
-    auto& list = idle[origin];
-    if (list.size() < 16) list.push_back(std::move(c));
+    auto& list = idle[connection->url.origin];
+    if (list.size() < options.max_idle_per_origin) list.push_back(std::move(connection));
   }
 
   void notify(const AttemptInfo& info) {
@@ -162,15 +350,134 @@ struct Client::Impl {
     std::lock_guard lock(observer_mu);
     if (observer) observer(info);
   }
+
+  // A new connection to one of the allowed addresses, TLS handshaken when https.
+  Result<std::unique_ptr<Connection>> connect(const Url& url, Clock::time_point deadline) {
+    auto endpoints = allowedEndpoints(url, options.network);
+    if (!endpoints.isOk()) return endpoints.status();
+    auto connection = std::make_unique<Connection>(url);
+    if (url.tls) {
+      connection->tls.emplace(connection->ioc, tls_context);
+    } else {
+      connection->plain.emplace(connection->ioc);
+    }
+    beast::tcp_stream& tcp = connection->tcpLayer();
+    tcp.expires_at(deadline);
+    beast::error_code ec;
+    tcp.async_connect(*endpoints, [&](const beast::error_code& e, const tcp::endpoint&) { ec = e; });
+    connection->runToCompletion();
+    if (ec) {
+      return Status::unavailable("could not connect to " + url.host + ":" + std::to_string(url.port) + ": " +
+                                 (ec == beast::error::timeout ? "timed out" : ec.message()));
+    }
+    tcp.socket().set_option(tcp::no_delay(true), ec);
+    if (url.tls) {
+      auto& stream = *connection->tls;
+      if (!IpAddress::parse(url.host).isOk() &&
+          !SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str())) {
+        return Status::unavailable("TLS: could not set the server name for " + url.host);
+      }
+      stream.set_verify_callback(ssl::host_name_verification(url.host));
+      stream.async_handshake(ssl::stream_base::client, [&](const beast::error_code& e) { ec = e; });
+      connection->runToCompletion();
+      if (ec) {
+        return Status::unavailable("TLS handshake with " + url.host +
+                                   " failed: " + (ec == beast::error::timeout ? "timed out" : ec.message()));
+      }
+    }
+    return connection;
+  }
+
+  // One exchange on `connection`. On success the response is complete (within the caps).
+  template <class Stream>
+  Result<bhttp::response<bhttp::string_body>> exchange(Connection& connection, Stream& stream,
+                                                       bhttp::request<bhttp::string_body>& request,
+                                                       Clock::time_point deadline, int timeout_ms,
+                                                       bool reused, AttemptError& error) {
+    connection.tcpLayer().expires_at(deadline);
+    beast::error_code ec;
+    bhttp::async_write(stream, request, [&](const beast::error_code& e, size_t) { ec = e; });
+    connection.runToCompletion();
+    const std::string& host = connection.url.host;
+    if (ec) {
+      error.stale = reused && ec != beast::error::timeout;
+      error.status = Status::unavailable(
+          "sending to " + host + " failed: " + (ec == beast::error::timeout ? "timed out" : ec.message()));
+      return error.status;
+    }
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(options.max_response_bytes);
+    if (request.method() == bhttp::verb::head) parser.skip(true);
+    bhttp::async_read(stream, connection.buffer, parser, [&](const beast::error_code& e, size_t) { ec = e; });
+    connection.runToCompletion();
+    if (ec) {
+      if (ec == bhttp::error::body_limit) {
+        error.retryable = false;
+        error.status =
+            Status{StatusCode::kProvider, host + " answered a body larger than " +
+                                              std::to_string(options.max_response_bytes) + " bytes"};
+      } else if (ec == bhttp::error::header_limit) {
+        error.retryable = false;
+        error.status = Status{StatusCode::kProvider, host + " answered headers larger than " +
+                                                         std::to_string(options.max_header_bytes) + " bytes"};
+      } else if (ec == beast::error::timeout) {
+        error.status = Status::unavailable(host + " did not answer within the " + std::to_string(timeout_ms) +
+                                           " ms deadline");
+      } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category() &&
+                 ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        error.status = Status{StatusCode::kProvider, host + " answered malformed HTTP: " + ec.message()};
+      } else {
+        error.stale = reused && !parser.got_some();
+        error.status = Status::unavailable("reading the answer of " + host + " failed: " + ec.message());
+      }
+      return error.status;
+    }
+    return parser.release();
+  }
+
+  // One attempt, including at most one transparent resend when a pooled connection turned out closed.
+  Result<bhttp::response<bhttp::string_body>> attempt(const Url& url,
+                                                      bhttp::request<bhttp::string_body>& request,
+                                                      Clock::time_point deadline, int timeout_ms,
+                                                      AttemptError& error, bool& keep_alive) {
+    for (int round = 0; round < 2; ++round) {
+      error = AttemptError{};
+      std::unique_ptr<Connection> connection = round == 0 ? checkout(url.origin) : nullptr;
+      const bool reused = connection != nullptr;
+      if (!connection) {
+        auto fresh = connect(url, deadline);
+        if (!fresh.isOk()) {
+          error.status = fresh.status();
+          error.retryable = fresh.status().code() == StatusCode::kUnavailable;
+          return error.status;
+        }
+        connection = std::move(*fresh);
+      }
+      auto response =
+          connection->tls
+              ? exchange(*connection, *connection->tls, request, deadline, timeout_ms, reused, error)
+              : exchange(*connection, *connection->plain, request, deadline, timeout_ms, reused, error);
+      if (response.isOk()) {
+        keep_alive = response->keep_alive();
+        if (keep_alive) release(std::move(connection));
+        return response;
+      }
+      if (!error.stale) return response;
+    }
+    return error.status;
+  }
 };
 
-Client::Client(RetryPolicy policy, RateBudget::Options budget) : impl_(std::make_unique<Impl>(budget)) {
-  impl_->policy = policy;
-}
+Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Client::~Client() = default;
 
 RateBudget& Client::budget() {
   return impl_->budget;
+}
+
+const ClientOptions& Client::options() const {
+  return impl_->options;
 }
 
 void Client::setObserver(AttemptObserver observer) {
@@ -181,12 +488,21 @@ void Client::setObserver(AttemptObserver observer) {
 Result<Response> Client::send(Request request) {
   auto url = parseUrl(request.url);
   if (!url.isOk()) return url.status();
-  if (request.endpoint.empty()) request.endpoint = templatedPath(url->path.substr(0, url->path.find('?')));
-  if (request.max_attempts < 1) request.max_attempts = 1;
+  if (!isToken(request.method) || request.method.size() > 16) {
+    return Status::invalidArgument("outbound request method is not a valid HTTP method");
+  }
+  if (request.endpoint.empty())
+    request.endpoint = templatedPath(url->target.substr(0, url->target.find('?')));
+  request.max_attempts = std::clamp(request.max_attempts, 1, 10);
   if (request.timeout_ms <= 0) request.timeout_ms = 30000;
 
   bool has_key_header = false;
   for (const auto& [k, v] : request.headers) {
+    if (!isToken(k) || k.size() > 256 || !isFieldValue(v) || v.size() > 16384) {
+      return Status::invalidArgument(
+          "outbound header \"" + toValidUtf8(k.substr(0, 64)) +
+          "\" has an invalid name or value (CR, LF or control bytes, or too long)");
+    }
     if (equalsIgnoreCase(k, "Idempotency-Key")) {
       has_key_header = true;
       request.idempotency_key = v;
@@ -194,67 +510,90 @@ Result<Response> Client::send(Request request) {
   }
   if (request.method == "POST" && request.idempotency_key.empty()) request.idempotency_key = randomKey();
   if (!request.idempotency_key.empty() && !has_key_header) {
+    if (!isFieldValue(request.idempotency_key) || request.idempotency_key.size() > 255) {
+      return Status::invalidArgument("outbound idempotency key has control bytes or is over 255 bytes");
+    }
     request.headers.emplace_back("Idempotency-Key", request.idempotency_key);
   }
 
-  httplib::Request hreq;
-  hreq.method = request.method;
-  hreq.path = url->path;
-  bool has_content_type = false;
+  bhttp::request<bhttp::string_body> hreq;
+  hreq.method_string(request.method);
+  hreq.target(url->target);
+  hreq.version(11);
+  hreq.set(bhttp::field::host, url->host_header);
+  bool has_content_type = false, has_user_agent = false;
   for (const auto& [k, v] : request.headers) {
-    hreq.headers.emplace(k, v);
+    // The client owns framing and connection management: a plugin cannot smuggle a second request.
+    if (equalsIgnoreCase(k, "Host") || equalsIgnoreCase(k, "Content-Length") ||
+        equalsIgnoreCase(k, "Transfer-Encoding") || equalsIgnoreCase(k, "Connection") ||
+        equalsIgnoreCase(k, "Keep-Alive") || equalsIgnoreCase(k, "Upgrade") || equalsIgnoreCase(k, "TE")) {
+      continue;
+    }
+    hreq.insert(k, v);
     if (equalsIgnoreCase(k, "Content-Type")) has_content_type = true;
+    if (equalsIgnoreCase(k, "User-Agent")) has_user_agent = true;
   }
+  if (!has_user_agent) hreq.set(bhttp::field::user_agent, "ihost/1");
   if (!request.body.empty() && !has_content_type) {
-    hreq.headers.emplace("Content-Type", "application/x-www-form-urlencoded");
+    hreq.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
   }
-  hreq.body = request.body;
+  hreq.body() = std::move(request.body);
+  hreq.keep_alive(true);
+  hreq.prepare_payload();
 
-  std::string last_error;
+  const Clock::time_point overall = Clock::now() + impl_->options.deadline;
+  Status last_error = Status::unavailable("no attempt was made");
+  int attempts_made = 0;
   Response response;
   const double budget_rate = request.budget_key.empty() ? 0 : budgetRate(request, impl_->budget);
   for (int attempt = 1; attempt <= request.max_attempts; ++attempt) {
     if (!request.budget_key.empty()) impl_->budget.acquire(request.budget_key, budget_rate);
-    auto client = impl_->acquire(url->origin);
-    client->set_connection_timeout(std::chrono::milliseconds(std::min(request.timeout_ms, 10000)));
-    client->set_read_timeout(std::chrono::milliseconds(request.timeout_ms));
-    client->set_write_timeout(std::chrono::milliseconds(request.timeout_ms));
-    auto started = std::chrono::steady_clock::now();
-    httplib::Request attempt_req = hreq;
-    auto result = client->send(attempt_req);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const auto started = Clock::now();
+    if (started >= overall) {
+      last_error = Status::unavailable("outbound deadline of " +
+                                       std::to_string(impl_->options.deadline.count()) + " ms reached");
+      break;
+    }
+    const auto deadline = std::min(overall, started + std::chrono::milliseconds(request.timeout_ms));
+    const int timeout_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started).count());
+    AttemptError error;
+    bool keep_alive = false;
+    attempts_made = attempt;
+    auto result = impl_->attempt(*url, hreq, deadline, timeout_ms, error, keep_alive);
+    const double secs = std::chrono::duration<double>(Clock::now() - started).count();
 
-    std::chrono::milliseconds delay = std::chrono::milliseconds(static_cast<int64_t>(
-        std::min<double>(static_cast<double>(impl_->policy.max_delay.count()),
-                         static_cast<double>(impl_->policy.initial_delay.count()) * (1 << (attempt - 1))) *
+    auto delay = std::chrono::milliseconds(static_cast<int64_t>(
+        std::min<double>(static_cast<double>(impl_->options.retry.max_delay.count()),
+                         static_cast<double>(impl_->options.retry.initial_delay.count()) *
+                             static_cast<double>(int64_t{1} << std::min(attempt - 1, 20))) *
         jitter()));
     bool retry = false;
-    if (!result) {
-      last_error = httplib::to_string(result.error());
+    if (!result.isOk()) {
+      last_error = result.status();
       impl_->notify({request.provider, request.endpoint, request.method, 0, secs, attempt});
-      retry = true;
+      retry = error.retryable;
+      response.status = 0;
     } else {
       response = Response{};
-      response.status = result->status;
-      for (const auto& [k, v] : result->headers)
-        response.headers.emplace_back(k, v);
-      response.body = std::move(result->body);
+      response.status = static_cast<int>(result->result_int());
+      for (const auto& field : *result)
+        response.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+      response.body = std::move(result->body());
       response.attempts = attempt;
       response.idempotency_key = request.idempotency_key;
       impl_->notify({request.provider, request.endpoint, request.method, response.status, secs, attempt});
-      impl_->release(url->origin, std::move(client));
       if (response.status == 429 && !request.budget_key.empty())
         impl_->budget.onRateLimited(request.budget_key);
       retry = shouldRetry(response);
       if (retry) {
-        std::string retry_after = response.header("Retry-After");
-        if (!retry_after.empty() && std::all_of(retry_after.begin(), retry_after.end(), ::isdigit)) {
-          auto requested = std::chrono::milliseconds(std::stoll(retry_after) * 1000);
-          delay = std::min(std::max(delay, requested), impl_->policy.max_retry_after);
+        if (auto asked = retryAfter(response.header("Retry-After"), impl_->options.retry.max_retry_after)) {
+          delay = std::max(delay, *asked);
         }
       }
     }
     if (!retry || attempt == request.max_attempts) break;
+    if (Clock::now() + delay >= overall) break;  // the answer we have is the answer
     log::debug("outbound retry", {{"provider", request.provider},
                                   {"endpoint", request.endpoint},
                                   {"attempt", attempt},
@@ -263,8 +602,9 @@ Result<Response> Client::send(Request request) {
     std::this_thread::sleep_for(delay);
   }
   if (response.status == 0) {
-    return Status::unavailable("could not reach " + url->host + " after " +
-                               std::to_string(request.max_attempts) + " attempt(s): " + last_error);
+    return Status(last_error.code(), "could not reach " + url->host + " after " +
+                                         std::to_string(attempts_made) +
+                                         " attempt(s): " + last_error.message());
   }
   return response;
 }

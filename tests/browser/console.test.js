@@ -137,6 +137,7 @@ async function main() {
     "[vault]", `key_file = "${path.join(work, "vault.keys")}"`, "",
     "[plugins]", `dir = "${pluginDir}"`, "",
     "[log]", 'level = "info"', "",
+    "[outbound]", 'allow_networks = ["127.0.0.0/8"]', "",  // the Stripe double and the test receivers
     "[inbox]", "retry_schedule_s = [1]", "",  // one retry, then the dead letter
     "[integrations.stripe]", 'plugin = "stripe_byok"', `api_base_url = "${doubleUrl}"`, "",
     "[integrations.hooks]", 'plugin = "webhook_test"', `webhook_secret = "${HOOKS_SECRET}"`, "",

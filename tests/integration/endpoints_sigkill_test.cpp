@@ -80,7 +80,7 @@ TEST_CASE("outbound webhooks: deliveries interrupted by SIGKILL resume after res
                           "\"\n\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
                           "[plugins]\ndir = \"" IH_TEST_PLUGIN_DIR
                           "/webhook_test\"\n\n[log]\nlevel = "
-                          "\"warn\"\n\n[endpoints]\nworkers = 2\nretry_schedule_s = [1, 1, 1, 1, 1]\n\n"
+                          "\"warn\"\n\n[outbound]\nallow_networks = [\"127.0.0.0/8\"]\n\n[endpoints]\nworkers = 2\nretry_schedule_s = [1, 1, 1, 1, 1]\n\n"
                           "[integrations.hooks]\nplugin = \"webhook_test\"\nrecord_state = false\n"
                           "emit_events = true\nwebhook_secret = \"" +
                           std::string(kSecret) + "\"\n");

@@ -16,7 +16,10 @@ TestHost::TestHost(TestHostOptions options) : options_(std::move(options)) {
       options_.plugins_dir +
       "\"\n\n"
       "[log]\nlevel = \"" +
-      options_.log_level + "\"\n\n" + options_.extra_toml;
+      options_.log_level + "\"\n\n" +
+      (options_.allow_loopback_outbound ? "[outbound]\nallow_networks = [\"127.0.0.0/8\", \"::1/128\"]\n\n"
+                                        : "") +
+      options_.extra_toml;
   writeFile(dir_.path() / "ihost.toml", toml);
   auto token = vault::initKeyFile(dir_.file("vault.keys"));
   REQUIRE(token.isOk());

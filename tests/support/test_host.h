@@ -17,6 +17,9 @@ struct TestHostOptions {
   // Extra TOML appended to the generated config (e.g. [integrations.x] tables).
   std::string extra_toml;
   std::string log_level = "warn";
+  // Writes [outbound] allow_networks = loopback, so plugins and endpoints reach the Stripe double and
+  // receivers on 127.0.0.1. Turn off to test the default policy (or to write your own [outbound] table).
+  bool allow_loopback_outbound = true;
   // Environment for config overrides (IHOST_…).
   config::Environment env;
 };

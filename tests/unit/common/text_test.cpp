@@ -37,7 +37,10 @@ TEST_CASE("UTF-8 validation follows the Unicode table of well-formed sequences",
   CHECK_FALSE(ih::isValidUtf8("\xED\xA0\x80"));      // surrogate
   CHECK_FALSE(ih::isValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   CHECK_FALSE(ih::isValidUtf8("\xE2\x82"));          // truncated at the end
-  CHECK(ih::toValidUtf8("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(ih::toValidUtf8("a\xFF"
+                        "b") ==
+        "a\xEF\xBF\xBD"
+        "b");
   CHECK(ih::toValidUtf8("\xE2\x82") == "\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(ih::jsonQuote("x\xFFy") == "\"x\xEF\xBF\xBDy\"");
 }
