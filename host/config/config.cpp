@@ -205,7 +205,8 @@ const std::vector<SectionSpec>& hostSections() {
             nullptr},
            {"max_connections", Kind::kInteger, 1, 1000000,
             "Write a number of connections, e.g. 10000 (each costs a file descriptor; see ulimit -n).",
-            [](Config& c, const Value& v) { c.server.max_connections = static_cast<int>(v.integer); }, nullptr},
+            [](Config& c, const Value& v) { c.server.max_connections = static_cast<int>(v.integer); },
+            nullptr},
            {"max_connections_per_ip", Kind::kInteger, 0, 1000000,
             "Write a number of connections per client address, e.g. 256 (0 = no per-address cap; behind a "
             "reverse proxy every client has the proxy's address).",
@@ -216,7 +217,8 @@ const std::vector<SectionSpec>& hostSections() {
        {
            {"stream_reauth_ms", Kind::kInteger, 100, 30000,
             "Write a number of milliseconds, e.g. 5000 (a revoked key's open event streams end within it).",
-            [](Config& c, const Value& v) { c.events.stream_reauth_ms = static_cast<int>(v.integer); }, nullptr},
+            [](Config& c, const Value& v) { c.events.stream_reauth_ms = static_cast<int>(v.integer); },
+            nullptr},
            {"max_streams", Kind::kInteger, 1, 1000000, "Write a number of open event streams, e.g. 10000.",
             [](Config& c, const Value& v) { c.events.max_streams = static_cast<int>(v.integer); }, nullptr},
            {"max_streams_per_tenant", Kind::kInteger, 1, 1000000,

@@ -120,7 +120,8 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.line("server.keep_alive_max_requests", "keep_alive_max_requests",
          std::to_string(server.keep_alive_max_requests));
   w.line("server.max_connections", "max_connections", std::to_string(server.max_connections));
-  w.line("server.max_connections_per_ip", "max_connections_per_ip", std::to_string(server.max_connections_per_ip),
+  w.line("server.max_connections_per_ip", "max_connections_per_ip",
+         std::to_string(server.max_connections_per_ip),
          server.max_connections_per_ip == 0 ? "no per-address cap" : "");
   w.section("events");
   w.line("events.stream_reauth_ms", "stream_reauth_ms", std::to_string(config.events.stream_reauth_ms));

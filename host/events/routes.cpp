@@ -105,7 +105,8 @@ using Reauthorize = std::function<std::string(const Credential& credential, cons
 // events, frames them and pushes them into the stream's http::StreamChannel (which never blocks). It also
 // replays backlogs from the store, sends the keep-alive comments, re-checks every stream's credentials each
 // Options::stream_reauth_interval (ending those that no longer grant "read"), and closes streams whose
-// reader is too slow. Owned by a shared_ptr (the route's handler); callbacks from other threads hold it weakly.
+// reader is too slow. Owned by a shared_ptr (the route's handler); callbacks from other threads hold it
+// weakly.
 class Pump : public std::enable_shared_from_this<Pump> {
  public:
   struct Stream {
@@ -165,13 +166,14 @@ class Pump : public std::enable_shared_from_this<Pump> {
   }
 
   void run() {
-    const auto reauth_every = std::max<Clock::duration>(std::chrono::milliseconds(10),
-                                                        events_.options().stream_reauth_interval);
+    const auto reauth_every =
+        std::max<Clock::duration>(std::chrono::milliseconds(10), events_.options().stream_reauth_interval);
     std::unique_lock lock(mu_);
     auto next_sweep = Clock::now();
     auto next_reauth = Clock::now() + reauth_every;
     while (!stopping_) {
-      cv_.wait_until(lock, std::min(next_sweep, next_reauth), [this] { return stopping_ || !ready_.empty(); });
+      cv_.wait_until(lock, std::min(next_sweep, next_reauth),
+                     [this] { return stopping_ || !ready_.empty(); });
       if (stopping_) break;
       // A thread entry point: one failing step (an allocation, a store read) is logged, the pump goes on.
       try {
@@ -226,7 +228,8 @@ class Pump : public std::enable_shared_from_this<Pump> {
       } else {
         const std::string group = s->credential.key_id + '\n' + s->tenant_id;
         auto it = verdicts.find(group);
-        if (it == verdicts.end()) it = verdicts.emplace(group, reauthorize_(s->credential, s->tenant_id)).first;
+        if (it == verdicts.end())
+          it = verdicts.emplace(group, reauthorize_(s->credential, s->tenant_id)).first;
         verdict = it->second;
       }
       if (verdict.empty()) continue;
@@ -347,7 +350,8 @@ std::string recheck(tenancy::Tenancy& tenancy, const Credential& credential, con
     // authenticated afresh.
     return principal.status().code() == StatusCode::kUnauthenticated
                ? "the API key was revoked"
-               : "the API key could not be checked again (" + std::string(principal.status().codeName()) + ")";
+               : "the API key could not be checked again (" + std::string(principal.status().codeName()) +
+                     ")";
   }
   if (principal->tenant_id != tenant_id) return "the API key no longer belongs to this tenant";
   if (!principal->hasScope(tenancy::kScopeRead)) return "the API key lacks the \"read\" scope";
@@ -383,7 +387,8 @@ void stream(Events& events, Pump& pump, const tenancy::Principal& p, const http:
     if (subscription.status().code() == StatusCode::kRateLimited) {
       return http::setError(res, 429, "too_many_streams", subscription.status().message());
     }
-    if (!events.stopped()) return http::setError(res, 503, "too_many_streams", subscription.status().message());
+    if (!events.stopped())
+      return http::setError(res, 503, "too_many_streams", subscription.status().message());
     return http::setError(res, 503, "unavailable", subscription.status().message());
   }
   auto state = std::make_shared<Pump::Stream>();
@@ -415,9 +420,10 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Events& eve
                                       [&events](const tenancy::Principal& p, const http::Request& req,
                                                 http::Response& res) { poll(events, p, req, res); }));
   // The pump lives as long as the route (the server), which is destroyed before `events` and `tenancy`.
-  auto pump = std::make_shared<Pump>(events, [&tenancy](const Credential& credential, const std::string& tenant) {
-    return recheck(tenancy, credential, tenant);
-  });
+  auto pump =
+      std::make_shared<Pump>(events, [&tenancy](const Credential& credential, const std::string& tenant) {
+        return recheck(tenancy, credential, tenant);
+      });
   server.route(
       "GET", "/api/events/stream",
       tenancy::requireTenant(tenancy, tenancy::kScopeRead,

@@ -41,11 +41,13 @@ std::vector<std::string_view> splitSegments(std::string_view path) {
 }
 
 // One query component (a name or a value): decoded and checked.
-Status decodeComponent(std::string_view raw, std::string_view what, std::string_view raw_name, std::string& out) {
+Status decodeComponent(std::string_view raw, std::string_view what, std::string_view raw_name,
+                       std::string& out) {
   auto decoded = percentDecode(raw, true);
   if (!decoded) {
-    return Status::invalidArgument(std::string(what) + " \"" + shown(raw_name) +
-                                   "\" has a malformed percent escape ('%' must be followed by two hex digits)");
+    return Status::invalidArgument(
+        std::string(what) + " \"" + shown(raw_name) +
+        "\" has a malformed percent escape ('%' must be followed by two hex digits)");
   }
   if (!isValidUtf8(*decoded)) {
     return Status::invalidArgument(std::string(what) + " \"" + shown(raw_name) +
@@ -193,8 +195,8 @@ Status Router::add(std::string_view method, std::string_view pattern, int id) {
         return Status::invalidArgument("route pattern \"" + shown(pattern) + "\": a parameter has no name");
       }
       if (!names.emplace(name).second) {
-        return Status::invalidArgument("route pattern \"" + shown(pattern) + "\": parameter \"" + shown(name) +
-                                       "\" appears twice");
+        return Status::invalidArgument("route pattern \"" + shown(pattern) + "\": parameter \"" +
+                                       shown(name) + "\" appears twice");
       }
       parsed.text = std::string(name);
     } else {

@@ -21,7 +21,7 @@
 namespace ih::http {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;  // decoded, in request order
-using RouteParams = std::map<std::string, std::string, std::less<>>;  // {name} segment -> decoded value
+using RouteParams = std::map<std::string, std::string, std::less<>>;   // {name} segment -> decoded value
 
 struct DecodedPath {
   std::string text;                   // the whole path, decoded ("/files/a b")

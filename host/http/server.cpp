@@ -290,9 +290,9 @@ struct Server::Impl {
     size_t reserve = 0;
   };
   mutable std::mutex sessions_mu;
-  std::set<std::shared_ptr<Session>> sessions;                // GUARDED_BY(sessions_mu)
-  size_t normal_open = 0;                                     // GUARDED_BY(sessions_mu)
-  size_t reserve_open = 0;                                    // GUARDED_BY(sessions_mu)
+  std::set<std::shared_ptr<Session>> sessions;               // GUARDED_BY(sessions_mu)
+  size_t normal_open = 0;                                    // GUARDED_BY(sessions_mu)
+  size_t reserve_open = 0;                                   // GUARDED_BY(sessions_mu)
   std::unordered_map<std::string, AddressCount> by_address;  // GUARDED_BY(sessions_mu)
 
   // Refusals are counted in metrics; the log gets one line per minute at most, whatever the flood.
@@ -412,11 +412,12 @@ class Session final : public std::enable_shared_from_this<Session> {
     if (buffer_.size() > 0) return readHeader();  // pipelined: the next head has begun already
     phase_ = Phase::kIdle;
     stream_.expires_after(std::chrono::milliseconds(options().idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, size_t n) {
-      if (ec) return self->failRead(ec);
-      self->buffer_.commit(n);
-      self->readHeader();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->failRead(ec);
+                              self->buffer_.commit(n);
+                              self->readHeader();
+                            });
   }
 
   void readHeader() {
@@ -479,7 +480,9 @@ class Session final : public std::enable_shared_from_this<Session> {
       // The stream closed the socket already; nothing can be written. Counted, not logged (slow clients
       // and slowloris attempts are routine).
       auto& m = server_.connection_metrics;
-      (phase_ == Phase::kIdle ? m.timeout_idle : phase_ == Phase::kBody ? m.timeout_body : m.timeout_header)
+      (phase_ == Phase::kIdle   ? m.timeout_idle
+       : phase_ == Phase::kBody ? m.timeout_body
+                                : m.timeout_header)
           .inc();
       return closeNow();
     }
@@ -889,8 +892,8 @@ void Server::Impl::admit(tcp::socket socket) {
     std::lock_guard lock(sessions_mu);
     AddressCount& count = by_address[key];
     const bool global_full = normal_open >= static_cast<size_t>(std::max(1, options.max_connections));
-    const bool address_full =
-        options.max_connections_per_ip > 0 && count.normal >= static_cast<size_t>(options.max_connections_per_ip);
+    const bool address_full = options.max_connections_per_ip > 0 &&
+                              count.normal >= static_cast<size_t>(options.max_connections_per_ip);
     if (!global_full && !address_full) {
       admission = Admission::kNormal;
       ++normal_open;
@@ -908,8 +911,8 @@ void Server::Impl::admit(tcp::socket socket) {
       }
     }
     if (admission != Admission::kRefused) {
-      session = std::make_shared<Session>(*this, std::move(socket), endpoint.address().to_string(), std::move(key),
-                                          admission == Admission::kReserve, refusal);
+      session = std::make_shared<Session>(*this, std::move(socket), endpoint.address().to_string(),
+                                          std::move(key), admission == Admission::kReserve, refusal);
       sessions.insert(session);
     }
   }
@@ -923,9 +926,10 @@ void Server::Impl::admit(tcp::socket socket) {
 void Server::Impl::refuseNow(tcp::socket& socket, Refusal reason) {
   Response res;
   setRefusal(res, reason, options);
-  std::string text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 2\r\n"
-                     "Connection: close\r\nContent-Length: " +
-                     std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 2\r\n"
+      "Connection: close\r\nContent-Length: " +
+      std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
   beast::error_code ec;
   socket.non_blocking(true, ec);
   socket.write_some(asio::buffer(text), ec);  // a fresh socket's send buffer takes it whole, or it is lost
@@ -934,19 +938,21 @@ void Server::Impl::refuseNow(tcp::socket& socket, Refusal reason) {
 }
 
 void Server::Impl::noteRefusal(Refusal reason) {
-  (reason == Refusal::kMaxConnectionsPerIp ? connection_metrics.refused_per_ip : connection_metrics.refused_global)
+  (reason == Refusal::kMaxConnectionsPerIp ? connection_metrics.refused_per_ip
+                                           : connection_metrics.refused_global)
       .inc();
   refused_unlogged.fetch_add(1);
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
   int64_t due = next_refusal_log_ms.load();
   if (now_ms < due || !next_refusal_log_ms.compare_exchange_strong(due, now_ms + 60000)) return;
-  log::warn("HTTP connections refused: a connection cap is reached (further refusals this minute are only "
-            "counted in ihost_http_connections_refused_total)",
-            {{"refused", static_cast<int64_t>(refused_unlogged.exchange(0))},
-             {"last_cap", refusalLabel(reason)},
-             {"max_connections", options.max_connections},
-             {"max_connections_per_ip", options.max_connections_per_ip}});
+  log::warn(
+      "HTTP connections refused: a connection cap is reached (further refusals this minute are only "
+      "counted in ihost_http_connections_refused_total)",
+      {{"refused", static_cast<int64_t>(refused_unlogged.exchange(0))},
+       {"last_cap", refusalLabel(reason)},
+       {"max_connections", options.max_connections},
+       {"max_connections_per_ip", options.max_connections_per_ip}});
 }
 
 void Server::Impl::forget(const std::shared_ptr<Session>& session) {
@@ -984,7 +990,8 @@ Server::~Server() {
 }
 
 namespace {
-std::unique_ptr<Route> makeRoute(Router& router, size_t id, std::string_view method, std::string_view pattern) {
+std::unique_ptr<Route> makeRoute(Router& router, size_t id, std::string_view method,
+                                 std::string_view pattern) {
   if (Status s = router.add(method, pattern, static_cast<int>(id)); !s.isOk()) {
     // Patterns are written in code, never taken from input: a bad one is a bug to fix before shipping.
     std::fprintf(stderr, "ihost: invalid route pattern: %s\n", s.message().c_str());

@@ -1,7 +1,7 @@
 // Request bytes that are not text (issue 14, item 9) against the real host: a correctly signed webhook whose
-// query holds %FF used to reach the inbox's JSON dump and answer 500 with an error log line per request. Every
-// route family now answers 400 invalid_request naming the part, logs no error, stores nothing, and the host
-// keeps serving.
+// query holds %FF used to reach the inbox's JSON dump and answer 500 with an error log line per request.
+// Every route family now answers 400 invalid_request naming the part, logs no error, stores nothing, and the
+// host keeps serving.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -59,12 +59,14 @@ nlohmann::json bodyOf(const std::string& answer) {
 
 }  // namespace
 
-TEST_CASE("a target or header that is not UTF-8 is 400 invalid_request on every route family, with no error log",
-          "[api][inbox]") {
+TEST_CASE(
+    "a target or header that is not UTF-8 is 400 invalid_request on every route family, with no error log",
+    "[api][inbox]") {
   ih::test::TestHostOptions options;
   options.plugins_dir = std::string(IH_TEST_PLUGIN_DIR) + "/webhook_test";
-  options.extra_toml = std::string("[inbox]\nworkers = 0\n\n[integrations.hooks]\nplugin = \"webhook_test\"\n"
-                                   "webhook_secret = \"") +
+  options.extra_toml = std::string(
+                           "[inbox]\nworkers = 0\n\n[integrations.hooks]\nplugin = \"webhook_test\"\n"
+                           "webhook_secret = \"") +
                        kSecret + "\"\ntolerance_s = 300\n";
   ih::test::TestHost host(options);
   auto tenant = host.createTenant("acme");
@@ -81,8 +83,9 @@ TEST_CASE("a target or header that is not UTF-8 is 400 invalid_request on every 
   const std::string body = R"({"id":"evt_1","type":"thing.happened","account":"acct_1"})";
   const std::string signature = ih::test::webhookTestSignature(kSecret, body, ih::test::unixSeconds());
   auto webhook = [&](const std::string& target, const std::string& extra_header = "") {
-    return "POST " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Test-Signature: " +
-           signature + "\r\n" + extra_header + "Content-Length: " + std::to_string(body.size()) +
+    return "POST " + target +
+           " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Test-Signature: " + signature +
+           "\r\n" + extra_header + "Content-Length: " + std::to_string(body.size()) +
            "\r\nConnection: close\r\n\r\n" + body;
   };
   auto get = [&](const std::string& target, const std::string& auth) {
@@ -103,7 +106,8 @@ TEST_CASE("a target or header that is not UTF-8 is 400 invalid_request on every 
       {webhook(hook, "X-Vendor-Note: caf\xE9\r\n"), "header X-Vendor-Note is not valid UTF-8"},
       {get("/api/events?type=%ED%A0%80", tenant.api_key), "query parameter \"type\" is not valid UTF-8"},
       {get("/api/integrations/%FF", tenant.api_key), "the request path is not valid UTF-8"},
-      {get("/api/admin/tenants?q=%zz", host.adminToken()), "query parameter \"q\" has a malformed percent escape"},
+      {get("/api/admin/tenants?q=%zz", host.adminToken()),
+       "query parameter \"q\" has a malformed percent escape"},
       {get("/api/records/hooks/customers?cursor=%80", tenant.api_key), "query parameter \"cursor\""},
   };
   for (const auto& c : cases) {

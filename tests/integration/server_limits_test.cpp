@@ -17,8 +17,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -162,8 +162,9 @@ double metricValue(const std::string& text, const std::string& series) {
 
 }  // namespace
 
-TEST_CASE("half-sent requests holding every connection cap starve neither health probes nor the error answers",
-          "[limits]") {
+TEST_CASE(
+    "half-sent requests holding every connection cap starve neither health probes nor the error answers",
+    "[limits]") {
   ih::test::TestHostOptions options;
   options.env["IHOST_SERVER__MAX_CONNECTIONS"] = std::to_string(kMaxConnections);
   options.env["IHOST_SERVER__MAX_CONNECTIONS_PER_IP"] = std::to_string(kPerAddress);
@@ -194,8 +195,9 @@ TEST_CASE("half-sent requests holding every connection cap starve neither health
     if (!attack_in_place) std::this_thread::sleep_for(10ms);
   }
   REQUIRE(attack_in_place);
-  INFO("setup took " << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attack_started).count()
-                     << " ms of the " << kHeaderTimeout.count() << " ms header timeout");
+  INFO("setup took "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - attack_started).count()
+       << " ms of the " << kHeaderTimeout.count() << " ms header timeout");
 
   // Health probes still answer.
   auto health = client->Get("/healthz");

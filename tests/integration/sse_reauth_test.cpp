@@ -41,7 +41,8 @@ class Stream {
     REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
     const std::string request = "GET /api/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
                                 "\r\nAccept: text/event-stream\r\n\r\n";
-    REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(request.size()));
   }
   ~Stream() { close(); }
   Stream(const Stream&) = delete;
@@ -98,8 +99,8 @@ struct Keyed {
 // A second key for the tenant through the admin API, as an operator would create one.
 Keyed createKey(ih::test::TestHost& host, const std::string& tenant_id) {
   auto client = host.client();
-  auto r = client->Post(("/api/admin/tenants/" + tenant_id + "/keys").c_str(), ih::test::bearer(host.adminToken()),
-                        R"({"scopes":["read"]})", "application/json");
+  auto r = client->Post(("/api/admin/tenants/" + tenant_id + "/keys").c_str(),
+                        ih::test::bearer(host.adminToken()), R"({"scopes":["read"]})", "application/json");
   REQUIRE(r);
   REQUIRE(r->status == 201);
   json body = json::parse(r->body);
@@ -159,7 +160,8 @@ TEST_CASE("an open event stream ends within stream_reauth_ms of its key's revoca
   CHECK(again->status == 401);
 }
 
-TEST_CASE("a tenant at max_streams_per_tenant gets 429 JSON; other tenants are not affected", "[events][sse]") {
+TEST_CASE("a tenant at max_streams_per_tenant gets 429 JSON; other tenants are not affected",
+          "[events][sse]") {
   ih::test::TestHostOptions options;
   options.extra_toml = sseHost();
   ih::test::TestHost host(options);

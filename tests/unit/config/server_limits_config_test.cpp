@@ -53,8 +53,8 @@ TEST_CASE("server limits and event stream keys are set from the file or the envi
   CHECK(c.events.max_streams == 50);
   CHECK(c.events.max_streams_per_tenant == 3);
 
-  const auto env = loadLimits("", {{"IHOST_SERVER__MAX_CONNECTIONS_PER_IP", "32"},
-                                   {"IHOST_EVENTS__STREAM_REAUTH_MS", "250"}});
+  const auto env = loadLimits(
+      "", {{"IHOST_SERVER__MAX_CONNECTIONS_PER_IP", "32"}, {"IHOST_EVENTS__STREAM_REAUTH_MS", "250"}});
   CHECK(env.server.max_connections_per_ip == 32);
   CHECK(env.events.stream_reauth_ms == 250);
 }
@@ -63,11 +63,13 @@ TEST_CASE("out-of-range limits are refused with file, key and fix", "[config]") 
   CHECK(limitsError("[server]\nheader_timeout_ms = 0\n") ==
         "cfg.toml:2:1: server.header_timeout_ms: must be between 100 and 600000, got 0. Write a number of "
         "milliseconds, e.g. 10000 (the whole request head must arrive within it).");
-  CHECK(limitsError("[server]\nmax_connections = 0\n").find("server.max_connections: must be between 1 and") !=
-        std::string::npos);
-  CHECK(limitsError("[server]\nmax_connections_per_ip = -1\n")
-            .find("cfg.toml:2:1: server.max_connections_per_ip: must be between 0 and 1000000, got -1. Write a "
-                  "number of connections per client address") == 0);
+  CHECK(
+      limitsError("[server]\nmax_connections = 0\n").find("server.max_connections: must be between 1 and") !=
+      std::string::npos);
+  CHECK(
+      limitsError("[server]\nmax_connections_per_ip = -1\n")
+          .find("cfg.toml:2:1: server.max_connections_per_ip: must be between 0 and 1000000, got -1. Write a "
+                "number of connections per client address") == 0);
   CHECK(limitsError("[events]\nstream_reauth_ms = 60000\n") ==
         "cfg.toml:2:1: events.stream_reauth_ms: must be between 100 and 30000, got 60000. Write a number of "
         "milliseconds, e.g. 5000 (a revoked key's open event streams end within it).");

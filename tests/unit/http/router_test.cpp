@@ -53,19 +53,21 @@ TEST_CASE("paths decode per segment; bad escapes and bad UTF-8 name the path", "
 TEST_CASE("queries keep order, skip empty pairs and name the bad parameter", "[http][router]") {
   auto q = decodeQuery("q=x+y%26z&&flag&empty=&q=2&a=b=c");
   REQUIRE(q.isOk());
-  const ih::http::QueryParams expected = {{"q", "x y&z"}, {"flag", ""}, {"empty", ""}, {"q", "2"}, {"a", "b=c"}};
+  const ih::http::QueryParams expected = {
+      {"q", "x y&z"}, {"flag", ""}, {"empty", ""}, {"q", "2"}, {"a", "b=c"}};
   CHECK(*q == expected);
   CHECK(decodeQuery("")->empty());
   CHECK(decodeQuery("&&&")->empty());
 
   auto bad_value = decodeQuery("ok=1&x=%FF");
   REQUIRE_FALSE(bad_value.isOk());
-  CHECK(bad_value.status().message() == "the value of query parameter \"x\" is not valid UTF-8 once percent-decoded");
+  CHECK(bad_value.status().message() ==
+        "the value of query parameter \"x\" is not valid UTF-8 once percent-decoded");
 
   auto bad_value_escape = decodeQuery("limit=5%");
   REQUIRE_FALSE(bad_value_escape.isOk());
-  CHECK(bad_value_escape.status().message().find("query parameter \"limit\" has a malformed percent escape") !=
-        std::string::npos);
+  CHECK(bad_value_escape.status().message().find(
+            "query parameter \"limit\" has a malformed percent escape") != std::string::npos);
 
   auto bad_name = decodeQuery("n%FFame=1");
   REQUIRE_FALSE(bad_name.isOk());

@@ -134,8 +134,9 @@ void addRoutes(ih::http::Server& server) {
 
 }  // namespace
 
-TEST_CASE("a request head must arrive within header_timeout_ms, whatever trickles; idle keep-alive waits longer",
-          "[http][limits]") {
+TEST_CASE(
+    "a request head must arrive within header_timeout_ms, whatever trickles; idle keep-alive waits longer",
+    "[http][limits]") {
   ih::http::ServerOptions options;
   options.header_timeout_ms = 500;
   options.idle_timeout_ms = 10000;
@@ -200,8 +201,10 @@ TEST_CASE("over the connection caps clients get a 503 JSON with Retry-After and 
   s.server->setReady(true);
   s.start();
   const int port = s.server->port();
-  const uint64_t per_ip_before = counterValue("ihost_http_connections_refused_total", "reason", "max_connections_per_ip");
-  const uint64_t global_before = counterValue("ihost_http_connections_refused_total", "reason", "max_connections");
+  const uint64_t per_ip_before =
+      counterValue("ihost_http_connections_refused_total", "reason", "max_connections_per_ip");
+  const uint64_t global_before =
+      counterValue("ihost_http_connections_refused_total", "reason", "max_connections");
 
   // One address holds its two connections with half-sent requests.
   std::vector<std::unique_ptr<Client>> held;
@@ -282,7 +285,8 @@ TEST_CASE("over the connection caps clients get a 503 JSON with Retry-After and 
 
   CHECK(counterValue("ihost_http_connections_refused_total", "reason", "max_connections_per_ip") >=
         per_ip_before + 2);
-  CHECK(counterValue("ihost_http_connections_refused_total", "reason", "max_connections") >= global_before + 6);
+  CHECK(counterValue("ihost_http_connections_refused_total", "reason", "max_connections") >=
+        global_before + 6);
 
   // When the holders leave, capacity comes back.
   held.clear();

@@ -107,7 +107,8 @@ TEST_CASE("routes match patterns and decode path segments and queries", "[http]"
   CHECK(r->body.find("\"not_found\"") != std::string::npos);
 }
 
-TEST_CASE("a target with a bad escape or ill-formed UTF-8 gets 400 invalid_request naming the part", "[http]") {
+TEST_CASE("a target with a bad escape or ill-formed UTF-8 gets 400 invalid_request naming the part",
+          "[http]") {
   Started s;
   std::atomic<int> ran{0};
   s.server->route("GET", "/items/{id}", [&ran](const Request& req, Response& res) {
