@@ -31,7 +31,8 @@ constexpr auto kReauth = 300ms;
 // A raw SSE reader: sends the request, then accumulates the (chunked) response bytes.
 class Stream {
  public:
-  Stream(int port, const std::string& key) {
+  // `extra_headers`: more header lines, each ending in \r\n.
+  Stream(int port, const std::string& key, const std::string& extra_headers = "") {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
     sockaddr_in to{};
@@ -40,7 +41,7 @@ class Stream {
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
     const std::string request = "GET /api/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
-                                "\r\nAccept: text/event-stream\r\n\r\n";
+                                "\r\nAccept: text/event-stream\r\n" + extra_headers + "\r\n";
     REQUIRE(::send(fd_, request.data(), request.size(), MSG_NOSIGNAL) ==
             static_cast<ssize_t>(request.size()));
   }
@@ -107,8 +108,9 @@ Keyed createKey(ih::test::TestHost& host, const std::string& tenant_id) {
   return {body["api_key"].get<std::string>(), body["key"]["id"].get<std::string>()};
 }
 
-std::string sseHost() {
-  return "[events]\nstream_reauth_ms = " + std::to_string(kReauth.count()) + "\nmax_streams_per_tenant = 2\n";
+std::string sseHost(int max_streams_per_tenant) {
+  return "[events]\nstream_reauth_ms = " + std::to_string(kReauth.count()) +
+         "\nmax_streams_per_tenant = " + std::to_string(max_streams_per_tenant) + "\n";
 }
 
 }  // namespace
@@ -116,13 +118,16 @@ std::string sseHost() {
 TEST_CASE("an open event stream ends within stream_reauth_ms of its key's revocation and gets nothing after",
           "[events][sse]") {
   ih::test::TestHostOptions options;
-  options.extra_toml = sseHost();
+  options.extra_toml = sseHost(4);
   ih::test::TestHost host(options);
   auto tenant = host.createTenant("acme");
   const Keyed doomed = createKey(host, tenant.tenant_id);
 
   Stream revoked_stream(host.port(), doomed.api_key);
   Stream kept_stream(host.port(), tenant.api_key);
+  // An operator watching the tenant's events through the console (admin token acting as the tenant).
+  Stream operator_stream(host.port(), host.adminToken(), "X-Ihost-Tenant: acme\r\n");
+  REQUIRE(operator_stream.waitFor(": stream open"));
   REQUIRE(revoked_stream.waitFor(": stream open"));
   REQUIRE(kept_stream.waitFor(": stream open"));
   REQUIRE(revoked_stream.received().rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
@@ -153,6 +158,8 @@ TEST_CASE("an open event stream ends within stream_reauth_ms of its key's revoca
   std::this_thread::sleep_for(3 * kReauth);
   REQUIRE(host.app().events().emit(tenant.tenant_id, "", "test.later", "{}").isOk());
   CHECK(kept_stream.waitFor("event: test.later"));
+  CHECK(operator_stream.waitFor("event: test.later"));
+  CHECK(operator_stream.received().find("stream closed") == std::string::npos);
 
   // Reconnecting with the revoked key is refused.
   auto again = client->Get("/api/events/stream", ih::test::bearer(doomed.api_key));
@@ -163,7 +170,7 @@ TEST_CASE("an open event stream ends within stream_reauth_ms of its key's revoca
 TEST_CASE("a tenant at max_streams_per_tenant gets 429 JSON; other tenants are not affected",
           "[events][sse]") {
   ih::test::TestHostOptions options;
-  options.extra_toml = sseHost();
+  options.extra_toml = sseHost(2);
   ih::test::TestHost host(options);
   auto acme = host.createTenant("acme");
   auto globex = host.createTenant("globex");
