@@ -178,11 +178,11 @@ class Pump : public std::enable_shared_from_this<Pump> {
       // A thread entry point: one failing step (an allocation, a store read) is logged, the pump goes on.
       try {
         if (Clock::now() >= next_reauth) {
+          next_reauth = Clock::now() + reauth_every;  // first: a check that throws is not retried at once
           std::vector<std::shared_ptr<Stream>> open = streams_;
           lock.unlock();
           reauthorize(open);
           lock.lock();
-          next_reauth = Clock::now() + reauth_every;
         }
         std::deque<std::shared_ptr<Stream>> batch;
         batch.swap(ready_);
