@@ -167,7 +167,7 @@ TEST_CASE("an open event stream ends within stream_reauth_ms of its key's revoca
   CHECK(again->status == 401);
 }
 
-TEST_CASE("a tenant at max_streams_per_tenant gets 429 JSON; other tenants are not affected",
+TEST_CASE("a tenant at max_streams_per_tenant gets 429 JSON and other tenants are not affected",
           "[events][sse]") {
   ih::test::TestHostOptions options;
   options.extra_toml = sseHost(2);

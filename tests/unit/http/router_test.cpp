@@ -26,7 +26,7 @@ TEST_CASE("percent-decoding is strict about escapes", "[http][router]") {
   CHECK_FALSE(percentDecode("100%", true));
 }
 
-TEST_CASE("paths decode per segment; bad escapes and bad UTF-8 name the path", "[http][router]") {
+TEST_CASE("paths decode per segment, and bad escapes or bad UTF-8 name the path", "[http][router]") {
   auto p = decodePath("/items//a%2Fb%20c/");
   REQUIRE(p.isOk());
   CHECK(p->text == "/items//a/b c/");

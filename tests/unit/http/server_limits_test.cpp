@@ -135,7 +135,7 @@ void addRoutes(ih::http::Server& server) {
 }  // namespace
 
 TEST_CASE(
-    "a request head must arrive within header_timeout_ms, whatever trickles; idle keep-alive waits longer",
+    "a request head must arrive within header_timeout_ms whatever trickles, and idle keep-alive waits longer",
     "[http][limits]") {
   ih::http::ServerOptions options;
   options.header_timeout_ms = 500;
