@@ -125,7 +125,11 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   if (Status s = verifyVault(*m.store, *m.vault); !s.isOk()) return s;
   m.records = std::make_unique<records::Records>(*m.store);
   m.idempotency = std::make_unique<records::IdempotencyCache>(*m.store);
-  m.events = std::make_unique<events::Events>(*m.store, events::Options{});
+  events::Options events_options;
+  events_options.stream_reauth_interval = std::chrono::milliseconds(c.events.stream_reauth_ms);
+  events_options.max_streams = static_cast<size_t>(c.events.max_streams);
+  events_options.max_streams_per_tenant = static_cast<size_t>(c.events.max_streams_per_tenant);
+  m.events = std::make_unique<events::Events>(*m.store, events_options);
 
   outbound::ClientOptions outbound_options;
   auto network_policy = outbound::NetworkPolicy::make(c.outbound.allow_networks);
@@ -190,11 +194,14 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   server_options.host = host;
   server_options.port = port;
   server_options.max_body_bytes = c.server.max_body_bytes;
+  server_options.header_timeout_ms = c.server.header_timeout_ms;
   server_options.read_timeout_ms = c.server.read_timeout_ms;
   server_options.write_timeout_ms = c.server.write_timeout_ms;
   server_options.idle_timeout_ms = c.server.idle_timeout_ms;
   server_options.worker_threads = c.server.worker_threads;
   server_options.keep_alive_max_requests = c.server.keep_alive_max_requests;
+  server_options.max_connections = c.server.max_connections;
+  server_options.max_connections_per_ip = c.server.max_connections_per_ip;
   m.server = std::make_unique<http::Server>(server_options);
   m.api_context.config = &m.config;
   m.api_context.registry = m.registry.get();

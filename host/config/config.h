@@ -36,11 +36,21 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:8080";  // host:port
   std::string public_url;                 // defaults to "http://" + listen
   size_t max_body_bytes = 1024 * 1024;
+  int header_timeout_ms = 10000;  // the whole request head, from its first byte
   int read_timeout_ms = 10000;
   int write_timeout_ms = 10000;
   int idle_timeout_ms = 60000;
   int worker_threads = 32;
   int keep_alive_max_requests = 10000;
+  int max_connections = 10000;
+  int max_connections_per_ip = 256;  // 0 = no per-address cap
+};
+
+// [events]: Server-Sent Event streams (GET /api/events/stream).
+struct EventsConfig {
+  int stream_reauth_ms = 5000;  // an open stream's credentials are checked again this often
+  int max_streams = 10000;
+  int max_streams_per_tenant = 100;
 };
 
 struct StorageConfig {
@@ -127,6 +137,7 @@ struct Config {
   InboxConfig inbox;
   OutboundConfig outbound;
   EndpointsConfig endpoints;
+  EventsConfig events;
   std::vector<IntegrationConfig> integrations;  // in file order
   // Dotted key path ("server.listen", "integrations.x.secret") -> the environment variable that set it.
   std::map<std::string, std::string> overrides;

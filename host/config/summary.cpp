@@ -112,12 +112,22 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.line("server.listen", "listen", quoted(server.listen));
   w.line("server.public_url", "public_url", quoted(server.public_url));
   w.line("server.max_body_bytes", "max_body_bytes", std::to_string(server.max_body_bytes));
+  w.line("server.header_timeout_ms", "header_timeout_ms", std::to_string(server.header_timeout_ms));
   w.line("server.read_timeout_ms", "read_timeout_ms", std::to_string(server.read_timeout_ms));
   w.line("server.write_timeout_ms", "write_timeout_ms", std::to_string(server.write_timeout_ms));
   w.line("server.idle_timeout_ms", "idle_timeout_ms", std::to_string(server.idle_timeout_ms));
   w.line("server.worker_threads", "worker_threads", std::to_string(server.worker_threads));
   w.line("server.keep_alive_max_requests", "keep_alive_max_requests",
          std::to_string(server.keep_alive_max_requests));
+  w.line("server.max_connections", "max_connections", std::to_string(server.max_connections));
+  w.line("server.max_connections_per_ip", "max_connections_per_ip",
+         std::to_string(server.max_connections_per_ip),
+         server.max_connections_per_ip == 0 ? "no per-address cap" : "");
+  w.section("events");
+  w.line("events.stream_reauth_ms", "stream_reauth_ms", std::to_string(config.events.stream_reauth_ms));
+  w.line("events.max_streams", "max_streams", std::to_string(config.events.max_streams));
+  w.line("events.max_streams_per_tenant", "max_streams_per_tenant",
+         std::to_string(config.events.max_streams_per_tenant));
   w.section("storage");
   w.line("storage.path", "path", quoted(config.storage.path));
   w.section("vault");

@@ -45,6 +45,9 @@ std::string isoTime(int64_t unix_ms);
 
 struct Options {
   std::chrono::milliseconds keepalive_interval{15000};  // SSE ": keep-alive" comment after this much silence
+  // An open SSE stream's credentials are checked again this often; it ends when they no longer grant "read"
+  // on its tenant (key revoked, tenant gone).
+  std::chrono::milliseconds stream_reauth_interval{5000};
   size_t max_streams = 10000;  // live SSE streams, all tenants (each costs a socket and a queue, no thread)
   size_t max_streams_per_tenant = 100;
   size_t subscriber_queue_limit = 1000;  // beyond it a subscriber is marked lagged and re-reads the store
@@ -99,8 +102,8 @@ class Events final : public runtime::EventSink {
                                   size_t limit);
   Result<int64_t> lastId(std::string_view tenant_id);
 
-  // A live subscription for the tenant. kUnavailable after stop(); kRateLimited when Options::max_streams or
-  // max_streams_per_tenant is reached.
+  // A live subscription for the tenant. kUnavailable after stop() or when Options::max_streams is reached;
+  // kRateLimited when the tenant holds max_streams_per_tenant.
   Result<std::unique_ptr<Subscription>> subscribe(std::string_view tenant_id, std::string_view type_prefix);
 
   // Closes every subscription (waking blocked streams at once) and refuses new ones. Idempotent. Call it
@@ -123,7 +126,10 @@ class Events final : public runtime::EventSink {
 // GET /api/events/stream[?after=<id>][&type=<prefix>]  (Last-Event-ID header wins over ?after=)
 //   → text/event-stream: backlog after the cursor, then live events; "id:", "event:" and "data:" lines per
 //     event; ": keep-alive" comments when idle. Without a cursor: only events newer than the connection.
-//     503 too_many_streams when the stream limits are reached.
+//     429 too_many_streams when the tenant holds Options::max_streams_per_tenant streams, 503 when the host
+//     holds max_streams (both with Retry-After). The caller's credentials are checked again every
+//     Options::stream_reauth_interval: the stream ends (after a ": stream closed: …" comment) once they no
+//     longer authenticate or lack the "read" scope.
 // Both need the "read" scope and only see the caller's tenant. Borrowed references must outlive the server.
 void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Events& events);
 

@@ -87,9 +87,8 @@ Result<std::unique_ptr<Subscription>> Events::Hub::add(const std::shared_ptr<Hub
   std::lock_guard lock(mutex);
   if (stopping) return Status::unavailable("the host is shutting down");
   if (total >= options.max_streams) {
-    return Status(StatusCode::kRateLimited, "the host serves its maximum of " +
-                                                std::to_string(options.max_streams) +
-                                                " event streams; poll GET /api/events or retry later");
+    return Status::unavailable("the host serves its maximum of " + std::to_string(options.max_streams) +
+                               " event streams; poll GET /api/events or retry later");
   }
   auto& list = by_tenant[std::string(tenant_id)];
   if (list.size() >= options.max_streams_per_tenant) {

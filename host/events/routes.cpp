@@ -2,12 +2,14 @@
 // events.h.
 //
 // SSE: the handler answers with a pushed stream (http::StreamChannel); one Pump thread serves every open
-// stream, so idle streams hold no thread (see Pump).
+// stream, so idle streams hold no thread, and re-checks their credentials (see Pump).
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,7 @@
 #include "http/server.h"
 #include "log/log.h"
 #include "tenancy/http_auth.h"
+#include "vault/secure_string.h"
 
 namespace ih::events {
 namespace {
@@ -84,25 +87,43 @@ std::string frame(const Event& e) {
   return out;
 }
 
+// What an open stream was authorised with, kept for its re-checks (see Pump::reauthorize). The header is a
+// secret: it lives in wiped memory and is never logged.
+struct Credential {
+  vault::SecureString authorization;  // the Authorization header as sent
+  std::string on_behalf;              // X-Ihost-Tenant of an admin acting as the tenant; empty otherwise
+  bool admin = false;                 // authorised with the admin token (then on_behalf names the tenant)
+  std::string key_id;                 // the API key's id (not secret); empty for the admin
+};
+
+// "" when `credential` still grants "read" on `tenant_id`, else the reason the stream ends. Blocking (store
+// reads); called on the Pump thread, without the Pump's lock.
+using Reauthorize = std::function<std::string(const Credential& credential, const std::string& tenant_id)>;
+
 // Drives every open SSE stream from ONE thread: a stream costs a socket and a queue, never a thread. The
 // subscription's notify (on the store's writer thread) only queues the stream here; this thread takes the
 // events, frames them and pushes them into the stream's http::StreamChannel (which never blocks). It also
-// replays backlogs from the store, sends the keep-alive comments, and closes streams whose reader is too
-// slow.
-class Pump {
+// replays backlogs from the store, sends the keep-alive comments, re-checks every stream's credentials each
+// Options::stream_reauth_interval (ending those that no longer grant "read"), and closes streams whose
+// reader is too slow. Owned by a shared_ptr (the route's handler); callbacks from other threads hold it
+// weakly.
+class Pump : public std::enable_shared_from_this<Pump> {
  public:
   struct Stream {
-    std::unique_ptr<Subscription> subscription;
+    std::unique_ptr<Subscription> subscription;  // reset when the stream ends for lost credentials
     std::shared_ptr<http::StreamChannel> channel;
     std::string tenant_id;
     std::string type;
+    Credential credential;
     int64_t cursor = 0;  // last event id sent (or the starting point)
     Clock::time_point next_keepalive;
     bool replaying = true;
+    bool ended = false;   // closed by this Pump; nothing more is sent
     bool queued = false;  // GUARDED_BY(Pump::mu_): in ready_
   };
 
-  explicit Pump(Events& events) : events_(events), thread_([this] { run(); }) {}
+  Pump(Events& events, Reauthorize reauthorize)
+      : events_(events), reauthorize_(std::move(reauthorize)), thread_([this] { run(); }) {}
   ~Pump() {
     {
       std::lock_guard lock(mu_);
@@ -116,8 +137,13 @@ class Pump {
 
   void add(std::shared_ptr<Stream> stream) {
     std::weak_ptr<Stream> weak = stream;
-    stream->subscription->setNotify([this, weak] { wake(weak); });
-    stream->channel->onClose([this, weak] { wake(weak); });
+    std::weak_ptr<Pump> pump = weak_from_this();
+    stream->subscription->setNotify([pump, weak] {
+      if (auto p = pump.lock()) p->wake(weak);
+    });
+    stream->channel->onClose([pump, weak] {
+      if (auto p = pump.lock()) p->wake(weak);
+    });
     std::lock_guard lock(mu_);
     streams_.push_back(stream);
     stream->queued = true;
@@ -140,31 +166,48 @@ class Pump {
   }
 
   void run() {
+    const auto reauth_every =
+        std::max<Clock::duration>(std::chrono::milliseconds(10), events_.options().stream_reauth_interval);
     std::unique_lock lock(mu_);
     auto next_sweep = Clock::now();
+    auto next_reauth = Clock::now() + reauth_every;
     while (!stopping_) {
-      cv_.wait_until(lock, next_sweep, [this] { return stopping_ || !ready_.empty(); });
+      cv_.wait_until(lock, std::min(next_sweep, next_reauth),
+                     [this] { return stopping_ || !ready_.empty(); });
       if (stopping_) break;
-      std::deque<std::shared_ptr<Stream>> batch;
-      batch.swap(ready_);
-      for (auto& s : batch)
-        s->queued = false;
-      lock.unlock();
-      std::vector<std::shared_ptr<Stream>> requeue;
-      for (auto& s : batch)
-        if (step(*s) == Step::kMore) requeue.push_back(s);
-      const auto now = Clock::now();
-      bool sweep = now >= next_sweep;
-      lock.lock();
-      for (auto& s : requeue) {
-        if (!s->queued) {
-          s->queued = true;
-          ready_.push_back(s);
+      // A thread entry point: one failing step (an allocation, a store read) is logged, the pump goes on.
+      try {
+        if (Clock::now() >= next_reauth) {
+          next_reauth = Clock::now() + reauth_every;  // first: a check that throws is not retried at once
+          std::vector<std::shared_ptr<Stream>> open = streams_;
+          lock.unlock();
+          reauthorize(open);
+          lock.lock();
         }
-      }
-      if (sweep) {
-        next_sweep = now + std::chrono::seconds(1);
-        sweepLocked(now);
+        std::deque<std::shared_ptr<Stream>> batch;
+        batch.swap(ready_);
+        for (auto& s : batch)
+          s->queued = false;
+        lock.unlock();
+        std::vector<std::shared_ptr<Stream>> requeue;
+        for (auto& s : batch)
+          if (step(*s) == Step::kMore) requeue.push_back(s);
+        const auto now = Clock::now();
+        const bool sweep = now >= next_sweep;
+        lock.lock();
+        for (auto& s : requeue) {
+          if (!s->queued) {
+            s->queued = true;
+            ready_.push_back(s);
+          }
+        }
+        if (sweep) {
+          next_sweep = now + std::chrono::seconds(1);
+          sweepLocked(now);
+        }
+      } catch (const std::exception& e) {
+        if (!lock.owns_lock()) lock.lock();
+        log::error("event stream pump step failed", {{"error", e.what()}});
       }
     }
     // The server is going away: end every stream.
@@ -173,10 +216,41 @@ class Pump {
     streams_.clear();
   }
 
+  // Ends the streams whose credentials no longer grant "read" on their tenant. Streams of one API key are
+  // checked once (a revoked key ends all of them together). REQUIRES: mu_ NOT held (store reads).
+  void reauthorize(const std::vector<std::shared_ptr<Stream>>& open) {
+    std::map<std::string, std::string> verdicts;  // API key id + tenant -> "" or why not
+    for (const auto& s : open) {
+      if (s->ended || !s->channel->isOpen()) continue;
+      std::string verdict;
+      if (s->credential.admin) {
+        verdict = reauthorize_(s->credential, s->tenant_id);  // rare: checked one by one
+      } else {
+        const std::string group = s->credential.key_id + '\n' + s->tenant_id;
+        auto it = verdicts.find(group);
+        if (it == verdicts.end())
+          it = verdicts.emplace(group, reauthorize_(s->credential, s->tenant_id)).first;
+        verdict = it->second;
+      }
+      if (verdict.empty()) continue;
+      log::info("event stream closed: its credentials no longer grant read",
+                {{"tenant", s->tenant_id}, {"key_id", s->credential.key_id}, {"reason", verdict}});
+      end(*s, ": stream closed: " + verdict + "\n\n");
+    }
+  }
+
+  // Ends a stream for good: no event is queued or sent after this. Pump thread only.
+  void end(Stream& s, std::string last_words) {
+    s.ended = true;
+    s.subscription.reset();  // unsubscribes: nothing more is queued for it
+    s.channel->write(std::move(last_words));
+    s.channel->close();
+  }
+
   // Keep-alive comments for quiet streams; forgets streams that ended. REQUIRES: mu_ held.
   void sweepLocked(Clock::time_point now) {
     auto end = std::remove_if(streams_.begin(), streams_.end(), [&](const std::shared_ptr<Stream>& s) {
-      if (!s->channel->isOpen()) return true;
+      if (s->ended || !s->channel->isOpen()) return true;
       if (now >= s->next_keepalive) {
         s->next_keepalive = now + events_.options().keepalive_interval;
         s->channel->write(": keep-alive\n\n");
@@ -189,7 +263,10 @@ class Pump {
   enum class Step { kIdle, kMore };
 
   Step step(Stream& s) {
-    if (!s.channel->isOpen()) return Step::kIdle;  // the sweep forgets it
+    if (s.ended || !s.channel->isOpen()) {
+      s.subscription.reset();  // frees the tenant's stream slot now; the sweep forgets the rest
+      return Step::kIdle;
+    }
     if (events_.stopped()) {
       s.channel->close();
       return Step::kIdle;
@@ -249,6 +326,7 @@ class Pump {
   }
 
   Events& events_;
+  const Reauthorize reauthorize_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::shared_ptr<Stream>> streams_;  // GUARDED_BY(mu_): every open stream
@@ -256,6 +334,29 @@ class Pump {
   bool stopping_ = false;                         // GUARDED_BY(mu_)
   std::thread thread_;                            // last: starts after the members above exist
 };
+
+// The check behind Pump::reauthorize: the same rules as requireTenant at the stream's start.
+std::string recheck(tenancy::Tenancy& tenancy, const Credential& credential, const std::string& tenant_id) {
+  if (credential.admin) {
+    auto admin = tenancy.authenticateAdmin(credential.authorization.view());
+    if (!admin.isOk()) return "the admin token is no longer accepted";
+    auto tenant = tenancy.resolveTenant(credential.on_behalf);
+    if (!tenant.isOk() || tenant->id != tenant_id) return "the tenant no longer exists";
+    return "";
+  }
+  auto principal = tenancy.authenticate(credential.authorization.view());
+  if (!principal.isOk()) {
+    // Fail closed: a stream that cannot be re-checked ends; the client reconnects with Last-Event-ID and is
+    // authenticated afresh.
+    return principal.status().code() == StatusCode::kUnauthenticated
+               ? "the API key was revoked"
+               : "the API key could not be checked again (" + std::string(principal.status().codeName()) +
+                     ")";
+  }
+  if (principal->tenant_id != tenant_id) return "the API key no longer belongs to this tenant";
+  if (!principal->hasScope(tenancy::kScopeRead)) return "the API key lacks the \"read\" scope";
+  return "";
+}
 
 void stream(Events& events, Pump& pump, const tenancy::Principal& p, const http::Request& req,
             http::Response& res) {
@@ -282,10 +383,12 @@ void stream(Events& events, Pump& pump, const tenancy::Principal& p, const http:
   }
   auto subscription = events.subscribe(p.tenant_id, type);
   if (!subscription.isOk()) {
+    res.setHeader("Retry-After", "5");
     if (subscription.status().code() == StatusCode::kRateLimited) {
-      res.setHeader("Retry-After", "5");
-      return http::setError(res, 503, "too_many_streams", subscription.status().message());
+      return http::setError(res, 429, "too_many_streams", subscription.status().message());
     }
+    if (!events.stopped())
+      return http::setError(res, 503, "too_many_streams", subscription.status().message());
     return http::setError(res, 503, "unavailable", subscription.status().message());
   }
   auto state = std::make_shared<Pump::Stream>();
@@ -294,6 +397,10 @@ void stream(Events& events, Pump& pump, const tenancy::Principal& p, const http:
   state->type = type;
   state->cursor = cursor;
   state->next_keepalive = Clock::now() + events.options().keepalive_interval;
+  state->credential.authorization = vault::SecureString(req.header("Authorization"));
+  state->credential.on_behalf = req.header(tenancy::kOnBehalfHeader);
+  state->credential.admin = p.admin;
+  state->credential.key_id = p.key_id;
   res.status = 200;
   res.content_type = "text/event-stream";
   res.setHeader("Cache-Control", "no-cache");
@@ -312,8 +419,11 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Events& eve
                tenancy::requireTenant(tenancy, tenancy::kScopeRead,
                                       [&events](const tenancy::Principal& p, const http::Request& req,
                                                 http::Response& res) { poll(events, p, req, res); }));
-  // The pump lives as long as the route (the server), which is destroyed before `events`.
-  auto pump = std::make_shared<Pump>(events);
+  // The pump lives as long as the route (the server), which is destroyed before `events` and `tenancy`.
+  auto pump =
+      std::make_shared<Pump>(events, [&tenancy](const Credential& credential, const std::string& tenant) {
+        return recheck(tenancy, credential, tenant);
+      });
   server.route(
       "GET", "/api/events/stream",
       tenancy::requireTenant(tenancy, tenancy::kScopeRead,

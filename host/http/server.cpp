@@ -1,11 +1,16 @@
 // HTTP/1.1 on Boost.Beast. One io_context served by `io_threads` network threads; each connection is a
-// Session (shared_ptr) whose operations run on its own strand. A request is read with a Beast parser (header
-// first with the idle timeout, then the body with the read timeout and the body limit), routed, then:
+// Session (shared_ptr) whose operations run on its own strand. A request is read with a Beast parser, routed
+// (http/router.h), then:
 //   - blocking Handler: posted to the worker pool; the response is posted back to the session's strand;
 //   - AsyncHandler: called on the strand; `respond` posts the response back from whatever thread calls it;
 //   - a streamed response (Response::stream): headers go out with Transfer-Encoding: chunked and the session
 //     becomes a Stream: chunks pushed from any thread are queued and written one async_write at a time, and
 //     a pending read notices when the client goes away.
+// Deadlines (absolute, so bytes trickling in never extend them): a new connection's first request head must
+// be complete within header_timeout_ms of the accept; a keep-alive connection waits idle_timeout_ms for the
+// next request's first byte, then header_timeout_ms for the rest of its head; a body gets read_timeout_ms;
+// each write write_timeout_ms. Connection caps and the reserve that keeps health probes answerable: see
+// Server::Impl::admit.
 #include "http/server.h"
 
 #include <boost/asio/bind_executor.hpp>
@@ -13,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/write.hpp>
@@ -37,9 +43,13 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/json_text.h"
+#include "common/text.h"
+#include "http/router.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
@@ -52,80 +62,12 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
+// Whether `text` is 1..max_size bytes of printable ASCII (no spaces or controls).
+bool isPrintableToken(std::string_view text, size_t max_size) {
+  if (text.empty() || text.size() > max_size) return false;
+  for (char c : text)
+    if (c < 0x21 || c > 0x7e) return false;
   return true;
-}
-
-std::vector<std::string_view> splitPath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus_is_space` for query strings (application/x-www-form-urlencoded). A malformed
-// escape is kept as is.
-std::string decodeUrl(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      const int hi = hexValue(text[i + 1]);
-      const int lo = hexValue(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  size_t i = 0;
-  while (i <= query.size() && !query.empty()) {
-    size_t amp = query.find('&', i);
-    if (amp == std::string_view::npos) amp = query.size();
-    std::string_view pair = query.substr(i, amp - i);
-    if (!pair.empty()) {
-      const size_t eq = pair.find('=');
-      if (eq == std::string_view::npos) {
-        out.emplace_back(decodeUrl(pair, true), std::string());
-      } else {
-        out.emplace_back(decodeUrl(pair.substr(0, eq), true), decodeUrl(pair.substr(eq + 1), true));
-      }
-    }
-    if (amp >= query.size()) break;
-    i = amp + 1;
-  }
-  return out;
 }
 
 std::string newRequestId() {
@@ -134,11 +76,6 @@ std::string newRequestId() {
   std::snprintf(buf, sizeof buf, "req_%016llx", static_cast<unsigned long long>(rng()));
   return buf;
 }
-
-struct Segment {
-  enum class Kind { kLiteral, kParam, kRest } kind = Kind::kLiteral;
-  std::string text;  // the literal, or the parameter's name
-};
 
 constexpr char kRequestsName[] = "ihost_http_requests_total";
 constexpr char kRequestsHelp[] = "HTTP requests served, by route pattern, method and status.";
@@ -175,27 +112,14 @@ struct RouteMetrics {
   std::array<std::atomic<metrics::Counter*>, 600> by_status{};  // index = HTTP status; registry-owned
 };
 
+// A registered handler; its index in Server::Impl::routes is its Router id.
 struct Route {
   std::string method;
   std::string pattern;
-  std::vector<Segment> segments;  // parsed once in Server::route()
-  int literal_count = 0;
   Handler handler;  // exactly one of handler / async_handler is set
   AsyncHandler async_handler;
   std::unique_ptr<RouteMetrics> metrics;
 };
-
-// Whether the decoded path segments `parts` match `route` (no allocation).
-bool matches(const Route& route, const std::vector<std::string>& parts) {
-  size_t i = 0;
-  for (const Segment& seg : route.segments) {
-    if (seg.kind == Segment::Kind::kRest) return i < parts.size();
-    if (i >= parts.size()) return false;
-    if (seg.kind == Segment::Kind::kLiteral && seg.text != parts[i]) return false;
-    ++i;
-  }
-  return i == parts.size();
-}
 
 const char* reasonPhrase(int status) {
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -251,16 +175,104 @@ void setError(Response& response, const Status& status) {
 
 class Session;
 
+namespace {
+
+// Paths a reserve connection may ask for (see Server::Impl::admit).
+bool isProbePath(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+// IPv4 clients count per address; IPv6 clients per /64, the block one subscriber usually holds (counting
+// per /128 would let one host open max_connections_per_ip connections from each of 2^64 addresses).
+std::string addressKey(const asio::ip::address& address) {
+  if (address.is_v6()) {
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return address.to_string();
+}
+
+enum class Admission { kNormal, kReserve, kRefused };
+enum class Refusal { kNone, kMaxConnections, kMaxConnectionsPerIp };
+
+const char* refusalLabel(Refusal reason) {
+  return reason == Refusal::kMaxConnectionsPerIp ? "max_connections_per_ip" : "max_connections";
+}
+
+// The 503 a connection over a cap receives: a JSON error, Retry-After, and the connection closes.
+void setRefusal(Response& res, Refusal reason, const ServerOptions& options) {
+  if (reason == Refusal::kMaxConnectionsPerIp) {
+    setError(res, 503, "too_many_connections",
+             "this client address already holds " + std::to_string(options.max_connections_per_ip) +
+                 " connections, the maximum ([server] max_connections_per_ip); reuse or close them and "
+                 "retry");
+  } else {
+    setError(res, 503, "overloaded",
+             "the server holds its maximum of " + std::to_string(options.max_connections) +
+                 " connections ([server] max_connections); retry shortly");
+  }
+  res.setHeader("Retry-After", "2");
+}
+
+// Connection-level metrics (process-global registry; several servers in one process add up).
+struct ConnectionMetrics {
+  metrics::Gauge& open = metrics::registry().gauge(
+      "ihost_http_connections_open", "Open HTTP connections (keep-alive, in flight and event streams).");
+  metrics::Gauge& reserve_open = metrics::registry().gauge(
+      "ihost_http_reserve_connections_open",
+      "Connections over a cap held in the reserve that answers only /healthz, /readyz and /metrics.");
+  metrics::Counter& refused_global = refused("max_connections");
+  metrics::Counter& refused_per_ip = refused("max_connections_per_ip");
+  metrics::Counter& timeout_header = timeout("header");
+  metrics::Counter& timeout_idle = timeout("idle");
+  metrics::Counter& timeout_body = timeout("body");
+
+  static metrics::Counter& refused(const char* reason) {
+    return metrics::registry().counter(
+        "ihost_http_connections_refused_total",
+        "Connections answered 503 (or closed when the reserve was full too) because a connection cap was "
+        "reached, by cap.",
+        {{"reason", reason}});
+  }
+  static metrics::Counter& timeout(const char* phase) {
+    return metrics::registry().counter("ihost_http_read_timeouts_total",
+                                       "Connections closed because a read deadline passed, by phase (header: "
+                                       "the request head; idle: keep-alive wait; body).",
+                                       {{"phase", phase}});
+  }
+};
+
+// Whether application threads may still reach sessions through stream channels and async completions.
+// Server::stop() closes it (exclusive lock) before the io_context goes away; every such call holds it shared
+// while it touches a session or posts to its strand. It outlives the server: the handles hold it.
+struct Gate {
+  std::shared_mutex mu;
+  bool open = true;  // GUARDED_BY(mu)
+};
+
+}  // namespace
+
 struct Server::Impl {
   ServerOptions options;
-  std::vector<Route> routes;
+  Router router;                               // ids index `routes`
+  std::vector<std::unique_ptr<Route>> routes;  // registered before start(); never changes after
   Observer observer;
   std::atomic<bool> ready{false};
   int port = 0;
   std::atomic<bool> running{false};
 
+  // Declared before `ioc`: a Session destroyed while the io_context is destroyed (a handler that never ran)
+  // still updates these.
+  ConnectionMetrics connection_metrics;
+  std::atomic<size_t> live_sessions{0};  // Session objects in existence; stop() waits for 0
+  const std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+
   asio::io_context ioc{1};
   std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_backoff;
   std::unique_ptr<asio::thread_pool> workers;
   std::vector<std::thread> io_threads;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -273,56 +285,63 @@ struct Server::Impl {
     return m;
   }();
 
+  struct AddressCount {
+    size_t normal = 0;
+    size_t reserve = 0;
+  };
   mutable std::mutex sessions_mu;
-  std::set<std::shared_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
+  std::set<std::shared_ptr<Session>> sessions;               // GUARDED_BY(sessions_mu)
+  size_t normal_open = 0;                                    // GUARDED_BY(sessions_mu)
+  size_t reserve_open = 0;                                   // GUARDED_BY(sessions_mu)
+  std::unordered_map<std::string, AddressCount> by_address;  // GUARDED_BY(sessions_mu)
 
-  const Route* match(std::string_view method, const std::vector<std::string>& parts,
-                     std::map<std::string, std::string, std::less<>>& params, bool& path_known) const {
-    const Route* best = nullptr;
-    for (const auto& r : routes) {
-      if (!matches(r, parts)) continue;
-      path_known = true;
-      if (r.method != method) continue;
-      if (best == nullptr || r.literal_count > best->literal_count) best = &r;
-    }
-    if (best == nullptr) return nullptr;
-    for (size_t i = 0; i < best->segments.size(); ++i) {
-      const Segment& seg = best->segments[i];
-      if (seg.kind == Segment::Kind::kParam) {
-        params[seg.text] = parts[i];
-      } else if (seg.kind == Segment::Kind::kRest) {
-        std::string joined;
-        for (size_t k = i; k < parts.size(); ++k) {
-          if (k > i) joined += '/';
-          joined += parts[k];
-        }
-        params[seg.text] = std::move(joined);
-        break;
-      }
-    }
-    return best;
+  // Refusals are counted in metrics; the log gets one line per minute at most, whatever the flood.
+  std::atomic<int64_t> next_refusal_log_ms{0};
+  std::atomic<uint64_t> refused_unlogged{0};
+
+  // The route for `method` and `path` (params filled), or nullptr.
+  const Route* match(std::string_view method, const DecodedPath& path, RouteParams& params) const {
+    auto found = router.match(method, path);
+    if (!found) return nullptr;
+    params = std::move(found->params);
+    return routes[static_cast<size_t>(found->id)].get();
   }
 
   void accept();
-  void forget(const std::shared_ptr<Session>& session) {
-    std::lock_guard lock(sessions_mu);
-    sessions.erase(session);
-  }
+  void admit(tcp::socket socket);
+  void refuseNow(tcp::socket& socket, Refusal reason);
+  void noteRefusal(Refusal reason);
+  void forget(const std::shared_ptr<Session>& session);
 };
 
-// One connection. Every member below is used only on the session's strand, except the stream queue (mu_).
-class Session final : public std::enable_shared_from_this<Session>, public StreamChannel {
+// One connection. Every member below is used only on the session's strand, except the stream queue (mu_)
+// and busy_. Owned by Server::Impl::sessions until it closes, and by the handlers of its pending operations;
+// application threads reach it only through a StreamHandle or an async Respond, which hold it weakly and only
+// while the server's Gate is open, so a session never outlives the io_context.
+class Session final : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {}
+  Session(Server::Impl& server, tcp::socket socket, std::string remote_addr, std::string address_key,
+          bool reserve, Refusal refusal)
+      : server_(server),
+        stream_(std::move(socket)),
+        remote_addr_(std::move(remote_addr)),
+        address_key_(std::move(address_key)),
+        reserve_(reserve),
+        refusal_(refusal) {
+    server_.live_sessions.fetch_add(1);
+  }
+  ~Session() { server_.live_sessions.fetch_sub(1); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   void start() {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay(true), ec);
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_addr_ = endpoint.address().to_string();
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->readHeader(); });
   }
 
+  const std::string& addressKey() const { return address_key_; }
+  bool reserve() const { return reserve_; }
   // Any thread: a request is being handled or answered (stop() waits for those).
   bool busy() const { return busy_.load(); }
   // Any thread: closes the socket (server stop).
@@ -330,9 +349,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->closeNow(); });
   }
 
-  // --- StreamChannel (any thread) ---
-  bool write(std::string data) override {
-    if (data.empty()) return isOpen();
+  // --- the stream side, for StreamHandle (any thread) ---
+  bool streamWrite(std::string data) {
+    if (data.empty()) return streamOpen();
     char size_line[20];
     std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
     std::string chunk;
@@ -349,7 +368,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->flush(); });
     return true;
   }
-  void close() override {
+  void streamClose() {
     {
       std::lock_guard lock(mu_);
       if (stream_closed_ || stream_ending_) return;
@@ -358,34 +377,56 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     }
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->flush(); });
   }
-  bool isOpen() const override {
+  bool streamOpen() const {
     std::lock_guard lock(mu_);
     return !stream_closed_ && !stream_ending_;
   }
-  size_t pendingBytes() const override {
+  size_t streamPendingBytes() const {
     std::lock_guard lock(mu_);
     return pending_bytes_;
   }
-  void onClose(std::function<void()> fn) override {
-    {
-      std::lock_guard lock(mu_);
-      if (!stream_closed_) {
-        on_close_.push_back(std::move(fn));
-        return;
-      }
-    }
-    fn();
+  // Keeps `fn` for closeNow(); false (fn untouched) when the connection has closed already.
+  bool streamOnClose(std::function<void()>& fn) {
+    std::lock_guard lock(mu_);
+    if (stream_closed_) return false;
+    on_close_.push_back(std::move(fn));
+    return true;
   }
 
  private:
+  enum class Phase { kHeader, kIdle, kBody, kOther };
+
   const ServerOptions& options() const { return server_.options; }
+
+  // The whole head must arrive within this much time from its first byte (from accept on a new
+  // connection): an absolute deadline, so bytes trickling in do not extend it.
+  std::chrono::milliseconds headerTimeout() const {
+    int ms = options().header_timeout_ms;
+    if (reserve_) ms = std::min(ms, options().reserve_header_timeout_ms);
+    return std::chrono::milliseconds(std::max(1, ms));
+  }
+
+  // Keep-alive: the next request's first byte may take idle_timeout_ms; then its head gets headerTimeout().
+  void awaitNext() {
+    if (closed_) return;
+    if (buffer_.size() > 0) return readHeader();  // pipelined: the next head has begun already
+    phase_ = Phase::kIdle;
+    stream_.expires_after(std::chrono::milliseconds(options().idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->failRead(ec);
+                              self->buffer_.commit(n);
+                              self->readHeader();
+                            });
+  }
 
   void readHeader() {
     if (closed_) return;
     parser_.emplace();
     parser_->header_limit(64 * 1024);
     parser_->body_limit(options().max_body_bytes);
-    stream_.expires_after(std::chrono::milliseconds(options().idle_timeout_ms));
+    phase_ = Phase::kHeader;
+    stream_.expires_after(headerTimeout());
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, size_t) { self->onHeader(ec); });
@@ -393,8 +434,16 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
 
   void onHeader(beast::error_code ec) {
     if (ec) return failRead(ec);
+    phase_ = Phase::kOther;
     started_ = Clock::now();
     auto& msg = parser_->get();
+    if (reserve_) {
+      // Over a cap: only a bodiless health probe is served; anything else is told to come back later.
+      const std::string_view target(msg.target().data(), msg.target().size());
+      const bool probe = (msg.method() == bhttp::verb::get || msg.method() == bhttp::verb::head) &&
+                         isProbePath(target.substr(0, target.find('?'))) && parser_->is_done();
+      if (!probe) return refuse();
+    }
     const auto length = parser_->content_length();
     if (length && *length > options().max_body_bytes) return tooLarge();
     // curl and others wait for "100 Continue" before sending a body of more than 1 KB.
@@ -416,17 +465,28 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
 
   void readBody() {
     if (parser_->is_done()) return onRequest();
+    phase_ = Phase::kBody;
     stream_.expires_after(std::chrono::milliseconds(options().read_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->failRead(ec);
+      self->phase_ = Phase::kOther;
       self->onRequest();
     });
   }
 
   void failRead(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) return tooLarge();
-    // A parse error (bytes that are not HTTP/1.1) gets a 400; a closed, reset or timed-out connection is
-    // just closed.
+    if (ec == beast::error::timeout) {
+      // The stream closed the socket already; nothing can be written. Counted, not logged (slow clients
+      // and slowloris attempts are routine).
+      auto& m = server_.connection_metrics;
+      (phase_ == Phase::kIdle   ? m.timeout_idle
+       : phase_ == Phase::kBody ? m.timeout_body
+                                : m.timeout_header)
+          .inc();
+      return closeNow();
+    }
+    // A parse error (bytes that are not HTTP/1.1) gets a 400; a closed or reset connection is just closed.
     if (ec == bhttp::error::end_of_stream ||
         &ec.category() != &bhttp::make_error_code(bhttp::error::bad_target).category()) {
       return closeNow();
@@ -448,6 +508,17 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     writeResponse(std::move(res), nullptr);
   }
 
+  // A reserve connection that is not a health probe: 503 with Retry-After, then close.
+  void refuse() {
+    Response res;
+    setRefusal(res, refusal_, options());
+    keep_alive_ = false;
+    linger_ = !parser_->is_done();  // a body may follow the head: drain it so the 503 is not reset away
+    route_ = nullptr;
+    head_ = false;
+    writeResponse(std::move(res), nullptr);
+  }
+
   void onRequest() {
     stream_.expires_never();
     busy_ = true;
@@ -455,32 +526,54 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     auto req = std::make_shared<Request>();
     req->method = std::string(msg.method_string());
     const std::string_view target(msg.target().data(), msg.target().size());
-    const size_t qmark = target.find('?');
-    const std::string_view raw_path = target.substr(0, qmark);
-    std::vector<std::string> parts;
-    for (auto segment : splitPath(raw_path))
-      parts.push_back(decodeUrl(segment, false));
-    req->path = decodeUrl(raw_path, false);
-    if (qmark != std::string_view::npos) req->query = parseQuery(target.substr(qmark + 1));
+    auto decoded = decodeTarget(target);
+    if (decoded.isOk()) {
+      req->path = std::move(decoded->path.text);
+      req->query = std::move(decoded->query);
+    } else {
+      req->path = toValidUtf8(target.substr(0, target.find('?')));  // for the observer only
+    }
     req->body = std::move(msg.body());
     req->remote_addr = remote_addr_;
     req->headers.reserve(static_cast<size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& field : msg)
       req->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    // A client's request id is echoed in a response header, error messages and logs: printable ASCII only.
     req->request_id = req->header("X-Request-Id");
-    if (req->request_id.empty() || req->request_id.size() > 128) req->request_id = newRequestId();
+    if (!isPrintableToken(req->request_id, 128)) req->request_id = newRequestId();
     ++served_;
-    keep_alive_ =
-        msg.keep_alive() && served_ < static_cast<size_t>(std::max(1, options().keep_alive_max_requests));
+    keep_alive_ = !reserve_ && msg.keep_alive() &&
+                  served_ < static_cast<size_t>(std::max(1, options().keep_alive_max_requests));
     version_ = msg.version();
-
-    bool path_known = false;
-    const Route* route = server_.match(req->method, parts, req->params, path_known);
     head_ = req->method == "HEAD";
+
+    // Bytes that are not UTF-8 in the target or a header are the client's mistake: a specific 400, never an
+    // exception further down (every string a handler receives goes into JSON as is), and no log line.
+    std::string invalid;
+    if (!decoded.isOk()) {
+      invalid = decoded.status().message();
+    } else {
+      for (const auto& [name, value] : req->headers) {
+        if (!isValidUtf8(value)) {
+          invalid = "header " + name + " is not valid UTF-8";  // names are HTTP tokens: ASCII
+          break;
+        }
+      }
+    }
+    if (!invalid.empty()) {
+      route_ = nullptr;
+      req->route = "unmatched";
+      Response res;
+      setError(res, 400, "invalid_request", invalid);
+      return writeResponse(std::move(res), req);
+    }
+    const DecodedPath& path = decoded->path;
+    const Route* route = server_.match(req->method, path, req->params);
     if (route == nullptr && head_) {
       // HEAD is GET without the body (RFC 9110 9.3.2): served by the GET route unless one is registered.
-      route = server_.match("GET", parts, req->params, path_known);
+      route = server_.match("GET", path, req->params);
     }
+    const bool path_known = route != nullptr || server_.router.matchesAnyMethod(path);
     route_ = route;
     if (route == nullptr) {
       req->route = "unmatched";
@@ -494,21 +587,24 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     }
     req->route = route->pattern;
     if (route->async_handler) {
-      auto self = shared_from_this();
+      // The completion holds the session weakly and posts only while the gate is open: an application that
+      // answers after the server stopped (a group commit finishing late) finds nothing to answer.
       auto answered = std::make_shared<std::atomic<bool>>(false);
-      Respond respond = [self, req, answered](Response res) {
+      Respond respond = [gate = server_.gate, weak = weak_from_this(), req, answered](Response res) {
         if (answered->exchange(true)) return;  // exactly once
+        std::shared_lock lock(gate->mu);
+        if (!gate->open) return;
+        auto self = weak.lock();
+        if (!self) return;
         asio::post(self->stream_.get_executor(),
                    [self, req, res = std::move(res)]() mutable { self->writeResponse(std::move(res), req); });
       };
       try {
         route->async_handler(*req, respond);
       } catch (const std::exception& e) {
-        log::error("unhandled exception in HTTP handler",
-                   {{"route", route->pattern}, {"error", e.what()}, {"request_id", req->request_id}});
-        Response res;
-        setError(res, 500, "internal", "internal error (request id " + req->request_id + ")");
-        respond(std::move(res));
+        failHandler(route, req, e.what(), respond);
+      } catch (...) {
+        failHandler(route, req, "unknown exception", respond);
       }
       return;
     }
@@ -517,13 +613,26 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
       try {
         route->handler(*req, res);
       } catch (const std::exception& e) {
-        log::error("unhandled exception in HTTP handler",
-                   {{"route", route->pattern}, {"error", e.what()}, {"request_id", req->request_id}});
-        setError(res, 500, "internal", "internal error (request id " + req->request_id + ")");
+        internalError(route, req, e.what(), res);
+      } catch (...) {
+        internalError(route, req, "unknown exception", res);
       }
       asio::post(self->stream_.get_executor(),
                  [self, req, res = std::move(res)]() mutable { self->writeResponse(std::move(res), req); });
     });
+  }
+
+  static void internalError(const Route* route, const std::shared_ptr<Request>& req, const char* what,
+                            Response& res) {
+    log::error("unhandled exception in HTTP handler",
+               {{"route", route->pattern}, {"error", what}, {"request_id", req->request_id}});
+    setError(res, 500, "internal", "internal error (request id " + req->request_id + ")");
+  }
+  static void failHandler(const Route* route, const std::shared_ptr<Request>& req, const char* what,
+                          const Respond& respond) {
+    Response res;
+    internalError(route, req, what, res);
+    respond(std::move(res));
   }
 
   // Metrics (route pattern, never the raw path) and the observer, once per answered request.
@@ -564,7 +673,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
       self->busy_ = false;
       if (!ec && self->linger_) return self->lingerClose();
       if (ec || !self->keep_alive_) return self->closeNow();
-      self->readHeader();
+      self->awaitNext();
     });
   }
 
@@ -591,7 +700,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     stream_.async_read_some(asio::buffer(discard_),
                             [self = shared_from_this()](beast::error_code, size_t) { self->closeNow(); });
     flush();
-    res.stream(std::static_pointer_cast<StreamChannel>(shared_from_this()));
+    res.stream(std::make_shared<StreamHandle>(server_.gate, weak_from_this()));
   }
 
   void flush() {
@@ -628,12 +737,13 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
                       });
   }
 
-  // Half-closes, then reads and drops what the client still sends (for at most 2 s) before closing: closing
-  // a socket with unread bytes sends a reset, which can destroy the answer before the client reads it.
+  // Half-closes, then reads and drops what the client still sends (for at most 2 s, 500 ms on a reserve
+  // connection) before closing: closing a socket with unread bytes sends a reset, which can destroy the
+  // answer before the client reads it.
   void lingerClose() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    stream_.expires_after(reserve_ ? std::chrono::milliseconds(500) : std::chrono::milliseconds(2000));
     drain();
   }
   void drain() {
@@ -647,6 +757,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
   void closeNow() {
     if (closed_) return;
     closed_ = true;
+    server_.forget(shared_from_this());  // before the client can see the close: its slot is free by then
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -658,19 +769,73 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
       pending_bytes_ = 0;
       callbacks.swap(on_close_);
     }
-    for (auto& fn : callbacks)
-      fn();
-    server_.forget(shared_from_this());
+    for (auto& fn : callbacks) {
+      try {
+        fn();
+      } catch (const std::exception& e) {
+        log::error("stream close callback failed", {{"error", e.what()}});
+      }
+    }
   }
+
+  // What the application holds for a streamed response: the session weakly, and only while the gate is open
+  // (see Gate). Once the server stopped, or the connection is gone, writes return false and onClose runs at
+  // once.
+  class StreamHandle final : public StreamChannel {
+   public:
+    StreamHandle(std::shared_ptr<Gate> gate, std::weak_ptr<Session> session)
+        : gate_(std::move(gate)), session_(std::move(session)) {}
+    bool write(std::string data) override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open) return false;
+      auto s = session_.lock();  // destroyed before `lock` is released: the io_context is still alive
+      return s && s->streamWrite(std::move(data));
+    }
+    void close() override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open) return;
+      if (auto s = session_.lock()) s->streamClose();
+    }
+    bool isOpen() const override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open) return false;
+      auto s = session_.lock();
+      return s && s->streamOpen();
+    }
+    size_t pendingBytes() const override {
+      std::shared_lock lock(gate_->mu);
+      if (!gate_->open) return 0;
+      auto s = session_.lock();
+      return s ? s->streamPendingBytes() : 0;
+    }
+    void onClose(std::function<void()> fn) override {
+      {
+        std::shared_lock lock(gate_->mu);
+        if (gate_->open) {
+          auto s = session_.lock();
+          if (s && s->streamOnClose(fn)) return;
+        }
+      }
+      fn();
+    }
+
+   private:
+    const std::shared_ptr<Gate> gate_;
+    const std::weak_ptr<Session> session_;
+  };
 
   Server::Impl& server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::string remote_addr_;
+  const std::string remote_addr_;
+  const std::string address_key_;  // what the per-address cap counts (Server::Impl::by_address)
+  const bool reserve_;             // admitted over a cap: serves one health probe, 503 otherwise
+  const Refusal refusal_;          // the cap that was reached (reserve connections only)
   std::string continue_line_;
   const Route* route_ = nullptr;  // of the request being answered
   bool head_ = false;             // the request being answered is a HEAD
+  Phase phase_ = Phase::kHeader;  // what the pending read is for (timeout metrics)
   Clock::time_point started_;
   size_t served_ = 0;
   unsigned version_ = 11;
@@ -694,28 +859,117 @@ void Server::Impl::accept() {
   acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      // EMFILE and the like: back off a little instead of spinning (without blocking a network thread).
       log::warn("HTTP accept failed", {{"error", ec.message()}});
-      // EMFILE and the like: back off a little instead of spinning.
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      return accept();
+      accept_backoff->expires_after(std::chrono::milliseconds(50));
+      accept_backoff->async_wait([this](beast::error_code) {
+        if (acceptor->is_open()) accept();
+      });
+      return;
     }
-    auto session = std::make_shared<Session>(*this, std::move(socket));
-    bool admitted = false;
-    {
-      std::lock_guard lock(sessions_mu);
-      if (sessions.size() < static_cast<size_t>(std::max(1, options.max_connections))) {
-        sessions.insert(session);
-        admitted = true;
-      }
-    }
-    if (admitted) {
-      session->start();
-    } else {
-      log::warn("HTTP connection refused: too many open connections",
-                {{"max_connections", options.max_connections}});
-    }
+    admit(std::move(socket));
     accept();
   });
+}
+
+// Admission. A connection within both caps (max_connections, max_connections_per_ip) is served normally.
+// Over a cap it goes to a small reserve (reserve_connections, at most a quarter of it per address) that
+// serves exactly one request with a short header timeout: /healthz, /readyz and /metrics are answered as
+// usual, anything else gets 503 with Retry-After. So health probes keep working while an attacker holds the
+// caps, other clients learn why they are turned away, and the reserve itself cannot be held for long (its
+// header timeout is short) nor by one address (its per-address share). When the reserve is full too, the
+// 503 is written without reading the request and the connection is closed: best effort, never a thread or a
+// buffer per refused connection.
+void Server::Impl::admit(tcp::socket socket) {
+  beast::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec || !running.load()) return;  // the client left already, or the server is stopping
+  std::string key = addressKey(endpoint.address());
+  Admission admission = Admission::kRefused;
+  Refusal refusal = Refusal::kNone;
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard lock(sessions_mu);
+    AddressCount& count = by_address[key];
+    const bool global_full = normal_open >= static_cast<size_t>(std::max(1, options.max_connections));
+    const bool address_full = options.max_connections_per_ip > 0 &&
+                              count.normal >= static_cast<size_t>(options.max_connections_per_ip);
+    if (!global_full && !address_full) {
+      admission = Admission::kNormal;
+      ++normal_open;
+      ++count.normal;
+    } else {
+      refusal = address_full ? Refusal::kMaxConnectionsPerIp : Refusal::kMaxConnections;
+      const size_t reserve = static_cast<size_t>(std::max(0, options.reserve_connections));
+      const size_t share = std::max<size_t>(1, reserve / 4);
+      if (reserve_open < reserve && count.reserve < share) {
+        admission = Admission::kReserve;
+        ++reserve_open;
+        ++count.reserve;
+      } else if (count.normal == 0 && count.reserve == 0) {
+        by_address.erase(key);
+      }
+    }
+    if (admission != Admission::kRefused) {
+      session = std::make_shared<Session>(*this, std::move(socket), endpoint.address().to_string(),
+                                          std::move(key), admission == Admission::kReserve, refusal);
+      sessions.insert(session);
+    }
+  }
+  if (refusal != Refusal::kNone) noteRefusal(refusal);
+  if (admission == Admission::kRefused) return refuseNow(socket, refusal);
+  connection_metrics.open.add(1);
+  if (admission == Admission::kReserve) connection_metrics.reserve_open.add(1);
+  session->start();
+}
+
+void Server::Impl::refuseNow(tcp::socket& socket, Refusal reason) {
+  Response res;
+  setRefusal(res, reason, options);
+  std::string text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 2\r\n"
+      "Connection: close\r\nContent-Length: " +
+      std::to_string(res.body.size()) + "\r\n\r\n" + res.body;
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(text), ec);  // a fresh socket's send buffer takes it whole, or it is lost
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
+void Server::Impl::noteRefusal(Refusal reason) {
+  (reason == Refusal::kMaxConnectionsPerIp ? connection_metrics.refused_per_ip
+                                           : connection_metrics.refused_global)
+      .inc();
+  refused_unlogged.fetch_add(1);
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+  int64_t due = next_refusal_log_ms.load();
+  if (now_ms < due || !next_refusal_log_ms.compare_exchange_strong(due, now_ms + 60000)) return;
+  log::warn(
+      "HTTP connections refused: a connection cap is reached (further refusals this minute are only "
+      "counted in ihost_http_connections_refused_total)",
+      {{"refused", static_cast<int64_t>(refused_unlogged.exchange(0))},
+       {"last_cap", refusalLabel(reason)},
+       {"max_connections", options.max_connections},
+       {"max_connections_per_ip", options.max_connections_per_ip}});
+}
+
+void Server::Impl::forget(const std::shared_ptr<Session>& session) {
+  {
+    std::lock_guard lock(sessions_mu);
+    if (sessions.erase(session) == 0) return;
+    auto it = by_address.find(session->addressKey());
+    if (it != by_address.end()) {
+      size_t& n = session->reserve() ? it->second.reserve : it->second.normal;
+      if (n > 0) --n;
+      if (it->second.normal == 0 && it->second.reserve == 0) by_address.erase(it);
+    }
+    size_t& open = session->reserve() ? reserve_open : normal_open;
+    if (open > 0) --open;
+  }
+  connection_metrics.open.add(-1);
+  if (session->reserve()) connection_metrics.reserve_open.add(-1);
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -736,38 +990,30 @@ Server::~Server() {
 }
 
 namespace {
-Route parseRoute(std::string_view method, std::string_view pattern) {
-  Route r;
-  r.method = std::string(method);
-  r.pattern = std::string(pattern);
-  r.metrics = std::make_unique<RouteMetrics>(r.pattern, r.method);
-  for (auto seg : splitPath(pattern)) {
-    Segment parsed;
-    if (seg.size() > 5 && seg.front() == '{' && seg.substr(seg.size() - 4) == "...}") {
-      parsed.kind = Segment::Kind::kRest;
-      parsed.text = std::string(seg.substr(1, seg.size() - 5));
-    } else if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
-      parsed.kind = Segment::Kind::kParam;
-      parsed.text = std::string(seg.substr(1, seg.size() - 2));
-    } else {
-      parsed.text = std::string(seg);
-      ++r.literal_count;
-    }
-    r.segments.push_back(std::move(parsed));
+std::unique_ptr<Route> makeRoute(Router& router, size_t id, std::string_view method,
+                                 std::string_view pattern) {
+  if (Status s = router.add(method, pattern, static_cast<int>(id)); !s.isOk()) {
+    // Patterns are written in code, never taken from input: a bad one is a bug to fix before shipping.
+    std::fprintf(stderr, "ihost: invalid route pattern: %s\n", s.message().c_str());
+    std::abort();
   }
+  auto r = std::make_unique<Route>();
+  r->method = std::string(method);
+  r->pattern = std::string(pattern);
+  r->metrics = std::make_unique<RouteMetrics>(r->pattern, r->method);
   return r;
 }
 }  // namespace
 
 void Server::route(std::string_view method, std::string_view pattern, Handler handler) {
-  Route r = parseRoute(method, pattern);
-  r.handler = std::move(handler);
+  auto r = makeRoute(impl_->router, impl_->routes.size(), method, pattern);
+  r->handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
 }
 
 void Server::routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {
-  Route r = parseRoute(method, pattern);
-  r.async_handler = std::move(handler);
+  auto r = makeRoute(impl_->router, impl_->routes.size(), method, pattern);
+  r->async_handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
 }
 
@@ -802,12 +1048,26 @@ Status Server::start() {
   if (ec) return Status::unavailable("cannot listen on " + o.host + ": " + ec.message());
   impl_->port = acceptor.local_endpoint().port();
   impl_->acceptor.emplace(std::move(acceptor));
+  impl_->accept_backoff.emplace(impl_->acceptor->get_executor());
   impl_->workers = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, o.worker_threads)));
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->running = true;
   impl_->accept();
-  for (int i = 0; i < std::max(1, o.io_threads); ++i)
-    impl_->io_threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  for (int i = 0; i < std::max(1, o.io_threads); ++i) {
+    impl_->io_threads.emplace_back([impl = impl_.get()] {
+      // A thread entry point: an exception escaping a handler is logged and the thread keeps serving.
+      for (;;) {
+        try {
+          impl->ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          log::error("unhandled exception on an HTTP network thread", {{"error", e.what()}});
+        } catch (...) {
+          log::error("unhandled exception on an HTTP network thread", {{"error", "unknown"}});
+        }
+      }
+    });
+  }
   return Status::ok();
 }
 
@@ -826,6 +1086,7 @@ void Server::stop() {
   asio::post(impl_->ioc, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor->close(ec);
+    impl->accept_backoff->cancel();
   });
   auto snapshot = [this] {
     std::lock_guard lock(impl_->sessions_mu);
@@ -849,18 +1110,31 @@ void Server::stop() {
   for (auto& s : snapshot())
     s->shutdown();
   impl_->workers->join();
-  impl_->work.reset();
-  const auto drain_deadline = Clock::now() + std::chrono::seconds(1);
-  while (Clock::now() < drain_deadline) {
-    if (snapshot().empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // From here on no application thread reaches a session: stream channels and async completions that the
+  // application still holds become no-ops. Taking the gate exclusively also waits for a call in progress.
+  {
+    std::unique_lock lock(impl_->gate->mu);
+    impl_->gate->open = false;
   }
+  // Let the network threads run the closed sessions' last handlers, so every Session is destroyed while the
+  // io_context (its sockets' and timers' services) still exists.
+  impl_->work.reset();
+  const auto drain_deadline = Clock::now() + std::chrono::seconds(2);
+  while (impl_->live_sessions.load() > 0 && Clock::now() < drain_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   impl_->ioc.stop();
   for (auto& t : impl_->io_threads)
     t.join();
   impl_->io_threads.clear();
   std::lock_guard lock(impl_->sessions_mu);
+  impl_->connection_metrics.open.add(-static_cast<double>(impl_->normal_open + impl_->reserve_open));
+  impl_->connection_metrics.reserve_open.add(-static_cast<double>(impl_->reserve_open));
   impl_->sessions.clear();
+  impl_->by_address.clear();
+  impl_->normal_open = 0;
+  impl_->reserve_open = 0;
+  // Any Session still referenced now is held by a handler that never ran; ~io_context destroys those
+  // handlers (and so the sessions) before it destroys its services.
 }
 
 }  // namespace ih::http

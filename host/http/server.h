@@ -18,6 +18,8 @@
 
 namespace ih::http {
 
+// Every string here except `body` is well-formed UTF-8: the server answers 400 invalid_request to a target or
+// header that is not, so handlers may put any of them into JSON as is.
 struct Request {
   std::string method;
   std::string path;  // without the query string
@@ -39,7 +41,9 @@ struct Request {
 };
 
 // The write side of a streamed response (Server-Sent Events and the like), pushed by the application from any
-// thread: the response is chunked and stays open until close() or the client leaves. Thread-safe.
+// thread: the response is chunked and stays open until close() or the client leaves. Thread-safe. The
+// application may keep it as long as it likes: it does not keep the connection (nor the server) alive, and
+// once either is gone every call is a no-op.
 class StreamChannel {
  public:
   virtual ~StreamChannel() = default;
@@ -51,7 +55,7 @@ class StreamChannel {
   // Bytes queued and not yet written to the socket (slow readers: close them past a limit).
   virtual size_t pendingBytes() const = 0;
   // `fn` runs once when the stream ends for any reason (client gone, close(), server stop), on a network
-  // thread; immediately when it has ended already. Must not block.
+  // thread; immediately (on the caller's thread) when it has ended already. Must not block.
   virtual void onClose(std::function<void()> fn) = 0;
 };
 // Called once the response headers are on their way; keep the channel to push chunks.
@@ -92,13 +96,26 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port (see port())
   size_t max_body_bytes = 1 << 20;
-  int read_timeout_ms = 10000;
-  int write_timeout_ms = 10000;
-  int idle_timeout_ms = 60000;
+  // A request head (request line and headers) must be complete this long after its first byte (after the
+  // accept on a new connection). Absolute: a slow trickle of bytes does not extend it.
+  int header_timeout_ms = 10000;
+  int read_timeout_ms = 10000;   // the whole body
+  int write_timeout_ms = 10000;  // each write
+  int idle_timeout_ms = 60000;   // a keep-alive connection waiting for the next request's first byte
   // Threads that run blocking handlers. A connection holds one only while its handler runs.
   int worker_threads = 32;
-  int io_threads = 2;           // network threads (parsing, async handlers, writes)
-  int max_connections = 10000;  // beyond this, new connections are closed at once
+  int io_threads = 2;  // network threads (parsing, async handlers, writes)
+  // Connection caps. Over either, a connection is answered 503 (JSON error, Retry-After) instead of being
+  // served; health probes still are, through the reserve below.
+  int max_connections = 10000;
+  // Per client address (IPv6: per /64). 0 = no per-address cap. Behind a reverse proxy every client has the
+  // proxy's address: raise it to max_connections there (and cap clients at the proxy).
+  int max_connections_per_ip = 256;
+  // Connections over a cap that may still send one request: /healthz, /readyz and /metrics are answered,
+  // anything else gets the 503. At most a quarter of them per address; their head must arrive within
+  // reserve_header_timeout_ms (or header_timeout_ms if shorter).
+  int reserve_connections = 32;
+  int reserve_header_timeout_ms = 2000;
   int keep_alive_max_requests = 10000;
 };
 
@@ -113,8 +130,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Registers a handler. Patterns are literal segments and {name} segments ("/api/items/{id}"); a final
-  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes. Register
-  // before start(); not thread-safe.
+  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes (matching
+  // rules: http/router.h). Register before start(); not thread-safe. REQUIRES: a valid pattern (the process
+  // aborts on a malformed one: patterns are code, never input).
   void route(std::string_view method, std::string_view pattern, Handler handler);
   // Same matching rules; the handler runs on a network thread (see AsyncHandler).
   void routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler);
@@ -126,9 +144,11 @@ class Server {
   Status start();
   // Bound port (after start()).
   int port() const;
-  // Open connections (keep-alive and streams included).
+  // Open connections (keep-alive, streams and reserve connections included).
   size_t connectionCount() const;
   // Stops accepting, lets running handlers finish, closes every connection and stream, joins. Idempotent.
+  // Afterwards StreamChannels and Respond callbacks the application still holds are harmless no-ops (writes
+  // return false), and every connection object is gone before the server's io_context.
   void stop();
 
  private:
