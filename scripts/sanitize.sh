@@ -51,7 +51,7 @@ ASAN_KNOWN_FAILURES=(
 # (-fno-sanitize-recover=all) and prints its stack, TSan exits non-zero at the first race.
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/sanitizers/tsan.supp
 
 # Each phase's wall time, and the CPU time of what it ran (user+sys of the children: what to compare when the
 # machine was busy with something else).
