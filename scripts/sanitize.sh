@@ -127,6 +127,6 @@ for lane in "${lanes[@]}"; do
   esac
 done
 
-printf '\n== sanitize: wall time per phase\n'
+printf '\n== sanitize: wall and CPU time per phase\n'
 printf '%s\n' "${summary[@]}"
 exit $status
