@@ -60,6 +60,8 @@ function step(name) {
 function startProcess(bin, argv, match, label, env = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    child.label = label;
+    child.tail = [];  // the last lines it printed, shown if it does not stop cleanly
     children.push(child);
     const log = fs.createWriteStream(path.join(work, label + ".log"));
     let done = false;
@@ -67,6 +69,8 @@ function startProcess(bin, argv, match, label, env = {}) {
     for (const stream of [child.stdout, child.stderr]) {
       readline.createInterface({ input: stream }).on("line", (line) => {
         log.write(line + "\n");
+        child.tail.push(line);
+        if (child.tail.length > 200) child.tail.shift();
         if (done) return;
         const value = match(line);
         if (value) { done = true; clearTimeout(timer); resolve(value); }
@@ -346,18 +350,45 @@ async function main() {
   }
 }
 
-function cleanup() {
-  for (const c of children) { try { c.kill("SIGTERM"); } catch (_) { /* gone */ } }
+// Stops every child with SIGTERM and waits for it (output included). Each must exit 0 within 20 s: a crash, a
+// hang or a sanitizer report at shutdown (scripts/sanitize.sh runs this test against sanitized binaries) is a
+// failure, returned as a message that ends with the child's last lines.
+async function stopChildren() {
+  const problems = [];
+  await Promise.all(children.map((c) => new Promise((resolve) => {
+    const report = (why) => problems.push(c.label + " " + why + "; its last lines:\n  " + c.tail.join("\n  "));
+    const timer = setTimeout(() => { report("did not exit within 20 s of SIGTERM"); c.kill("SIGKILL"); resolve(); }, 20000);
+    const closed = (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) report("exited with " + (signal ? "signal " + signal : "status " + code));
+      resolve();
+    };
+    if (c.exitCode !== null || c.signalCode !== null) {
+      closed(c.exitCode, c.signalCode);
+      return;
+    }
+    c.once("close", closed);
+    c.kill("SIGTERM");
+  })));
+  return problems;
 }
 
-main().then(() => {
-  cleanup();
+main().then(async () => {
+  const problems = await stopChildren();
+  if (problems.length) {
+    console.error("FAILED: a process did not stop cleanly:\n" + problems.join("\n"));
+    console.error("logs kept in " + work);
+    console.log(`${passed} passed, 1 failed`);
+    process.exit(1);
+  }
+  step("ihost and the Stripe double stop cleanly on SIGTERM");
   console.log(`${passed} passed, 0 failed`);
-  setTimeout(() => { fs.rmSync(work, { recursive: true, force: true }); process.exit(0); }, 500);
-}, (e) => {
-  cleanup();
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}, async (e) => {
   console.error("FAILED: " + (e && e.stack ? e.stack : e));
+  for (const problem of await stopChildren()) console.error(problem);
   console.error("logs kept in " + work);
   console.log(`${passed} passed, 1 failed`);
-  setTimeout(() => process.exit(1), 500);
+  process.exit(1);
 });

@@ -1,5 +1,5 @@
-// SecureString and the crypto helpers. This file replaces the global operator new/delete (for the whole
-// test_unit_vault binary) with malloc/free wrappers that can inspect one watched buffer just before it is
+// SecureString and the crypto helpers. This file replaces the global operator new/delete (every form, for the
+// whole test_unit_vault binary) with malloc/free wrappers that can inspect one watched buffer just before it is
 // freed, which is how the "zeroed before free" promise is checked without reading freed memory.
 #include <atomic>
 #include <cstdlib>
@@ -37,26 +37,93 @@ void watch(const void* p, size_t n) {
 
 }  // namespace
 
-void* operator new(std::size_t n) {
-  void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
+// Every replaceable form is replaced (plain, array, nothrow, sized, aligned), all on malloc/aligned_alloc and
+// free: replacing only some would pair one allocator's new with the other's delete wherever the standard library
+// or Catch uses a form left out (std::stable_sort's nothrow buffer), which AddressSanitizer rightly reports as
+// alloc-dealloc-mismatch.
+namespace {
+
+void* allocate(std::size_t n) noexcept {
+  return std::malloc(n == 0 ? 1 : n);
 }
-void* operator new[](std::size_t n) {
-  return ::operator new(n);
+
+void* allocateAligned(std::size_t n, std::align_val_t alignment) noexcept {
+  const auto align = static_cast<std::size_t>(alignment);
+  const std::size_t rounded = (n == 0 ? align : (n + align - 1) / align * align);  // aligned_alloc needs a multiple
+  return std::aligned_alloc(align, rounded);
 }
-void operator delete(void* p) noexcept {
+
+void release(void* p) noexcept {
   inspectBeforeFree(p);
   std::free(p);
 }
+
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = allocate(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = allocate(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return allocate(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return allocate(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  if (void* p = allocateAligned(n, a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  if (void* p = allocateAligned(n, a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocateAligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return allocateAligned(n, a);
+}
+
+void operator delete(void* p) noexcept {
+  release(p);
+}
 void operator delete[](void* p) noexcept {
-  ::operator delete(p);
+  release(p);
 }
 void operator delete(void* p, std::size_t) noexcept {
-  ::operator delete(p);
+  release(p);
 }
 void operator delete[](void* p, std::size_t) noexcept {
-  ::operator delete(p);
+  release(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  release(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  release(p);
 }
 
 using ih::vault::SecureString;
