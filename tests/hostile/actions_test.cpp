@@ -15,7 +15,7 @@ Headers withKey(const Tenant& t, const std::string& idempotency_key) {
 
 }  // namespace
 
-TEST_CASE("actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json naming the depth; host lives",
+TEST_CASE("actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json naming the depth - host lives",
           "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
@@ -35,7 +35,7 @@ TEST_CASE("actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json 
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: an unknown action is 404 unknown_action; nothing stored or sent", "[hostile][actions]") {
+TEST_CASE("actions: an unknown action is 404 unknown_action - nothing stored or sent", "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
@@ -66,7 +66,7 @@ TEST_CASE("actions: an action of a never-connected integration is 409 not_connec
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: an Idempotency-Key reused with another body is 400 idempotency_error; Stripe sees it once",
+TEST_CASE("actions: an Idempotency-Key reused with another body is 400 idempotency_error - Stripe sees it once",
           "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
@@ -91,7 +91,7 @@ TEST_CASE("actions: an Idempotency-Key reused with another body is 400 idempoten
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: an Idempotency-Key over 255 bytes, not ASCII or with control bytes is 400; nothing stored",
+TEST_CASE("actions: an Idempotency-Key over 255 bytes not ASCII or with control bytes is 400 - nothing stored",
           "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
@@ -218,7 +218,7 @@ TEST_CASE("actions: stripe_connect create_product/create_price refuse bad input 
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: invalid UTF-8 inside a JSON string and bodies over 1 MB are refused; nothing sent",
+TEST_CASE("actions: invalid UTF-8 inside a JSON string and bodies over 1 MB are refused - nothing sent",
           "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);

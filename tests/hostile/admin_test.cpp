@@ -5,7 +5,7 @@
 
 namespace ih::hostile {
 
-TEST_CASE("admin: creating a tenant with a deep, mistyped, huge, non-UTF-8 or taken name is refused; nothing stored",
+TEST_CASE("admin: creating a tenant with a deep mistyped huge non-UTF-8 or taken name is refused - nothing stored",
           "[hostile][admin]") {
   Env env;
   const auto before = env.rowCounts();
@@ -25,7 +25,7 @@ TEST_CASE("admin: creating a tenant with a deep, mistyped, huge, non-UTF-8 or ta
   CHECK(env.healthy());
 }
 
-TEST_CASE("admin: creating a key with unknown scopes, a deep body, or for an unknown tenant is refused; nothing stored",
+TEST_CASE("admin: creating a key with unknown scopes a deep body or for an unknown tenant is refused - nothing stored",
           "[hostile][admin]") {
   Env env;
   const auto before = env.rowCounts();
@@ -58,7 +58,7 @@ TEST_CASE("admin: revoking tenant B's key through tenant A's path is 404 and B's
   CHECK(env.healthy());
 }
 
-TEST_CASE("admin: acting for a tenant with a hostile body is refused like the tenant's own call; the refusal is audited",
+TEST_CASE("admin: acting for a tenant with a hostile body is refused like the tenant's own call - the refusal is audited",
           "[hostile][admin]") {
   Env env;
   Headers on_behalf = env.admin();

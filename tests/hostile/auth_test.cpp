@@ -70,7 +70,7 @@ TEST_CASE("auth: no Authorization header is 401 unauthenticated on every tenant 
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: garbage bearer tokens (invalid UTF-8, control bytes, 40 KB) are 401", "[hostile][auth]") {
+TEST_CASE("auth: garbage bearer tokens (invalid UTF-8 control bytes 40 KB) are 401", "[hostile][auth]") {
   Env env;
   const auto before = env.rowCounts();
   const std::vector<std::string> tokens = {"Bearer ihk_live_\xff\xfe\xfd",
@@ -89,7 +89,7 @@ TEST_CASE("auth: garbage bearer tokens (invalid UTF-8, control bytes, 40 KB) are
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: a revoked key is 401 on the API, on new event streams and on webhooks replay", "[hostile][auth]") {
+TEST_CASE("auth: a revoked key is 401 on the API on new event streams and on webhooks replay", "[hostile][auth]") {
   Env env;
   const int64_t event = env.storeHookEvent(env.a, "evt_revoked_1");
   Answer revoke = env.del("/api/admin/tenants/acme/keys/" + env.get("/api/whoami", env.a.auth()).body_json["key_id"].get<std::string>(),
@@ -108,7 +108,7 @@ TEST_CASE("auth: a revoked key is 401 on the API, on new event streams and on we
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: a read-only key is 403 insufficient_scope on every write route; nothing stored or sent",
+TEST_CASE("auth: a read-only key is 403 insufficient_scope on every write route - nothing stored or sent",
           "[hostile][auth]") {
   Env env;
   Answer created = env.post("/api/admin/tenants/acme/keys", env.admin(), R"({"scopes":["read"]})");
@@ -136,7 +136,7 @@ TEST_CASE("auth: a read-only key is 403 insufficient_scope on every write route;
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: a tenant key naming another tenant in X-Ihost-Tenant is 403, never the other tenant's data",
+TEST_CASE("auth: a tenant key naming another tenant in X-Ihost-Tenant is 403 never the other tenant's data",
           "[hostile][auth]") {
   Env env;
   env.storeRecord(env.b, "cus_globex_only");
@@ -152,7 +152,7 @@ TEST_CASE("auth: a tenant key naming another tenant in X-Ihost-Tenant is 403, ne
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: the admin token is 401 on tenant routes without X-Ihost-Tenant, 404 with an unknown tenant",
+TEST_CASE("auth: the admin token is 401 on tenant routes without X-Ihost-Tenant 404 with an unknown tenant",
           "[hostile][auth]") {
   Env env;
   const auto before = env.rowCounts();

@@ -69,7 +69,7 @@ TEST_CASE("integrations: a disabled integration is 404 unknown_integration on ev
   checkUnknownEverywhere(env, "off");
 }
 
-TEST_CASE("connect: 1 MB of nested arrays is 400 invalid_json naming the depth; nothing stored or sent",
+TEST_CASE("connect: 1 MB of nested arrays is 400 invalid_json naming the depth - nothing stored or sent",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
@@ -101,7 +101,7 @@ TEST_CASE("connect: a 1 MB secret key is 400 before anything is sent to Stripe",
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: wrong JSON types and unknown fields are 400 invalid_request; nothing sent",
+TEST_CASE("connect: wrong JSON types and unknown fields are 400 invalid_request - nothing sent",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
@@ -119,7 +119,7 @@ TEST_CASE("connect: wrong JSON types and unknown fields are 400 invalid_request;
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: keys with control characters, spaces or a header break are 400 before Stripe",
+TEST_CASE("connect: keys with control characters spaces or a header break are 400 before Stripe",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
@@ -136,7 +136,7 @@ TEST_CASE("connect: keys with control characters, spaces or a header break are 4
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: bodies that are not UTF-8, not JSON, empty or not an object are 400 invalid_json",
+TEST_CASE("connect: bodies that are not UTF-8 not JSON empty or not an object are 400 invalid_json",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
@@ -153,7 +153,7 @@ TEST_CASE("connect: bodies that are not UTF-8, not JSON, empty or not an object 
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: a body over [server] max_body_bytes is 413 payload_too_large; nothing stored",
+TEST_CASE("connect: a body over server max_body_bytes is 413 payload_too_large - nothing stored",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
@@ -168,7 +168,7 @@ TEST_CASE("connect: a body over [server] max_body_bytes is 413 payload_too_large
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: test and disconnect of a never-connected integration are 409 not_connected; no audit row",
+TEST_CASE("connect: test and disconnect of a never-connected integration are 409 not_connected - no audit row",
           "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();

@@ -5,7 +5,7 @@
 
 namespace ih::hostile {
 
-TEST_CASE("jobs: unknown jobs are 404, hostile bodies 400, never-connected 409; no run is recorded",
+TEST_CASE("jobs: unknown jobs are 404 hostile bodies 400 never-connected 409 - no run is recorded",
           "[hostile][jobs]") {
   Env env;
   const auto before = env.rowCounts();
@@ -24,7 +24,7 @@ TEST_CASE("jobs: unknown jobs are 404, hostile bodies 400, never-connected 409; 
   CHECK(env.healthy());
 }
 
-TEST_CASE("jobs: limit and run ids out of range are 400/404; another tenant's run is 404", "[hostile][jobs]") {
+TEST_CASE("jobs: limit and run ids out of range are 400/404 - another tenant's run is 404", "[hostile][jobs]") {
   Env env;
   env.connectExample(env.b);
   Answer run = env.post("/api/integrations/example/jobs/sync/run", env.b.auth(), "");
@@ -50,7 +50,7 @@ TEST_CASE("jobs: limit and run ids out of range are 400/404; another tenant's ru
   CHECK(env.healthy());
 }
 
-TEST_CASE("endpoints: deep, mistyped, huge or unknown-field bodies are 400; nothing stored", "[hostile][endpoints]") {
+TEST_CASE("endpoints: deep mistyped huge or unknown-field bodies are 400 - nothing stored", "[hostile][endpoints]") {
   Env env;
   const auto before = env.rowCounts();
   for (const std::string& body : {deepObjectBody(500000), std::string("{\"url\":\"https://a.example/\xff\"}"),
@@ -80,7 +80,7 @@ TEST_CASE("endpoints: deep, mistyped, huge or unknown-field bodies are 400; noth
   CHECK(env.healthy());
 }
 
-TEST_CASE("endpoints: another tenant's endpoint is 404 on every endpoint route; nothing changes", "[hostile][endpoints]") {
+TEST_CASE("endpoints: another tenant's endpoint is 404 on every endpoint route - nothing changes", "[hostile][endpoints]") {
   Env env;
   Answer created = env.post("/api/endpoints", env.b.auth(), R"({"url":"https://b.example/hook","event_types":["*"]})");
   INFO(created.text());
@@ -129,7 +129,7 @@ TEST_CASE("endpoints: attempts paging and resend ids out of range are 400", "[ho
   CHECK(env.healthy());
 }
 
-TEST_CASE("endpoints: loopback, private, link-local and metadata URLs are refused (SSRF, issue 14 item 4)",
+TEST_CASE("endpoints: loopback private link-local and metadata URLs are refused (SSRF issue 14 item 4)",
           "[hostile][endpoints][!mayfail]") {
   Env env;
   const auto before = env.rowCounts();

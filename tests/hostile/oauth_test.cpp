@@ -27,7 +27,7 @@ std::string startState(Env& env) {
 
 }  // namespace
 
-TEST_CASE("oauth start: unknown, disabled and non-OAuth integrations are 404; a hostile Host header is 400",
+TEST_CASE("oauth start: unknown disabled and non-OAuth integrations are 404 - a hostile Host header is 400",
           "[hostile][oauth]") {
   Env env;
   const auto before = env.rowCounts();
@@ -49,7 +49,7 @@ TEST_CASE("oauth start: unknown, disabled and non-OAuth integrations are 404; a 
   CHECK(env.healthy());
 }
 
-TEST_CASE("oauth callback: missing, garbage, forged and tampered states are 400 invalid_state; nothing stored",
+TEST_CASE("oauth callback: missing garbage forged and tampered states are 400 invalid_state - nothing stored",
           "[hostile][oauth]") {
   Env env;
   const std::string good = startState(env);

@@ -54,7 +54,7 @@ TEST_CASE("records: an unknown or disabled integration is 404 unknown_integratio
   CHECK(env.healthy());
 }
 
-TEST_CASE("records: a model name that can never exist is 400; another tenant's record is 404, never 403",
+TEST_CASE("records: a model name that can never exist is 400 - another tenant's record is 404 never 403",
           "[hostile][records]") {
   Env env;
   env.storeRecord(env.b, "cus_globex");
@@ -70,7 +70,7 @@ TEST_CASE("records: a model name that can never exist is 400; another tenant's r
   CHECK(env.healthy());
 }
 
-TEST_CASE("events: after, limit and type out of range are 400 on polling", "[hostile][events]") {
+TEST_CASE("events: after limit and type out of range are 400 on polling", "[hostile][events]") {
   Env env;
   checkParameter(env, "/api/events", "limit", {"0", "-1", "501"}, env.a.auth());
   checkParameter(env, "/api/events", "after", {"-1"}, env.a.auth());
@@ -78,7 +78,7 @@ TEST_CASE("events: after, limit and type out of range are 400 on polling", "[hos
   CHECK(env.healthy());
 }
 
-TEST_CASE("audit: after and limit that are negative, huge or not integers are 400 naming the parameter",
+TEST_CASE("audit: after and limit that are negative huge or not integers are 400 naming the parameter",
           "[hostile][audit]") {
   Env env;
   env.connectStripe(env.a);  // one audit row to page over
@@ -92,7 +92,7 @@ TEST_CASE("audit: after and limit that are negative, huge or not integers are 40
   CHECK(env.healthy());
 }
 
-TEST_CASE("audit and whoami: another tenant's rows never show; a key with trailing bytes is 401",
+TEST_CASE("audit and whoami: another tenant's rows never show - a key with trailing bytes is 401",
           "[hostile][audit]") {
   Env env;
   env.connectStripe(env.b);

@@ -59,7 +59,7 @@ TEST_CASE("slow clients: 300 connections holding half a request header do not st
   CHECK(env.healthy());
 }
 
-TEST_CASE("slow clients: a body that stalls midway is dropped after the read timeout; nothing stored",
+TEST_CASE("slow clients: a body that stalls midway is dropped after the read timeout - nothing stored",
           "[hostile][slow]") {
   Env env;
   const auto before = env.rowCounts();

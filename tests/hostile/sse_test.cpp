@@ -69,7 +69,7 @@ class Stream {
 
 }  // namespace
 
-TEST_CASE("sse: Last-Event-ID and after that are not event ids are 400; no stream is opened", "[hostile][sse]") {
+TEST_CASE("sse: Last-Event-ID and after that are not event ids are 400 - no stream is opened", "[hostile][sse]") {
   Env env;
   for (const std::string& id : {std::string("-1"), std::string("abc"), std::string("99999999999999999999"),
                                 std::string("1.5"), std::string(40000, '9')}) {
@@ -83,7 +83,7 @@ TEST_CASE("sse: Last-Event-ID and after that are not event ids are 400; no strea
   CHECK(env.healthy());
 }
 
-TEST_CASE("sse: a stream whose key is revoked is closed within seconds; reopening it is 401",
+TEST_CASE("sse: a stream whose key is revoked is closed within seconds - reopening it is 401",
           "[hostile][sse][!mayfail]") {
   Env env;
   Stream stream(env.port(), env.a.key);
@@ -95,7 +95,7 @@ TEST_CASE("sse: a stream whose key is revoked is closed within seconds; reopenin
   CHECK(env.healthy());
 }
 
-TEST_CASE("sse: a tenant opening streams without end gets 503 too_many_streams; others still stream",
+TEST_CASE("sse: a tenant opening streams without end gets 503 too_many_streams - others still stream",
           "[hostile][sse]") {
   Env env;
   std::vector<std::unique_ptr<Stream>> streams;
@@ -111,7 +111,7 @@ TEST_CASE("sse: a tenant opening streams without end gets 503 too_many_streams; 
   CHECK(env.healthy());
 }
 
-TEST_CASE("sse: a reader that never reads does not hold the host; its stream is dropped past the unread limit",
+TEST_CASE("sse: a reader that never reads does not hold the host - its stream is dropped past the unread limit",
           "[hostile][sse]") {
   Env env;
   Stream stuck(env.port(), env.a.key, {}, 4096);  // tiny receive buffer, never read

@@ -34,7 +34,7 @@ void checkConnectRefused(Env& env, Mode mode, int status, const std::string& cod
 
 }  // namespace
 
-TEST_CASE("upstream: bytes that are not HTTP are 502 provider_unavailable; nothing stored", "[hostile][upstream]") {
+TEST_CASE("upstream: bytes that are not HTTP are 502 provider_unavailable - nothing stored", "[hostile][upstream]") {
   Env env;
   checkConnectRefused(env, Mode::kGarbage, 502, "provider_unavailable");
 }
@@ -59,7 +59,7 @@ TEST_CASE("upstream: a 1 MB header line is 502 provider_unavailable", "[hostile]
   checkConnectRefused(env, Mode::kHugeHeader, 502, "provider_unavailable");
 }
 
-TEST_CASE("upstream: 100,000 header lines are cut off and are 502 (issue 14 item 5)", "[hostile][upstream][!mayfail]") {
+TEST_CASE("upstream: 100000 header lines are cut off and are 502 (issue 14 item 5)", "[hostile][upstream][!mayfail]") {
   Env env;
   checkConnectRefused(env, Mode::kManyHeaders, 502, "provider_unavailable");
 }
@@ -98,7 +98,7 @@ TEST_CASE("upstream: a 20-digit Retry-After (issue 14 item 1) is 429 rate_limite
   checkConnectRefused(env, Mode::kAbsurdRetryAfter, 429, "rate_limited");
 }
 
-TEST_CASE("upstream: a failing provider during an action stores no idempotent result; a retry runs again",
+TEST_CASE("upstream: a failing provider during an action stores no idempotent result - a retry runs again",
           "[hostile][upstream][actions]") {
   Env env;
   env.connectRogue(env.a);
@@ -119,7 +119,7 @@ TEST_CASE("upstream: a failing provider during an action stores no idempotent re
   CHECK(env.healthy());
 }
 
-TEST_CASE("upstream: the example plugin's sync against a garbage provider fails the run, stores no record",
+TEST_CASE("upstream: the example plugin's sync against a garbage provider fails the run stores no record",
           "[hostile][upstream][jobs]") {
   Env env;
   env.connectExample(env.a);

@@ -19,7 +19,7 @@ int64_t inboxRows(Env& env) {
 
 }  // namespace
 
-TEST_CASE("intake: unknown or disabled integration, unknown tenant, wrong kind of endpoint are 404; nothing stored",
+TEST_CASE("intake: unknown or disabled integration unknown tenant wrong kind of endpoint are 404 - nothing stored",
           "[hostile][webhooks]") {
   Env env;
   const std::string body = hookEvent("evt_404");
@@ -36,7 +36,7 @@ TEST_CASE("intake: unknown or disabled integration, unknown tenant, wrong kind o
   CHECK(env.healthy());
 }
 
-TEST_CASE("intake: missing, forged, stale, absurd or 40 KB signatures are 400 invalid_signature; nothing stored",
+TEST_CASE("intake: missing forged stale absurd or 40 KB signatures are 400 invalid_signature - nothing stored",
           "[hostile][webhooks]") {
   Env env;
   const std::string body = hookEvent("evt_forged");
@@ -71,7 +71,7 @@ TEST_CASE("intake: missing, forged, stale, absurd or 40 KB signatures are 400 in
   CHECK(env.healthy());
 }
 
-TEST_CASE("intake: 1 MB of nested arrays, correctly signed, is 400 invalid_payload naming the depth; nothing stored",
+TEST_CASE("intake: 1 MB of nested arrays correctly signed is 400 invalid_payload naming the depth - nothing stored",
           "[hostile][webhooks]") {
   Env env;
   env.connectStripe(env.a);
@@ -92,7 +92,7 @@ TEST_CASE("intake: 1 MB of nested arrays, correctly signed, is 400 invalid_paylo
   CHECK(env.healthy());
 }
 
-TEST_CASE("intake: invalid UTF-8 in the query (issue 14 item 9), a header or the path is 400, never 500",
+TEST_CASE("intake: invalid UTF-8 in the query (issue 14 item 9) a header or the path is 400 never 500",
           "[hostile][webhooks]") {
   Env env;
   const std::string body = hookEvent("evt_utf8");
@@ -115,7 +115,7 @@ TEST_CASE("intake: invalid UTF-8 in the query (issue 14 item 9), a header or the
   CHECK(env.healthy());
 }
 
-TEST_CASE("intake: a body over the limit is 413 and nothing is stored; a 40 KB header still verifies",
+TEST_CASE("intake: a body over the limit is 413 and nothing is stored - a 40 KB header still verifies",
           "[hostile][webhooks]") {
   Env env;
   const auto before = env.rowCounts();
@@ -132,7 +132,7 @@ TEST_CASE("intake: a body over the limit is 413 and nothing is stored; a 40 KB h
   CHECK(env.healthy());
 }
 
-TEST_CASE("webhooks API: another tenant's event is 404 on detail and replay; its status is unchanged",
+TEST_CASE("webhooks API: another tenant's event is 404 on detail and replay - its status is unchanged",
           "[hostile][webhooks]") {
   Env env;
   const int64_t id = env.storeHookEvent(env.b, "evt_globex_1");
@@ -150,7 +150,7 @@ TEST_CASE("webhooks API: another tenant's event is 404 on detail and replay; its
   CHECK(env.healthy());
 }
 
-TEST_CASE("webhooks API: limit, cursor, since and status out of range are 400 naming the parameter",
+TEST_CASE("webhooks API: limit cursor since and status out of range are 400 naming the parameter",
           "[hostile][webhooks]") {
   Env env;
   env.storeHookEvent(env.a, "evt_list_1");
@@ -169,7 +169,7 @@ TEST_CASE("webhooks API: limit, cursor, since and status out of range are 400 na
   CHECK(env.healthy());
 }
 
-TEST_CASE("admin webhooks: routes for an unknown integration, unknown tenants or bad bodies are refused; nothing stored",
+TEST_CASE("admin webhooks: routes for an unknown integration unknown tenants or bad bodies are refused - nothing stored",
           "[hostile][webhooks][admin]") {
   Env env;
   const auto before = env.rowCounts();

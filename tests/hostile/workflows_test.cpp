@@ -20,7 +20,7 @@ std::string waitingRun(Env& env, const Tenant& t) {
 
 }  // namespace
 
-TEST_CASE("workflows: 1 MB of nested arrays as input is 400 invalid_json naming the depth; no run starts",
+TEST_CASE("workflows: 1 MB of nested arrays as input is 400 invalid_json naming the depth - no run starts",
           "[hostile][workflows]") {
   Env env;
   env.connectStripe(env.a);
@@ -42,7 +42,7 @@ TEST_CASE("workflows: 1 MB of nested arrays as input is 400 invalid_json naming 
   CHECK(env.healthy());
 }
 
-TEST_CASE("workflows: unknown integration or action 404; bodies not UTF-8 or not objects 400; not connected 409",
+TEST_CASE("workflows: unknown integration or action 404 - bodies not UTF-8 or not objects 400 - not connected 409",
           "[hostile][workflows]") {
   Env env;
   const auto before = env.rowCounts();
@@ -57,7 +57,7 @@ TEST_CASE("workflows: unknown integration or action 404; bodies not UTF-8 or not
   CHECK(env.healthy());
 }
 
-TEST_CASE("workflows: another tenant's run is 404 on get, answer and cancel; it keeps waiting", "[hostile][workflows]") {
+TEST_CASE("workflows: another tenant's run is 404 on get answer and cancel - it keeps waiting", "[hostile][workflows]") {
   Env env;
   const std::string run = waitingRun(env, env.b);
   CHECK_ERROR(env.get("/api/workflows/" + run, env.a.auth()), 404, "workflow_not_found");
@@ -71,7 +71,7 @@ TEST_CASE("workflows: another tenant's run is 404 on get, answer and cancel; it 
   CHECK(env.healthy());
 }
 
-TEST_CASE("workflows: deep, mistyped, huge or mismatched answers are refused and the run keeps waiting",
+TEST_CASE("workflows: deep mistyped huge or mismatched answers are refused and the run keeps waiting",
           "[hostile][workflows]") {
   Env env;
   const std::string run = waitingRun(env, env.a);
@@ -99,7 +99,7 @@ TEST_CASE("workflows: deep, mistyped, huge or mismatched answers are refused and
   CHECK(env.healthy());
 }
 
-TEST_CASE("workflows: a tenant that floods runs gets 429 too_many_workflows; another tenant is not affected",
+TEST_CASE("workflows: a tenant that floods runs gets 429 too_many_workflows - another tenant is not affected",
           "[hostile][workflows]") {
   Env env;
   for (int i = 0; i < 4; ++i)
