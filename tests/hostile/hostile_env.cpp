@@ -394,12 +394,21 @@ int64_t Env::storeHookEvent(const Tenant& t, const std::string& event_id) {
   Answer r = post("/webhooks/hooks/" + t.id, {{"X-Test-Signature", hooksSignature(body)}}, body);
   INFO(r.text());
   REQUIRE(r.status == 200);
-  Answer list = get("/api/webhooks?limit=500", t.auth());
-  REQUIRE(list.status == 200);
-  for (const auto& e : list.body_json["data"])
-    if (e.value("event_id", "") == event_id) return e["id"].get<int64_t>();
-  FAIL("stored event " << event_id << " not listed");
-  return 0;
+  // Wait until the inbox worker has processed it: its attempt row and plugin state are written by then, so a
+  // later row-count snapshot does not race with them.
+  int64_t id = 0;
+  const bool processed = eventually([&] {
+    Answer list = get("/api/webhooks?limit=500", t.auth());
+    for (const auto& e : list.body_json["data"]) {
+      if (e.value("event_id", "") != event_id) continue;
+      id = e["id"].get<int64_t>();
+      return e.value("status", "") == "processed";
+    }
+    return false;
+  });
+  INFO("event " << event_id << " as listed: id " << id);
+  REQUIRE(processed);
+  return id;
 }
 
 void Env::storeRecord(const Tenant& t, const std::string& id) {

@@ -126,8 +126,8 @@ class Env {
   void connectRogue(const Tenant& t);
   // Connects tenant `t` to "example" while the upstream answers normally (REQUIREs 200).
   void connectExample(const Tenant& t);
-  // Stores one webhook event for tenant `t` through /webhooks/hooks/<tenant> (REQUIREs 200); returns its
-  // inbox id as the API shows it.
+  // Stores one webhook event for tenant `t` through /webhooks/hooks/<tenant> (REQUIREs 200) and waits until
+  // the inbox has processed it; returns its inbox id as the API shows it.
   int64_t storeHookEvent(const Tenant& t, const std::string& event_id);
   // Upserts one record "customer"/<id> for tenant `t` and integration "stripe" through the real Records.
   void storeRecord(const Tenant& t, const std::string& id);
