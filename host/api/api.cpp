@@ -36,8 +36,8 @@ void sendJson(Response& res, int status, const json& body) {
   res.json(status, ih::dumpJson(body));
 }
 
-// JSON from the store or a plugin (depth-bounded: a later dump() cannot overflow the stack); discarded when it
-// does not parse.
+// JSON from the store or a plugin (depth-bounded: a later dump() cannot overflow the stack); discarded when
+// it does not parse.
 json parseJsonOrNull(std::string_view text) {
   auto parsed = ih::parseJson(text);
   return parsed.isOk() ? std::move(*parsed) : json(json::value_t::discarded);
@@ -99,14 +99,16 @@ bool isTokenChar(char c) {
 std::string refusedPluginHeader(std::string_view name, std::string_view value) {
   if (name.empty() || name.size() > 256) return "a header name must be 1-256 characters";
   for (char c : name)
-    if (!isTokenChar(c)) return "header name \"" + ih::toValidUtf8(name.substr(0, 64)) + "\" is not an HTTP token";
-  for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade",
-                                   "TE", "Trailer", "Proxy-Connection"}) {
+    if (!isTokenChar(c))
+      return "header name \"" + ih::toValidUtf8(name.substr(0, 64)) + "\" is not an HTTP token";
+  for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+                                   "Upgrade", "TE", "Trailer", "Proxy-Connection"}) {
     if (ih::equalsIgnoreCase(name, framing))
       return "header \"" + std::string(name) + "\" is set by the host, not by a plugin";
   }
   if (value.size() > kMaxPluginHeaderValue)
-    return "header \"" + std::string(name) + "\" is longer than " + std::to_string(kMaxPluginHeaderValue) + " bytes";
+    return "header \"" + std::string(name) + "\" is longer than " + std::to_string(kMaxPluginHeaderValue) +
+           " bytes";
   for (char c : value) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && c != '\t') || u == 0x7f)
@@ -331,8 +333,9 @@ class Api {
     if (result.status.isOk()) {
       error.clear();
       if (!ok) {
-        error = detail.contains("detail") && detail["detail"].is_string() ? detail["detail"].get<std::string>()
-                                                                          : std::string("check failed");
+        error = detail.contains("detail") && detail["detail"].is_string()
+                    ? detail["detail"].get<std::string>()
+                    : std::string("check failed");
       }
     }
     int64_t now = tenancy::nowMs();
@@ -364,8 +367,8 @@ class Api {
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
     }
     int64_t now = tenancy::nowMs();
-    store::AuditEntry audit{0,      p.tenant_id, in->id(), p.actor(), "integration.disconnected",
-                            ih::dumpJson(detail), now};
+    store::AuditEntry audit{
+        0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", ih::dumpJson(detail), now};
     if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk())
       return http::setError(res, s);
     emit(p.tenant_id, in->id(), "integration.disconnected", {{"integration", in->id()}});
@@ -404,9 +407,9 @@ class Api {
     const bool has_key = req.hasHeader("Idempotency-Key");
     std::string key = req.header("Idempotency-Key");
     if (has_key && !validIdempotencyKey(key)) {
-      return http::setError(res, 400, "invalid_request",
-                            "Idempotency-Key must be 1-" + std::to_string(kMaxIdempotencyKey) +
-                                " bytes of printable ASCII");
+      return http::setError(
+          res, 400, "invalid_request",
+          "Idempotency-Key must be 1-" + std::to_string(kMaxIdempotencyKey) + " bytes of printable ASCII");
     }
     json body;
     if (!parseBody(req, res, body)) return;
@@ -496,18 +499,22 @@ class Api {
     }
     // What the plugin answers goes on the wire only if it cannot break the response's framing.
     auto refuse = [&](const std::string& why) {
-      log::warn("plugin route answer refused", {{"integration", in->id()}, {"route", spec->path}, {"reason", why}});
-      http::setError(res, 502, "plugin_error", "plugin " + in->manifest().name + " answered " + spec->path +
-                                                   " with an invalid response: " + why);
+      log::warn("plugin route answer refused",
+                {{"integration", in->id()}, {"route", spec->path}, {"reason", why}});
+      http::setError(
+          res, 502, "plugin_error",
+          "plugin " + in->manifest().name + " answered " + spec->path + " with an invalid response: " + why);
     };
-    if (result.http_status < 200) return refuse("status " + std::to_string(result.http_status) + " is not final");
+    if (result.http_status < 200)
+      return refuse("status " + std::to_string(result.http_status) + " is not final");
     std::vector<std::pair<std::string, std::string>> headers;
     std::string content_type = "application/json";
     if (!result.headers_json.empty()) {
       json parsed = parseJsonOrNull(result.headers_json);
       if (!parsed.is_object()) return refuse("headers are not a JSON object");
       for (auto& [k, v] : parsed.items()) {
-        if (!v.is_string()) return refuse("header \"" + ih::toValidUtf8(k.substr(0, 64)) + "\" is not a string");
+        if (!v.is_string())
+          return refuse("header \"" + ih::toValidUtf8(k.substr(0, 64)) + "\" is not a string");
         const std::string& value = v.get_ref<const std::string&>();
         if (std::string why = refusedPluginHeader(k, value); !why.empty()) return refuse(why);
         if (ih::equalsIgnoreCase(k, "Content-Type")) {
@@ -581,9 +588,9 @@ class Api {
     }
     const std::string& name = body["name"].get_ref<const std::string&>();
     if (name.empty() || name.size() > kMaxTenantName) {
-      return http::setError(res, 400, "invalid_request",
-                            "tenant name must be 1-" + std::to_string(kMaxTenantName) +
-                                " characters of a-z, 0-9, '_' and '-'");
+      return http::setError(
+          res, 400, "invalid_request",
+          "tenant name must be 1-" + std::to_string(kMaxTenantName) + " characters of a-z, 0-9, '_' and '-'");
     }
     auto created = ctx_.tenancy->createTenant(name);
     if (!created.isOk()) return setStatusError(res, created.status());
@@ -618,7 +625,8 @@ class Api {
         if (!s.is_string())
           return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
         if (s.get_ref<const std::string&>().size() > 16)
-          return http::setError(res, 400, "invalid_request", "unknown scope; use \"*\", \"read\" or \"write\"");
+          return http::setError(res, 400, "invalid_request",
+                                "unknown scope; use \"*\", \"read\" or \"write\"");
         scopes.push_back(s.get<std::string>());
       }
     }

@@ -206,41 +206,43 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
     for (char c : account)
       printable = printable && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
     if (!printable || !isValidUtf8(account)) {
-      http::setError(res, 400, "invalid_request",
-                     "account must be 1-" + std::to_string(kMaxAccount) + " bytes without spaces or control bytes");
+      http::setError(
+          res, 400, "invalid_request",
+          "account must be 1-" + std::to_string(kMaxAccount) + " bytes without spaces or control bytes");
       return false;
     }
     return true;
   };
   server.route(
       "PUT", "/api/admin/webhooks/routes/{integration}/{account}",
-      tenancy::requireAdmin(tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
-        if (!checkRoute(req, res)) return;
-        auto parsed = parseJson(req.body);
-        if (!parsed.isOk())
-          return http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
-        const json& body = *parsed;
-        const bool has_tenant = body.is_object() && body.contains("tenant") && body["tenant"].is_string();
-        const std::string tenant = has_tenant ? body["tenant"].get<std::string>() : std::string();
-        if (tenant.empty() || !m->tenantExists(tenant)) {
-          return http::setError(res, 400, "invalid_request",
-                                "body must be {\"tenant\":\"<existing tenant id>\"}");
-        }
-        Status s = m->events.setRoute(req.param("integration"), req.param("account"), tenant);
-        if (!s.isOk()) return http::setError(res, s);
-        res.json(200, dumpJson(json{{"integration", req.param("integration")},
-                                    {"account", req.param("account")},
-                                    {"tenant", tenant}}));
-      }));
-  server.route(
-      "DELETE", "/api/admin/webhooks/routes/{integration}/{account}",
-      tenancy::requireAdmin(tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
-        if (!checkRoute(req, res)) return;
-        Status s = m->events.deleteRoute(req.param("integration"), req.param("account"));
-        if (!s.isOk()) return http::setError(res, s);
-        res.status = 204;
-        res.body.clear();
-      }));
+      tenancy::requireAdmin(
+          tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
+            if (!checkRoute(req, res)) return;
+            auto parsed = parseJson(req.body);
+            if (!parsed.isOk())
+              return http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
+            const json& body = *parsed;
+            const bool has_tenant = body.is_object() && body.contains("tenant") && body["tenant"].is_string();
+            const std::string tenant = has_tenant ? body["tenant"].get<std::string>() : std::string();
+            if (tenant.empty() || !m->tenantExists(tenant)) {
+              return http::setError(res, 400, "invalid_request",
+                                    "body must be {\"tenant\":\"<existing tenant id>\"}");
+            }
+            Status s = m->events.setRoute(req.param("integration"), req.param("account"), tenant);
+            if (!s.isOk()) return http::setError(res, s);
+            res.json(200, dumpJson(json{{"integration", req.param("integration")},
+                                        {"account", req.param("account")},
+                                        {"tenant", tenant}}));
+          }));
+  server.route("DELETE", "/api/admin/webhooks/routes/{integration}/{account}",
+               tenancy::requireAdmin(
+                   tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
+                     if (!checkRoute(req, res)) return;
+                     Status s = m->events.deleteRoute(req.param("integration"), req.param("account"));
+                     if (!s.isOk()) return http::setError(res, s);
+                     res.status = 204;
+                     res.body.clear();
+                   }));
 }
 
 }  // namespace ih::inbox

@@ -248,8 +248,9 @@ struct OAuth::Impl {
     if (!in) return;
     // Without a configured public_url the callback URL is built from the Host header: it must be a host.
     if (options.public_url.empty() && !req.header("Host").empty() && !isUsableHost(req.header("Host"))) {
-      return http::setError(res, 400, "invalid_request",
-                            "the Host header is not a host name; set [server] public_url or send a valid Host");
+      return http::setError(
+          res, 400, "invalid_request",
+          "the Host header is not a host name; set [server] public_url or send a valid Host");
     }
     auto state = self.issueState(p.tenant_id, in->id());
     if (!state.isOk()) return http::setError(res, state.status());
@@ -267,7 +268,8 @@ struct OAuth::Impl {
       return http::setError(res, 500, "plugin_error",
                             "plugin " + in->manifest().name + " returned no authorization \"url\"");
     }
-    const int64_t expires_ms = parseInt64InRange(split(*state, '.')[2], 0, kMaxStateExpiry).value_or(0) * 1000;
+    const int64_t expires_ms =
+        parseInt64InRange(split(*state, '.')[2], 0, kMaxStateExpiry).value_or(0) * 1000;
     json body = {{"integration", in->id()},
                  {"url", out["url"]},
                  {"redirect_uri", redirect_uri},
@@ -374,8 +376,9 @@ struct OAuth::Impl {
     }
     log::info("integration connected through oauth", {{"tenant", tenant}, {"integration", in->id()}});
 
-    std::string success_url =
-        info.contains("success_url") && info["success_url"].is_string() ? info["success_url"].get<std::string>() : "";
+    std::string success_url = info.contains("success_url") && info["success_url"].is_string()
+                                  ? info["success_url"].get<std::string>()
+                                  : "";
     if (success_url.empty()) {
       json settings = json::parse(in->settingsJson(), nullptr, false);
       if (settings.is_object() && settings.contains("success_url") && settings["success_url"].is_string())
@@ -404,9 +407,9 @@ struct OAuth::Impl {
 
   // After a failed save: the plugin already bound its account; undo that so nothing is left behind.
   void unbind(runtime::Integration& in, const std::string& tenant, const json& info) {
-    const std::string account =
-        info.is_object() && info.contains("account") && info["account"].is_string() ? info["account"].get<std::string>()
-                                                                                     : std::string();
+    const std::string account = info.is_object() && info.contains("account") && info["account"].is_string()
+                                    ? info["account"].get<std::string>()
+                                    : std::string();
     if (inbox == nullptr || account.empty()) return;
     if (Status s = inbox->bindAccount(in.id(), account, tenant, false); !s.isOk())
       log::warn("could not unbind the account after a failed oauth save", {{"error", s.message()}});

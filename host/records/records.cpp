@@ -266,7 +266,6 @@ Status checkModel(std::string_view model) {
                                  "\" is invalid: use 1-64 characters of [A-Za-z0-9_.-], e.g. \"customer\"");
 }
 
-
 Result<std::vector<store::RecordInput>> parseRecords(std::string_view model, std::string_view records_json) {
   if (Status st = checkModel(model); !st.isOk()) return st;
   Scanner in(records_json);

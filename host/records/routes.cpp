@@ -49,8 +49,8 @@ void listChanges(Records& records, const KnownIntegration& known, const tenancy:
   if (!checkPath(known, req, res)) return;
   const auto after_param = http::queryInt(req, res, "after", 0, std::numeric_limits<int64_t>::max(), 0);
   if (!after_param) return;
-  const auto limit_param =
-      http::queryInt(req, res, "limit", 1, static_cast<int64_t>(kMaxLimit), static_cast<int64_t>(kDefaultLimit));
+  const auto limit_param = http::queryInt(req, res, "limit", 1, static_cast<int64_t>(kMaxLimit),
+                                          static_cast<int64_t>(kDefaultLimit));
   if (!limit_param) return;
   const int64_t after = *after_param;
   const int64_t limit = *limit_param;
@@ -88,19 +88,18 @@ void getRecord(Records& records, const KnownIntegration& known, const tenancy::P
 
 }  // namespace
 
-void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records, KnownIntegration known) {
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records,
+                    KnownIntegration known) {
   server.route("GET", "/api/records/{integration}/{model}",
-               tenancy::requireTenant(tenancy, tenancy::kScopeRead,
-                                      [&records, known](const tenancy::Principal& p, const http::Request& req,
-                                                        http::Response& res) {
-                                        listChanges(records, known, p, req, res);
-                                      }));
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&records, known](const tenancy::Principal& p, const http::Request& req,
+                                     http::Response& res) { listChanges(records, known, p, req, res); }));
   server.route("GET", "/api/records/{integration}/{model}/{id}",
-               tenancy::requireTenant(tenancy, tenancy::kScopeRead,
-                                      [&records, known](const tenancy::Principal& p, const http::Request& req,
-                                                        http::Response& res) {
-                                        getRecord(records, known, p, req, res);
-                                      }));
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&records, known](const tenancy::Principal& p, const http::Request& req,
+                                     http::Response& res) { getRecord(records, known, p, req, res); }));
 }
 
 }  // namespace ih::records

@@ -183,7 +183,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     auto mode = ih::stripe::checkKeyPair(creds.secret_key, creds.publishable_key);
     if (!mode) return mode.status();
     if (!creds.webhook_secret.empty() && !ih::stripe::isStripeId(creds.webhook_secret, "whsec_"))
-      return Status::invalidArgument("webhook_secret must be whsec_ followed by letters and digits (at most 255)");
+      return Status::invalidArgument(
+          "webhook_secret must be whsec_ followed by letters and digits (at most 255)");
 
     Client client(call, options_, creds.secret_key);
     auto balance = client.get("/v1/balance");
@@ -315,7 +316,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       if (!plans.is_array()) return Status::invalidArgument("plans must be an array of catalog keys");
       for (const json& key : plans)
         if (!key.is_string() || !ih::stripe::isPlainText(key.get_ref<const std::string&>(), 200))
-          return Status::invalidArgument("plans must be an array of catalog keys (strings of at most 200 bytes)");
+          return Status::invalidArgument(
+              "plans must be an array of catalog keys (strings of at most 200 bytes)");
       return Status::ok();
     }
     if (action == "create_payment_intent") {
@@ -326,13 +328,13 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       }
       const json& price = member(input, "price");
       if (!price.is_null()) {
-        const bool ok =
-            price.is_string() &&
-            (price.get_ref<const std::string&>().rfind("price_", 0) == 0
-                 ? ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_")
-                 : !price.get_ref<const std::string&>().empty() &&
-                       ih::stripe::isPlainText(price.get_ref<const std::string&>(), 200));
-        if (!ok) return Status::invalidArgument("price must be a price_ id or a catalog key (at most 200 bytes)");
+        const bool ok = price.is_string() &&
+                        (price.get_ref<const std::string&>().rfind("price_", 0) == 0
+                             ? ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_")
+                             : !price.get_ref<const std::string&>().empty() &&
+                                   ih::stripe::isPlainText(price.get_ref<const std::string&>(), 200));
+        if (!ok)
+          return Status::invalidArgument("price must be a price_ id or a catalog key (at most 200 bytes)");
       }
       return Status::ok();
     }
@@ -352,7 +354,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
         return Status::invalidArgument("buyers must be a non-empty array of at most 100 buyers");
       for (size_t i = 0; i < buyers.size(); ++i) {
         const json& buyer = buyers[i];
-        if (!buyer.is_object()) return Status::invalidArgument("buyers[" + std::to_string(i) + "] must be an object");
+        if (!buyer.is_object())
+          return Status::invalidArgument("buyers[" + std::to_string(i) + "] must be an object");
         for (Status s : {checkText(buyer, "reference", 200, true), checkText(buyer, "email", 512),
                          checkText(buyer, "name", 256), checkCurrency(buyer)}) {
           if (!s.isOk()) return inBuyer(i, s);
@@ -364,16 +367,19 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
           const json& item = items[k];
           const std::string where = "items[" + std::to_string(k) + "]";
           if (!item.is_object()) return inBuyer(i, Status::invalidArgument(where + " must be an object"));
-          for (Status s : {checkText(item, "title", 500), checkInteger(item, "quantity", 1, 10000),
-                           checkInteger(item, "amount", -kMaxStripeAmount, kMaxStripeAmount), checkCurrency(item)}) {
+          for (Status s :
+               {checkText(item, "title", 500), checkInteger(item, "quantity", 1, 10000),
+                checkInteger(item, "amount", -kMaxStripeAmount, kMaxStripeAmount), checkCurrency(item)}) {
             if (!s.isOk()) return inBuyer(i, Status::invalidArgument(where + "." + s.message()));
           }
           const json& price = member(item, "price");
-          const bool price_ok = price.is_null() ||
-                                (price.is_number_integer() && checkInteger(item, "price", 0, kMaxStripeAmount).isOk()) ||
-                                (price.is_string() && ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_"));
+          const bool price_ok =
+              price.is_null() ||
+              (price.is_number_integer() && checkInteger(item, "price", 0, kMaxStripeAmount).isOk()) ||
+              (price.is_string() && ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_"));
           if (!price_ok)
-            return inBuyer(i, Status::invalidArgument(where + ".price must be a price_ id or an amount in minor units"));
+            return inBuyer(
+                i, Status::invalidArgument(where + ".price must be a price_ id or an amount in minor units"));
         }
       }
       return Status::ok();

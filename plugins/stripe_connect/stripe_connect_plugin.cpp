@@ -391,7 +391,8 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
       checks.push_back(checkText(input, "lookup_key", 200));
       checks.push_back(checkText(input, "nickname"));
       const json& interval = ih::stripe::member(input, "interval");
-      if (!interval.is_null() && interval != "day" && interval != "week" && interval != "month" && interval != "year")
+      if (!interval.is_null() && interval != "day" && interval != "week" && interval != "month" &&
+          interval != "year")
         checks.push_back(Status::invalidArgument("interval must be day, week, month or year"));
     }
     for (const Status& s : checks)

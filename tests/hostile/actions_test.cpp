@@ -15,8 +15,9 @@ Headers withKey(const Tenant& t, const std::string& idempotency_key) {
 
 }  // namespace
 
-TEST_CASE("actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json naming the depth - host lives",
-          "[hostile][actions]") {
+TEST_CASE(
+    "actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json naming the depth - host lives",
+    "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
@@ -27,7 +28,8 @@ TEST_CASE("actions: 1 MB of nested arrays (issue 14 item 2) is 400 invalid_json 
       INFO(target << " with " << body.size() << " bytes");
       Answer r = env.post(target, withKey(env.a, "deep-" + std::to_string(body.size())), body);
       CHECK_ERROR(r, 400, "invalid_json");
-      CHECK(r.body_json["error"]["message"].get<std::string>().find("nested deeper than 64") != std::string::npos);
+      CHECK(r.body_json["error"]["message"].get<std::string>().find("nested deeper than 64") !=
+            std::string::npos);
     }
   }
   CHECK(env.rowCounts() == before);
@@ -40,10 +42,11 @@ TEST_CASE("actions: an unknown action is 404 unknown_action - nothing stored or 
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
   const size_t sent = env.stripeRequests();
-  for (const std::string& name :
-       {std::string("nope"), std::string(4000, 'a'), std::string("CREATE_PAYMENT_INTENT"), std::string("setup%00")}) {
-    CHECK_ERROR(env.post("/api/integrations/stripe/actions/" + name, withKey(env.a, "k-" + name.substr(0, 20)), "{}"),
-                404, "unknown_action");
+  for (const std::string& name : {std::string("nope"), std::string(4000, 'a'),
+                                  std::string("CREATE_PAYMENT_INTENT"), std::string("setup%00")}) {
+    CHECK_ERROR(
+        env.post("/api/integrations/stripe/actions/" + name, withKey(env.a, "k-" + name.substr(0, 20)), "{}"),
+        404, "unknown_action");
   }
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
@@ -56,9 +59,11 @@ TEST_CASE("actions: an action of a never-connected integration is 409 not_connec
   env.connectStripe(env.b);  // another tenant's connection does not count
   const auto before = env.rowCounts();
   const size_t sent = env.stripeRequests();
-  CHECK_ERROR(env.post(kIntent, withKey(env.a, "nc-1"), R"({"amount":100,"currency":"usd"})"), 409, "not_connected");
-  CHECK_ERROR(env.post("/api/integrations/stripe_connect/actions/create_product", env.a.auth(), R"({"name":"x"})"),
-              409, "not_connected");
+  CHECK_ERROR(env.post(kIntent, withKey(env.a, "nc-1"), R"({"amount":100,"currency":"usd"})"), 409,
+              "not_connected");
+  CHECK_ERROR(
+      env.post("/api/integrations/stripe_connect/actions/create_product", env.a.auth(), R"({"name":"x"})"),
+      409, "not_connected");
   CHECK_ERROR(env.post("/api/integrations/example/actions/ping", env.a.auth(), "{}"), 409, "not_connected");
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
@@ -66,8 +71,9 @@ TEST_CASE("actions: an action of a never-connected integration is 409 not_connec
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: an Idempotency-Key reused with another body is 400 idempotency_error - Stripe sees it once",
-          "[hostile][actions]") {
+TEST_CASE(
+    "actions: an Idempotency-Key reused with another body is 400 idempotency_error - Stripe sees it once",
+    "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
   Answer first = env.post(kIntent, withKey(env.a, "order-42"), R"({"amount":1000,"currency":"usd"})");
@@ -91,8 +97,9 @@ TEST_CASE("actions: an Idempotency-Key reused with another body is 400 idempoten
   CHECK(env.healthy());
 }
 
-TEST_CASE("actions: an Idempotency-Key over 255 bytes not ASCII or with control bytes is 400 - nothing stored",
-          "[hostile][actions]") {
+TEST_CASE(
+    "actions: an Idempotency-Key over 255 bytes not ASCII or with control bytes is 400 - nothing stored",
+    "[hostile][actions]") {
   Env env;
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
@@ -105,8 +112,11 @@ TEST_CASE("actions: an Idempotency-Key over 255 bytes not ASCII or with control 
     CHECK(r.body_json["error"]["message"].get<std::string>().find("Idempotency-Key") != std::string::npos);
   }
   // Control bytes in a header value are not HTTP: the server refuses the request before any handler.
-  for (const std::string& key : {std::string("abc\x01" "def"), std::string("abc\x7f")}) {
-    CHECK_ERROR(env.post(kIntent, withKey(env.a, key), R"({"amount":1000,"currency":"usd"})"), 400, "bad_request");
+  for (const std::string& key : {std::string("abc\x01"
+                                             "def"),
+                                 std::string("abc\x7f")}) {
+    CHECK_ERROR(env.post(kIntent, withKey(env.a, key), R"({"amount":1000,"currency":"usd"})"), 400,
+                "bad_request");
   }
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
@@ -121,9 +131,11 @@ TEST_CASE("actions: create_payment_intent refuses wrong types and absurd values 
   const size_t sent = env.stripeRequests();
   for (const json& input :
        {json{{"amount", "1000"}, {"currency", "usd"}}, json{{"amount", -5}, {"currency", "usd"}},
-        json{{"amount", 1e300}, {"currency", "usd"}}, json{{"amount", 100000000000000LL}, {"currency", "usd"}},
-        json{{"amount", 1000}, {"currency", std::string(1000000, 'u')}}, json{{"amount", 1000}, {"currency", "u$d"}},
-        json{{"amount", 1000}, {"currency", 42}}, json{{"amount", 1000}, {"currency", "usd"}, {"description", std::string(100000, 'd')}},
+        json{{"amount", 1e300}, {"currency", "usd"}},
+        json{{"amount", 100000000000000LL}, {"currency", "usd"}},
+        json{{"amount", 1000}, {"currency", std::string(1000000, 'u')}},
+        json{{"amount", 1000}, {"currency", "u$d"}}, json{{"amount", 1000}, {"currency", 42}},
+        json{{"amount", 1000}, {"currency", "usd"}, {"description", std::string(100000, 'd')}},
         json{{"amount", 1000}, {"currency", "usd"}, {"customer", "../../v1/customers"}},
         json{{"amount", 1000}, {"currency", "usd"}, {"reference", json::array()}},
         json{{"price", "price_/../../v1/balance"}}, json{{"price", std::string(1000000, 'p')}}}) {
@@ -141,13 +153,14 @@ TEST_CASE("actions: simulate_payment refuses ids that are not Stripe ids (path t
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
   const size_t sent = env.stripeRequests();
-  for (const json& input : {json{{"payment_intent", "pi_1/../../../v1/customers"}}, json{{"payment_intent", "pi_1?x=1"}},
-                            json{{"payment_intent", "in_123"}}, json{{"invoice", "in_1#frag"}},
-                            json{{"invoice", std::string(1000000, 'i')}}, json{{"payment_intent", 12}},
-                            json{{"payment_intent", "pi_1"}, {"payment_method", "pm_card_visa\r\nX: y"}}, json::object()}) {
+  for (const json& input :
+       {json{{"payment_intent", "pi_1/../../../v1/customers"}}, json{{"payment_intent", "pi_1?x=1"}},
+        json{{"payment_intent", "in_123"}}, json{{"invoice", "in_1#frag"}},
+        json{{"invoice", std::string(1000000, 'i')}}, json{{"payment_intent", 12}},
+        json{{"payment_intent", "pi_1"}, {"payment_method", "pm_card_visa\r\nX: y"}}, json::object()}) {
     INFO(input.dump().substr(0, 120));
-    CHECK_ERROR(env.post("/api/integrations/stripe/actions/simulate_payment", env.a.auth(), input.dump()), 400,
-                "invalid_request");
+    CHECK_ERROR(env.post("/api/integrations/stripe/actions/simulate_payment", env.a.auth(), input.dump()),
+                400, "invalid_request");
   }
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
@@ -160,7 +173,9 @@ TEST_CASE("actions: create_invoices refuses the whole batch before Stripe when a
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
   const size_t sent = env.stripeRequests();
-  const json good = {{"reference", "b1"}, {"email", "b1@example.com"}, {"items", json::array({{{"title", "Lot"}, {"price", 500}}})}};
+  const json good = {{"reference", "b1"},
+                     {"email", "b1@example.com"},
+                     {"items", json::array({{{"title", "Lot"}, {"price", 500}}})}};
   json no_items = good;
   no_items.erase("items");
   json huge_ref = good;
@@ -171,11 +186,12 @@ TEST_CASE("actions: create_invoices refuses the whole batch before Stripe when a
   bad_quantity["items"][0]["quantity"] = -3;
   json bad_email = good;
   bad_email["email"] = json::object();
-  for (const json& input : {json{{"buyers", "everyone"}}, json{{"buyers", json::array()}},
-                            json{{"buyers", json::array({good, no_items})}}, json{{"buyers", json::array({good, huge_ref})}},
-                            json{{"buyers", json::array({bad_price, good})}}, json{{"buyers", json::array({bad_quantity})}},
-                            json{{"buyers", json::array({bad_email})}}, json{{"buyers", json::array({good})}, {"reference", 5}},
-                            json{{"buyers", json::array({good, 7})}}}) {
+  for (const json& input :
+       {json{{"buyers", "everyone"}}, json{{"buyers", json::array()}},
+        json{{"buyers", json::array({good, no_items})}}, json{{"buyers", json::array({good, huge_ref})}},
+        json{{"buyers", json::array({bad_price, good})}}, json{{"buyers", json::array({bad_quantity})}},
+        json{{"buyers", json::array({bad_email})}}, json{{"buyers", json::array({good})}, {"reference", 5}},
+        json{{"buyers", json::array({good, 7})}}}) {
     INFO(input.dump().substr(0, 160));
     CHECK_ERROR(env.post("/api/integrations/stripe/actions/create_invoices", env.a.auth(), input.dump()), 400,
                 "invalid_request");
@@ -189,8 +205,9 @@ TEST_CASE("actions: stripe_connect create_product/create_price refuse bad input 
           "[hostile][actions][stripe]") {
   Env env;
   env.connectStripe(env.a);  // a BYOK connection does not connect stripe_connect
-  CHECK_ERROR(env.post("/api/integrations/stripe_connect/actions/create_product", env.a.auth(), R"({"name":"x"})"),
-              409, "not_connected");
+  CHECK_ERROR(
+      env.post("/api/integrations/stripe_connect/actions/create_product", env.a.auth(), R"({"name":"x"})"),
+      409, "not_connected");
   // A connected account, through the double's OAuth flow.
   Answer start = env.get("/api/integrations/stripe_connect/oauth/start", env.a.auth());
   REQUIRE(start.status == 200);
@@ -208,10 +225,13 @@ TEST_CASE("actions: stripe_connect create_product/create_price refuse bad input 
            {"create_price", json{{"product", "prod_1/../x"}, {"unit_amount", 100}, {"currency", "usd"}}},
            {"create_price", json{{"product", "prod_1"}, {"unit_amount", -1}, {"currency", "usd"}}},
            {"create_price", json{{"product", "prod_1"}, {"unit_amount", 100}, {"currency", "dollars"}}},
-           {"create_price", json{{"product", "prod_1"}, {"unit_amount", 100}, {"currency", "usd"}, {"interval", "fortnight"}}}}) {
+           {"create_price", json{{"product", "prod_1"},
+                                 {"unit_amount", 100},
+                                 {"currency", "usd"},
+                                 {"interval", "fortnight"}}}}) {
     INFO(action << " " << input.dump().substr(0, 120));
-    CHECK_ERROR(env.post("/api/integrations/stripe_connect/actions/" + action, env.a.auth(), input.dump()), 400,
-                "invalid_request");
+    CHECK_ERROR(env.post("/api/integrations/stripe_connect/actions/" + action, env.a.auth(), input.dump()),
+                400, "invalid_request");
   }
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
@@ -224,11 +244,14 @@ TEST_CASE("actions: invalid UTF-8 inside a JSON string and bodies over 1 MB are 
   env.connectStripe(env.a);
   const auto before = env.rowCounts();
   const size_t sent = env.stripeRequests();
-  CHECK_ERROR(env.post(kIntent, env.a.auth(), "{\"amount\":1000,\"currency\":\"us\xff\"}"), 400, "invalid_json");
-  CHECK_ERROR(env.post(kIntent, env.a.auth(), "{\"amount\":1000,\"currency\":\"usd\",\"x\":\"\xc0\x80\"}"), 400,
+  CHECK_ERROR(env.post(kIntent, env.a.auth(), "{\"amount\":1000,\"currency\":\"us\xff\"}"), 400,
               "invalid_json");
-  CHECK_ERROR(env.post(kIntent, env.a.auth(), "{\"amount\":1000,\"currency\":\"usd\",\"pad\":\"" + std::string(1100000, 'p') + "\"}"),
-              413, "payload_too_large");
+  CHECK_ERROR(env.post(kIntent, env.a.auth(), "{\"amount\":1000,\"currency\":\"usd\",\"x\":\"\xc0\x80\"}"),
+              400, "invalid_json");
+  CHECK_ERROR(
+      env.post(kIntent, env.a.auth(),
+               "{\"amount\":1000,\"currency\":\"usd\",\"pad\":\"" + std::string(1100000, 'p') + "\"}"),
+      413, "payload_too_large");
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == sent);
   CHECK(env.healthy());

@@ -74,8 +74,12 @@ TEST_CASE("auth: garbage bearer tokens (invalid UTF-8 control bytes 40 KB) are 4
   Env env;
   const auto before = env.rowCounts();
   const std::vector<std::string> tokens = {"Bearer ihk_live_\xff\xfe\xfd",
-                                           "Bearer " + std::string(40000, 'k'), "Bearer ihk_" + std::string(40000, 'A'),
-                                           "Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "ihk_" + env.a.key};
+                                           "Bearer " + std::string(40000, 'k'),
+                                           "Bearer ihk_" + std::string(40000, 'A'),
+                                           "Basic dXNlcjpwYXNz",
+                                           "Bearer",
+                                           "Bearer    ",
+                                           "ihk_" + env.a.key};
   for (const auto& token : tokens) {
     INFO("Authorization: " << token.substr(0, 40));
     CHECK_ERROR(env.get("/api/whoami", {{"Authorization", token}}), 401, "unauthenticated");
@@ -89,10 +93,12 @@ TEST_CASE("auth: garbage bearer tokens (invalid UTF-8 control bytes 40 KB) are 4
   CHECK(env.healthy());
 }
 
-TEST_CASE("auth: a revoked key is 401 on the API on new event streams and on webhooks replay", "[hostile][auth]") {
+TEST_CASE("auth: a revoked key is 401 on the API on new event streams and on webhooks replay",
+          "[hostile][auth]") {
   Env env;
   const int64_t event = env.storeHookEvent(env.a, "evt_revoked_1");
-  Answer revoke = env.del("/api/admin/tenants/acme/keys/" + env.get("/api/whoami", env.a.auth()).body_json["key_id"].get<std::string>(),
+  Answer revoke = env.del("/api/admin/tenants/acme/keys/" +
+                              env.get("/api/whoami", env.a.auth()).body_json["key_id"].get<std::string>(),
                           env.admin());
   REQUIRE(revoke.status == 200);
   const auto before = env.rowCounts();
@@ -119,7 +125,8 @@ TEST_CASE("auth: a read-only key is 403 insufficient_scope on every write route 
   const std::string connect = json{{"secret_key", kStripeKey}, {"publishable_key", kStripePk}}.dump();
   for (const auto& [method, target, body] : std::vector<std::tuple<std::string, std::string, std::string>>{
            {"POST", "/api/integrations/stripe/connect", connect},
-           {"POST", "/api/integrations/stripe/actions/create_payment_intent", R"({"amount":100,"currency":"usd"})"},
+           {"POST", "/api/integrations/stripe/actions/create_payment_intent",
+            R"({"amount":100,"currency":"usd"})"},
            {"DELETE", "/api/integrations/stripe", ""},
            {"POST", "/api/integrations/stripe/disconnect", ""},
            {"POST", "/api/integrations/echo/routes/echo", "{}"},
@@ -141,7 +148,8 @@ TEST_CASE("auth: a tenant key naming another tenant in X-Ihost-Tenant is 403 nev
   Env env;
   env.storeRecord(env.b, "cus_globex_only");
   const auto before = env.rowCounts();
-  for (const std::string& header : {std::string("X-Ihost-Tenant"), std::string("x-ihost-tenant"), std::string("X-IHOST-TENANT")}) {
+  for (const std::string& header :
+       {std::string("X-Ihost-Tenant"), std::string("x-ihost-tenant"), std::string("X-IHOST-TENANT")}) {
     Headers h = env.a.auth();
     h.emplace_back(header, env.b.id);
     CHECK_ERROR(env.get("/api/records/stripe/customer/cus_globex_only", h), 403, "forbidden");
@@ -177,9 +185,11 @@ TEST_CASE("auth: tenant keys and garbage tokens are 401 on every admin route", "
   Env env;
   const auto before = env.rowCounts();
   for (const auto& r : adminRoutes()) {
-    for (const Headers& h : {Headers{}, env.a.auth(), Headers{{"Authorization", "Bearer iha_" + std::string(300, 'x')}}}) {
+    for (const Headers& h :
+         {Headers{}, env.a.auth(), Headers{{"Authorization", "Bearer iha_" + std::string(300, 'x')}}}) {
       INFO(r.method << " " << r.target);
-      CHECK_ERROR(env.send(r.method, r.target, h, r.method == "GET" || r.method == "DELETE" ? "" : R"({"name":"evil"})"),
+      CHECK_ERROR(env.send(r.method, r.target, h,
+                           r.method == "GET" || r.method == "DELETE" ? "" : R"({"name":"evil"})"),
                   401, "unauthenticated");
     }
   }

@@ -41,7 +41,8 @@ std::string readAnswer(int fd, std::chrono::milliseconds timeout) {
   std::string data;
   char chunk[64 * 1024];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 200)));
@@ -77,7 +78,8 @@ Answer parseAnswer(const std::string& data) {
     const std::string line = data.substr(at + 2, next - at - 2);
     const size_t colon = line.find(':');
     if (colon != std::string::npos) {
-      a.headers.emplace_back(line.substr(0, colon), std::string(trimAscii(std::string_view(line).substr(colon + 1))));
+      a.headers.emplace_back(line.substr(0, colon),
+                             std::string(trimAscii(std::string_view(line).substr(colon + 1))));
       if (equalsIgnoreCase(a.headers.back().first, "Transfer-Encoding") &&
           equalsIgnoreCase(a.headers.back().second, "chunked"))
         chunked = true;
@@ -94,7 +96,10 @@ Answer parseAnswer(const std::string& data) {
       size_t size = 0;
       for (size_t i = pos; i < line_end; ++i) {
         const char c = body[i];
-        const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        const int digit = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
         if (digit < 0) break;
         size = size * 16 + static_cast<size_t>(digit);
       }
@@ -104,7 +109,8 @@ Answer parseAnswer(const std::string& data) {
     }
     body = std::move(decoded);
   } else if (auto length = a.header("Content-Length"); !length.empty()) {
-    if (auto n = parseInt64(length); n && static_cast<size_t>(*n) < body.size()) body.resize(static_cast<size_t>(*n));
+    if (auto n = parseInt64(length); n && static_cast<size_t>(*n) < body.size())
+      body.resize(static_cast<size_t>(*n));
   }
   a.body = std::move(body);
   a.body_json = json::parse(a.body, nullptr, false);
@@ -139,11 +145,13 @@ Answer rawBytes(int port, const std::string& bytes, std::chrono::milliseconds ti
 
 Answer rawRequest(int port, const std::string& method, const std::string& target, const Headers& headers,
                   const std::string& body, std::chrono::milliseconds timeout) {
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
+  std::string request =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) + "\r\n";
   bool has_length = false, has_connection = false;
   for (const auto& [k, v] : headers) {
     request += k + ": " + v + "\r\n";
-    has_length = has_length || equalsIgnoreCase(k, "Content-Length") || equalsIgnoreCase(k, "Transfer-Encoding");
+    has_length =
+        has_length || equalsIgnoreCase(k, "Content-Length") || equalsIgnoreCase(k, "Transfer-Encoding");
     has_connection = has_connection || equalsIgnoreCase(k, "Connection");
   }
   if (!has_connection) request += "Connection: close\r\n";
@@ -217,7 +225,8 @@ std::string targetOf(const std::string& url) {
   return path == std::string::npos ? "/" : url.substr(path);
 }
 
-std::string rowCountDiff(const std::map<std::string, int64_t>& before, const std::map<std::string, int64_t>& after) {
+std::string rowCountDiff(const std::map<std::string, int64_t>& before,
+                         const std::map<std::string, int64_t>& after) {
   std::string out;
   for (const auto& [table, count] : after) {
     auto it = before.find(table);
@@ -242,8 +251,7 @@ void checkError(const Answer& answer, int /*status*/, const std::string& code) {
 
 Env::Env() {
   // One plugins directory holding every plugin the suite needs (the real ones and the test-only ones).
-  for (const auto& [dir, names] :
-       std::vector<std::pair<std::string, std::vector<std::string>>>{
+  for (const auto& [dir, names] : std::vector<std::pair<std::string, std::vector<std::string>>>{
            {IH_PLUGIN_DIR, {"libstripe_byok.so", "libstripe_connect.so", "libexample.so"}},
            {std::string(IH_TEST_PLUGIN_DIR) + "/webhook_test", {"libwebhook_test.so"}},
            {std::string(IH_TEST_PLUGIN_DIR) + "/hostile_echo", {"libhostile_echo.so"}}}) {
@@ -270,17 +278,23 @@ Env::Env() {
     for (const char* job : {"catalog", "transactions", "reconcile_events"})
       toml += "[integrations." + id + ".jobs." + job + "]\n" + daily;
   }
-  toml += "[integrations.stripe_connect]\nplugin = \"stripe_connect\"\nclient_id = \"ca_ihostdoubleplatform0001\"\n"
-          "webhook_secret = \"" + std::string(kConnectWhsec) + "\"\nconnect_base_url = \"" + stripe_->url() +
-          "\"\napi_base_url = \"" + stripe_->url() + "\"\n";
+  toml +=
+      "[integrations.stripe_connect]\nplugin = \"stripe_connect\"\nclient_id = "
+      "\"ca_ihostdoubleplatform0001\"\n"
+      "webhook_secret = \"" +
+      std::string(kConnectWhsec) + "\"\nconnect_base_url = \"" + stripe_->url() + "\"\napi_base_url = \"" +
+      stripe_->url() + "\"\n";
   for (const char* job : {"catalog", "transactions", "reconcile_events"})
     toml += "[integrations.stripe_connect.jobs." + std::string(job) + "]\n" + daily;
   toml += "[integrations.example]\nplugin = \"example\"\napi_base_url = \"" + upstream_->url() +
-          "\"\nwebhook_secret = \"" + kExampleSecret + "\"\ntimeout_ms = 1000\n[integrations.example.jobs.sync]\n" +
-          daily;
-  toml += "[integrations.hooks]\nplugin = \"webhook_test\"\nwebhook_secret = \"" + std::string(kHooksSecret) + "\"\n";
+          "\"\nwebhook_secret = \"" + kExampleSecret +
+          "\"\ntimeout_ms = 1000\n[integrations.example.jobs.sync]\n" + daily;
+  toml += "[integrations.hooks]\nplugin = \"webhook_test\"\nwebhook_secret = \"" + std::string(kHooksSecret) +
+          "\"\n";
   toml += "[integrations.echo]\nplugin = \"hostile_echo\"\n";
-  toml += "[integrations.off]\nplugin = \"webhook_test\"\nenabled = false\nwebhook_secret = \"whsec_off_0000000001\"\n";
+  toml +=
+      "[integrations.off]\nplugin = \"webhook_test\"\nenabled = false\nwebhook_secret = "
+      "\"whsec_off_0000000001\"\n";
 
   test::TestHostOptions options;
   options.plugins_dir = plugins_.path().string();
@@ -288,8 +302,10 @@ Env::Env() {
   options.env["IHOST_INTEGRATIONS__STRIPE_CONNECT__SECRET_KEY"] = kPlatformKey;
   host_ = std::make_unique<test::TestHost>(options);
   REQUIRE(host_->app().runtime().unavailable().empty());
-  REQUIRE(stripe_->registerOAuthClient("ca_ihostdoubleplatform0001", "",
-                                       "http://127.0.0.1:" + std::to_string(port()) + "/oauth/stripe_connect/callback")
+  REQUIRE(stripe_
+              ->registerOAuthClient(
+                  "ca_ihostdoubleplatform0001", "",
+                  "http://127.0.0.1:" + std::to_string(port()) + "/oauth/stripe_connect/callback")
               .isOk());
   auto ta = host_->createTenant("acme");
   auto tb = host_->createTenant("globex");
@@ -320,7 +336,8 @@ bool Env::healthy() {
 std::map<std::string, int64_t> Env::rowCounts() {
   SQLite::Database db(host_->dbPath(), SQLite::OPEN_READONLY);
   std::vector<std::string> tables;
-  SQLite::Statement list(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  SQLite::Statement list(
+      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
   while (list.executeStep())
     tables.push_back(list.getColumn(0).getString());
   std::map<std::string, int64_t> counts;
@@ -347,7 +364,8 @@ size_t Env::stripeRequests() {
 }
 
 void Env::connectStripe(const Tenant& t) {
-  const json body = {{"secret_key", kStripeKey}, {"publishable_key", kStripePk}, {"webhook_secret", kStripeWhsec}};
+  const json body = {
+      {"secret_key", kStripeKey}, {"publishable_key", kStripePk}, {"webhook_secret", kStripeWhsec}};
   Answer r = post("/api/integrations/stripe/connect", t.auth(), body.dump());
   INFO(r.text());
   REQUIRE(r.status == 200);
@@ -412,7 +430,8 @@ int64_t Env::storeHookEvent(const Tenant& t, const std::string& event_id) {
 }
 
 void Env::storeRecord(const Tenant& t, const std::string& id) {
-  const json rows = json::array({{{"id", id}, {"data", {{"id", id}, {"email", id + "@example.com"}}}, {"updated_at", 1}}});
+  const json rows =
+      json::array({{{"id", id}, {"data", {{"id", id}, {"email", id + "@example.com"}}}, {"updated_at", 1}}});
   REQUIRE(host_->app().records().upsert(t.id, "stripe", "customer", rows.dump()).isOk());
 }
 

@@ -58,10 +58,12 @@ struct Answer {
 Answer rawRequest(int port, const std::string& method, const std::string& target, const Headers& headers = {},
                   const std::string& body = {}, std::chrono::milliseconds timeout = std::chrono::seconds(60));
 // Sends `bytes` as they are and reads whatever answer comes back.
-Answer rawBytes(int port, const std::string& bytes, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+Answer rawBytes(int port, const std::string& bytes,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // Polls `check` every 20 ms until it holds or `limit` passes; returns its last value.
-bool eventually(const std::function<bool()>& check, std::chrono::milliseconds limit = std::chrono::seconds(15));
+bool eventually(const std::function<bool()>& check,
+                std::chrono::milliseconds limit = std::chrono::seconds(15));
 
 std::string repeat(std::string_view unit, size_t times);
 // '[' * depth then ']' * depth.
@@ -98,7 +100,9 @@ class Env {
   Tenant b;  // "globex"
 
   // A request as tenant A (or with the given headers).
-  Answer get(const std::string& target, const Headers& headers) { return rawRequest(port(), "GET", target, headers); }
+  Answer get(const std::string& target, const Headers& headers) {
+    return rawRequest(port(), "GET", target, headers);
+  }
   Answer post(const std::string& target, const Headers& headers, const std::string& body,
               const std::string& content_type = "application/json");
   Answer del(const std::string& target, const Headers& headers) {
@@ -135,7 +139,8 @@ class Env {
   // The redirect back to ihost that the double's consent page gives for `authorize_url` (from oauth/start)
   // with `decision` "approve" or "deny": the callback target ("/oauth/stripe_connect/callback?code=…").
   std::string consentRedirect(const std::string& authorize_url, const std::string& decision = "approve");
-  // The whole Connect OAuth dance for `authorize_url`; returns the status of ihost's callback (JSON accepted).
+  // The whole Connect OAuth dance for `authorize_url`; returns the status of ihost's callback (JSON
+  // accepted).
   int connectThroughOAuth(const std::string& authorize_url);
 
   // X-Test-Signature for the hooks integration.
@@ -149,7 +154,8 @@ class Env {
 };
 
 // The tables whose row counts differ between two rowCounts() snapshots, "table: before -> after" (for INFO).
-std::string rowCountDiff(const std::map<std::string, int64_t>& before, const std::map<std::string, int64_t>& after);
+std::string rowCountDiff(const std::map<std::string, int64_t>& before,
+                         const std::map<std::string, int64_t>& after);
 
 // CHECKs that `answer` is `status` with the error envelope {"error":{"code":<code>,"message":<non-empty>}}.
 void checkError(const Answer& answer, int status, const std::string& code);
@@ -157,10 +163,10 @@ void checkError(const Answer& answer, int status, const std::string& code);
 }  // namespace ih::hostile
 
 // The common ending of every case: the answer, the envelope, and a host that still answers.
-#define CHECK_ERROR(answer_expr, expected_status, expected_code)          \
-  do {                                                                   \
-    const auto& ih_answer_ = (answer_expr);                              \
-    INFO("answer: " << ih_answer_.text());                               \
-    CHECK(ih_answer_.status == (expected_status));                       \
+#define CHECK_ERROR(answer_expr, expected_status, expected_code)               \
+  do {                                                                         \
+    const auto& ih_answer_ = (answer_expr);                                    \
+    INFO("answer: " << ih_answer_.text());                                     \
+    CHECK(ih_answer_.status == (expected_status));                             \
     ::ih::hostile::checkError(ih_answer_, (expected_status), (expected_code)); \
   } while (false)

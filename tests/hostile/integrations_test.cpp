@@ -1,5 +1,6 @@
-// Hostile input to the integrations API: unknown and disabled integrations on every route, connect bodies that
-// are too deep, too large, of the wrong types or not UTF-8, and test/disconnect of what was never connected.
+// Hostile input to the integrations API: unknown and disabled integrations on every route, connect bodies
+// that are too deep, too large, of the wrong types or not UTF-8, and test/disconnect of what was never
+// connected.
 #include "hostile_env.h"
 
 namespace ih::hostile {
@@ -59,12 +60,14 @@ std::string connectBody(const json& extra = json::object()) {
 
 }  // namespace
 
-TEST_CASE("integrations: an unknown integration is 404 unknown_integration on every route", "[hostile][api]") {
+TEST_CASE("integrations: an unknown integration is 404 unknown_integration on every route",
+          "[hostile][api]") {
   Env env;
   checkUnknownEverywhere(env, "nope");
 }
 
-TEST_CASE("integrations: a disabled integration is 404 unknown_integration on every route", "[hostile][api]") {
+TEST_CASE("integrations: a disabled integration is 404 unknown_integration on every route",
+          "[hostile][api]") {
   Env env;
   checkUnknownEverywhere(env, "off");
 }
@@ -88,8 +91,8 @@ TEST_CASE("connect: a 1 MB secret key is 400 before anything is sent to Stripe",
   Env env;
   const auto before = env.rowCounts();
   const std::string huge = "sk_test_" + std::string(1000000, 'A');
-  CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(), connectBody({{"secret_key", huge}})), 400,
-              "invalid_request");
+  CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(), connectBody({{"secret_key", huge}})),
+              400, "invalid_request");
   CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(),
                        connectBody({{"publishable_key", "pk_test_" + std::string(1000000, 'B')}})),
               400, "invalid_request");
@@ -112,8 +115,9 @@ TEST_CASE("connect: wrong JSON types and unknown fields are 400 invalid_request 
     CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(), connectBody(extra)), 400,
                 "invalid_request");
   }
-  CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(), R"({"publishable_key":"pk_test_x"})"), 400,
-              "invalid_request");
+  CHECK_ERROR(
+      env.post("/api/integrations/stripe/connect", env.a.auth(), R"({"publishable_key":"pk_test_x"})"), 400,
+      "invalid_request");
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == 0);
   CHECK(env.healthy());
@@ -124,7 +128,8 @@ TEST_CASE("connect: keys with control characters spaces or a header break are 40
   Env env;
   const auto before = env.rowCounts();
   for (const json& extra :
-       {json{{"secret_key", std::string(kStripeKey) + "\r\nX-Evil: 1"}}, json{{"secret_key", std::string(kStripeKey) + " "}},
+       {json{{"secret_key", std::string(kStripeKey) + "\r\nX-Evil: 1"}},
+        json{{"secret_key", std::string(kStripeKey) + " "}},
         json{{"webhook_secret", std::string(kStripeWhsec) + "\r\nX-Evil: 1"}},
         json{{"webhook_secret", "whsec_"}}, json{{"publishable_key", "pk_test_\u00e9\u00e9\u00e9\u00e9"}}}) {
     INFO(extra.dump());
@@ -142,9 +147,10 @@ TEST_CASE("connect: bodies that are not UTF-8 not JSON empty or not an object ar
   const auto before = env.rowCounts();
   const std::string not_utf8 =
       std::string("{\"secret_key\":\"") + kStripeKey + "\",\"publishable_key\":\"pk_test_\xff\xfe\xc0\xaf\"}";
-  for (const std::string& body : {not_utf8, std::string("{\"secret_key\":\"\xed\xa0\x80\"}"), std::string(""),
-                                  std::string("null"), std::string("[]"), std::string("\"x\""), std::string("{"),
-                                  std::string("{\"a\":1}garbage"), std::string(1000, '\0')}) {
+  for (const std::string& body :
+       {not_utf8, std::string("{\"secret_key\":\"\xed\xa0\x80\"}"), std::string(""), std::string("null"),
+        std::string("[]"), std::string("\"x\""), std::string("{"), std::string("{\"a\":1}garbage"),
+        std::string(1000, '\0')}) {
     INFO("body of " << body.size() << " bytes");
     CHECK_ERROR(env.post("/api/integrations/stripe/connect", env.a.auth(), body), 400, "invalid_json");
   }
@@ -168,8 +174,9 @@ TEST_CASE("connect: a body over server max_body_bytes is 413 payload_too_large -
   CHECK(env.healthy());
 }
 
-TEST_CASE("connect: test and disconnect of a never-connected integration are 409 not_connected - no audit row",
-          "[hostile][api][connect]") {
+TEST_CASE(
+    "connect: test and disconnect of a never-connected integration are 409 not_connected - no audit row",
+    "[hostile][api][connect]") {
   Env env;
   const auto before = env.rowCounts();
   CHECK_ERROR(env.get("/api/integrations/stripe/test", env.a.auth()), 409, "not_connected");

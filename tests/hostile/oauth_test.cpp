@@ -33,13 +33,16 @@ TEST_CASE("oauth start: unknown disabled and non-OAuth integrations are 404 - a 
   const auto before = env.rowCounts();
   for (const char* id : {"nope", "off", "stripe", "echo"}) {
     INFO(id);
-    CHECK_ERROR(env.get(std::string("/api/integrations/") + id + "/oauth/start", env.a.auth()), 404, "unknown_integration");
+    CHECK_ERROR(env.get(std::string("/api/integrations/") + id + "/oauth/start", env.a.auth()), 404,
+                "unknown_integration");
   }
-  for (const std::string& host : {std::string("127.0.0.1\xff\xfe"), std::string(300, 'h'), std::string("a b")}) {
+  for (const std::string& host :
+       {std::string("127.0.0.1\xff\xfe"), std::string(300, 'h'), std::string("a b")}) {
     INFO("Host: " << host.substr(0, 40));
-    CHECK_ERROR(rawBytes(env.port(), "GET /api/integrations/stripe_connect/oauth/start HTTP/1.1\r\nHost: " + host +
-                                         "\r\nAuthorization: Bearer " + env.a.key + "\r\nConnection: close\r\n\r\n"),
-                400, "invalid_request");
+    CHECK_ERROR(
+        rawBytes(env.port(), "GET /api/integrations/stripe_connect/oauth/start HTTP/1.1\r\nHost: " + host +
+                                 "\r\nAuthorization: Bearer " + env.a.key + "\r\nConnection: close\r\n\r\n"),
+        400, "invalid_request");
   }
   CHECK(env.rowCounts() == before);
   CHECK(env.stripeRequests() == 0);
@@ -61,21 +64,25 @@ TEST_CASE("oauth callback: missing garbage forged and tampered states are 400 in
   }
   CHECK_ERROR(env.get("/oauth/stripe_connect/callback?code=ac_x", kJson), 400, "invalid_state");
   for (const std::string& state :
-       {std::string("x"), std::string("v1...."), tampered, other_expiry, "v1." + std::string(43, 'a') + ".99999999999999999999999999999999999999." + std::string(43, 'a'),
-        "v1." + std::string(43, 'a') + ".-1." + std::string(43, 'a'), std::string(50000, '.'), std::string(20000, 'v')}) {
+       {std::string("x"), std::string("v1...."), tampered, other_expiry,
+        "v1." + std::string(43, 'a') + ".99999999999999999999999999999999999999." + std::string(43, 'a'),
+        "v1." + std::string(43, 'a') + ".-1." + std::string(43, 'a'), std::string(50000, '.'),
+        std::string(20000, 'v')}) {
     INFO("state " << state.substr(0, 60));
-    CHECK_ERROR(env.get("/oauth/stripe_connect/callback?code=ac_x&state=" + state, kJson), 400, "invalid_state");
+    CHECK_ERROR(env.get("/oauth/stripe_connect/callback?code=ac_x&state=" + state, kJson), 400,
+                "invalid_state");
   }
   CHECK(env.rowCounts() == before);
   CHECK(tokenExchanges(env) == 0);
   // The good state was not burnt by the forgeries.
-  CHECK(env.connectThroughOAuth(
-            env.get("/api/integrations/stripe_connect/oauth/start", env.a.auth()).body_json["url"].get<std::string>()) ==
-        200);
+  CHECK(env.connectThroughOAuth(env.get("/api/integrations/stripe_connect/oauth/start", env.a.auth())
+                                    .body_json["url"]
+                                    .get<std::string>()) == 200);
   CHECK(env.healthy());
 }
 
-TEST_CASE("oauth callback: a reused state is 400 state_already_used and changes nothing", "[hostile][oauth]") {
+TEST_CASE("oauth callback: a reused state is 400 state_already_used and changes nothing",
+          "[hostile][oauth]") {
   Env env;
   Answer start = env.get("/api/integrations/stripe_connect/oauth/start", env.a.auth());
   REQUIRE(start.status == 200);
@@ -93,8 +100,8 @@ TEST_CASE("oauth callback: codes that are not Stripe codes are 400 before Stripe
           "[hostile][oauth]") {
   Env env;
   const auto before_all = env.rowCounts();
-  for (const std::string& code : {std::string(60000, 'c'), std::string("ac_../../v1/balance"), std::string("ac_%0D%0AX:1"),
-                                  std::string("")}) {
+  for (const std::string& code : {std::string(60000, 'c'), std::string("ac_../../v1/balance"),
+                                  std::string("ac_%0D%0AX:1"), std::string("")}) {
     const std::string state = startState(env);
     INFO("code " << code.substr(0, 40));
     CHECK_ERROR(env.get("/oauth/stripe_connect/callback?code=" + code + "&state=" + state, kJson), 400,
@@ -123,18 +130,20 @@ TEST_CASE("oauth callback: query text that is not UTF-8 is 400 (never 500) and l
   CHECK(env.healthy());
 }
 
-TEST_CASE("oauth callback: a declined authorization with a 60 KB description is 403 with a bounded answer and audit",
-          "[hostile][oauth]") {
+TEST_CASE(
+    "oauth callback: a declined authorization with a 60 KB description is 403 with a bounded answer and "
+    "audit",
+    "[hostile][oauth]") {
   Env env;
   const std::string state = startState(env);
   const auto before = env.rowCounts();
-  Answer r = env.get("/oauth/stripe_connect/callback?error=access_denied&error_description=" + std::string(60000, 'd') +
-                         "&state=" + state,
+  Answer r = env.get("/oauth/stripe_connect/callback?error=access_denied&error_description=" +
+                         std::string(60000, 'd') + "&state=" + state,
                      kJson);
   CHECK_ERROR(r, 403, "access_denied");
   CHECK(r.body.size() < 4096);
-  Answer page = env.get("/oauth/stripe_connect/callback?error=" + std::string(60000, 'e') + "&state=" + startState(env),
-                        {});
+  Answer page = env.get(
+      "/oauth/stripe_connect/callback?error=" + std::string(60000, 'e') + "&state=" + startState(env), {});
   CHECK(page.status == 400);
   CHECK(page.body.size() < 4096);
   // Each refusal is audited once, with its text cut.

@@ -10,7 +10,7 @@ namespace ih::hostile {
 namespace {
 
 // Names a plugin must never see, in the case a hostile caller picks.
-const std::vector<std::string> kSecretNames = {"aUtHoRiZaTiOn", "COOKIE",        "cookie",
+const std::vector<std::string> kSecretNames = {"aUtHoRiZaTiOn",       "COOKIE",         "cookie",
                                                "Proxy-Authorization", "x-ihost-tenant", "X-IHOST-ADMIN-TOKEN",
                                                "x-Ihost-Whatever"};
 
@@ -43,8 +43,10 @@ TEST_CASE("plugin routes: caller credentials and X-Ihost- headers never reach th
   Headers h = {{"aUtHoRiZaTiOn", "Bearer " + env.a.key}, {"X-Visible", "yes"}};
   for (const auto& name : kSecretNames) {
     // A tenant key may name its own tenant in X-Ihost-Tenant (another one is a 403): the plugin sees neither.
-    if (toLowerAscii(name) == "x-ihost-tenant") h.emplace_back(name, env.a.id);
-    else if (toLowerAscii(name) != "authorization") h.emplace_back(name, "sess=secret-" + name + " ihk_live_leak");
+    if (toLowerAscii(name) == "x-ihost-tenant")
+      h.emplace_back(name, env.a.id);
+    else if (toLowerAscii(name) != "authorization")
+      h.emplace_back(name, "sess=secret-" + name + " ihk_live_leak");
   }
   Answer get = env.get("/api/integrations/echo/routes/echo?q=1", h);
   checkNoCallerSecrets(get);
@@ -53,7 +55,8 @@ TEST_CASE("plugin routes: caller credentials and X-Ihost- headers never reach th
   Answer post = env.post("/api/integrations/echo/routes/echo", h, "{}");
   checkNoCallerSecrets(post);
   // ...and the admin token acting for a tenant is no more visible than a tenant key.
-  Headers admin = {{"AUTHORIZATION", "Bearer " + env.adminToken()}, {"X-Ihost-Tenant", "acme"}, {"X-Visible", "yes"}};
+  Headers admin = {
+      {"AUTHORIZATION", "Bearer " + env.adminToken()}, {"X-Ihost-Tenant", "acme"}, {"X-Visible", "yes"}};
   Answer on_behalf = env.get("/api/integrations/echo/routes/echo", admin);
   checkNoCallerSecrets(on_behalf);
   CHECK(on_behalf.body.find(env.adminToken()) == std::string::npos);
@@ -71,13 +74,16 @@ TEST_CASE("plugin routes: a passer-by's credentials never reach a public plugin 
   CHECK(env.healthy());
 }
 
-TEST_CASE("plugin routes: unknown path 404 wrong method 405 unknown integration 404 route of another kind 404",
-          "[hostile][routes]") {
+TEST_CASE(
+    "plugin routes: unknown path 404 wrong method 405 unknown integration 404 route of another kind 404",
+    "[hostile][routes]") {
   Env env;
   const auto before = env.rowCounts();
   CHECK_ERROR(env.get("/api/integrations/echo/routes/nope", env.a.auth()), 404, "not_found");
-  CHECK_ERROR(env.get("/api/integrations/echo/routes/" + std::string(5000, 'p'), env.a.auth()), 404, "not_found");
-  CHECK_ERROR(env.send("DELETE", "/api/integrations/echo/routes/echo", env.a.auth()), 405, "method_not_allowed");
+  CHECK_ERROR(env.get("/api/integrations/echo/routes/" + std::string(5000, 'p'), env.a.auth()), 404,
+              "not_found");
+  CHECK_ERROR(env.send("DELETE", "/api/integrations/echo/routes/echo", env.a.auth()), 405,
+              "method_not_allowed");
   CHECK_ERROR(env.get("/api/integrations/nope/routes/echo", env.a.auth()), 404, "unknown_integration");
   CHECK_ERROR(env.get("/plugins/nope/echo", {}), 404, "unknown_integration");
   CHECK_ERROR(env.post("/plugins/echo/reply", {}, "{}"), 404, "not_found");  // /reply is tenant-only
@@ -101,8 +107,9 @@ TEST_CASE("plugin routes: query or header text that is not UTF-8 is 400 never a 
   CHECK(env.healthy());
 }
 
-TEST_CASE("plugin routes: a plugin answer with header breaks framing headers or a 1xx status is 502 plugin_error",
-          "[hostile][routes]") {
+TEST_CASE(
+    "plugin routes: a plugin answer with header breaks framing headers or a 1xx status is 502 plugin_error",
+    "[hostile][routes]") {
   Env env;
   for (const json& reply :
        {json{{"status", 200}, {"headers", {{"X-Evil", "a\r\nSet-Cookie: session=stolen"}}}, {"body", "{}"}},
@@ -120,8 +127,9 @@ TEST_CASE("plugin routes: a plugin answer with header breaks framing headers or 
     CHECK(r.header("Set-Cookie").empty());
   }
   // A well-behaved answer still goes through, with its own status and headers.
-  Answer fine = env.post("/api/integrations/echo/routes/reply", env.a.auth(),
-                         json{{"status", 418}, {"headers", {{"X-Fine", "yes"}}}, {"body", "{\"tea\":true}"}}.dump());
+  Answer fine =
+      env.post("/api/integrations/echo/routes/reply", env.a.auth(),
+               json{{"status", 418}, {"headers", {{"X-Fine", "yes"}}}, {"body", "{\"tea\":true}"}}.dump());
   CHECK(fine.status == 418);
   CHECK(fine.header("X-Fine") == "yes");
   CHECK(fine.body == "{\"tea\":true}");

@@ -42,8 +42,9 @@ bool sendAll(int fd, std::string_view data, const std::atomic<bool>& stopping) {
 }
 
 std::string answerJson(int status, const std::string& body, const std::string& extra_headers = {}) {
-  return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+  return "HTTP/1.1 " + std::to_string(status) +
+         " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+         extra_headers + "\r\n" + body;
 }
 
 // What a healthy provider answers for `target` (path and query).
@@ -153,7 +154,8 @@ void RawUpstream::serve(int fd) {
     int64_t body_length = 0;
     for (size_t at = line_end; at != std::string::npos && at < head.size();) {
       const size_t next = head.find("\r\n", at + 2);
-      const std::string line = head.substr(at + 2, next == std::string::npos ? std::string::npos : next - at - 2);
+      const std::string line =
+          head.substr(at + 2, next == std::string::npos ? std::string::npos : next - at - 2);
       const size_t colon = line.find(':');
       if (colon != std::string::npos && ih::equalsIgnoreCase(line.substr(0, colon), "Content-Length"))
         body_length = ih::parseInt64InRange(ih::trimAscii(line.substr(colon + 1)), 0, 64 << 20).value_or(0);
@@ -193,7 +195,8 @@ bool RawUpstream::answer(int fd, const std::string& /*method*/, const std::strin
       return false;
     }
     case Mode::kEndlessChunked: {
-      if (!sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      if (!sendAll(fd,
+                   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
                    stopping_))
         return false;
       const std::string chunk = "10000\r\n" + std::string(0x10000, ' ') + "\r\n";
@@ -229,7 +232,8 @@ bool RawUpstream::answer(int fd, const std::string& /*method*/, const std::strin
                                 "Retry-After: 99999999999999999999\r\n"),
                      stopping_);
     case Mode::kTruncated:
-      sendAll(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"object\":",
+      sendAll(fd,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"object\":",
               stopping_);
       return false;
     case Mode::kDeepJson: {
@@ -240,8 +244,9 @@ bool RawUpstream::answer(int fd, const std::string& /*method*/, const std::strin
     }
     case Mode::kInvalidUtf8:
       return sendAll(fd,
-                     answerJson(200, "{\"object\":\"balance\",\"livemode\":false,\"id\":\"acct_\xff\xfe\xc0\","
-                                     "\"available\":[{\"amount\":1,\"currency\":\"u\xed\xa0\x80sd\"}]}"),
+                     answerJson(200,
+                                "{\"object\":\"balance\",\"livemode\":false,\"id\":\"acct_\xff\xfe\xc0\","
+                                "\"available\":[{\"amount\":1,\"currency\":\"u\xed\xa0\x80sd\"}]}"),
                      stopping_);
     case Mode::kNoAnswer: {
       char c;

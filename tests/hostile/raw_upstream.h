@@ -4,7 +4,8 @@
 //
 // In Mode::kNormal it answers like a healthy provider: Stripe-shaped JSON for /v1/... paths (a balance, an
 // account, empty lists) and the example plugin's /ping and /items. Every other mode applies to every request
-// until the mode changes. Thread-safe; one thread per connection; the destructor closes every socket and joins.
+// until the mode changes. Thread-safe; one thread per connection; the destructor closes every socket and
+// joins.
 #pragma once
 
 #include <atomic>
@@ -19,19 +20,19 @@ namespace ih::hostile {
 class RawUpstream {
  public:
   enum class Mode {
-    kNormal,           // well-formed answers (see above)
-    kGarbage,          // bytes that are not HTTP, then close
-    kHugeBody,         // 200, Content-Length 512 MiB, streams JSON whitespace until the client goes away
-    kEndlessChunked,   // 200, chunked, a 64 KiB chunk after another, never the last chunk
-    kSlowTrickle,      // 200, Content-Length 1 MiB, one byte every 200 ms
-    kHugeHeader,       // 200 whose header block holds one 1 MiB header line
-    kManyHeaders,      // 200 with 100,000 header lines
-    kAbsurdRetryAfter, // 429 with "Retry-After: 99999999999999999999"
-    kTruncated,        // Content-Length 1000, 10 bytes sent, then close
-    kDeepJson,         // 200 whose body is 1 MiB of '[' then as many ']'
-    kInvalidUtf8,      // 200, a JSON object whose strings hold bytes that are not UTF-8
-    kNoAnswer,         // reads the request, never answers (until the client closes)
-    kCloseAtOnce,      // reads the request, closes without a byte
+    kNormal,            // well-formed answers (see above)
+    kGarbage,           // bytes that are not HTTP, then close
+    kHugeBody,          // 200, Content-Length 512 MiB, streams JSON whitespace until the client goes away
+    kEndlessChunked,    // 200, chunked, a 64 KiB chunk after another, never the last chunk
+    kSlowTrickle,       // 200, Content-Length 1 MiB, one byte every 200 ms
+    kHugeHeader,        // 200 whose header block holds one 1 MiB header line
+    kManyHeaders,       // 200 with 100,000 header lines
+    kAbsurdRetryAfter,  // 429 with "Retry-After: 99999999999999999999"
+    kTruncated,         // Content-Length 1000, 10 bytes sent, then close
+    kDeepJson,          // 200 whose body is 1 MiB of '[' then as many ']'
+    kInvalidUtf8,       // 200, a JSON object whose strings hold bytes that are not UTF-8
+    kNoAnswer,          // reads the request, never answers (until the client closes)
+    kCloseAtOnce,       // reads the request, closes without a byte
   };
 
   RawUpstream();

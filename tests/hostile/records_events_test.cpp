@@ -6,8 +6,18 @@ namespace ih::hostile {
 namespace {
 
 // Query values no integer parameter may accept, whatever its range.
-const std::vector<std::string> kNotIntegers = {"99999999999999999999", "-99999999999999999999", "abc", "",
-                                               "1.5", "+5", "0x10", "%205", "5%20", "1e3", "%FF", "5abc"};
+const std::vector<std::string> kNotIntegers = {"99999999999999999999",
+                                               "-99999999999999999999",
+                                               "abc",
+                                               "",
+                                               "1.5",
+                                               "+5",
+                                               "0x10",
+                                               "%205",
+                                               "5%20",
+                                               "1e3",
+                                               "%FF",
+                                               "5abc"};
 
 void checkParameter(Env& env, const std::string& path, const std::string& name,
                     const std::vector<std::string>& out_of_range, const Headers& auth) {
@@ -41,7 +51,8 @@ TEST_CASE("records: an unknown or disabled integration is 404 unknown_integratio
           "[hostile][records]") {
   Env env;
   env.storeRecord(env.a, "cus_1");
-  for (const std::string& id : {std::string("nope"), std::string("off"), std::string(300, 'x'), std::string("STRIPE")}) {
+  for (const std::string& id :
+       {std::string("nope"), std::string("off"), std::string(300, 'x'), std::string("STRIPE")}) {
     INFO(id);
     CHECK_ERROR(env.get("/api/records/" + id + "/customer", env.a.auth()), 404, "unknown_integration");
     CHECK_ERROR(env.get("/api/records/" + id + "/customer/cus_1", env.a.auth()), 404, "unknown_integration");
@@ -55,7 +66,8 @@ TEST_CASE("records: a model name that can never exist is 400 - another tenant's 
   env.storeRecord(env.b, "cus_globex");
   CHECK_ERROR(env.get("/api/records/stripe/" + std::string(65, 'm'), env.a.auth()), 400, "invalid_request");
   CHECK_ERROR(env.get("/api/records/stripe/cust%20omer", env.a.auth()), 400, "invalid_request");
-  CHECK_ERROR(env.get("/api/records/stripe/" + std::string(65, 'm') + "/cus_1", env.a.auth()), 400, "invalid_request");
+  CHECK_ERROR(env.get("/api/records/stripe/" + std::string(65, 'm') + "/cus_1", env.a.auth()), 400,
+              "invalid_request");
   CHECK_ERROR(env.get("/api/records/stripe/customer/cus_globex", env.a.auth()), 404, "record_not_found");
   Answer list = env.get("/api/records/stripe/customer", env.a.auth());
   REQUIRE(list.status == 200);
@@ -95,7 +107,8 @@ TEST_CASE("audit and whoami: another tenant's rows never show - a key with trail
   REQUIRE(mine.status == 200);
   CHECK(mine.body_json["data"].empty());
   for (const std::string& suffix : {std::string("x"), std::string("\xff"), std::string(" x")}) {
-    CHECK_ERROR(env.get("/api/whoami", {{"Authorization", "Bearer " + env.a.key + suffix}}), 401, "unauthenticated");
+    CHECK_ERROR(env.get("/api/whoami", {{"Authorization", "Bearer " + env.a.key + suffix}}), 401,
+                "unauthenticated");
   }
   Answer who = env.get("/api/whoami", env.a.auth());
   CHECK(who.status == 200);

@@ -65,10 +65,11 @@ TEST_CASE("slow clients: a body that stalls midway is dropped after the read tim
   const auto before = env.rowCounts();
   const int fd = openConnection(env.port());
   const std::string body = json{{"secret_key", kStripeKey}, {"publishable_key", kStripePk}}.dump();
-  sendText(fd, "POST /api/integrations/stripe/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + env.a.key +
-                   "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size() + 100) +
-                   "\r\n\r\n" + body);
-  // The read timeout is 10 s by default ([server] read_timeout_ms): the host hangs up, it never runs the handler.
+  sendText(fd, "POST /api/integrations/stripe/connect HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                   env.a.key + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(body.size() + 100) + "\r\n\r\n" + body);
+  // The read timeout is 10 s by default ([server] read_timeout_ms): the host hangs up, it never runs the
+  // handler.
   CHECK(env.healthy());
   std::string received;
   CHECK(closedByServer(fd, std::chrono::seconds(20), &received));
@@ -87,7 +88,8 @@ TEST_CASE("slow clients: a pipeline of 200 requests whose answers are never read
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   std::string pipeline;
   for (int i = 0; i < 200; ++i)
-    pipeline += "GET /api/integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + env.a.key + "\r\n\r\n";
+    pipeline +=
+        "GET /api/integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + env.a.key + "\r\n\r\n";
   sendText(fd, pipeline);
   for (int i = 0; i < 20; ++i)
     CHECK(env.get("/api/whoami", env.b.auth()).status == 200);
@@ -96,13 +98,15 @@ TEST_CASE("slow clients: a pipeline of 200 requests whose answers are never read
   CHECK(env.healthy());
 }
 
-TEST_CASE("slow clients: bytes that are not HTTP get 400 bad_request and a closed connection", "[hostile][slow]") {
+TEST_CASE("slow clients: bytes that are not HTTP get 400 bad_request and a closed connection",
+          "[hostile][slow]") {
   Env env;
   const auto before = env.rowCounts();
-  for (const std::string& bytes : {std::string("GET / HTTP/9.9\r\n\r\n"),
-                                   std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
-                                   std::string("POST /webhooks/hooks/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
-                                   std::string("G\x01T / HTTP/1.1\r\n\r\n")}) {
+  for (const std::string& bytes :
+       {std::string("GET / HTTP/9.9\r\n\r\n"),
+        std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n"),
+        std::string("POST /webhooks/hooks/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        std::string("G\x01T / HTTP/1.1\r\n\r\n")}) {
     CHECK_ERROR(rawBytes(env.port(), bytes, std::chrono::seconds(15)), 400, "bad_request");
   }
   CHECK(env.rowCounts() == before);

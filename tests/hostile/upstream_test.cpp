@@ -1,7 +1,7 @@
 // A hostile upstream: the "rogue" Stripe BYOK integration and the example plugin point at RawUpstream, which
-// answers garbage, never-ending or slow bodies, absurd headers, JSON too deep to print, or nothing at all. The
-// caller gets a 5xx naming the provider (never a 500 from the host), nothing is stored, and the host still
-// answers.
+// answers garbage, never-ending or slow bodies, absurd headers, JSON too deep to print, or nothing at all.
+// The caller gets a 5xx naming the provider (never a 500 from the host), nothing is stored, and the host
+// still answers.
 #include "hostile_env.h"
 
 namespace ih::hostile {
@@ -20,8 +20,8 @@ void checkConnectRefused(Env& env, Mode mode, int status, const std::string& cod
   env.upstream().clearRequests();
   const auto started = std::chrono::steady_clock::now();
   Answer r = rawRequest(env.port(), "POST", "/api/integrations/rogue/connect",
-                        {{"Authorization", "Bearer " + env.a.key}, {"Content-Type", "application/json"}}, kConnect,
-                        limit + std::chrono::seconds(10));
+                        {{"Authorization", "Bearer " + env.a.key}, {"Content-Type", "application/json"}},
+                        kConnect, limit + std::chrono::seconds(10));
   const auto took = std::chrono::steady_clock::now() - started;
   CHECK_ERROR(r, status, code);
   CHECK(took < limit);
@@ -34,22 +34,26 @@ void checkConnectRefused(Env& env, Mode mode, int status, const std::string& cod
 
 }  // namespace
 
-TEST_CASE("upstream: bytes that are not HTTP are 502 provider_unavailable - nothing stored", "[hostile][upstream]") {
+TEST_CASE("upstream: bytes that are not HTTP are 502 provider_unavailable - nothing stored",
+          "[hostile][upstream]") {
   Env env;
   checkConnectRefused(env, Mode::kGarbage, 502, "provider_unavailable");
 }
 
-TEST_CASE("upstream: a connection closed without an answer is 502 provider_unavailable", "[hostile][upstream]") {
+TEST_CASE("upstream: a connection closed without an answer is 502 provider_unavailable",
+          "[hostile][upstream]") {
   Env env;
   checkConnectRefused(env, Mode::kCloseAtOnce, 502, "provider_unavailable");
 }
 
-TEST_CASE("upstream: a body cut short of its Content-Length is 502 provider_unavailable", "[hostile][upstream]") {
+TEST_CASE("upstream: a body cut short of its Content-Length is 502 provider_unavailable",
+          "[hostile][upstream]") {
   Env env;
   checkConnectRefused(env, Mode::kTruncated, 502, "provider_unavailable");
 }
 
-TEST_CASE("upstream: no answer at all is 502 provider_unavailable after the plugin's timeout", "[hostile][upstream]") {
+TEST_CASE("upstream: no answer at all is 502 provider_unavailable after the plugin's timeout",
+          "[hostile][upstream]") {
   Env env;
   checkConnectRefused(env, Mode::kNoAnswer, 502, "provider_unavailable");
 }
@@ -59,7 +63,8 @@ TEST_CASE("upstream: a 1 MB header line is 502 provider_unavailable", "[hostile]
   checkConnectRefused(env, Mode::kHugeHeader, 502, "provider_unavailable");
 }
 
-TEST_CASE("upstream: 100000 header lines are cut off and are 502 (issue 14 item 5)", "[hostile][upstream][!mayfail]") {
+TEST_CASE("upstream: 100000 header lines are cut off and are 502 (issue 14 item 5)",
+          "[hostile][upstream][!mayfail]") {
   Env env;
   checkConnectRefused(env, Mode::kManyHeaders, 502, "provider_unavailable");
 }
@@ -75,7 +80,8 @@ TEST_CASE("upstream: an answer whose strings are not UTF-8 is 502 provider_error
   checkConnectRefused(env, Mode::kInvalidUtf8, 502, "provider_error");
 }
 
-TEST_CASE("upstream: a 512 MB answer is cut off and is 502 (issue 14 item 5)", "[hostile][upstream][!mayfail]") {
+TEST_CASE("upstream: a 512 MB answer is cut off and is 502 (issue 14 item 5)",
+          "[hostile][upstream][!mayfail]") {
   Env env;
   checkConnectRefused(env, Mode::kHugeBody, 502, "provider_unavailable");
 }
@@ -106,7 +112,8 @@ TEST_CASE("upstream: a failing provider during an action stores no idempotent re
   h.emplace_back("Idempotency-Key", "rogue-1");
   const auto before = env.rowCounts();
   env.upstream().setMode(Mode::kGarbage);
-  CHECK_ERROR(env.post("/api/integrations/rogue/actions/ensure_products", h, "{}"), 502, "provider_unavailable");
+  CHECK_ERROR(env.post("/api/integrations/rogue/actions/ensure_products", h, "{}"), 502,
+              "provider_unavailable");
   env.upstream().setMode(Mode::kDeepJson);
   CHECK_ERROR(env.post("/api/integrations/rogue/actions/ensure_products", h, "{}"), 502, "provider_error");
   CHECK(env.rowCounts() == before);
@@ -130,10 +137,12 @@ TEST_CASE("upstream: the example plugin's sync against a garbage provider fails 
   REQUIRE((run.status == 200 || run.status == 202));
   const std::string id = std::to_string(run.body_json["run"]["id"].get<int64_t>());
   json last;
-  REQUIRE(eventually([&] {
-    last = env.get("/api/integrations/example/jobs/sync/runs/" + id, env.a.auth()).body_json;
-    return last.value("status", "") != "running";
-  }, std::chrono::seconds(60)));
+  REQUIRE(eventually(
+      [&] {
+        last = env.get("/api/integrations/example/jobs/sync/runs/" + id, env.a.auth()).body_json;
+        return last.value("status", "") != "running";
+      },
+      std::chrono::seconds(60)));
   CHECK(last["status"] == "failed");
   CHECK(env.count("SELECT count(*) FROM records") == records);
   CHECK(env.healthy());

@@ -83,16 +83,19 @@ Status checkText(const Json& input, const char* field, size_t max_bytes, bool re
   const std::string& text = value.get_ref<const std::string&>();
   if (required && text.empty()) return invalid(field, "must not be empty");
   if (!isPlainText(text, max_bytes))
-    return invalid(field, "must be at most " + std::to_string(max_bytes) + " bytes of text without control characters");
+    return invalid(
+        field, "must be at most " + std::to_string(max_bytes) + " bytes of text without control characters");
   return Status::ok();
 }
 
 Status checkInteger(const Json& input, const char* field, int64_t min, int64_t max, bool required) {
   const Json& value = member(input, field);
   if (value.is_null()) return required ? invalid(field, "is required") : Status::ok();
-  const std::string range = "must be an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  const std::string range =
+      "must be an integer between " + std::to_string(min) + " and " + std::to_string(max);
   if (!value.is_number_integer()) return invalid(field, range);
-  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(max)) return invalid(field, range);
+  if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(max))
+    return invalid(field, range);
   const int64_t n = value.get<int64_t>();
   if (n < min || n > max) return invalid(field, range);
   return Status::ok();

@@ -1,7 +1,8 @@
 // hostile_echo: the plugin the hostile suite (tests/hostile) points its plugin-route and workflow cases at.
 //   - GET|POST /echo (tenant) and GET /echo (public): answer 200 with the request JSON the host built for the
 //     route, byte for byte, so a test can see which caller headers and query values reached the plugin.
-//   - POST /reply (tenant): the body {"status":N,"headers":{...},"body":"..."} is answered as given, so a test
+//   - POST /reply (tenant): the body {"status":N,"headers":{...},"body":"..."} is answered as given, so a
+//   test
 //     can see what the host puts on the wire when a plugin asks for odd headers.
 //   - action "ask": prompts once ({"key":"color"}) and returns {"answer": <the answer>}; a workflow run of it
 //     waits for an answer, which lets tests hold a run in the "waiting" state without any provider.
