@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin.h"
+#include "common/json_parse.h"
+#include "common/text.h"
 #include "common/time_text.h"
 #include "config/config.h"
 #include "http/server.h"
@@ -30,6 +32,17 @@ namespace {
 using http::Request;
 using http::Response;
 using nlohmann::json;
+
+// Bounds on what a caller may answer a prompt with.
+constexpr size_t kMaxAnswerKey = 200;
+constexpr size_t kMaxAnswerBytes = 64 * 1024;
+
+// JSON from a plugin (prompts, results), depth-bounded so that dump() and redactStrings() stay shallow;
+// discarded when it does not parse.
+json parsePluginJson(std::string_view text) {
+  auto parsed = ih::parseJson(text);
+  return parsed.isOk() ? std::move(*parsed) : json(json::value_t::discarded);
+}
 
 // One run. Every field is GUARDED_BY(Workflows::Impl::mu) except the constants set before the thread starts.
 struct Run {
@@ -106,12 +119,15 @@ struct Workflows::Impl {
 
   // The PromptFn body, on the run's thread.
   Result<std::string> ask(const std::shared_ptr<Run>& run, std::string_view prompt_json) {
-    json p = json::parse(prompt_json, nullptr, false);
+    json p = parsePluginJson(prompt_json);
     if (!p.is_object() || !p.contains("key") || !p["key"].is_string())
       return Status::invalidArgument("a prompt must be a JSON object with a \"key\" string");
+    auto text = [&p](const char* name, const std::string& fallback) {
+      return p.contains(name) && p[name].is_string() ? p[name].get<std::string>() : fallback;
+    };
     json pending = {{"key", p["key"]},
-                    {"kind", p.value("kind", std::string("text"))},
-                    {"message", p.value("message", p["key"].get<std::string>())}};
+                    {"kind", text("kind", "text")},
+                    {"message", text("message", p["key"].get<std::string>())}};
     if (p.contains("choices") && p["choices"].is_array()) pending["choices"] = p["choices"];
     if (p.contains("default") && !p["default"].is_null()) pending["default"] = p["default"];
     const bool secret = pending["kind"] == "secret";
@@ -163,8 +179,7 @@ struct Workflows::Impl {
     run->finished_at = tenancy::nowMs();
     run->pending = nullptr;
     if (outcome.status.isOk()) {
-      json result =
-          outcome.result_json.empty() ? json::object() : json::parse(outcome.result_json, nullptr, false);
+      json result = outcome.result_json.empty() ? json::object() : parsePluginJson(outcome.result_json);
       if (result.is_discarded()) result = json{{"raw", outcome.result_json}};
       redactStrings(result);
       for (const char* list : {"steps", "next_steps"}) {
@@ -234,13 +249,24 @@ struct Workflows::Impl {
       return http::setError(res, 404, "unknown_action",
                             "integration \"" + id + "\" has no action \"" + action + "\"");
     }
-    json input = req.body.empty() ? json::object() : json::parse(req.body, nullptr, false);
+    json input = json::object();
+    if (!req.body.empty()) {
+      auto parsed = ih::parseJson(req.body);
+      if (!parsed.isOk())
+        return http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
+      input = std::move(*parsed);
+    }
     if (!input.is_object())
       return http::setError(res, 400, "invalid_json",
                             "request body must be a JSON object (the action input)");
     if (!spec->input_schema_json.empty()) {
-      Status valid = config::validateJson(spec->input_schema_json, input.dump(), "action input");
+      Status valid = config::validateJson(spec->input_schema_json, ih::dumpJson(input), "action input");
       if (!valid.isOk()) return http::setError(res, 400, "invalid_request", valid.message());
+    }
+    if (auto lacks = runtime.lacksConnection(*integration, who.tenant_id); !lacks.isOk() || *lacks) {
+      if (!lacks.isOk()) return http::setError(res, lacks.status());
+      return http::setError(res, 409, "not_connected",
+                            "integration \"" + id + "\" is not connected for this tenant; connect it first");
     }
     input["tenant"] = who.tenant_id;  // the caller's tenant, whatever the body said
 
@@ -271,7 +297,7 @@ struct Workflows::Impl {
                            "(DELETE /api/workflows/{run})");
       } else {
         runs[run->id] = run;
-        threads[run->id] = std::thread([this, run, integration, input = input.dump()]() mutable {
+        threads[run->id] = std::thread([this, run, integration, input = ih::dumpJson(input)]() mutable {
           execute(run, integration, std::move(input));
         });
         body = run->toJson();
@@ -286,25 +312,34 @@ struct Workflows::Impl {
                                    {"action", action},
                                    {"actor", who.actor()}});
     res.setHeader("Location", "/api/workflows/" + run->id);
-    res.json(202, body.dump());
+    res.json(202, ih::dumpJson(body));
   }
 
   void get(const tenancy::Principal& who, const Request& req, Response& res) {
     std::lock_guard lock(mu);
     auto run = findFor(who, req.param("run"));
     if (!run) return notFound(req, res);
-    res.json(200, run->toJson().dump());
+    res.json(200, ih::dumpJson(run->toJson()));
   }
 
   void answer(const tenancy::Principal& who, const Request& req, Response& res) {
-    json body = json::parse(req.body, nullptr, false);
+    auto parsed = ih::parseJson(req.body);
+    if (!parsed.isOk())
+      return http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
+    json body = std::move(*parsed);
     if (!body.is_object() || !body.contains("key") || !body["key"].is_string() || !body.contains("value"))
       return http::setError(res, 400, "invalid_request",
                             "body must be {\"key\":\"<prompt key>\",\"value\":...}");
+    if (body["key"].get_ref<const std::string&>().size() > kMaxAnswerKey)
+      return http::setError(res, 400, "invalid_request",
+                            "\"key\" is longer than " + std::to_string(kMaxAnswerKey) + " bytes");
     auto text = answerText(body["value"]);
     if (!text)
       return http::setError(res, 400, "invalid_request",
                             "\"value\" must be a string, a boolean or an integer");
+    if (text->size() > kMaxAnswerBytes)
+      return http::setError(res, 400, "invalid_request",
+                            "\"value\" is longer than " + std::to_string(kMaxAnswerBytes) + " bytes");
     std::lock_guard lock(mu);
     auto run = findFor(who, req.param("run"));
     if (!run) return notFound(req, res);
@@ -321,7 +356,7 @@ struct Workflows::Impl {
     }
     run->answer = std::move(*text);
     run->cv.notify_all();
-    res.json(200, json{{"id", run->id}, {"accepted", true}, {"key", body["key"]}}.dump());
+    res.json(200, ih::dumpJson(json{{"id", run->id}, {"accepted", true}, {"key", body["key"]}}));
   }
 
   void cancel(const tenancy::Principal& who, const Request& req, Response& res) {
@@ -333,7 +368,7 @@ struct Workflows::Impl {
       run->addLog("warn", run->cancel_reason);
       run->cv.notify_all();
     }
-    res.json(200, run->toJson().dump());
+    res.json(200, ih::dumpJson(run->toJson()));
   }
 
   static void notFound(const Request& req, Response& res) {

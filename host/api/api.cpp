@@ -1,9 +1,13 @@
 #include "api/api.h"
-#include "common/time_text.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
+#include "common/text.h"
+#include "common/time_text.h"
 #include "config/config.h"
+#include "http/params.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "plugins/registry.h"
@@ -21,30 +25,97 @@ using http::Request;
 using http::Response;
 using nlohmann::json;
 
+// Longest Idempotency-Key accepted (Stripe's limit too).
+constexpr size_t kMaxIdempotencyKey = 255;
+// Longest header value a plugin route may answer with.
+constexpr size_t kMaxPluginHeaderValue = 8192;
+// Longest tenant name (tenancy's rule: 1-63 characters of [a-z0-9_-]).
+constexpr size_t kMaxTenantName = 63;
+
 void sendJson(Response& res, int status, const json& body) {
-  res.json(status, body.dump());
+  res.json(status, ih::dumpJson(body));
 }
 
+// JSON from the store or a plugin (depth-bounded: a later dump() cannot overflow the stack); discarded when
+// it does not parse.
 json parseJsonOrNull(std::string_view text) {
-  return json::parse(text, nullptr, false);
+  auto parsed = ih::parseJson(text);
+  return parsed.isOk() ? std::move(*parsed) : json(json::value_t::discarded);
 }
 
-// Parses a JSON object request body, or writes a 400 explaining why not.
+// Parses a JSON object request body (depth-bounded, UTF-8), or writes a 400 invalid_json saying why not.
 bool parseBody(const Request& req, Response& res, json& out, bool allow_empty = true) {
   if (req.body.empty() && allow_empty) {
     out = json::object();
     return true;
   }
-  out = parseJsonOrNull(req.body);
-  if (out.is_discarded()) {
-    http::setError(res, 400, "invalid_json", "request body is not valid JSON");
+  if (req.body.empty()) {
+    http::setError(res, 400, "invalid_json", "request body is empty; send a JSON object");
     return false;
   }
-  if (!out.is_object()) {
+  auto parsed = ih::parseJson(req.body);
+  if (!parsed.isOk()) {
+    http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
+    return false;
+  }
+  if (!parsed->is_object()) {
     http::setError(res, 400, "invalid_json", "request body must be a JSON object");
     return false;
   }
+  out = std::move(*parsed);
   return true;
+}
+
+// A failed Status as the API answers it: invalid input is "invalid_request", like the host's own checks.
+void setStatusError(Response& res, const Status& status) {
+  if (status.code() == StatusCode::kInvalidArgument)
+    return http::setError(res, 400, "invalid_request", status.message());
+  http::setError(res, status);
+}
+
+// An Idempotency-Key is 1-255 bytes of printable ASCII (spaces allowed, no control bytes).
+bool validIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > kMaxIdempotencyKey) return false;
+  for (char c : key)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+// Headers a plugin route never receives: the caller's credentials and the host's own X-Ihost-* headers
+// (X-Ihost-Tenant names whom an operator acts for). Compared without regard to case.
+bool hiddenFromPlugins(std::string_view name) {
+  return ih::equalsIgnoreCase(name, "Authorization") || ih::equalsIgnoreCase(name, "Proxy-Authorization") ||
+         ih::equalsIgnoreCase(name, "Cookie") || ih::startsWithIgnoreCase(name, "X-Ihost-");
+}
+
+// RFC 9110 token characters (header names).
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+// Why a header a plugin route answers with cannot go on the wire, or empty when it can. Framing and
+// connection headers belong to the server; names must be tokens; values must not break the header block.
+std::string refusedPluginHeader(std::string_view name, std::string_view value) {
+  if (name.empty() || name.size() > 256) return "a header name must be 1-256 characters";
+  for (char c : name)
+    if (!isTokenChar(c))
+      return "header name \"" + ih::toValidUtf8(name.substr(0, 64)) + "\" is not an HTTP token";
+  for (std::string_view framing : {"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive",
+                                   "Upgrade", "TE", "Trailer", "Proxy-Connection"}) {
+    if (ih::equalsIgnoreCase(name, framing))
+      return "header \"" + std::string(name) + "\" is set by the host, not by a plugin";
+  }
+  if (value.size() > kMaxPluginHeaderValue)
+    return "header \"" + std::string(name) + "\" is longer than " + std::to_string(kMaxPluginHeaderValue) +
+           " bytes";
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f)
+      return "header \"" + std::string(name) + "\" holds a control character";
+  }
+  if (!ih::isValidUtf8(value)) return "header \"" + std::string(name) + "\" is not valid UTF-8";
+  return {};
 }
 
 json timeOrNull(const std::optional<int64_t>& ms) {
@@ -74,7 +145,7 @@ void setPluginError(Response& res, const Status& status, std::string_view integr
       http::setError(res, 500, "plugin_error", message);
       return;
     default:
-      http::setError(res, status);
+      setStatusError(res, status);
   }
 }
 
@@ -254,16 +325,27 @@ class Api {
     }
     runtime::CallResult result = ctx_.runtime->testConnection(*in, p.tenant_id);
     json detail = parseJsonOrNull(result.result_json);
-    bool ok = result.status.isOk() && (!detail.is_object() || detail.value("ok", true));
-    std::string error =
-        result.status.isOk()
-            ? (detail.is_object() && !ok ? detail.value("detail", std::string("check failed")) : "")
-            : result.status.message();
+    // The plugin's {"ok":false,"detail":"…"}; members of other types count as absent.
+    const bool reported_failure =
+        detail.is_object() && detail.contains("ok") && detail["ok"].is_boolean() && !detail["ok"].get<bool>();
+    bool ok = result.status.isOk() && !reported_failure;
+    std::string error = result.status.message();
+    if (result.status.isOk()) {
+      error.clear();
+      if (!ok) {
+        error = detail.contains("detail") && detail["detail"].is_string()
+                    ? detail["detail"].get<std::string>()
+                    : std::string("check failed");
+      }
+    }
     int64_t now = tenancy::nowMs();
     (void)ctx_.store->recordHealthCheck(p.tenant_id, in->id(), ok, error, now);
     json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", ih::isoTimeSeconds(now)}};
     if (!error.empty()) out["error"] = redact(error);
-    if (detail.is_object()) out["detail"] = json::parse(redact(detail.dump()));
+    if (detail.is_object()) {
+      json redacted = parseJsonOrNull(redact(ih::dumpJson(detail)));
+      out["detail"] = redacted.is_object() ? redacted : json::object();
+    }
     sendJson(res, 200, out);
   }
 
@@ -285,13 +367,27 @@ class Api {
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
     }
     int64_t now = tenancy::nowMs();
-    store::AuditEntry audit{0,  p.tenant_id, in->id(), p.actor(), "integration.disconnected", detail.dump(),
-                            now};
+    store::AuditEntry audit{
+        0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", ih::dumpJson(detail), now};
     if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk())
       return http::setError(res, s);
     emit(p.tenant_id, in->id(), "integration.disconnected", {{"integration", in->id()}});
     sendJson(res, 200,
              {{"integration", in->id()}, {"connected", false}, {"status", "inactive"}, {"detail", detail}});
+  }
+
+  // Writes 409 not_connected (true) when the integration's plugin connects per tenant and this tenant has
+  // no active connection: such a plugin cannot act for it, so it is not called at all.
+  bool refuseUnconnected(const tenancy::Principal& p, runtime::Integration& in, Response& res) {
+    auto lacks = ctx_.runtime->lacksConnection(in, p.tenant_id);
+    if (!lacks.isOk()) {
+      http::setError(res, lacks.status());
+      return true;
+    }
+    if (!*lacks) return false;
+    http::setError(res, 409, "not_connected",
+                   "integration \"" + in.id() + "\" is not connected for this tenant; connect it first");
+    return true;
   }
 
   void action(const tenancy::Principal& p, const Request& req, Response& res) {
@@ -304,19 +400,26 @@ class Api {
       for (const auto& a : in->manifest().actions)
         known += (known.empty() ? "" : ", ") + a.name;
       return http::setError(res, 404, "unknown_action",
-                            "integration \"" + in->id() + "\" has no action \"" + name + "\"" +
+                            "integration \"" + in->id() + "\" has no action \"" + name.substr(0, 100) + "\"" +
                                 (known.empty() ? std::string() : " (actions: " + known + ")"));
+    }
+    // Idempotency-Key: the same key and input answer the stored result again, without running the action.
+    const bool has_key = req.hasHeader("Idempotency-Key");
+    std::string key = req.header("Idempotency-Key");
+    if (has_key && !validIdempotencyKey(key)) {
+      return http::setError(
+          res, 400, "invalid_request",
+          "Idempotency-Key must be 1-" + std::to_string(kMaxIdempotencyKey) + " bytes of printable ASCII");
     }
     json body;
     if (!parseBody(req, res, body)) return;
-    std::string input = body.dump();
+    std::string input = ih::dumpJson(body);
     if (!spec->input_schema_json.empty()) {
       Status valid = config::validateJson(spec->input_schema_json, input, "action input");
       if (!valid.isOk()) return http::setError(res, 400, "invalid_request", valid.message());
     }
-    // Idempotency-Key: the same key and input answer the stored result again, without running the action.
+    if (refuseUnconnected(p, *in, res)) return;
     std::optional<records::IdempotencyTicket> ticket;
-    std::string key = req.header("Idempotency-Key");
     if (!key.empty() && ctx_.idempotency != nullptr) {
       auto lookup = ctx_.idempotency->lookup(p.tenant_id, in->id(), key, name, input);
       if (!lookup.isOk()) return http::setError(res, lookup.status());
@@ -371,6 +474,7 @@ class Api {
                               "method " + req.method + " is not allowed on " + req.path);
       return http::setError(res, 404, "not_found", "no route for " + req.method + " " + req.path);
     }
+    if (!http::requireUtf8(req, res)) return;
     json meta = {{"method", req.method},
                  {"path", path},
                  {"route", spec->path},
@@ -382,45 +486,57 @@ class Api {
     for (const auto& [k, v] : req.query)
       meta["query"][k] = v;
     for (const auto& [k, v] : req.headers) {
-      if (k == "Authorization" || k == "authorization") continue;  // the plugin never sees the caller's key
+      if (hiddenFromPlugins(k)) continue;  // the plugin never sees the caller's credentials
       meta["headers"][k] = v;
     }
     runtime::CallResult result =
-        ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), meta.dump(), req.body);
-    if (!result.status.isOk()) return http::setError(res, result.status);
+        ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), ih::dumpJson(meta), req.body);
+    if (!result.status.isOk()) return setStatusError(res, result.status);
     if (!result.responded) {
       res.status = 204;
       res.body.clear();
       return;
     }
-    res.status = result.http_status;
-    res.body = std::move(result.body);
-    res.content_type = "application/json";
-    json headers = parseJsonOrNull(result.headers_json);
-    if (headers.is_object()) {
-      for (auto& [k, v] : headers.items()) {
-        if (!v.is_string()) continue;
-        if (k == "Content-Type" || k == "content-type") {
-          res.content_type = v.get<std::string>();
+    // What the plugin answers goes on the wire only if it cannot break the response's framing.
+    auto refuse = [&](const std::string& why) {
+      log::warn("plugin route answer refused",
+                {{"integration", in->id()}, {"route", spec->path}, {"reason", why}});
+      http::setError(
+          res, 502, "plugin_error",
+          "plugin " + in->manifest().name + " answered " + spec->path + " with an invalid response: " + why);
+    };
+    if (result.http_status < 200)
+      return refuse("status " + std::to_string(result.http_status) + " is not final");
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string content_type = "application/json";
+    if (!result.headers_json.empty()) {
+      json parsed = parseJsonOrNull(result.headers_json);
+      if (!parsed.is_object()) return refuse("headers are not a JSON object");
+      for (auto& [k, v] : parsed.items()) {
+        if (!v.is_string())
+          return refuse("header \"" + ih::toValidUtf8(k.substr(0, 64)) + "\" is not a string");
+        const std::string& value = v.get_ref<const std::string&>();
+        if (std::string why = refusedPluginHeader(k, value); !why.empty()) return refuse(why);
+        if (ih::equalsIgnoreCase(k, "Content-Type")) {
+          content_type = value;
         } else {
-          res.setHeader(k, v.get<std::string>());
+          headers.emplace_back(k, value);
         }
       }
     }
+    res.status = result.http_status;
+    res.body = std::move(result.body);
+    res.content_type = std::move(content_type);
+    for (auto& [k, v] : headers)
+      res.setHeader(std::move(k), std::move(v));
   }
 
   void audit(const tenancy::Principal& p, const Request& req, Response& res) {
-    int64_t after = 0;
-    size_t limit = 50;
-    try {
-      if (req.hasQuery("after")) after = std::stoll(req.queryValue("after"));
-      if (req.hasQuery("limit")) limit = static_cast<size_t>(std::stoul(req.queryValue("limit")));
-    } catch (...) {
-      return http::setError(res, 400, "invalid_request", "after and limit must be non-negative integers");
-    }
-    if (limit == 0 || limit > 500)
-      return http::setError(res, 400, "invalid_request", "limit must be between 1 and 500");
-    auto entries = ctx_.store->listAudit(p.tenant_id, after, limit);
+    const auto after = http::queryInt(req, res, "after", 0, std::numeric_limits<int64_t>::max(), 0);
+    if (!after) return;
+    const auto limit = http::queryInt(req, res, "limit", 1, 500, 50);
+    if (!limit) return;
+    auto entries = ctx_.store->listAudit(p.tenant_id, *after, static_cast<size_t>(*limit));
     if (!entries.isOk()) return http::setError(res, entries.status());
     json data = json::array();
     for (const auto& e : *entries) {
@@ -433,7 +549,7 @@ class Api {
                       {"at", ih::isoTimeSeconds(e.at)}});
     }
     json out = {
-        {"object", "list"}, {"data", data}, {"next_after", entries->empty() ? after : entries->back().id}};
+        {"object", "list"}, {"data", data}, {"next_after", entries->empty() ? *after : entries->back().id}};
     sendJson(res, 200, out);
   }
 
@@ -470,8 +586,14 @@ class Api {
     if (!body.contains("name") || !body["name"].is_string()) {
       return http::setError(res, 400, "invalid_request", "body needs a \"name\" string");
     }
-    auto created = ctx_.tenancy->createTenant(body["name"].get<std::string>());
-    if (!created.isOk()) return http::setError(res, created.status());
+    const std::string& name = body["name"].get_ref<const std::string&>();
+    if (name.empty() || name.size() > kMaxTenantName) {
+      return http::setError(
+          res, 400, "invalid_request",
+          "tenant name must be 1-" + std::to_string(kMaxTenantName) + " characters of a-z, 0-9, '_' and '-'");
+    }
+    auto created = ctx_.tenancy->createTenant(name);
+    if (!created.isOk()) return setStatusError(res, created.status());
     sendJson(res, 201,
              {{"tenant", {{"id", created->tenant.id}, {"name", created->tenant.name}}},
               {"api_key", created->first_key.plaintext},
@@ -502,11 +624,14 @@ class Api {
       for (const auto& s : body["scopes"]) {
         if (!s.is_string())
           return http::setError(res, 400, "invalid_request", "\"scopes\" must be an array of strings");
+        if (s.get_ref<const std::string&>().size() > 16)
+          return http::setError(res, 400, "invalid_request",
+                                "unknown scope; use \"*\", \"read\" or \"write\"");
         scopes.push_back(s.get<std::string>());
       }
     }
     auto key = ctx_.tenancy->createKey(t->id, scopes);
-    if (!key.isOk()) return http::setError(res, key.status());
+    if (!key.isOk()) return setStatusError(res, key.status());
     sendJson(res, 201,
              {{"api_key", key->plaintext},
               {"key", keyJson(key->key)},
@@ -547,7 +672,7 @@ class Api {
   void emit(const std::string& tenant_id, const std::string& integration, std::string_view type,
             const json& data) {
     if (ctx_.events == nullptr) return;
-    Status s = ctx_.events->emit(tenant_id, integration, type, data.dump());
+    Status s = ctx_.events->emit(tenant_id, integration, type, ih::dumpJson(data));
     if (!s.isOk()) log::warn("could not emit event", {{"type", type}, {"error", s.message()}});
   }
 

@@ -221,7 +221,13 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   if (c.server.public_url != "http://" + c.server.listen) oauth_options.public_url = c.server.public_url;
   m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, m.inbox.get(), oauth_options);
   m.oauth->registerRoutes(*m.server, *m.tenancy);
-  records::registerRoutes(*m.server, *m.tenancy, *m.records);
+  // Records of an integration that is configured (running, or unavailable with its data kept) and enabled.
+  records::registerRoutes(*m.server, *m.tenancy, *m.records, [rt = m.runtime.get()](std::string_view id) {
+    if (runtime::Integration* in = rt->find(id)) return in->enabled();
+    for (const auto& u : rt->unavailable())
+      if (u.id == id) return true;
+    return false;
+  });
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
   endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
   scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);

@@ -7,6 +7,9 @@
 #include <optional>
 #include <vector>
 
+#include "common/json_parse.h"
+#include "common/text.h"
+#include "http/params.h"
 #include "inbox/internal.h"
 #include "log/log.h"
 #include "runtime/runtime.h"
@@ -24,18 +27,18 @@ std::string sha256(std::string_view bytes) {
   return std::string(reinterpret_cast<const char*>(digest), len);
 }
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-
 bool isCallerCredential(std::string_view name) {
   return equalsIgnoreCase(name, "Authorization") || equalsIgnoreCase(name, "Cookie") ||
          equalsIgnoreCase(name, "Proxy-Authorization");
+}
+
+// True when `body` is JSON (starts with '{' or '[' after spaces) nested deeper than kMaxJsonDepth: such a
+// payload would overflow the stack of whatever prints it later, so it is refused before it is verified or
+// stored. Bodies that are not JSON (form-encoded providers) are left to the plugin.
+bool tooDeep(std::string_view body) {
+  const size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || (body[first] != '{' && body[first] != '[')) return false;
+  return jsonNestingDepth(body) > kMaxJsonDepth;
 }
 
 // Headers worth keeping (and showing the plugin): all but credentials of the caller. Repeated names are
@@ -109,7 +112,7 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
 
   if (integration == nullptr || !integration->enabled()) {
     count(Received::kNotFound);
-    http::setError(res, 404, "not_found",
+    http::setError(res, 404, "unknown_integration",
                    "no integration \"" + integration_id + "\" is configured" +
                        (integration ? std::string(" (it is disabled in the configuration)") : std::string()));
     return std::nullopt;
@@ -130,9 +133,16 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
     tenant_id = req.param("tenant");
     if (!tenantExists(tenant_id)) {
       count(Received::kNotFound);
-      http::setError(res, 404, "not_found", "no tenant with id \"" + tenant_id + "\"");
+      http::setError(res, 404, "unknown_tenant", "no tenant with id \"" + tenant_id.substr(0, 100) + "\"");
       return std::nullopt;
     }
+  }
+  // Text that is not UTF-8 cannot become the JSON the plugin and the store receive.
+  if (!http::requireUtf8(req, res)) return std::nullopt;
+  if (tooDeep(req.body)) {
+    http::setError(res, 400, "invalid_payload",
+                   "webhook payload is JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return std::nullopt;
   }
 
   // 1. The plugin checks the signature over the exact bytes. The request JSON is built by hand: the same text
@@ -141,7 +151,7 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
   if (auto fast = headersJson(req)) {
     headers_json = std::move(*fast);
   } else {
-    headers_json = headersObject(req).dump();
+    headers_json = dumpJson(headersObject(req));
   }
   std::string request_json;
   request_json.reserve(headers_json.size() + req.path.size() + 96);
@@ -150,7 +160,7 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
   request_json += ",\"method\":";
   request_json += http::jsonQuote(req.method);
   request_json += ",\"path\":";
-  request_json += isPlainAscii(req.path) ? http::jsonQuote(req.path) : json(req.path).dump();
+  request_json += http::jsonQuote(req.path);
   request_json += ",\"query\":";
   if (req.query.empty()) {
     request_json += "{}";
@@ -158,10 +168,10 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
     json query = json::object();
     for (const auto& [k, v] : req.query)
       query[k] = v;
-    request_json += query.dump();
+    request_json += dumpJson(query);
   }
   request_json += ",\"tenant\":";
-  request_json += isPlainAscii(tenant_id) ? http::jsonQuote(tenant_id) : json(tenant_id).dump();
+  request_json += http::jsonQuote(tenant_id);
   request_json += '}';
   runtime::CallResult verified = runtime.verifyWebhook(*integration, tenant_id, request_json, req.body);
   if (!verified.status.isOk()) {
@@ -185,7 +195,8 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
         return std::nullopt;
     }
   }
-  const json result = json::parse(verified.result_json, nullptr, false);
+  auto parsed_result = parseJson(verified.result_json);
+  const json result = parsed_result.isOk() ? std::move(*parsed_result) : json();
   store::InboxEvent event;
   if (result.is_object()) {
     event.event_id = stringField(result, "event_id");

@@ -1,8 +1,14 @@
 // The inbox's routes: intake endpoints, and the tenant/operator API to inspect and replay events.
 #include <nlohmann/json.hpp>
 
+#include <limits>
+
+#include "common/json_parse.h"
+#include "common/text.h"
+#include "http/params.h"
 #include "inbox/internal.h"
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
@@ -71,38 +77,41 @@ json summaryJson(const store::InboxEvent& e) {
   return out;
 }
 
+constexpr int64_t kMaxListLimit = 500;
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+constexpr size_t kMaxAccount = 255;  // bind_account's limit
+
 // Parses ?status=&type=&integration=&cursor=&limit=&since= (and tenant= for the admin); false after a 400.
 bool parseFilter(const Request& req, Response& res, store::InboxFilter& filter) {
   if (req.hasQuery("status")) {
     filter.status = store::parseInboxStatus(req.queryValue("status"));
     if (!filter.status) {
-      http::setError(res, 400, "invalid_argument",
+      http::setError(res, 400, "invalid_request",
                      "status must be one of pending, processing, processed, failed, dead, unroutable");
       return false;
     }
   }
   if (req.hasQuery("type")) filter.type = req.queryValue("type");
   if (req.hasQuery("integration")) filter.integration_id = req.queryValue("integration");
-  try {
-    if (req.hasQuery("cursor") && !req.queryValue("cursor").empty())
-      filter.before_id = std::stoll(req.queryValue("cursor"));
-    if (req.hasQuery("limit"))
-      filter.limit = static_cast<size_t>(std::clamp(std::stoll(req.queryValue("limit")), 1LL, 500LL));
-    if (req.hasQuery("since")) filter.since = std::stoll(req.queryValue("since"));
-  } catch (const std::exception&) {
-    http::setError(res, 400, "invalid_argument", "cursor, limit and since must be integers (since: unix ms)");
-    return false;
+  // An empty cursor is the first page (what next_cursor: null gives a client that pastes it back).
+  if (!(req.hasQuery("cursor") && req.queryValue("cursor").empty())) {
+    const auto cursor = http::queryInt(req, res, "cursor", 1, kMaxInt, 0);
+    if (!cursor) return false;
+    if (*cursor > 0) filter.before_id = *cursor;
+  }
+  const auto limit = http::queryInt(req, res, "limit", 1, kMaxListLimit, static_cast<int64_t>(filter.limit));
+  if (!limit) return false;
+  filter.limit = static_cast<size_t>(*limit);
+  if (req.hasQuery("since")) {
+    const auto since = http::queryInt(req, res, "since", 0, kMaxInt, 0);  // unix ms
+    if (!since) return false;
+    filter.since = *since;
   }
   return true;
 }
 
 std::optional<int64_t> parseId(const Request& req) {
-  const std::string text = req.param("id");
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-  }
-  return std::stoll(text);
+  return parseInt64InRange(req.param("id"), 1, kMaxInt);
 }
 
 }  // namespace
@@ -127,7 +136,7 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
       data.push_back(summaryJson(e));
     json body = {{"data", data}, {"next_cursor", nullptr}};
     if (rows->size() == filter.limit && !rows->empty()) body["next_cursor"] = std::to_string(rows->back().id);
-    res.json(200, body.dump());
+    res.json(200, dumpJson(body));
   };
   auto detail = [m](const tenancy::Principal& who, const Request& req, Response& res, bool admin) {
     auto id = parseId(req);
@@ -150,7 +159,7 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
                       {"error", a.error.empty() ? json(nullptr) : json(a.error)}});
     }
     body["attempt_log"] = list;
-    res.json(200, body.dump());
+    res.json(200, dumpJson(body));
   };
   auto replay = [m](const tenancy::Principal& who, const Request& req, Response& res, bool admin) {
     auto id = parseId(req);
@@ -161,7 +170,7 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
     if (!s.isOk()) return http::setError(res, s);
     log::info("webhook event replayed", {{"id", *id}, {"actor", who.actor()}});
     m->wake();
-    res.json(202, json{{"id", *id}, {"status", "pending"}}.dump());
+    res.json(202, dumpJson(json{{"id", *id}, {"status", "pending"}}));
   };
 
   using tenancy::kScopeRead;
@@ -184,30 +193,56 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
       "POST", "/api/admin/webhooks/{id}/replay",
       tenancy::requireAdmin(tenancy, [replay](auto& p, auto& q, auto& r) { replay(p, q, r, true); }));
   // Platform routing: which tenant a provider account's events belong to.
+  // The integration must be configured (404 otherwise) and the account 1-255 printable bytes.
+  auto checkRoute = [m](const Request& req, Response& res) {
+    const std::string integration = req.param("integration");
+    runtime::Integration* in = m->runtime.find(integration);
+    if (in == nullptr || !in->enabled()) {
+      http::setError(res, 404, "unknown_integration", "no integration \"" + integration + "\" is configured");
+      return false;
+    }
+    const std::string account = req.param("account");
+    bool printable = !account.empty() && account.size() <= kMaxAccount;
+    for (char c : account)
+      printable = printable && static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+    if (!printable || !isValidUtf8(account)) {
+      http::setError(
+          res, 400, "invalid_request",
+          "account must be 1-" + std::to_string(kMaxAccount) + " bytes without spaces or control bytes");
+      return false;
+    }
+    return true;
+  };
   server.route(
       "PUT", "/api/admin/webhooks/routes/{integration}/{account}",
-      tenancy::requireAdmin(tenancy, [m](const tenancy::Principal&, const Request& req, Response& res) {
-        json body = json::parse(req.body, nullptr, false);
-        const std::string tenant = body.is_object() ? body.value("tenant", std::string()) : std::string();
-        if (tenant.empty() || !m->tenantExists(tenant)) {
-          return http::setError(res, 400, "invalid_argument",
-                                "body must be {\"tenant\":\"<existing tenant id>\"}");
-        }
-        Status s = m->events.setRoute(req.param("integration"), req.param("account"), tenant);
-        if (!s.isOk()) return http::setError(res, s);
-        res.json(200, json{{"integration", req.param("integration")},
-                           {"account", req.param("account")},
-                           {"tenant", tenant}}
-                          .dump());
-      }));
-  server.route(
-      "DELETE", "/api/admin/webhooks/routes/{integration}/{account}",
-      tenancy::requireAdmin(tenancy, [m](const tenancy::Principal&, const Request& req, Response& res) {
-        Status s = m->events.deleteRoute(req.param("integration"), req.param("account"));
-        if (!s.isOk()) return http::setError(res, s);
-        res.status = 204;
-        res.body.clear();
-      }));
+      tenancy::requireAdmin(
+          tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
+            if (!checkRoute(req, res)) return;
+            auto parsed = parseJson(req.body);
+            if (!parsed.isOk())
+              return http::setError(res, 400, "invalid_json", "request body: " + parsed.status().message());
+            const json& body = *parsed;
+            const bool has_tenant = body.is_object() && body.contains("tenant") && body["tenant"].is_string();
+            const std::string tenant = has_tenant ? body["tenant"].get<std::string>() : std::string();
+            if (tenant.empty() || !m->tenantExists(tenant)) {
+              return http::setError(res, 400, "invalid_request",
+                                    "body must be {\"tenant\":\"<existing tenant id>\"}");
+            }
+            Status s = m->events.setRoute(req.param("integration"), req.param("account"), tenant);
+            if (!s.isOk()) return http::setError(res, s);
+            res.json(200, dumpJson(json{{"integration", req.param("integration")},
+                                        {"account", req.param("account")},
+                                        {"tenant", tenant}}));
+          }));
+  server.route("DELETE", "/api/admin/webhooks/routes/{integration}/{account}",
+               tenancy::requireAdmin(
+                   tenancy, [m, checkRoute](const tenancy::Principal&, const Request& req, Response& res) {
+                     if (!checkRoute(req, res)) return;
+                     Status s = m->events.deleteRoute(req.param("integration"), req.param("account"));
+                     if (!s.isOk()) return http::setError(res, s);
+                     res.status = 204;
+                     res.body.clear();
+                   }));
 }
 
 }  // namespace ih::inbox

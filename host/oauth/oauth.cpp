@@ -1,5 +1,8 @@
 // Host-side OAuth: state issuing and checking, the start and callback routes. See oauth.h.
 #include "oauth/oauth.h"
+
+#include "common/json_parse.h"
+#include "common/text.h"
 #include "common/time_text.h"
 
 #include <openssl/crypto.h>
@@ -13,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "http/params.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "plugins/registry.h"
@@ -33,6 +37,30 @@ using nlohmann::json;
 constexpr std::string_view kStateVersion = "v1";
 constexpr int64_t kPruneEveryMs = 3600 * 1000;
 constexpr int64_t kKeepExpiredMs = 24 * 3600 * 1000;  // expired rows kept a day to explain late callbacks
+// A provider's error text is shown and audited up to this many bytes.
+constexpr size_t kMaxProviderText = 500;
+// Expiry field of a state: unix seconds, at most 12 digits (the check in consumeState).
+constexpr int64_t kMaxStateExpiry = 999999999999;
+
+// `text` cut to `max` bytes (on a UTF-8 boundary, "…" appended when cut).
+std::string cut(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+    --end;
+  return std::string(text.substr(0, end)) + "…";
+}
+
+// A Host header that can be put into a URL: 1-255 bytes of letters, digits, '.', '-', ':', '[' and ']'.
+bool isUsableHost(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  for (char c : host) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 int64_t nowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -218,36 +246,51 @@ struct OAuth::Impl {
   void start(const tenancy::Principal& p, const Request& req, Response& res, OAuth& self) {
     runtime::Integration* in = oauthIntegration(req, res, false);
     if (!in) return;
+    // Without a configured public_url the callback URL is built from the Host header: it must be a host.
+    if (options.public_url.empty() && !req.header("Host").empty() && !isUsableHost(req.header("Host"))) {
+      return http::setError(
+          res, 400, "invalid_request",
+          "the Host header is not a host name; set [server] public_url or send a valid Host");
+    }
     auto state = self.issueState(p.tenant_id, in->id());
     if (!state.isOk()) return http::setError(res, state.status());
     const std::string redirect_uri = callbackUrl(req, in->id());
     json params = {{"state", *state}, {"redirect_uri", redirect_uri}};
-    runtime::CallResult result = runtime.oauthAuthorize(*in, p.tenant_id, params.dump());
+    runtime::CallResult result = runtime.oauthAuthorize(*in, p.tenant_id, dumpJson(params));
     if (!result.status.isOk()) {
       log::warn("oauth authorize failed",
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
       return http::setError(res, result.status);
     }
-    json out = json::parse(result.result_json, nullptr, false);
+    auto parsed = parseJson(result.result_json);
+    const json out = parsed.isOk() ? std::move(*parsed) : json();
     if (!out.is_object() || !out.contains("url") || !out["url"].is_string()) {
       return http::setError(res, 500, "plugin_error",
                             "plugin " + in->manifest().name + " returned no authorization \"url\"");
     }
-    const int64_t expires_ms = (std::stoll(split(*state, '.')[2])) * 1000;
+    const int64_t expires_ms =
+        parseInt64InRange(split(*state, '.')[2], 0, kMaxStateExpiry).value_or(0) * 1000;
     json body = {{"integration", in->id()},
                  {"url", out["url"]},
                  {"redirect_uri", redirect_uri},
                  {"state_expires_at", ih::isoTimeSeconds(expires_ms)}};
-    res.json(200, body.dump());
+    res.json(200, dumpJson(body));
   }
 
   void callback(const Request& req, Response& res, OAuth& self) {
     runtime::Integration* in = oauthIntegration(req, res, true);
     if (!in) return;
+    // Query text that is not UTF-8 is refused before the state is looked at (and so left usable).
+    if (Response invalid; !http::requireUtf8(req, invalid, /*headers=*/false)) {
+      return answer(req, res, 400, "invalid_request", "Connection failed",
+                    "The callback's query is not valid UTF-8. Nothing was stored; start again from your "
+                    "application.");
+    }
     // A failure page links back to the application (its success_url, told the attempt failed).
     std::string back;
-    if (json settings = json::parse(in->settingsJson(), nullptr, false); settings.is_object()) {
-      back = settings.value("success_url", std::string());
+    if (json settings = json::parse(in->settingsJson(), nullptr, false);
+        settings.is_object() && settings.contains("success_url") && settings["success_url"].is_string()) {
+      back = settings["success_url"].get<std::string>();
       if (!back.empty()) {
         back += back.find('?') == std::string::npos ? '?' : '&';
         back += "integration=" + urlEncode(in->id()) + "&status=failed";
@@ -270,11 +313,11 @@ struct OAuth::Impl {
     const std::string& tenant = check.tenant_id;
     const int64_t now = nowMs();
     if (req.hasQuery("error")) {
-      const std::string error = req.queryValue("error");
-      const std::string description = req.queryValue("error_description");
+      const std::string error = cut(req.queryValue("error"), kMaxProviderText);
+      const std::string description = cut(req.queryValue("error_description"), kMaxProviderText);
       json detail = {{"error", error}, {"error_description", description}};
       (void)store.appendAudit(
-          {0, tenant, in->id(), "oauth_callback", "integration.oauth_declined", detail.dump(), now});
+          {0, tenant, in->id(), "oauth_callback", "integration.oauth_declined", dumpJson(detail), now});
       log::info("oauth authorization declined",
                 {{"tenant", tenant}, {"integration", in->id()}, {"error", error}});
       if (error == "access_denied") {
@@ -292,7 +335,7 @@ struct OAuth::Impl {
     }
 
     json params = {{"query", query}, {"redirect_uri", callbackUrl(req, in->id())}};
-    runtime::CallResult result = runtime.oauthComplete(*in, tenant, params.dump());
+    runtime::CallResult result = runtime.oauthComplete(*in, tenant, dumpJson(params));
     if (!result.status.isOk()) {
       log::warn("oauth completion failed",
                 {{"tenant", tenant}, {"integration", in->id()}, {"error", result.status.message()}});
@@ -320,8 +363,10 @@ struct OAuth::Impl {
     }
     auto conn = runtime.saveConnection(*in, tenant, result, "oauth_callback", "oauth");
     json info = conn.isOk() ? json::parse(conn->info_json, nullptr, false) : json::object();
+    if (!info.is_object()) info = json::object();
     if (!conn.isOk()) {
-      unbind(*in, tenant, json::parse(result.result_json, nullptr, false));
+      auto plugin_result = parseJson(result.result_json);
+      unbind(*in, tenant, plugin_result.isOk() ? *plugin_result : json());
       const bool storage = conn.status().code() != StatusCode::kInternal;
       return answer(req, res, storage ? 503 : 500, storage ? "unavailable" : "internal", "Connection failed",
                     storage
@@ -331,10 +376,13 @@ struct OAuth::Impl {
     }
     log::info("integration connected through oauth", {{"tenant", tenant}, {"integration", in->id()}});
 
-    std::string success_url = info.value("success_url", std::string());
+    std::string success_url = info.contains("success_url") && info["success_url"].is_string()
+                                  ? info["success_url"].get<std::string>()
+                                  : "";
     if (success_url.empty()) {
       json settings = json::parse(in->settingsJson(), nullptr, false);
-      if (settings.is_object()) success_url = settings.value("success_url", std::string());
+      if (settings.is_object() && settings.contains("success_url") && settings["success_url"].is_string())
+        success_url = settings["success_url"].get<std::string>();
     }
     if (!success_url.empty() && !wantsJson(req)) {
       success_url += success_url.find('?') == std::string::npos ? '?' : '&';
@@ -346,7 +394,7 @@ struct OAuth::Impl {
       return;
     }
     if (wantsJson(req)) {
-      res.json(200, json({{"integration", in->id()}, {"connected", true}, {"info", info}}).dump());
+      res.json(200, dumpJson(json({{"integration", in->id()}, {"connected", true}, {"info", info}})));
       return;
     }
     res.status = 200;
@@ -359,7 +407,9 @@ struct OAuth::Impl {
 
   // After a failed save: the plugin already bound its account; undo that so nothing is left behind.
   void unbind(runtime::Integration& in, const std::string& tenant, const json& info) {
-    const std::string account = info.is_object() ? info.value("account", std::string()) : std::string();
+    const std::string account = info.is_object() && info.contains("account") && info["account"].is_string()
+                                    ? info["account"].get<std::string>()
+                                    : std::string();
     if (inbox == nullptr || account.empty()) return;
     if (Status s = inbox->bindAccount(in.id(), account, tenant, false); !s.isOk())
       log::warn("could not unbind the account after a failed oauth save", {{"error", s.message()}});
@@ -431,7 +481,7 @@ StateCheck OAuth::consumeState(std::string_view integration_id, std::string_view
   if (!row->has_value() || (*row)->integration_id != integration_id) return invalid();
   const std::string expected = impl_->mac(integration_id, (*row)->tenant_id, parts[1], parts[2]);
   if (CRYPTO_memcmp(expected.data(), parts[3].data(), expected.size()) != 0 ||
-      std::stoll(parts[2]) * 1000 != (*row)->expires_at) {
+      parseInt64InRange(parts[2], 0, kMaxStateExpiry).value_or(-1) * 1000 != (*row)->expires_at) {
     return invalid();
   }
   const int64_t now = nowMs();

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <utility>
 
+#include "common/text.h"
+
 namespace ih::records {
 namespace {
 
@@ -18,12 +20,6 @@ bool validModel(std::string_view model) {
     if (!ok) return false;
   }
   return true;
-}
-
-Status checkModel(std::string_view model) {
-  if (validModel(model)) return Status::ok();
-  return Status::invalidArgument("record model \"" + std::string(model.substr(0, 64)) +
-                                 "\" is invalid: use 1-64 characters of [A-Za-z0-9_.-], e.g. \"customer\"");
 }
 
 Status checkId(std::string_view id, const std::string& where) {
@@ -263,6 +259,12 @@ std::string decodeString(std::string_view raw, bool escaped) {
 }
 
 }  // namespace
+
+Status checkModel(std::string_view model) {
+  if (validModel(model)) return Status::ok();
+  return Status::invalidArgument("record model \"" + toValidUtf8(model.substr(0, 64)) +
+                                 "\" is invalid: use 1-64 characters of [A-Za-z0-9_.-], e.g. \"customer\"");
+}
 
 Result<std::vector<store::RecordInput>> parseRecords(std::string_view model, std::string_view records_json) {
   if (Status st = checkModel(model); !st.isOk()) return st;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "common/status.h"
@@ -55,13 +56,21 @@ class Records final : public runtime::RecordSink {
 // tests/benches.
 Result<std::vector<store::RecordInput>> parseRecords(std::string_view model, std::string_view records_json);
 
+// kInvalidArgument naming the rule unless `model` is a record model name: 1-64 characters of [A-Za-z0-9_.-].
+Status checkModel(std::string_view model);
+
+// Whether an integration id names a configured, enabled integration (the API answers 404 otherwise).
+using KnownIntegration = std::function<bool(std::string_view integration_id)>;
+
 // GET /api/records/{integration}/{model}?after=<seq>&limit=<1..1000, default 100>
 //   → {"object":"list","data":[{"id","model","data","updated_at","deleted","seq"}],"next_after":seq,
 //      "has_more":bool}   (changes in seq order; tombstones have "deleted":true and their last data)
 // GET /api/records/{integration}/{model}/{id} → the record (a tombstone answers 200 with "deleted":true), 404
 //   record_not_found otherwise.
-// Both need the "read" scope and only ever see the caller's tenant. `tenancy` and `records` are borrowed and
-// must outlive the server. Call before server.start().
-void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records);
+// Both need the "read" scope and only ever see the caller's tenant. 404 unknown_integration when `known` (if
+// set) says no; 400 invalid_request for a model name that can never exist or after/limit out of range.
+// `tenancy` and `records` are borrowed and must outlive the server. Call before server.start().
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records,
+                    KnownIntegration known = nullptr);
 
 }  // namespace ih::records

@@ -1,7 +1,8 @@
 // Tenant API for records: GET /api/records/{integration}/{model}[/{id}]. See records.h.
-#include <charconv>
+#include <limits>
 #include <string>
 
+#include "http/params.h"
 #include "http/server.h"
 #include "records/records.h"
 #include "tenancy/http_auth.h"
@@ -12,11 +13,19 @@ namespace {
 constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 1000;
 
-// Parses a non-negative decimal integer; false for anything else.
-bool parseCount(const std::string& text, int64_t& out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size() && out >= 0;
+// The integration and model of the path name something that can exist, or a 404/400 is written.
+bool checkPath(const KnownIntegration& known, const http::Request& req, http::Response& res) {
+  const std::string integration = req.param("integration");
+  if (known && !known(integration)) {
+    http::setError(res, 404, "unknown_integration",
+                   "no integration \"" + integration + "\" is configured (see GET /api/integrations)");
+    return false;
+  }
+  if (Status model = checkModel(req.param("model")); !model.isOk()) {
+    http::setError(res, 400, "invalid_request", model.message());
+    return false;
+  }
+  return true;
 }
 
 // Stored data is valid JSON (validated on write), so it is embedded as is instead of re-serialized.
@@ -35,18 +44,16 @@ void appendRecord(std::string& out, const store::Record& r) {
   out += '}';
 }
 
-void listChanges(Records& records, const tenancy::Principal& p, const http::Request& req,
-                 http::Response& res) {
-  int64_t after = 0;
-  int64_t limit = static_cast<int64_t>(kDefaultLimit);
-  if (req.hasQuery("after") && !parseCount(req.queryValue("after"), after)) {
-    return http::setError(res, 400, "invalid_request", "after must be a non-negative integer (a seq)");
-  }
-  if (req.hasQuery("limit") &&
-      (!parseCount(req.queryValue("limit"), limit) || limit < 1 || limit > static_cast<int64_t>(kMaxLimit))) {
-    return http::setError(res, 400, "invalid_request",
-                          "limit must be an integer between 1 and " + std::to_string(kMaxLimit));
-  }
+void listChanges(Records& records, const KnownIntegration& known, const tenancy::Principal& p,
+                 const http::Request& req, http::Response& res) {
+  if (!checkPath(known, req, res)) return;
+  const auto after_param = http::queryInt(req, res, "after", 0, std::numeric_limits<int64_t>::max(), 0);
+  if (!after_param) return;
+  const auto limit_param = http::queryInt(req, res, "limit", 1, static_cast<int64_t>(kMaxLimit),
+                                          static_cast<int64_t>(kDefaultLimit));
+  if (!limit_param) return;
+  const int64_t after = *after_param;
+  const int64_t limit = *limit_param;
   auto rows = records.recordStore().listChanges(p.tenant_id, req.param("integration"), req.param("model"),
                                                 after, static_cast<size_t>(limit) + 1);
   if (!rows.isOk()) return http::setError(res, rows.status());
@@ -63,7 +70,9 @@ void listChanges(Records& records, const tenancy::Principal& p, const http::Requ
   res.json(200, std::move(body));
 }
 
-void getRecord(Records& records, const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+void getRecord(Records& records, const KnownIntegration& known, const tenancy::Principal& p,
+               const http::Request& req, http::Response& res) {
+  if (!checkPath(known, req, res)) return;
   auto row =
       records.recordStore().get(p.tenant_id, req.param("integration"), req.param("model"), req.param("id"));
   if (!row.isOk()) return http::setError(res, row.status());
@@ -79,16 +88,18 @@ void getRecord(Records& records, const tenancy::Principal& p, const http::Reques
 
 }  // namespace
 
-void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records) {
-  server.route(
-      "GET", "/api/records/{integration}/{model}",
-      tenancy::requireTenant(tenancy, tenancy::kScopeRead,
-                             [&records](const tenancy::Principal& p, const http::Request& req,
-                                        http::Response& res) { listChanges(records, p, req, res); }));
+void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records,
+                    KnownIntegration known) {
+  server.route("GET", "/api/records/{integration}/{model}",
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&records, known](const tenancy::Principal& p, const http::Request& req,
+                                     http::Response& res) { listChanges(records, known, p, req, res); }));
   server.route("GET", "/api/records/{integration}/{model}/{id}",
-               tenancy::requireTenant(tenancy, tenancy::kScopeRead,
-                                      [&records](const tenancy::Principal& p, const http::Request& req,
-                                                 http::Response& res) { getRecord(records, p, req, res); }));
+               tenancy::requireTenant(
+                   tenancy, tenancy::kScopeRead,
+                   [&records, known](const tenancy::Principal& p, const http::Request& req,
+                                     http::Response& res) { getRecord(records, known, p, req, res); }));
 }
 
 }  // namespace ih::records

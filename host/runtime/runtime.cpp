@@ -525,6 +525,13 @@ std::vector<UnavailableIntegration> Runtime::unavailable() const {
   return unavailable_;
 }
 
+Result<bool> Runtime::lacksConnection(const Integration& in, std::string_view tenant_id) const {
+  if (!(in.plugin().capabilities() & (IH_CAP_CONNECT | IH_CAP_OAUTH))) return false;
+  auto conn = deps_.store->getConnection(tenant_id, in.id());
+  if (!conn.isOk()) return conn.status();
+  return !*conn || (*conn)->status == store::ConnectionStatus::kInactive;
+}
+
 CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, const CallSpec& spec) {
   CallResult out;
   const auto& d = in.plugin_->descriptor();

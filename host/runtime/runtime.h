@@ -116,6 +116,11 @@ class Runtime {
   std::vector<Integration*> integrations() const;
   std::vector<UnavailableIntegration> unavailable() const;
 
+  // True when `in`'s plugin connects per tenant (connect or OAuth capability) and `tenant_id` has no active
+  // connection to it: actions and workflows then answer 409 not_connected without calling the plugin. Fails
+  // only when the store cannot be read. Thread-safe.
+  Result<bool> lacksConnection(const Integration& in, std::string_view tenant_id) const;
+
   // Calls into the plugin. Thread-safe; fail with kUnavailable once shutdown started, kUnsupported when the
   // plugin lacks the capability. `tenant_id` may be empty for calls not bound to a tenant (platform webhook
   // verification).

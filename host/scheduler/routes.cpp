@@ -2,8 +2,12 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <limits>
 
+#include "common/json_parse.h"
+#include "common/text.h"
 #include "events/events.h"
+#include "http/params.h"
 #include "http/server.h"
 #include "scheduler/scheduler.h"
 #include "tenancy/http_auth.h"
@@ -70,15 +74,17 @@ json stateJson(const std::optional<std::string>& value) {
   if (!value) return nullptr;
   if (value->size() > kMaxStateShown)
     return value->substr(0, kMaxStateShown) + "… (" + std::to_string(value->size()) + " bytes)";
-  json parsed = json::parse(*value, nullptr, false);
-  return parsed.is_discarded() ? json(*value) : parsed;
+  auto parsed = ih::parseJson(*value);
+  return parsed.isOk() ? std::move(*parsed) : json(*value);
 }
 
-std::optional<int64_t> parsePositive(const std::string& text) {
-  if (text.empty() || text.size() > 18) return std::nullopt;
-  for (char c : text)
-    if (c < '0' || c > '9') return std::nullopt;
-  return std::stoll(text);
+// The integration of the path is configured and enabled, or a 404 unknown_integration is written.
+bool knownIntegration(Scheduler& scheduler, const http::Request& req, http::Response& res) {
+  const std::string id = req.param("id");
+  if (scheduler.knowsIntegration(id)) return true;
+  http::setError(res, 404, "unknown_integration",
+                 "no integration \"" + id + "\" is configured (see GET /api/integrations)");
+  return false;
 }
 
 }  // namespace
@@ -90,10 +96,7 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
           tenancy, tenancy::kScopeRead,
           [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
             const std::string id = req.param("id");
-            if (!scheduler.knowsIntegration(id)) {
-              http::setError(res, 404, "integration_not_found", "no integration \"" + id + "\"");
-              return;
-            }
+            if (!knownIntegration(scheduler, req, res)) return;
             json data = json::array();
             for (const JobInfo& j : scheduler.jobs(id)) {
               auto last = scheduler.history().listRuns(p.tenant_id, id, j.job, 1);
@@ -114,7 +117,7 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
                    {"next_run_at", timeOrNull(scheduler.nextRunAt(p.tenant_id, id, j.job))},
                    {"state", state}});
             }
-            res.json(200, json{{"object", "list"}, {"data", data}}.dump());
+            res.json(200, ih::dumpJson(json{{"object", "list"}, {"data", data}}));
           }));
 
   server.route(
@@ -122,27 +125,35 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
       tenancy::requireTenant(
           tenancy, tenancy::kScopeWrite,
           [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
+            if (!knownIntegration(scheduler, req, res)) return;
             bool full = false;
             if (!req.body.empty()) {
-              json body = json::parse(req.body, nullptr, false);
-              if (!body.is_object() || (body.contains("full") && !body["full"].is_boolean())) {
-                http::setError(res, 400, "invalid_body", "body must be a JSON object like {\"full\":true}");
+              auto parsed = ih::parseJson(req.body);
+              if (!parsed.isOk() || !parsed->is_object()) {
+                http::setError(res, 400, "invalid_json",
+                               parsed.isOk() ? "body must be a JSON object like {\"full\":true}"
+                                             : "request body: " + parsed.status().message());
                 return;
               }
-              full = body.value("full", false);
+              const json& body = *parsed;
+              if (body.contains("full") && !body["full"].is_boolean()) {
+                http::setError(res, 400, "invalid_request", "\"full\" must be true or false");
+                return;
+              }
+              full = body.contains("full") && body["full"].get<bool>();
             }
             auto started =
                 scheduler.trigger(p.tenant_id, req.param("id"), req.param("job"), Trigger::kManual, full);
             if (!started.isOk()) return fail(res, started.status());
             if (started->done.wait_for(scheduler.options().api_wait) == std::future_status::ready) {
-              res.json(200, json{{"run", runJson(started->done.get())}}.dump());
+              res.json(200, ih::dumpJson(json{{"run", runJson(started->done.get())}}));
               return;
             }
             auto row = scheduler.history().getRun(p.tenant_id, started->run_id);
             json run = row.isOk() && row->has_value() ? runJson(**row) : json{{"id", started->run_id}};
             res.setHeader("Location", "/api/integrations/" + req.param("id") + "/jobs/" + req.param("job") +
                                           "/runs/" + std::to_string(started->run_id));
-            res.json(202, json{{"run", run}}.dump());
+            res.json(202, ih::dumpJson(json{{"run", run}}));
           }));
 
   server.route("GET", "/api/integrations/{id}/jobs/{job}/runs",
@@ -151,34 +162,29 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
                    [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
                      const std::string id = req.param("id");
                      const std::string job = req.param("job");
+                     if (!knownIntegration(scheduler, req, res)) return;
                      if (!scheduler.job(id, job)) {
                        http::setError(res, 404, "job_not_found",
                                       "integration \"" + id + "\" has no job \"" + job + "\"");
                        return;
                      }
-                     int64_t limit = 20;
-                     if (req.hasQuery("limit")) {
-                       auto parsed = parsePositive(req.queryValue("limit"));
-                       if (!parsed || *parsed < 1 || *parsed > 100) {
-                         http::setError(res, 400, "invalid_limit", "limit must be 1-100");
-                         return;
-                       }
-                       limit = *parsed;
-                     }
+                     const auto limit = http::queryInt(req, res, "limit", 1, 100, 20);
+                     if (!limit) return;
                      auto runs =
-                         scheduler.history().listRuns(p.tenant_id, id, job, static_cast<size_t>(limit));
+                         scheduler.history().listRuns(p.tenant_id, id, job, static_cast<size_t>(*limit));
                      if (!runs.isOk()) return http::setError(res, runs.status());
                      json data = json::array();
                      for (const auto& r : *runs)
                        data.push_back(runJson(r));
-                     res.json(200, json{{"object", "list"}, {"data", data}}.dump());
+                     res.json(200, ih::dumpJson(json{{"object", "list"}, {"data", data}}));
                    }));
 
   server.route("GET", "/api/integrations/{id}/jobs/{job}/runs/{run}",
                tenancy::requireTenant(
                    tenancy, tenancy::kScopeRead,
                    [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
-                     auto id = parsePositive(req.param("run"));
+                     if (!knownIntegration(scheduler, req, res)) return;
+                     auto id = parseInt64InRange(req.param("run"), 1, std::numeric_limits<int64_t>::max());
                      auto row = id ? scheduler.history().getRun(p.tenant_id, *id)
                                    : Result<std::optional<store::JobRun>>(std::optional<store::JobRun>());
                      if (!row.isOk()) return http::setError(res, row.status());
@@ -187,7 +193,7 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
                        http::setError(res, 404, "run_not_found", "no such run for this tenant");
                        return;
                      }
-                     res.json(200, runJson(**row).dump());
+                     res.json(200, ih::dumpJson(runJson(**row)));
                    }));
 }
 

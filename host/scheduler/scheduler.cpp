@@ -543,7 +543,8 @@ std::optional<JobInfo> Scheduler::job(std::string_view integration_id, std::stri
 }
 
 bool Scheduler::knowsIntegration(std::string_view integration_id) const {
-  return impl_->runtime.find(integration_id) != nullptr;
+  const runtime::Integration* in = impl_->runtime.find(integration_id);
+  return in != nullptr && in->enabled();
 }
 
 std::optional<int64_t> Scheduler::nextRunAt(std::string_view tenant_id, std::string_view integration_id,

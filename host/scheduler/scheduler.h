@@ -140,6 +140,7 @@ class Scheduler {
 
   std::vector<JobInfo> jobs(std::string_view integration_id) const;  // empty for an unknown integration
   std::optional<JobInfo> job(std::string_view integration_id, std::string_view job) const;
+  // True for a configured, enabled integration (a disabled one answers 404 like an unknown one).
   bool knowsIntegration(std::string_view integration_id) const;
   // When the tenant's next scheduled run is due (unix ms), if it is scheduled.
   std::optional<int64_t> nextRunAt(std::string_view tenant_id, std::string_view integration_id,

@@ -52,7 +52,7 @@ http::Handler requireTenant(Tenancy& tenancy, std::string_view scope, AuthedHand
       if (!tenant.isOk()) {
         if (tenant.status().code() == StatusCode::kNotFound) {
           http::setError(res, 404, "unknown_tenant",
-                         std::string(kOnBehalfHeader) + " names no tenant (\"" + on_behalf +
+                         std::string(kOnBehalfHeader) + " names no tenant (\"" + on_behalf.substr(0, 100) +
                              "\"); list them with GET /api/admin/tenants");
         } else {
           http::setError(res, tenant.status());

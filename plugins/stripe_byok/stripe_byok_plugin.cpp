@@ -20,6 +20,7 @@
 #include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
+#include "stripe_common/validate.h"
 #include "stripe_common/webhook_signature.h"
 
 namespace stripe_byok {
@@ -76,9 +77,9 @@ constexpr char kManifestMiddle[] = R"json(
   "connect_schema": {
     "type": "object",
     "properties": {
-      "secret_key": {"type": "string", "secret": true, "description": "sk_test_/sk_live_ or restricted rk_test_/rk_live_ key."},
-      "publishable_key": {"type": "string", "description": "pk_test_/pk_live_ key of the same mode."},
-      "webhook_secret": {"type": "string", "secret": true, "description": "whsec_ signing secret of the Stripe webhook endpoint (optional; setup can create one)."}
+      "secret_key": {"type": "string", "secret": true, "maxLength": 255, "description": "sk_test_/sk_live_ or restricted rk_test_/rk_live_ key."},
+      "publishable_key": {"type": "string", "maxLength": 255, "description": "pk_test_/pk_live_ key of the same mode."},
+      "webhook_secret": {"type": "string", "secret": true, "maxLength": 255, "description": "whsec_ signing secret of the Stripe webhook endpoint (optional; setup can create one)."}
     },
     "required": ["secret_key", "publishable_key"]
   },
@@ -181,8 +182,9 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     creds.webhook_secret = str(input, "webhook_secret");
     auto mode = ih::stripe::checkKeyPair(creds.secret_key, creds.publishable_key);
     if (!mode) return mode.status();
-    if (!creds.webhook_secret.empty() && creds.webhook_secret.rfind("whsec_", 0) != 0)
-      return Status::invalidArgument("webhook_secret must start with whsec_");
+    if (!creds.webhook_secret.empty() && !ih::stripe::isStripeId(creds.webhook_secret, "whsec_"))
+      return Status::invalidArgument(
+          "webhook_secret must be whsec_ followed by letters and digits (at most 255)");
 
     Client client(call, options_, creds.secret_key);
     auto balance = client.get("/v1/balance");
@@ -278,6 +280,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
   Status runAction(Call& call, std::string_view action, std::string_view input_json) override {
     json input = parseJson(input_json.empty() ? std::string_view("{}") : input_json);
     if (!input.is_object()) return Status::invalidArgument("action input must be a JSON object");
+    // Input Stripe would refuse is refused here, before a single request is sent.
+    if (Status valid = checkInput(action, input); !valid.isOk()) return valid;
     auto creds = loadCredentials(call);
     if (!creds) return creds.status();
     Client client(call, options_, creds->secret_key);
@@ -294,6 +298,95 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
   }
 
  private:
+  // ---- input checks ----------------------------------------------------------------------------------
+  static Status inBuyer(size_t index, const Status& status) {
+    if (status.isOk()) return status;
+    return Status::invalidArgument("buyers[" + std::to_string(index) + "]." + status.message());
+  }
+
+  static Status checkInput(std::string_view action, const json& input) {
+    using ih::stripe::checkCurrency;
+    using ih::stripe::checkId;
+    using ih::stripe::checkInteger;
+    using ih::stripe::checkText;
+    using ih::stripe::kMaxStripeAmount;
+    if (action == "ensure_products") {
+      const json& plans = member(input, "plans");
+      if (plans.is_null()) return Status::ok();
+      if (!plans.is_array()) return Status::invalidArgument("plans must be an array of catalog keys");
+      for (const json& key : plans)
+        if (!key.is_string() || !ih::stripe::isPlainText(key.get_ref<const std::string&>(), 200))
+          return Status::invalidArgument(
+              "plans must be an array of catalog keys (strings of at most 200 bytes)");
+      return Status::ok();
+    }
+    if (action == "create_payment_intent") {
+      for (Status s : {checkInteger(input, "amount", 1, kMaxStripeAmount), checkCurrency(input),
+                       checkInteger(input, "quantity", 1, 10000), checkText(input, "description", 1000),
+                       checkId(input, "customer", "cus_"), checkText(input, "reference", 200)}) {
+        if (!s.isOk()) return s;
+      }
+      const json& price = member(input, "price");
+      if (!price.is_null()) {
+        const bool ok = price.is_string() &&
+                        (price.get_ref<const std::string&>().rfind("price_", 0) == 0
+                             ? ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_")
+                             : !price.get_ref<const std::string&>().empty() &&
+                                   ih::stripe::isPlainText(price.get_ref<const std::string&>(), 200));
+        if (!ok)
+          return Status::invalidArgument("price must be a price_ id or a catalog key (at most 200 bytes)");
+      }
+      return Status::ok();
+    }
+    if (action == "simulate_payment") {
+      for (Status s : {checkId(input, "payment_intent", "pi_"), checkId(input, "invoice", "in_"),
+                       checkId(input, "payment_method", "pm_")}) {
+        if (!s.isOk()) return s;
+      }
+      if (member(input, "payment_intent").is_null() && member(input, "invoice").is_null())
+        return Status::invalidArgument("give payment_intent (pi_...) or invoice (in_...)");
+      return Status::ok();
+    }
+    if (action == "create_invoices") {
+      if (Status s = checkText(input, "reference", 200); !s.isOk()) return s;
+      const json& buyers = member(input, "buyers");
+      if (!buyers.is_array() || buyers.empty() || buyers.size() > 100)
+        return Status::invalidArgument("buyers must be a non-empty array of at most 100 buyers");
+      for (size_t i = 0; i < buyers.size(); ++i) {
+        const json& buyer = buyers[i];
+        if (!buyer.is_object())
+          return Status::invalidArgument("buyers[" + std::to_string(i) + "] must be an object");
+        for (Status s : {checkText(buyer, "reference", 200, true), checkText(buyer, "email", 512),
+                         checkText(buyer, "name", 256), checkCurrency(buyer)}) {
+          if (!s.isOk()) return inBuyer(i, s);
+        }
+        const json& items = member(buyer, "items");
+        if (!items.is_array() || items.empty() || items.size() > 100)
+          return inBuyer(i, Status::invalidArgument("items must be a non-empty array of at most 100 items"));
+        for (size_t k = 0; k < items.size(); ++k) {
+          const json& item = items[k];
+          const std::string where = "items[" + std::to_string(k) + "]";
+          if (!item.is_object()) return inBuyer(i, Status::invalidArgument(where + " must be an object"));
+          for (Status s :
+               {checkText(item, "title", 500), checkInteger(item, "quantity", 1, 10000),
+                checkInteger(item, "amount", -kMaxStripeAmount, kMaxStripeAmount), checkCurrency(item)}) {
+            if (!s.isOk()) return inBuyer(i, Status::invalidArgument(where + "." + s.message()));
+          }
+          const json& price = member(item, "price");
+          const bool price_ok =
+              price.is_null() ||
+              (price.is_number_integer() && checkInteger(item, "price", 0, kMaxStripeAmount).isOk()) ||
+              (price.is_string() && ih::stripe::isStripeId(price.get_ref<const std::string&>(), "price_"));
+          if (!price_ok)
+            return inBuyer(
+                i, Status::invalidArgument(where + ".price must be a price_ id or an amount in minor units"));
+        }
+      }
+      return Status::ok();
+    }
+    return Status::ok();
+  }
+
   static json defaultCatalog() {
     return json::array({{{"key", "starter"},
                          {"name", "Starter"},

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,7 @@
 #include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
+#include "stripe_common/validate.h"
 #include "stripe_common/webhook_signature.h"
 
 namespace stripe_connect {
@@ -151,6 +153,8 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
     const json query = parseJson(params_json).value("query", json::object());
     const std::string code = str(query, "code");
     if (code.empty()) return Status::invalidArgument("the callback carries no authorization code");
+    if (!ih::stripe::isStripeId(code, "ac_"))
+      return Status::invalidArgument("the callback's code is not a Stripe authorization code (ac_...)");
 
     Form form;
     form.add("grant_type", "authorization_code").add("code", code);
@@ -312,6 +316,8 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   Status runAction(Call& call, std::string_view action, std::string_view input_json) override {
     const json input = parseJson(input_json.empty() ? std::string_view("{}") : input_json);
     if (!input.is_object()) return Status::invalidArgument("action input must be a JSON object");
+    // Input Stripe would refuse is refused here, before a single request is sent.
+    if (Status valid = checkInput(action, input); !valid.isOk()) return valid;
     auto conn = requireConnection(call);
     if (!conn) return conn.status();
     Client client(call, options_, secret_key_, conn->stripe_user_id);
@@ -369,6 +375,31 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
   }
 
  private:
+  static Status checkInput(std::string_view action, const json& input) {
+    using ih::stripe::checkText;
+    std::vector<Status> checks = {checkText(input, "idempotency_key", ih::stripe::kMaxStripeId),
+                                  ih::stripe::checkMetadata(input)};
+    if (action == "create_product") {
+      checks.push_back(checkText(input, "name", ih::stripe::kMaxStripeText, /*required=*/true));
+      checks.push_back(checkText(input, "description"));
+      if (input.contains("active") && !input["active"].is_boolean())
+        checks.push_back(Status::invalidArgument("active must be true or false"));
+    } else if (action == "create_price") {
+      checks.push_back(ih::stripe::checkId(input, "product", "prod_", /*required=*/true));
+      checks.push_back(ih::stripe::checkInteger(input, "unit_amount", 0, ih::stripe::kMaxStripeAmount, true));
+      checks.push_back(ih::stripe::checkCurrency(input, "currency", /*required=*/true));
+      checks.push_back(checkText(input, "lookup_key", 200));
+      checks.push_back(checkText(input, "nickname"));
+      const json& interval = ih::stripe::member(input, "interval");
+      if (!interval.is_null() && interval != "day" && interval != "week" && interval != "month" &&
+          interval != "year")
+        checks.push_back(Status::invalidArgument("interval must be day, week, month or year"));
+    }
+    for (const Status& s : checks)
+      if (!s.isOk()) return s;
+    return Status::ok();
+  }
+
   std::optional<Connection> loadConnection(Call& call) const {
     auto stored = call.credentials();
     if (!stored) return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 
 namespace ih::stripe {
@@ -60,7 +61,7 @@ Result<ih::sdk::HttpResponse> httpWithRate(const ih::sdk::Call& call, const ih::
 }  // namespace
 
 Status toStatus(int32_t http_status, std::string_view body) {
-  const Json parsed = Json::parse(body.begin(), body.end(), nullptr, false);
+  const Json parsed = parseJson(body);
   const Json error = parsed.is_object() && parsed.contains("error") ? parsed["error"] : Json::object();
   std::string message = maskSecrets(stringOf(error, "message"));
   const std::string type = stringOf(error, "type");
@@ -147,10 +148,17 @@ Result<Json> Client::send(std::string method, std::string_view path, const Form&
     return Status::unavailable("Stripe is unreachable: " + maskSecrets(response.status().message()));
   }
   if (!response->isSuccess()) return toStatus(response->status, response->body);
-  Json parsed = Json::parse(response->body, nullptr, false);
+  // Every Stripe answer is one JSON object; anything else (not JSON, not UTF-8, nested deeper than any Stripe
+  // object, an array) is a provider fault, never something the plugin goes on to read or print.
+  Json parsed = parseJson(response->body);
   if (parsed.is_discarded()) {
     return Status::provider("Stripe answered HTTP " + std::to_string(response->status) +
-                            " with a non-JSON body");
+                            " with a body that is not JSON (or nested deeper than " +
+                            std::to_string(kMaxJsonDepth) + " levels)");
+  }
+  if (!parsed.is_object()) {
+    return Status::provider("Stripe answered HTTP " + std::to_string(response->status) +
+                            " with JSON that is not an object");
   }
   return parsed;
 }

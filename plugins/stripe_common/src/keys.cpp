@@ -23,7 +23,12 @@ const char* modeName(KeyMode mode) {
 
 }  // namespace
 
+// Stripe's keys are at most 255 characters.
+constexpr size_t kMaxKey = 255;
+
 ih::sdk::Result<KeyMode> secretKeyMode(std::string_view key, std::string_view field) {
+  if (key.size() > kMaxKey)
+    return ih::sdk::Status::invalidArgument(std::string(field) + " is longer than 255 characters");
   const bool test = startsWith(key, "sk_test_") || startsWith(key, "rk_test_");
   const bool live = startsWith(key, "sk_live_") || startsWith(key, "rk_live_");
   if ((!test && !live) || key.size() <= 8) {
@@ -38,6 +43,8 @@ ih::sdk::Result<KeyMode> secretKeyMode(std::string_view key, std::string_view fi
 }
 
 ih::sdk::Result<KeyMode> publishableKeyMode(std::string_view key, std::string_view field) {
+  if (key.size() > kMaxKey)
+    return ih::sdk::Status::invalidArgument(std::string(field) + " is longer than 255 characters");
   const bool test = startsWith(key, "pk_test_");
   const bool live = startsWith(key, "pk_live_");
   if ((!test && !live) || key.size() <= 8) {

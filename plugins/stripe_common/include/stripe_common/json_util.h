@@ -12,7 +12,12 @@ namespace ih::stripe {
 
 using Json = nlohmann::json;
 
-// Parsed JSON, or a discarded value (is_discarded()) for malformed text.
+// Nesting allowed in any JSON the plugins read (Stripe's deepest objects nest about 12 levels): deeper text
+// would overflow the stack of a later dump().
+inline constexpr int kMaxJsonDepth = 64;
+
+// Parsed JSON, or a discarded value (is_discarded()) for malformed text or text nested deeper than
+// kMaxJsonDepth.
 Json parseJson(std::string_view text);
 // object[key] when it is a string (integer), else `fallback`.
 std::string str(const Json& object, const char* key, std::string fallback = {});
