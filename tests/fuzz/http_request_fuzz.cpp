@@ -1,0 +1,125 @@
+// Raw bytes on a connection, as host/http/server.cpp reads them: Boost.Beast's request_parser<string_body>
+// with the server's limits (64 KiB of header, [server] max_body_bytes of body), fed in the pieces the network
+// happens to deliver. Properties: never crashes or throws; parsing the bytes in one piece or in arbitrary
+// pieces gives the same request or the same refusal; an accepted request respects the limits, and no header
+// name or value carries CR, LF or NUL (no header injection / request smuggling through the parser).
+//
+// Input: byte 0 seeds the piece sizes, the rest is the connection's bytes.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fuzz_check.h"
+#include "http/server.h"
+
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+struct Parsed {
+  bool done = false;
+  bool failed = false;
+  std::string error;
+  std::string method, target, body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool keep_alive = false;
+  unsigned version = 0;
+  size_t consumed = 0;
+
+  bool operator==(const Parsed& o) const {
+    return done == o.done && failed == o.failed && error == o.error && method == o.method && target == o.target &&
+           body == o.body && headers == o.headers && keep_alive == o.keep_alive && version == o.version &&
+           consumed == o.consumed;
+  }
+};
+
+// Feeds `bytes` to a fresh parser `piece` bytes at a time (0: all at once), as the server's reads do: the
+// header first, then the body.
+Parsed parse(std::string_view bytes, size_t max_body, const std::vector<size_t>& pieces) {
+  Parsed out;
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(64 * 1024);
+  parser.body_limit(max_body);
+  parser.eager(true);
+  std::string pending;  // bytes received but not consumed yet (Beast's flat_buffer in the server)
+  size_t offset = 0, piece_index = 0;
+  while (!parser.is_done()) {
+    size_t take = bytes.size() - offset;
+    if (!pieces.empty()) take = std::min(take, pieces[piece_index++ % pieces.size()]);
+    pending.append(bytes.substr(offset, take));
+    offset += take;
+    boost::beast::error_code ec;
+    const size_t used = parser.put(boost::asio::buffer(pending.data(), pending.size()), ec);
+    out.consumed += used;
+    pending.erase(0, used);
+    if (ec == bhttp::error::need_more) {
+      if (offset == bytes.size()) {
+        // End of stream: what the server sees when the client closes.
+        boost::beast::error_code eof;
+        parser.put_eof(eof);
+        if (eof) {
+          out.failed = true;
+          out.error = eof.message();
+        }
+        break;
+      }
+      continue;
+    }
+    if (ec) {
+      out.failed = true;
+      out.error = ec.message();
+      break;
+    }
+    if (used == 0 && offset == bytes.size()) break;
+  }
+  out.done = parser.is_done();
+  if (parser.is_header_done()) {
+    const auto& msg = parser.get();
+    out.method = std::string(msg.method_string());
+    out.target = std::string(msg.target());
+    out.version = msg.version();
+    for (const auto& field : msg)
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    if (out.done) {
+      out.body = msg.body();
+      out.keep_alive = msg.keep_alive();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const size_t max_body = ih::http::ServerOptions{}.max_body_bytes;
+  std::vector<size_t> pieces;
+  for (uint8_t seed = data[0]; pieces.size() < 4; seed = static_cast<uint8_t>(seed * 37 + 11))
+    pieces.push_back(1 + seed % 23);
+  const std::string_view bytes = ih::fuzz::asText(data + 1, size - 1);
+
+  const Parsed whole = parse(bytes, max_body, {});
+  const Parsed split = parse(bytes, max_body, pieces);
+  IH_FUZZ_CHECK(whole.done == split.done && whole.failed == split.failed,
+                "one piece and several pieces disagree on the outcome (%s / %s)", whole.error.c_str(),
+                split.error.c_str());
+  if (whole.done) {
+    IH_FUZZ_CHECK(whole == split, "one piece and several pieces give different requests");
+    IH_FUZZ_CHECK(!whole.method.empty() && !whole.target.empty());
+    IH_FUZZ_CHECK(whole.body.size() <= max_body);
+    IH_FUZZ_CHECK(whole.version == 10 || whole.version == 11);
+    for (const auto& [name, value] : whole.headers) {
+      IH_FUZZ_CHECK(!name.empty());
+      IH_FUZZ_CHECK(name.find_first_of("\r\n:\0 \t", 0, 6) == std::string::npos, "bad header name");
+      IH_FUZZ_CHECK(value.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos,
+                    "CR, LF or NUL in a header value");
+    }
+    IH_FUZZ_CHECK(whole.target.find_first_of(std::string_view(" \r\n\0", 4)) == std::string::npos);
+  }
+  return 0;
+}
