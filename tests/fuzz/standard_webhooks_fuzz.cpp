@@ -110,7 +110,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IH_FUZZ_CHECK(verify(secret, msg_id, timestamp, body, header_noise + " " + signature));
   IH_FUZZ_CHECK(verify(secret, msg_id, timestamp, body, signature + " " + header_noise));
   IH_FUZZ_CHECK(!verify(secret, msg_id + "x", timestamp, body, signature), "another message id verified");
-  IH_FUZZ_CHECK(!verify(secret, msg_id, timestamp + 1, body, signature), "another timestamp verified");
+  const int64_t other_timestamp = timestamp == INT64_MAX ? timestamp - 1 : timestamp + 1;
+  IH_FUZZ_CHECK(!verify(secret, msg_id, other_timestamp, body, signature), "another timestamp verified");
   IH_FUZZ_CHECK(!verify(secret, msg_id, timestamp, body + "x", signature), "another body verified");
   const std::string other_secret = std::string(kSecretPrefix) + base64Encode(key_bytes + "x");
   IH_FUZZ_CHECK(!verify(other_secret, msg_id, timestamp, body, signature), "another secret verified");
