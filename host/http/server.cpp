@@ -40,6 +40,8 @@
 #include <thread>
 
 #include "common/json_text.h"
+#include "common/text.h"
+#include "http/router.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 
@@ -52,80 +54,12 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
+// Whether `text` is 1..max_size bytes of printable ASCII (no spaces or controls).
+bool isPrintableToken(std::string_view text, size_t max_size) {
+  if (text.empty() || text.size() > max_size) return false;
+  for (char c : text)
+    if (c < 0x21 || c > 0x7e) return false;
   return true;
-}
-
-std::vector<std::string_view> splitPath(std::string_view path) {
-  std::vector<std::string_view> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
-    i = j;
-  }
-  return parts;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus_is_space` for query strings (application/x-www-form-urlencoded). A malformed
-// escape is kept as is.
-std::string decodeUrl(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      const int hi = hexValue(text[i + 1]);
-      const int lo = hexValue(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += (plus_is_space && c == '+') ? ' ' : c;
-  }
-  return out;
-}
-
-std::vector<std::pair<std::string, std::string>> parseQuery(std::string_view query) {
-  std::vector<std::pair<std::string, std::string>> out;
-  size_t i = 0;
-  while (i <= query.size() && !query.empty()) {
-    size_t amp = query.find('&', i);
-    if (amp == std::string_view::npos) amp = query.size();
-    std::string_view pair = query.substr(i, amp - i);
-    if (!pair.empty()) {
-      const size_t eq = pair.find('=');
-      if (eq == std::string_view::npos) {
-        out.emplace_back(decodeUrl(pair, true), std::string());
-      } else {
-        out.emplace_back(decodeUrl(pair.substr(0, eq), true), decodeUrl(pair.substr(eq + 1), true));
-      }
-    }
-    if (amp >= query.size()) break;
-    i = amp + 1;
-  }
-  return out;
 }
 
 std::string newRequestId() {
@@ -134,11 +68,6 @@ std::string newRequestId() {
   std::snprintf(buf, sizeof buf, "req_%016llx", static_cast<unsigned long long>(rng()));
   return buf;
 }
-
-struct Segment {
-  enum class Kind { kLiteral, kParam, kRest } kind = Kind::kLiteral;
-  std::string text;  // the literal, or the parameter's name
-};
 
 constexpr char kRequestsName[] = "ihost_http_requests_total";
 constexpr char kRequestsHelp[] = "HTTP requests served, by route pattern, method and status.";
@@ -175,27 +104,14 @@ struct RouteMetrics {
   std::array<std::atomic<metrics::Counter*>, 600> by_status{};  // index = HTTP status; registry-owned
 };
 
+// A registered handler; its index in Server::Impl::routes is its Router id.
 struct Route {
   std::string method;
   std::string pattern;
-  std::vector<Segment> segments;  // parsed once in Server::route()
-  int literal_count = 0;
   Handler handler;  // exactly one of handler / async_handler is set
   AsyncHandler async_handler;
   std::unique_ptr<RouteMetrics> metrics;
 };
-
-// Whether the decoded path segments `parts` match `route` (no allocation).
-bool matches(const Route& route, const std::vector<std::string>& parts) {
-  size_t i = 0;
-  for (const Segment& seg : route.segments) {
-    if (seg.kind == Segment::Kind::kRest) return i < parts.size();
-    if (i >= parts.size()) return false;
-    if (seg.kind == Segment::Kind::kLiteral && seg.text != parts[i]) return false;
-    ++i;
-  }
-  return i == parts.size();
-}
 
 const char* reasonPhrase(int status) {
   const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
@@ -253,7 +169,8 @@ class Session;
 
 struct Server::Impl {
   ServerOptions options;
-  std::vector<Route> routes;
+  Router router;                               // ids index `routes`
+  std::vector<std::unique_ptr<Route>> routes;  // registered before start(); never changes after
   Observer observer;
   std::atomic<bool> ready{false};
   int port = 0;
@@ -276,31 +193,12 @@ struct Server::Impl {
   mutable std::mutex sessions_mu;
   std::set<std::shared_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
 
-  const Route* match(std::string_view method, const std::vector<std::string>& parts,
-                     std::map<std::string, std::string, std::less<>>& params, bool& path_known) const {
-    const Route* best = nullptr;
-    for (const auto& r : routes) {
-      if (!matches(r, parts)) continue;
-      path_known = true;
-      if (r.method != method) continue;
-      if (best == nullptr || r.literal_count > best->literal_count) best = &r;
-    }
-    if (best == nullptr) return nullptr;
-    for (size_t i = 0; i < best->segments.size(); ++i) {
-      const Segment& seg = best->segments[i];
-      if (seg.kind == Segment::Kind::kParam) {
-        params[seg.text] = parts[i];
-      } else if (seg.kind == Segment::Kind::kRest) {
-        std::string joined;
-        for (size_t k = i; k < parts.size(); ++k) {
-          if (k > i) joined += '/';
-          joined += parts[k];
-        }
-        params[seg.text] = std::move(joined);
-        break;
-      }
-    }
-    return best;
+  // The route for `method` and `path` (params filled), or nullptr.
+  const Route* match(std::string_view method, const DecodedPath& path, RouteParams& params) const {
+    auto found = router.match(method, path);
+    if (!found) return nullptr;
+    params = std::move(found->params);
+    return routes[static_cast<size_t>(found->id)].get();
   }
 
   void accept();
@@ -455,32 +353,54 @@ class Session final : public std::enable_shared_from_this<Session>, public Strea
     auto req = std::make_shared<Request>();
     req->method = std::string(msg.method_string());
     const std::string_view target(msg.target().data(), msg.target().size());
-    const size_t qmark = target.find('?');
-    const std::string_view raw_path = target.substr(0, qmark);
-    std::vector<std::string> parts;
-    for (auto segment : splitPath(raw_path))
-      parts.push_back(decodeUrl(segment, false));
-    req->path = decodeUrl(raw_path, false);
-    if (qmark != std::string_view::npos) req->query = parseQuery(target.substr(qmark + 1));
+    auto decoded = decodeTarget(target);
+    if (decoded.isOk()) {
+      req->path = std::move(decoded->path.text);
+      req->query = std::move(decoded->query);
+    } else {
+      req->path = toValidUtf8(target.substr(0, target.find('?')));  // for the observer only
+    }
     req->body = std::move(msg.body());
     req->remote_addr = remote_addr_;
     req->headers.reserve(static_cast<size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& field : msg)
       req->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    // A client's request id is echoed in a response header, error messages and logs: printable ASCII only.
     req->request_id = req->header("X-Request-Id");
-    if (req->request_id.empty() || req->request_id.size() > 128) req->request_id = newRequestId();
+    if (!isPrintableToken(req->request_id, 128)) req->request_id = newRequestId();
     ++served_;
     keep_alive_ =
         msg.keep_alive() && served_ < static_cast<size_t>(std::max(1, options().keep_alive_max_requests));
     version_ = msg.version();
-
-    bool path_known = false;
-    const Route* route = server_.match(req->method, parts, req->params, path_known);
     head_ = req->method == "HEAD";
+
+    // Bytes that are not UTF-8 in the target or a header are the client's mistake: a specific 400, never an
+    // exception further down (every string a handler receives goes into JSON as is), and no log line.
+    std::string invalid;
+    if (!decoded.isOk()) {
+      invalid = decoded.status().message();
+    } else {
+      for (const auto& [name, value] : req->headers) {
+        if (!isValidUtf8(value)) {
+          invalid = "header " + name + " is not valid UTF-8";  // names are HTTP tokens: ASCII
+          break;
+        }
+      }
+    }
+    if (!invalid.empty()) {
+      route_ = nullptr;
+      req->route = "unmatched";
+      Response res;
+      setError(res, 400, "invalid_request", invalid);
+      return writeResponse(std::move(res), req);
+    }
+    const DecodedPath& path = decoded->path;
+    const Route* route = server_.match(req->method, path, req->params);
     if (route == nullptr && head_) {
       // HEAD is GET without the body (RFC 9110 9.3.2): served by the GET route unless one is registered.
-      route = server_.match("GET", parts, req->params, path_known);
+      route = server_.match("GET", path, req->params);
     }
+    const bool path_known = route != nullptr || server_.router.matchesAnyMethod(path);
     route_ = route;
     if (route == nullptr) {
       req->route = "unmatched";
@@ -736,38 +656,29 @@ Server::~Server() {
 }
 
 namespace {
-Route parseRoute(std::string_view method, std::string_view pattern) {
-  Route r;
-  r.method = std::string(method);
-  r.pattern = std::string(pattern);
-  r.metrics = std::make_unique<RouteMetrics>(r.pattern, r.method);
-  for (auto seg : splitPath(pattern)) {
-    Segment parsed;
-    if (seg.size() > 5 && seg.front() == '{' && seg.substr(seg.size() - 4) == "...}") {
-      parsed.kind = Segment::Kind::kRest;
-      parsed.text = std::string(seg.substr(1, seg.size() - 5));
-    } else if (seg.size() >= 2 && seg.front() == '{' && seg.back() == '}') {
-      parsed.kind = Segment::Kind::kParam;
-      parsed.text = std::string(seg.substr(1, seg.size() - 2));
-    } else {
-      parsed.text = std::string(seg);
-      ++r.literal_count;
-    }
-    r.segments.push_back(std::move(parsed));
+std::unique_ptr<Route> makeRoute(Router& router, size_t id, std::string_view method, std::string_view pattern) {
+  if (Status s = router.add(method, pattern, static_cast<int>(id)); !s.isOk()) {
+    // Patterns are written in code, never taken from input: a bad one is a bug to fix before shipping.
+    std::fprintf(stderr, "ihost: invalid route pattern: %s\n", s.message().c_str());
+    std::abort();
   }
+  auto r = std::make_unique<Route>();
+  r->method = std::string(method);
+  r->pattern = std::string(pattern);
+  r->metrics = std::make_unique<RouteMetrics>(r->pattern, r->method);
   return r;
 }
 }  // namespace
 
 void Server::route(std::string_view method, std::string_view pattern, Handler handler) {
-  Route r = parseRoute(method, pattern);
-  r.handler = std::move(handler);
+  auto r = makeRoute(impl_->router, impl_->routes.size(), method, pattern);
+  r->handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
 }
 
 void Server::routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler) {
-  Route r = parseRoute(method, pattern);
-  r.async_handler = std::move(handler);
+  auto r = makeRoute(impl_->router, impl_->routes.size(), method, pattern);
+  r->async_handler = std::move(handler);
   impl_->routes.push_back(std::move(r));
 }
 

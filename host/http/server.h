@@ -18,6 +18,8 @@
 
 namespace ih::http {
 
+// Every string here except `body` is well-formed UTF-8: the server answers 400 invalid_request to a target or
+// header that is not, so handlers may put any of them into JSON as is.
 struct Request {
   std::string method;
   std::string path;  // without the query string
@@ -113,8 +115,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Registers a handler. Patterns are literal segments and {name} segments ("/api/items/{id}"); a final
-  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes. Register
-  // before start(); not thread-safe.
+  // "{name...}" segment matches the rest of the path. Literal routes win over parameter routes (matching
+  // rules: http/router.h). Register before start(); not thread-safe. REQUIRES: a valid pattern (the process
+  // aborts on a malformed one: patterns are code, never input).
   void route(std::string_view method, std::string_view pattern, Handler handler);
   // Same matching rules; the handler runs on a network thread (see AsyncHandler).
   void routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler);

@@ -107,6 +107,55 @@ TEST_CASE("routes match patterns and decode path segments and queries", "[http]"
   CHECK(r->body.find("\"not_found\"") != std::string::npos);
 }
 
+TEST_CASE("a target with a bad escape or ill-formed UTF-8 gets 400 invalid_request naming the part", "[http]") {
+  Started s;
+  std::atomic<int> ran{0};
+  s.server->route("GET", "/items/{id}", [&ran](const Request& req, Response& res) {
+    ++ran;
+    res.json(200, "{\"id\":" + ih::http::jsonQuote(req.param("id")) + "}");
+  });
+  s.start();
+  struct Case {
+    std::string target;
+    std::string message_part;
+  };
+  const std::vector<Case> cases = {
+      {"/items/%FF", "the request path is not valid UTF-8"},
+      {"/items/\xC3\x28", "the request path is not valid UTF-8"},
+      {"/items/a%2", "the request path has a malformed percent escape"},
+      {"/items/1?x=%FF", "the value of query parameter \\\"x\\\" is not valid UTF-8"},
+      {"/items/1?x=%ZZ", "query parameter \\\"x\\\" has a malformed percent escape"},
+      {"/items/1?%C0%AF=1", "query parameter name \\\"%C0%AF\\\" is not valid UTF-8"},
+  };
+  // One keep-alive connection for all of them: a refused target is answered and the next request parses.
+  int fd = connectTo(s.server->port());
+  for (const auto& c : cases) {
+    INFO(c.target);
+    sendAll(fd, "GET " + c.target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string answer = readUntil(fd, "}}");
+    CHECK(answer.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+    CHECK(answer.find("Content-Type: application/json") != std::string::npos);
+    CHECK(answer.find(R"({"error":{"code":"invalid_request","message":")") != std::string::npos);
+    CHECK(answer.find(c.message_part) != std::string::npos);
+  }
+  // A header value with bytes that are not UTF-8 (obs-text is legal HTTP, but not text we can put in JSON).
+  sendAll(fd, "GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Note: caf\xE9\r\n\r\n");
+  const std::string header_answer = readUntil(fd, "}}");
+  CHECK(header_answer.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(header_answer.find("header X-Note is not valid UTF-8") != std::string::npos);
+  // A request id that is not printable ASCII is replaced by one of ours.
+  sendAll(fd, "GET /items/%FF HTTP/1.1\r\nHost: x\r\nX-Request-Id: a b\r\n\r\n");
+  const std::string id_answer = readUntil(fd, "}}");
+  CHECK(id_answer.find("X-Request-Id: req_") != std::string::npos);
+  sendAll(fd, "GET /items/caf%C3%A9 HTTP/1.1\r\nHost: x\r\nX-Request-Id: mine-1\r\n\r\n");
+  const std::string ok = readUntil(fd, "}");
+  ::close(fd);
+  CHECK(ok.rfind("HTTP/1.1 200 OK", 0) == 0);
+  CHECK(ok.find("{\"id\":\"caf\xC3\xA9\"}") != std::string::npos);
+  CHECK(ok.find("X-Request-Id: mine-1\r\n") != std::string::npos);
+  CHECK(ran.load() == 1);
+}
+
 TEST_CASE("a client that sends Expect: 100-continue gets it, then its answer", "[http]") {
   Started s;
   s.server->route("POST", "/echo", [](const Request& req, Response& res) { res.json(200, req.body); });
