@@ -1,8 +1,11 @@
 // Raw bytes on a connection, as host/http/server.cpp reads them: Boost.Beast's request_parser<string_body>
 // with the server's limits (64 KiB of header, [server] max_body_bytes of body), fed in the pieces the network
-// happens to deliver. Properties: never crashes or throws; parsing the bytes in one piece or in arbitrary
-// pieces gives the same request or the same refusal; an accepted request respects the limits, and no header
-// name or value carries CR, LF or NUL (no header injection / request smuggling through the parser).
+// happens to deliver, then what onRequest() does before a handler: decodeTarget, the UTF-8 check of header
+// values, route matching against the host's route table (HEAD falling back to GET), 400/404/405.
+// Properties: never crashes or throws; parsing the bytes in one piece or in arbitrary pieces gives the same
+// request or the same refusal; an accepted request respects the limits, and no header name or value carries
+// CR, LF or NUL (no header injection / request smuggling through the parser); every string a handler or an
+// error answer gets (path, query, parameters, headers, the message) is valid UTF-8.
 //
 // Input: byte 0 seeds the piece sizes, the rest is the connection's bytes.
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,8 +17,11 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "fuzz_check.h"
+#include "http/router.h"
 #include "http/server.h"
+#include "route_table.h"
 
 namespace {
 
@@ -93,6 +99,47 @@ Parsed parse(std::string_view bytes, size_t max_body, const std::vector<size_t>&
   return out;
 }
 
+const ih::http::Router& hostRouter() {
+  static const ih::http::Router router = [] {
+    ih::http::Router r;
+    for (size_t i = 0; i < std::size(ih::fuzz::kHostRoutes); ++i)
+      if (!r.add(ih::fuzz::kHostRoutes[i].first, ih::fuzz::kHostRoutes[i].second, static_cast<int>(i)).isOk())
+        std::abort();
+    return r;
+  }();
+  return router;
+}
+
+// onRequest() up to the handler: the status it answers (0 when a handler would run) and the error message.
+int dispatch(const Parsed& request, std::string& message) {
+  auto decoded = ih::http::decodeTarget(request.target);
+  if (!decoded.isOk()) {
+    message = decoded.status().message();
+    return 400;
+  }
+  for (const auto& [name, value] : request.headers) {
+    if (!ih::isValidUtf8(value)) {
+      message = "header " + name + " is not valid UTF-8";
+      return 400;
+    }
+  }
+  const ih::http::Router& router = hostRouter();
+  auto match = router.match(request.method, decoded->path);
+  if (!match && request.method == "HEAD") match = router.match("GET", decoded->path);
+  if (!match) {
+    message = (router.matchesAnyMethod(decoded->path) ? "method " + request.method + " is not allowed on "
+                                                        : "no route for " + request.method + " ") +
+              decoded->path.text;
+    return router.matchesAnyMethod(decoded->path) ? 405 : 404;
+  }
+  for (const auto& [name, value] : match->params)
+    IH_FUZZ_CHECK(ih::isValidUtf8(value), "route parameter %s is not valid UTF-8", name.c_str());
+  for (const auto& [name, value] : decoded->query)
+    IH_FUZZ_CHECK(ih::isValidUtf8(name) && ih::isValidUtf8(value));
+  IH_FUZZ_CHECK(ih::isValidUtf8(decoded->path.text));
+  return 0;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -120,6 +167,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     "CR, LF or NUL in a header value");
     }
     IH_FUZZ_CHECK(whole.target.find_first_of(std::string_view(" \r\n\0", 4)) == std::string::npos);
+    std::string message;
+    const int status = dispatch(whole, message);
+    IH_FUZZ_CHECK(status == 0 || status == 400 || status == 404 || status == 405);
+    IH_FUZZ_CHECK(ih::isValidUtf8(message), "the %d answer's message is not valid UTF-8", status);
   }
   return 0;
 }
