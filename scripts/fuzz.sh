@@ -7,7 +7,10 @@
 # Prints executions and executions per second per target. Exits non-zero when any target crashes, leaks,
 # times out or fails a property, and prints the path of the input that did it (build-fuzz/artifacts/<name>/).
 # Re-run one input:  build-fuzz/<name>_fuzz <file>.   Environment: IH_FUZZ_BUILD_DIR (default build-fuzz),
-# IH_JOBS (build parallelism, default 2), IH_FUZZ_ARGS (extra libFuzzer flags).
+# IH_JOBS (build parallelism, default 2), IH_FUZZ_ARGS (extra libFuzzer flags), IH_FUZZ_RUNS (stop a target
+# after this many executions, or SECONDS, whichever comes first), IH_FUZZ_NO_BUILD=1 (use the built targets
+# as they are: for several runs in parallel on one build directory). The long runs of docs/security.md:
+#   IH_FUZZ_NO_BUILD=1 IH_FUZZ_RUNS=10000000 nice -n 10 scripts/fuzz.sh 14400 text router ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,15 +23,16 @@ fi
 BUILD_DIR=${IH_FUZZ_BUILD_DIR:-build-fuzz}
 start_time=$(date +%s)
 
-# clang-14 and its runtime (libFuzzer, sanitizers): Debian packages, installed when missing. The rest of the
-# build needs what scripts/setup.sh installs.
-scripts/setup.sh --fuzz-deps
-
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DIH_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+if [ "${IH_FUZZ_NO_BUILD:-0}" != 1 ]; then
+  # clang-14 and its runtime (libFuzzer, sanitizers): Debian packages, installed when missing. The rest of the
+  # build needs what scripts/setup.sh installs.
+  scripts/setup.sh --fuzz-deps
+  if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
+    cmake -S . -B "$BUILD_DIR" -G Ninja -DIH_FUZZ=ON -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+  fi
+  nice cmake --build "$BUILD_DIR" -j"${IH_JOBS:-2}"
 fi
-nice cmake --build "$BUILD_DIR" -j"${IH_JOBS:-2}"
 build_done=$(date +%s)
 echo "fuzz: build took $((build_done - start_time)) s"
 
@@ -59,14 +63,17 @@ for name in "${targets[@]}"; do
   args=(-max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$artifacts/$name/")
   [ -f "tests/fuzz/$name.dict" ] && args+=(-dict="tests/fuzz/$name.dict")
+  [ -n "${IH_FUZZ_RUNS:-}" ] && args+=(-runs="$IH_FUZZ_RUNS")
   # shellcheck disable=SC2206
   args+=(${IH_FUZZ_ARGS:-})
   log="$run_dir/$name.log"
   echo "fuzz: $name for ${SECONDS_EACH} s ..."
   status=0
+  target_start=$(date +%s)
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$binary" "${args[@]}" "$corpus" > "$log" 2>&1 || status=$?
+  took=$(( $(date +%s) - target_start ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
@@ -79,14 +86,14 @@ for name in "${targets[@]}"; do
     echo "fuzz: $name crashing input: ${input:-see $log}"
     echo "fuzz: reproduce with: $binary ${input:-<input>}"
     failed+=("$name")
-    summary+=("$(printf '%-20s %12s %10s %8s %8s  FAILED %s' "$name" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$units" "${input:-}")")
+    summary+=("$(printf '%-18s %12s %9s %7s %7s %7s  FAILED %s' "$name" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$units" "$took" "${input:-}")")
   else
-    summary+=("$(printf '%-20s %12s %10s %8s %8s  ok' "$name" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$units")")
+    summary+=("$(printf '%-18s %12s %9s %7s %7s %7s  ok' "$name" "${execs:-?}" "${rate:-?}" "${cov:-?}" "$units" "$took")")
   fi
 done
 
 echo
-printf '%-20s %12s %10s %8s %8s  %s\n' target execs execs/s cov corpus result
+printf '%-18s %12s %9s %7s %7s %7s  %s\n' target execs execs/s cov corpus seconds result
 printf '%s\n' "${summary[@]}"
 echo "fuzz: total $(( $(date +%s) - start_time )) s (build $((build_done - start_time)) s), ${SECONDS_EACH} s per target"
 if ((${#failed[@]})); then
