@@ -198,7 +198,13 @@ TEST_CASE("the record sink's JSON validation agrees with nlohmann on data", "[re
                                             R"({"a":{"b":[[]]}})",
                                             R"({"a":1}x)",
                                             R"({"a":"unterminated})",
-                                            R"({"a":[{}, {"b":"c"}], "d": 1E3})"};
+                                            R"({"a":[{}, {"b":"c"}], "d": 1E3})",
+                                            // found by records_fuzz: overflowing numbers
+                                            R"({"":1e678})",
+                                            R"({"a":-1.5E+309})",
+                                            R"({"a":1e308})",
+                                            R"({"a":1e-400})",
+                                            "{\"a\":" + std::string(400, '9') + "}"};
   for (const auto& data : samples) {
     const std::string page = R"([{"id":"x","updated_at":1,"data":)" + data + "}]";
     const bool ours = ih::records::parseRecords("m", page).isOk();
