@@ -46,7 +46,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IH_FUZZ_CHECK(is_array == reference.is_array());
   if (is_array) IH_FUZZ_CHECK(elements == reference.size());
   if (!is_object) return 0;
+  size_t checked = 0;
   for (const auto& [key, raw] : members) {
+    if (++checked > 16) break;  // each field lookup re-reads the whole text: bound the work per input
     IH_FUZZ_CHECK(reference.contains(key), "member \"%s\" is not in nlohmann's object", key.c_str());
     const json value = json::parse(raw, nullptr, false);
     IH_FUZZ_CHECK(!value.is_discarded(), "raw member text of \"%s\" is not JSON", key.c_str());
