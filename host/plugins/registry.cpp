@@ -30,7 +30,8 @@ std::string versionString(uint16_t major, uint16_t minor) {
 }
 
 // The manifest is plugin output: checked by hand (no std::regex, whose recursive matcher overflowed the stack
-// on a 100 KB route path; no std::stoll, which threw on a 20-digit job interval). tests/fuzz/manifest_fuzz.cpp.
+// on a 100 KB route path; no std::stoll, which threw on a 20-digit job interval).
+// tests/fuzz/manifest_fuzz.cpp.
 
 bool isDigit(char c) {
   return c >= '0' && c <= '9';
@@ -81,8 +82,8 @@ bool isRoutePath(std::string_view path) {
       if (path[i + 1] == '/') return false;  // i + 1 < size: the path does not end with '/'
       continue;
     }
-    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' || c == '~' ||
-          c == '-'))
+    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
+          c == '~' || c == '-'))
       return false;
   }
   return true;
@@ -143,8 +144,8 @@ Result<Manifest> parseManifest(std::string_view text) {
   auto parsed = parseJson(text);
   if (!parsed.isOk()) {
     const std::string& why = parsed.status().message();
-    return Status::invalidArgument(why.rfind("JSON nested", 0) == 0 ? "manifest: " + why
-                                                                    : std::string("manifest is not valid JSON"));
+    return Status::invalidArgument(
+        why.rfind("JSON nested", 0) == 0 ? "manifest: " + why : std::string("manifest is not valid JSON"));
   }
   json j = std::move(*parsed);
   if (!j.is_object()) return Status::invalidArgument("manifest must be a JSON object");
@@ -196,7 +197,8 @@ Result<Manifest> parseManifest(std::string_view text) {
     for (const char* key : {"tenant", "platform"}) {
       auto flag = it->find(key);
       if (flag != it->end() && !flag->is_boolean())
-        return Status::invalidArgument(std::string("manifest \"webhooks\".\"") + key + "\" must be true or false");
+        return Status::invalidArgument(std::string("manifest \"webhooks\".\"") + key +
+                                       "\" must be true or false");
     }
     m.tenant_webhooks = it->contains("tenant") && (*it)["tenant"].get<bool>();
     m.platform_webhooks = it->contains("platform") && (*it)["platform"].get<bool>();

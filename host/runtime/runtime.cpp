@@ -313,8 +313,7 @@ ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, i
 
 ih_status hostSetResult(ih_call* call, ih_str result_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (!isJson(view(result_json)))
-    return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
+  if (!isJson(view(result_json))) return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
   call->out->result_json = std::string(view(result_json));
   return IH_OK;
 }

@@ -6,15 +6,14 @@
 #include <cstdlib>
 #include <string_view>
 
-#define IH_FUZZ_CHECK(condition, ...)                                                        \
-  do {                                                                                       \
-    if (!(condition)) {                                                                      \
-      std::fprintf(stderr, "\nFUZZ PROPERTY FAILED at %s:%d: %s\n  ", __FILE__, __LINE__,   \
-                   #condition);                                                              \
-      std::fprintf(stderr, "" __VA_ARGS__);                                                  \
-      std::fprintf(stderr, "\n");                                                            \
-      std::abort();                                                                          \
-    }                                                                                        \
+#define IH_FUZZ_CHECK(condition, ...)                                                                  \
+  do {                                                                                                 \
+    if (!(condition)) {                                                                                \
+      std::fprintf(stderr, "\nFUZZ PROPERTY FAILED at %s:%d: %s\n  ", __FILE__, __LINE__, #condition); \
+      std::fprintf(stderr, "" __VA_ARGS__);                                                            \
+      std::fprintf(stderr, "\n");                                                                      \
+      std::abort();                                                                                    \
+    }                                                                                                  \
   } while (0)
 
 namespace ih::fuzz {

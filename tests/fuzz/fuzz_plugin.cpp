@@ -27,7 +27,8 @@ ih_str view(std::string_view s) {
 
 bool take(std::string_view& script, std::string_view& out) {
   if (script.size() < 2) return false;
-  const size_t len = static_cast<unsigned char>(script[0]) | (static_cast<size_t>(static_cast<unsigned char>(script[1])) << 8);
+  const size_t len = static_cast<unsigned char>(script[0]) |
+                     (static_cast<size_t>(static_cast<unsigned char>(script[1])) << 8);
   script.remove_prefix(2);
   out = script.substr(0, len);
   script.remove_prefix(out.size());

@@ -38,9 +38,9 @@ struct Parsed {
   size_t consumed = 0;
 
   bool operator==(const Parsed& o) const {
-    return done == o.done && failed == o.failed && error == o.error && method == o.method && target == o.target &&
-           body == o.body && headers == o.headers && keep_alive == o.keep_alive && version == o.version &&
-           consumed == o.consumed;
+    return done == o.done && failed == o.failed && error == o.error && method == o.method &&
+           target == o.target && body == o.body && headers == o.headers && keep_alive == o.keep_alive &&
+           version == o.version && consumed == o.consumed;
   }
 };
 
@@ -128,7 +128,7 @@ int dispatch(const Parsed& request, std::string& message) {
   if (!match && request.method == "HEAD") match = router.match("GET", decoded->path);
   if (!match) {
     message = (router.matchesAnyMethod(decoded->path) ? "method " + request.method + " is not allowed on "
-                                                        : "no route for " + request.method + " ") +
+                                                      : "no route for " + request.method + " ") +
               decoded->path.text;
     return router.matchesAnyMethod(decoded->path) ? 405 : 404;
   }

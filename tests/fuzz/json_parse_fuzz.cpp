@@ -1,6 +1,7 @@
 // host/common/json_parse.h: parseJson never throws, accepts exactly what nlohmann accepts up to the depth
-// limit, never returns a value nested deeper than the limit (so dump() and handlers recurse a bounded amount),
-// and dumpJson round-trips. dumpJson also gets arbitrary (ill-formed UTF-8) strings, which it must clean.
+// limit, never returns a value nested deeper than the limit (so dump() and handlers recurse a bounded
+// amount), and dumpJson round-trips. dumpJson also gets arbitrary (ill-formed UTF-8) strings, which it must
+// clean.
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,8 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int depth = valueDepth(value);
   IH_FUZZ_CHECK(depth <= max_depth, "parsed value nested %d deep, limit %d", depth, max_depth);
   IH_FUZZ_CHECK(ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1) == depth,
-                "jsonNestingDepth says %d, the value is %d deep", ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1),
-                depth);
+                "jsonNestingDepth says %d, the value is %d deep",
+                ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1), depth);
 
   // dumpJson round trip (compact and indented), and the output is valid UTF-8.
   for (int indent : {-1, 2}) {

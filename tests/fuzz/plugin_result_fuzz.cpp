@@ -24,25 +24,29 @@ namespace {
 
 class CheckingRecords final : public ih::runtime::RecordSink {
  public:
-  ih::Status upsert(std::string_view, std::string_view, std::string_view model, std::string_view records_json) override {
+  ih::Status upsert(std::string_view, std::string_view, std::string_view model,
+                    std::string_view records_json) override {
     auto rows = ih::records::parseRecords(model, records_json);
     return rows.isOk() ? ih::Status::ok() : rows.status();
   }
-  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view, int64_t) override {
+  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view,
+                    int64_t) override {
     return ih::Status::ok();
   }
-  ih::Status commit(std::string_view t, std::string_view i, std::string_view model, std::string_view records_json,
-                    std::string_view, std::string_view) override {
+  ih::Status commit(std::string_view t, std::string_view i, std::string_view model,
+                    std::string_view records_json, std::string_view, std::string_view) override {
     return upsert(t, i, model, records_json);
   }
 };
 
 class CheckingEvents final : public ih::runtime::EventSink {
  public:
-  ih::Status emit(std::string_view, std::string_view, std::string_view type, std::string_view data_json) override {
+  ih::Status emit(std::string_view, std::string_view, std::string_view type,
+                  std::string_view data_json) override {
     IH_FUZZ_CHECK(!type.empty());
     auto data = ih::parseJson(data_json);
-    IH_FUZZ_CHECK(data.isOk() && data->is_object(), "the runtime passed event data the host's parser refuses: %s",
+    IH_FUZZ_CHECK(data.isOk() && data->is_object(),
+                  "the runtime passed event data the host's parser refuses: %s",
                   data.isOk() ? "not an object" : data.status().message().c_str());
     return ih::Status::ok();
   }
@@ -102,11 +106,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     IH_FUZZ_CHECK(result.http_status >= 100 && result.http_status <= 599);
     if (!result.headers_json.empty()) {
       auto headers = ih::parseJson(result.headers_json);
-      IH_FUZZ_CHECK(headers.isOk() && headers->is_object(), "respond accepted headers the host's parser refuses: %s",
+      IH_FUZZ_CHECK(headers.isOk() && headers->is_object(),
+                    "respond accepted headers the host's parser refuses: %s",
                     headers.isOk() ? "not an object" : headers.status().message().c_str());
       for (const auto& [name, value] : headers->items()) {
-        IH_FUZZ_CHECK(!name.empty() && name.find_first_of(std::string_view(":\r\n\0 ", 5)) == std::string::npos,
-                      "respond accepted a header name that breaks HTTP: [%s]", name.c_str());
+        IH_FUZZ_CHECK(
+            !name.empty() && name.find_first_of(std::string_view(":\r\n\0 ", 5)) == std::string::npos,
+            "respond accepted a header name that breaks HTTP: [%s]", name.c_str());
         if (value.is_string()) {
           const std::string& text = value.get_ref<const std::string&>();
           IH_FUZZ_CHECK(text.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos,

@@ -23,8 +23,10 @@ int depthOf(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') in_string = true;
@@ -90,8 +92,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (shape_ok) {
     for (const json& element : reference) {
       const bool ok = element.is_object() && element.contains("id") && element["id"].is_string() &&
-                      !element["id"].get<std::string>().empty() && element["id"].get<std::string>().size() <= 255 &&
-                      element.contains("data") && element["data"].is_object() && element.contains("updated_at") &&
+                      !element["id"].get<std::string>().empty() &&
+                      element["id"].get<std::string>().size() <= 255 && element.contains("data") &&
+                      element["data"].is_object() && element.contains("updated_at") &&
                       element["updated_at"].is_number_unsigned() &&
                       element["updated_at"].get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
       if (!ok) shape_ok = false;

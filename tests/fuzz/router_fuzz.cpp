@@ -107,7 +107,8 @@ const Router& hostRouter() {
   static const Router router = [] {
     Router r;
     for (size_t i = 0; i < std::size(ih::fuzz::kHostRoutes); ++i) {
-      const ih::Status s = r.add(ih::fuzz::kHostRoutes[i].first, ih::fuzz::kHostRoutes[i].second, static_cast<int>(i));
+      const ih::Status s =
+          r.add(ih::fuzz::kHostRoutes[i].first, ih::fuzz::kHostRoutes[i].second, static_cast<int>(i));
       if (!s.isOk()) std::abort();
     }
     return r;
@@ -181,7 +182,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Mode 1: a fuzzed pattern, then a path matched against it.
   const size_t newline = rest.find('\n');
   const std::string_view pattern = rest.substr(0, newline);
-  const std::string_view path = newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
+  const std::string_view path =
+      newline == std::string_view::npos ? std::string_view() : rest.substr(newline + 1);
   Router router;
   const ih::Status added = router.add(method, pattern, 7);
   if (!added.isOk()) {

@@ -49,7 +49,8 @@ constexpr const char* kSchemas[] = {
 };
 
 // A secret value must never appear in a message: find the strings under "secret": true properties.
-void collectSecrets(const nlohmann::json& schema, const nlohmann::json& document, std::vector<std::string>& out) {
+void collectSecrets(const nlohmann::json& schema, const nlohmann::json& document,
+                    std::vector<std::string>& out) {
   if (!schema.is_object() || !document.is_object()) return;
   auto properties = schema.find("properties");
   if (properties == schema.end() || !properties->is_object()) return;

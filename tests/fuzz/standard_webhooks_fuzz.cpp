@@ -116,6 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string other_secret = std::string(kSecretPrefix) + base64Encode(key_bytes + "x");
   IH_FUZZ_CHECK(!verify(other_secret, msg_id, timestamp, body, signature), "another secret verified");
   // Any header: verify() agrees with the specification's reading.
-  IH_FUZZ_CHECK(verify(secret, msg_id, timestamp, body, header_noise) == referenceVerify(signature, header_noise));
+  IH_FUZZ_CHECK(verify(secret, msg_id, timestamp, body, header_noise) ==
+                referenceVerify(signature, header_noise));
   return 0;
 }

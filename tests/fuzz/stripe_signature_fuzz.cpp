@@ -64,8 +64,8 @@ std::optional<int64_t> nodeVerify(std::string_view header, std::string_view payl
       is_nan = true;
       if (value) {
         std::string_view s = *value;
-        while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r' || s[0] == '\v' ||
-                              s[0] == '\f'))
+        while (!s.empty() &&
+               (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r' || s[0] == '\v' || s[0] == '\f'))
           s.remove_prefix(1);
         if (!s.empty() && static_cast<unsigned char>(s[0]) >= 0x80) unsupported = true;  // Unicode spaces
         bool negative = false;
@@ -112,8 +112,9 @@ std::optional<int64_t> nodeVerify(std::string_view header, std::string_view payl
 }
 
 // stripe-python. Same conventions as nodeVerify.
-std::optional<int64_t> pythonVerify(std::string_view header, std::string_view payload, std::string_view secret,
-                                    int64_t tolerance, int64_t now, bool& unsupported) {
+std::optional<int64_t> pythonVerify(std::string_view header, std::string_view payload,
+                                    std::string_view secret, int64_t tolerance, int64_t now,
+                                    bool& unsupported) {
   std::vector<std::vector<std::string>> items;
   for (const std::string& item : split(header, ','))
     items.push_back(split(item, '=', 3));
@@ -135,7 +136,8 @@ std::optional<int64_t> pythonVerify(std::string_view header, std::string_view pa
   // int(text): surrounding whitespace, a sign, digits with single underscores between them.
   std::string_view s = *timestamp_text;
   auto space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1f);
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' ||
+           (c >= 0x1c && c <= 0x1f);
   };
   while (!s.empty() && space(s.front()))
     s.remove_prefix(1);
@@ -152,7 +154,8 @@ std::optional<int64_t> pythonVerify(std::string_view header, std::string_view pa
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] >= '0' && s[i] <= '9') {
       digits.push_back(s[i]);
-    } else if (s[i] == '_' && i > 0 && i + 1 < s.size() && s[i - 1] != '_' && s[i + 1] >= '0' && s[i + 1] <= '9') {
+    } else if (s[i] == '_' && i > 0 && i + 1 < s.size() && s[i - 1] != '_' && s[i + 1] >= '0' &&
+               s[i + 1] <= '9') {
       continue;
     } else {
       return std::nullopt;  // ValueError
@@ -181,8 +184,8 @@ std::optional<int64_t> pythonVerify(std::string_view header, std::string_view pa
 }
 
 // Our verifier, checked against both references. Returns what ours returned.
-bool checkedVerify(std::string_view header, std::string_view payload, std::string_view secret, int64_t tolerance,
-                   int64_t now) {
+bool checkedVerify(std::string_view header, std::string_view payload, std::string_view secret,
+                   int64_t tolerance, int64_t now) {
   const auto ours = ih::stripe::verifySignature(header, payload, secret, tolerance, now);
   if (!ours.isOk()) {
     IH_FUZZ_CHECK(ours.status().code() == IH_ERR_SIGNATURE);
@@ -268,7 +271,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     IH_FUZZ_CHECK(!checkedVerify(header, payload, secret + "x", 0, t), "another secret verified");
     const std::string other = ih::stripe::signatureHeader(secret, t + 1, payload);
     const std::string spliced = header.substr(0, header.find(',')) + other.substr(other.find(','));
-    IH_FUZZ_CHECK(!checkedVerify(spliced, payload, secret, 0, t), "a signature of another timestamp verified");
+    IH_FUZZ_CHECK(!checkedVerify(spliced, payload, secret, 0, t),
+                  "a signature of another timestamp verified");
   }
   std::string edited = header;
   const size_t at = edit_at % (header.size() + 1);

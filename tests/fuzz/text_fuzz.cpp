@@ -85,8 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       IH_FUZZ_CHECK(!ih::parseInt64InRange(text, std::numeric_limits<int64_t>::min(), *parsed - 1));
     // A value prints back to the same text unless the text had a leading zero or "-0".
     const std::string printed = std::to_string(*parsed);
-    const bool canonical = !(text.size() > 1 && text[0] == '0') && !(text.size() > 2 && text.substr(0, 2) == "-0") &&
-                           text != "-0";
+    const bool canonical = !(text.size() > 1 && text[0] == '0') &&
+                           !(text.size() > 2 && text.substr(0, 2) == "-0") && text != "-0";
     if (canonical) IH_FUZZ_CHECK(printed == text, "to_string round trip");
   } else {
     IH_FUZZ_CHECK(!ih::parseInt64InRange(text, std::numeric_limits<int64_t>::min(),
@@ -119,7 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const std::string_view trimmed = ih::trimAscii(text);
   IH_FUZZ_CHECK(trimmed.empty() || (!isAsciiSpace(trimmed.front()) && !isAsciiSpace(trimmed.back())));
-  IH_FUZZ_CHECK(trimmed.data() >= text.data() && trimmed.data() + trimmed.size() <= text.data() + text.size());
+  IH_FUZZ_CHECK(trimmed.data() >= text.data() &&
+                trimmed.data() + trimmed.size() <= text.data() + text.size());
   for (const char* p = text.data(); p < trimmed.data(); ++p)
     IH_FUZZ_CHECK(isAsciiSpace(*p));
   return 0;

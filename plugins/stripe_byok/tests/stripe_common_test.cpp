@@ -3,11 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "ih/hmac.hpp"
 #include "stripe_common/client.h"
 #include "stripe_common/form.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/webhook_signature.h"
-#include "ih/hmac.hpp"
 
 namespace {
 
@@ -156,7 +156,8 @@ TEST_CASE("signature: never more lenient than stripe-node or stripe-python (foun
   // Both sign the number they read: "0…" / "+…" would be signed as another text than ours.
   const std::string padded = "01700000000";
   const std::string padded_sig = ih::sdk::hmacSha256Hex(kSecret, padded + "." + kBody);
-  CHECK(message("t=" + padded + ",v1=" + padded_sig) == "Unable to extract timestamp and signatures from header");
+  CHECK(message("t=" + padded + ",v1=" + padded_sig) ==
+        "Unable to extract timestamp and signatures from header");
   CHECK(message("t=+1700000000," + good) == "Unable to extract timestamp and signatures from header");
   CHECK(message("t=1700000000000000," + good) == "Unable to extract timestamp and signatures from header");
   // stripe-node keeps the last t, stripe-python the first: a second t is refused.

@@ -54,7 +54,8 @@ TEST_CASE("parseJson: a NUL byte is not the end of the text (found by json_parse
 
 TEST_CASE("parseJson: its message is valid UTF-8 whatever the text (found by json_parse_fuzz)", "[common]") {
   // The message quotes the last bytes read; they went into 400 answers as ill-formed UTF-8.
-  for (const char* text : {"{\"after\": {\"a\": tr\xC3", "[\"\xE2\x82", "\xF0\x9F", "{\"k\":\"\xED\xA0\x80\"}"}) {
+  for (const char* text :
+       {"{\"after\": {\"a\": tr\xC3", "[\"\xE2\x82", "\xF0\x9F", "{\"k\":\"\xED\xA0\x80\"}"}) {
     auto parsed = ih::parseJson(text);
     REQUIRE_FALSE(parsed.isOk());
     CHECK(ih::isValidUtf8(parsed.status().message()));

@@ -21,7 +21,8 @@ TEST_CASE("manifest: a well-formed manifest is read", "[plugins]") {
 
 TEST_CASE("manifest: a 100 KB route path is refused, not a stack overflow in std::regex", "[plugins]") {
   const std::string path = "/" + std::string(100000, 'a') + "!";
-  auto m = parseManifest(R"({"name":"ex","version":"1.0.0","routes":[{"method":"GET","path":")" + path + "\"}]}");
+  auto m =
+      parseManifest(R"({"name":"ex","version":"1.0.0","routes":[{"method":"GET","path":")" + path + "\"}]}");
   REQUIRE_FALSE(m.isOk());
   CHECK(m.status().message().size() < 400);
   CHECK(parseManifest(R"({"name":"ex","version":"1.0.0","routes":[{"method":"GET","path":"/)" +
@@ -29,9 +30,10 @@ TEST_CASE("manifest: a 100 KB route path is refused, not a stack overflow in std
             .isOk());
   for (const char* bad : {"", "/", "//a", "/a/", "/a//b", "a", "/a b", "/{id}"}) {
     INFO(bad);
-    CHECK_FALSE(parseManifest(std::string(R"({"name":"ex","version":"1.0.0","routes":[{"method":"GET","path":")") +
-                              bad + "\"}]}")
-                    .isOk());
+    CHECK_FALSE(
+        parseManifest(std::string(R"({"name":"ex","version":"1.0.0","routes":[{"method":"GET","path":")") +
+                      bad + "\"}]}")
+            .isOk());
   }
 }
 
@@ -41,8 +43,8 @@ TEST_CASE("manifest: wrongly typed or out-of-range members are errors, not excep
   CHECK(webhooks.status().message() == "manifest \"webhooks\".\"tenant\" must be true or false");
   for (const char* every : {"99999999999999999999s", "1y", "s", "10", "0s", "3700d", "1h1h1h-"}) {
     INFO(every);
-    auto m = parseManifest(std::string(R"({"name":"ex","version":"1.0.0","jobs":[{"name":"j","every":")") + every +
-                           "\"}]}");
+    auto m = parseManifest(std::string(R"({"name":"ex","version":"1.0.0","jobs":[{"name":"j","every":")") +
+                           every + "\"}]}");
     CHECK_FALSE(m.isOk());
   }
   CHECK_FALSE(parseManifest(R"({"name":"ex","version":"1.0"})").isOk());
