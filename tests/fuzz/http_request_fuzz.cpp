@@ -23,6 +23,27 @@
 #include "http/server.h"
 #include "route_table.h"
 
+// BOOST_ENABLE_ASSERT_HANDLER is defined for this target (tests/fuzz/CMakeLists.txt): every Boost assertion
+// lands here and aborts, except one false positive of Boost 1.74. parse_chunk_header asserts n >= 5 when it
+// is re-entered after the final chunk's "0\r\n", where 3 or 4 bytes are legal and the code that follows
+// returns need_more correctly (fixed upstream: boostorg/beast#2861). Release builds, the server's, have no
+// assertion.
+namespace boost {
+void assertion_failed(char const* expr, char const* function, char const* file, long line) {
+  if (std::string_view(expr) == "n >= 5" &&
+      std::string_view(function).find("parse_chunk_header") != std::string_view::npos)
+    return;
+  std::fprintf(stderr, "\nBoost assertion failed: %s in %s at %s:%ld\n", expr, function, file, line);
+  std::abort();
+}
+void assertion_failed_msg(char const* expr, char const* msg, char const* function, char const* file,
+                          long line) {
+  std::fprintf(stderr, "\nBoost assertion failed: %s (%s) in %s at %s:%ld\n", expr, msg, function, file,
+               line);
+  std::abort();
+}
+}  // namespace boost
+
 namespace {
 
 namespace bhttp = boost::beast::http;
