@@ -45,11 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     IH_FUZZ_CHECK(!message.empty());
     IH_FUZZ_CHECK(ih::isValidUtf8(message), "error message is not valid UTF-8 (it goes into JSON answers)");
     if (nlohmann_accepts) {
-      // Refused valid JSON: only for depth, and then the depth really is over the limit.
-      const json full = json::parse(text.begin(), text.end());
-      IH_FUZZ_CHECK(valueDepth(full) > max_depth, "parseJson refused valid JSON within the depth limit: %s",
-                    message.c_str());
-      IH_FUZZ_CHECK(ih::jsonNestingDepth(text, max_depth) > max_depth);
+      // Refused valid JSON: only for depth, and then the text really nests deeper than the limit (the value
+      // may be shallower when a repeated key dropped the deep part: refusing is the safe side).
+      IH_FUZZ_CHECK(ih::jsonNestingDepth(text, max_depth) > max_depth,
+                    "parseJson refused valid JSON within the depth limit: %s", message.c_str());
     }
     return 0;
   }
@@ -57,7 +56,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const json& value = *parsed;
   const int depth = valueDepth(value);
   IH_FUZZ_CHECK(depth <= max_depth, "parsed value nested %d deep, limit %d", depth, max_depth);
-  IH_FUZZ_CHECK(ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1) == depth,
+  // The text can be deeper than the value: a repeated key keeps only its last value (nlohmann), so the
+  // scan may only overestimate, which errs on the safe side.
+  IH_FUZZ_CHECK(ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1) >= depth,
                 "jsonNestingDepth says %d, the value is %d deep",
                 ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1), depth);
 
