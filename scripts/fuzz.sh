@@ -74,15 +74,16 @@ for name in "${targets[@]}"; do
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$binary" "${args[@]}" "$corpus" > "$log" 2>&1 || status=$?
   took=$(( $(date +%s) - target_start ))
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  # `|| true`: a target that fails while loading its corpus prints no stats (pipefail would end the script).
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+  cov=$( (grep -oE 'cov: [0-9]+' "$log" || true) | tail -1 | cut -d' ' -f2)
   units=$(find "$corpus" -type f | wc -l)
   if [ "$status" -ne 0 ]; then
     echo "fuzz: $name FAILED (exit $status); last lines of $log:"
     grep -E 'ERROR|FUZZ PROPERTY|SUMMARY|runtime error|Test unit written|==[0-9]+==' "$log" | head -20 || true
     tail -5 "$log"
-    input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+    input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1 || true)
     echo "fuzz: $name crashing input: ${input:-see $log}"
     echo "fuzz: reproduce with: $binary ${input:-<input>}"
     failed+=("$name")
