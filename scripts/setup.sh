@@ -4,6 +4,8 @@
 #   scripts/setup.sh                  install + build everything (tests included)
 #   scripts/setup.sh --deps           install only
 #   scripts/setup.sh --target NAME    install + build one target (e.g. ihost_bundle: the server and plugins)
+#   scripts/setup.sh --fuzz-deps      install only what the fuzz build needs (scripts/fuzz.sh): the build
+#                                     libraries plus clang-14 and libclang-rt-14-dev (libFuzzer, sanitizers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +14,15 @@ PACKAGES=(
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev
   libtomlplusplus-dev catch2 libzstd-dev
   libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
-  chromium sqlite3  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
 )
-# Node.js runs independent verifiers in the tests; a machine may already have it from another source.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  PACKAGES+=(nodejs npm)
+if [ "${1:-}" = "--fuzz-deps" ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+else
+  PACKAGES+=(chromium sqlite3)  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
+  # Node.js runs independent verifiers in the tests; a machine may already have it from another source.
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PACKAGES+=(nodejs npm)
+  fi
 fi
 
 missing=()
@@ -32,6 +38,8 @@ if ((${#missing[@]})); then
 else
   echo "setup: all Debian packages present"
 fi
+
+[ "${1:-}" = "--fuzz-deps" ] && exit 0
 
 # Node packages used by tests as independent verifiers (standardwebhooks), pinned by tests/js/package-lock.json.
 if [ ! -d tests/js/node_modules/standardwebhooks ]; then

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/text.h"
+
 namespace ih {
 
 int jsonNestingDepth(std::string_view text, int stop_at) {
@@ -41,6 +43,11 @@ int jsonNestingDepth(std::string_view text, int stop_at) {
 }
 
 Result<nlohmann::json> parseJson(std::string_view text, int max_depth) {
+  // nlohmann's lexer takes a NUL byte for the end of the input ("{}\0junk" would parse as {}); a raw NUL is
+  // never valid JSON.
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return Status::invalidArgument("invalid JSON at byte " + std::to_string(nul) + ": NUL byte");
+  }
   if (jsonNestingDepth(text, max_depth) > max_depth) {
     return Status::invalidArgument("JSON nested deeper than " + std::to_string(max_depth) + " levels");
   }
@@ -53,9 +60,11 @@ Result<nlohmann::json> parseJson(std::string_view text, int max_depth) {
     const size_t close = what.find("] ");
     if (close != std::string::npos) what.erase(0, close + 2);
     if (what.size() > 200) what.resize(200);
-    return Status::invalidArgument("invalid JSON at byte " + std::to_string(error.byte) + ": " + what);
+    // The message quotes the bytes last read, which may be ill-formed UTF-8: it goes into JSON answers.
+    return Status::invalidArgument("invalid JSON at byte " + std::to_string(error.byte) + ": " +
+                                   toValidUtf8(what));
   } catch (const std::exception& error) {
-    return Status::invalidArgument(std::string("invalid JSON: ") + error.what());
+    return Status::invalidArgument("invalid JSON: " + toValidUtf8(error.what()));
   }
 }
 

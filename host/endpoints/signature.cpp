@@ -16,16 +16,30 @@ std::string base64Encode(std::string_view bytes) {
   return out;
 }
 
+namespace {
+
+bool isBase64Character(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+}  // namespace
+
 Result<std::string> base64Decode(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return Status::invalidArgument("not base64 (length)");
+  // EVP_DecodeBlock alone takes '=' anywhere ("Qy=L" decoded to garbage) and skips whitespace: check the
+  // alphabet first, with at most two '=' and only at the end.
+  size_t padding = 0;
+  if (text.back() == '=') ++padding;
+  if (text[text.size() - 2] == '=') ++padding;
+  if (padding == 1 && text[text.size() - 2] == '=') return Status::invalidArgument("not base64");
+  for (size_t i = 0; i < text.size() - padding; ++i) {
+    if (!isBase64Character(text[i])) return Status::invalidArgument("not base64");
+  }
   std::string out(3 * (text.size() / 4), '\0');
   const int n =
       EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                       reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return Status::invalidArgument("not base64");
-  size_t padding = 0;
-  if (text.back() == '=') ++padding;
-  if (text.size() > 1 && text[text.size() - 2] == '=') ++padding;
   out.resize(static_cast<size_t>(n) - padding);
   return out;
 }

@@ -10,8 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 
+#include "common/json_parse.h"
+#include "common/text.h"
 #include "log/log.h"
 
 namespace ih::plugins {
@@ -28,23 +29,94 @@ std::string versionString(uint16_t major, uint16_t minor) {
   return std::to_string(major) + "." + std::to_string(minor);
 }
 
+// The manifest is plugin output: checked by hand (no std::regex, whose recursive matcher overflowed the stack
+// on a 100 KB route path; no std::stoll, which threw on a 20-digit job interval).
+// tests/fuzz/manifest_fuzz.cpp.
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// ^[a-z][a-z0-9_]{1,39}$
+bool isPluginName(std::string_view name) {
+  if (name.size() < 2 || name.size() > 40 || name[0] < 'a' || name[0] > 'z') return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || isDigit(c) || c == '_')) return false;
+  return true;
+}
+
+// ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$
+bool isSemver(std::string_view text) {
+  size_t i = 0;
+  for (int part = 0; part < 3; ++part) {
+    if (part > 0) {
+      if (i >= text.size() || text[i] != '.') return false;
+      ++i;
+    }
+    const size_t start = i;
+    while (i < text.size() && isDigit(text[i]))
+      ++i;
+    if (i == start) return false;
+  }
+  if (i == text.size()) return true;
+  if (text[i] != '-' && text[i] != '+') return false;
+  if (++i == text.size()) return false;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
+bool isRouteMethod(std::string_view method) {
+  return method == "GET" || method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+// ^(/[A-Za-z0-9_.~-]+)+$
+bool isRoutePath(std::string_view path) {
+  if (path.size() < 2 || path[0] != '/' || path.back() == '/') return false;
+  for (size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '/') {
+      if (path[i + 1] == '/') return false;  // i + 1 < size: the path does not end with '/'
+      continue;
+    }
+    if (!(isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
+          c == '~' || c == '-'))
+      return false;
+  }
+  return true;
+}
+
 Result<int64_t> parseEvery(const std::string& text) {
-  // "30s", "15m", "1h", "1d", combinations like "1h30m".
-  static const std::regex kPart("([0-9]+)([smhd])");
+  // "30s", "15m", "1h", "1d", combinations like "1h30m". At most 10 years in all.
+  constexpr int64_t kMaxSeconds = int64_t{10} * 366 * 86400;
+  const auto invalid = [&] {
+    std::string message(1, '"');
+    message.append(text, 0, 64);
+    message.append("\" is not a duration like \"30s\", \"15m\", \"1h\", \"1d\" (at most 10 years)");
+    return Status::invalidArgument(toValidUtf8(message));
+  };
   if (text.empty()) return Status::invalidArgument("empty duration");
   int64_t total = 0;
-  size_t pos = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kPart); it != std::sregex_iterator(); ++it) {
-    if (static_cast<size_t>(it->position()) != pos) break;
-    int64_t n = std::stoll((*it)[1].str());
-    char unit = (*it)[2].str()[0];
-    total += n * (unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400);
-    pos += it->length();
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t n = 0;
+    const size_t start = i;
+    while (i < text.size() && isDigit(text[i])) {
+      n = n * 10 + (text[i] - '0');
+      if (n > kMaxSeconds) return invalid();
+      ++i;
+    }
+    if (i == start || i == text.size()) return invalid();
+    const char unit = text[i++];
+    const int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+    if (scale == 0 || n > kMaxSeconds / scale) return invalid();
+    total += n * scale;
+    if (total > kMaxSeconds) return invalid();
   }
-  if (pos != text.size() || total <= 0) {
-    return Status::invalidArgument("\"" + text +
-                                   "\" is not a duration like \"30s\", \"15m\", \"1h\", \"1d\"");
-  }
+  if (total <= 0) return invalid();
   return total;
 }
 
@@ -68,22 +140,26 @@ const JobSpec* Manifest::findJob(std::string_view name) const {
 }
 
 Result<Manifest> parseManifest(std::string_view text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::invalidArgument("manifest is not valid JSON");
+  // Depth-bounded: the schemas in it are dumped (recursively) right below and validated later.
+  auto parsed = parseJson(text);
+  if (!parsed.isOk()) {
+    const std::string& why = parsed.status().message();
+    return Status::invalidArgument(
+        why.rfind("JSON nested", 0) == 0 ? "manifest: " + why : std::string("manifest is not valid JSON"));
+  }
+  json j = std::move(*parsed);
   if (!j.is_object()) return Status::invalidArgument("manifest must be a JSON object");
   Manifest m;
   m.raw_json = std::string(text);
   m.name = optString(j, "name");
-  static const std::regex kName("^[a-z][a-z0-9_]{1,39}$");
-  if (!std::regex_match(m.name, kName)) {
-    return Status::invalidArgument("manifest \"name\" must match ^[a-z][a-z0-9_]{1,39}$ (got \"" + m.name +
-                                   "\")");
+  if (!isPluginName(m.name)) {
+    return Status::invalidArgument("manifest \"name\" must match ^[a-z][a-z0-9_]{1,39}$ (got \"" +
+                                   toValidUtf8(m.name.substr(0, 64)) + "\")");
   }
   m.version = optString(j, "version");
-  static const std::regex kSemver(R"(^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$)");
-  if (!std::regex_match(m.version, kSemver)) {
-    return Status::invalidArgument("manifest \"version\" must be semver like 1.2.0 (got \"" + m.version +
-                                   "\")");
+  if (!isSemver(m.version)) {
+    return Status::invalidArgument("manifest \"version\" must be semver like 1.2.0 (got \"" +
+                                   toValidUtf8(m.version.substr(0, 64)) + "\")");
   }
   m.display_name = optString(j, "display_name");
   if (m.display_name.empty()) m.display_name = m.name;
@@ -103,11 +179,9 @@ Result<Manifest> parseManifest(std::string_view text) {
       spec.method = r.is_object() ? optString(r, "method") : "";
       spec.path = r.is_object() ? optString(r, "path") : "";
       std::string auth = r.is_object() ? optString(r, "auth") : "";
-      static const std::regex kMethod("^(GET|POST|PUT|PATCH|DELETE)$");
-      static const std::regex kPath("^(/[A-Za-z0-9_.~-]+)+$");
-      if (!std::regex_match(spec.method, kMethod) || !std::regex_match(spec.path, kPath)) {
+      if (!isRouteMethod(spec.method) || !isRoutePath(spec.path)) {
         return Status::invalidArgument(
-            "manifest route " + r.dump() +
+            "manifest route " + toValidUtf8(r.dump().substr(0, 200)) +
             " needs \"method\" (GET|POST|PUT|PATCH|DELETE) and a \"path\" like /hello");
       }
       if (auth != "tenant" && auth != "public" && !auth.empty()) {
@@ -120,8 +194,14 @@ Result<Manifest> parseManifest(std::string_view text) {
   }
   if (auto it = j.find("webhooks"); it != j.end()) {
     if (!it->is_object()) return Status::invalidArgument("manifest \"webhooks\" must be an object");
-    m.tenant_webhooks = it->value("tenant", false);
-    m.platform_webhooks = it->value("platform", false);
+    for (const char* key : {"tenant", "platform"}) {
+      auto flag = it->find(key);
+      if (flag != it->end() && !flag->is_boolean())
+        return Status::invalidArgument(std::string("manifest \"webhooks\".\"") + key +
+                                       "\" must be true or false");
+    }
+    m.tenant_webhooks = it->contains("tenant") && (*it)["tenant"].get<bool>();
+    m.platform_webhooks = it->contains("platform") && (*it)["platform"].get<bool>();
   }
   if (auto it = j.find("jobs"); it != j.end()) {
     if (!it->is_array()) return Status::invalidArgument("manifest \"jobs\" must be an array");

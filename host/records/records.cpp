@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 #include <utility>
 
 #include "common/text.h"
@@ -152,6 +155,12 @@ class Scanner {
       if (p_ >= end_ || !isDigit(*p_)) return false;
       while (p_ < end_ && isDigit(*p_))
         ++p_;
+    }
+    // Grammar alone lets "1e400" through; nlohmann/json (the host's parser, and every later reader of the
+    // stored data) refuses a number that overflows a double. Same test as nlohmann: strtod, then finite.
+    if (fraction || int_end - start > 300) {
+      const std::string text(start, static_cast<size_t>(p_ - start));
+      if (!std::isfinite(std::strtod(text.c_str(), nullptr))) return false;
     }
     if (integer) {
       NumberKind k = NumberKind::kInteger;

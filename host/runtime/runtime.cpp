@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/json_parse.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
@@ -87,6 +89,29 @@ ih_buf* newBuf(std::string data, bool secret = false) {
 
 // ---- host services
 // -------------------------------------------------------------------------------------------
+// Everything a plugin hands the host is untrusted bytes: JSON goes through ih::parseJson (64 levels at most,
+// no NUL, well-formed UTF-8), so what is accepted here can be parsed, dumped and forwarded later without
+// surprises, and no service throws back into the plugin (tests/fuzz/plugin_result_fuzz.cpp).
+
+bool isJson(std::string_view text) {
+  return parseJson(text).isOk();
+}
+
+// RFC 9110 token characters: what a header name may hold.
+bool isHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// A header value may not end the line or the header block early (response splitting).
+bool isHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
 
 void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
   log::Level l = level <= IH_LOG_DEBUG  ? log::Level::kDebug
@@ -94,7 +119,7 @@ void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
                  : level == IH_LOG_WARN ? log::Level::kWarn
                                         : log::Level::kError;
   std::string_view fields = view(fields_json);
-  if (!fields.empty() && !json::accept(fields)) fields = {};
+  if (!fields.empty() && !isJson(fields)) fields = {};
   std::string integration = call && call->integration ? call->integration->id() : std::string();
   std::string plugin = call && call->integration ? call->integration->manifest().name : std::string();
   std::string tenant = call ? std::string(call->tenant_id) : std::string();
@@ -110,25 +135,63 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   if (!call || !response_json || !response_body) return IH_ERR_INVALID_ARGUMENT;
   *response_json = nullptr;
   *response_body = nullptr;
-  json spec = json::parse(view(request_json), nullptr, false);
-  if (!spec.is_object() || !spec.contains("url") || !spec["url"].is_string()) {
+  auto parsed = parseJson(view(request_json));
+  if (!parsed.isOk() || !parsed->is_object() || !parsed->contains("url") || !(*parsed)["url"].is_string()) {
     return fail(call, IH_ERR_INVALID_ARGUMENT,
                 "http_request: request_json must be an object with a \"url\" string");
   }
+  const json& spec = *parsed;
+  // Typed reads: json::value() throws when a member has another type, which must not reach the plugin.
+  std::string wrong;
+  auto text = [&](const char* key, std::string fallback) {
+    auto it = spec.find(key);
+    if (it == spec.end() || it->is_null()) return fallback;
+    if (!it->is_string()) {
+      if (wrong.empty()) wrong = key;
+      return fallback;
+    }
+    return it->get<std::string>();
+  };
+  auto integer = [&](const char* key, int fallback, int min, int max) {
+    auto it = spec.find(key);
+    if (it == spec.end() || it->is_null()) return fallback;
+    if (!it->is_number_integer() || it->get<int64_t>() < min || it->get<int64_t>() > max) {
+      if (wrong.empty()) wrong = key;
+      return fallback;
+    }
+    return static_cast<int>(it->get<int64_t>());
+  };
   outbound::Request req;
-  req.method = spec.value("method", "GET");
+  req.method = text("method", "GET");
   req.url = spec["url"].get<std::string>();
-  req.timeout_ms = spec.value("timeout_ms", 30000);
-  req.max_attempts = spec.value("max_attempts", 3);
-  req.idempotency_key = spec.value("idempotency_key", "");
-  req.endpoint = spec.value("endpoint", "");
+  req.timeout_ms = integer("timeout_ms", 30000, 1, 24 * 3600 * 1000);
+  req.max_attempts = integer("max_attempts", 3, 1, 100);
+  req.idempotency_key = text("idempotency_key", "");
+  req.endpoint = text("endpoint", "");
   req.provider = call->integration->manifest().name;
+  const std::string budget_key = text("budget_key", req.provider);
   if (!call->tenant_id.empty())  // rate budget per tenant and provider (a plugin may name a finer key + rate)
-    req.budget_key = std::string(call->tenant_id) + "/" + spec.value("budget_key", req.provider);
-  req.rate_limit_per_s = spec.value("rate_limit_per_s", 0.0);
+    req.budget_key = std::string(call->tenant_id) + "/" + budget_key;
+  if (auto it = spec.find("rate_limit_per_s"); it != spec.end() && !it->is_null()) {
+    if (it->is_number() && it->get<double>() >= 0) {
+      req.rate_limit_per_s = it->get<double>();
+    } else if (wrong.empty()) {
+      wrong = "rate_limit_per_s";
+    }
+  }
   if (auto it = spec.find("headers"); it != spec.end() && it->is_object()) {
-    for (auto& [k, v] : it->items())
-      if (v.is_string()) req.headers.emplace_back(k, v.get<std::string>());
+    for (auto& [k, v] : it->items()) {
+      if (!v.is_string()) continue;
+      if (!isHeaderName(k) || !isHeaderValue(v.get_ref<const std::string&>())) {
+        if (wrong.empty()) wrong = "headers";
+        continue;
+      }
+      req.headers.emplace_back(k, v.get<std::string>());
+    }
+  }
+  if (!wrong.empty()) {
+    return fail(call, IH_ERR_INVALID_ARGUMENT,
+                "http_request: \"" + wrong + "\" has the wrong type or value (see plugin_abi.h)");
   }
   req.body = std::string(view(body));
   auto res = call->deps->outbound->send(std::move(req));
@@ -137,7 +200,7 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   for (const auto& [k, v] : res->headers)
     meta["headers"][k] = v;
   if (!res->idempotency_key.empty()) meta["idempotency_key"] = res->idempotency_key;
-  *response_json = newBuf(meta.dump());
+  *response_json = newBuf(dumpJson(meta));  // the provider's header bytes may be ill-formed UTF-8
   *response_body = newBuf(std::move(res->body));
   return IH_OK;
 }
@@ -166,7 +229,7 @@ ih_status hostCredentialsPut(ih_call* call, ih_str credentials_json) {
     return fail(call, IH_ERR_PERMISSION_DENIED,
                 "credentials_put is only allowed inside connect and oauth_complete");
   }
-  if (!json::accept(view(credentials_json))) {
+  if (!isJson(view(credentials_json))) {
     return fail(call, IH_ERR_INVALID_ARGUMENT, "credentials_put: credentials must be JSON");
   }
   call->out->credentials = vault::SecureString(view(credentials_json));
@@ -217,8 +280,9 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
   if (call->tenant_id.empty())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: this call has no tenant");
   if (type.len == 0) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: empty type");
-  json data = json::parse(view(data_json), nullptr, false);
-  if (!data.is_object()) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
+  auto data = parseJson(view(data_json));
+  if (!data.isOk() || !data->is_object())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
   Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json));
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
@@ -230,8 +294,15 @@ ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, i
   }
   std::string_view headers = view(headers_json);
   if (!headers.empty()) {
-    json h = json::parse(headers, nullptr, false);
-    if (!h.is_object()) return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: headers must be a JSON object");
+    auto h = parseJson(headers);
+    if (!h.isOk() || !h->is_object())
+      return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: headers must be a JSON object");
+    // They become HTTP response headers: a name must be a token, a value must not hold CR, LF or NUL.
+    for (const auto& [name, value] : h->items()) {
+      if (!isHeaderName(name) || (value.is_string() && !isHeaderValue(value.get_ref<const std::string&>())))
+        return fail(call, IH_ERR_INVALID_ARGUMENT,
+                    "respond: header " + toValidUtf8(name.substr(0, 64)) + " is not a valid HTTP header");
+    }
   }
   call->out->responded = true;
   call->out->http_status = http_status;
@@ -242,8 +313,7 @@ ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, i
 
 ih_status hostSetResult(ih_call* call, ih_str result_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (!json::accept(view(result_json)))
-    return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
+  if (!isJson(view(result_json))) return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
   call->out->result_json = std::string(view(result_json));
   return IH_OK;
 }
@@ -284,7 +354,8 @@ ih_status hostRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih
 ih_status hostPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
   if (!call || !answer) return IH_ERR_INVALID_ARGUMENT;
   *answer = nullptr;
-  json prompt = json::parse(view(prompt_json), nullptr, false);
+  auto parsed = parseJson(view(prompt_json));
+  json prompt = parsed.isOk() ? std::move(*parsed) : json();
   if (!prompt.is_object() || !prompt.contains("key") || !prompt["key"].is_string()) {
     return fail(call, IH_ERR_INVALID_ARGUMENT, "prompt: prompt_json must be an object with a \"key\" string");
   }
@@ -296,7 +367,8 @@ ih_status hostPrompt(ih_call* call, ih_str prompt_json, ih_buf** answer) {
   }
   auto result = (*call->prompt)(view(prompt_json));
   if (!result.isOk()) return fail(call, abiCode(result.status()), result.status().message());
-  *answer = newBuf(std::move(*result), prompt.value("kind", "") == "secret");
+  const auto kind = prompt.find("kind");
+  *answer = newBuf(std::move(*result), kind != prompt.end() && *kind == "secret");
   return IH_OK;
 }
 

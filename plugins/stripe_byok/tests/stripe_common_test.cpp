@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "ih/hmac.hpp"
 #include "stripe_common/client.h"
 #include "stripe_common/form.h"
 #include "stripe_common/keys.h"
@@ -70,7 +71,7 @@ TEST_CASE("signature: any v1 may match; v0 and unknown keys are ignored", "[stri
   CHECK(verifySignature("t=1700000000,v0=deadbeef,v1=" + bad + ",v1=" + kGood + ",x=1", kBody, kSecret, 300,
                         kT + 10)
             .isOk());
-  CHECK(verifySignature(" t=1700000000 , v1=" + std::string(kGood), kBody, kSecret, 300, kT).isOk());
+  CHECK(verifySignature("t=1700000000,,v1=" + std::string(kGood) + ",", kBody, kSecret, 300, kT).isOk());
   CHECK_FALSE(verifySignature("t=1700000000,v1=" + bad, kBody, kSecret, 300, kT).isOk());
   CHECK_FALSE(
       verifySignature("t=1700000000,v1=" + std::string(kGood).substr(0, 63), kBody, kSecret, 300, kT).isOk());
@@ -139,4 +140,30 @@ TEST_CASE("errors: Stripe error JSON becomes a clear status", "[stripe]") {
   CHECK(down.message().rfind("Stripe is unreachable: ", 0) == 0);
   CHECK(ih::stripe::stableIdempotencyKey({"a", "b"}) == ih::stripe::stableIdempotencyKey({"a", "b"}));
   CHECK(ih::stripe::stableIdempotencyKey({"a", "b"}) != ih::stripe::stableIdempotencyKey({"ab", ""}));
+}
+
+TEST_CASE("signature: never more lenient than stripe-node or stripe-python (found by fuzzing)", "[stripe]") {
+  const std::string good = "v1=" + std::string(kGood);
+  const auto message = [&](const std::string& header) {
+    return verifySignature(header, kBody, kSecret, 300, kT).status().message();
+  };
+  // Neither library trims: " v1" and "t " are other keys, " 1700000000" is signed as such by neither.
+  CHECK(message(" t=1700000000," + good) == "Unable to extract timestamp and signatures from header");
+  CHECK(message("t=1700000000, " + good) == "No signatures found with expected scheme");
+  CHECK(message("t=1700000000," + good + " ") ==
+        "No signatures found matching the expected signature for payload");
+  CHECK(message("t= 1700000000," + good) == "Unable to extract timestamp and signatures from header");
+  // Both sign the number they read: "0…" / "+…" would be signed as another text than ours.
+  const std::string padded = "01700000000";
+  const std::string padded_sig = ih::sdk::hmacSha256Hex(kSecret, padded + "." + kBody);
+  CHECK(message("t=" + padded + ",v1=" + padded_sig) ==
+        "Unable to extract timestamp and signatures from header");
+  CHECK(message("t=+1700000000," + good) == "Unable to extract timestamp and signatures from header");
+  CHECK(message("t=1700000000000000," + good) == "Unable to extract timestamp and signatures from header");
+  // stripe-node keeps the last t, stripe-python the first: a second t is refused.
+  CHECK(message("t=1700000000,t=5," + good) == "Unable to extract timestamp and signatures from header");
+  // stripe-python raises on an item "t" or "v1" without '='.
+  CHECK(message("t=1700000000,v1," + good) == "Unable to extract timestamp and signatures from header");
+  CHECK(message("t,t=1700000000," + good) == "Unable to extract timestamp and signatures from header");
+  CHECK(verifySignature("t=1700000000,x,v0," + good, kBody, kSecret, 300, kT).isOk());
 }

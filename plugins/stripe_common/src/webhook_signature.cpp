@@ -8,16 +8,15 @@
 namespace ih::stripe {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
+// At most 15 digits: stripe-node reads `t` into a JavaScript number and signs its decimal form, which is the
+// same text only below 2^53 (and 15 digits is more than 30 million years of unix time).
+constexpr size_t kMaxTimestampDigits = 15;
 
+// Canonical decimal only (no sign, spaces or leading zero): then stripe-node's `${parseInt(t)}` and
+// stripe-python's "%d" % int(t) sign exactly the text we sign.
 bool parseTimestamp(std::string_view text, int64_t& out) {
-  if (text.empty() || text.size() > 18) return false;
+  if (text.empty() || text.size() > kMaxTimestampDigits) return false;
+  if (text.size() > 1 && text[0] == '0') return false;
   int64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
@@ -32,21 +31,28 @@ bool parseTimestamp(std::string_view text, int64_t& out) {
 ih::sdk::Result<int64_t> verifySignature(std::string_view header, std::string_view payload,
                                          std::string_view secret, int64_t tolerance_s, int64_t now_s) {
   using ih::sdk::Status;
+  // Read as stripe-node (split(','), split('='), the last `t` wins) and stripe-python (split(','),
+  // split('=', 2), the first `t` wins, an item "t" or "v1" without '=' raises) read it, refusing whatever
+  // the two would read differently or one of them refuses: nothing is trimmed (" v1=…" is not a v1
+  // signature for either), a second `t` and a bare "t"/"v1" item fail the header.
   std::string_view timestamp_text;
-  bool has_timestamp = false;
+  int timestamps = 0;
+  bool malformed = false;
   std::vector<std::string_view> signatures;
   size_t start = 0;
   while (start <= header.size()) {
     size_t comma = header.find(',', start);
     if (comma == std::string_view::npos) comma = header.size();
-    const std::string_view item = trim(header.substr(start, comma - start));
+    const std::string_view item = header.substr(start, comma - start);
     const size_t eq = item.find('=');
-    if (eq != std::string_view::npos) {
-      const std::string_view key = item.substr(0, eq);
+    const std::string_view key = item.substr(0, eq);
+    if (eq == std::string_view::npos) {
+      if (key == "t" || key == "v1") malformed = true;
+    } else {
       const std::string_view value = item.substr(eq + 1);
-      if (key == "t" && !has_timestamp) {
+      if (key == "t") {
         timestamp_text = value;
-        has_timestamp = true;
+        ++timestamps;
       } else if (key == "v1") {
         signatures.push_back(value);
       }  // v0 and unknown keys are ignored
@@ -54,7 +60,7 @@ ih::sdk::Result<int64_t> verifySignature(std::string_view header, std::string_vi
     start = comma + 1;
   }
   int64_t timestamp = 0;
-  if (!has_timestamp || !parseTimestamp(timestamp_text, timestamp)) {
+  if (malformed || timestamps != 1 || !parseTimestamp(timestamp_text, timestamp)) {
     return Status::signature("Unable to extract timestamp and signatures from header");
   }
   if (signatures.empty()) return Status::signature("No signatures found with expected scheme");

@@ -20,6 +20,7 @@
 #ifndef IH_PLUGIN_HPP
 #define IH_PLUGIN_HPP
 
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -393,15 +394,11 @@ inline std::optional<std::string> stringField(std::string_view object, std::stri
 inline std::optional<int64_t> intField(std::string_view object, std::string_view key) {
   const auto raw = rawField(object, key);
   if (!raw || raw->empty()) return std::nullopt;
-  try {
-    size_t used = 0;
-    const std::string text(*raw);
-    const long long value = std::stoll(text, &used);
-    if (used != text.size()) return std::nullopt;
-    return static_cast<int64_t>(value);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  int64_t value = 0;
+  const char* end = raw->data() + raw->size();
+  const auto parsed = std::from_chars(raw->data(), end, value, 10);
+  if (parsed.ec != std::errc() || parsed.ptr != end) return std::nullopt;
+  return value;
 }
 
 // The string member `name` of a JSON object of headers, compared case-insensitively (HTTP header names).

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/json_parse.h"
+#include "common/text.h"
 
 TEST_CASE("parseJson refuses nesting beyond the limit without recursing", "[common]") {
   const std::string deep(1 << 20, '[');  // 1 MB of '[': what crashed dump() before
@@ -39,4 +40,24 @@ TEST_CASE("dumpJson never throws on ill-formed UTF-8", "[common]") {
   nlohmann::json value = {{"q", std::string("x\xFFy")}};
   CHECK_THROWS(value.dump());
   CHECK(ih::dumpJson(value) == "{\"q\":\"x\xEF\xBF\xBDy\"}");
+}
+
+TEST_CASE("parseJson: a NUL byte is not the end of the text (found by json_parse_fuzz)", "[common]") {
+  // nlohmann's lexer stops at NUL: "{}\0junk" parsed as {} and the junk rode along with the raw text.
+  const std::string text("{\"a\":1}\0,\"b\":2}", 15);
+  auto parsed = ih::parseJson(text);
+  REQUIRE_FALSE(parsed.isOk());
+  CHECK(parsed.status().message() == "invalid JSON at byte 7: NUL byte");
+  CHECK_FALSE(ih::parseJson(std::string("[1,\0 2]", 7)).isOk());
+  CHECK(ih::parseJson(R"({"a":"\u0000"})").isOk());  // an escaped NUL is fine
+}
+
+TEST_CASE("parseJson: its message is valid UTF-8 whatever the text (found by json_parse_fuzz)", "[common]") {
+  // The message quotes the last bytes read; they went into 400 answers as ill-formed UTF-8.
+  for (const char* text :
+       {"{\"after\": {\"a\": tr\xC3", "[\"\xE2\x82", "\xF0\x9F", "{\"k\":\"\xED\xA0\x80\"}"}) {
+    auto parsed = ih::parseJson(text);
+    REQUIRE_FALSE(parsed.isOk());
+    CHECK(ih::isValidUtf8(parsed.status().message()));
+  }
 }

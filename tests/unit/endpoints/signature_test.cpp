@@ -66,6 +66,17 @@ TEST_CASE("malformed secrets and base64 are refused", "[endpoints]") {
   }
 }
 
+TEST_CASE("base64 '=' only as trailing padding, no whitespace (found by standard_webhooks_fuzz)",
+          "[endpoints]") {
+  // EVP_DecodeBlock alone decoded these to garbage instead of refusing them.
+  for (const char* text : {"Qy=L", "Q===", "====", "QQ=A", " QQ=", "QQ\n=", "QQ =", "QUJD\tQUJD"})
+    CHECK_FALSE(base64Decode(text).isOk());
+  CHECK(*base64Decode("QQ==") == "A");
+  CHECK(*base64Decode("QUI=") == "AB");
+  CHECK(*base64Decode("QUJD") == "ABC");
+  CHECK_FALSE(secretKey("whsec_Qy=L").isOk());
+}
+
 TEST_CASE("endpoint event type filters are prefixes or *", "[endpoints]") {
   using store::endpointMatches;
   CHECK(endpointMatches({"*"}, "invoice.paid"));

@@ -1,6 +1,9 @@
 // Verification of Stripe's `Stripe-Signature` header (v1 scheme), as the official SDKs do it: `t` required,
 // any `v1` may match (secret rolling), `v0` and unknown keys ignored, HMAC-SHA256 keyed with the whole
 // endpoint secret (including `whsec_`) over "<t>.<raw body>", constant-time comparison, then the age check.
+// Never more lenient than stripe-node or stripe-python (tests/fuzz/stripe_signature_fuzz.cpp checks it
+// against both): no whitespace is trimmed, `t` appears once in canonical decimal (no sign, no leading zero,
+// at most 15 digits), and an item "t" or "v1" without '=' fails the header.
 // Pure and thread-safe.
 #pragma once
 
