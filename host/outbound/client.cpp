@@ -282,12 +282,12 @@ bool shouldRetry(const Response& r) {
 std::optional<std::chrono::milliseconds> retryAfter(std::string_view value, std::chrono::milliseconds cap) {
   value = trimAscii(value);
   if (value.empty() || value.size() > 32) return std::nullopt;
-  // Whole seconds only; a huge number is clamped instead of overflowing (it used to crash the host).
+  // Whole seconds only. An ask longer than the cap (or too long to parse: it used to crash the host) is
+  // ignored and the normal backoff applies, as the Stripe SDKs do: waiting the cap would only hold a worker.
   if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   const auto seconds = parseInt64(value);
-  const int64_t cap_ms = cap.count();
-  if (!seconds || *seconds > cap_ms / 1000) return cap;
+  if (!seconds || *seconds > cap.count() / 1000) return std::nullopt;
   return std::chrono::milliseconds(*seconds * 1000);
 }
 
@@ -409,8 +409,20 @@ struct Client::Impl {
     parser.header_limit(static_cast<uint32_t>(std::min<size_t>(options.max_header_bytes, UINT32_MAX)));
     parser.body_limit(options.max_response_bytes);
     if (request.method() == bhttp::verb::head) parser.skip(true);
-    bhttp::async_read(stream, connection.buffer, parser, [&](const beast::error_code& e, size_t) { ec = e; });
+    // The head first, then the body: a declared length over the cap is refused before a body byte is read
+    // (Beast's own check at the end of the head was skipped when the head and body came in one read).
+    bhttp::async_read_header(stream, connection.buffer, parser,
+                             [&](const beast::error_code& e, size_t) { ec = e; });
     connection.runToCompletion();
+    if (!ec && !parser.is_done()) {
+      if (auto length = parser.content_length(); length && *length > options.max_response_bytes) {
+        ec = bhttp::error::body_limit;
+      } else {
+        bhttp::async_read(stream, connection.buffer, parser,
+                          [&](const beast::error_code& e, size_t) { ec = e; });
+        connection.runToCompletion();
+      }
+    }
     if (ec) {
       if (ec == bhttp::error::body_limit) {
         error.retryable = false;

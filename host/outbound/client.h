@@ -55,7 +55,7 @@ struct Response {
 struct RetryPolicy {
   std::chrono::milliseconds initial_delay{500};
   std::chrono::milliseconds max_delay{5000};
-  std::chrono::milliseconds max_retry_after{30000};  // cap on a server-requested Retry-After
+  std::chrono::milliseconds max_retry_after{30000};  // a longer Retry-After is ignored (backoff instead)
 };
 
 struct ClientOptions {
@@ -113,7 +113,8 @@ class Client {
 bool shouldRetry(const Response& response);
 
 // The delay a `Retry-After` header value asks for, when it is a whole number of seconds (the form Stripe
-// and most APIs send; an HTTP-date is ignored), capped at `cap`. nullopt when absent or not a number.
+// and most APIs send; an HTTP-date is ignored) no longer than `cap`. nullopt when absent, not a number or
+// longer than the cap (the caller then uses its normal backoff, as the Stripe SDKs do).
 std::optional<std::chrono::milliseconds> retryAfter(std::string_view value, std::chrono::milliseconds cap);
 
 // Checks `url` before it is stored (e.g. a tenant's endpoint URL): scheme, host, port, no credentials, and

@@ -298,7 +298,10 @@ Env::Env() {
 
   test::TestHostOptions options;
   options.plugins_dir = plugins_.path().string();
-  options.extra_toml = toml;
+  // The double and the raw upstream listen on 127.0.0.1: exactly that is allowed, as an operator running a
+  // local proxy would; every other internal address keeps the default refusal (the SSRF cases rely on it).
+  options.allow_loopback_outbound = false;
+  options.extra_toml = toml + "[outbound]\nallow_networks = [\"127.0.0.1/32\"]\n";
   options.env["IHOST_INTEGRATIONS__STRIPE_CONNECT__SECRET_KEY"] = kPlatformKey;
   host_ = std::make_unique<test::TestHost>(options);
   REQUIRE(host_->app().runtime().unavailable().empty());

@@ -106,10 +106,13 @@ TEST_CASE("audit and whoami: another tenant's rows never show - a key with trail
   Answer mine = env.get("/api/audit", env.a.auth());
   REQUIRE(mine.status == 200);
   CHECK(mine.body_json["data"].empty());
-  for (const std::string& suffix : {std::string("x"), std::string("\xff"), std::string(" x")}) {
+  for (const std::string& suffix : {std::string("x"), std::string(" x")}) {
     CHECK_ERROR(env.get("/api/whoami", {{"Authorization", "Bearer " + env.a.key + suffix}}), 401,
                 "unauthenticated");
   }
+  // A byte that is not UTF-8 is refused as a malformed request, before any key is looked up.
+  CHECK_ERROR(env.get("/api/whoami", {{"Authorization", "Bearer " + env.a.key + "\xff"}}), 400,
+              "invalid_request");
   Answer who = env.get("/api/whoami", env.a.auth());
   CHECK(who.status == 200);
   CHECK(who.body_json["tenant"]["id"] == env.a.id);

@@ -117,7 +117,10 @@ struct EndpointsHost {
     vault = std::make_unique<vault::Vault>(std::move(ring).value());
     tenancy = std::make_unique<tenancy::Tenancy>(*store, *vault, "");
     events = std::make_unique<events::Events>(*store);
-    client = std::make_unique<outbound::Client>();
+    outbound::ClientOptions
+        client_options;  // the receivers listen on loopback: allowed, as an operator would
+    client_options.network = outbound::NetworkPolicy::make({"127.0.0.0/8"}).value();
+    client = std::make_unique<outbound::Client>(client_options);
     startEndpoints(options);
     http::ServerOptions server_options;
     server_options.port = 0;

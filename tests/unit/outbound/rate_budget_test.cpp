@@ -78,7 +78,9 @@ TEST_CASE("rate budget: Client::send takes tokens per budget key and backs off o
   while (!server.is_running())
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
-  ih::outbound::Client client;
+  ih::outbound::ClientOptions options;  // the test server listens on loopback
+  options.network = ih::outbound::NetworkPolicy::allowAll();
+  ih::outbound::Client client(options);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   ih::outbound::Request limited;
   limited.url = base + "/limited";
