@@ -19,6 +19,7 @@
 #include "common/time_text.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "log/guard.h"
 #include "log/log.h"
 #include "plugins/registry.h"
 #include "runtime/runtime.h"
@@ -173,8 +174,12 @@ struct Workflows::Impl {
   // The run's thread: the action, then the outcome.
   void execute(const std::shared_ptr<Run>& run, runtime::Integration* integration, std::string input) {
     runtime::PromptFn prompt = [this, run](std::string_view prompt_json) { return ask(run, prompt_json); };
-    runtime::CallResult outcome =
-        runtime.runAction(*integration, run->tenant_id, run->action, input, &prompt);
+    runtime::CallResult outcome;
+    try {
+      outcome = runtime.runAction(*integration, run->tenant_id, run->action, input, &prompt);
+    } catch (const std::exception& error) {  // the run ends as failed instead of staying "running"
+      outcome.status = Status::internal(std::string("unhandled exception: ") + error.what());
+    }
     std::lock_guard lock(mu);
     run->finished_at = tenancy::nowMs();
     run->pending = nullptr;
@@ -298,7 +303,7 @@ struct Workflows::Impl {
       } else {
         runs[run->id] = run;
         threads[run->id] = std::thread([this, run, integration, input = ih::dumpJson(input)]() mutable {
-          execute(run, integration, std::move(input));
+          log::runLogged("workflow run", [&] { execute(run, integration, std::move(input)); });
         });
         body = run->toJson();
       }

@@ -491,12 +491,6 @@ class Api {
     }
     runtime::CallResult result =
         ctx_.runtime->route(*in, p ? p->tenant_id : std::string(), ih::dumpJson(meta), req.body);
-    if (!result.status.isOk()) return setStatusError(res, result.status);
-    if (!result.responded) {
-      res.status = 204;
-      res.body.clear();
-      return;
-    }
     // What the plugin answers goes on the wire only if it cannot break the response's framing.
     auto refuse = [&](const std::string& why) {
       log::warn("plugin route answer refused",
@@ -505,6 +499,14 @@ class Api {
           res, 502, "plugin_error",
           "plugin " + in->manifest().name + " answered " + spec->path + " with an invalid response: " + why);
     };
+    // The host refused the plugin's respond() (whatever the plugin then returned): the plugin is at fault.
+    if (!result.refused_response.empty()) return refuse(result.refused_response);
+    if (!result.status.isOk()) return setStatusError(res, result.status);
+    if (!result.responded) {
+      res.status = 204;
+      res.body.clear();
+      return;
+    }
     if (result.http_status < 200)
       return refuse("status " + std::to_string(result.http_status) + " is not final");
     std::vector<std::pair<std::string, std::string>> headers;

@@ -6,6 +6,7 @@
 #include "admin/admin.h"
 #include "api/api.h"
 #include "app/vault_rotation.h"
+#include "common/text.h"
 #include "endpoints/endpoints.h"
 #include "events/events.h"
 #include "http/server.h"
@@ -51,13 +52,11 @@ Status parseListen(const std::string& listen, std::string& host, int& port) {
   }
   host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  try {
-    size_t used = 0;
-    port = std::stoi(listen.substr(colon + 1), &used);
-    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-  } catch (...) {
+  const auto parsed = parseInt64InRange(std::string_view(listen).substr(colon + 1), 0, 65535);
+  if (!parsed) {
     return Status::invalidArgument("[server] listen = \"" + listen + "\": the port must be a number 0-65535");
   }
+  port = static_cast<int>(*parsed);
   return Status::ok();
 }
 
@@ -119,6 +118,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
 
   store::Options store_options;
   store_options.path = c.storage.path;
+  store_options.durable = c.storage.synchronous == "full";
   auto store = store::Store::open(store_options);
   if (!store.isOk()) return store.status();
   m.store = std::move(*store);
@@ -181,7 +181,16 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
       m.runtime->addUnavailable({integration.id, integration.plugin, reason});
       continue;
     }
-    (void)m.runtime->addIntegration(c, integration, plugin);  // failures are recorded as unavailable
+    // Fail fast: settings the plugin's schema (or the plugin itself) refuses stop the start, as `ihost config
+    // check` does, instead of a host that runs without the integration. (A plugin that is not installed
+    // leaves the integration listed as unavailable: its data stays reachable.)
+    if (Status added = m.runtime->addIntegration(c, integration, plugin); !added.isOk()) {
+      return Status::invalidArgument(
+          added.message() +
+          "\nFix the settings (`ihost config check` lists every problem), or remove "
+          "the [integrations." +
+          integration.id + "] table.");
+    }
   }
 
   auto sched = scheduler::Scheduler::create(c, *m.runtime, *m.store, m.events.get(), m.run_counter.get());

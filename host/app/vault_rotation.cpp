@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "endpoints/endpoints.h"
 #include "log/log.h"
 #include "store/store.h"
 #include "vault/vault.h"
@@ -63,7 +64,9 @@ Status verifyVault(store::Store& store, vault::Vault& vault) {
   return Status::ok();
 }
 
-Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
+namespace {
+
+Result<RotationReport> resealCredentials(store::Store& store, vault::Vault& vault) {
   RotationReport report;
   std::set<std::string> failed;  // primary keys that cannot be opened: skip them in later pages
   for (;;) {
@@ -101,17 +104,78 @@ Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
     }
     if (progressed == 0) break;
   }
-  auto canary = store.getMeta(kCanaryKey);
-  if (canary.isOk() && canary->has_value()) {
-    auto sealed = decodeSealed(**canary);
-    if (sealed && sealed->key_id != vault.newestKeyId()) {
-      auto resealed = vault.reseal(*sealed, kCanaryAad);
-      if (resealed.isOk()) {
-        if (Status s = store.putMeta(kCanaryKey, encodeSealed(*resealed)); !s.isOk()) return s;
-      }
-    }
-  }
   return report;
+}
+
+Result<RotationReport> resealCanary(store::Store& store, vault::Vault& vault) {
+  RotationReport report;
+  auto canary = store.getMeta(kCanaryKey);
+  if (!canary.isOk()) return canary.status();
+  if (!canary->has_value()) return report;
+  auto sealed = decodeSealed(**canary);
+  if (!sealed) {
+    ++report.failed;
+    return report;
+  }
+  if (sealed->key_id == vault.newestKeyId()) return report;
+  auto resealed = vault.reseal(*sealed, kCanaryAad);
+  if (!resealed.isOk()) {
+    ++report.failed;
+    return report;
+  }
+  if (Status s = store.putMeta(kCanaryKey, encodeSealed(*resealed)); !s.isOk()) return s;
+  ++report.resealed;
+  return report;
+}
+
+Result<size_t> countCanary(store::Store& store, std::string_view key_id) {
+  auto canary = store.getMeta(kCanaryKey);
+  if (!canary.isOk()) return canary.status();
+  if (!canary->has_value()) return size_t{0};
+  auto sealed = decodeSealed(**canary);
+  return size_t{sealed && sealed->key_id == key_id ? 1u : 0u};
+}
+
+}  // namespace
+
+std::vector<SealedData> sealedData(store::Store& store, vault::Vault& vault) {
+  return {
+      {"credentials and plugin secrets",
+       [&store](std::string_view key_id) { return store.countSecretsByKey(key_id); },
+       [&store, &vault] { return resealCredentials(store, vault); }},
+      {"endpoint signing secrets",
+       [&store](std::string_view key_id) { return endpoints::countSigningSecretsByKey(store, key_id); },
+       [&store, &vault]() -> Result<RotationReport> {
+         auto count = endpoints::resealSigningSecrets(store, vault);
+         if (!count.isOk()) return count.status();
+         return RotationReport{count->resealed, count->changed, count->failed};
+       }},
+      {"vault canary", [&store](std::string_view key_id) { return countCanary(store, key_id); },
+       [&store, &vault] { return resealCanary(store, vault); }},
+  };
+}
+
+Result<RotationReport> resealAll(store::Store& store, vault::Vault& vault) {
+  RotationReport total;
+  for (const SealedData& data : sealedData(store, vault)) {
+    auto report = data.reseal();
+    if (!report.isOk())
+      return Status(report.status().code(), std::string(data.what) + ": " + report.status().message());
+    total.resealed += report->resealed;
+    total.changed += report->changed;
+    total.failed += report->failed;
+  }
+  return total;
+}
+
+Result<size_t> countSealedByKey(store::Store& store, vault::Vault& vault, std::string_view key_id) {
+  size_t total = 0;
+  for (const SealedData& data : sealedData(store, vault)) {
+    auto n = data.count(key_id);
+    if (!n.isOk()) return n.status();
+    total += *n;
+  }
+  return total;
 }
 
 }  // namespace ih::app

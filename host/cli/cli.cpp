@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -18,6 +19,7 @@
 
 #include "app/app.h"
 #include "app/vault_rotation.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "inbox/inbox.h"
 #include "log/log.h"
@@ -180,6 +182,7 @@ Result<StoreAndVault> openStoreAndVault(const config::Config& cfg, const config:
   out.vault = std::move(*vault);
   store::Options options;
   options.path = cfg.storage.path;
+  options.durable = cfg.storage.synchronous == "full";
   auto store = store::Store::open(options);
   if (!store.isOk()) return store.status();
   out.store = std::move(*store);
@@ -363,16 +366,22 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
       err << "ihost: rotation stopped: " << report.status().message() << "\n";
       return kExitFailure;
     }
-    out << "re-encrypted " << report->resealed << " credential(s) with key " << v->newestKeyId() << "; "
+    out << "re-encrypted " << report->resealed << " sealed item(s) with key " << v->newestKeyId() << "; "
         << report->changed << " changed during the pass (already current); " << report->failed
         << " could not be decrypted\n";
     return report->failed == 0 ? kExitOk : kExitFailure;
   }
   if (verb == "status") {
+    const auto sealed = app::sealedData(*st, *v);
     for (const auto& id : v->keyRing()->keyIds()) {
-      auto n = st->countSecretsByKey(id);
-      out << id << (id == v->newestKeyId() ? " (newest)" : "") << ": "
-          << (n.isOk() ? std::to_string(*n) : "?") << " credential(s)\n";
+      out << id << (id == v->newestKeyId() ? " (newest)" : "") << ":";
+      const char* separator = " ";
+      for (const auto& data : sealed) {
+        auto n = data.count(id);
+        out << separator << (n.isOk() ? std::to_string(*n) : "?") << " " << data.what;
+        separator = ", ";
+      }
+      out << "\n";
     }
     return kExitOk;
   }
@@ -382,14 +391,14 @@ int cmdVault(const Args& args, const config::Environment& env, std::ostream& out
     return kExitUsage;
   }
   const std::string& key_id = args.positional[2];
-  auto n = st->countSecretsByKey(key_id);
+  auto n = app::countSealedByKey(*st, *v, key_id);
   if (!n.isOk()) {
     err << "ihost: " << n.status().message() << "\n";
     return kExitFailure;
   }
   if (*n > 0) {
     err << "ihost: key " << key_id << " still encrypts " << *n
-        << " credential(s); run \"ihost vault rotate\" first\n";
+        << " sealed item(s) (see ihost vault status); run \"ihost vault rotate\" first\n";
     return kExitFailure;
   }
   if (Status s = vault::removeKeyFromFile(cfg->vault.key_file, key_id); !s.isOk()) {
@@ -508,7 +517,11 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
 
 // Unix milliseconds from "1700000000" or "2026-11-23[THH:MM:SS[Z]]".
 std::optional<int64_t> parseTime(const std::string& text) {
-  if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit)) return std::stoll(text) * 1000;
+  if (!text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const auto seconds = parseInt64InRange(text, 0, int64_t{1} << 40);  // beyond year 36000: a typo
+    if (!seconds) return std::nullopt;
+    return *seconds * 1000;
+  }
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (end == nullptr) {
@@ -526,12 +539,12 @@ int cmdWebhooks(const Args& args, const config::Environment& env, std::ostream& 
   }
   store::ReplayFilter filter;
   if (!args.value("id").empty()) {
-    try {
-      filter.id = std::stoll(args.value("id"));
-    } catch (...) {
+    const auto id = parseInt64InRange(args.value("id"), 1, std::numeric_limits<int64_t>::max());
+    if (!id) {
       err << "ihost: --id must be a webhook event id (a number, see GET /api/webhooks)\n";
       return kExitUsage;
     }
+    filter.id = *id;
   }
   if (auto it = args.values.find("status"); it != args.values.end()) {
     for (const auto& name : it->second) {

@@ -19,6 +19,9 @@
 
 #include "app/app.h"
 #include "cli/cli.h"
+#include "common/json_parse.h"
+#include "common/private_files.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "log/log.h"
 #include "stripe_double/stripe_double.h"
@@ -87,16 +90,9 @@ Result<DemoArgs> parseDemoArgs(const std::vector<std::string>& raw) {
       out.data_dir = value;
       continue;
     }
-    int port = -1;
-    try {
-      size_t used = 0;
-      port = std::stoi(value, &used);
-      if (used != value.size()) port = -1;
-    } catch (...) {
-      port = -1;
-    }
-    if (port < 0 || port > 65535) return Status::invalidArgument(flag + " must be a port number 0-65535");
-    (flag == "--port" ? out.port : out.double_port) = port;
+    const auto port = parseInt64InRange(value, 0, 65535);
+    if (!port) return Status::invalidArgument(flag + " must be a port number 0-65535");
+    (flag == "--port" ? out.port : out.double_port) = static_cast<int>(*port);
   }
   return out;
 }
@@ -215,7 +211,7 @@ class TenantApi {
       return Status::unavailable(method + " " + path + ": no answer from the host (" +
                                  httplib::to_string(res.error()) + ")");
     }
-    return Answer{res->status, json::parse(res->body, nullptr, false)};
+    return Answer{res->status, ih::parseJsonOrDiscarded(res->body)};
   }
 
   // call() that also requires a 2xx answer.
@@ -383,7 +379,8 @@ Status provision(app::App& host, const fs::path& data_dir, DemoState& st) {
         const json data = e.value("data", json::object());
         if (data.value("id", "") == st.invoice_id && data.value("status", "") == "paid") {
           const json id = e.value("id", json());
-          st.event_id = id.is_string() ? std::stoll(id.get<std::string>()) : id.get<int64_t>();
+          if (id.is_number_integer()) st.event_id = id.get<int64_t>();
+          if (id.is_string()) st.event_id = parseInt64(id.get<std::string>()).value_or(0);
         }
       }
       if (st.event_id != 0) return Status::ok();
@@ -464,7 +461,7 @@ int runDemoCommand(const std::vector<std::string>& raw, std::ostream& out, std::
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::error_code ec;
-  fs::create_directories(args.data_dir, ec);
+  (void)createPrivateDirectories(args.data_dir);  // 0700; a failure is reported just below
   const fs::path data_dir = fs::absolute(args.data_dir, ec).lexically_normal();
   if (!fs::is_directory(data_dir)) {
     err << "ihost demo: cannot create the data directory " << args.data_dir << " (--data-dir)\n";

@@ -13,6 +13,7 @@
 
 #include "app/app.h"
 #include "cli/cli.h"
+#include "common/json_parse.h"
 #include "config/config.h"
 #include "runtime/runtime.h"
 #include "tenancy/tenancy.h"
@@ -175,7 +176,7 @@ constexpr int kMaxAttempts = 3;
 
 Result<std::string> askOnTerminal(std::string_view prompt_json, std::istream& in, std::ostream& out) {
   InterruptGuard interrupt;
-  const json p = json::parse(prompt_json, nullptr, false);
+  const json p = ih::parseJsonOrDiscarded(prompt_json);
   if (!p.is_object()) return Status::invalidArgument("prompt is not a JSON object");
   const std::string key = p.value("key", "");
   const std::string kind = p.value("kind", "text");
@@ -289,7 +290,7 @@ int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::
   // to stderr, as shells' `read -p` does, so the operator still sees what is asked.
   std::ostream& prompt_out = &out == &std::cout && !isatty(STDOUT_FILENO) ? err : out;
   runtime::PromptFn prompt = [&](std::string_view prompt_json) -> Result<std::string> {
-    const json p = json::parse(prompt_json, nullptr, false);
+    const json p = ih::parseJsonOrDiscarded(prompt_json);
     const std::string key = p.is_object() ? p.value("key", "") : "";
     if (auto it = answers.find(key); it != answers.end()) return it->second;
     const std::string def = p.is_object() && p.contains("default") && p["default"].is_string()
@@ -313,7 +314,7 @@ int runSetupCommand(const std::vector<std::string>& raw, std::istream& in, std::
     err << "ihost setup: " << result.status.message() << "\n";
     return kExitFailure;
   }
-  const json summary = json::parse(result.result_json, nullptr, false);
+  const json summary = ih::parseJsonOrDiscarded(result.result_json);
   out << "setup of " << args.integration << " for tenant " << tenant->id << " finished\n";
   if (summary.is_object()) {
     for (const auto& step : summary.value("steps", json::array()))

@@ -72,4 +72,10 @@ std::string dumpJson(const nlohmann::json& value, int indent) {
   return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+nlohmann::json parseJsonOrDiscarded(std::string_view text) {
+  Result<nlohmann::json> parsed = parseJson(text);
+  if (!parsed.isOk()) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return std::move(parsed).value();
+}
+
 }  // namespace ih

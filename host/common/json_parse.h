@@ -19,6 +19,10 @@ inline constexpr int kMaxJsonDepth = 64;
 // "invalid JSON at byte 17: …", "JSON text is not valid UTF-8") when it is not. Never throws.
 Result<nlohmann::json> parseJson(std::string_view text, int max_depth = kMaxJsonDepth);
 
+// parseJson() for callers that test is_discarded(): the value, or a discarded value when `text` is not
+// acceptable JSON (same limits). Never throws.
+nlohmann::json parseJsonOrDiscarded(std::string_view text);
+
 // Deepest nesting of arrays and objects in `text` (strings skipped), computed without recursion; stops
 // counting at `stop_at` + 1. Text that is not JSON still gets a number: the check is only about depth.
 int jsonNestingDepth(std::string_view text, int stop_at = kMaxJsonDepth);

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -158,9 +157,19 @@ std::string checkNotEmpty(const Value& v) {
   return v.text.empty() ? "must not be empty" : "";
 }
 
+bool isAsciiLetter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool isAsciiDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
 std::string checkEnvName(const Value& v) {
-  static const std::regex kName("^[A-Za-z_][A-Za-z0-9_]*$");
-  if (v.text.empty() || std::regex_match(v.text, kName)) return "";
+  const std::string& name = v.text;
+  const bool valid = !name.empty() && (isAsciiLetter(name[0]) || name[0] == '_') &&
+                     std::all_of(name.begin(), name.end(),
+                                 [](char c) { return isAsciiLetter(c) || isAsciiDigit(c) || c == '_'; });
+  if (name.empty() || valid) return "";
   return "expected an environment variable name, got " + quoteForMessage(v.text);
 }
 
@@ -243,6 +252,12 @@ const std::vector<SectionSpec>& hostSections() {
             "Write a database file path relative to this file, e.g. path = \"../ihost-data/ihost.db\", or "
             "\":memory:\".",
             [](Config& c, const Value& v) { c.storage.path = v.text; }, checkNotEmpty},
+           {"synchronous", Kind::kString, 0, 0,
+            "Write synchronous = \"full\" (every acknowledged write survives power loss) or \"normal\".",
+            [](Config& c, const Value& v) { c.storage.synchronous = v.text; },
+            [](const Value& v) -> std::string {
+              return v.text == "full" || v.text == "normal" ? "" : "expected \"full\" or \"normal\"";
+            }},
        }},
       {"vault",
        {
@@ -406,9 +421,17 @@ std::string describe(const toml::node& node) {
   }
 }
 
-const std::regex& integrationIdPattern() {
-  static const std::regex kPattern("^[a-z][a-z0-9_]{0,39}$");
-  return kPattern;
+// ^[a-z][a-z0-9_]{0,39}$
+bool isIntegrationId(std::string_view id) {
+  return !id.empty() && id.size() <= 40 && id[0] >= 'a' && id[0] <= 'z' &&
+         std::all_of(id.begin(), id.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || isAsciiDigit(c) || c == '_'; });
+}
+
+bool isSha256Hex(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return isAsciiDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
 }
 
 // A valid id close to `id`, for the fix text.
@@ -543,6 +566,10 @@ class Loader {
         segments.push_back(rest.substr(start, next == std::string::npos ? std::string::npos : next - start));
         if (next == std::string::npos) break;
         start = next + 2;
+      }
+      if (!isValidUtf8(raw)) {
+        reportEnv(var, "", "the value is not valid UTF-8", "Set the variable to UTF-8 text.");
+        continue;
       }
       applyOverride(root, var, raw, segments);
     }
@@ -879,11 +906,10 @@ class Loader {
       case Kind::kStringTable: {
         const toml::table* table = node.as_table();
         if (table == nullptr) return typeError(node, key_path, key.source(), kindText(spec.kind));
-        static const std::regex kHex("^[0-9a-fA-F]{64}$");
         bool ok = true;
         for (auto&& [entry_key, entry] : *table) {
           std::string entry_path = key_path + "." + std::string(entry_key.str());
-          if (!entry.is_string() || !std::regex_match(entry.as_string()->get(), kHex)) {
+          if (!entry.is_string() || !isSha256Hex(entry.as_string()->get())) {
             report(entry_path, entry_key.source(),
                    "expected a SHA-256 digest (64 hex digits), got " + describe(entry),
                    "Write the output of sha256sum for that plugin file.");
@@ -918,7 +944,7 @@ class Loader {
   void readIntegration(const toml::key& id_key, const toml::node& node) {
     const std::string id(id_key.str());
     const std::string path = "integrations." + id;
-    if (!std::regex_match(id, integrationIdPattern())) {
+    if (!isIntegrationId(id)) {
       report(path, id_key.source(), "invalid integration id " + quoteForMessage(id),
              "Use 1 to 40 lowercase letters, digits or underscores, starting with a letter, e.g. \"" +
                  suggestId(id) + "\".");
@@ -961,7 +987,7 @@ class Loader {
         readJobs(integration, key, value);
       } else {
         integration.setting_locations[name] = locate(key_path, key.source());
-        settings[name] = settingToJson(value, path, name, integration);
+        settings[name] = settingToJson(value, path, name, integration, 0);
       }
     }
     if (!has_plugin) {
@@ -1021,15 +1047,25 @@ class Loader {
     }
   }
 
+  // Settings nest as deep as the plugin's schema; a file nested deeper than kMaxSettingDepth is refused
+  // (the recursion stays shallow and the key paths recorded for messages stay short).
+  static constexpr int kMaxSettingDepth = 16;
   nlohmann::json settingToJson(const toml::node& node, const std::string& integration_path,
-                               const std::string& relative, IntegrationConfig& integration) {
+                               const std::string& relative, IntegrationConfig& integration, int depth) {
+    if (depth >= kMaxSettingDepth && (node.is_table() || node.is_array())) {
+      report(integration_path + "." + relative, node.source(),
+             "nested deeper than " + std::to_string(kMaxSettingDepth) + " levels",
+             "Flatten this setting (no plugin schema nests this deep).");
+      return nullptr;
+    }
     switch (node.type()) {
       case toml::node_type::table: {
         nlohmann::json object = nlohmann::json::object();
         for (auto&& [key, value] : *node.as_table()) {
           std::string child = relative + "." + std::string(key.str());
           integration.setting_locations[child] = locate(integration_path + "." + child, key.source());
-          object[std::string(key.str())] = settingToJson(value, integration_path, child, integration);
+          object[std::string(key.str())] =
+              settingToJson(value, integration_path, child, integration, depth + 1);
         }
         return object;
       }
@@ -1042,7 +1078,7 @@ class Loader {
           if (element.source().begin.line != 0) {
             integration.setting_locations[child] = locate(integration_path + "." + child, element.source());
           }
-          array.push_back(settingToJson(element, integration_path, child, integration));
+          array.push_back(settingToJson(element, integration_path, child, integration, depth + 1));
         }
         return array;
       }

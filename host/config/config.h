@@ -54,7 +54,8 @@ struct EventsConfig {
 };
 
 struct StorageConfig {
-  std::string path = "ihost.db";  // absolute after loading, or ":memory:"
+  std::string path = "ihost.db";     // absolute after loading, or ":memory:"
+  std::string synchronous = "full";  // "full" (durable on power loss) or "normal"
 };
 
 struct VaultConfig {
@@ -89,8 +90,8 @@ struct OutboundConfig {
   // public addresses (loopback, private, link-local, CGNAT and metadata addresses are refused).
   std::vector<std::string> allow_networks;
   size_t max_response_bytes = 16 * 1024 * 1024;  // larger answers fail the call
-  int deadline_ms = 120000;  // one outbound call, retries included
-  std::string ca_file;       // extra trust anchors (PEM); absolute after loading; empty = system only
+  int deadline_ms = 120000;                      // one outbound call, retries included
+  std::string ca_file;  // extra trust anchors (PEM); absolute after loading; empty = system only
 };
 
 // [endpoints]: signed outbound webhooks to the tenants' applications.

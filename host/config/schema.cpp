@@ -1,11 +1,17 @@
 // The JSON-Schema subset shared by plugin config schemas, connect bodies and action inputs: type (a name or a
-// list of names), properties, required, additionalProperties, enum, pattern (ECMAScript, searched),
+// list of names), properties, required, additionalProperties, enum, pattern (RE2 syntax, the ECMAScript
+// subset without backreferences or lookaround; searched, in time linear in the value),
 // minLength, maxLength, minimum, maximum, items, minItems, maxItems, default, secret, description. Other
 // keywords are ignored.
-#include <algorithm>
-#include <regex>
+#include <re2/re2.h>
 
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "common/json_parse.h"
 
 #include "config/config.h"
 #include "config/internal.h"
@@ -97,7 +103,7 @@ std::string showValue(const Json& value, bool secret) {
   if (secret) return "****";
   if (value.is_array()) return "an array";
   if (value.is_object()) return "an object";
-  return value.dump();
+  return dumpJson(value);
 }
 
 std::string describeValue(const Json& value, bool secret, bool toml) {
@@ -131,17 +137,17 @@ std::string exampleFor(const Json& schema) {
   if (schema.is_object()) {
     if (auto it = schema.find("default");
         it != schema.end() && isScalarOrFlatArray(*it) && !isSecret(schema)) {
-      return it->dump();
+      return dumpJson(*it);
     }
     if (auto it = schema.find("enum"); it != schema.end() && it->is_array() && !it->empty()) {
-      return it->front().dump();
+      return dumpJson(it->front());
     }
   }
   std::vector<std::string> types = schemaTypes(schema);
   std::string type = types.empty() ? "" : types.front();
   if (type == "integer") {
     auto it = schema.find("minimum");
-    return it != schema.end() && it->is_number_integer() ? it->dump() : "1";
+    return it != schema.end() && it->is_number_integer() ? dumpJson(*it) : "1";
   }
   if (type == "number") return "1.5";
   if (type == "boolean") return "true";
@@ -209,7 +215,7 @@ class Validator {
     std::vector<std::string> candidates;
     for (const Json& option : *it) {
       if (!listed.empty()) listed += ", ";
-      listed += option.dump();
+      listed += dumpJson(option);
       if (option.is_string()) candidates.push_back(option.get<std::string>());
     }
     std::string problem = "must be one of " + listed + ", got " + showValue(value, secret);
@@ -227,29 +233,45 @@ class Validator {
     if (auto it = schema.find("minLength");
         it != schema.end() && it->is_number_unsigned() && utf8Length(text) < it->get<size_t>()) {
       add(path,
-          "must be at least " + it->dump() + " characters long, got " + std::to_string(utf8Length(text)),
+          "must be at least " + dumpJson(*it) + " characters long, got " + std::to_string(utf8Length(text)),
           fixFromDescription(schema, "Use a longer value."));
     }
     if (auto it = schema.find("maxLength");
         it != schema.end() && it->is_number_unsigned() && utf8Length(text) > it->get<size_t>()) {
-      add(path, "must be at most " + it->dump() + " characters long, got " + std::to_string(utf8Length(text)),
+      add(path,
+          "must be at most " + dumpJson(*it) + " characters long, got " + std::to_string(utf8Length(text)),
           fixFromDescription(schema, "Use a shorter value."));
     }
     auto it = schema.find("pattern");
     if (it == schema.end() || !it->is_string()) return;
     const std::string& pattern = it->get_ref<const std::string&>();
-    try {
-      std::regex regex(pattern, std::regex::ECMAScript);
-      if (!std::regex_search(text, regex)) {
-        add(path, "does not match the pattern " + Json(pattern).dump() + ", got " + showValue(shown, secret),
-            fixFromDescription(schema, "Change the value to match the pattern."));
-      }
-    } catch (const std::regex_error& error) {
+    std::shared_ptr<const re2::RE2> regex = compiledPattern(pattern);
+    if (!regex->ok()) {
       add(path,
-          "the schema's pattern " + Json(pattern).dump() + " is not a valid regular expression (" +
-              error.what() + ")",
+          "the schema's pattern " + dumpJson(Json(pattern)) + " is not a valid regular expression (" +
+              regex->error() + ")",
           "Report this to the plugin author.");
+    } else if (!re2::RE2::PartialMatch(text, *regex)) {
+      add(path, "does not match the pattern " + dumpJson(Json(pattern)) + ", got " + showValue(shown, secret),
+          fixFromDescription(schema, "Change the value to match the pattern."));
     }
+  }
+
+  // Patterns come from plugin schemas (a few dozen), values from tenants: compile each pattern once. RE2
+  // matches in time linear in the value with bounded memory (std::regex recursed per character and
+  // overflowed the stack on a 1 MB value).
+  static std::shared_ptr<const re2::RE2> compiledPattern(const std::string& pattern) {
+    static std::mutex mutex;
+    static std::map<std::string, std::shared_ptr<const re2::RE2>, std::less<>> cache;
+    std::lock_guard lock(mutex);
+    if (auto found = cache.find(pattern); found != cache.end()) return found->second;
+    re2::RE2::Options options;
+    options.set_log_errors(false);
+    options.set_max_mem(int64_t{1} << 20);
+    auto compiled = std::make_shared<const re2::RE2>(pattern, options);
+    if (cache.size() >= 1024) cache.clear();  // bounded: schemas are few, this only guards a pathological one
+    cache.emplace(pattern, compiled);
+    return compiled;
   }
 
   static std::string fixFromDescription(const Json& schema, const std::string& fallback) {
@@ -266,28 +288,28 @@ class Validator {
     bool has_max = max != schema.end() && max->is_number();
     std::string fix;
     if (has_min && has_max) {
-      fix = "Use a value between " + min->dump() + " and " + max->dump() + ".";
+      fix = "Use a value between " + dumpJson(*min) + " and " + dumpJson(*max) + ".";
     } else if (has_min) {
-      fix = "Use a value of at least " + min->dump() + ".";
+      fix = "Use a value of at least " + dumpJson(*min) + ".";
     } else if (has_max) {
-      fix = "Use a value of at most " + max->dump() + ".";
+      fix = "Use a value of at most " + dumpJson(*max) + ".";
     }
     if (has_min && numberLess(value, *min)) {
-      add(path, "must be at least " + min->dump() + ", got " + showValue(value, secret), fix);
+      add(path, "must be at least " + dumpJson(*min) + ", got " + showValue(value, secret), fix);
     } else if (has_max && numberLess(*max, value)) {
-      add(path, "must be at most " + max->dump() + ", got " + showValue(value, secret), fix);
+      add(path, "must be at most " + dumpJson(*max) + ", got " + showValue(value, secret), fix);
     }
   }
 
   void checkArray(const Json& schema, const Json& value, const std::string& path, bool secret) {
     if (auto it = schema.find("minItems");
         it != schema.end() && it->is_number_unsigned() && value.size() < it->get<size_t>()) {
-      add(path, "must have at least " + it->dump() + " entries, got " + std::to_string(value.size()),
+      add(path, "must have at least " + dumpJson(*it) + " entries, got " + std::to_string(value.size()),
           "Add entries.");
     }
     if (auto it = schema.find("maxItems");
         it != schema.end() && it->is_number_unsigned() && value.size() > it->get<size_t>()) {
-      add(path, "must have at most " + it->dump() + " entries, got " + std::to_string(value.size()),
+      add(path, "must have at most " + dumpJson(*it) + " entries, got " + std::to_string(value.size()),
           "Remove entries.");
     }
     auto items = schema.find("items");
@@ -386,13 +408,13 @@ void applyDefaultsTo(const Json& schema, Json& value) {
   }
 }
 
+// Depth-bounded (the documents are dumped and walked recursively afterwards) and never throws.
 Result<Json> parseJson(std::string_view text, const std::string& what_failed) {
-  try {
-    return Json::parse(text);
-  } catch (const Json::parse_error& error) {
-    return Status::invalidArgument(what_failed + " is not valid JSON (syntax error at byte " +
-                                   std::to_string(error.byte) + ")");
+  Result<Json> parsed = ih::parseJson(text);
+  if (!parsed.isOk()) {
+    return Status::invalidArgument(what_failed + " is not valid JSON (" + parsed.status().message() + ")");
   }
+  return parsed;
 }
 
 // The subschema for a dotted setting path ("a.b"), or nullptr.
@@ -474,7 +496,7 @@ Result<std::string> applyDefaults(std::string_view schema_json, std::string_view
   Result<Json> document = parseJson(document_json, "the document");
   if (!document.isOk()) return document.status();
   applyDefaultsTo(*schema, *document);
-  return document->dump();
+  return dumpJson(*document);
 }
 
 Result<std::string> validateIntegration(const Config& config, const IntegrationConfig& integration,
@@ -512,7 +534,7 @@ Result<std::string> validateIntegration(const Config& config, const IntegrationC
   style.env_prefix = "IHOST_INTEGRATIONS__" + upper(integration.id);
   Validator validator(std::move(style));
   validator.validate(*schema, settings, "", false);
-  if (validator.issues.empty()) return settings.dump();
+  if (validator.issues.empty()) return dumpJson(settings);
 
   struct Line {
     SourceLocation where;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "config/config.h"
 #include "config/internal.h"
 #include "log/log.h"
@@ -15,7 +16,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::string quoted(const std::string& text) {
-  return Json(redact(text)).dump();
+  return dumpJson(Json(redact(text)));
 }
 
 std::string formatDuration(int64_t seconds) {
@@ -60,7 +61,7 @@ class Writer {
       } else if (value.is_string()) {
         shown = quoted(value.get<std::string>());
       } else {
-        shown = value.dump();
+        shown = dumpJson(value);
       }
       line(integration_path + "." + path, path, shown, original.is_discarded() ? "default" : "");
       return;
@@ -140,7 +141,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
     w.line("plugins.sha256_allow", "sha256_allow", "{}", "no allow-list: every plugin in dir may load");
   } else {
     for (const auto& [file, digest] : config.plugins.sha256_allow) {
-      w.line("plugins.sha256_allow." + file, "sha256_allow." + Json(file).dump(), quoted(digest));
+      w.line("plugins.sha256_allow." + file, "sha256_allow." + dumpJson(Json(file)), quoted(digest));
     }
   }
   w.section("admin");
@@ -158,15 +159,15 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
     w.section(path);
     w.line(path + ".plugin", "plugin", quoted(integration.plugin));
     w.line(path + ".enabled", "enabled", integration.enabled ? "true" : "false");
-    Json original = Json::parse(integration.settings_json, nullptr, false);
+    Json original = ih::parseJsonOrDiscarded(integration.settings_json);
     if (original.is_discarded()) original = Json::object();
     Json schema = Json(Json::value_t::discarded);
     auto schema_text = schemas.find(integration.plugin);
-    if (schema_text != schemas.end()) schema = Json::parse(schema_text->second, nullptr, false);
+    if (schema_text != schemas.end()) schema = ih::parseJsonOrDiscarded(schema_text->second);
     Json effective = original;
     if (!schema.is_discarded()) {
       Result<std::string> with_defaults = applyDefaults(schema_text->second, integration.settings_json);
-      if (with_defaults.isOk()) effective = Json::parse(*with_defaults, nullptr, false);
+      if (with_defaults.isOk()) effective = ih::parseJsonOrDiscarded(*with_defaults);
       if (effective.is_discarded()) effective = original;
     }
     w.settings(path, "", effective, schema.is_discarded() ? nullptr : &schema, false, original);

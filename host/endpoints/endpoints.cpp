@@ -15,11 +15,13 @@
 #include <functional>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "common/text.h"
 #include "endpoints/signature.h"
 #include "events/events.h"
+#include "log/guard.h"
 #include "log/log.h"
 #include "outbound/client.h"
 #include "store/endpoint_store.h"
@@ -101,19 +103,10 @@ struct Endpoints::Impl {
   // Runs a thread's loop; an exception (a bug: the loops handle every expected failure as a value) is
   // logged and the loop starts again after a pause, so the thread never dies and never takes the process
   // with it.
-  void guarded(const char* what, const std::function<void()>& loop) {
-    while (!isStopping()) {
-      try {
-        loop();
-        return;
-      } catch (const std::exception& error) {
-        log::error("thread loop failed; restarting it", {{"thread", what}, {"error", error.what()}});
-      } catch (...) {
-        log::error("thread loop failed; restarting it", {{"thread", what}, {"error", "unknown exception"}});
-      }
-      std::unique_lock<std::mutex> lock(mutex);
-      cv.wait_for(lock, std::chrono::seconds(1), [&] { return stopping; });
-    }
+  // A delivery thread's pause after its loop threw: true when the thread should end instead.
+  bool pauseOrStop(std::chrono::milliseconds pause) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_for(lock, pause, [&] { return stopping; });
   }
 
   void prune() {
@@ -346,6 +339,51 @@ Endpoints::~Endpoints() {
   stop();
 }
 
+Result<ResealCount> resealSigningSecrets(store::Store& store, vault::Vault& vault) {
+  store::EndpointStore endpoints(store);
+  ResealCount count;
+  std::set<std::string> failed;  // tenant \n endpoint \n column: skipped in later pages
+  for (;;) {
+    const std::string prefix = std::string(kSealedPrefix) + vault.newestKeyId() + ":";  // re-read per page
+    auto rows = endpoints.listSecretsNotStartingWith(prefix, 500 + failed.size());
+    if (!rows.isOk()) return rows.status();
+    size_t progressed = 0;
+    for (const auto& row : *rows) {
+      const std::string key = row.tenant_id + '\n' + row.endpoint_id + '\n' + row.column;
+      if (failed.count(key)) continue;
+      ++progressed;
+      auto plain = openEndpointSecret(vault, row.tenant_id, row.endpoint_id, row.value);
+      auto sealed = plain.isOk() ? sealEndpointSecret(vault, row.tenant_id, row.endpoint_id, *plain)
+                                 : Result<std::string>(plain.status());
+      if (!sealed.isOk()) {
+        failed.insert(key);
+        ++count.failed;
+        log::error("endpoint signing secret could not be re-encrypted",
+                   {{"tenant", row.tenant_id},
+                    {"endpoint", row.endpoint_id},
+                    {"column", row.column},
+                    {"error", sealed.status().message()}});
+        continue;
+      }
+      auto swapped = endpoints.replaceSecretIfUnchanged(row, *sealed);
+      if (!swapped.isOk()) return swapped.status();
+      ++(*swapped ? count.resealed : count.changed);
+    }
+    if (progressed == 0) break;
+  }
+  return count;
+}
+
+Result<std::string> openSigningSecret(vault::Vault& vault, std::string_view tenant_id,
+                                      std::string_view endpoint_id, std::string_view stored) {
+  return openEndpointSecret(vault, tenant_id, endpoint_id, stored);
+}
+
+Result<size_t> countSigningSecretsByKey(store::Store& store, std::string_view key_id) {
+  store::EndpointStore endpoints(store);
+  return endpoints.countSecretsStartingWith(std::string(kSealedPrefix) + std::string(key_id) + ":");
+}
+
 Status Endpoints::start() {
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -358,13 +396,19 @@ Status Endpoints::start() {
   if (*released > 0) {
     log::info("endpoint deliveries resumed after restart", {{"deliveries", static_cast<int64_t>(*released)}});
   }
-  impl_->fanout_thread =
-      std::thread([this] { impl_->guarded("endpoint fan-out", [&] { impl_->fanOutLoop(); }); });
+  impl_->fanout_thread = std::thread([this] {
+    log::runGuarded(
+        "endpoint fan-out", [this] { impl_->fanOutLoop(); },
+        [this](std::chrono::milliseconds pause) { return impl_->pauseOrStop(pause); });
+  });
   std::random_device seed;
   for (int i = 0; i < impl_->options.workers; ++i) {
     const unsigned s = seed();
-    impl_->workers.emplace_back(
-        [this, s] { impl_->guarded("endpoint delivery worker", [&] { impl_->workerLoop(s); }); });
+    impl_->workers.emplace_back([this, s] {
+      log::runGuarded(
+          "endpoint delivery worker", [this, s] { impl_->workerLoop(s); },
+          [this](std::chrono::milliseconds pause) { return impl_->pauseOrStop(pause); });
+    });
   }
   return Status::ok();
 }

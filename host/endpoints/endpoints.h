@@ -31,11 +31,14 @@ class Server;
 namespace ih::outbound {
 class Client;
 class NetworkPolicy;
-}
+}  // namespace ih::outbound
 namespace ih::store {
 class Store;
 class EndpointStore;
 }  // namespace ih::store
+namespace ih::vault {
+class Vault;
+}
 namespace ih::tenancy {
 class Tenancy;
 }
@@ -106,6 +109,21 @@ class Endpoints {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// Vault key rotation of every tenant's signing secrets, current and previous (`ihost vault rotate`, run with
+// the server up or down): each secret not under the newest key is re-encrypted under it, swapped only if
+// unchanged meanwhile. The counts are of secrets.
+struct ResealCount {
+  size_t resealed = 0;  // now under the newest key
+  size_t changed = 0;   // rewritten by someone else during the pass (a rotate_secret)
+  size_t failed = 0;    // could not be decrypted (its key is gone, or the text is not a sealed secret)
+};
+Result<ResealCount> resealSigningSecrets(store::Store& store, vault::Vault& vault);
+// A stored signing secret ("sealed:v1:<key id>:<base64>") opened: the "whsec_..." text.
+Result<std::string> openSigningSecret(vault::Vault& vault, std::string_view tenant_id,
+                                      std::string_view endpoint_id, std::string_view stored);
+// How many signing secrets key `key_id` encrypts (`ihost vault status`, and remove-key's refusal).
+Result<size_t> countSigningSecretsByKey(store::Store& store, std::string_view key_id);
 
 // Tenant API (scope "read" for GET, "write" otherwise; another tenant's endpoint is 404):
 //   POST   /api/endpoints                       {url, event_types, description?} → 201, secret shown once

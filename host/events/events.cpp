@@ -1,4 +1,5 @@
 #include "events/events.h"
+#include "common/json_parse.h"
 #include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
@@ -89,7 +90,7 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
   if (data_json.empty()) {
     row.data_json = "{}";
   } else {
-    json data = json::parse(data_json, nullptr, /*allow_exceptions=*/false);
+    json data = ih::parseJsonOrDiscarded(data_json);
     if (data.is_discarded()) return Status::invalidArgument("event data is not valid JSON");
     if (!data.is_object()) return Status::invalidArgument("event data must be a JSON object");
     row.data_json = data.dump();

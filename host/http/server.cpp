@@ -177,6 +177,28 @@ class Session;
 
 namespace {
 
+// Whether a handler's response header may be written as is: a token name and a value without CR, LF or NUL.
+// Handlers copy plugin and tenant text into headers (a redirect's Location, a plugin's own headers); a
+// value with a line break would split the response. Such a header is dropped and logged, never sent.
+bool safeHeader(std::string_view name, std::string_view value) {
+  if (name.empty() || name.size() > 256) return false;
+  for (char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return false;
+  }
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+void dropUnsafeHeaders(std::vector<std::pair<std::string, std::string>>& headers) {
+  std::erase_if(headers, [](const auto& header) {
+    if (safeHeader(header.first, header.second)) return false;
+    log::warn("response header dropped: its name or value would break the response",
+              {{"header", toValidUtf8(header.first.substr(0, 64))}});
+    return true;
+  });
+}
+
 // Paths a reserve connection may ask for (see Server::Impl::admit).
 bool isProbePath(std::string_view path) {
   return path == "/healthz" || path == "/readyz" || path == "/metrics";
@@ -652,6 +674,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   void writeResponse(Response res, std::shared_ptr<Request> req) {
     if (closed_) return;
     if (!server_.running.load()) keep_alive_ = false;
+    dropUnsafeHeaders(res.headers);
     if (res.stream) return startStream(std::move(res), std::move(req));
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>();
     out->version(version_ == 10 ? 10 : 11);

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "inbox/internal.h"
+#include "log/guard.h"
 #include "log/log.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
@@ -269,9 +270,20 @@ Status Inbox::start() {
               {{"count", static_cast<uint64_t>(*recovered)}});
   }
   m.started = true;
-  for (int i = 0; i < m.options.workers; ++i)
-    m.workers.emplace_back([&m] { m.workerLoop(); });
-  m.maintenance = std::thread([&m] { m.maintenanceLoop(); });
+  const auto wait_or_stop = [&m](std::chrono::milliseconds pause) {
+    std::unique_lock lock(m.wake_mu);
+    return m.wake_cv.wait_for(lock, pause, [&m] { return m.stopping; });
+  };
+  for (int i = 0; i < m.options.workers; ++i) {
+    m.workers.emplace_back([&m, wait_or_stop] {
+      log::runGuarded(
+          "webhook inbox worker", [&m] { m.workerLoop(); }, wait_or_stop);
+    });
+  }
+  m.maintenance = std::thread([&m, wait_or_stop] {
+    log::runGuarded(
+        "webhook inbox maintenance", [&m] { m.maintenanceLoop(); }, wait_or_stop);
+  });
   return Status::ok();
 }
 

@@ -186,6 +186,11 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
       case StatusCode::kTooLarge:
         http::setError(res, 413, "payload_too_large", verified.status.message());
         return std::nullopt;
+      case StatusCode::kNotFound:  // the plugin has no connection of this tenant to verify or store for
+        http::setError(
+            res, 404, "not_connected",
+            "tenant \"" + tenant_id + "\" has not connected integration \"" + integration_id + "\"");
+        return std::nullopt;
       default:
         // Not the sender's fault: answer 5xx so that the provider retries later.
         log::error("webhook verification failed",

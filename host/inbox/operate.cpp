@@ -42,7 +42,7 @@ bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
 
 // Signature-ish headers are masked whole; the rest goes through redact.
 json displayHeaders(const std::string& headers_json) {
-  json headers = json::parse(headers_json, nullptr, false);
+  json headers = ih::parseJsonOrDiscarded(headers_json);
   if (!headers.is_object()) return json::object();
   for (auto& [name, value] : headers.items()) {
     if (!value.is_string()) continue;

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_parse.h"
 #include "inbox/inbox.h"
 #include "inbox/internal.h"
 #include "log/log.h"
@@ -14,7 +15,7 @@ namespace ih::inbox {
 Result<bool> Inbox::ingest(std::string_view integration_id, std::string_view tenant_id,
                            std::string_view meta_json, std::string_view body) {
   using nlohmann::json;
-  json meta = json::parse(meta_json, nullptr, false);
+  json meta = ih::parseJsonOrDiscarded(meta_json);
   if (!meta.is_object() || !meta.contains("event_id") || !meta["event_id"].is_string() ||
       meta["event_id"].get<std::string>().empty()) {
     return Status::invalidArgument("inbox_ingest: meta_json needs a non-empty \"event_id\" string");

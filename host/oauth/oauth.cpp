@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <mutex>
@@ -277,6 +278,23 @@ struct OAuth::Impl {
     res.json(200, dumpJson(body));
   }
 
+  // A success_url (from the integration's settings or the plugin's connection info) that may become a
+  // redirect: absolute http(s), printable ASCII, bounded. Anything else is ignored (logged), never sent.
+  static std::string redirectTarget(const json& object) {
+    if (!object.is_object()) return "";
+    auto it = object.find("success_url");
+    if (it == object.end() || !it->is_string()) return "";
+    const std::string& url = it->get_ref<const std::string&>();
+    const bool http = startsWithIgnoreCase(url, "http://") || startsWithIgnoreCase(url, "https://");
+    const bool printable = std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (url.empty()) return "";
+    if (!http || !printable || url.size() > 2048) {
+      log::warn("oauth success_url ignored: not an absolute http(s) URL of printable ASCII");
+      return "";
+    }
+    return url;
+  }
+
   void callback(const Request& req, Response& res, OAuth& self) {
     runtime::Integration* in = oauthIntegration(req, res, true);
     if (!in) return;
@@ -288,9 +306,8 @@ struct OAuth::Impl {
     }
     // A failure page links back to the application (its success_url, told the attempt failed).
     std::string back;
-    if (json settings = json::parse(in->settingsJson(), nullptr, false);
-        settings.is_object() && settings.contains("success_url") && settings["success_url"].is_string()) {
-      back = settings["success_url"].get<std::string>();
+    if (auto settings = parseJson(in->settingsJson()); settings.isOk()) {
+      back = redirectTarget(*settings);
       if (!back.empty()) {
         back += back.find('?') == std::string::npos ? '?' : '&';
         back += "integration=" + urlEncode(in->id()) + "&status=failed";
@@ -362,8 +379,10 @@ struct OAuth::Impl {
                     result.status.message() + ". Nothing was stored.", back);
     }
     auto conn = runtime.saveConnection(*in, tenant, result, "oauth_callback", "oauth");
-    json info = conn.isOk() ? json::parse(conn->info_json, nullptr, false) : json::object();
-    if (!info.is_object()) info = json::object();
+    json info = json::object();
+    if (conn.isOk()) {
+      if (auto parsed = parseJson(conn->info_json); parsed.isOk() && parsed->is_object()) info = *parsed;
+    }
     if (!conn.isOk()) {
       auto plugin_result = parseJson(result.result_json);
       unbind(*in, tenant, plugin_result.isOk() ? *plugin_result : json());
@@ -376,13 +395,10 @@ struct OAuth::Impl {
     }
     log::info("integration connected through oauth", {{"tenant", tenant}, {"integration", in->id()}});
 
-    std::string success_url = info.contains("success_url") && info["success_url"].is_string()
-                                  ? info["success_url"].get<std::string>()
-                                  : "";
+    std::string success_url = redirectTarget(info);
     if (success_url.empty()) {
-      json settings = json::parse(in->settingsJson(), nullptr, false);
-      if (settings.is_object() && settings.contains("success_url") && settings["success_url"].is_string())
-        success_url = settings["success_url"].get<std::string>();
+      if (auto settings = parseJson(in->settingsJson()); settings.isOk())
+        success_url = redirectTarget(*settings);
     }
     if (!success_url.empty() && !wantsJson(req)) {
       success_url += success_url.find('?') == std::string::npos ? '?' : '&';

@@ -290,18 +290,23 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
 ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (http_status < 100 || http_status > 599) {
-    return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: HTTP status must be 100-599");
+    call->out->refused_response = "respond: HTTP status must be 100-599";
+    return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
   }
   std::string_view headers = view(headers_json);
   if (!headers.empty()) {
     auto h = parseJson(headers);
-    if (!h.isOk() || !h->is_object())
-      return fail(call, IH_ERR_INVALID_ARGUMENT, "respond: headers must be a JSON object");
+    if (!h.isOk() || !h->is_object()) {
+      call->out->refused_response = "respond: headers must be a JSON object";
+      return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
+    }
     // They become HTTP response headers: a name must be a token, a value must not hold CR, LF or NUL.
     for (const auto& [name, value] : h->items()) {
-      if (!isHeaderName(name) || (value.is_string() && !isHeaderValue(value.get_ref<const std::string&>())))
-        return fail(call, IH_ERR_INVALID_ARGUMENT,
-                    "respond: header " + toValidUtf8(name.substr(0, 64)) + " is not a valid HTTP header");
+      if (!isHeaderName(name) || (value.is_string() && !isHeaderValue(value.get_ref<const std::string&>()))) {
+        call->out->refused_response =
+            "respond: header " + toValidUtf8(name.substr(0, 64)) + " is not a valid HTTP header";
+        return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
+      }
     }
   }
   call->out->responded = true;
@@ -707,7 +712,7 @@ Result<store::Connection> Runtime::saveConnection(Integration& in, std::string_v
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   json info =
-      result.result_json.empty() ? json::object() : json::parse(redact(result.result_json), nullptr, false);
+      result.result_json.empty() ? json::object() : ih::parseJsonOrDiscarded(redact(result.result_json));
   if (!info.is_object()) info = json::object();
   std::vector<store::SecretRow> secrets;
   if (!result.credentials.empty()) {

@@ -60,6 +60,7 @@ struct CallResult {
   int http_status = 0;              // from respond()
   std::string headers_json;         // from respond(), a JSON object or empty
   std::string body;                 // from respond()
+  std::string refused_response;     // why the host refused the plugin's respond() (a header that breaks HTTP)
   std::string result_json;          // from set_result()
   vault::SecureString credentials;  // from credentials_put() during connect; empty otherwise
   double seconds = 0;               // time spent in the plugin

@@ -10,7 +10,9 @@
 #include <set>
 #include <thread>
 
+#include "common/json_parse.h"
 #include "config/config.h"
+#include "log/guard.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "runtime/runtime.h"
@@ -117,7 +119,7 @@ void RunCounter::count(std::string_view tenant_id, std::string_view integration_
       if (auto t = w.lock()) live.push_back(std::move(t));
   }
   if (live.empty()) return;
-  json parsed = json::parse(records_json, nullptr, false);
+  json parsed = ih::parseJsonOrDiscarded(records_json);
   const int64_t rows = parsed.is_array() ? static_cast<int64_t>(parsed.size()) : 0;
   for (const auto& t : live) {
     t->pages.fetch_add(1, std::memory_order_relaxed);
@@ -180,7 +182,7 @@ struct ActiveRun {
 // host from starting.
 std::vector<std::string> declaredStateKeys(const std::string& manifest_json, const std::string& job,
                                            const std::string& integration_id) {
-  json m = json::parse(manifest_json, nullptr, false);
+  json m = ih::parseJsonOrDiscarded(manifest_json);
   if (!m.is_object() || !m.contains("jobs") || !m["jobs"].is_array()) return {job};
   for (const json& j : m["jobs"]) {
     if (!j.is_object() || j.value("name", std::string()) != job) continue;
@@ -217,7 +219,13 @@ struct Scheduler::Impl {
         work(asio::make_work_guard(io)),
         pool(static_cast<size_t>(std::max(1, owner.options_.workers))) {
     // The timer thread also renews leases and reports progress of manual runs, so it runs from the start.
-    io_thread = std::thread([this]() { io.run(); });
+    io_thread = std::thread([this]() {
+      log::runGuarded(
+          "scheduler timers", [this] { io.run(); },
+          [this](std::chrono::milliseconds) {
+            return io.stopped();  // a handler threw: keep serving the other timers at once
+          });
+    });
   }
 
   Scheduler& owner;
@@ -359,7 +367,7 @@ struct Scheduler::Impl {
       result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump());
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - run->started).count();
-    json answer = json::parse(result.result_json.empty() ? "{}" : result.result_json, nullptr, false);
+    json answer = ih::parseJsonOrDiscarded(result.result_json.empty() ? "{}" : result.result_json);
     int64_t pages = run->tally ? run->tally->pages.load() : 0;
     int64_t rows = run->tally ? run->tally->rows.load() : 0;
     if (auto v = resultInt(answer, "pages")) pages = *v;

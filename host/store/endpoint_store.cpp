@@ -260,6 +260,58 @@ Status EndpointStore::remove(std::string_view tenant_id, std::string_view endpoi
   });
 }
 
+Result<std::vector<EndpointStore::SealedSecret>> EndpointStore::listSecretsNotStartingWith(
+    std::string_view sealed_prefix, size_t limit) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<SealedSecret>> {
+    std::vector<SealedSecret> out;
+    for (const char* column : {"secret", "previous_secret"}) {
+      SQLite::Statement q(db, std::string("SELECT tenant_id, id, ") + column + " FROM endpoints WHERE " +
+                                  column + " <> '' AND substr(" + column +
+                                  ", 1, ?) <> ? ORDER BY tenant_id, id LIMIT ?");
+      q.bind(1, static_cast<int64_t>(sealed_prefix.size()));
+      bindText(q, 2, sealed_prefix);
+      q.bind(3, static_cast<int64_t>(limit));
+      while (q.executeStep()) {
+        out.push_back(
+            {q.getColumn(0).getString(), q.getColumn(1).getString(), column, q.getColumn(2).getString()});
+      }
+    }
+    return out;
+  });
+}
+
+Result<size_t> EndpointStore::countSecretsStartingWith(std::string_view sealed_prefix) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<size_t> {
+    SQLite::Statement q(db,
+                        "SELECT (SELECT count(*) FROM endpoints WHERE substr(secret, 1, ?1) = ?2) + "
+                        "(SELECT count(*) FROM endpoints WHERE substr(previous_secret, 1, ?1) = ?2)");
+    q.bind(1, static_cast<int64_t>(sealed_prefix.size()));
+    bindText(q, 2, sealed_prefix);
+    q.executeStep();
+    return static_cast<size_t>(q.getColumn(0).getInt64());
+  });
+}
+
+Result<bool> EndpointStore::replaceSecretIfUnchanged(const SealedSecret& old, std::string_view new_value) {
+  if (old.column != "secret" && old.column != "previous_secret") {
+    return Status::invalidArgument("replaceSecretIfUnchanged: no sealed column " + old.column);
+  }
+  bool replaced = false;
+  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+    SQLite::Statement q(db, "UPDATE endpoints SET " + old.column +
+                                " = ? WHERE tenant_id = ? AND id = ? AND " + old.column + " = ?");
+    bindText(q, 1, new_value);
+    bindText(q, 2, old.tenant_id);
+    bindText(q, 3, old.endpoint_id);
+    bindText(q, 4, old.value);
+    q.exec();
+    replaced = db.getChanges() > 0;
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return replaced;
+}
+
 Result<EndpointRow> EndpointStore::rotateSecret(std::string_view tenant_id, std::string_view endpoint_id,
                                                 std::string_view new_secret, int64_t previous_expires_at) {
   Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {

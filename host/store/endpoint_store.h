@@ -98,6 +98,21 @@ class EndpointStore {
   EndpointStore(const EndpointStore&) = delete;
   EndpointStore& operator=(const EndpointStore&) = delete;
 
+  // --- vault rotation (every tenant): the sealed signing secrets, current and previous ---
+  // A stored sealed secret: `column` is "secret" or "previous_secret"; `value` its text ("sealed:v1:...").
+  struct SealedSecret {
+    std::string tenant_id;
+    std::string endpoint_id;
+    std::string column;
+    std::string value;
+  };
+  // Non-empty secrets whose text does not start with `sealed_prefix` (the newest key's "sealed:v1:<id>:").
+  Result<std::vector<SealedSecret>> listSecretsNotStartingWith(std::string_view sealed_prefix, size_t limit);
+  // Secrets whose text starts with `sealed_prefix`.
+  Result<size_t> countSecretsStartingWith(std::string_view sealed_prefix);
+  // Sets the secret to `new_value` if it still holds `old.value` (compare-and-swap); false when it changed.
+  Result<bool> replaceSecretIfUnchanged(const SealedSecret& old, std::string_view new_value);
+
   // --- endpoints (tenant API) ---
   // Inserts `row` (id, url, secret... set by the caller). The endpoint only receives events stored after this
   // call. kAlreadyExists when the id is taken.

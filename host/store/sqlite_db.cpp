@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/private_files.h"
+#include "log/guard.h"
 #include "log/log.h"
 
 namespace ih::store {
@@ -29,13 +31,15 @@ Status execStatus(SQLite::Database& db, const char* sql) {
   }
 }
 
-Status configureConnection(SQLite::Database& db, int busy_timeout_ms, bool writer) {
+Status configureConnection(SQLite::Database& db, int busy_timeout_ms, bool writer, bool durable = true) {
   try {
     db.setBusyTimeout(busy_timeout_ms);
     if (writer) {
       // journal_mode returns a row; exec() accepts it. WAL is persistent in the file, so readers inherit it.
       db.exec("PRAGMA journal_mode=WAL");
-      db.exec("PRAGMA synchronous=NORMAL");
+      // FULL: a commit is on disk (the WAL fsynced) before it is acknowledged, so an accepted webhook
+      // survives power loss. NORMAL (opt-in) may lose the last commits on power loss, never corrupts.
+      db.exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
       db.exec("PRAGMA foreign_keys=ON");
       // 64 MB of page cache for the one writer (SQLite's default is 2 MB): upserts into the records' unique
       // index touch one random page per row (provider ids are random), and a sync of a million rows re-read
@@ -150,18 +154,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const DbOptions& options,
   if (options.path.empty()) return Status::invalidArgument("storage path is empty");
   if (options.read_connections < 1)
     return Status::invalidArgument("storage needs at least one read connection");
-  const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return Status::internal("cannot create directory " + parent.string() +
-                              " for the database: " + ec.message());
+  // The database holds raw payloads and stored provider answers: its directory is created 0700, the file
+  // and its WAL and shared-memory files (SQLite gives them the database's mode) are 0600.
+  const bool on_disk = options.path != ":memory:" && options.path.rfind("file:", 0) != 0;
+  if (on_disk) {
+    const std::filesystem::path parent = std::filesystem::path(options.path).parent_path();
+    if (Status made = createPrivateDirectories(parent.string()); !made.isOk()) {
+      return Status(made.code(), made.message() + " (for the database)");
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      if (Status made = makePrivateFile(options.path + suffix, suffix[0] == '\0'); !made.isOk()) return made;
     }
   }
   try {
     auto writer = std::make_unique<SQLite::Database>(options.path, kOpenFlags, options.busy_timeout_ms);
-    if (Status st = configureConnection(*writer, options.busy_timeout_ms, true); !st.isOk()) {
+    if (Status st = configureConnection(*writer, options.busy_timeout_ms, true, options.durable);
+        !st.isOk()) {
       return Status(st.code(), "cannot configure database " + options.path + ": " + st.message());
     }
     Result<int> version = applyMigrations(*writer, options.path, migrations);
@@ -207,8 +215,20 @@ SqliteDb::SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::D
   // Replaces SQLite's automatic checkpoint in the committing connection (which stalled the writer for tens of
   // milliseconds under load) with the checkpoint thread.
   sqlite3_wal_hook(writer_db_->getHandle(), &SqliteDb::onWalCommit, this);
-  checkpoint_thread_ = std::thread([this] { checkpointLoop(); });
-  writer_thread_ = std::thread([this] { writerLoop(); });
+  // Both loops end only when stopping (the writer once the queue is drained): after an exception they run
+  // again, so no queued write is left without its completion.
+  const auto pause = [](std::chrono::milliseconds wait) {
+    std::this_thread::sleep_for(wait);
+    return false;
+  };
+  checkpoint_thread_ = std::thread([this, pause] {
+    log::runGuarded(
+        "store checkpoint", [this] { checkpointLoop(); }, pause);
+  });
+  writer_thread_ = std::thread([this, pause] {
+    log::runGuarded(
+        "store writer", [this] { writerLoop(); }, pause, std::chrono::milliseconds(100));
+  });
 }
 
 // Runs on the writer thread after each commit (SQLite's WAL hook), with the WAL's frame count.
@@ -327,11 +347,7 @@ void SqliteDb::writerLoop() {
     }
     runBatch(batch, results);
     for (size_t i = 0; i < batch.size(); ++i) {
-      try {
-        batch[i].done(results[i]);
-      } catch (const std::exception& e) {
-        log::error("store write completion threw", {{"error", e.what()}});
-      }
+      log::runLogged("store write completion", [&] { batch[i].done(results[i]); });
     }
     batch.clear();
   }

@@ -55,6 +55,8 @@ struct DbOptions {
   // leaves, the table's last page) are copied once per checkpoint, ~4 % less CPU per webhook intake.
   int checkpoint_frames = 8000;
   int writer_checkpoint_frames = 32000;
+  // synchronous=FULL (true): every group commit is fsynced before its writers are told it succeeded.
+  bool durable = true;
 };
 
 class SqliteDb {

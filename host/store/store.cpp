@@ -38,6 +38,7 @@ ApiKey apiKeyFrom(SQLite::Statement& q) {
 
 Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   DbOptions db_options{options.path, options.read_connections, options.busy_timeout_ms, options.max_batch};
+  db_options.durable = options.durable;
   Result<std::unique_ptr<SqliteDb>> db = SqliteDb::open(db_options, allMigrations());
   if (!db.isOk()) return db.status();
   return std::unique_ptr<Store>(new Store(std::move(db).value()));

@@ -41,6 +41,7 @@ struct Options {
   int read_connections = 4;    // parallel readers (WAL lets them run beside the writer)
   int busy_timeout_ms = 5000;  // how long to wait for another process (the ihost CLI) holding the write lock
   size_t max_batch = 1024;     // writes committed together in one transaction at most
+  bool durable = true;         // [storage] synchronous = "full": commits fsynced before they are acknowledged
 };
 
 struct Tenant {

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <regex>
 
+#include "common/text.h"
 #include "log/log.h"
 #include "vault/vault.h"
 
@@ -105,10 +105,13 @@ std::string Tenancy::hashKey(std::string_view plaintext) const {
 }
 
 Result<CreatedTenant> Tenancy::createTenant(std::string_view name) {
-  static const std::regex kName("^[a-z0-9][a-z0-9_-]{0,62}$");
-  if (!std::regex_match(name.begin(), name.end(), kName)) {
+  const auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  const bool valid = !name.empty() && name.size() <= 63 && lower_or_digit(name[0]) &&
+                     std::all_of(name.begin(), name.end(),
+                                 [&](char c) { return lower_or_digit(c) || c == '_' || c == '-'; });
+  if (!valid) {
     return Status::invalidArgument(
-        "tenant name \"" + std::string(name) +
+        "tenant name \"" + toValidUtf8(name.substr(0, 100)) +
         "\" is invalid: use 1-63 characters of a-z, 0-9, '_' and '-', starting with a "
         "letter or digit");
   }

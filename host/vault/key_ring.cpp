@@ -18,6 +18,8 @@
 #include <optional>
 #include <string>
 
+#include "common/private_files.h"
+
 namespace ih::vault {
 namespace {
 
@@ -565,13 +567,8 @@ Result<KeyRing> loadFileOnly(const std::string& path) {
 Result<SecureString> initKeyFile(const std::string& path) {
   if (path.empty()) return Status::invalidArgument("no vault key file given (vault.key_file is empty)");
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return Status(StatusCode::kPermissionDenied, "cannot create directory \"" + parent.string() +
-                                                       "\" for the vault key file: " + ec.message());
-    }
+  if (Status made = createPrivateDirectories(parent.string()); !made.isOk()) {  // 0700
+    return Status(StatusCode::kPermissionDenied, made.message() + " (for the vault key file)");
   }
   Result<KeyRing> ring = KeyRing::generate();
   if (!ring.isOk()) return ring.status();

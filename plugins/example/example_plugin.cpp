@@ -1,10 +1,15 @@
 // The example ihost plugin: the template a third party copies. It shows every handler group of ABI v1.0:
 //   - route  GET /hello (tenant auth)      -> {"message":"<greeting>, <tenant>!","integration":"<id>"}
-//   - tenant webhooks signed with HMAC-SHA256 (X-Example-Timestamp, X-Example-Signature: v1=<hex>)
+//   - tenant webhooks signed with HMAC-SHA256 over "<timestamp>.<tenant id>.<body>" (X-Example-Timestamp,
+//     X-Example-Signature: v1=<hex>), accepted only for tenants that connected
+// Two rules every plugin with a shared (config-level) webhook secret must follow, shown here: the signature
+// covers the tenant the URL names (a delivery signed for tenant A cannot be replayed to tenant B's URL), and
+// a tenant that never connected gets nothing stored for it.
 //   - job    sync (every 15m)              -> GET <api_base_url>/items?after=<cursor>, records + cursor
 //   - action ping                          -> emits example.pinged, returns {"pong":true}
 //   - connect / test_connection / disconnect with an API key checked live against GET <api_base_url>/ping
 // Private dependencies (nlohmann/json, OpenSSL) are fine inside a plugin: only C types cross the ABI.
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -34,7 +39,8 @@ constexpr char kManifestJson[] = R"json({
       "api_base_url": {"type": "string", "default": "https://api.example.com", "pattern": "^https?://",
                        "description": "Base URL of the provider API."},
       "greeting": {"type": "string", "default": "Hello", "description": "Greeting used by GET /hello."},
-      "webhook_secret": {"type": "string", "secret": true, "description": "Secret that signs webhooks."},
+      "webhook_secret": {"type": "string", "secret": true, "minLength": 24,
+                         "description": "Secret that signs webhooks (at least 24 random characters)."},
       "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 120000, "default": 10000,
                      "description": "Timeout of provider calls."}
     },
@@ -150,21 +156,22 @@ class ExamplePlugin final : public ih::sdk::Plugin {
     if (!timestamp || !signature)
       return Status::signature("missing X-Example-Timestamp or X-Example-Signature");
     int64_t sent_at = 0;
-    try {
-      size_t used = 0;
-      sent_at = std::stoll(*timestamp, &used);
-      if (used != timestamp->size()) return Status::signature("malformed X-Example-Timestamp");
-    } catch (const std::exception&) {
+    const char* end = timestamp->data() + timestamp->size();
+    if (auto [at, error] = std::from_chars(timestamp->data(), end, sent_at);
+        error != std::errc() || at != end || sent_at < 0) {
       return Status::signature("malformed X-Example-Timestamp");
     }
     const int64_t skew = nowSeconds() - sent_at;
     if (skew > kWebhookToleranceSeconds || skew < -kWebhookToleranceSeconds) {
       return Status::signature("timestamp outside the 300 s tolerance");
     }
-    std::string signed_payload = *timestamp + ".";
+    const std::string tenant = stringOr(request, "tenant", "");
+    std::string signed_payload = *timestamp + "." + tenant + ".";
     signed_payload.append(body.data(), body.size());
     const std::string expected = "v1=" + ih::sdk::hmacSha256Hex(webhook_secret_, signed_payload);
     if (!ih::sdk::constantTimeEquals(expected, *signature)) return Status::signature("signature mismatch");
+    // Only a tenant that connected has data here; the host answers 404 not_connected for the others.
+    if (auto connected = call.credentials(); !connected.isOk()) return connected.status();
 
     const json event = parse(body);
     const std::string event_id = stringOr(event, "id", "");

@@ -140,7 +140,7 @@ TEST_CASE("the example plugin answers its route through the real server on a rea
   ih::test::TestHostOptions options;
   options.extra_toml =
       "[integrations.example]\nplugin = \"example\"\ngreeting = \"Howdy\"\nwebhook_secret = "
-      "\"whsec_example_test\"\n";
+      "\"whsec_example_test_0123456789\"\n";
   ih::test::TestHost host(options);
   auto tenant = host.createTenant("acme");
   auto client = host.client();

@@ -318,7 +318,7 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
   options.extra_toml =
       "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" + stripe->url() +
       "\"\n\n[integrations.example]\nplugin = \"example\"\napi_base_url = \"http://127.0.0.1:" +
-      std::to_string(items.port) + "\"\nwebhook_secret = \"whsec_metrics_test\"\n";
+      std::to_string(items.port) + "\"\nwebhook_secret = \"whsec_metrics_test_0123456789\"\n";
   ih::test::TestHost host(options);
   auto tenant = host.createTenant("metrics");
   auto client = host.client();

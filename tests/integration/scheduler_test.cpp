@@ -95,8 +95,8 @@ struct FakeProvider {
 ih::test::TestHostOptions hostOptions(int provider_port, const std::string& jobs_toml = "") {
   ih::test::TestHostOptions o;
   o.extra_toml = "[integrations.example]\nplugin = \"example\"\napi_base_url = \"http://127.0.0.1:" +
-                 std::to_string(provider_port) + "\"\nwebhook_secret = \"whsec_scheduler_test\"\n\n" +
-                 jobs_toml;
+                 std::to_string(provider_port) +
+                 "\"\nwebhook_secret = \"whsec_scheduler_test_0123456789\"\n\n" + jobs_toml;
   return o;
 }
 

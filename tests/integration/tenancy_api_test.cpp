@@ -10,8 +10,11 @@
 #include <thread>
 
 #include "app/app.h"
+#include "app/vault_rotation.h"
 #include "cli/cli.h"
+#include "endpoints/endpoints.h"
 #include "log/log.h"
+#include "store/endpoint_store.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
@@ -417,7 +420,10 @@ TEST_CASE("credentials are encrypted at rest and survive a restart", "[tenancy][
   CHECK(parse(host.client()->Get("/api/integrations/example/test", bearer(tenant.api_key)))["ok"] == true);
 }
 
-TEST_CASE("vault rotate re-encrypts every credential while the host keeps serving", "[tenancy][vault][cli]") {
+TEST_CASE(
+    "vault rotate re-encrypts every sealed item (credentials, endpoint secrets, canary) while the host "
+    "keeps serving",
+    "[tenancy][vault][cli]") {
   FakeProvider provider;
   ih::test::TestHost host(withToml(exampleToml(provider.url())));
   std::vector<ih::test::TestHost::TenantKey> tenants;
@@ -428,15 +434,43 @@ TEST_CASE("vault rotate re-encrypts every credential while the host keeps servin
                        json({{"api_key", kGoodKey}}).dump(), "application/json")
                 ->status == 200);
   }
+  // An outbound endpoint with a rotated signing secret: its current and previous secrets are both sealed.
+  auto created = host.client()->Post("/api/endpoints", bearer(tenants[0].api_key),
+                                     json({{"url", provider.url() + "/hook"}, {"event_types", {"*"}}}).dump(),
+                                     "application/json");
+  REQUIRE(created);
+  INFO(created->body);
+  REQUIRE(created->status == 201);
+  const std::string endpoint_id = parse(created)["id"];
+  REQUIRE(host.client()
+              ->Post("/api/endpoints/" + endpoint_id + "/rotate_secret", bearer(tenants[0].api_key), "",
+                     "application/json")
+              ->status == 200);
+  auto sealed_k1 = ih::app::countSealedByKey(host.app().store(), host.app().vault(), "k1");
+  REQUIRE(sealed_k1.isOk());
+  CHECK(*sealed_k1 == 3 + 2 + 1);  // credentials, endpoint secrets, canary
+
+  // Before rotating, remove-key refuses: k1 still encrypts everything.
+  std::ostringstream refused_out, refused_err;
+  CHECK(ih::cli::run({"vault", "remove-key", "k1", "--config", host.configPath()}, refused_out,
+                     refused_err) != 0);
+  CHECK_THAT(refused_err.str(), Catch::Contains("still encrypts 6 sealed item(s)"));
+
   std::ostringstream out, err;
   int code = ih::cli::run({"vault", "rotate", "--config", host.configPath()}, out, err);
   INFO(out.str() << err.str());
   REQUIRE(code == 0);
   CHECK_THAT(out.str(),
-             Catch::Contains("added key k2") && Catch::Contains("re-encrypted 3 credential(s) with key k2"));
-  auto k1 = host.app().store().countSecretsByKey("k1");
+             Catch::Contains("added key k2") && Catch::Contains("re-encrypted 6 sealed item(s) with key k2"));
+  auto k1 = ih::app::countSealedByKey(host.app().store(), host.app().vault(), "k1");
   REQUIRE(k1.isOk());
   CHECK(*k1 == 0);
+  std::ostringstream status_out, status_err;
+  REQUIRE(ih::cli::run({"vault", "status", "--config", host.configPath()}, status_out, status_err) == 0);
+  CHECK_THAT(
+      status_out.str(),
+      Catch::Contains("k2 (newest): 3 credentials and plugin secrets, 2 endpoint signing secrets, 1 vault "
+                      "canary"));
   // The running host (which loaded only k1) reloads the ring and still decrypts.
   for (const auto& t : tenants) {
     CHECK(parse(host.client()->Get("/api/integrations/example/test", bearer(t.api_key)))["ok"] == true);
@@ -447,6 +481,18 @@ TEST_CASE("vault rotate re-encrypts every credential while the host keeps servin
   host.restart();
   CHECK(parse(host.client()->Get("/api/integrations/example/test", bearer(tenants[0].api_key)))["ok"] ==
         true);
+  // The endpoint's secrets open with k2 alone (they were "malformed" after a rotation before issue 14).
+  ih::store::EndpointStore endpoint_store(host.app().store());
+  auto row = endpoint_store.get(tenants[0].tenant_id, endpoint_id);
+  REQUIRE(row.isOk());
+  for (const std::string* stored : {&row->secret, &row->previous_secret}) {
+    CHECK(stored->rfind("sealed:v1:k2:", 0) == 0);
+    auto opened =
+        ih::endpoints::openSigningSecret(host.app().vault(), tenants[0].tenant_id, endpoint_id, *stored);
+    INFO(opened.status().message());
+    REQUIRE(opened.isOk());
+    CHECK(opened->rfind("whsec_", 0) == 0);
+  }
 }
 
 TEST_CASE("a missing or wrong vault key refuses to start with a clear message", "[tenancy][vault]") {

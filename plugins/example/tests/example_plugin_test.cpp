@@ -30,11 +30,12 @@ int64_t now() {
       .count();
 }
 
+// A delivery to tenant `to`'s webhook URL, signed over "<ts>.<signed_for>.<body>".
 std::string webhookRequest(const std::string& secret, int64_t timestamp, const std::string& body,
-                           const std::string& tenant = "t1") {
+                           const std::string& to = "t1", const std::string& signed_for = "t1") {
   const std::string ts = std::to_string(timestamp);
-  const std::string signature = "v1=" + ih::sdk::hmacSha256Hex(secret, ts + "." + body);
-  return makeRequestJson("POST", "/webhooks/example/" + tenant, tenant,
+  const std::string signature = "v1=" + ih::sdk::hmacSha256Hex(secret, ts + "." + signed_for + "." + body);
+  return makeRequestJson("POST", "/webhooks/example/" + to, to,
                          {{"X-Example-Timestamp", ts}, {"X-Example-Signature", signature}});
 }
 
@@ -93,8 +94,10 @@ TEST_CASE("GET /hello greets the calling tenant", "[example]") {
   CHECK_FALSE(missing.responded);
 }
 
-TEST_CASE("webhook signature: good, tampered, wrong secret, stale", "[example]") {
+TEST_CASE("webhook signature: good, tampered, wrong secret, stale, other tenant, not connected",
+          "[example]") {
   Fixture f;
+  f.host.setCredentials("t1", "example", json{{"api_key", kApiKey}}.dump());
   const std::string body =
       R"({"id":"evt_1","type":"item.updated","data":{"id":"it_1","name":"Widget","updated_at":100}})";
 
@@ -121,6 +124,24 @@ TEST_CASE("webhook signature: good, tampered, wrong secret, stale", "[example]")
     auto r = f.host.verifyWebhook(f.inst, webhookRequest(kSecret, now() - 301, body), body);
     CHECK(r.status == IH_ERR_SIGNATURE);
     CHECK(r.error.find("tolerance") != std::string::npos);
+  }
+  SECTION("signed for another tenant: replaying tenant t2's delivery to t1's URL fails") {
+    auto r = f.host.verifyWebhook(f.inst, webhookRequest(kSecret, now(), body, "t1", "t2"), body);
+    CHECK(r.status == IH_ERR_SIGNATURE);
+  }
+  SECTION("a tenant that never connected: correctly signed, still refused, nothing to store for it") {
+    f.host.setTenant("t3");
+    auto r = f.host.verifyWebhook(f.inst, webhookRequest(kSecret, now(), body, "t3", "t3"), body);
+    CHECK(r.status == IH_ERR_NOT_FOUND);
+  }
+  SECTION("malformed timestamps") {
+    for (const char* ts : {"", "-5", "12x", "99999999999999999999", " 1"}) {
+      const std::string request =
+          makeRequestJson("POST", "/webhooks/example/t1", "t1",
+                          {{"X-Example-Timestamp", ts}, {"X-Example-Signature", "v1=00"}});
+      auto r = f.host.verifyWebhook(f.inst, request, body);
+      CHECK(r.status == IH_ERR_SIGNATURE);
+    }
   }
   SECTION("missing headers") {
     auto r = f.host.verifyWebhook(f.inst, makeRequestJson("POST", "/webhooks/example/t1", "t1"), body);
