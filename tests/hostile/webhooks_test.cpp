@@ -4,6 +4,7 @@
 #include "hostile_env.h"
 
 #include "stripe_double/stripe_double.h"
+#include "ih/hmac.hpp"
 #include "support/webhook_test_signature.h"
 
 namespace ih::hostile {
@@ -217,6 +218,35 @@ TEST_CASE(
       env.send("PUT", "/api/admin/webhooks/routes/hooks/acct_1", env.admin(), "{\"tenant\":\"\xff\"}"), 400,
       "invalid_json");
   CHECK(env.rowCounts() == before);
+  CHECK(env.healthy());
+}
+
+}  // namespace ih::hostile
+
+namespace ih::hostile {
+
+// The example plugin is the template third parties copy; its config-level secret is shared by every tenant,
+// so its signature covers the tenant in the URL, and a tenant that never connected gets nothing stored.
+TEST_CASE("intake: the example plugin refuses a delivery replayed to another tenant and unconnected tenants",
+          "[hostile][webhooks]") {
+  Env env;
+  env.connectExample(env.a);
+  const std::string body =
+      json{{"id", "evt_example_1"}, {"type", "item.updated"}, {"data", {{"id", "it_1"}, {"updated_at", 1}}}}.dump();
+  const std::string ts = std::to_string(unixSeconds());
+  const auto signedFor = [&](const std::string& tenant) {
+    return Headers{{"X-Example-Timestamp", ts},
+                   {"X-Example-Signature", "v1=" + sdk::hmacSha256Hex(kExampleSecret, ts + "." + tenant + "." + body)}};
+  };
+  const auto before = env.rowCounts();
+  // Signed for A, sent to B's URL (the forgery of issue 14 item 8): the signature does not match.
+  CHECK_ERROR(env.post("/webhooks/example/" + env.b.id, signedFor(env.a.id), body), 400, "invalid_signature");
+  // Correctly signed for B, but B never connected the example integration.
+  CHECK_ERROR(env.post("/webhooks/example/" + env.b.id, signedFor(env.b.id), body), 404, "not_connected");
+  CHECK(env.rowCounts() == before);
+  // A's own delivery is accepted.
+  Answer accepted = env.post("/webhooks/example/" + env.a.id, signedFor(env.a.id), body);
+  CHECK(accepted.status == 200);
   CHECK(env.healthy());
 }
 

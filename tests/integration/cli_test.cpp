@@ -84,6 +84,19 @@ TEST_CASE("config check names the file, key and fix, and exits 3", "[cli][config
   CHECK(ok.out.find("cli_test_secret_value") == std::string::npos);  // masked in the summary
 }
 
+TEST_CASE("serve fails fast on settings the plugin's schema refuses, naming file, key and fix", "[cli][serve]") {
+  TempDir dir;
+  // A webhook secret shorter than the example plugin's minimum (the shipped placeholder was 23 characters).
+  const std::string path =
+      writeConfig(dir, "[integrations.example]\nplugin = \"example\"\nwebhook_secret = \"whsec_example_change\"\n");
+  REQUIRE(ihost({"vault", "init", "--config", path}).code == 0);
+  auto serve = ihost({"serve", "--config", path});
+  CHECK(serve.code != 0);
+  CHECK_THAT(serve.err, Catch::Contains("ihost.toml:") && Catch::Contains("integrations.example.webhook_secret") &&
+                            Catch::Contains("at least 24 characters") && Catch::Contains("config check"));
+  CHECK(serve.err.find("whsec_example_change") == std::string::npos);  // a secret is never echoed
+}
+
 TEST_CASE("vault init, tenants and keys through the CLI", "[cli][tenancy]") {
   TempDir dir;
   std::string config = writeConfig(dir);

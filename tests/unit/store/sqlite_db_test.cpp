@@ -1,4 +1,6 @@
 // The SQLite core under Store: batching, per-task savepoints, draining on close.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -216,4 +218,58 @@ TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts",
   });
   REQUIRE(count.isOk());
   CHECK(*count == next);
+}
+
+TEST_CASE("the database is private and durable: 0700 directory, 0600 files whatever the umask, FULL sync",
+          "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = (dir.path() / "data" / "nested" / "ihost.db").string();
+  const mode_t previous = ::umask(0);  // the most permissive umask: modes must not depend on it
+  {
+    auto db = openDb(path);
+    REQUIRE(db->writeSync(insertItem(1)).isOk());
+    auto synchronous = db->read([](SQLite::Database& c) -> ih::Result<int64_t> {
+      return c.execAndGet("PRAGMA synchronous").getInt64();
+    });
+    REQUIRE(synchronous.isOk());  // a reader's own setting; the writer's is checked below
+    int64_t writer_sync = -1;
+    REQUIRE(db->writeSync([&](SQLite::Database& c) {
+                writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
+                return Status::ok();
+              }).isOk());
+    CHECK(writer_sync == 2);  // FULL: the WAL is fsynced at every commit, before writers are told
+    for (const std::string suffix : {"", "-wal", "-shm"}) {
+      struct stat st {};
+      REQUIRE(::stat((path + suffix).c_str(), &st) == 0);
+      INFO(path + suffix);
+      CHECK((st.st_mode & 0777) == 0600);
+    }
+    for (const auto& d : {dir.path() / "data", dir.path() / "data" / "nested"}) {
+      struct stat st {};
+      REQUIRE(::stat(d.c_str(), &st) == 0);
+      CHECK((st.st_mode & 0777) == 0700);
+    }
+  }
+  // A database an older version left world-readable is tightened when opened.
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  openDb(path);
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  ::umask(previous);
+}
+
+TEST_CASE("synchronous = normal is an explicit opt-in", "[store]") {
+  ih::test::TempDir dir;
+  DbOptions options;
+  options.path = dir.file("ihost.db");
+  options.durable = false;
+  auto db = SqliteDb::open(options, kTestMigrations);
+  REQUIRE(db.isOk());
+  int64_t writer_sync = -1;
+  REQUIRE((*db)->writeSync([&](SQLite::Database& c) {
+               writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
+               return Status::ok();
+             }).isOk());
+  CHECK(writer_sync == 1);
 }
