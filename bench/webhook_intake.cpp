@@ -12,6 +12,7 @@
 //   bench_webhook_intake [--duration S] [--connections N] [--client-threads N] [--server-threads N]
 //                        [--workers N] [--client-process [--client-cpus LIST]]
 //     --floor            post to /healthz instead (answered 405 by the router): HTTP and client cost alone
+//     --synchronous M    [storage] synchronous of the host: full (default: durable on power loss) or normal
 //     --dir DIR          parent of the host's temporary data directory (default /tmp; /dev/shm takes the disk
 //                        out, for comparing CPU per event between builds)
 //     --client-process   run the client as a second process (this binary with --url), optionally pinned
@@ -72,12 +73,13 @@ struct Args {
   std::string integration = "hooks";
   std::string acked_out;
   std::string dir = "/tmp";  // parent of the host's data directory (/dev/shm takes the disk out)
+  std::string synchronous = "full";  // [storage] synchronous
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
-               "       [--server-threads N] [--workers N] [--floor] [--dir DIR]\n"
+               "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
                "       [--client-process [--client-cpus LIST]]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
@@ -106,6 +108,8 @@ Args parseArgs(int argc, char** argv) {
       a.workers = std::stoi(next());
     else if (k == "--dir")
       a.dir = next();
+    else if (k == "--synchronous")
+      a.synchronous = next();
     else if (k == "--client-process")
       a.client_process = true;
     else if (k == "--floor")
@@ -455,7 +459,7 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
-  toml << "\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
        << "[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
        << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
        << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
