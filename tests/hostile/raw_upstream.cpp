@@ -181,9 +181,13 @@ bool RawUpstream::answer(int fd, const std::string& /*method*/, const std::strin
   switch (mode_.load()) {
     case Mode::kNormal:
       return sendAll(fd, answerJson(200, normalBody(target)), stopping_);
-    case Mode::kGarbage:
-      sendAll(fd, std::string("\x16\x03\x01 this is not HTTP at all \x00\xff\r\n\r\n", 38), stopping_);
+    case Mode::kGarbage: {
+      // A TLS record header, text, a NUL and a 0xFF: no HTTP parser may take it. (The length is the literal's:
+      // a hand-counted 38 read past its end, which ASan caught.)
+      static constexpr char kGarbage[] = "\x16\x03\x01 this is not HTTP at all \x00\xff\r\n\r\n";
+      sendAll(fd, std::string(kGarbage, sizeof kGarbage - 1), stopping_);
       return false;
+    }
     case Mode::kHugeBody: {
       if (!sendAll(fd,
                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 536870912\r\n\r\n",
