@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin.h"
+#include "common/clock.h"
 #include "common/json_parse.h"
 #include "common/text.h"
 #include "common/time_text.h"
@@ -67,8 +68,7 @@ struct Run {
   bool finished() const { return finished_at != 0; }
 
   void addLog(std::string_view level, const std::string& message) {
-    log.push_back(
-        {{"at", ih::isoTimeMillis(tenancy::nowMs())}, {"level", level}, {"message", redact(message)}});
+    log.push_back({{"at", ih::isoTimeMillis(nowMs())}, {"level", level}, {"message", redact(message)}});
   }
 
   json toJson() const {
@@ -154,7 +154,7 @@ struct Workflows::Impl {
       json asked = {{"key", key},
                     {"kind", pending["kind"]},
                     {"message", pending["message"]},
-                    {"answered_at", ih::isoTimeMillis(tenancy::nowMs())}};
+                    {"answered_at", ih::isoTimeMillis(nowMs())}};
       if (!secret) asked["answer"] = value;
       run->prompts.push_back(std::move(asked));
       run->addLog("info", secret ? "answered \"" + key + "\" (secret, not shown)"
@@ -181,7 +181,7 @@ struct Workflows::Impl {
       outcome.status = Status::internal(std::string("unhandled exception: ") + error.what());
     }
     std::lock_guard lock(mu);
-    run->finished_at = tenancy::nowMs();
+    run->finished_at = nowMs();
     run->pending = nullptr;
     if (outcome.status.isOk()) {
       json result = outcome.result_json.empty() ? json::object() : parsePluginJson(outcome.result_json);
@@ -216,7 +216,7 @@ struct Workflows::Impl {
 
   // Drops finished runs older than keep_finished and joins their threads. REQUIRES: mu held.
   void pruneLocked(std::vector<std::thread>& to_join) {
-    const int64_t cutoff = tenancy::nowMs() - options.keep_finished.count();
+    const int64_t cutoff = nowMs() - options.keep_finished.count();
     for (auto it = runs.begin(); it != runs.end();) {
       if (it->second->finished() && it->second->finished_at < cutoff) {
         if (auto t = threads.find(it->first); t != threads.end()) {
@@ -282,7 +282,7 @@ struct Workflows::Impl {
     run->tenant_id = who.tenant_id;
     run->integration = id;
     run->action = action;
-    run->started_at = tenancy::nowMs();
+    run->started_at = nowMs();
     run->addLog("info", "started " + action + " on " + id);
 
     std::vector<std::thread> finished_threads;

@@ -3,6 +3,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/json_parse.h"
 #include "common/text.h"
 #include "common/time_text.h"
@@ -338,7 +339,7 @@ class Api {
                     : std::string("check failed");
       }
     }
-    int64_t now = tenancy::nowMs();
+    int64_t now = nowMs();
     (void)ctx_.store->recordHealthCheck(p.tenant_id, in->id(), ok, error, now);
     json out = {{"integration", in->id()}, {"ok", ok}, {"checked_at", ih::isoTimeSeconds(now)}};
     if (!error.empty()) out["error"] = redact(error);
@@ -366,7 +367,7 @@ class Api {
       log::warn("provider-side disconnect failed; local credentials wiped anyway",
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
     }
-    int64_t now = tenancy::nowMs();
+    int64_t now = nowMs();
     store::AuditEntry audit{
         0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", ih::dumpJson(detail), now};
     if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk())

@@ -21,8 +21,10 @@ class IdempotencyCache;
 }
 namespace ih::runtime {
 class Runtime;
+}
+namespace ih::sinks {
 class EventSink;
-}  // namespace ih::runtime
+}
 namespace ih::store {
 class Store;
 }
@@ -44,7 +46,7 @@ struct Context {
   store::Store* store = nullptr;
   vault::Vault* vault = nullptr;
   tenancy::Tenancy* tenancy = nullptr;
-  runtime::EventSink* events = nullptr;
+  sinks::EventSink* events = nullptr;
   records::IdempotencyCache* idempotency = nullptr;  // action results for Idempotency-Key; may be null
 };
 

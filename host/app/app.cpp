@@ -5,6 +5,7 @@
 
 #include "admin/admin.h"
 #include "api/api.h"
+#include "app/metrics_routes.h"
 #include "app/vault_rotation.h"
 #include "common/text.h"
 #include "endpoints/endpoints.h"
@@ -12,7 +13,6 @@
 #include "http/server.h"
 #include "inbox/inbox.h"
 #include "log/log.h"
-#include "metrics/routes.h"
 #include "oauth/oauth.h"
 #include "outbound/client.h"
 #include "plugins/registry.h"

@@ -1,5 +1,5 @@
-// GET /metrics: the global registry in Prometheus text format. Header-only so that ih_metrics does not depend
-// on ih_http (metrics sits below http in the module list); include it where the server is assembled.
+// GET /metrics: the global registry in Prometheus text format. Lives in app/, where the server is assembled:
+// ih_metrics sits below ih_http in the module order (the server counts into it), so it cannot name the server.
 #pragma once
 
 #include "http/server.h"

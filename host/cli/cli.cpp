@@ -20,6 +20,7 @@
 #include "app/app.h"
 #include "app/vault_rotation.h"
 #include "common/text.h"
+#include "common/time_text.h"
 #include "config/config.h"
 #include "inbox/inbox.h"
 #include "log/log.h"
@@ -189,7 +190,8 @@ Result<StoreAndVault> openStoreAndVault(const config::Config& cfg, const config:
   return out;
 }
 
-std::string isoTime(int64_t ms) {
+// "2024-05-01 12:00:00" (UTC), for the CLI's tables.
+std::string humanTime(int64_t ms) {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -457,7 +459,7 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
     out << std::left << std::setw(24) << "ID" << std::setw(32) << "NAME"
         << "CREATED (UTC)\n";
     for (const auto& t : *tenants)
-      out << std::setw(24) << t.id << std::setw(32) << t.name << isoTime(t.created_at) << "\n";
+      out << std::setw(24) << t.id << std::setw(32) << t.name << humanTime(t.created_at) << "\n";
     return kExitOk;
   }
   if (noun == "keys" && (verb == "create" || verb == "list" || verb == "revoke")) {
@@ -498,7 +500,7 @@ int cmdTenantsOrKeys(const Args& args, const config::Environment& env, std::ostr
           << "STATE\n";
       for (const auto& k : *keys) {
         out << std::setw(24) << k.id << std::setw(20) << k.display_prefix << std::setw(10) << k.scopes
-            << std::setw(22) << (k.last_used_at ? isoTime(*k.last_used_at) : "never")
+            << std::setw(22) << (k.last_used_at ? humanTime(*k.last_used_at) : "never")
             << (k.revoked_at ? "revoked" : "active") << "\n";
       }
       return kExitOk;

@@ -1,11 +1,14 @@
 #include "cli/demo_command.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -19,12 +22,12 @@
 
 #include "app/app.h"
 #include "cli/cli.h"
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "common/private_files.h"
 #include "common/text.h"
 #include "config/config.h"
 #include "log/log.h"
-#include "stripe_double/stripe_double.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
 
@@ -35,7 +38,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Test-mode keys the in-process double accepts. They open nothing outside this process.
+// Test-mode keys the demo's double (a child process) accepts. They open nothing outside the demo.
 constexpr char kDemoSecretKey[] = "sk_test_ihostdemo0000000000000001";
 constexpr char kDemoPublishableKey[] = "pk_test_ihostdemo0000000000000001";
 constexpr char kTenantName[] = "demo";
@@ -105,16 +108,86 @@ std::string pluginsDirNextToBinary() {
   return (exe.parent_path() / "plugins").string();
 }
 
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 15];
+// The Stripe test double as a child process: the `stripe-double` executable next to this binary (the host links
+// no test code). It prints {"url":"http://127.0.0.1:N"} once listening; stop() sends SIGTERM and reaps it.
+class DoubleProcess {
+ public:
+  static Result<std::unique_ptr<DoubleProcess>> start(int port) {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const fs::path binary = (ec ? fs::path(".") : exe.parent_path()) / "stripe-double";
+    if (!fs::exists(binary)) {
+      return Status::failedPrecondition("the Stripe test double is not at " + binary.string() +
+                                        " (expected next to the ihost binary); build the ihost_bundle target "
+                                        "(scripts/run.sh does)");
+    }
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0)
+      return Status::internal("cannot create a pipe for the Stripe test double");
+    const std::string port_text = std::to_string(port);
+    const std::string binary_text = binary.string();
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      ::close(out[0]);
+      ::close(out[1]);
+      return Status::internal("cannot start the Stripe test double (fork failed)");
+    }
+    if (pid == 0) {  // child: only async-signal-safe calls until exec
+      ::dup2(out[1], STDOUT_FILENO);
+      ::execl(binary_text.c_str(), binary_text.c_str(), "--port", port_text.c_str(), "--seed-key",
+              kDemoSecretKey, "--webhook-retry-ms", "500,2000,10000", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    auto process = std::unique_ptr<DoubleProcess>(new DoubleProcess(pid));
+    // Its first line, within 10 s: {"url":"…"}. Anything else (it exited, or printed garbage) is a failure.
+    std::string line;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (line.find('\n') == std::string::npos && line.size() < 4096 && Clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buffer[512];
+      const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+      if (n <= 0) break;
+      line.append(buffer, static_cast<size_t>(n));
+    }
+    ::close(out[0]);
+    auto parsed = parseJson(line.substr(0, line.find('\n')));
+    if (!parsed.isOk() || !parsed->is_object() || !(*parsed)["url"].is_string()) {
+      return Status::unavailable("the Stripe test double did not start on 127.0.0.1:" + port_text +
+                                 " (is the port free? pass --double-port N, or 0 for any free port)");
+    }
+    process->url_ = (*parsed)["url"].get<std::string>();
+    return process;
   }
-  return out;
-}
+
+  ~DoubleProcess() { stop(); }
+  DoubleProcess(const DoubleProcess&) = delete;
+  DoubleProcess& operator=(const DoubleProcess&) = delete;
+
+  const std::string& url() const { return url_; }
+
+  // SIGTERM, then up to 5 s for a clean exit, then SIGKILL. Idempotent.
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  explicit DoubleProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_;
+  std::string url_;
+};
 
 std::optional<std::string> unhex(const std::string& text) {
   if (text.size() % 2 != 0) return std::nullopt;
@@ -137,7 +210,8 @@ Status saveSealedKey(vault::Vault& vault, const fs::path& file, const std::strin
                      const std::string& api_key) {
   auto sealed = vault.seal(api_key, {tenant_id, kIntegration, kSealedKeyPurpose});
   if (!sealed.isOk()) return sealed.status();
-  const std::string text = sealed->key_id + " " + hex(sealed->nonce) + " " + hex(sealed->ciphertext) + "\n";
+  const std::string text =
+      sealed->key_id + " " + hexEncode(sealed->nonce) + " " + hexEncode(sealed->ciphertext) + "\n";
   const fs::path tmp = file.string() + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
@@ -397,9 +471,8 @@ Status provision(app::App& host, const fs::path& data_dir, DemoState& st) {
   }
 }
 
-void printReady(std::ostream& out, const app::App& host, const stripe_double::StripeDouble& dbl,
-                const fs::path& data_dir, const DemoState& st, const std::string& admin_token,
-                double seconds) {
+void printReady(std::ostream& out, const app::App& host, const DoubleProcess& dbl, const fs::path& data_dir,
+                const DemoState& st, const std::string& admin_token, double seconds) {
   const std::string url = host.baseUrl();
   char ready[32];
   std::snprintf(ready, sizeof ready, "%.2f", seconds);
@@ -410,7 +483,7 @@ void printReady(std::ostream& out, const app::App& host, const stripe_double::St
       << "  admin token     " << admin_token << "\n"
       << "  tenant          demo (" << st.tenant_id << ")\n"
       << "  tenant API key  " << st.api_key << "   [" << st.key_note << "]\n"
-      << "  Stripe double   " << dbl.url() << "   (in-process test double; test key " << kDemoSecretKey
+      << "  Stripe double   " << dbl.url() << "   (stripe-double test process; test key " << kDemoSecretKey
       << ")\n\n"
       << "What happened:\n"
       << "  Stripe BYOK " << (st.connected_now ? "connected" : "already connected") << " with test keys; "
@@ -482,14 +555,9 @@ int runDemoCommand(const std::vector<std::string>& raw, std::ostream& out, std::
       return kExitFailure;
     }
   }
-  stripe_double::Options double_options;
-  double_options.port = args.double_port;
-  double_options.api_keys = {kDemoSecretKey};
-  double_options.webhook_retry_delays_ms = {500, 2000, 10000};
-  auto dbl = stripe_double::StripeDouble::start(double_options);
+  auto dbl = DoubleProcess::start(args.double_port);
   if (!dbl.isOk()) {
-    err << "ihost demo: cannot start the Stripe test double on 127.0.0.1:" << args.double_port << ": "
-        << dbl.status().message() << " (pass --double-port N, or 0 for any free port)\n";
+    err << "ihost demo: " << dbl.status().message() << "\n";
     return kExitFailure;
   }
 

@@ -1,5 +1,6 @@
-// Interfaces through which plugin calls reach the records store and the event stream. Header-only, so the
-// records and events modules implement them without depending on the runtime.
+// Interfaces through which plugin calls reach the records store, the event stream and the webhook inbox.
+// Header-only and at the bottom of the module order, so records, events and the inbox implement them and the
+// runtime calls them without either depending on the other.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,7 @@
 
 #include "common/status.h"
 
-namespace ih::runtime {
+namespace ih::sinks {
 
 // Where plugin records and events go. Implemented by the records and events modules; thread-safe.
 class RecordSink {
@@ -46,4 +47,4 @@ class InboxSink {
                              std::string_view tenant_id, bool bind) = 0;
 };
 
-}  // namespace ih::runtime
+}  // namespace ih::sinks

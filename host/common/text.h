@@ -24,6 +24,9 @@ char toLowerAscii(char c);
 std::string toLowerAscii(std::string_view text);
 // ASCII-only case-insensitive comparison (HTTP header names, schemes, hex).
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// Percent-encodes every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~), for a URL query value
+// or path segment (uppercase hex).
+std::string urlEncode(std::string_view text);
 bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
 // `text` without leading and trailing spaces, tabs, CR and LF.
 std::string_view trimAscii(std::string_view text);

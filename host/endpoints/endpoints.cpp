@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/text.h"
 #include "endpoints/signature.h"
 #include "events/events.h"
@@ -31,12 +32,6 @@ namespace ih::endpoints {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What an attempt shows the tenant of the receiver's answer: at most `limit` bytes, valid UTF-8 (a cut
 // sequence is dropped), control characters but tab/newline replaced, secrets redacted.

@@ -1,15 +1,21 @@
 // Tenant API for outbound webhook endpoints. See endpoints.h.
 #include <openssl/rand.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include <charconv>
 #include <ctime>
 
+#include "common/clock.h"
 #include "common/json_parse.h"
+#include "common/text.h"
+#include "common/time_text.h"
 #include "endpoints/endpoints.h"
 #include "endpoints/signature.h"
 #include "events/events.h"
+#include "http/params.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "outbound/client.h"
@@ -27,12 +33,6 @@ constexpr size_t kMaxEventTypes = 50;
 constexpr size_t kMaxEventType = 100;
 constexpr int64_t kDefaultAttempts = 20;
 constexpr int64_t kMaxAttempts = 100;
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::string> newEndpointId() {
   unsigned char bytes[12];
@@ -181,22 +181,16 @@ json endpointJson(const store::EndpointRow& e, const std::string* full_secret) {
             {"disabled", e.disabled},
             {"disabled_reason", e.disabled ? json(e.disabled_reason) : json(nullptr)},
             {"secret", full_secret ? *full_secret : std::string("whsec_****")},
-            {"created_at", events::isoTime(e.created_at)},
-            {"updated_at", events::isoTime(e.updated_at)}};
+            {"created_at", isoTimeMillis(e.created_at)},
+            {"updated_at", isoTimeMillis(e.updated_at)}};
   if (!e.previous_secret.empty() && e.previous_secret_expires_at > nowMs()) {
-    j["previous_secret_expires_at"] = events::isoTime(e.previous_secret_expires_at);
+    j["previous_secret_expires_at"] = isoTimeMillis(e.previous_secret_expires_at);
   }
   return j;
 }
 
 std::string dumpJson(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-bool parseInt(const std::string& text, int64_t& out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size() && out >= 0;
 }
 
 class Api {
@@ -301,11 +295,9 @@ class Api {
   void resend(const tenancy::Principal& p, const http::Request& req, http::Response& res) {
     std::string text = req.param("event_id");
     if (text.rfind("evt_", 0) == 0) text = text.substr(4);
-    int64_t event_id = 0;
-    if (!parseInt(text, event_id)) {
-      return http::setError(res, Status::invalidArgument("event id must be evt_<n> or <n>"));
-    }
-    auto delivery = store_.resend(p.tenant_id, req.param("id"), event_id);
+    const auto event_id = parseInt64InRange(text, 0, std::numeric_limits<int64_t>::max());
+    if (!event_id) return http::setError(res, Status::invalidArgument("event id must be evt_<n> or <n>"));
+    auto delivery = store_.resend(p.tenant_id, req.param("id"), *event_id);
     if (!delivery.isOk()) return http::setError(res, delivery.status());
     endpoints_.wake();
     res.json(202, dumpJson({{"object", "delivery"},
@@ -334,23 +326,20 @@ class Api {
   }
 
   void attempts(const tenancy::Principal& p, const http::Request& req, http::Response& res) {
-    int64_t cursor = 0;
-    int64_t limit = kDefaultAttempts;
-    if (req.hasQuery("cursor") && !req.queryValue("cursor").empty() &&
-        !parseInt(req.queryValue("cursor"), cursor)) {
-      return http::setError(res,
-                            Status::invalidArgument("cursor must be the next_cursor of a previous page"));
-    }
-    if (req.hasQuery("limit") &&
-        (!parseInt(req.queryValue("limit"), limit) || limit < 1 || limit > kMaxAttempts)) {
-      return http::setError(res, Status::invalidArgument("limit must be an integer between 1 and 100"));
-    }
+    // An empty cursor is the first page (clients echo next_cursor, which is empty on the last page).
+    const bool first_page = !req.hasQuery("cursor") || req.queryValue("cursor").empty();
+    const auto cursor = first_page
+                            ? std::optional<int64_t>(0)
+                            : http::queryInt(req, res, "cursor", 0, std::numeric_limits<int64_t>::max(), 0);
+    if (!cursor) return;
+    const auto limit = http::queryInt(req, res, "limit", 1, kMaxAttempts, kDefaultAttempts);
+    if (!limit) return;
     if (auto endpoint = store_.get(p.tenant_id, req.param("id")); !endpoint.isOk()) {
       return http::setError(res, endpoint.status());
     }
-    auto rows = store_.listAttempts(p.tenant_id, req.param("id"), cursor, static_cast<size_t>(limit) + 1);
+    auto rows = store_.listAttempts(p.tenant_id, req.param("id"), *cursor, static_cast<size_t>(*limit) + 1);
     if (!rows.isOk()) return http::setError(res, rows.status());
-    const bool has_more = rows->size() > static_cast<size_t>(limit);
+    const bool has_more = rows->size() > static_cast<size_t>(*limit);
     if (has_more) rows->pop_back();
     json data = json::array();
     for (const auto& a : *rows) {
@@ -359,7 +348,7 @@ class Api {
                       {"event_id", "evt_" + std::to_string(a.event_id)},
                       {"delivery_id", a.delivery_id},
                       {"attempt", a.attempt},
-                      {"at", events::isoTime(a.at)},
+                      {"at", isoTimeMillis(a.at)},
                       {"status", a.http_status > 0 ? json(a.http_status) : json(nullptr)},
                       {"succeeded", a.succeeded},
                       {"duration_ms", a.duration_ms},

@@ -1,48 +1,11 @@
 #include "endpoints/signature.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "common/digest.h"
+
 namespace ih::endpoints {
-
-std::string base64Encode(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-namespace {
-
-bool isBase64Character(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-}  // namespace
-
-Result<std::string> base64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return Status::invalidArgument("not base64 (length)");
-  // EVP_DecodeBlock alone takes '=' anywhere ("Qy=L" decoded to garbage) and skips whitespace: check the
-  // alphabet first, with at most two '=' and only at the end.
-  size_t padding = 0;
-  if (text.back() == '=') ++padding;
-  if (text[text.size() - 2] == '=') ++padding;
-  if (padding == 1 && text[text.size() - 2] == '=') return Status::invalidArgument("not base64");
-  for (size_t i = 0; i < text.size() - padding; ++i) {
-    if (!isBase64Character(text[i])) return Status::invalidArgument("not base64");
-  }
-  std::string out(3 * (text.size() / 4), '\0');
-  const int n =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return Status::invalidArgument("not base64");
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
 
 Result<std::string> generateSecret() {
   unsigned char bytes[24];
@@ -68,11 +31,7 @@ std::string sign(std::string_view key, std::string_view msg_id, int64_t timestam
   content += std::to_string(timestamp);
   content += '.';
   content += body;
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &mac_len);
-  return "v1," + base64Encode(std::string_view(reinterpret_cast<char*>(mac), mac_len));
+  return "v1," + base64Encode(hmacSha256(key, content));
 }
 
 bool verify(std::string_view secret, std::string_view msg_id, int64_t timestamp, std::string_view body,

@@ -22,8 +22,4 @@ std::string sign(std::string_view key, std::string_view msg_id, int64_t timestam
 bool verify(std::string_view secret, std::string_view msg_id, int64_t timestamp, std::string_view body,
             std::string_view signature_header);
 
-std::string base64Encode(std::string_view bytes);
-// kInvalidArgument when `text` is not padded standard base64.
-Result<std::string> base64Decode(std::string_view text);
-
 }  // namespace ih::endpoints

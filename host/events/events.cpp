@@ -1,4 +1,5 @@
 #include "events/events.h"
+#include "common/clock.h"
 #include "common/json_parse.h"
 #include "common/time_text.h"
 
@@ -36,17 +37,7 @@ Status checkType(std::string_view type) {
                                  std::to_string(kMaxTypeLength) + " characters), e.g. \"invoice.paid\"");
 }
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
-
-std::string isoTime(int64_t unix_ms) {
-  return ih::isoTimeMillis(unix_ms);
-}
 
 Event fromRow(store::EventRow row) {
   Event e;
@@ -68,7 +59,7 @@ Event fromRow(store::EventRow row) {
   env += ",\"integration\":";
   env += e.integration_id.empty() ? std::string("null") : http::jsonQuote(e.integration_id);
   env += ",\"occurred_at\":\"";
-  env += isoTime(e.occurred_at);
+  env += isoTimeMillis(e.occurred_at);
   env += "\",\"data\":";
   env += e.data_json;
   env += '}';

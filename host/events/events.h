@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
-#include "runtime/sinks.h"
 #include "store/event_store.h"
 
 namespace ih::http {
@@ -40,8 +40,6 @@ struct Event {
 
 // Builds the event (and its envelope) from a stored row.
 Event fromRow(store::EventRow row);
-// "2024-05-01T12:00:00.123Z".
-std::string isoTime(int64_t unix_ms);
 
 struct Options {
   std::chrono::milliseconds keepalive_interval{15000};  // SSE ": keep-alive" comment after this much silence
@@ -83,7 +81,7 @@ class Subscription {
 };
 
 // Thread-safe. Destroy before the Store, and after the HTTP server that serves its routes.
-class Events final : public runtime::EventSink {
+class Events final : public sinks::EventSink {
  public:
   // `store` is borrowed and must outlive this object.
   explicit Events(store::Store& store, Options options = {});

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/text.h"
 #include "events/events.h"
+#include "http/params.h"
 #include "http/server.h"
 #include "log/log.h"
 #include "tenancy/http_auth.h"
@@ -31,10 +34,11 @@ constexpr size_t kDefaultLimit = 100;
 constexpr size_t kMaxLimit = 500;
 constexpr size_t kMaxTypeFilter = 100;
 
+// An event id (a non-negative integer) from a header or query value.
 bool parseCount(const std::string& text, int64_t& out) {
-  if (text.empty()) return false;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return ec == std::errc() && end == text.data() + text.size() && out >= 0;
+  const auto value = parseInt64InRange(text, 0, std::numeric_limits<int64_t>::max());
+  if (value) out = *value;
+  return value.has_value();
 }
 
 bool typeFilter(const http::Request& req, http::Response& res, std::string& out) {
@@ -47,21 +51,16 @@ bool typeFilter(const http::Request& req, http::Response& res, std::string& out)
 }
 
 void poll(Events& events, const tenancy::Principal& p, const http::Request& req, http::Response& res) {
-  int64_t after = 0;
-  int64_t limit = static_cast<int64_t>(kDefaultLimit);
-  if (req.hasQuery("after") && !parseCount(req.queryValue("after"), after)) {
-    return http::setError(res, 400, "invalid_request", "after must be an event id (a non-negative integer)");
-  }
-  if (req.hasQuery("limit") &&
-      (!parseCount(req.queryValue("limit"), limit) || limit < 1 || limit > static_cast<int64_t>(kMaxLimit))) {
-    return http::setError(res, 400, "invalid_request",
-                          "limit must be an integer between 1 and " + std::to_string(kMaxLimit));
-  }
+  const auto after = http::queryInt(req, res, "after", 0, std::numeric_limits<int64_t>::max(), 0);
+  if (!after) return;
+  const auto limit = http::queryInt(req, res, "limit", 1, static_cast<int64_t>(kMaxLimit),
+                                    static_cast<int64_t>(kDefaultLimit));
+  if (!limit) return;
   std::string type;
   if (!typeFilter(req, res, type)) return;
-  auto list = events.list(p.tenant_id, after, type, static_cast<size_t>(limit) + 1);
+  auto list = events.list(p.tenant_id, *after, type, static_cast<size_t>(*limit) + 1);
   if (!list.isOk()) return http::setError(res, list.status());
-  const bool has_more = list->size() > static_cast<size_t>(limit);
+  const bool has_more = list->size() > static_cast<size_t>(*limit);
   if (has_more) list->pop_back();
   std::string body = "{\"object\":\"list\",\"data\":[";
   for (size_t i = 0; i < list->size(); ++i) {
@@ -69,7 +68,7 @@ void poll(Events& events, const tenancy::Principal& p, const http::Request& req,
     body += (*list)[i].envelope;
   }
   body += "],\"next_after\":\"";
-  body += std::to_string(list->empty() ? after : list->back().id);
+  body += std::to_string(list->empty() ? *after : list->back().id);
   body += has_more ? "\",\"has_more\":true}" : "\",\"has_more\":false}";
   res.json(200, std::move(body));
 }

@@ -1,5 +1,6 @@
 // The inbox's dispatch side: worker pool, retries with jitter, dead letter, maintenance (backlog, retention).
 #include "inbox/inbox.h"
+#include "common/clock.h"
 #include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
@@ -44,16 +45,6 @@ int64_t jittered(std::chrono::milliseconds delay, double jitter) {
 }
 
 }  // namespace
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string isoTime(int64_t unix_ms) {
-  return ih::isoTimeMillis(unix_ms);
-}
 
 Options optionsFrom(const config::InboxConfig& config) {
   Options o;

@@ -13,7 +13,7 @@
 //
 // Operator/tenant API (registerRoutes): GET /api/webhooks[/{id}], POST /api/webhooks/{id}/replay (tenant
 // scoped), the same under /api/admin/webhooks (cross-tenant), PUT/DELETE
-// /api/admin/webhooks/routes/{integration}/ {account} (platform routing). GET /metrics is metrics/routes.h.
+// /api/admin/webhooks/routes/{integration}/ {account} (platform routing). GET /metrics is app/metrics_routes.h.
 #pragma once
 
 #include <chrono>
@@ -21,8 +21,8 @@
 #include <memory>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
-#include "runtime/sinks.h"
 #include "store/inbox_store.h"
 
 namespace ih::config {
@@ -61,7 +61,7 @@ struct Options {
 // [inbox] of the config as Options.
 Options optionsFrom(const config::InboxConfig& config);
 
-class Inbox final : public runtime::InboxSink {
+class Inbox final : public sinks::InboxSink {
  public:
   // Borrowed collaborators must outlive the Inbox. Integrations must all be added to `runtime` already (the
   // metrics handles are made per integration here). Starts nothing.
@@ -83,7 +83,7 @@ class Inbox final : public runtime::InboxSink {
   // Wakes an idle worker (intake and replay do it).
   void wake();
 
-  // runtime::InboxSink (sink.cpp): events fed by reconcile jobs, and platform account routing for plugins.
+  // sinks::InboxSink (sink.cpp): events fed by reconcile jobs, and platform account routing for plugins.
   Result<bool> ingest(std::string_view integration_id, std::string_view tenant_id, std::string_view meta_json,
                       std::string_view body) override;
   Status bindAccount(std::string_view integration_id, std::string_view account, std::string_view tenant_id,

@@ -1,12 +1,11 @@
 // POST /webhooks/{integration}[/{tenant}]: verify with the plugin, store durably (dedupe), then acknowledge.
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <optional>
 #include <vector>
 
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "common/text.h"
 #include "http/params.h"
@@ -19,13 +18,6 @@ namespace ih::inbox {
 namespace {
 
 using nlohmann::json;
-
-std::string sha256(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), len);
-}
 
 bool isCallerCredential(std::string_view name) {
   return equalsIgnoreCase(name, "Authorization") || equalsIgnoreCase(name, "Cookie") ||

@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/clock.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
 #include "metrics/metrics.h"
@@ -77,9 +78,5 @@ struct Inbox::Impl {
   store::AttemptOutcome dispatch(store::ClaimedEvent& claimed,
                                  std::map<std::string, int64_t>& applied_in_batch);
 };
-
-// Shared helpers: wall-clock unix milliseconds, and ISO-8601 UTC text of one.
-int64_t nowMs();
-std::string isoTime(int64_t unix_ms);
 
 }  // namespace ih::inbox

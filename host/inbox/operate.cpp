@@ -3,8 +3,10 @@
 
 #include <limits>
 
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "common/text.h"
+#include "common/time_text.h"
 #include "http/params.h"
 #include "inbox/internal.h"
 #include "log/log.h"
@@ -19,16 +21,6 @@ namespace {
 using http::Request;
 using http::Response;
 using nlohmann::json;
-
-std::string hex(std::string_view bytes) {
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 0xF];
-  }
-  return out;
-}
 
 bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
   auto lower = [](std::string_view s) {
@@ -62,18 +54,18 @@ json summaryJson(const store::InboxEvent& e) {
               {"type", e.type},
               {"status", std::string(store::inboxStatusName(e.status))},
               {"attempts", e.attempts},
-              {"received_at", isoTime(e.received_at)},
-              {"updated_at", isoTime(e.updated_at)},
-              {"occurred_at", e.occurred_at > 0 ? json(isoTime(e.occurred_at * 1000)) : json(nullptr)},
+              {"received_at", isoTimeMillis(e.received_at)},
+              {"updated_at", isoTimeMillis(e.updated_at)},
+              {"occurred_at", e.occurred_at > 0 ? json(isoTimeMillis(e.occurred_at * 1000)) : json(nullptr)},
               {"duplicates", e.duplicates},
               {"conflicts", e.conflicts},
               {"last_error", e.last_error.empty() ? json(nullptr) : json(e.last_error)}};
   if (!e.account.empty()) out["account"] = e.account;
   if (!e.object_id.empty()) out["object_id"] = e.object_id;
   if (e.status == store::InboxStatus::kPending || e.status == store::InboxStatus::kFailed) {
-    out["next_attempt_at"] = isoTime(e.next_attempt_at);
+    out["next_attempt_at"] = isoTimeMillis(e.next_attempt_at);
   }
-  if (e.processed_at) out["processed_at"] = isoTime(*e.processed_at);
+  if (e.processed_at) out["processed_at"] = isoTimeMillis(*e.processed_at);
   return out;
 }
 
@@ -148,12 +140,12 @@ void Inbox::registerRoutes(http::Server& server, tenancy::Tenancy& tenancy) {
     if (!attempts.isOk()) return http::setError(res, attempts.status());
     json body = summaryJson(*event);
     body["payload"] = redact(event->payload);
-    body["payload_sha256"] = hex(event->payload_sha256);
+    body["payload_sha256"] = hexEncode(event->payload_sha256);
     body["headers"] = displayHeaders(event->headers_json);
     json list = json::array();
     for (const auto& a : *attempts) {
       list.push_back({{"attempt", a.attempt},
-                      {"started_at", isoTime(a.started_at)},
+                      {"started_at", isoTimeMillis(a.started_at)},
                       {"duration_ms", a.duration_ms},
                       {"ok", a.ok},
                       {"error", a.error.empty() ? json(nullptr) : json(a.error)}});

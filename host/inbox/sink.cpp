@@ -1,9 +1,8 @@
 // The inbox as a service to plugin calls: reconciled events fed in as if received, and platform account
 // routing.
-#include <openssl/evp.h>
-
 #include <nlohmann/json.hpp>
 
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "inbox/inbox.h"
 #include "inbox/internal.h"
@@ -30,10 +29,7 @@ Result<bool> Inbox::ingest(std::string_view integration_id, std::string_view ten
     event.occurred_at = meta["occurred_at"].get<int64_t>();
   }
   event.payload = std::string(body);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
-  event.payload_sha256 = std::string(reinterpret_cast<const char*>(digest), len);
+  event.payload_sha256 = sha256(body);
   event.headers_json = R"({"x-ihost-source":"reconcile"})";
   event.received_at = nowMs();
   event.next_attempt_at = event.received_at;

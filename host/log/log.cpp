@@ -1,6 +1,8 @@
 #include "log/log.h"
 
+#include "common/clock.h"
 #include "common/json_text.h"
+#include "common/time_text.h"
 
 #include <array>
 #include <atomic>
@@ -23,16 +25,7 @@ void appendString(std::string& out, std::string_view s) {
 }
 
 std::string timestamp() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  return isoTimeMillis(nowMs());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Host-side OAuth: state issuing and checking, the start and callback routes. See oauth.h.
 #include "oauth/oauth.h"
 
+#include "common/clock.h"
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "common/text.h"
 #include "common/time_text.h"
@@ -63,12 +65,6 @@ bool isUsableHost(std::string_view host) {
   return true;
 }
 
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string base64Url(std::string_view bytes) {
   static const char* const kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
@@ -93,21 +89,6 @@ std::string base64Url(std::string_view bytes) {
   return out;
 }
 
-std::string sha256(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), len);
-}
-
-std::string hmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
 std::string htmlEscape(std::string_view in) {
   std::string out;
   for (char c : in) {
@@ -129,21 +110,6 @@ std::string htmlEscape(std::string_view in) {
         break;
       default:
         out += c;
-    }
-  }
-  return out;
-}
-
-std::string urlEncode(std::string_view in) {
-  static const char* const kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
     }
   }
   return out;
@@ -186,7 +152,7 @@ void answer(const Request& req, Response& res, int status, std::string_view code
 }  // namespace
 
 struct OAuth::Impl {
-  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, runtime::InboxSink* i, Options o)
+  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, sinks::InboxSink* i, Options o)
       : store(s), oauth_store(s), vault(v), runtime(r), inbox(i), options(std::move(o)) {
     ttl_s.store(options.state_ttl.count());
     // Derived, never stored: HMAC(pepper, label). The pepper never rotates, so states survive restarts.
@@ -435,14 +401,14 @@ struct OAuth::Impl {
   store::OAuthStore oauth_store;
   vault::Vault& vault;
   runtime::Runtime& runtime;
-  runtime::InboxSink* const inbox;
+  sinks::InboxSink* const inbox;
   const Options options;
   std::string key;  // HMAC key, 32 bytes; set once
   std::atomic<int64_t> ttl_s{600};
   std::atomic<int64_t> last_prune_ms{0};
 };
 
-OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::InboxSink* inbox,
+OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, sinks::InboxSink* inbox,
              Options options)
     : impl_(std::make_unique<Impl>(store, vault, runtime, inbox, std::move(options))) {}
 

@@ -29,8 +29,10 @@ class Server;
 }
 namespace ih::runtime {
 class Runtime;
+}
+namespace ih::sinks {
 class InboxSink;
-}  // namespace ih::runtime
+}
 namespace ih::store {
 class Store;
 }
@@ -62,7 +64,7 @@ class OAuth {
  public:
   // `inbox` may be null (no unbinding after a failed save). The connection is stored (and
   // integration.connected emitted) by runtime::Runtime::saveConnection.
-  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, runtime::InboxSink* inbox,
+  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, sinks::InboxSink* inbox,
         Options options);
   ~OAuth();
   OAuth(const OAuth&) = delete;

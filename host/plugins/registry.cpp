@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/digest.h"
 #include "common/json_parse.h"
 #include "common/text.h"
 #include "log/log.h"
@@ -268,13 +269,7 @@ Result<std::string> sha256File(const std::string& path) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), digest, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,

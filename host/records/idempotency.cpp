@@ -1,26 +1,19 @@
 #include "records/idempotency.h"
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <utility>
+
+#include "common/digest.h"
 
 namespace ih::records {
 namespace {
 
 std::string requestHash(std::string_view action, std::string_view request) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  const char separator = '\0';
-  const bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(ctx, action.data(), action.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, &separator, 1) == 1 &&
-                  EVP_DigestUpdate(ctx, request.data(), request.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, digest, &size) == 1;
-  EVP_MD_CTX_free(ctx);
-  if (!ok) return {};
-  return std::string(reinterpret_cast<const char*>(digest), size);
+  std::string input;
+  input.reserve(action.size() + 1 + request.size());
+  input.append(action).push_back('\0');
+  input.append(request);
+  return sha256(input);
 }
 
 std::string slotFor(std::string_view tenant_id, std::string_view integration_id, std::string_view key) {

@@ -7,8 +7,8 @@
 #include <functional>
 #include <string_view>
 
+#include "common/sinks.h"
 #include "common/status.h"
-#include "runtime/sinks.h"
 #include "store/record_store.h"
 
 namespace ih::http {
@@ -24,7 +24,7 @@ namespace ih::records {
 inline constexpr size_t kMaxRecordsPerCall = 50000;
 
 // Thread-safe. Destroy before the Store it was built on.
-class Records final : public runtime::RecordSink {
+class Records final : public sinks::RecordSink {
  public:
   // `store` is borrowed and must outlive this object.
   explicit Records(store::Store& store);

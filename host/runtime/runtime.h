@@ -14,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
 #include "ih/plugin_abi.h"
 #include "plugins/registry.h"
-#include "runtime/sinks.h"
 #include "vault/secure_string.h"
 
 namespace ih::config {
@@ -36,6 +36,10 @@ class Client;
 }
 
 namespace ih::runtime {
+
+using sinks::EventSink;
+using sinks::InboxSink;
+using sinks::RecordSink;
 
 // Borrowed collaborators; all must outlive the Runtime. records/events may be null (the plugin then gets
 // IH_ERR_UNSUPPORTED with a message saying so).

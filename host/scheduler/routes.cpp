@@ -6,6 +6,7 @@
 
 #include "common/json_parse.h"
 #include "common/text.h"
+#include "common/time_text.h"
 #include "events/events.h"
 #include "http/params.h"
 #include "http/server.h"
@@ -19,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 json timeOrNull(std::optional<int64_t> ms) {
-  return ms ? json(events::isoTime(*ms)) : json(nullptr);
+  return ms ? json(isoTimeMillis(*ms)) : json(nullptr);
 }
 
 std::string formatEvery(int64_t seconds) {
@@ -41,7 +42,7 @@ json runJson(const store::JobRun& r) {
             {"trigger", r.trigger},
             {"full", r.full},
             {"status", r.status},
-            {"started_at", events::isoTime(r.started_at)},
+            {"started_at", isoTimeMillis(r.started_at)},
             {"finished_at", timeOrNull(r.finished_at)},
             {"duration_ms", r.finished_at ? json(*r.finished_at - r.started_at) : json(nullptr)},
             {"pages", r.pages},

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/json_parse.h"
 #include "config/config.h"
 #include "log/guard.h"
@@ -39,12 +40,6 @@ void recordRunMetrics(const store::JobRun& run, double seconds) {
   r.histogram("ihost_sync_run_duration_seconds", "Wall time of one sync job run.", labels,
               {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600})
       .observe(seconds);
-}
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string counterKey(std::string_view tenant_id, std::string_view integration_id) {
@@ -209,7 +204,7 @@ std::vector<std::string> declaredStateKeys(const std::string& manifest_json, con
 }  // namespace
 
 struct Scheduler::Impl {
-  Impl(Scheduler& owner, runtime::Runtime& runtime, store::Store& store, runtime::EventSink* events,
+  Impl(Scheduler& owner, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events,
        RunCounter* counter)
       : owner(owner),
         runtime(runtime),
@@ -231,7 +226,7 @@ struct Scheduler::Impl {
   Scheduler& owner;
   runtime::Runtime& runtime;
   store::Store& store;
-  runtime::EventSink* const events;
+  sinks::EventSink* const events;
   RunCounter* const counter;
   std::vector<JobInfo> jobs;  // set once in create()
 
@@ -425,13 +420,13 @@ struct Scheduler::Impl {
 };
 
 Scheduler::Scheduler(Options options, runtime::Runtime& runtime, store::Store& store,
-                     runtime::EventSink* events, RunCounter* counter)
+                     sinks::EventSink* events, RunCounter* counter)
     : options_(std::move(options)),
       history_(store),
       impl_(std::make_unique<Impl>(*this, runtime, store, events, counter)) {}
 
 Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& config, runtime::Runtime& runtime,
-                                                     store::Store& store, runtime::EventSink* events,
+                                                     store::Store& store, sinks::EventSink* events,
                                                      RunCounter* counter, Options options) {
   if (options.holder.empty()) options.holder = defaultHolder();
   if (options.lease_ttl < std::chrono::milliseconds(300)) options.lease_ttl = std::chrono::milliseconds(300);

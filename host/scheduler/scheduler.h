@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
-#include "runtime/sinks.h"
 #include "store/scheduler_store.h"
 
 namespace ih::config {
@@ -56,14 +56,14 @@ std::string_view triggerName(Trigger trigger);  // "schedule" | "manual" | "cli"
 // Counts the record pages and rows plugins write while a run watches their (tenant, integration): a
 // RecordSink decorator placed between the runtime and the records module (Dependencies::records), so runs
 // report progress while they run, not only from the plugin's final result. Thread-safe.
-class RunCounter final : public runtime::RecordSink {
+class RunCounter final : public sinks::RecordSink {
  public:
   struct Tally {
     std::atomic<int64_t> pages{0};  // upsert / commit calls
     std::atomic<int64_t> rows{0};   // records in them
   };
   // `inner` is borrowed and must outlive this object.
-  explicit RunCounter(runtime::RecordSink& inner) : inner_(inner) {}
+  explicit RunCounter(sinks::RecordSink& inner) : inner_(inner) {}
   // Writes of (tenant, integration) are counted into the tally for as long as it is alive.
   std::shared_ptr<Tally> watch(std::string_view tenant_id, std::string_view integration_id);
 
@@ -78,7 +78,7 @@ class RunCounter final : public runtime::RecordSink {
  private:
   void count(std::string_view tenant_id, std::string_view integration_id, std::string_view records_json);
 
-  runtime::RecordSink& inner_;
+  sinks::RecordSink& inner_;
   std::mutex mu_;
   std::map<std::string, std::vector<std::weak_ptr<Tally>>, std::less<>> watchers_;  // GUARDED_BY(mu_)
 };
@@ -127,7 +127,7 @@ class Scheduler {
   // must outlive the Scheduler; `events` and `counter` may be null (no events; progress only from the
   // plugin's result JSON).
   static Result<std::unique_ptr<Scheduler>> create(const config::Config& config, runtime::Runtime& runtime,
-                                                   store::Store& store, runtime::EventSink* events,
+                                                   store::Store& store, sinks::EventSink* events,
                                                    RunCounter* counter, Options options = {});
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
@@ -164,7 +164,7 @@ class Scheduler {
   struct Impl;  // Boost.Asio machinery, private to scheduler.cpp
 
  private:
-  Scheduler(Options options, runtime::Runtime& runtime, store::Store& store, runtime::EventSink* events,
+  Scheduler(Options options, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events,
             RunCounter* counter);
   const Options options_;
   store::SchedulerStore history_;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <utility>
 
+#include "common/clock.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -218,7 +219,7 @@ Result<EndpointRow> EndpointStore::update(std::string_view tenant_id, std::strin
       }
       r.disabled = *update.disabled;
     }
-    r.updated_at = nowMillis();
+    r.updated_at = nowMs();
     SQLite::Statement q(
         db,
         "UPDATE endpoints SET url = ?, description = ?, event_types = ?, disabled = ?, "
@@ -320,7 +321,7 @@ Result<EndpointRow> EndpointStore::rotateSecret(std::string_view tenant_id, std:
                         "secret = ?, updated_at = ? WHERE tenant_id = ? AND id = ?");
     q.bind(1, previous_expires_at);
     bindText(q, 2, new_secret);
-    q.bind(3, nowMillis());
+    q.bind(3, nowMs());
     bindText(q, 4, tenant_id);
     bindText(q, 5, endpoint_id);
     q.exec();
@@ -345,7 +346,7 @@ Result<DeliveryRow> EndpointStore::resend(std::string_view tenant_id, std::strin
     bindText(e, 1, tenant_id);
     e.bind(2, event_id);
     if (!e.executeStep()) return Status::notFound("no event " + std::to_string(event_id));
-    const int64_t now = nowMillis();
+    const int64_t now = nowMs();
     SQLite::Statement q(db,
                         "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
                         "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
@@ -379,7 +380,7 @@ Result<size_t> EndpointStore::recover(std::string_view tenant_id, std::string_vi
       return Status::failedPrecondition("endpoint " + std::string(endpoint_id) +
                                         " is disabled; enable it first (PATCH {\"disabled\": false})");
     }
-    const int64_t now = nowMillis();
+    const int64_t now = nowMs();
     SQLite::Statement q(
         db,
         "UPDATE endpoint_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
@@ -572,7 +573,7 @@ Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, 
     bindText(log, 10, a.response);
     log.exec();
 
-    const int64_t now = nowMillis();
+    const int64_t now = nowMs();
     const char* status = a.succeeded ? "succeeded" : (outcome.retry_at ? "pending" : "failed");
     SQLite::Statement d(db,
                         "UPDATE endpoint_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
@@ -633,7 +634,7 @@ Result<size_t> EndpointStore::releaseClaims() {
     SQLite::Statement q(db,
                         "UPDATE endpoint_deliveries SET status = 'pending', updated_at = ? WHERE status = "
                         "'sending'");
-    q.bind(1, nowMillis());
+    q.bind(1, nowMs());
     q.exec();
     changed = static_cast<size_t>(db.getChanges());
     return Status::ok();

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "common/clock.h"
 #include "log/log.h"
 #include "store/inbox_store.h"
 #include "store/payload_codec.h"
@@ -309,7 +310,7 @@ Status InboxStore::setRoute(std::string_view integration_id, std::string_view ac
   if (integration_id.empty() || account.empty() || tenant_id.empty()) {
     return Status::invalidArgument("a webhook route needs an integration, an account and a tenant");
   }
-  int64_t now = nowMillis();
+  int64_t now = nowMs();
   return db_.writeSync([&](SQLite::Database& db) {
     SQLite::Statement q(
         db,

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "common/clock.h"
 #include "log/log.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -183,7 +184,7 @@ Status RecordStore::write(std::string_view tenant_id, std::string_view integrati
       bindRef(p, 2, integration);
       bindRef(p, 3, state_key);
       p.bind(4, state[1].data(), static_cast<int>(state[1].size()));
-      p.bind(5, nowMillis());
+      p.bind(5, nowMs());
       p.exec();
       p.tryReset();
       p.clearBindings();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/clock.h"
 #include "common/private_files.h"
 #include "log/guard.h"
 #include "log/log.h"
@@ -98,7 +99,7 @@ Result<int> applyMigrations(SQLite::Database& db, const std::string& path,
                                "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)");
       record.bind(1, next->version);
       bindText(record, 2, next->name);
-      record.bind(3, nowMillis());
+      record.bind(3, nowMs());
       record.exec();
       db.exec("COMMIT");
     } catch (const SQLite::Exception& e) {
@@ -126,12 +127,6 @@ Status statusFromSqlite(const SQLite::Exception& e) {
     return Status::unavailable(std::string("database is busy: ") + e.what());
   }
   return Status::internal(std::string("sqlite: ") + e.what());
-}
-
-int64_t nowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string columnBytes(const SQLite::Column& column) {

@@ -152,8 +152,6 @@ class SqliteDb {
 // kInternal. The message is SQLite's own (it never contains bound values).
 Status statusFromSqlite(const SQLite::Exception& e);
 
-// Current time as unix milliseconds.
-int64_t nowMillis();
 // `s` in double quotes, for messages naming a row ("tenant \"acme\" already exists").
 inline std::string inQuotes(std::string_view s) {
   return '"' + std::string(s) + '"';

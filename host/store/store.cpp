@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "common/clock.h"
 #include "log/log.h"
 #include "store/sqlite_db.h"
 
@@ -206,7 +207,7 @@ Status Store::putState(std::string_view tenant_id, std::string_view integration_
     bindText(q, 2, integration_id);
     bindText(q, 3, key);
     bindBlob(q, 4, value);
-    q.bind(5, nowMillis());
+    q.bind(5, nowMs());
     q.exec();
     return Status::ok();
   });
@@ -229,7 +230,7 @@ Status Store::putMeta(std::string_view key, std::string_view value) {
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
     bindText(q, 1, key);
     bindBlob(q, 2, value);
-    q.bind(3, nowMillis());
+    q.bind(3, nowMs());
     q.exec();
     return Status::ok();
   });

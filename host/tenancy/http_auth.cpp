@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/clock.h"
 #include "log/log.h"
 
 namespace ih::tenancy {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "common/clock.h"
+#include "common/digest.h"
 #include "common/text.h"
 #include "log/log.h"
 #include "vault/vault.h"
@@ -64,10 +66,9 @@ Result<std::string_view> bearerToken(std::string_view header) {
 }
 
 bool constantTimeEqualsDigest(std::string_view a, std::string_view b) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
-  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
-  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+  const std::string da = sha256(a);
+  const std::string db = sha256(b);
+  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
 Result<std::string> randomId(std::string_view prefix) {
@@ -77,12 +78,6 @@ Result<std::string> randomId(std::string_view prefix) {
 }
 
 }  // namespace
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool Principal::hasScope(std::string_view scope) const {
   if (admin) return true;

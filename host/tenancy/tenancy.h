@@ -78,7 +78,4 @@ class Tenancy {
   std::map<std::string, int64_t> last_touch_ms_;  // GUARDED_BY(touch_mu_): throttles last-used writes
 };
 
-// Milliseconds since the epoch.
-int64_t nowMs();
-
 }  // namespace ih::tenancy

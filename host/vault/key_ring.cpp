@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "common/digest.h"
 #include "common/private_files.h"
 
 namespace ih::vault {
@@ -33,16 +34,6 @@ constexpr std::string_view kFileHeader =
     "decrypted.\n"
     "# The last [[keys]] entry is the newest: new credentials are encrypted with it. Add one with\n"
     "# \"ihost vault rotate\"; remove an old one only after every credential was re-encrypted.\n";
-
-std::string hmacSha256(std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int out_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &out_len);
-  std::string result(reinterpret_cast<const char*>(out), out_len);
-  OPENSSL_cleanse(out, sizeof(out));
-  return result;
-}
 
 std::string errnoText(int err) {
   return std::strerror(err);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/digest.h"
+
 namespace ih::vault {
 
 SecureString::SecureString(std::string_view bytes) {
@@ -77,50 +79,16 @@ Result<SecureString> randomBytes(size_t n) {
 }
 
 SecureString base64Encode(std::string_view bytes) {
-  if (bytes.empty()) return {};
-  // EVP_EncodeBlock writes 4 characters per 3 bytes plus a NUL.
-  SecureString buffer = SecureString::zeroed(4 * ((bytes.size() + 2) / 3) + 1);
-  int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(buffer.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  return SecureString(buffer.view().substr(0, static_cast<size_t>(written)));
+  SecureString out = SecureString::zeroed(ih::base64EncodedLength(bytes.size()));
+  ih::base64EncodeTo(bytes, out.data());
+  return out;
 }
-
-namespace {
-
-bool isBase64AlphabetChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-}  // namespace
 
 Result<SecureString> base64Decode(std::string_view text) {
-  if (text.empty()) return SecureString();
-  if (text.size() % 4 != 0) return Status::invalidArgument("not valid base64: length is not a multiple of 4");
-  if (text.size() > static_cast<size_t>(INT_MAX))
-    return Status::invalidArgument("not valid base64: too long");
-  size_t padding = 0;
-  if (text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  for (size_t i = 0; i < text.size() - padding; ++i) {
-    if (!isBase64AlphabetChar(text[i])) {
-      return Status::invalidArgument("not valid base64: unexpected character at position " +
-                                     std::to_string(i));
-    }
-  }
   SecureString buffer = SecureString::zeroed(3 * (text.size() / 4));
-  int decoded =
-      EVP_DecodeBlock(reinterpret_cast<unsigned char*>(buffer.data()),
-                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (decoded < 0 || static_cast<size_t>(decoded) < padding)
-    return Status::invalidArgument("not valid base64");
-  // EVP_DecodeBlock counts the zero bytes that padding stands for; drop them.
-  SecureString out(buffer.view().substr(0, static_cast<size_t>(decoded) - padding));
-  // Canonical form only: re-encoding must give the input back (rejects non-zero trailing bits).
-  if (base64Encode(out.view()).view() != text) {
-    return Status::invalidArgument("not valid base64: non-canonical encoding");
-  }
-  return out;
+  auto written = ih::base64DecodeTo(text, buffer.data());
+  if (!written.isOk()) return written.status();
+  return SecureString(buffer.view().substr(0, *written));
 }
 
 Result<SecureString> randomToken(std::string_view prefix, size_t bytes) {

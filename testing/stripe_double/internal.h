@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/text.h"
 #include "stripe_double/stripe_double.h"
 
 namespace ih::stripe_double {
@@ -28,7 +29,7 @@ namespace detail {
 // application/x-www-form-urlencoded with bracket notation -> nested JSON (all leaves are strings).
 json parseForm(std::string_view body);
 std::string urlDecode(std::string_view in, bool plus_as_space);
-std::string urlEncode(std::string_view in);
+using ih::urlEncode;  // common/text.h
 std::string hmacSha256Hex(std::string_view key, std::string_view message);
 // Random base62 string; thread-safe.
 std::string randomTail(size_t length);

@@ -90,21 +90,6 @@ std::string urlDecode(std::string_view in, bool plus_as_space) {
   return out;
 }
 
-std::string urlEncode(std::string_view in) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
-
 json parseForm(std::string_view body) {
   json root = json::object();
   size_t pos = 0;

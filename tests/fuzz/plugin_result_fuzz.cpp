@@ -22,7 +22,7 @@
 
 namespace {
 
-class CheckingRecords final : public ih::runtime::RecordSink {
+class CheckingRecords final : public ih::sinks::RecordSink {
  public:
   ih::Status upsert(std::string_view, std::string_view, std::string_view model,
                     std::string_view records_json) override {
@@ -39,7 +39,7 @@ class CheckingRecords final : public ih::runtime::RecordSink {
   }
 };
 
-class CheckingEvents final : public ih::runtime::EventSink {
+class CheckingEvents final : public ih::sinks::EventSink {
  public:
   ih::Status emit(std::string_view, std::string_view, std::string_view type,
                   std::string_view data_json) override {

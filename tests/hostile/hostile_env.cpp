@@ -162,15 +162,6 @@ Answer rawRequest(int port, const std::string& method, const std::string& target
   return rawBytes(port, request, timeout);
 }
 
-bool eventually(const std::function<bool()>& check, std::chrono::milliseconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return check();
-}
-
 std::string repeat(std::string_view unit, size_t times) {
   std::string out;
   out.reserve(unit.size() * times);

@@ -27,6 +27,7 @@
 
 #include "raw_upstream.h"
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
 
@@ -61,9 +62,7 @@ Answer rawRequest(int port, const std::string& method, const std::string& target
 Answer rawBytes(int port, const std::string& bytes,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
-// Polls `check` every 20 ms until it holds or `limit` passes; returns its last value.
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(15));
+using test::eventually;  // support/eventually.h
 
 std::string repeat(std::string_view unit, size_t times);
 // '[' * depth then ']' * depth.

@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
@@ -24,15 +25,7 @@ using nlohmann::json;
 constexpr char kKey[] = "sk_test_ihostconsoleworkflow00001";
 constexpr char kPk[] = "pk_test_ihostconsoleworkflow00001";
 
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 httplib::Headers asTenant(const std::string& admin_token, const std::string& tenant) {
   return {{"Authorization", "Bearer " + admin_token}, {"X-Ihost-Tenant", tenant}};

@@ -10,11 +10,12 @@
 #include <sstream>
 #include <thread>
 
+#include "app/metrics_routes.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
-#include "metrics/routes.h"
 #include "store/inbox_store.h"
 #include "store/store.h"
+#include "support/eventually.h"
 #include "support/test_host.h"
 #include "support/webhook_test_signature.h"
 
@@ -108,15 +109,7 @@ std::string event(const std::string& id, const json& extra = json::object()) {
   return e.dump();
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using ih::test::eventually;
 
 json adminEvent(Harness& h, int64_t id) {
   return h.getJson("/api/admin/webhooks/" + std::to_string(id), kAdminToken);

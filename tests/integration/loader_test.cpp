@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/cli.h"
 #include "plugins/registry.h"
@@ -182,4 +184,31 @@ TEST_CASE("ihost plugins list shows ABI version, capabilities and refusals", "[l
   auto j = nlohmann::json::parse(json_out.str());
   CHECK(j["loaded"].size() == 2);
   CHECK(j["refused"].size() == 1);
+}
+
+// A plugin's dynamic symbol table is its ABI: exactly ih_plugin_entry. Anything else (template instances,
+// the Stripe helpers) could bind to another plugin's or the host's copy of the same symbol.
+TEST_CASE("every shipped plugin exports ih_plugin_entry and nothing else (nm -D)", "[loader]") {
+  size_t checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(IH_PLUGIN_DIR)) {
+    if (entry.path().extension() != ".so") continue;
+    const std::string command = "nm -D --defined-only '" + entry.path().string() + "' 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    std::string output;
+    char buffer[4096];
+    while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
+      output.append(buffer, n);
+    REQUIRE(::pclose(pipe) == 0);
+    std::vector<std::string> symbols;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) {
+      const auto space = line.rfind(' ');
+      if (space != std::string::npos) symbols.push_back(line.substr(space + 1));
+    }
+    INFO(entry.path().filename().string() << ":\n" << output);
+    CHECK(symbols == std::vector<std::string>{"ih_plugin_entry"});
+    ++checked;
+  }
+  CHECK(checked >= 3);  // example, stripe_byok, stripe_connect
 }

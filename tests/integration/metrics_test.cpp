@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/test_host.h"
 #include "vault/vault.h"
 
@@ -295,15 +296,7 @@ struct ItemsProvider {
   }
 };
 
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 }  // namespace
 
@@ -481,7 +474,7 @@ TEST_CASE("metrics: the strict parser rejects malformed expositions", "[metrics]
       "a 1\n",                                               // sample before TYPE
       "# TYPE a counter\na{x=\"bad\\q\"} 1\n",               // unknown escape
       "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",  // not
-                                                                                                  // cumulative
+      // cumulative
       "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n",  // no +Inf
       "# TYPE a counter\n# TYPE b counter\na 1\n",                       // family not contiguous
   };

@@ -19,6 +19,7 @@
 #include "scheduler/scheduler.h"
 #include "store/scheduler_store.h"
 #include "store/store.h"
+#include "support/eventually.h"
 #include "support/test_host.h"
 #include "vault/vault.h"
 
@@ -161,15 +162,7 @@ struct SchedulerHost {
   }
 };
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 8s) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using ih::test::eventually;
 
 }  // namespace
 

@@ -32,6 +32,7 @@
 #include "cli/setup_command.h"
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/stripe_fixture.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
@@ -220,14 +221,7 @@ struct Env {
     REQUIRE(seen_);                                                                 \
   } while (0)
 
-bool eventually(const std::function<bool()>& check, milliseconds limit = seconds(10)) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
@@ -76,15 +77,7 @@ struct Env {
   }
 };
 
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 int64_t now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())

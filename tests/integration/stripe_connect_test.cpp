@@ -22,6 +22,7 @@
 #include "inbox/inbox.h"
 #include "oauth/oauth.h"
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/test_host.h"
 
 namespace {
@@ -33,15 +34,7 @@ constexpr char kPlatformKey[] = "sk_test_ihostconnectplatform0001";
 constexpr char kClientId[] = "ca_ihostdoubleplatform0001";  // the double's default platform client
 constexpr char kSuccessUrl[] = "https://app.example.com/settings/stripe";
 
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 struct Url {
   std::string base;    // scheme://host:port

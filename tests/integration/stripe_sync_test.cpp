@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "stripe_double/stripe_double.h"
+#include "support/eventually.h"
 #include "support/stripe_fixture.h"
 #include "support/test_host.h"
 
@@ -35,15 +36,7 @@ constexpr char kKey[] = "sk_test_ihostsyncintegration00001";
 constexpr char kKey2[] = "sk_test_ihostsyncintegration00002";
 constexpr char kPk[] = "pk_test_ihostsyncintegration00001";
 
-bool eventually(const std::function<bool()>& check,
-                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return check();
-}
+using ih::test::eventually;
 
 std::unique_ptr<StripeDouble> startDouble() {
   return ih::test::startStripeDouble(kKey, {200});

@@ -1,5 +1,6 @@
 /*
- * ihost plugin ABI, version 1.2 — the only contract between the ihost server and a provider plugin.
+ * ihost plugin ABI, version 1.3 (IH_ABI_MAJOR.IH_ABI_MINOR below): the only contract between the ihost server
+ * and a provider plugin.
  *
  * Conventions
  * -----------
@@ -11,22 +12,22 @@
  *   A minor version only appends fields at the end of structs; every struct that crosses the boundary starts
  *   with `uint32_t struct_size`, and a reader never touches a field that lies beyond the size it was given.
  * - Strings and byte buffers are `ih_str` views: `{ptr, len}`, not NUL-terminated, UTF-8 for text, raw bytes
- * for bodies (webhook signatures are computed over exact bytes). A view passed as an argument is BORROWED:
- * valid only until the function it was passed to returns. Copy what you keep.
+ *   for bodies (webhook signatures are computed over exact bytes). A view passed as an argument is BORROWED:
+ *   valid only until the function it was passed to returns. Copy what you keep.
  * - Metadata (HTTP method, path, headers, query, tenant, config) travels as JSON text in an `ih_str`.
  * - Ownership: nobody frees the other side's memory. Results flow back through host calls that COPY their
  *   arguments (`respond`, `set_result`, `set_error`, `credentials_put`, ...). When the host hands the plugin
- * a buffer (`ih_buf*`), the plugin reads it with `buf_view` and releases it with `buf_free`.
+ *   a buffer (`ih_buf*`), the plugin reads it with `buf_view` and releases it with `buf_free`.
  * - Handles: `ih_plugin` is the plugin's own opaque instance (one per configured integration, created by
  *   `create`, released by `destroy`). `ih_call` is the host's opaque per-call context: it names the tenant
- * and integration the call serves, so every host service is scoped by the host, never by the plugin. An
+ *   and integration the call serves, so every host service is scoped by the host, never by the plugin. An
  *   `ih_call*` is valid only during the handler invocation that received it. From ABI 1.3 a handler may also
  *   use it from threads it starts (e.g. to commit one sync page while fetching the next) provided they finish
  *   before the handler returns; `last_error` is then per thread. `set_result`, `set_error`, `respond` and
  *   `prompt` belong to the handler's own thread.
  * - Errors: every fallible function returns an `ih_status` (0 = IH_OK). A handler that fails returns a
- * non-zero status and should call `set_error` with a human-readable message (no secrets). Host services
- * return a status and, on failure, a message retrievable with `last_error`.
+ *   non-zero status and should call `set_error` with a human-readable message (no secrets). Host services
+ *   return a status and, on failure, a message retrievable with `last_error`.
  * - Threading: host services are thread-safe. Handlers of one instance may run concurrently on different
  *   threads (each with its own `ih_call`) unless the descriptor sets IH_FLAG_SERIALIZE. A job never overlaps
  *   itself for the same tenant. `create` and `destroy` are never concurrent with any other call on the

@@ -20,6 +20,7 @@
 #include "outbound/client.h"
 #include "store/endpoint_store.h"
 #include "store/store.h"
+#include "support/eventually.h"
 #include "support/temp_dir.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -184,16 +185,5 @@ struct EndpointsHost {
     return call("POST", t, "/api/endpoints", {{"url", url}, {"event_types", types}}, 201);
   }
 };
-
-// Polls `condition` every 10 ms until it holds or `timeout` passes.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return condition();
-}
 
 }  // namespace ih::test

@@ -2,6 +2,7 @@
 // and the event type filter.
 #include <catch2/catch.hpp>
 
+#include "common/digest.h"
 #include "endpoints/signature.h"
 #include "store/endpoint_store.h"
 

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/time_text.h"
 #include "events/events.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
@@ -77,7 +78,7 @@ TEST_CASE("events are validated, stored and listed with after and a type prefix"
   REQUIRE(after->size() == 1);
   CHECK(events.list("t2", 0, "", 100)->size() == 1);
   CHECK(*events.lastId("t1") == all->back().id);
-  CHECK(ih::events::isoTime(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(ih::isoTimeMillis(0) == "1970-01-01T00:00:00.000Z");
 }
 
 TEST_CASE("live subscribers get their tenant's matching events in id order", "[events]") {
