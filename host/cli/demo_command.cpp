@@ -139,7 +139,8 @@ class DoubleProcess {
       ::_exit(127);
     }
     ::close(out[1]);
-    auto process = std::unique_ptr<DoubleProcess>(new DoubleProcess(pid));
+    // The read end stays open while the double runs: a later line on its stdout must not kill it (SIGPIPE).
+    auto process = std::unique_ptr<DoubleProcess>(new DoubleProcess(pid, out[0]));
     // Its first line, within 10 s: {"url":"…"}. Anything else (it exited, or printed garbage) is a failure.
     std::string line;
     const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -151,7 +152,6 @@ class DoubleProcess {
       if (n <= 0) break;
       line.append(buffer, static_cast<size_t>(n));
     }
-    ::close(out[0]);
     auto parsed = parseJson(line.substr(0, line.find('\n')));
     if (!parsed.isOk() || !parsed->is_object() || !(*parsed)["url"].is_string()) {
       return Status::unavailable("the Stripe test double did not start on 127.0.0.1:" + port_text +
@@ -169,6 +169,10 @@ class DoubleProcess {
 
   // SIGTERM, then up to 5 s for a clean exit, then SIGKILL. Idempotent.
   void stop() {
+    if (stdout_fd_ >= 0) {
+      ::close(stdout_fd_);
+      stdout_fd_ = -1;
+    }
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     for (int i = 0; i < 100; ++i) {
@@ -184,8 +188,9 @@ class DoubleProcess {
   }
 
  private:
-  explicit DoubleProcess(pid_t pid) : pid_(pid) {}
+  DoubleProcess(pid_t pid, int stdout_fd) : pid_(pid), stdout_fd_(stdout_fd) {}
   pid_t pid_;
+  int stdout_fd_;
   std::string url_;
 };
 
