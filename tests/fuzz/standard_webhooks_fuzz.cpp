@@ -7,16 +7,21 @@
 #include <optional>
 #include <string>
 
+#include "common/digest.h"
 #include "endpoints/signature.h"
 #include "fuzz_check.h"
 
 namespace {
 
 using namespace ih::endpoints;
+using ih::base64Decode;
+using ih::base64Encode;
 
-// RFC 4648 section 4 with padding; like the common decoders, non-zero bits after the last byte are ignored.
+// RFC 4648 section 4 with padding, strict as section 3.5 allows: the bits after the last byte must be zero
+// (one value, one text), as ih::base64Decode (common/digest.h) promises.
 std::optional<std::string> referenceBase64Decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  if (text.empty()) return std::string();
+  if (text.size() % 4 != 0) return std::nullopt;
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -41,6 +46,7 @@ std::optional<std::string> referenceBase64Decode(std::string_view text) {
       out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
     }
   }
+  if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical
   return out;
 }
 
