@@ -178,7 +178,8 @@ int main(int argc, char** argv) {
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n"
        << "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[outbound]\nallow_networks = [\"127.0.0.0/8\"]\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
+       << "[log]\nlevel = \"warn\"\n\n[outbound]\nallow_networks = "
+          "[\"127.0.0.0/8\"]\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
        << double_url << "\"\nrate_limit_per_s = " << args.rate
        << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
        << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
@@ -201,16 +202,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  // A scheduler of its own, as `ihost sync run` builds one (the lease keeps it apart from the App's).
-  ih::scheduler::Options sched_options;
-  sched_options.workers = 1;
-  auto made = ih::scheduler::Scheduler::create(app->config(), app->runtime(), app->store(), &app->events(),
-                                               nullptr, sched_options);
-  if (!made.isOk()) {
-    std::fprintf(stderr, "scheduler: %s\n", made.status().message().c_str());
-    return 1;
-  }
-  std::unique_ptr<ih::scheduler::Scheduler> scheduler = std::move(*made);
+  // The App's scheduler, as `ihost sync run` uses it.
+  ih::scheduler::Scheduler* scheduler = &app->scheduler();
   std::printf("host: peak RSS before the backfill %.1f MB\n", peakRssMb());
   std::fflush(stdout);
 
@@ -273,7 +266,6 @@ int main(int argc, char** argv) {
   }
   std::printf("peak RSS of this process after the checks (incl. the verify pass): %.1f MB\n", peakRssMb());
   scheduler->stop();
-  scheduler.reset();
   app->stop();
   app.reset();
   close(wait_pipe[1]);

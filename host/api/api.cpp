@@ -15,6 +15,7 @@
 #include "records/idempotency.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
+#include "tenancy/connections.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -307,7 +308,8 @@ class Api {
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"reason", result.status.message()}});
       return setPluginError(res, result.status, in->id());
     }
-    auto conn = ctx_.runtime->saveConnection(*in, p.tenant_id, result, p.actor());
+    auto conn =
+        ctx_.connections->save(p.tenant_id, in->id(), result.credentials, result.result_json, p.actor());
     if (!conn.isOk()) return http::setError(res, conn.status());
     log::info("integration connected", {{"tenant", p.tenant_id}, {"integration", in->id()}});
     sendJson(res, 200, describe(*in, *conn));
@@ -367,12 +369,10 @@ class Api {
       log::warn("provider-side disconnect failed; local credentials wiped anyway",
                 {{"tenant", p.tenant_id}, {"integration", in->id()}, {"error", result.status.message()}});
     }
-    int64_t now = nowMs();
-    store::AuditEntry audit{
-        0, p.tenant_id, in->id(), p.actor(), "integration.disconnected", ih::dumpJson(detail), now};
-    if (Status s = ctx_.store->removeConnection(p.tenant_id, in->id(), audit); !s.isOk())
+    if (Status s = ctx_.connections->remove(p.tenant_id, in->id(), p.actor(), ih::dumpJson(detail),
+                                            json({{"integration", in->id()}}).dump());
+        !s.isOk())
       return http::setError(res, s);
-    emit(p.tenant_id, in->id(), "integration.disconnected", {{"integration", in->id()}});
     sendJson(res, 200,
              {{"integration", in->id()}, {"connected", false}, {"status", "inactive"}, {"detail", detail}});
   }
@@ -670,13 +670,6 @@ class Api {
       unavailable.push_back({{"integration", u.id}, {"plugin", u.plugin}, {"reason", u.reason}});
     }
     sendJson(res, 200, {{"loaded", loaded}, {"refused", refused}, {"unavailable_integrations", unavailable}});
-  }
-
-  void emit(const std::string& tenant_id, const std::string& integration, std::string_view type,
-            const json& data) {
-    if (ctx_.events == nullptr) return;
-    Status s = ctx_.events->emit(tenant_id, integration, type, ih::dumpJson(data));
-    if (!s.isOk()) log::warn("could not emit event", {{"type", type}, {"error", s.message()}});
   }
 
   Context& ctx_;

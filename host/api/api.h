@@ -22,23 +22,21 @@ class IdempotencyCache;
 namespace ih::runtime {
 class Runtime;
 }
-namespace ih::sinks {
-class EventSink;
-}
 namespace ih::store {
 class Store;
 }
 namespace ih::tenancy {
+class Connections;
 class Tenancy;
-}
+}  // namespace ih::tenancy
 namespace ih::vault {
 class Vault;
 }
 
 namespace ih::api {
 
-// Borrowed collaborators; all must outlive the server the routes are registered on. `events` and
-// `idempotency` may be null.
+// Borrowed collaborators; all must outlive the server the routes are registered on. `idempotency` may be
+// null.
 struct Context {
   const config::Config* config = nullptr;
   plugins::Registry* registry = nullptr;
@@ -46,7 +44,7 @@ struct Context {
   store::Store* store = nullptr;
   vault::Vault* vault = nullptr;
   tenancy::Tenancy* tenancy = nullptr;
-  sinks::EventSink* events = nullptr;
+  tenancy::Connections* connections = nullptr;
   records::IdempotencyCache* idempotency = nullptr;  // action results for Idempotency-Key; may be null
 };
 

@@ -21,6 +21,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
+#include "tenancy/connections.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -81,10 +82,10 @@ struct App::Impl {
   std::unique_ptr<outbound::Client> outbound;
   std::unique_ptr<endpoints::Endpoints> endpoints;  // signed outbound webhooks to tenant apps
   std::unique_ptr<plugins::Registry> registry;
+  std::unique_ptr<tenancy::Connections> connections;  // outlives the runtime: host services use it
   std::unique_ptr<runtime::Runtime> runtime;
   std::unique_ptr<tenancy::Tenancy> tenancy;
-  std::unique_ptr<scheduler::RunCounter> run_counter;  // counts a job run's records on their way to `records`
-  std::unique_ptr<inbox::Inbox> inbox;                 // stops before the runtime, goes before the store
+  std::unique_ptr<inbox::Inbox> inbox;  // stops before the runtime, goes before the store
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<oauth::OAuth> oauth;  // OAuth states + start/callback routes
   // Interactive action runs (the console's workflow API); stopped before the runtime.
@@ -153,15 +154,16 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.endpoints =
       std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault, endpoint_options);
   m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
+  m.connections = std::make_unique<tenancy::Connections>(*m.store, *m.vault, m.events.get());
   runtime::Dependencies deps;
   deps.store = m.store.get();
+  deps.connections = m.connections.get();
   deps.vault = m.vault.get();
   deps.outbound = m.outbound.get();
   // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one is
   // worth telling plugins.
   if (c.server.public_url != "http://" + c.server.listen) deps.public_url = c.server.public_url;
-  m.run_counter = std::make_unique<scheduler::RunCounter>(*m.records);
-  deps.records = m.run_counter.get();
+  deps.records = m.records.get();
   deps.events = m.events.get();
   m.runtime = std::make_unique<runtime::Runtime>(deps);
 
@@ -193,7 +195,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
     }
   }
 
-  auto sched = scheduler::Scheduler::create(c, *m.runtime, *m.store, m.events.get(), m.run_counter.get());
+  auto sched = scheduler::Scheduler::create(c, *m.runtime, *m.store, m.events.get());
   if (!sched.isOk()) return sched.status();
   m.scheduler = std::move(*sched);
 
@@ -218,7 +220,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   m.api_context.store = m.store.get();
   m.api_context.vault = m.vault.get();
   m.api_context.tenancy = m.tenancy.get();
-  m.api_context.events = m.events.get();
+  m.api_context.connections = m.connections.get();
   m.api_context.idempotency = m.idempotency.get();
   m.routes = api::registerRoutes(*m.server, m.api_context);
   m.inbox = std::make_unique<inbox::Inbox>(*m.store, *m.runtime, inbox::optionsFrom(c.inbox));
@@ -228,7 +230,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one
   // counts; otherwise the OAuth callback URL comes from the start request's Host header.
   if (c.server.public_url != "http://" + c.server.listen) oauth_options.public_url = c.server.public_url;
-  m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, m.inbox.get(), oauth_options);
+  m.oauth = std::make_unique<oauth::OAuth>(*m.store, *m.vault, *m.runtime, *m.connections, m.inbox.get(),
+                                           oauth_options);
   m.oauth->registerRoutes(*m.server, *m.tenancy);
   // Records of an integration that is configured (running, or unavailable with its data kept) and enabled.
   records::registerRoutes(*m.server, *m.tenancy, *m.records, [rt = m.runtime.get()](std::string_view id) {

@@ -97,15 +97,8 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
   std::unique_ptr<app::App> host = std::move(*created);
   log::setLevel(log::Level::kWarn);  // App::create applies [log] level; keep the CLI output readable
 
-  scheduler::Options options;
-  options.workers = 1;
-  auto made = scheduler::Scheduler::create(host->config(), host->runtime(), host->store(), &host->events(),
-                                           nullptr, options);
-  if (!made.isOk()) {
-    err << "ihost: invalid configuration:\n" << made.status().message() << "\n";
-    return kExitConfig;
-  }
-  std::unique_ptr<scheduler::Scheduler> sched = std::move(*made);
+  // The App's own scheduler, not started: no schedule runs, only the runs asked for here.
+  scheduler::Scheduler* sched = &host->scheduler();
   if (!sched->knowsIntegration(integration_id)) {
     err << "ihost: no available integration \"" << integration_id << "\" (see `ihost config check`)\n";
     return kExitFailure;
@@ -163,7 +156,6 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
       err << "  error: " << run->error << "\n";
     }
   }
-  sched->stop();
   host->stop();
   return failures == 0 ? kExitOk : kExitFailure;
 }

@@ -26,6 +26,7 @@
 #include "runtime/runtime.h"
 #include "store/oauth_store.h"
 #include "store/store.h"
+#include "tenancy/connections.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
@@ -152,8 +153,9 @@ void answer(const Request& req, Response& res, int status, std::string_view code
 }  // namespace
 
 struct OAuth::Impl {
-  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, sinks::InboxSink* i, Options o)
-      : store(s), oauth_store(s), vault(v), runtime(r), inbox(i), options(std::move(o)) {
+  Impl(store::Store& s, vault::Vault& v, runtime::Runtime& r, tenancy::Connections& c, sinks::InboxSink* i,
+       Options o)
+      : store(s), oauth_store(s), vault(v), runtime(r), connections(c), inbox(i), options(std::move(o)) {
     ttl_s.store(options.state_ttl.count());
     // Derived, never stored: HMAC(pepper, label). The pepper never rotates, so states survive restarts.
     key = vault.keyRing()->pepperHash("ihost oauth state key v1");
@@ -344,7 +346,8 @@ struct OAuth::Impl {
       return answer(req, res, status, code, "Connection failed",
                     result.status.message() + ". Nothing was stored.", back);
     }
-    auto conn = runtime.saveConnection(*in, tenant, result, "oauth_callback", "oauth");
+    auto conn =
+        connections.save(tenant, in->id(), result.credentials, result.result_json, "oauth_callback", "oauth");
     json info = json::object();
     if (conn.isOk()) {
       if (auto parsed = parseJson(conn->info_json); parsed.isOk() && parsed->is_object()) info = *parsed;
@@ -401,6 +404,7 @@ struct OAuth::Impl {
   store::OAuthStore oauth_store;
   vault::Vault& vault;
   runtime::Runtime& runtime;
+  tenancy::Connections& connections;
   sinks::InboxSink* const inbox;
   const Options options;
   std::string key;  // HMAC key, 32 bytes; set once
@@ -408,9 +412,9 @@ struct OAuth::Impl {
   std::atomic<int64_t> last_prune_ms{0};
 };
 
-OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, sinks::InboxSink* inbox,
-             Options options)
-    : impl_(std::make_unique<Impl>(store, vault, runtime, inbox, std::move(options))) {}
+OAuth::OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime,
+             tenancy::Connections& connections, sinks::InboxSink* inbox, Options options)
+    : impl_(std::make_unique<Impl>(store, vault, runtime, connections, inbox, std::move(options))) {}
 
 OAuth::~OAuth() = default;
 

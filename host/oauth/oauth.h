@@ -37,8 +37,9 @@ namespace ih::store {
 class Store;
 }
 namespace ih::tenancy {
+class Connections;
 class Tenancy;
-}
+}  // namespace ih::tenancy
 namespace ih::vault {
 class Vault;
 }
@@ -63,9 +64,9 @@ struct StateCheck {
 class OAuth {
  public:
   // `inbox` may be null (no unbinding after a failed save). The connection is stored (and
-  // integration.connected emitted) by runtime::Runtime::saveConnection.
-  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime, sinks::InboxSink* inbox,
-        Options options);
+  // integration.connected emitted) by tenancy::Connections::save.
+  OAuth(store::Store& store, vault::Vault& vault, runtime::Runtime& runtime,
+        tenancy::Connections& connections, sinks::InboxSink* inbox, Options options);
   ~OAuth();
   OAuth(const OAuth&) = delete;
   OAuth& operator=(const OAuth&) = delete;

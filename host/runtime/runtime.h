@@ -1,11 +1,14 @@
-// The plugin runtime: one instance per configured integration, the host services table handed to plugins, and
-// the call gate every call into a plugin goes through (in-flight accounting, serialization, status mapping).
+// The plugin runtime: one instance per configured integration (runtime.cpp), the call gate every call into a
+// plugin goes through (call_gate.cpp: capability check, in-flight accounting, serialization, metrics, status
+// mapping) and the host services handed to plugins (host_services.cpp: everything a plugin can do).
 //
 // Every call carries an `ih_call` context naming its tenant and integration; the host services resolve state,
 // credentials, records and events from that context only, so a plugin can never reach another tenant's data.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -34,6 +37,9 @@ class Vault;
 namespace ih::outbound {
 class Client;
 }
+namespace ih::tenancy {
+class Connections;
+}
 
 namespace ih::runtime {
 
@@ -46,6 +52,7 @@ using sinks::RecordSink;
 struct Dependencies {
   store::Store* store = nullptr;
   vault::Vault* vault = nullptr;
+  tenancy::Connections* connections = nullptr;  // credentials_get / credentials_delete
   outbound::Client* outbound = nullptr;
   RecordSink* records = nullptr;
   EventSink* events = nullptr;
@@ -56,6 +63,30 @@ struct Dependencies {
 // Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or
 // kUnsupported when nobody can answer.
 using PromptFn = std::function<Result<std::string>(std::string_view prompt_json)>;
+
+// The plugin entry points a call can run: what the call gate checks (capability), labels (metrics, call_info)
+// and allows (credentials_put only while connecting).
+enum class Handler {
+  kRoute,
+  kVerifyWebhook,
+  kHandleWebhook,
+  kRunJob,
+  kRunAction,
+  kConnect,
+  kTestConnection,
+  kDisconnect,
+  kOAuthAuthorize,
+  kOAuthComplete,
+};
+// The ABI name of the entry point ("handle_route", "run_job", ...): the `handler` metrics label.
+std::string_view handlerName(Handler handler);
+
+// Record writes of one call (records_upsert / records_commit pages and the records in them), counted while it
+// runs: a sync's progress reads them live from another thread.
+struct WriteCounts {
+  std::atomic<int64_t> pages{0};
+  std::atomic<int64_t> rows{0};
+};
 
 // What one plugin call produced.
 struct CallResult {
@@ -68,6 +99,8 @@ struct CallResult {
   std::string result_json;          // from set_result()
   vault::SecureString credentials;  // from credentials_put() during connect; empty otherwise
   double seconds = 0;               // time spent in the plugin
+  int64_t record_pages = 0;         // records_upsert / records_commit calls that succeeded
+  int64_t record_rows = 0;          // records in them
 };
 
 // One configured integration: a plugin instance with its validated settings. Thread-safe.
@@ -135,8 +168,9 @@ class Runtime {
                            std::string_view body);
   CallResult handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
                            std::string_view body);
+  // `live` (optional, borrowed for the call) counts the job's record writes while it runs.
   CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job,
-                    std::string_view params_json);
+                    std::string_view params_json, WriteCounts* live = nullptr);
   // `prompt` (optional) answers the plugin's prompts; without it a prompt fails with IH_ERR_UNSUPPORTED.
   CallResult runAction(Integration& in, std::string_view tenant_id, std::string_view action,
                        std::string_view input_json, const PromptFn* prompt = nullptr);
@@ -144,17 +178,9 @@ class Runtime {
   CallResult testConnection(Integration& in, std::string_view tenant_id);
   CallResult disconnect(Integration& in, std::string_view tenant_id);
   // ABI 1.2 OAuth (kUnsupported without IH_CAP_OAUTH). oauthComplete stages credentials_put like connect:
-  // the caller stores CallResult::credentials only when the call succeeded.
+  // the caller stores CallResult::credentials (tenancy::Connections::save) only when the call succeeded.
   CallResult oauthAuthorize(Integration& in, std::string_view tenant_id, std::string_view params_json);
   CallResult oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json);
-
-  // Stores what a successful connect / oauthComplete produced, in ONE transaction: CallResult::credentials
-  // sealed by the vault, an active connection holding the plugin's result as info (redacted), an audit entry
-  // "integration.connected" by `actor` (with "via": `via` when not empty); then emits integration.connected.
-  // Returns the stored connection; on failure nothing is stored.
-  Result<store::Connection> saveConnection(Integration& in, std::string_view tenant_id,
-                                           const CallResult& result, std::string_view actor,
-                                           std::string_view via = {});
 
   // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins.
   // Idempotent.
@@ -167,9 +193,14 @@ class Runtime {
   static const ih_host_api* hostApi();
 
  private:
-  struct CallSpec;
-  friend struct CallAccess;
-  CallResult invoke(Integration& in, std::string_view tenant_id, const CallSpec& spec);
+  struct CallArgs {
+    std::string_view first;   // request / event / job / action / input / params JSON, by handler
+    std::string_view second;  // body / params / input, by handler
+    const PromptFn* prompt = nullptr;
+    WriteCounts* live = nullptr;
+  };
+  // The call gate: every call above goes through here.
+  CallResult invoke(Integration& in, std::string_view tenant_id, Handler handler, const CallArgs& args);
 
   Dependencies deps_;
   mutable std::mutex mu_;

@@ -42,7 +42,7 @@ void recordRunMetrics(const store::JobRun& run, double seconds) {
       .observe(seconds);
 }
 
-std::string counterKey(std::string_view tenant_id, std::string_view integration_id) {
+std::string tenantKey(std::string_view tenant_id, std::string_view integration_id) {
   std::string key(tenant_id);
   key += '\n';
   key += integration_id;
@@ -91,57 +91,6 @@ std::string_view triggerName(Trigger trigger) {
   return "manual";
 }
 
-// ---- RunCounter ------------------------------------------------------------------------------------------
-
-std::shared_ptr<RunCounter::Tally> RunCounter::watch(std::string_view tenant_id,
-                                                     std::string_view integration_id) {
-  auto tally = std::make_shared<Tally>();
-  std::lock_guard lock(mu_);
-  auto& list = watchers_[counterKey(tenant_id, integration_id)];
-  std::erase_if(list, [](const std::weak_ptr<Tally>& w) { return w.expired(); });
-  list.push_back(tally);
-  return tally;
-}
-
-void RunCounter::count(std::string_view tenant_id, std::string_view integration_id,
-                       std::string_view records_json) {
-  std::vector<std::shared_ptr<Tally>> live;
-  {
-    std::lock_guard lock(mu_);
-    auto it = watchers_.find(counterKey(tenant_id, integration_id));
-    if (it == watchers_.end()) return;
-    for (const auto& w : it->second)
-      if (auto t = w.lock()) live.push_back(std::move(t));
-  }
-  if (live.empty()) return;
-  json parsed = ih::parseJsonOrDiscarded(records_json);
-  const int64_t rows = parsed.is_array() ? static_cast<int64_t>(parsed.size()) : 0;
-  for (const auto& t : live) {
-    t->pages.fetch_add(1, std::memory_order_relaxed);
-    t->rows.fetch_add(rows, std::memory_order_relaxed);
-  }
-}
-
-Status RunCounter::upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                          std::string_view records_json) {
-  Status s = inner_.upsert(tenant_id, integration_id, model, records_json);
-  if (s.isOk()) count(tenant_id, integration_id, records_json);
-  return s;
-}
-
-Status RunCounter::remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                          std::string_view id, int64_t updated_at) {
-  return inner_.remove(tenant_id, integration_id, model, id, updated_at);
-}
-
-Status RunCounter::commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                          std::string_view records_json, std::string_view state_key,
-                          std::string_view state_value) {
-  Status s = inner_.commit(tenant_id, integration_id, model, records_json, state_key, state_value);
-  if (s.isOk()) count(tenant_id, integration_id, records_json);
-  return s;
-}
-
 // ---- Scheduler
 // ---------------------------------------------------------------------------------------------
 
@@ -164,7 +113,7 @@ struct ActiveRun {
   store::JobRun run;
   std::string holder;
   ProgressFn progress;
-  std::shared_ptr<RunCounter::Tally> tally;
+  runtime::WriteCounts written;  // the job call's record writes, read live for progress
   Clock::time_point started;
   Clock::time_point renewed;
   asio::steady_timer ticker;  // io thread only
@@ -204,13 +153,11 @@ std::vector<std::string> declaredStateKeys(const std::string& manifest_json, con
 }  // namespace
 
 struct Scheduler::Impl {
-  Impl(Scheduler& owner, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events,
-       RunCounter* counter)
+  Impl(Scheduler& owner, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events)
       : owner(owner),
         runtime(runtime),
         store(store),
         events(events),
-        counter(counter),
         work(asio::make_work_guard(io)),
         pool(static_cast<size_t>(std::max(1, owner.options_.workers))) {
     // The timer thread also renews leases and reports progress of manual runs, so it runs from the start.
@@ -227,7 +174,6 @@ struct Scheduler::Impl {
   runtime::Runtime& runtime;
   store::Store& store;
   sinks::EventSink* const events;
-  RunCounter* const counter;
   std::vector<JobInfo> jobs;  // set once in create()
 
   asio::io_context io;
@@ -244,7 +190,7 @@ struct Scheduler::Impl {
   bool stopped = false;                                  // GUARDED_BY(mu)
 
   static std::string dueKey(std::string_view tenant, std::string_view integration, std::string_view job) {
-    return counterKey(tenant, integration) + "\n" + std::string(job);
+    return tenantKey(tenant, integration) + "\n" + std::string(job);
   }
 
   // ---- schedule (io thread) ----
@@ -342,11 +288,9 @@ struct Scheduler::Impl {
         }
       }
       Progress p{run->run.id, 0, 0, std::chrono::duration<double>(now - run->started).count()};
-      if (run->tally) {
-        p.pages = run->tally->pages.load();
-        p.rows = run->tally->rows.load();
-        (void)owner.history_.updateRunProgress(run->run.tenant_id, run->run.id, p.pages, p.rows);
-      }
+      p.pages = run->written.pages.load();
+      p.rows = run->written.rows.load();
+      (void)owner.history_.updateRunProgress(run->run.tenant_id, run->run.id, p.pages, p.rows);
       if (run->progress) run->progress(p);
       tick(run);
     });
@@ -359,17 +303,17 @@ struct Scheduler::Impl {
       result.status = Status::notFound("integration " + run->run.integration_id + " is not available");
     } else {
       json params = {{"full", run->run.full}, {"run_id", run->run.id}, {"trigger", run->run.trigger}};
-      result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump());
+      result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump(), &run->written);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - run->started).count();
     json answer = ih::parseJsonOrDiscarded(result.result_json.empty() ? "{}" : result.result_json);
-    int64_t pages = run->tally ? run->tally->pages.load() : 0;
-    int64_t rows = run->tally ? run->tally->rows.load() : 0;
+    int64_t pages = result.record_pages;
+    int64_t rows = result.record_rows;
     if (auto v = resultInt(answer, "pages")) pages = *v;
     if (auto v = resultInt(answer, "rows")) {
       rows = *v;
-    } else if (auto s = resultInt(answer, "synced"); s && !run->tally) {
-      rows = *s;
+    } else if (auto s = resultInt(answer, "synced"); s && rows == 0) {
+      rows = *s;  // a job that writes through another path (inbox_ingest) may still say how many it synced
     }
     store::JobRun& r = run->run;
     r.pages = pages;
@@ -420,19 +364,19 @@ struct Scheduler::Impl {
 };
 
 Scheduler::Scheduler(Options options, runtime::Runtime& runtime, store::Store& store,
-                     sinks::EventSink* events, RunCounter* counter)
+                     sinks::EventSink* events)
     : options_(std::move(options)),
       history_(store),
-      impl_(std::make_unique<Impl>(*this, runtime, store, events, counter)) {}
+      impl_(std::make_unique<Impl>(*this, runtime, store, events)) {}
 
 Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& config, runtime::Runtime& runtime,
                                                      store::Store& store, sinks::EventSink* events,
-                                                     RunCounter* counter, Options options) {
+                                                     Options options) {
   if (options.holder.empty()) options.holder = defaultHolder();
   if (options.lease_ttl < std::chrono::milliseconds(300)) options.lease_ttl = std::chrono::milliseconds(300);
   if (options.progress_interval > options.lease_ttl / 3) options.progress_interval = options.lease_ttl / 3;
   options.jitter = std::clamp(options.jitter, 0.0, 0.5);
-  std::unique_ptr<Scheduler> s(new Scheduler(std::move(options), runtime, store, events, counter));
+  std::unique_ptr<Scheduler> s(new Scheduler(std::move(options), runtime, store, events));
   Impl* impl = s->impl_.get();
 
   std::vector<std::string> problems;
@@ -610,7 +554,6 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
   }
   r.id = *id;
   run->progress = std::move(progress);
-  if (m.counter) run->tally = m.counter->watch(tenant_id, integration_id);
   run->started = Clock::now();
   run->renewed = run->started;
   StartedRun started{r.id, run->promise.get_future().share()};

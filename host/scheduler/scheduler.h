@@ -53,36 +53,6 @@ namespace ih::scheduler {
 enum class Trigger { kSchedule, kManual, kCli };
 std::string_view triggerName(Trigger trigger);  // "schedule" | "manual" | "cli"
 
-// Counts the record pages and rows plugins write while a run watches their (tenant, integration): a
-// RecordSink decorator placed between the runtime and the records module (Dependencies::records), so runs
-// report progress while they run, not only from the plugin's final result. Thread-safe.
-class RunCounter final : public sinks::RecordSink {
- public:
-  struct Tally {
-    std::atomic<int64_t> pages{0};  // upsert / commit calls
-    std::atomic<int64_t> rows{0};   // records in them
-  };
-  // `inner` is borrowed and must outlive this object.
-  explicit RunCounter(sinks::RecordSink& inner) : inner_(inner) {}
-  // Writes of (tenant, integration) are counted into the tally for as long as it is alive.
-  std::shared_ptr<Tally> watch(std::string_view tenant_id, std::string_view integration_id);
-
-  Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                std::string_view records_json) override;
-  Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                std::string_view id, int64_t updated_at) override;
-  Status commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                std::string_view records_json, std::string_view state_key,
-                std::string_view state_value) override;
-
- private:
-  void count(std::string_view tenant_id, std::string_view integration_id, std::string_view records_json);
-
-  sinks::RecordSink& inner_;
-  std::mutex mu_;
-  std::map<std::string, std::vector<std::weak_ptr<Tally>>, std::less<>> watchers_;  // GUARDED_BY(mu_)
-};
-
 struct Options {
   int workers = 2;                                      // plugin job calls in parallel
   std::chrono::milliseconds lease_ttl{60000};           // renewed every ttl/3 while running
@@ -124,11 +94,11 @@ class Scheduler {
  public:
   // Resolves every job of the runtime's integrations. kInvalidArgument naming file:line and the plugin's
   // known jobs for a [integrations.<id>.jobs.<name>] table the plugin does not declare. Borrowed references
-  // must outlive the Scheduler; `events` and `counter` may be null (no events; progress only from the
-  // plugin's result JSON).
+  // must outlive the Scheduler; `events` may be null (no events). A run's progress counts the records its
+  // own job call writes (runtime::WriteCounts), nothing else the integration writes meanwhile.
   static Result<std::unique_ptr<Scheduler>> create(const config::Config& config, runtime::Runtime& runtime,
                                                    store::Store& store, sinks::EventSink* events,
-                                                   RunCounter* counter, Options options = {});
+                                                   Options options = {});
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -164,8 +134,7 @@ class Scheduler {
   struct Impl;  // Boost.Asio machinery, private to scheduler.cpp
 
  private:
-  Scheduler(Options options, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events,
-            RunCounter* counter);
+  Scheduler(Options options, runtime::Runtime& runtime, store::Store& store, sinks::EventSink* events);
   const Options options_;
   store::SchedulerStore history_;
   const std::unique_ptr<Impl> impl_;  // last: its timer thread starts once everything above exists

@@ -111,8 +111,8 @@ struct SchedulerHost {
   explicit SchedulerHost(const std::string& jobs_toml = "", ih::scheduler::Options options = fastOptions())
       : host(hostOptions(provider.port, jobs_toml)) {
     auto& app = host.app();
-    auto created = ih::scheduler::Scheduler::create(app.config(), app.runtime(), app.store(), &app.events(),
-                                                    nullptr, options);
+    auto created =
+        ih::scheduler::Scheduler::create(app.config(), app.runtime(), app.store(), &app.events(), options);
     if (!created.isOk()) FAIL(created.status().message());
     scheduler = std::move(created).value();
     ih::http::ServerOptions server_options;

@@ -1,0 +1,44 @@
+// Private to host/runtime: the host's definition of the opaque per-call context (declared, incomplete, in
+// plugin_abi.h), shared by the call gate (call_gate.cpp), which fills one per call, and the host services
+// (host_services.cpp), which read it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ih/plugin_abi.h"
+#include "runtime/runtime.h"
+
+struct ih_call {
+  ih::runtime::Dependencies* deps = nullptr;
+  ih::runtime::Integration* integration = nullptr;
+  std::string_view tenant_id;
+  std::string_view handler = "create";  // the ABI entry point being run (call_info)
+  bool allow_credentials_put = false;
+  const ih::runtime::PromptFn* prompt = nullptr;
+  ih::runtime::CallResult* out = nullptr;
+  // Where records_upsert / records_commit count their writes: the caller's live counter, or `own`.
+  ih::runtime::WriteCounts own_counts;
+  ih::runtime::WriteCounts* counts = &own_counts;
+  std::string error_message;  // set_error
+  // Distinguishes this invocation from earlier ones that reused the address (host_services.cpp, last_error).
+  uint64_t serial = nextSerial();
+
+  static uint64_t nextSerial() {
+    static std::atomic<uint64_t> counter{0};
+    return ++counter;
+  }
+};
+
+namespace ih::runtime {
+
+inline ih_str toStr(std::string_view s) {
+  return ih_str{s.data(), s.size()};
+}
+
+// The services table handed to plugins (host_services.cpp).
+const ih_host_api* hostServices();
+
+}  // namespace ih::runtime

@@ -1,0 +1,205 @@
+// The call gate: every call into a plugin goes through Runtime::invoke. It checks the handler's capability,
+// counts the call in flight (shutdown drains them), serializes it when the plugin asks, times it
+// (ihost_plugin_call_duration_seconds) and maps the plugin's status and set_error message to a Status.
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "common/text.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
+#include "runtime/call_context.h"
+#include "runtime/runtime.h"
+
+namespace ih::runtime {
+namespace {
+
+struct HandlerSpec {
+  std::string_view name;  // the ABI entry point: metrics label, call_info "handler"
+  std::string_view what;  // for messages: "plugin x does not support <what>"
+  uint64_t capability;    // the IH_CAP_* bit the plugin must declare
+  bool allow_credentials_put;
+};
+
+// Indexed by Handler.
+constexpr HandlerSpec kHandlers[] = {
+    {"handle_route", "route", IH_CAP_ROUTES, false},
+    {"verify_webhook", "webhook verification", IH_CAP_WEBHOOKS, false},
+    {"handle_webhook", "webhook handling", IH_CAP_WEBHOOKS, false},
+    {"run_job", "jobs", IH_CAP_JOBS, false},
+    {"run_action", "actions", IH_CAP_ACTIONS, false},
+    {"connect", "connect", IH_CAP_CONNECT, true},
+    {"test_connection", "connection test", IH_CAP_CONNECT, false},
+    {"disconnect", "disconnect", IH_CAP_CONNECT, false},
+    // The loader refused IH_CAP_OAUTH on pre-1.2 descriptors, so the OAuth entries exist when the bit is set.
+    {"oauth_authorize", "OAuth authorization", IH_CAP_OAUTH, false},
+    {"oauth_complete", "OAuth completion", IH_CAP_OAUTH, true},
+};
+static_assert(std::size(kHandlers) == static_cast<size_t>(Handler::kOAuthComplete) + 1);
+
+const HandlerSpec& specOf(Handler handler) {
+  return kHandlers[static_cast<size_t>(handler)];
+}
+
+}  // namespace
+
+std::string_view handlerName(Handler handler) {
+  return specOf(handler).name;
+}
+
+CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler handler,
+                           const CallArgs& args) {
+  CallResult out;
+  const HandlerSpec& spec = specOf(handler);
+  const auto& d = in.plugin_->descriptor();
+  if (!(d.capabilities & spec.capability)) {
+    out.status = Status(StatusCode::kUnsupported,
+                        "plugin " + in.manifest().name + " does not support " + std::string(spec.what));
+    return out;
+  }
+  in_flight_.fetch_add(1);
+  if (!accepting_.load()) {
+    in_flight_.fetch_sub(1);
+    out.status = Status::unavailable("the host is shutting down");
+    return out;
+  }
+  ih_call call;
+  call.deps = &deps_;
+  call.integration = &in;
+  call.tenant_id = tenant_id;
+  call.handler = spec.name;
+  call.allow_credentials_put = spec.allow_credentials_put;
+  call.prompt = args.prompt;
+  call.out = &out;
+  if (args.live) call.counts = args.live;
+
+  ih_plugin* p = in.instance_;
+  const ih_str first = toStr(args.first);
+  const ih_str second = toStr(args.second);
+  auto run = [&]() -> ih_status {
+    switch (handler) {
+      case Handler::kRoute:
+        return d.handle_route(p, &call, first, second);
+      case Handler::kVerifyWebhook:
+        return d.verify_webhook(p, &call, first, second);
+      case Handler::kHandleWebhook:
+        return d.handle_webhook(p, &call, first, second);
+      case Handler::kRunJob:
+        return d.run_job(p, &call, first, second);
+      case Handler::kRunAction:
+        return d.run_action(p, &call, first, second);
+      case Handler::kConnect:
+        return d.connect(p, &call, first);
+      case Handler::kTestConnection:
+        return d.test_connection(p, &call);
+      case Handler::kDisconnect:
+        return d.disconnect(p, &call);
+      case Handler::kOAuthAuthorize:
+        return d.oauth_authorize(p, &call, first);
+      case Handler::kOAuthComplete:
+        return d.oauth_complete(p, &call, first);
+    }
+    return IH_ERR_INTERNAL;
+  };
+
+  const auto started = std::chrono::steady_clock::now();
+  in.plugin_->enterCall();
+  ih_status rc;
+  if (in.plugin_->serialized()) {
+    std::lock_guard lock(in.serialize_mu_);
+    rc = run();
+  } else {
+    rc = run();
+  }
+  in.plugin_->leaveCall();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  out.record_pages = call.counts->pages.load();
+  out.record_rows = call.counts->rows.load();
+  in_flight_.fetch_sub(1);
+  metrics::registry()
+      .histogram("ihost_plugin_call_duration_seconds",
+                 "Time spent inside a plugin call, by integration and handler.",
+                 {{"integration", in.id()}, {"handler", std::string(spec.name)}})
+      .observe(out.seconds);
+
+  if (rc != IH_OK) {
+    std::string message = call.error_message.empty()
+                              ? "plugin " + in.manifest().name + " failed in " + std::string(spec.what) +
+                                    " (status " + std::to_string(rc) + ")"
+                              : redact(call.error_message);
+    out.status = Status(statusCodeFromAbi(rc), std::move(message));
+    out.credentials.clear();  // never keep credentials from a failed connect
+  }
+  return out;
+}
+
+CallResult Runtime::route(Integration& in, std::string_view tenant_id, std::string_view request_json,
+                          std::string_view body) {
+  return invoke(in, tenant_id, Handler::kRoute, {request_json, body});
+}
+
+CallResult Runtime::verifyWebhook(Integration& in, std::string_view tenant_id, std::string_view request_json,
+                                  std::string_view body) {
+  return invoke(in, tenant_id, Handler::kVerifyWebhook, {request_json, body});
+}
+
+CallResult Runtime::handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
+                                  std::string_view body) {
+  return invoke(in, tenant_id, Handler::kHandleWebhook, {event_json, body});
+}
+
+CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::string_view job,
+                           std::string_view params_json, WriteCounts* live) {
+  return invoke(in, tenant_id, Handler::kRunJob, {job, params_json, nullptr, live});
+}
+
+CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::string_view action,
+                              std::string_view input_json, const PromptFn* prompt) {
+  return invoke(in, tenant_id, Handler::kRunAction, {action, input_json, prompt});
+}
+
+CallResult Runtime::connect(Integration& in, std::string_view tenant_id, std::string_view input_json) {
+  return invoke(in, tenant_id, Handler::kConnect, {input_json, {}});
+}
+
+CallResult Runtime::testConnection(Integration& in, std::string_view tenant_id) {
+  return invoke(in, tenant_id, Handler::kTestConnection, {});
+}
+
+CallResult Runtime::disconnect(Integration& in, std::string_view tenant_id) {
+  return invoke(in, tenant_id, Handler::kDisconnect, {});
+}
+
+CallResult Runtime::oauthAuthorize(Integration& in, std::string_view tenant_id,
+                                   std::string_view params_json) {
+  return invoke(in, tenant_id, Handler::kOAuthAuthorize, {params_json, {}});
+}
+
+CallResult Runtime::oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json) {
+  return invoke(in, tenant_id, Handler::kOAuthComplete, {params_json, {}});
+}
+
+void Runtime::shutdown(std::chrono::milliseconds drain) {
+  if (!accepting_.exchange(false)) return;
+  auto deadline = std::chrono::steady_clock::now() + drain;
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(mu_);
+  if (in_flight_.load() > 0) {
+    // Destroying an instance under a running call would crash the process; leak it instead and say so.
+    log::error("plugin calls still running after the drain timeout; instances are left alive",
+               {{"in_flight", in_flight_.load()}});
+    for (auto& in : integrations_)
+      in.release();
+    integrations_.clear();
+    return;
+  }
+  for (auto& in : integrations_) {
+    if (in->instance_) in->plugin_->descriptor().destroy(in->instance_);
+    in->instance_ = nullptr;
+  }
+  integrations_.clear();  // drops plugin references; libraries unload when the registry lets go too
+}
+
+}  // namespace ih::runtime
