@@ -9,7 +9,9 @@
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "outbound/client.h"
 #include "raw_server.h"
@@ -43,6 +45,9 @@ Request get(const std::string& url, int max_attempts = 1, int timeout_ms = 5000)
 }
 
 const std::string kOk = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+// The end of an empty answer after which the server closes (so every attempt is a new connection).
+const std::string kClose = "Content-Length: 0\r\nConnection: close\r\n\r\n";
+const std::string kOkClose = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -367,4 +372,90 @@ TEST_CASE("outbound send: https is verified against the trust anchors (openssl s
   Client named(wrong_name);
   const auto mismatch = named.send(get("https://127.0.0.2:" + std::to_string(port) + "/"));
   CHECK_FALSE(mismatch.isOk());
+}
+
+TEST_CASE("outbound shouldRetry: Stripe-Should-Retry decides first, then 409, 429 and 5xx", "[outbound]") {
+  using ih::outbound::Response;
+  using ih::outbound::shouldRetry;
+  auto response = [](int status, const char* should) {
+    Response r;
+    r.status = status;
+    if (should) r.headers.emplace_back("stripe-should-retry", should);
+    return r;
+  };
+  CHECK(shouldRetry(response(400, "true")));
+  CHECK_FALSE(shouldRetry(response(503, "false")));
+  CHECK_FALSE(shouldRetry(response(429, "false")));
+  CHECK(shouldRetry(response(409, nullptr)));
+  CHECK(shouldRetry(response(429, nullptr)));
+  CHECK(shouldRetry(response(500, nullptr)));
+  CHECK(shouldRetry(response(503, "maybe")));  // not a boolean: the status decides
+  CHECK_FALSE(shouldRetry(response(400, nullptr)));
+  CHECK_FALSE(shouldRetry(response(402, "maybe")));
+  CHECK_FALSE(shouldRetry(response(200, nullptr)));
+}
+
+TEST_CASE(
+    "outbound send: Stripe-Should-Retry true retries a 400 with the same Idempotency-Key, false stops a "
+    "503",
+    "[outbound]") {
+  std::vector<std::string> seen;
+  std::mutex mu;
+  RawServer server([&](int fd, const std::string& request) {
+    size_t n;
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(request);
+      n = seen.size();
+    }
+    if (request.rfind("POST /retry", 0) == 0) {
+      RawServer::writeAll(fd,
+                          n == 1 ? "HTTP/1.1 400 Bad\r\nStripe-Should-Retry: true\r\n" + kClose : kOkClose);
+    } else {
+      RawServer::writeAll(fd, "HTTP/1.1 503 Busy\r\nStripe-Should-Retry: false\r\n" + kClose);
+    }
+  });
+  Client client(loopbackOptions());
+  Request post = get(server.url() + "retry", 3);
+  post.method = "POST";
+  post.body = "a=1";
+  const auto retried = client.send(post);
+  REQUIRE(retried.isOk());
+  CHECK(retried.value().status == 200);
+  CHECK(retried.value().attempts == 2);
+  {
+    std::lock_guard lock(mu);
+    REQUIRE(seen.size() == 2);
+    auto key = [](const std::string& request) {
+      const size_t at = request.find("Idempotency-Key: ");
+      return at == std::string::npos ? std::string() : request.substr(at, request.find("\r\n", at) - at);
+    };
+    CHECK_FALSE(key(seen[0]).empty());
+    CHECK(key(seen[0]) == key(seen[1]));
+    CHECK(retried.value().idempotency_key == key(seen[0]).substr(std::string("Idempotency-Key: ").size()));
+    seen.clear();
+  }
+  const auto stopped = client.send(get(server.url() + "stop", 3));
+  REQUIRE(stopped.isOk());
+  CHECK(stopped.value().status == 503);
+  CHECK(stopped.value().attempts == 1);
+  std::lock_guard lock(mu);
+  CHECK(seen.size() == 1);
+}
+
+TEST_CASE("outbound send: a Retry-After within the cap is waited before the retry", "[outbound]") {
+  RawServer server([](int fd, const std::string&) {
+    static int calls = 0;
+    RawServer::writeAll(fd,
+                        ++calls == 1 ? "HTTP/1.1 429 Slow down\r\nRetry-After: 1\r\n" + kClose : kOkClose);
+  });
+  ClientOptions options = loopbackOptions();
+  options.retry.max_retry_after = Ms(2000);
+  Client client(options);
+  const auto start = std::chrono::steady_clock::now();
+  const auto result = client.send(get(server.url(), 3));
+  REQUIRE(result.isOk());
+  CHECK(result.value().status == 200);
+  CHECK(result.value().attempts == 2);
+  CHECK(secondsSince(start) >= 0.95);  // the server's 1 s, not the 10 ms backoff
 }
