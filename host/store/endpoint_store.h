@@ -1,5 +1,5 @@
-// Outbound webhook endpoints of tenants, their durable delivery queue and attempt log (schema v4,
-// store/endpoint_store.cpp). Used by host/endpoints.
+// Outbound webhook endpoints of tenants, their durable delivery queue and attempt log
+// (migrations/sqlite/0004_endpoints.sql, store/endpoint_store.cpp). Used by host/endpoints.
 //
 // Contract (as for Store): thread-safe; tenant-scoped by the FIRST parameter unless marked "admin,
 // cross-tenant" (the delivery worker's methods); failures are values (kNotFound for an unknown or another

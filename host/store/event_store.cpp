@@ -1,4 +1,4 @@
-// Normalized events (schema v3 in records.cpp). See event_store.h.
+// Normalized events (migrations/sqlite/0003_records.sql). See event_store.h.
 #include "store/event_store.h"
 
 #include <future>

@@ -1,5 +1,5 @@
-// Normalized events per tenant (schema v3, store/records.cpp): append with a monotonically increasing id
-// (never reused), list after an id with an optional type prefix, purge by age.
+// Normalized events per tenant (migrations/sqlite/0003_records.sql): append with a monotonically increasing
+// id (never reused), list after an id with an optional type prefix, purge by age.
 //
 // Contract (as for Store): thread-safe; tenant-scoped by the FIRST parameter; failures are values. No SQLite
 // type in this header.

@@ -1,5 +1,5 @@
-// The webhook inbox's persistence (schema v2, host/store/inbox.cpp): received events with their exact bytes,
-// the dedupe key UNIQUE(integration_id, tenant_id, event_id), every dispatch attempt, the platform routing
+// The webhook inbox's persistence (migrations/sqlite/0002_inbox.sql, 0007, 0008): received events with their
+// exact bytes, the dedupe key UNIQUE(integration_id, tenant_id, event_id), every dispatch attempt, the platform routing
 // table (provider account -> tenant) and the out-of-order guard (newest applied occurred_at per object).
 //
 // Event lifecycle (`status`):

@@ -1,25 +1,10 @@
-// OAuth states (schema v6). See oauth_store.h.
+// OAuth states (migration 6, migrations/sqlite/0006_oauth.sql). See oauth_store.h.
 #include "store/oauth_store.h"
 
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace ih::store {
-
-extern const std::string_view kV6OAuthSchema;
-const std::string_view kV6OAuthSchema = R"sql(
--- One row per OAuth state the host issued (GET /api/integrations/{id}/oauth/start). nonce_hash = SHA-256 of
--- the state's random nonce; the state text is never stored. consumed_at is set once, by the callback.
-CREATE TABLE oauth_states(
-  nonce_hash     BLOB PRIMARY KEY,
-  tenant_id      TEXT NOT NULL REFERENCES tenants(id),
-  integration_id TEXT NOT NULL,
-  created_at     INTEGER NOT NULL,
-  expires_at     INTEGER NOT NULL,
-  consumed_at    INTEGER
-) WITHOUT ROWID;
-CREATE INDEX oauth_states_by_expiry ON oauth_states(expires_at);
-)sql";
 
 OAuthStore::OAuthStore(Store& store) : db_(store.database()) {}
 

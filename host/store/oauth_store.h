@@ -1,4 +1,4 @@
-// OAuth `state` values issued by the host (schema v6, store/oauth_store.cpp). Used by host/oauth.
+// OAuth `state` values issued by the host (migrations/sqlite/0006_oauth.sql). Used by host/oauth.
 //
 // Contract (as for Store): thread-safe; failures are values. Lookups go by the nonce's hash because that is
 // how a callback finds its tenant (like Store::findApiKeyByHash, not tenant-scoped by design). The state text

@@ -1,4 +1,4 @@
-// Records and idempotent action results (schema v3 in records.cpp). See record_store.h.
+// Records and idempotent action results (migrations/sqlite/0003_records.sql). See record_store.h.
 #include "store/record_store.h"
 
 #include <utility>

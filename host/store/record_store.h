@@ -1,5 +1,5 @@
 // Synced provider records (with the out-of-order guard, tombstones and a per-tenant change sequence) and the
-// stored results of idempotent actions. Built on Store's database (schema v3, store/records.cpp).
+// stored results of idempotent actions. Built on Store's database (migrations/sqlite/0003_records.sql).
 //
 // Contract (as for Store): thread-safe; every method returns once durable; tenant-scoped by the FIRST
 // parameter; failures are values (kInvalidArgument for rows that disagree with the tenant parameter,

@@ -1,39 +1,10 @@
-// Scheduled jobs: leases and run history (schema v5). See scheduler_store.h.
+// Scheduled jobs: leases and run history (migrations/sqlite/0005_scheduler.sql). See scheduler_store.h.
 #include "store/scheduler_store.h"
 
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace ih::store {
-
-// Column names "trigger", "full" and "rows" are SQL keywords: always quoted.
-extern const std::string_view kV5SchedulerSchema;
-const std::string_view kV5SchedulerSchema = R"sql(
-CREATE TABLE job_leases(
-  integration TEXT NOT NULL,
-  tenant      TEXT NOT NULL,
-  job         TEXT NOT NULL,
-  holder      TEXT NOT NULL,
-  expires_at  INTEGER NOT NULL,
-  PRIMARY KEY(integration, tenant, job)
-) WITHOUT ROWID;
-
-CREATE TABLE job_runs(
-  id          INTEGER PRIMARY KEY AUTOINCREMENT,
-  integration TEXT NOT NULL,
-  tenant      TEXT NOT NULL REFERENCES tenants(id),
-  job         TEXT NOT NULL,
-  "trigger"   TEXT NOT NULL CHECK("trigger" IN ('schedule', 'manual', 'cli')),
-  "full"      INTEGER NOT NULL DEFAULT 0,
-  started_at  INTEGER NOT NULL,
-  finished_at INTEGER,
-  status      TEXT NOT NULL CHECK(status IN ('running', 'succeeded', 'failed')),
-  pages       INTEGER NOT NULL DEFAULT 0,
-  "rows"      INTEGER NOT NULL DEFAULT 0,
-  error       TEXT
-);
-CREATE INDEX job_runs_by_job ON job_runs(tenant, integration, job, id);
-)sql";
 
 namespace {
 

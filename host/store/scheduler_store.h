@@ -1,4 +1,4 @@
-// Scheduled jobs (schema v5, store/scheduler_store.cpp): leases that keep a job from overlapping itself for
+// Scheduled jobs (migrations/sqlite/0005_scheduler.sql): leases that keep a job from overlapping itself for
 // one tenant (across threads AND processes: `ihost serve` and `ihost sync run` share the database), and the
 // run history.
 //

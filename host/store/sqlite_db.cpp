@@ -69,7 +69,7 @@ std::string tooNewMessage(const std::string& path, int version, int latest) {
 Result<int> applyMigrations(SQLite::Database& db, const std::string& path,
                             std::span<const Migration> migrations) {
   for (size_t i = 0; i < migrations.size(); ++i) {
-    if (migrations[i].version != static_cast<int>(i) + 1) {  // a bug in migrations.cpp, caught at every start
+    if (migrations[i].version != static_cast<int>(i) + 1) {  // a bug in migrations/, caught at every start
       return Status::internal("migration list is not numbered 1, 2, 3, ...: entry " + std::to_string(i + 1) +
                               " has version " + std::to_string(migrations[i].version));
     }

@@ -40,7 +40,8 @@ struct Migration {
   std::string_view name;
   std::string_view sql;
 };
-// The ordered list of every migration this binary knows (migrations.cpp).
+// The ordered list of every migration this binary knows: host/store/migrations/sqlite/*.sql, embedded at
+// build time by cmake/IhEmbedSql.cmake.
 std::span<const Migration> allMigrations();
 
 struct DbOptions {

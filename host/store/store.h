@@ -15,9 +15,9 @@
 // The backend is SQLite today (one file, WAL, a single writer thread that group-commits; a pool of read
 // connections). No SQLite type appears in this header so that a PostgreSQL backend can replace it.
 //
-// Adding tables (inbox, records, events, ...): append a Migration to the list in host/store/migrations.cpp
-// with the next version number (never edit or renumber one that has shipped: it has been applied to databases
-// in the field), then add methods here and implement them in a new host/store/<area>.cpp on top of
+// Adding tables (inbox, records, events, ...): add the next numbered file to host/store/migrations/sqlite/
+// (NNNN_<name>.sql, embedded at build time; never edit or renumber one that has shipped: it has been applied
+// to databases in the field), then add methods here and implement them in a new host/store/<area>.cpp on top of
 // SqliteDb::write / SqliteDb::read (host/store/sqlite_db.h). Each migration runs in its own transaction at
 // open; a database whose version is newer than the binary refuses to open.
 #pragma once

@@ -1,11 +1,4 @@
-// Records, normalized events and idempotent action results (schema v3). The code for these tables lives in
-// record_store.cpp and event_store.cpp; see record_store.h and event_store.h.
-#include <string_view>
-
-namespace ih::store {
-
-extern const std::string_view kV3RecordsSchema;
-const std::string_view kV3RecordsSchema = R"sql(
+-- migration: records, normalized events, idempotent action results
 -- Synced provider objects. `seq` is the tenant's change sequence: every insert, update and tombstone takes the
 -- next value of record_sequences.last_seq, so "changes after seq N" is an index range scan.
 CREATE TABLE records(
@@ -50,6 +43,3 @@ CREATE TABLE action_results(
   PRIMARY KEY(tenant_id, integration_id, idempotency_key)
 ) WITHOUT ROWID;
 CREATE INDEX action_results_by_time ON action_results(created_at);
-)sql";
-
-}  // namespace ih::store

@@ -1,23 +1,4 @@
-// Every schema change the host knows, in order. Append only: a shipped migration has run on databases in the
-// field, so it is never edited or renumbered. Timestamps are unix milliseconds (INTEGER).
-#include <array>
-
-#include "store/sqlite_db.h"
-
-namespace ih::store {
-
-// Later areas keep their schema beside their code (store/<area>.cpp) and are listed below in order.
-extern const std::string_view kV2InboxSchema;        // store/inbox.cpp
-extern const std::string_view kV7InboxPayloadCodec;  // store/inbox.cpp
-extern const std::string_view kV8InboxInFlight;      // store/inbox.cpp
-extern const std::string_view kV3RecordsSchema;      // store/records.cpp
-extern const std::string_view kV4EndpointsSchema;    // store/endpoint_store.cpp
-extern const std::string_view kV5SchedulerSchema;    // store/scheduler_store.cpp
-extern const std::string_view kV6OAuthSchema;        // store/oauth_store.cpp
-
-namespace {
-
-constexpr std::string_view kV1Core = R"sql(
+-- migration: core: tenants, api keys, secrets, connections, audit log, host metadata, plugin state
 CREATE TABLE tenants(
   id         TEXT PRIMARY KEY,
   name       TEXT NOT NULL UNIQUE,
@@ -87,24 +68,3 @@ CREATE TABLE plugin_state(
   updated_at     INTEGER NOT NULL,
   PRIMARY KEY(tenant_id, integration_id, key)
 ) WITHOUT ROWID;
-)sql";
-
-const std::array kMigrations = {
-    Migration{1, "core: tenants, api keys, secrets, connections, audit log, host metadata, plugin state",
-              kV1Core},
-    Migration{2, "webhook inbox: events, attempts", kV2InboxSchema},
-    Migration{3, "records, normalized events, idempotent action results", kV3RecordsSchema},
-    Migration{4, "outbound webhook endpoints, deliveries, attempts", kV4EndpointsSchema},
-    Migration{5, "scheduled jobs: leases, run history", kV5SchedulerSchema},
-    Migration{6, "oauth states issued by the host", kV6OAuthSchema},
-    Migration{7, "webhook payloads stored compressed (payload_codec)", kV7InboxPayloadCodec},
-    Migration{8, "webhook events in flight by object (one object's events one at a time)", kV8InboxInFlight},
-};
-
-}  // namespace
-
-std::span<const Migration> allMigrations() {
-  return kMigrations;
-}
-
-}  // namespace ih::store
