@@ -93,10 +93,13 @@ struct FakeProvider {
   }
 };
 
-ih::test::TestHostOptions hostOptions(int provider_port, const std::string& jobs_toml = "") {
+// `jobs_toml` may name the provider's address as @PROVIDER@ (for more integrations of the example plugin).
+ih::test::TestHostOptions hostOptions(int provider_port, std::string jobs_toml = "") {
   ih::test::TestHostOptions o;
-  o.extra_toml = "[integrations.example]\nplugin = \"example\"\napi_base_url = \"http://127.0.0.1:" +
-                 std::to_string(provider_port) +
+  const std::string provider = "http://127.0.0.1:" + std::to_string(provider_port);
+  for (size_t at = jobs_toml.find("@PROVIDER@"); at != std::string::npos; at = jobs_toml.find("@PROVIDER@"))
+    jobs_toml.replace(at, 10, provider);
+  o.extra_toml = "[integrations.example]\nplugin = \"example\"\napi_base_url = \"" + provider +
                  "\"\nwebhook_secret = \"whsec_scheduler_test_0123456789\"\n\n" + jobs_toml;
   return o;
 }
@@ -395,11 +398,24 @@ TEST_CASE("scheduler: TOML overrides every and enabled=false", "[scheduler]") {
     CHECK(jobs["data"][0]["every"] == "2h");
   }
   SECTION("enabled = false") {
-    SchedulerHost h("[integrations.example.jobs.sync]\nevery = \"1s\"\nenabled = false\n");
+    // A second integration of the same plugin, scheduled every second, shows the schedule running: once it
+    // has run twice, the disabled job would have had its chances too.
+    SchedulerHost h(
+        "[integrations.example.jobs.sync]\nevery = \"1s\"\nenabled = false\n\n"
+        "[integrations.control]\nplugin = \"example\"\napi_base_url = \"@PROVIDER@\"\n"
+        "webhook_secret = \"whsec_scheduler_control_0123456789\"\n"
+        "[integrations.control.jobs.sync]\nevery = \"1s\"\n");
     h.provider.addItems(1, 1);
     auto a = h.connected("acme", "ex_acmeacme1");
+    auto res_control = h.host.client()->Post("/api/integrations/control/connect", ih::test::bearer(a.api_key),
+                                             json{{"api_key", "ex_control001"}}.dump(), "application/json");
+    REQUIRE(res_control);
+    REQUIRE(res_control->status == 200);
     REQUIRE(h.scheduler->start().isOk());
-    std::this_thread::sleep_for(1500ms);
+    CHECK(eventually([&] {
+      auto control = h.scheduler->history().listRuns(a.tenant_id, "control", "sync", 100);
+      return control.isOk() && control->size() >= 2;
+    }));
     CHECK(h.runs(a.tenant_id).empty());
     CHECK(h.provider.callsFor("ex_acmeacme1") == 0);
     auto res = h.call("POST", a.api_key, "/api/integrations/example/jobs/sync/run");

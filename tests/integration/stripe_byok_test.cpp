@@ -287,7 +287,15 @@ TEST_CASE("stripe_byok: subscription events out of order keep the newest state",
     return r.status == 200 && r.body.dump().find("active") != std::string::npos;
   }));
   deliver(event("evt_old", "trialing", t - 60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Wait until the inbox has handled the older event (processed: applied or skipped as out of order), then
+  // the record must still show the newer state.
+  CHECK(eventually([&] {
+    auto events = env.request("GET", "/api/webhooks?status=processed");
+    if (events.status != 200 || !events.body.contains("data")) return false;
+    for (const auto& e : events.body["data"])
+      if (e.value("event_id", "") == "evt_old") return true;
+    return false;
+  }));
   auto r = env.request("GET", "/api/records/stripe/subscription/sub_ooo1");
   INFO(r.body.dump());
   CHECK(r.body.dump().find("active") != std::string::npos);

@@ -110,7 +110,7 @@ TEST_CASE("call gate: a handler the plugin does not declare is unsupported, with
   CHECK(ok.http_status == 200);
 }
 
-TEST_CASE("call gate: IH_FLAG_SERIALIZE runs one call at a time; without it calls overlap", "[runtime]") {
+TEST_CASE("call gate: IH_FLAG_SERIALIZE runs one call at a time, without it calls overlap", "[runtime]") {
   for (const auto& [fixture, serialized] :
        {std::pair<std::string, bool>{"fixture_gate_serial", true}, {"fixture_gate_parallel", false}}) {
     INFO(fixture);

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <iostream>
 #include <thread>
 #include <vector>
 
@@ -147,37 +146,6 @@ TEST_CASE("closing drains queued async writes", "[store]") {
   CHECK(countItems(*db) == 500);
 }
 
-TEST_CASE("group commit throughput with many blocked callers (webhook-like)", "[store]") {
-  // max_batch = 1 is the per-request-commit baseline; the figures are printed, not asserted.
-  const size_t max_batch = GENERATE(as<size_t>{}, 1024, 1);
-  ih::test::TempDir dir;
-  auto db = openDb(dir.file("core.db"), max_batch);
-  constexpr int kThreads = 64;
-  constexpr int kPerThread = 250;
-  const auto before = db->stats();
-  const auto start = std::chrono::steady_clock::now();
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kPerThread; ++i) {
-        if (!db->writeSync(insertItem(t * kPerThread + i)).isOk()) failures++;
-      }
-    });
-  }
-  for (auto& thread : threads)
-    thread.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const auto after = db->stats();
-  CHECK(failures == 0);
-  CHECK(countItems(*db) == kThreads * kPerThread);
-  std::cout << "[store] max_batch=" << max_batch << ": " << kThreads * kPerThread << " inserts from "
-            << kThreads << " threads in " << seconds
-            << " s = " << static_cast<int>(kThreads * kPerThread / seconds) << " writes/s, "
-            << (after.tasks - before.tasks) / static_cast<double>(after.batches - before.batches)
-            << " tasks per commit\n";
-}
-
 TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts", "[store]") {
   ih::test::TempDir dir;
   const std::string path = dir.file("wal.db");
@@ -267,9 +235,11 @@ TEST_CASE("synchronous = normal is an explicit opt-in", "[store]") {
   auto db = SqliteDb::open(options, kTestMigrations);
   REQUIRE(db.isOk());
   int64_t writer_sync = -1;
-  REQUIRE((*db)->writeSync([&](SQLite::Database& c) {
-               writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
-               return Status::ok();
-             }).isOk());
+  REQUIRE((*db)
+              ->writeSync([&](SQLite::Database& c) {
+                writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
+                return Status::ok();
+              })
+              .isOk());
   CHECK(writer_sync == 1);
 }
