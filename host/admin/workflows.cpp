@@ -20,9 +20,9 @@
 #include "common/time_text.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "loader/registry.h"
 #include "log/guard.h"
 #include "log/log.h"
-#include "plugins/registry.h"
 #include "runtime/runtime.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
@@ -249,7 +249,7 @@ struct Workflows::Impl {
                             "no integration \"" + id + "\" is configured (see GET /api/integrations)");
     }
     const std::string action = req.param("action");
-    const plugins::ActionSpec* spec = integration->manifest().findAction(action);
+    const loader::ActionSpec* spec = integration->manifest().findAction(action);
     if (spec == nullptr) {
       return http::setError(res, 404, "unknown_action",
                             "integration \"" + id + "\" has no action \"" + action + "\"");

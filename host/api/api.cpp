@@ -10,8 +10,8 @@
 #include "config/config.h"
 #include "http/params.h"
 #include "http/server.h"
+#include "loader/registry.h"
 #include "log/log.h"
-#include "plugins/registry.h"
 #include "records/idempotency.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
@@ -395,7 +395,7 @@ class Api {
     runtime::Integration* in = integrationOr404(req, res);
     if (!in) return;
     std::string name = req.param("action");
-    const plugins::ActionSpec* spec = in->manifest().findAction(name);
+    const loader::ActionSpec* spec = in->manifest().findAction(name);
     if (spec == nullptr) {
       std::string known;
       for (const auto& a : in->manifest().actions)
@@ -461,7 +461,7 @@ class Api {
     runtime::Integration* in = integrationOr404(req, res);
     if (!in) return;
     std::string path = "/" + req.param("path");
-    const plugins::RouteSpec* spec = nullptr;
+    const loader::RouteSpec* spec = nullptr;
     bool path_known = false;
     for (const auto& r : in->manifest().routes) {
       if (r.path == path && r.is_public == is_public) {
@@ -658,7 +658,7 @@ class Api {
            {"display_name", m.display_name},
            {"description", m.description},
            {"abi", std::to_string(plugin->abiMajor()) + "." + std::to_string(plugin->abiMinor())},
-           {"capabilities", plugins::capabilityNames(plugin->capabilities())},
+           {"capabilities", loader::capabilityNames(plugin->capabilities())},
            {"file", plugin->file()},
            {"sha256", plugin->sha256()}});
     }

@@ -13,7 +13,7 @@ struct Config;
 namespace ih::http {
 class Server;
 }
-namespace ih::plugins {
+namespace ih::loader {
 class Registry;
 }
 namespace ih::records {
@@ -39,7 +39,7 @@ namespace ih::api {
 // null.
 struct Context {
   const config::Config* config = nullptr;
-  plugins::Registry* registry = nullptr;
+  loader::Registry* registry = nullptr;
   runtime::Runtime* runtime = nullptr;
   store::Store* store = nullptr;
   vault::Vault* vault = nullptr;

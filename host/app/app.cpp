@@ -12,10 +12,10 @@
 #include "events/events.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
+#include "loader/registry.h"
 #include "log/log.h"
 #include "oauth/oauth.h"
 #include "outbound/client.h"
-#include "plugins/registry.h"
 #include "records/idempotency.h"
 #include "records/records.h"
 #include "runtime/runtime.h"
@@ -81,7 +81,7 @@ struct App::Impl {
   std::unique_ptr<vault::Vault> vault;
   std::unique_ptr<outbound::Client> outbound;
   std::unique_ptr<endpoints::Endpoints> endpoints;  // signed outbound webhooks to tenant apps
-  std::unique_ptr<plugins::Registry> registry;
+  std::unique_ptr<loader::Registry> registry;
   std::unique_ptr<tenancy::Connections> connections;  // outlives the runtime: host services use it
   std::unique_ptr<runtime::Runtime> runtime;
   std::unique_ptr<tenancy::Tenancy> tenancy;
@@ -153,7 +153,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   endpoint_options.retention = std::chrono::hours(24) * c.endpoints.retention_days;
   m.endpoints =
       std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault, endpoint_options);
-  m.registry = plugins::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
+  m.registry = loader::Registry::scan({c.plugins.dir, c.plugins.sha256_allow});
   m.connections = std::make_unique<tenancy::Connections>(*m.store, *m.vault, m.events.get());
   runtime::Dependencies deps;
   deps.store = m.store.get();
@@ -312,7 +312,7 @@ vault::Vault& App::vault() {
 tenancy::Tenancy& App::tenancy() {
   return *impl_->tenancy;
 }
-plugins::Registry& App::registry() {
+loader::Registry& App::registry() {
   return *impl_->registry;
 }
 runtime::Runtime& App::runtime() {

@@ -27,7 +27,7 @@ class Scheduler;
 namespace ih::http {
 class Server;
 }
-namespace ih::plugins {
+namespace ih::loader {
 class Registry;
 }
 namespace ih::runtime {
@@ -67,7 +67,7 @@ class App {
   store::Store& store();
   vault::Vault& vault();
   tenancy::Tenancy& tenancy();
-  plugins::Registry& registry();
+  loader::Registry& registry();
   runtime::Runtime& runtime();
   inbox::Inbox& inbox();
   events::Events& events();

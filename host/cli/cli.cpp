@@ -23,8 +23,8 @@
 #include "common/time_text.h"
 #include "config/config.h"
 #include "inbox/inbox.h"
+#include "loader/registry.h"
 #include "log/log.h"
-#include "plugins/registry.h"
 #include "store/inbox_store.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
@@ -233,7 +233,7 @@ int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostrea
   auto cfg = loadConfig(args, env, err);
   if (!cfg) return kExitConfig;
   log::setLevel(log::Level::kError);
-  auto registry = plugins::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow});
+  auto registry = loader::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow});
   std::vector<std::string> problems;
   std::map<std::string, std::string> schemas;
   for (const auto& p : registry->loaded())
@@ -266,7 +266,7 @@ int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostrea
 }
 
 int cmdPluginsList(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
-  plugins::ScanOptions scan;
+  loader::ScanOptions scan;
   if (!args.value("dir").empty()) {
     scan.dir = args.value("dir");
   } else {
@@ -276,7 +276,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
     scan.sha256_allow = cfg->plugins.sha256_allow;
   }
   log::setLevel(log::Level::kError);
-  auto registry = plugins::Registry::scan(scan);
+  auto registry = loader::Registry::scan(scan);
   if (args.has("json")) {
     json j = {{"dir", scan.dir},
               {"host_abi", std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR)},
@@ -286,7 +286,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
       j["loaded"].push_back({{"name", p->manifest().name},
                              {"version", p->manifest().version},
                              {"abi", std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor())},
-                             {"capabilities", plugins::capabilityNames(p->capabilities())},
+                             {"capabilities", loader::capabilityNames(p->capabilities())},
                              {"file", p->file()},
                              {"sha256", p->sha256()}});
     }
@@ -301,7 +301,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
       << "FILE\n";
   for (const auto& p : registry->loaded()) {
     std::string caps;
-    for (const auto& c : plugins::capabilityNames(p->capabilities()))
+    for (const auto& c : loader::capabilityNames(p->capabilities()))
       caps += (caps.empty() ? "" : ",") + c;
     out << std::left << std::setw(20) << p->manifest().name << std::setw(10) << p->manifest().version
         << std::setw(6) << (std::to_string(p->abiMajor()) + "." + std::to_string(p->abiMinor()))

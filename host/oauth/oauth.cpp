@@ -21,8 +21,8 @@
 
 #include "http/params.h"
 #include "http/server.h"
+#include "loader/registry.h"
 #include "log/log.h"
-#include "plugins/registry.h"
 #include "runtime/runtime.h"
 #include "store/oauth_store.h"
 #include "store/store.h"

@@ -24,7 +24,7 @@ const ih_host_api* Runtime::hostApi() {
 }
 
 Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,
-                               std::shared_ptr<plugins::Plugin> plugin) {
+                               std::shared_ptr<loader::Plugin> plugin) {
   auto settings = config::validateIntegration(config, cfg, plugin->manifest().config_schema_json);
   if (!settings.isOk()) {
     addUnavailable({cfg.id, cfg.plugin, settings.status().message()});

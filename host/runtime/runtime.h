@@ -20,7 +20,7 @@
 #include "common/sinks.h"
 #include "common/status.h"
 #include "ih/plugin_abi.h"
-#include "plugins/registry.h"
+#include "loader/registry.h"
 #include "vault/secure_string.h"
 
 namespace ih::config {
@@ -111,8 +111,8 @@ class Integration {
   Integration& operator=(const Integration&) = delete;
 
   const std::string& id() const { return id_; }
-  const plugins::Plugin& plugin() const { return *plugin_; }
-  const plugins::Manifest& manifest() const { return plugin_->manifest(); }
+  const loader::Plugin& plugin() const { return *plugin_; }
+  const loader::Manifest& manifest() const { return plugin_->manifest(); }
   const std::string& settingsJson() const { return settings_json_; }
   bool enabled() const { return enabled_; }
 
@@ -121,7 +121,7 @@ class Integration {
   Integration() = default;
 
   std::string id_;
-  std::shared_ptr<plugins::Plugin> plugin_;  // keeps the library mapped
+  std::shared_ptr<loader::Plugin> plugin_;  // keeps the library mapped
   ih_plugin* instance_ = nullptr;
   std::string settings_json_;
   bool enabled_ = true;
@@ -145,7 +145,7 @@ class Runtime {
   // Validates the integration's settings against the plugin's config schema and creates its instance. On
   // failure the integration is recorded as unavailable (with the reason) and the error returned.
   Status addIntegration(const config::Config& config, const config::IntegrationConfig& integration,
-                        std::shared_ptr<plugins::Plugin> plugin);
+                        std::shared_ptr<loader::Plugin> plugin);
   // Records a configured integration whose plugin is not loaded.
   void addUnavailable(UnavailableIntegration entry);
 

@@ -1,4 +1,4 @@
-// Plugin manifest decoding (host/plugins/registry.cpp, parseManifest): a plugin's manifest is plugin output
+// Plugin manifest decoding (host/loader/registry.cpp, parseManifest): a plugin's manifest is plugin output
 // the host must not trust. Never throws; an accepted manifest satisfies the documented contract the rest of
 // the host relies on (name and version formats, routes with a known method and a '/'-path, schemas that
 // are JSON objects, named jobs and actions, non-negative schedules).
@@ -8,7 +8,7 @@
 
 #include "common/text.h"
 #include "fuzz_check.h"
-#include "plugins/registry.h"
+#include "loader/registry.h"
 
 namespace {
 
@@ -23,13 +23,13 @@ bool validName(const std::string& name) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = ih::fuzz::asText(data, size);
-  auto manifest = ih::plugins::parseManifest(text);
+  auto manifest = ih::loader::parseManifest(text);
   if (!manifest.isOk()) {
     IH_FUZZ_CHECK(!manifest.status().message().empty());
     IH_FUZZ_CHECK(ih::isValidUtf8(manifest.status().message()), "message is not valid UTF-8");
     return 0;
   }
-  const ih::plugins::Manifest& m = *manifest;
+  const ih::loader::Manifest& m = *manifest;
   IH_FUZZ_CHECK(m.raw_json == text);
   IH_FUZZ_CHECK(validName(m.name), "accepted name \"%s\"", m.name.c_str());
   IH_FUZZ_CHECK(!m.version.empty() && m.version[0] >= '0' && m.version[0] <= '9');

@@ -15,8 +15,8 @@
 #include "common/text.h"
 #include "config/config.h"
 #include "fuzz_check.h"
+#include "loader/registry.h"
 #include "outbound/client.h"
-#include "plugins/registry.h"
 #include "records/records.h"
 #include "runtime/runtime.h"
 
@@ -69,7 +69,7 @@ Host& host() {
     deps.records = &out->records;
     deps.events = &out->events;
     out->runtime = std::make_unique<ih::runtime::Runtime>(deps);
-    auto plugin = ih::plugins::Registry::loadFile(IH_FUZZ_PLUGIN_PATH, "");
+    auto plugin = ih::loader::Registry::loadFile(IH_FUZZ_PLUGIN_PATH, "");
     if (!plugin.isOk()) {
       std::fprintf(stderr, "cannot load %s: %s\n", IH_FUZZ_PLUGIN_PATH, plugin.status().message().c_str());
       std::abort();

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "plugins/registry.h"
+#include "loader/registry.h"
 
 namespace {
 
@@ -15,29 +15,29 @@ std::string fixture(const std::string& name) {
 }  // namespace
 
 TEST_CASE("loader accepts ABI 1.0, 1.1 and current (1.2+) plugins", "[abi][plugins]") {
-  auto v1_0 = ih::plugins::Registry::loadFile(fixture("fixture_frozen"), "");
+  auto v1_0 = ih::loader::Registry::loadFile(fixture("fixture_frozen"), "");
   REQUIRE(v1_0.isOk());
   CHECK((*v1_0)->abiMinor() == 0);
   CHECK_FALSE((*v1_0)->hasOAuth());
 
-  auto v1_1 = ih::plugins::Registry::loadFile(fixture("fixture_v1_1"), "");
+  auto v1_1 = ih::loader::Registry::loadFile(fixture("fixture_v1_1"), "");
   INFO((v1_1.isOk() ? std::string() : v1_1.status().message()));
   REQUIRE(v1_1.isOk());
   CHECK((*v1_1)->abiMinor() == 1);
   CHECK_FALSE((*v1_1)->hasOAuth());
 
-  auto v1_2 = ih::plugins::Registry::loadFile(std::string(IH_PLUGIN_DIR) + "/libstripe_connect.so", "");
+  auto v1_2 = ih::loader::Registry::loadFile(std::string(IH_PLUGIN_DIR) + "/libstripe_connect.so", "");
   INFO((v1_2.isOk() ? std::string() : v1_2.status().message()));
   REQUIRE(v1_2.isOk());
   CHECK((*v1_2)->abiMinor() == IH_ABI_MINOR);  // built with this SDK (1.3: no struct change from 1.2)
   CHECK((*v1_2)->hasOAuth());
   CHECK((*v1_2)->descriptor().oauth_authorize != nullptr);
-  CHECK(ih::plugins::capabilityNames((*v1_2)->capabilities()) ==
+  CHECK(ih::loader::capabilityNames((*v1_2)->capabilities()) ==
         std::vector<std::string>{"webhooks", "jobs", "actions", "connect", "oauth"});
 }
 
 TEST_CASE("loader refuses the OAuth capability in a pre-1.2 descriptor", "[abi][plugins]") {
-  auto refused = ih::plugins::Registry::loadFile(fixture("fixture_oauth_v1_1"), "");
+  auto refused = ih::loader::Registry::loadFile(fixture("fixture_oauth_v1_1"), "");
   REQUIRE_FALSE(refused.isOk());
   CHECK_THAT(refused.status().message(), Catch::Contains("oauth capability needs an ABI 1.2 descriptor"));
 }

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cli/cli.h"
-#include "plugins/registry.h"
+#include "loader/registry.h"
 #include "runtime/runtime.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
@@ -25,7 +25,7 @@ void copyFixture(const TempDir& dir, const std::string& file) {
   fs::copy_file(fs::path(IH_TEST_PLUGIN_DIR) / file, dir.path() / file, fs::copy_options::overwrite_existing);
 }
 
-std::string refusalReason(const ih::plugins::Registry& r, const std::string& file) {
+std::string refusalReason(const ih::loader::Registry& r, const std::string& file) {
   for (const auto& refused : r.refused())
     if (fs::path(refused.file).filename() == file) return refused.reason;
   return "";
@@ -40,7 +40,7 @@ TEST_CASE("the loader refuses each broken plugin with the exact reason and keeps
                         "libfixture_bad_manifest.so", "not_a_plugin.so"}) {
     copyFixture(dir, f);
   }
-  auto registry = ih::plugins::Registry::scan({dir.path().string(), {}});
+  auto registry = ih::loader::Registry::scan({dir.path().string(), {}});
   REQUIRE(registry->loaded().size() == 1);
   CHECK(registry->loaded()[0]->manifest().name == "frozen");
   CHECK(registry->refused().size() == 7);
@@ -70,7 +70,7 @@ TEST_CASE("a second plugin with the same name is refused, naming the first file"
   TempDir dir;
   copyFixture(dir, "libfixture_dup_a.so");
   copyFixture(dir, "libfixture_dup_b.so");
-  auto registry = ih::plugins::Registry::scan({dir.path().string(), {}});
+  auto registry = ih::loader::Registry::scan({dir.path().string(), {}});
   REQUIRE(registry->loaded().size() == 1);
   CHECK(registry->loaded()[0]->manifest().version == "1.0.0");  // dup_a sorts first
   CHECK_THAT(refusalReason(*registry, "libfixture_dup_b.so"),
@@ -82,24 +82,24 @@ TEST_CASE("the sha256 allow-list admits only listed files with a matching digest
   TempDir dir;
   copyFixture(dir, "libfixture_frozen.so");
   copyFixture(dir, "libfixture_throwing.so");
-  auto digest = ih::plugins::sha256File(dir.file("libfixture_frozen.so"));
+  auto digest = ih::loader::sha256File(dir.file("libfixture_frozen.so"));
   REQUIRE(digest.isOk());
   REQUIRE(digest->size() == 64);
 
-  auto registry = ih::plugins::Registry::scan({dir.path().string(), {{"libfixture_frozen.so", *digest}}});
+  auto registry = ih::loader::Registry::scan({dir.path().string(), {{"libfixture_frozen.so", *digest}}});
   REQUIRE(registry->loaded().size() == 1);
   CHECK(refusalReason(*registry, "libfixture_throwing.so") ==
         "not in [plugins.sha256_allow]; add its sha256 to load it");
 
   std::string wrong(64, '0');
-  auto refused = ih::plugins::Registry::scan({dir.path().string(), {{"libfixture_frozen.so", wrong}}});
+  auto refused = ih::loader::Registry::scan({dir.path().string(), {{"libfixture_frozen.so", wrong}}});
   CHECK(refused->loaded().empty());
   CHECK_THAT(refusalReason(*refused, "libfixture_frozen.so"),
              Catch::Contains("does not match the allow-list entry"));
 }
 
 TEST_CASE("a missing plugins directory loads nothing and does not fail", "[loader]") {
-  auto registry = ih::plugins::Registry::scan({"/nonexistent/ihost/plugins", {}});
+  auto registry = ih::loader::Registry::scan({"/nonexistent/ihost/plugins", {}});
   CHECK(registry->loaded().empty());
   CHECK(registry->refused().empty());
 }

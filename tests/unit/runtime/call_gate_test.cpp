@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "plugins/registry.h"
+#include "loader/registry.h"
 #include "runtime/runtime.h"
 
 namespace {
@@ -60,7 +60,7 @@ struct Gate {
     deps.records = &records;
     runtime = std::make_unique<Runtime>(deps);
     auto plugin =
-        ih::plugins::Registry::loadFile(std::string(IH_TEST_PLUGIN_DIR) + "/lib" + fixture + ".so", "");
+        ih::loader::Registry::loadFile(std::string(IH_TEST_PLUGIN_DIR) + "/lib" + fixture + ".so", "");
     REQUIRE(plugin.isOk());
     ih::config::Config config;
     ih::config::IntegrationConfig cfg;

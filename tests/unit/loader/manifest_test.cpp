@@ -1,13 +1,13 @@
-// Manifest decoding (plugins/registry.h, parseManifest): a manifest is plugin output the host does not trust.
+// Manifest decoding (loader/registry.h, parseManifest): a manifest is plugin output the host does not trust.
 // Inputs found by tests/fuzz/manifest_fuzz.cpp and while writing it.
 #include <string>
 
 #include <catch2/catch.hpp>
 
 #include "common/text.h"
-#include "plugins/registry.h"
+#include "loader/registry.h"
 
-using ih::plugins::parseManifest;
+using ih::loader::parseManifest;
 
 TEST_CASE("manifest: a well-formed manifest is read", "[plugins]") {
   auto m = parseManifest(R"({"name":"ex","version":"1.2.3-rc.1+b","routes":[{"method":"GET","path":"/a/b.c"}],

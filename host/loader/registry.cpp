@@ -1,5 +1,5 @@
 #define BOOST_DLL_USE_STD_FS
-#include "plugins/registry.h"
+#include "loader/registry.h"
 
 #include <dlfcn.h>
 #include <openssl/evp.h>
@@ -16,7 +16,7 @@
 #include "common/text.h"
 #include "log/log.h"
 
-namespace ih::plugins {
+namespace ih::loader {
 namespace {
 
 using nlohmann::json;
@@ -447,4 +447,4 @@ void Registry::clear() {
   refused_.clear();
 }
 
-}  // namespace ih::plugins
+}  // namespace ih::loader

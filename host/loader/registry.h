@@ -17,7 +17,7 @@
 #include "common/status.h"
 #include "ih/plugin_abi.h"
 
-namespace ih::plugins {
+namespace ih::loader {
 
 struct RouteSpec {
   std::string method;  // "GET", "POST", ...
@@ -138,4 +138,4 @@ class Registry {
 // Lowercase hex SHA-256 of a file, or an error naming the file.
 Result<std::string> sha256File(const std::string& path);
 
-}  // namespace ih::plugins
+}  // namespace ih::loader
