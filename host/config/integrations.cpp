@@ -1,0 +1,206 @@
+// [integrations.<id>] tables: the host keys (plugin, enabled, jobs) read and checked, the rest kept as the
+// integration's settings (JSON) for the plugin's schema to validate later.
+#include <algorithm>
+#include <set>
+
+#include "common/text.h"
+#include "config/internal.h"
+#include "config/keys.h"
+#include "config/loader.h"
+#include "log/log.h"
+
+namespace ih::config {
+
+using internal::closestMatch;
+using internal::lower;
+using internal::parseBool;
+using internal::parseFloat;
+using internal::parseInteger;
+using internal::quoteForMessage;
+using internal::sentence;
+using internal::unknownKeyText;
+using internal::upper;
+using namespace keys;
+
+void Loader::readIntegrations(const toml::key& key, const toml::node& node) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    report("integrations", key.source(), "expected a table, got " + describe(node),
+           "Write one [integrations.<id>] table per integration, e.g. [integrations.example] with plugin = "
+           "\"example\".");
+    return;
+  }
+  for (auto&& [id_key, integration_node] : *table)
+    readIntegration(id_key, integration_node);
+  std::stable_sort(
+      config_.integrations.begin(), config_.integrations.end(),
+      [](const IntegrationConfig& a, const IntegrationConfig& b) { return a.where.line < b.where.line; });
+}
+
+void Loader::readIntegration(const toml::key& id_key, const toml::node& node) {
+  const std::string id(id_key.str());
+  const std::string path = "integrations." + id;
+  if (!isIntegrationId(id)) {
+    report(path, id_key.source(), "invalid integration id " + quoteForMessage(id),
+           "Use 1 to 40 lowercase letters, digits or underscores, starting with a letter, e.g. \"" +
+               suggestId(id) + "\".");
+    return;
+  }
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    report(path, id_key.source(), "expected a table, got " + describe(node),
+           "Write [integrations." + id + "] followed by plugin = \"<plugin name>\" and its settings.");
+    return;
+  }
+  IntegrationConfig integration;
+  integration.id = id;
+  integration.where = locate(path, node.source());
+  if (auto it = env_settings_.find(id); it != env_settings_.end()) integration.env_values = it->second;
+  nlohmann::json settings = nlohmann::json::object();
+  bool has_plugin = false;
+  for (auto&& [key, value] : *table) {
+    const std::string name(key.str());
+    const std::string key_path = path + "." + name;
+    if (name == "plugin") {
+      has_plugin = true;
+      if (!value.is_string()) {
+        report(key_path, key.source(), "expected a string, got " + describe(value),
+               "Write plugin = \"<plugin name>\" (see ihost plugins list).");
+      } else if (value.as_string()->get().empty()) {
+        report(key_path, key.source(), "must not be empty",
+               "Write plugin = \"<plugin name>\" (see ihost plugins list).");
+      } else {
+        integration.plugin = value.as_string()->get();
+      }
+    } else if (name == "enabled") {
+      if (!value.is_boolean()) {
+        report(key_path, key.source(), "expected a boolean, got " + describe(value),
+               "Write enabled = true or enabled = false.");
+      } else {
+        integration.enabled = value.as_boolean()->get();
+      }
+    } else if (name == "jobs") {
+      readJobs(integration, key, value);
+    } else {
+      integration.setting_locations[name] = locate(key_path, key.source());
+      settings[name] = settingToJson(value, path, name, integration, 0);
+    }
+  }
+  if (!has_plugin) {
+    report(path, node.source(), "missing required key \"plugin\"",
+           "Add plugin = \"<plugin name>\" (see ihost plugins list).");
+  }
+  integration.settings_json = settings.dump();
+  config_.integrations.push_back(std::move(integration));
+}
+
+void Loader::readJobs(IntegrationConfig& integration, const toml::key& jobs_key, const toml::node& node) {
+  const std::string jobs_path = "integrations." + integration.id + ".jobs";
+  const toml::table* jobs = node.as_table();
+  if (jobs == nullptr) {
+    report(jobs_path, jobs_key.source(), "expected a table of jobs, got " + describe(node),
+           "Write [integrations." + integration.id + ".jobs.<job name>] with every = \"15m\".");
+    return;
+  }
+  for (auto&& [name_key, job_node] : *jobs) {
+    const std::string name(name_key.str());
+    const std::string job_path = jobs_path + "." + name;
+    const toml::table* job_table = job_node.as_table();
+    if (job_table == nullptr) {
+      report(job_path, name_key.source(), "expected a table, got " + describe(job_node),
+             "Write [integrations." + integration.id + ".jobs." + name + "] with every = \"15m\".");
+      continue;
+    }
+    JobConfig job;
+    job.where = locate(job_path, job_node.source());
+    for (auto&& [key, value] : *job_table) {
+      const std::string key_name(key.str());
+      const std::string key_path = job_path + "." + key_name;
+      if (key_name == "every") {
+        if (!value.is_string()) {
+          report(key_path, key.source(), "expected a duration string, got " + describe(value),
+                 "Write e.g. every = \"15m\" (units s, m, h, d).");
+          continue;
+        }
+        Result<int64_t> seconds = parseDuration(value.as_string()->get());
+        if (!seconds.isOk()) {
+          reportAt(locate(key_path, key.source()), key_path, seconds.status().message(), "");
+          continue;
+        }
+        job.every_seconds = *seconds;
+      } else if (key_name == "enabled") {
+        if (!value.is_boolean()) {
+          report(key_path, key.source(), "expected a boolean, got " + describe(value),
+                 "Write enabled = true or enabled = false.");
+          continue;
+        }
+        job.enabled = value.as_boolean()->get();
+      } else {
+        report(key_path, key.source(), unknownKeyText(key_name, {"every", "enabled"}), "");
+      }
+    }
+    integration.jobs[name] = std::move(job);
+  }
+}
+
+nlohmann::json Loader::settingToJson(const toml::node& node, const std::string& integration_path,
+                                     const std::string& relative, IntegrationConfig& integration, int depth) {
+  if (depth >= kMaxSettingDepth && (node.is_table() || node.is_array())) {
+    report(integration_path + "." + relative, node.source(),
+           "nested deeper than " + std::to_string(kMaxSettingDepth) + " levels",
+           "Flatten this setting (no plugin schema nests this deep).");
+    return nullptr;
+  }
+  switch (node.type()) {
+    case toml::node_type::table: {
+      nlohmann::json object = nlohmann::json::object();
+      for (auto&& [key, value] : *node.as_table()) {
+        std::string child = relative + "." + std::string(key.str());
+        integration.setting_locations[child] = locate(integration_path + "." + child, key.source());
+        object[std::string(key.str())] =
+            settingToJson(value, integration_path, child, integration, depth + 1);
+      }
+      return object;
+    }
+    case toml::node_type::array: {
+      nlohmann::json array = nlohmann::json::array();
+      const toml::array& elements = *node.as_array();
+      for (size_t i = 0; i < elements.size(); ++i) {
+        std::string child = relative + "[" + std::to_string(i) + "]";
+        const toml::node& element = *elements.get(i);
+        if (element.source().begin.line != 0) {
+          integration.setting_locations[child] = locate(integration_path + "." + child, element.source());
+        }
+        array.push_back(settingToJson(element, integration_path, child, integration, depth + 1));
+      }
+      return array;
+    }
+    case toml::node_type::string:
+      return node.as_string()->get();
+    case toml::node_type::integer:
+      return node.as_integer()->get();
+    case toml::node_type::floating_point:
+      return node.as_floating_point()->get();
+    case toml::node_type::boolean:
+      return node.as_boolean()->get();
+    case toml::node_type::date: {
+      std::ostringstream out;
+      out << *node.as_date();
+      return out.str();
+    }
+    case toml::node_type::time: {
+      std::ostringstream out;
+      out << *node.as_time();
+      return out.str();
+    }
+    case toml::node_type::date_time: {
+      std::ostringstream out;
+      out << *node.as_date_time();
+      return out.str();
+    }
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace ih::config
