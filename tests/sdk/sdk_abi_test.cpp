@@ -301,6 +301,13 @@ TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
   CHECK(json::rawField(obj, "nested") == std::string_view(R"({"tenant":"no"})"));
   CHECK_FALSE(json::stringField(obj, "missing"));
   CHECK(json::headerField(obj, "hdr") == std::string("v"));
+  CHECK(json::stringObject({{"a", "1"}, {"q\"", "x\ny"}, {"a", "2"}}) == R"({"a":"1","q\"":"x\ny","a":"2"})");
+  CHECK(json::stringObject({}) == "{}");
+  CHECK(ih::sdk::toLowerAscii("Stripe-Signature \xC3\x89") == "stripe-signature \xC3\x89");
+  // The reader's nesting limit bounds its recursion: 129 levels are read, deeper text is refused.
+  CHECK(json::isValid(std::string(129, '[') + std::string(129, ']')));
+  CHECK_FALSE(json::isValid(std::string(130, '[') + std::string(130, ']')));
+  CHECK_FALSE(json::isValid(std::string(1000000, '[')));
 }
 
 TEST_CASE("hmacSha256Hex matches RFC 4231 and compares in constant time", "[sdk][hmac]") {
