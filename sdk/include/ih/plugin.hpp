@@ -5,6 +5,7 @@
 //   status.hpp       Status / Result<T>: expected failures as values (codes are the IH_ERR_* values).
 //   json.hpp         ih::sdk::json: a tiny JSON writer and reader for the text that crosses the ABI (no JSON
 //                    library needed; plugins are free to use any JSON library privately).
+//   form.hpp         urlEncode, formEncode, Form: application/x-www-form-urlencoded with nested keys.
 //   buffer.hpp       Buffer: owns one host buffer (ih_buf*).
 //   http.hpp         HttpRequest / HttpResponse: outbound HTTP through the host.
 //   call.hpp         Call: the host services of one handler invocation, std::string_view in and owning
@@ -28,6 +29,7 @@
 #include "ih/sdk/buffer.hpp"
 #include "ih/sdk/call.hpp"
 #include "ih/sdk/descriptor.hpp"
+#include "ih/sdk/form.hpp"
 #include "ih/sdk/guard.hpp"
 #include "ih/sdk/http.hpp"
 #include "ih/sdk/json.hpp"
