@@ -21,6 +21,10 @@ cmake -S "$repo/sdk" -B "$work/sdk-build" "${generator[@]}" -DCMAKE_BUILD_TYPE=R
 cmake --install "$work/sdk-build" --prefix "$work/prefix"
 test -f "$work/prefix/include/ih/plugin_abi.h"
 test -f "$work/prefix/include/ih/plugin.hpp"
+# plugin.hpp is an umbrella over ih/sdk/*.hpp: every header it includes must be installed too.
+for part in $(sed -n 's|^#include "\(ih/sdk/[a-z_]*\.hpp\)"$|\1|p' "$repo/sdk/include/ih/plugin.hpp"); do
+  test -f "$work/prefix/include/$part" || { echo "FAIL: $part is not installed" >&2; exit 1; }
+done
 test -f "$work/prefix/include/ih/testing/fake_host.hpp"
 
 step "copy plugins/example to a directory outside the repository (as a third party would)"

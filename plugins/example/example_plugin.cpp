@@ -90,22 +90,6 @@ bool isWellFormedApiKey(std::string_view key) {
   return true;
 }
 
-std::string urlEncode(std::string_view s) {
-  static const char* const kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
-}
-
 // A provider answer that is not 2xx, as the status the host maps to HTTP for API callers.
 Status providerFailure(int32_t http_status, std::string_view what) {
   const std::string prefix(what);
@@ -218,7 +202,7 @@ class ExamplePlugin final : public ih::sdk::Plugin {
     int64_t synced = 0;
     for (int page = 0; page < kMaxPagesPerRun; ++page) {
       ih::sdk::HttpRequest request;
-      request.url = api_base_url_ + "/items?after=" + urlEncode(cursor);
+      request.url = api_base_url_ + "/items?after=" + ih::sdk::urlEncode(cursor);
       request.headers = {{"Authorization", "Bearer " + *api_key}, {"Accept", "application/json"}};
       request.timeout_ms = timeout_ms_;
       request.endpoint = "/items";

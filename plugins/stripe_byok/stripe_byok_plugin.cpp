@@ -27,10 +27,10 @@ namespace stripe_byok {
 namespace {
 
 using ih::sdk::Call;
+using ih::sdk::Form;
 using ih::sdk::Result;
 using ih::sdk::Status;
 using ih::stripe::Client;
-using ih::stripe::Form;
 using ih::stripe::idOrNull;
 using ih::stripe::integer;
 using ih::stripe::member;
@@ -469,7 +469,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       std::string product_id = existing_product.is_string() ? existing_product.get<std::string>() : "";
       if (product_id.empty()) {
         Form product;
-        product.add("name", plan.name).metadata("ihost_plan", plan.key);
+        product.add("name", plan.name).addMember("metadata", "ihost_plan", plan.key);
         auto created = client.post("/v1/products", product,
                                    stableIdempotencyKey({"product", integration_id_, plan.key, plan.name}));
         if (!created) return withContext(created.status(), "creating product " + plan.key);
@@ -482,8 +482,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
           .add("recurring[interval]", plan.interval)
           .add("lookup_key", plan.key)
           .add("nickname", plan.name)
-          .metadata("ihost_plan", plan.key)
-          .metadata("trial_days", std::to_string(plan.trial_days));
+          .addMember("metadata", "ihost_plan", plan.key)
+          .addMember("metadata", "trial_days", std::to_string(plan.trial_days));
       if (existing.is_object()) price.add("transfer_lookup_key", true);
       auto created =
           client.post("/v1/prices", price,
@@ -547,7 +547,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     Form create;
     if (!email.empty()) create.add("email", email);
     if (!name.empty()) create.add("name", name);
-    create.metadata("ihost_ref", ref);
+    create.addMember("metadata", "ihost_ref", ref);
     // Stable key: a rerun within Stripe's key window replays the creation instead of duplicating it.
     auto created = client.post("/v1/customers", create,
                                stableIdempotencyKey({"customer", integration_id_, ref, email, name}));
@@ -591,8 +591,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
           .add("days_until_due", 30)
           .add("auto_advance", false)
           .add("currency", currency)
-          .metadata("ihost_ref", reference)
-          .metadata("ihost_buyer", ref);
+          .addMember("metadata", "ihost_ref", reference)
+          .addMember("metadata", "ihost_buyer", ref);
       auto made = client.post("/v1/invoices", create,
                               stableIdempotencyKey({"invoice", integration_id_, reference, ref, *customer}));
       if (!made) return withContext(made.status(), "creating invoice");
@@ -628,7 +628,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
         } else {
           add.add("amount", integer(item, "amount", 0)).add("currency", currency);
         }
-        add.add("description", title).metadata("ihost_line", line_key);
+        add.add("description", title).addMember("metadata", "ihost_line", line_key);
         auto made =
             client.post("/v1/invoiceitems", add, stableIdempotencyKey({"invoiceitem", invoice_id, line_key}));
         if (!made) return withContext(made.status(), "adding item \"" + title + "\"");
@@ -682,7 +682,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     const std::string reference = str(input, "reference");
     Form form;
     form.add("amount", amount).add("currency", currency).add("automatic_payment_methods[enabled]", true);
-    if (!reference.empty()) form.metadata("ihost_ref", reference);
+    if (!reference.empty()) form.addMember("metadata", "ihost_ref", reference);
     if (!str(input, "description").empty()) form.add("description", str(input, "description"));
     if (!str(input, "customer").empty()) form.add("customer", str(input, "customer"));
     const std::string key = reference.empty()
@@ -858,7 +858,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       for (const std::string& type : ih::stripe::handledEventTypes())
         form.add("enabled_events[]", type);
       if (!options_.stripe_version.empty()) form.add("api_version", options_.stripe_version);
-      form.metadata("ihost_integration", integration_id_);
+      form.addMember("metadata", "ihost_integration", integration_id_);
       auto made = client.post("/v1/webhook_endpoints", form);
       if (!made) return withContext(made.status(), "creating the webhook endpoint");
       const std::string secret = str(*made, "secret");

@@ -25,7 +25,6 @@
 #include "ih/plugin.hpp"
 #include "stripe_common/client.h"
 #include "stripe_common/event_handlers.h"
-#include "stripe_common/form.h"
 #include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
@@ -36,10 +35,10 @@ namespace stripe_connect {
 namespace {
 
 using ih::sdk::Call;
+using ih::sdk::Form;
 using ih::sdk::Result;
 using ih::sdk::Status;
 using ih::stripe::Client;
-using ih::stripe::Form;
 using ih::stripe::integer;
 using ih::stripe::nowSeconds;
 using ih::stripe::parseJson;
@@ -332,7 +331,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
     auto addMetadata = [&](Form& form) {
       if (input.contains("metadata") && input["metadata"].is_object()) {
         for (const auto& [k, v] : input["metadata"].items())
-          form.metadata(k, v.is_string() ? v.get<std::string>() : v.dump());
+          form.addMember("metadata", k, v.is_string() ? v.get<std::string>() : v.dump());
       }
     };
     if (action == "create_product") {

@@ -188,6 +188,11 @@ bool StripeDouble::Impl::startServer(std::string* error) {
   base_url = "http://" + (options.host == "0.0.0.0" ? std::string("127.0.0.1") : options.host) + ":" +
              std::to_string(bound_port);
   server_thread = std::thread([this] { server->listen_after_bind(); });
+  // httplib's stop() only wakes a server that is already listening: a stop() before that (a test that starts
+  // the double and ends at once) left the listener blocked in accept() and the destructor's join hanging.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!server->is_running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   delivery_thread = std::thread([this] { deliveryLoop(); });
   return true;
 }

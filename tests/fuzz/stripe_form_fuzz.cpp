@@ -1,6 +1,7 @@
-// Stripe form encoding (plugins/stripe_common/form.*): for any keys and values, the encoded body splits back
-// into exactly the fields given, in order, and percent-decoding gives the original bytes (so no value can
-// inject '&' or '=' into another field); only RFC 3986 unreserved characters and %XX appear.
+// The SDK's form encoding (sdk/include/ih/sdk/form.hpp), with the nested keys the Stripe plugins send: for any
+// keys and values, the encoded body splits back into exactly the fields given, in order, and percent-decoding
+// gives the original bytes (so no value can inject '&' or '=' into another field); only RFC 3986 unreserved
+// characters and %XX appear.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <optional>
@@ -9,7 +10,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
-#include "stripe_common/form.h"
+#include "ih/sdk/form.hpp"
 
 namespace {
 
@@ -58,7 +59,7 @@ void checkEncoded(std::string_view encoded, std::string_view original) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
-  ih::stripe::Form form;
+  ih::sdk::Form form;
   std::vector<std::pair<std::string, std::string>> expected;
   while (in.remaining_bytes() > 0 && expected.size() < 64) {
     const uint8_t kind = in.ConsumeIntegral<uint8_t>() % 5;
@@ -70,11 +71,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         expected.emplace_back(key, value);
         break;
       case 1:
-        form.metadata(key, value);
+        form.addMember("metadata", key, value);
         expected.emplace_back("metadata[" + key + "]", value);
         break;
       case 2:
-        form.expand(value);
+        form.addElement("expand", value);
         expected.emplace_back("expand[]", value);
         break;
       case 3: {
@@ -90,8 +91,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
     }
-    checkEncoded(ih::stripe::urlEncode(key), key);
-    checkEncoded(ih::stripe::urlEncode(value), value);
+    checkEncoded(ih::sdk::urlEncode(key), key);
+    checkEncoded(ih::sdk::urlEncode(value), value);
   }
   IH_FUZZ_CHECK(form.fields() == expected);
   IH_FUZZ_CHECK(form.empty() == expected.empty());

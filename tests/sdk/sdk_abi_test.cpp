@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi_v1_0_layout.h"
+#include "common/text.h"
 #include "ih/hmac.hpp"
 #include "ih/plugin.hpp"
 #include "ih/plugin_abi.h"
@@ -301,6 +302,40 @@ TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
   CHECK(json::rawField(obj, "nested") == std::string_view(R"({"tenant":"no"})"));
   CHECK_FALSE(json::stringField(obj, "missing"));
   CHECK(json::headerField(obj, "hdr") == std::string("v"));
+  CHECK(json::stringObject({{"a", "1"}, {"q\"", "x\ny"}, {"a", "2"}}) == R"({"a":"1","q\"":"x\ny","a":"2"})");
+  CHECK(json::stringObject({}) == "{}");
+  CHECK(ih::sdk::toLowerAscii("Stripe-Signature \xC3\x89") == "stripe-signature \xC3\x89");
+  // The reader's nesting limit bounds its recursion: 129 levels are read, deeper text is refused.
+  CHECK(json::isValid(std::string(129, '[') + std::string(129, ']')));
+  CHECK_FALSE(json::isValid(std::string(130, '[') + std::string(130, ']')));
+  CHECK_FALSE(json::isValid(std::string(1000000, '[')));
+}
+
+TEST_CASE("form encoding: unreserved bytes stay, the rest is %XX, fields keep their order", "[sdk][form]") {
+  // Byte for byte what the host sends for its own URLs (common/text.h), for every byte value.
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c)
+    all_bytes.push_back(static_cast<char>(c));
+  CHECK(ih::sdk::urlEncode(all_bytes) == ih::urlEncode(all_bytes));
+  CHECK(ih::sdk::urlEncode("aZ09-_.~ /&=?%+[]\xC3\xA9") == "aZ09-_.~%20%2F%26%3D%3F%25%2B%5B%5D%C3%A9");
+  CHECK(ih::sdk::urlEncode("") == "");
+
+  CHECK(ih::sdk::formEncode({}) == "");
+  CHECK(ih::sdk::formEncode({{"a", "1"}, {"a", "2&b=3"}, {"", ""}}) == "a=1&a=2%26b%3D3&=");
+  ih::sdk::Form form;
+  CHECK(form.empty());
+  form.add("name", "Pro")
+      .add("count", 3)
+      .add("big", int64_t{-9007199254740993})
+      .add("active", true)
+      .addMember("metadata", "plan id", "pro")
+      .addElement("expand", "customer");
+  CHECK_FALSE(form.empty());
+  CHECK(form.fields().size() == 6);
+  CHECK(
+      form.encode() ==
+      "name=Pro&count=3&big=-9007199254740993&active=true&metadata%5Bplan%20id%5D=pro&expand%5B%5D=customer");
+  CHECK(form.encode() == ih::sdk::formEncode(form.fields()));
 }
 
 TEST_CASE("hmacSha256Hex matches RFC 4231 and compares in constant time", "[sdk][hmac]") {

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include "ih/hmac.hpp"
+#include "ih/sdk/form.hpp"
 #include "stripe_common/client.h"
-#include "stripe_common/form.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/webhook_signature.h"
 
@@ -103,13 +103,13 @@ TEST_CASE("keys: formats, modes and masking", "[stripe]") {
 }
 
 TEST_CASE("form: brackets, repeats and percent-encoding", "[stripe]") {
-  ih::stripe::Form form;
+  ih::sdk::Form form;
   form.add("amount", int64_t{900})
       .add("auto_advance", false)
-      .metadata("ihost_ref", "show 1&2")
+      .addMember("metadata", "ihost_ref", "show 1&2")
       .add("items[0][price]", "price_1")
-      .expand("customer")
-      .expand("data.latest_charge");
+      .addElement("expand", "customer")
+      .addElement("expand", "data.latest_charge");
   CHECK(form.encode() ==
         "amount=900&auto_advance=false&metadata%5Bihost_ref%5D=show%201%262&items%5B0%5D%5Bprice%5D=price_1&"
         "expand%5B%5D=customer&expand%5B%5D=data.latest_charge");

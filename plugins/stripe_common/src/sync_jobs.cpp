@@ -483,7 +483,7 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     if (lower) query.add("created[gte]", *lower);
     if (cursor.upper) query.add("created[lte]", *cursor.upper);
     if (!cursor.starting_after.empty()) query.add("starting_after", cursor.starting_after);
-    if (options.expand_sources) query.expand("data.source");
+    if (options.expand_sources) query.addElement("expand", "data.source");
     auto page = client.get("/v1/balance_transactions", query, "/v1/balance_transactions");
     if (!page) {
       // Keep what was fetched: the pages buffered so far and their cursor commit before the run fails, so

@@ -16,11 +16,13 @@
 #include <nlohmann/json.hpp>
 
 #include "ih/plugin.hpp"
-#include "stripe_common/form.h"
+#include "ih/sdk/form.hpp"
 
 namespace ih::stripe {
 
 using Json = nlohmann::json;
+// Request bodies and queries: the SDK's form encoding, with the bracket-nested keys Stripe reads.
+using ih::sdk::Form;
 
 struct ClientOptions {
   std::string api_base_url = "https://api.stripe.com";  // no trailing slash needed

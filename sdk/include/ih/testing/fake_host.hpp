@@ -1,6 +1,6 @@
 // ihost plugin SDK: an in-process fake host for plugin unit tests. Header-only C++17, no dependency besides
-// ih/plugin.hpp (itself dependency-free), so a plugin author can test without ihost and without a JSON
-// library.
+// the SDK (ih/sdk/json.hpp reads and writes its JSON; ih/plugin.hpp comes along for the test's own use), so a
+// plugin author can test without ihost and without a JSON library.
 //
 //   ih::sdk::testing::FakeHost host(ih_plugin_entry(IH_ABI_MAJOR, IH_ABI_MINOR));
 //   host.setTenant("t1");
@@ -37,8 +37,10 @@
 #include <utility>
 #include <vector>
 
-#include "ih/plugin.hpp"
+#include "ih/plugin.hpp"  // the whole SDK: a plugin's tests use it alongside the fake host
 #include "ih/plugin_abi.h"
+#include "ih/sdk/json.hpp"
+#include "ih/sdk/strings.hpp"
 
 namespace ih::sdk::testing {
 
@@ -55,15 +57,9 @@ struct HttpExchange {
   std::string request_json;  // exactly what the plugin passed
 
   std::optional<std::string> header(std::string_view name) const {
-    auto lower = [](std::string_view s) {
-      std::string out(s);
-      for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      }
-      return out;
-    };
+    const std::string wanted = toLowerAscii(name);
     for (const auto& [k, v] : headers) {
-      if (lower(k) == lower(name)) return v;
+      if (toLowerAscii(k) == wanted) return v;
     }
     return std::nullopt;
   }
@@ -125,17 +121,9 @@ struct Instance {
 // request_json as the host builds it for routes and webhooks.
 inline std::string makeRequestJson(std::string_view method, std::string_view path, std::string_view tenant,
                                    const Headers& headers = {}, const Headers& query = {}) {
-  auto object = [](const Headers& pairs) {
-    std::string out = "{";
-    for (size_t i = 0; i < pairs.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      out += json::quote(pairs[i].first) + ":" + json::quote(pairs[i].second);
-    }
-    return out + "}";
-  };
   return "{\"method\":" + json::quote(method) + ",\"path\":" + json::quote(path) +
-         ",\"route\":" + json::quote(path) + ",\"params\":{},\"query\":" + object(query) +
-         ",\"headers\":" + object(headers) + ",\"tenant\":" + json::quote(tenant) + "}";
+         ",\"route\":" + json::quote(path) + ",\"params\":{},\"query\":" + json::stringObject(query) +
+         ",\"headers\":" + json::stringObject(headers) + ",\"tenant\":" + json::quote(tenant) + "}";
 }
 
 class FakeHost {
@@ -488,12 +476,8 @@ class FakeHost {
     if (!handler) return fail(c, IH_ERR_UNAVAILABLE, "FakeHost: no HTTP handler set (setHttpHandler)");
     const FakeHttpResponse answer = handler(exchange);
     if (answer.transport_error != IH_OK) return fail(c, answer.transport_error, answer.transport_message);
-    std::string meta = "{\"status\":" + std::to_string(answer.status) + ",\"headers\":{";
-    for (size_t i = 0; i < answer.headers.size(); ++i) {
-      if (i > 0) meta.push_back(',');
-      meta += json::quote(answer.headers[i].first) + ":" + json::quote(answer.headers[i].second);
-    }
-    meta += "},\"attempts\":1}";
+    std::string meta = "{\"status\":" + std::to_string(answer.status) +
+                       ",\"headers\":" + json::stringObject(answer.headers) + ",\"attempts\":1}";
     *response_json = newBuf(c->host, std::move(meta));
     *response_body = newBuf(c->host, answer.body);
     return IH_OK;

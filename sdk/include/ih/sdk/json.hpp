@@ -1,0 +1,327 @@
+// ih::sdk::json: a small JSON writer (quote, stringObject) and reader (isValid, unquote, forEachMember,
+// rawField, stringField, intField, headerField) for the JSON text crossing the ABI, without a JSON library.
+// Pure and thread-safe; returned views borrow the input. Invalid JSON gives false / nullopt, never an
+// exception (std::bad_alloc aside). Nesting beyond 128 levels is refused: it bounds the reader's recursion.
+#ifndef IH_SDK_JSON_HPP
+#define IH_SDK_JSON_HPP
+
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "ih/sdk/strings.hpp"
+
+namespace ih::sdk {
+namespace json {
+
+// `s` as a JSON string literal, quotes included. Control characters are escaped; UTF-8 passes through.
+inline std::string quote(std::string_view s) {
+  static const char* const kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size() + 2);
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xF]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+// {"k1":"v1","k2":"v2"} of string pairs, in order (duplicates kept as given); "{}" for none.
+inline std::string stringObject(const std::vector<std::pair<std::string, std::string>>& members) {
+  std::string out = "{";
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += quote(members[i].first) + ":" + quote(members[i].second);
+  }
+  out.push_back('}');
+  return out;
+}
+
+namespace detail {
+inline void skipSpace(std::string_view s, size_t& i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+    ++i;
+}
+// Advances `i` past one JSON value; false when the text is not valid JSON at that point.
+inline bool skipValue(std::string_view s, size_t& i, int depth = 0) {
+  if (depth > 128) return false;
+  skipSpace(s, i);
+  if (i >= s.size()) return false;
+  char c = s[i];
+  if (c == '"') {
+    for (++i; i < s.size(); ++i) {
+      if (s[i] == '\\') {
+        ++i;
+      } else if (s[i] == '"') {
+        ++i;
+        return true;
+      } else if (static_cast<unsigned char>(s[i]) < 0x20) {
+        return false;
+      }
+    }
+    return false;
+  }
+  if (c == '{' || c == '[') {
+    const char close = c == '{' ? '}' : ']';
+    ++i;
+    skipSpace(s, i);
+    if (i < s.size() && s[i] == close) {
+      ++i;
+      return true;
+    }
+    for (;;) {
+      if (c == '{') {
+        skipSpace(s, i);
+        if (i >= s.size() || s[i] != '"' || !skipValue(s, i, depth + 1)) return false;
+        skipSpace(s, i);
+        if (i >= s.size() || s[i] != ':') return false;
+        ++i;
+      }
+      if (!skipValue(s, i, depth + 1)) return false;
+      skipSpace(s, i);
+      if (i >= s.size()) return false;
+      if (s[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (s[i] == close) {
+        ++i;
+        return true;
+      }
+      return false;
+    }
+  }
+  for (std::string_view literal : {"true", "false", "null"}) {
+    if (s.substr(i, literal.size()) == literal) {
+      i += literal.size();
+      return true;
+    }
+  }
+  const size_t start = i;
+  if (s[i] == '-') ++i;
+  while (i < s.size() && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
+                          s[i] == '+' || s[i] == '-')) {
+    ++i;
+  }
+  return i > start && (s[i - 1] >= '0' && s[i - 1] <= '9');
+}
+inline void appendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+inline bool hex4(std::string_view s, size_t at, uint32_t& out) {
+  if (at + 4 > s.size()) return false;
+  out = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    const char h = s[k];
+    out <<= 4;
+    if (h >= '0' && h <= '9') {
+      out |= static_cast<uint32_t>(h - '0');
+    } else if (h >= 'a' && h <= 'f') {
+      out |= static_cast<uint32_t>(h - 'a' + 10);
+    } else if (h >= 'A' && h <= 'F') {
+      out |= static_cast<uint32_t>(h - 'A' + 10);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace detail
+
+// True when `text` is exactly one valid JSON value (surrounding whitespace allowed).
+inline bool isValid(std::string_view text) {
+  size_t i = 0;
+  if (!detail::skipValue(text, i)) return false;
+  detail::skipSpace(text, i);
+  return i == text.size();
+}
+
+// The decoded content of a JSON string literal (`literal` includes the quotes); nullopt if it is not one.
+inline std::optional<std::string> unquote(std::string_view literal) {
+  size_t end = 0;
+  if (literal.empty() || literal[0] != '"' || !detail::skipValue(literal, end) || end != literal.size()) {
+    return std::nullopt;
+  }
+  std::string out;
+  for (size_t i = 1; i + 1 < literal.size(); ++i) {
+    char c = literal[i];
+    if (c != '\\') {
+      out.push_back(c);
+      continue;
+    }
+    c = literal[++i];
+    switch (c) {
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'u': {
+        uint32_t cp = 0;
+        if (!detail::hex4(literal, i + 1, cp)) return std::nullopt;
+        i += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < literal.size() && literal[i + 1] == '\\' &&
+            literal[i + 2] == 'u') {
+          uint32_t low = 0;
+          if (detail::hex4(literal, i + 3, low) && low >= 0xDC00 && low < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            i += 6;
+          }
+        }
+        detail::appendUtf8(out, cp);
+        break;
+      }
+      default:
+        out.push_back(c);  // '"', '\\', '/'
+    }
+  }
+  return out;
+}
+
+// Calls fn(key, raw_value_text) for each member of a JSON object. False if `object` is not a valid object.
+inline bool forEachMember(std::string_view object,
+                          const std::function<void(const std::string& key, std::string_view value)>& fn) {
+  if (!isValid(object)) return false;
+  size_t i = 0;
+  detail::skipSpace(object, i);
+  if (i >= object.size() || object[i] != '{') return false;
+  ++i;
+  for (;;) {
+    detail::skipSpace(object, i);
+    if (object[i] == '}') return true;
+    const size_t key_start = i;
+    detail::skipValue(object, i);
+    const auto key = unquote(object.substr(key_start, i - key_start));
+    detail::skipSpace(object, i);
+    ++i;  // ':'
+    detail::skipSpace(object, i);
+    const size_t value_start = i;
+    detail::skipValue(object, i);
+    fn(key.value_or(std::string()), object.substr(value_start, i - value_start));
+    detail::skipSpace(object, i);
+    if (object[i] == ',') ++i;
+  }
+}
+
+// Calls fn(raw_element_text) for each element of a JSON array. False if `array` is not a valid array.
+inline bool forEachElement(std::string_view array, const std::function<void(std::string_view element)>& fn) {
+  if (!isValid(array)) return false;
+  size_t i = 0;
+  detail::skipSpace(array, i);
+  if (i >= array.size() || array[i] != '[') return false;
+  ++i;
+  for (;;) {
+    detail::skipSpace(array, i);
+    if (array[i] == ']') return true;
+    const size_t start = i;
+    detail::skipValue(array, i);
+    fn(array.substr(start, i - start));
+    detail::skipSpace(array, i);
+    if (array[i] == ',') ++i;
+  }
+}
+
+// Raw text of the top-level member `key` of a JSON object (e.g. `{"a":1}` -> "1"); nullopt when absent.
+inline std::optional<std::string_view> rawField(std::string_view object, std::string_view key) {
+  std::optional<std::string_view> found;
+  forEachMember(object, [&](const std::string& k, std::string_view v) {
+    if (!found && k == key) found = v;
+  });
+  return found;
+}
+
+// The string member `key`, decoded; nullopt when absent or not a string.
+inline std::optional<std::string> stringField(std::string_view object, std::string_view key) {
+  const auto raw = rawField(object, key);
+  if (!raw) return std::nullopt;
+  return unquote(*raw);
+}
+
+// The integer member `key`; nullopt when absent or not an integer that fits in int64_t.
+inline std::optional<int64_t> intField(std::string_view object, std::string_view key) {
+  const auto raw = rawField(object, key);
+  if (!raw || raw->empty()) return std::nullopt;
+  int64_t value = 0;
+  const char* end = raw->data() + raw->size();
+  const auto parsed = std::from_chars(raw->data(), end, value, 10);
+  if (parsed.ec != std::errc() || parsed.ptr != end) return std::nullopt;
+  return value;
+}
+
+// The string member `name` of a JSON object of headers, compared case-insensitively (HTTP header names).
+inline std::optional<std::string> headerField(std::string_view headers_object, std::string_view name) {
+  std::optional<std::string> found;
+  const std::string wanted = toLowerAscii(name);
+  forEachMember(headers_object, [&](const std::string& k, std::string_view v) {
+    if (!found && toLowerAscii(k) == wanted) found = unquote(v);
+  });
+  return found;
+}
+
+}  // namespace json
+
+}  // namespace ih::sdk
+
+#endif  // IH_SDK_JSON_HPP
