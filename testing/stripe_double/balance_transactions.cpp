@@ -20,12 +20,6 @@ uint64_t splitmix(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-Reply ok(json body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
-}
-
 }  // namespace
 
 uint8_t TxnStore::currencyIndex(const std::string& currency) {

@@ -7,12 +7,6 @@
 namespace ih::stripe_double {
 namespace {
 
-Reply ok(json body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
-}
-
 // Drops the double's private bookkeeping fields ("_…") from a resource.
 json publicView(json obj) {
   if (!obj.is_object()) return obj;

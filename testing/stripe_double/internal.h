@@ -52,6 +52,8 @@ Reply stripeError(int status, const std::string& type, const std::string& code, 
 Reply missingParam(const std::string& param);
 Reply invalidParam(const std::string& param, const std::string& message);
 Reply noSuch(const std::string& what, const std::string& id, const std::string& param = "id");
+// 200 with body.
+Reply ok(json body);
 
 // A stored JSON resource; seq orders objects created in the same second.
 struct Stored {
@@ -152,6 +154,9 @@ struct Ctx {
   bool livemode = false;
   int64_t now = 0;
 };
+
+// 404 "Unrecognized request URL (<method>: /v1/...)", Stripe's answer for a route it does not serve.
+Reply unrecognized(const Ctx& c);
 
 struct PendingDelivery {
   std::string account_id;  // account holding the event
@@ -256,6 +261,21 @@ std::optional<bool> asBool(const json& v);
 std::string str(const json& params, const std::string& key);
 // Merges form metadata into obj["metadata"]: "" removes a key, metadata="" clears all.
 void applyMetadata(json& obj, const json& params);
+// Stripe's metadata limits (at most 50 keys, keys up to 40 and values up to 500 characters, string values):
+// 400 parameter_invalid naming the offending parameter, nullopt when params["metadata"] passes or is absent.
+std::optional<Reply> checkMetadata(const json& params);
+// Optional integer parameter: out = nullopt when absent; 400 parameter_invalid_integer when not an integer.
+std::optional<Reply> intParam(const json& params, const std::string& key, std::optional<int64_t>& out);
+// Optional boolean parameter: out = def when absent; 400 parameter_invalid when not a boolean.
+std::optional<Reply> boolParam(const json& params, const std::string& key, bool def, bool& out);
+// Copies a string parameter into obj[key] when present ("" stores null).
+void setString(json& obj, const json& params, const std::string& key);
+// limit (default 10, 1..100); 400 when not an integer or out of range.
+std::optional<Reply> parseLimit(const json& params, int64_t& limit);
+// The string elements of a string, array or hash parameter (ids[]=a&ids[]=b, ids[0]=a).
+std::vector<std::string> stringList(const json& v);
+// Top-level fields whose value changed, with their old values (event previous_attributes).
+json diff(const json& before, const json& after);
 
 // params.cpp: documented-parameter check, run before a handler (nothing executed or stored on failure).
 // v1 route (seg = path segments after /v1): 400 parameter_unknown naming the first undocumented parameter

@@ -10,35 +10,6 @@
 namespace ih::stripe_double {
 namespace {
 
-Reply ok(json body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
-}
-
-Reply unrecognized(const Ctx& c) {
-  std::string path = "/v1";
-  for (const auto& s : c.seg)
-    path += "/" + s;
-  return stripeError(
-      404, "invalid_request_error", "",
-      "Unrecognized request URL (" + c.method + ": " + path +
-          "). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.");
-}
-
-// Top-level fields whose value changed, with their old values (event previous_attributes).
-json diff(const json& before, const json& after) {
-  json prev = json::object();
-  for (auto& [k, v] : after.items()) {
-    auto it = before.find(k);
-    if (it == before.end())
-      prev[k] = nullptr;
-    else if (*it != v)
-      prev[k] = *it;
-  }
-  return prev;
-}
-
 const char* kindForId(const std::string& id) {
   static const std::pair<const char*, const char*> prefixes[] = {
       {"prod_", "products"}, {"price_", "prices"},         {"cus_", "customers"},
@@ -97,34 +68,6 @@ std::optional<Reply> parseRange(const json& params, const std::string& key, Crea
                          "Received unknown parameter: " + key + "[" + op + "]", key + "[" + op + "]");
   }
   return std::nullopt;
-}
-
-std::optional<Reply> parseLimit(const json& params, int64_t& limit) {
-  limit = 10;
-  auto it = params.find("limit");
-  if (it == params.end()) return std::nullopt;
-  auto v = asInt(*it);
-  if (!v)
-    return stripeError(400, "invalid_request_error", "parameter_invalid_integer",
-                       "Invalid integer: " + (it->is_string() ? it->get<std::string>() : it->dump()),
-                       "limit");
-  if (*v < 1 || *v > 100)
-    return invalidParam("limit", *v < 1 ? "This value must be greater than or equal to 1."
-                                        : "This value must be less than or equal to 100.");
-  limit = *v;
-  return std::nullopt;
-}
-
-std::vector<std::string> stringList(const json& v) {
-  std::vector<std::string> out;
-  if (v.is_string()) out.push_back(v.get<std::string>());
-  if (v.is_array())
-    for (auto& e : v)
-      if (e.is_string()) out.push_back(e.get<std::string>());
-  if (v.is_object())
-    for (auto& [k, e] : v.items())
-      if (e.is_string()) out.push_back(e.get<std::string>());
-  return out;
 }
 
 json emptyList(const std::string& url) {
@@ -603,43 +546,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
     if (!expand_params.is_null()) expand(c, obj, expand_params, false);
     return ok(std::move(obj));
   };
-  auto metadataOk = [&]() -> std::optional<Reply> {
-    auto it = P.find("metadata");
-    if (it == P.end() || !it->is_object()) return std::nullopt;
-    if (it->size() > 50) return invalidParam("metadata", "Metadata can have up to 50 keys.");
-    for (auto& [k, v] : it->items()) {
-      if (k.size() > 40) return invalidParam("metadata", "Metadata keys can have up to 40 characters.");
-      if (!v.is_string()) return invalidParam("metadata[" + k + "]", "Metadata values must be strings.");
-      if (v.get<std::string>().size() > 500)
-        return invalidParam("metadata[" + k + "]", "Metadata values can have up to 500 characters.");
-    }
-    return std::nullopt;
-  };
-  if (auto e = metadataOk()) return *e;
-  auto intParam = [&](const std::string& key, std::optional<int64_t>& out) -> std::optional<Reply> {
-    out.reset();
-    auto it = P.find(key);
-    if (it == P.end()) return std::nullopt;
-    out = asInt(*it);
-    if (!out)
-      return stripeError(400, "invalid_request_error", "parameter_invalid_integer",
-                         "Invalid integer: " + (it->is_string() ? it->get<std::string>() : it->dump()), key);
-    return std::nullopt;
-  };
-  auto boolParam = [&](const std::string& key, bool def, bool& out) -> std::optional<Reply> {
-    out = def;
-    auto it = P.find(key);
-    if (it == P.end()) return std::nullopt;
-    auto b = asBool(*it);
-    if (!b)
-      return invalidParam(key, "Invalid boolean: " + (it->is_string() ? it->get<std::string>() : it->dump()));
-    out = *b;
-    return std::nullopt;
-  };
-  auto setString = [&](json& obj, const std::string& key) {
-    if (P.contains(key) && P[key].is_string())
-      obj[key] = P[key].get<std::string>().empty() ? json(nullptr) : P[key];
-  };
+  if (auto e = checkMetadata(P)) return *e;
   auto existingCustomer = [&](const std::string& id) -> Stored* {
     Stored* cu = find(c.acct, "customers", id);
     return cu && !cu->obj.value("deleted", false) ? cu : nullptr;
@@ -663,8 +570,8 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       Account& a = newAccount(c.acct.id);
       std::string type = str(P, "type");
       if (!type.empty()) a.obj["type"] = type;
-      setString(a.obj, "email");
-      setString(a.obj, "country");
+      setString(a.obj, P, "email");
+      setString(a.obj, P, "country");
       applyMetadata(a.obj, P);
       a.seq = nextSeq();
       return ok(a.obj);
@@ -715,7 +622,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
         return stripeError(400, "invalid_request_error", "resource_already_exists", "Product already exists.",
                            "id");
       bool active = true;
-      if (auto e = boolParam("active", true, active)) return *e;
+      if (auto e = boolParam(P, "active", true, active)) return *e;
       json o = {{"id", id},
                 {"object", "product"},
                 {"active", active},
@@ -736,7 +643,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
                 {"updated", c.now},
                 {"url", nullptr}};
       for (const char* k : {"description", "statement_descriptor", "tax_code", "unit_label", "url"})
-        setString(o, k);
+        setString(o, P, k);
       applyMetadata(o, P);
       insert(c.acct, "products", o);
       emitEvent(c, "product.created", o);
@@ -768,10 +675,10 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           o["name"] = P["name"];
         }
         bool active = o["active"];
-        if (auto e = boolParam("active", active, active)) return *e;
+        if (auto e = boolParam(P, "active", active, active)) return *e;
         o["active"] = active;
         for (const char* k : {"description", "statement_descriptor", "tax_code", "unit_label", "url"})
-          setString(o, k);
+          setString(o, P, k);
         if (P.contains("default_price")) {
           std::string dp = str(P, "default_price");
           if (!dp.empty() && !find(c.acct, "prices", dp)) return noSuch("price", dp, "default_price");
@@ -835,7 +742,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       for (auto& ch : currency)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       std::optional<int64_t> unit_amount;
-      if (auto e = intParam("unit_amount", unit_amount)) return *e;
+      if (auto e = intParam(P, "unit_amount", unit_amount)) return *e;
       std::string decimal = str(P, "unit_amount_decimal");
       if (!unit_amount && decimal.empty()) return missingParam("unit_amount");
       if (unit_amount && *unit_amount < 0)
@@ -863,7 +770,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       std::string lookup_key = str(P, "lookup_key");
       if (auto e = claimLookupKey(lookup_key, "")) return *e;
       bool active = true;
-      if (auto e = boolParam("active", true, active)) return *e;
+      if (auto e = boolParam(P, "active", true, active)) return *e;
       if (product.empty()) {
         const json& pd = P["product_data"];
         if (!pd.is_object() || pd.value("name", "").empty()) return missingParam("product_data[name]");
@@ -916,7 +823,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           return invalidParam("unit_amount_decimal", "Invalid decimal: " + decimal);
         }
       }
-      setString(o, "nickname");
+      setString(o, P, "nickname");
       applyMetadata(o, P);
       insert(c.acct, "prices", o);
       emitEvent(c, "price.created", o);
@@ -934,9 +841,9 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           st->obj["lookup_key"] = lk.empty() ? json(nullptr) : json(lk);
         }
         bool active = st->obj["active"];
-        if (auto e = boolParam("active", active, active)) return *e;
+        if (auto e = boolParam(P, "active", active, active)) return *e;
         st->obj["active"] = active;
-        setString(st->obj, "nickname");
+        setString(st->obj, P, "nickname");
         if (P.contains("tax_behavior")) st->obj["tax_behavior"] = P["tax_behavior"];
         applyMetadata(st->obj, P);
         json prev = diff(before, st->obj);
@@ -953,12 +860,12 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       return search(c, "customers", "/v1/customers/search");
     auto applyCustomer = [&](json& o) -> std::optional<Reply> {
       for (const char* k : {"email", "name", "phone", "description"})
-        setString(o, k);
+        setString(o, P, k);
       if (P.contains("address") && P["address"].is_object())
         for (auto& [k, v] : P["address"].items())
           o["address"][k] = v == "" ? json(nullptr) : v;
       std::optional<int64_t> bal;
-      if (auto e = intParam("balance", bal)) return e;
+      if (auto e = intParam(P, "balance", bal)) return e;
       if (bal) o["balance"] = *bal;
       if (P.contains("invoice_settings") && P["invoice_settings"].is_object() &&
           P["invoice_settings"].contains("default_payment_method")) {
@@ -1067,9 +974,9 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           return invalidParam("invoice", "The invoice does not belong to customer " + customer + ".");
       }
       std::optional<int64_t> amount, quantity, unit_amount;
-      if (auto e = intParam("amount", amount)) return *e;
-      if (auto e = intParam("quantity", quantity)) return *e;
-      if (auto e = intParam("unit_amount", unit_amount)) return *e;
+      if (auto e = intParam(P, "amount", amount)) return *e;
+      if (auto e = intParam(P, "quantity", quantity)) return *e;
+      if (auto e = intParam(P, "unit_amount", unit_amount)) return *e;
       std::string price = str(P, "price");
       if (price.empty() && P.contains("pricing") && P["pricing"].is_object())
         price = P["pricing"].value("price", "");
@@ -1151,8 +1058,8 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       if (m == "POST") {
         json before = st->obj;
         std::optional<int64_t> amount, quantity;
-        if (auto e = intParam("amount", amount)) return *e;
-        if (auto e = intParam("quantity", quantity)) return *e;
+        if (auto e = intParam(P, "amount", amount)) return *e;
+        if (auto e = intParam(P, "quantity", quantity)) return *e;
         if (quantity) {
           int64_t unit =
               st->obj["amount"].get<int64_t>() / std::max<int64_t>(1, st->obj["quantity"].get<int64_t>());
@@ -1160,7 +1067,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           st->obj["amount"] = unit * *quantity;
         }
         if (amount) st->obj["amount"] = *amount;
-        setString(st->obj, "description");
+        setString(st->obj, P, "description");
         applyMetadata(st->obj, P);
         json prev = diff(before, st->obj);
         if (!prev.empty()) emitEvent(c, "invoiceitem.updated", st->obj, &prev);
@@ -1195,8 +1102,8 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
         return invalidParam("collection_method",
                             "Invalid collection_method: must be one of charge_automatically or send_invoice");
       std::optional<int64_t> days, due_date;
-      if (auto e = intParam("days_until_due", days)) return *e;
-      if (auto e = intParam("due_date", due_date)) return *e;
+      if (auto e = intParam(P, "days_until_due", days)) return *e;
+      if (auto e = intParam(P, "due_date", due_date)) return *e;
       if (cm == "send_invoice" && !days && !due_date)
         return invalidParam("days_until_due",
                             "Invoices with `collection_method=send_invoice` must have either "
@@ -1206,7 +1113,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
                             "Invoices with `collection_method=charge_automatically` cannot have "
                             "`days_until_due` or `due_date` set.");
       bool auto_advance = false;
-      if (auto e = boolParam("auto_advance", false, auto_advance)) return *e;
+      if (auto e = boolParam(P, "auto_advance", false, auto_advance)) return *e;
       std::string pib = P.value("pending_invoice_items_behavior", "exclude");
       if (pib != "exclude" && pib != "include")
         return invalidParam("pending_invoice_items_behavior", "Invalid pending_invoice_items_behavior");
@@ -1296,8 +1203,8 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       else
         o["days_until_due"] = nullptr;
       if (due_date) o["due_date"] = *due_date;
-      setString(o, "description");
-      setString(o, "footer");
+      setString(o, P, "description");
+      setString(o, P, "footer");
       applyMetadata(o, P);
       if (pib == "include") {
         auto& items = c.acct.collections["invoiceitems"];
@@ -1347,13 +1254,13 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           return stripeError(400, "invalid_request_error", "invoice_not_editable",
                              "Finalized invoices can't be updated in this way.");
         bool aa = o["auto_advance"];
-        if (auto e = boolParam("auto_advance", aa, aa)) return *e;
+        if (auto e = boolParam(P, "auto_advance", aa, aa)) return *e;
         o["auto_advance"] = aa;
-        setString(o, "description");
-        setString(o, "footer");
+        setString(o, P, "description");
+        setString(o, P, "footer");
         if (P.contains("collection_method")) o["collection_method"] = P["collection_method"];
         std::optional<int64_t> days;
-        if (auto e = intParam("days_until_due", days)) return *e;
+        if (auto e = intParam(P, "days_until_due", days)) return *e;
         if (days) o["days_until_due"] = *days;
         applyMetadata(o, P);
         json prev = diff(before, o);
@@ -1386,7 +1293,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
             o["days_until_due"].is_number())
           o["due_date"] = c.now + o["days_until_due"].get<int64_t>() * 86400;
         bool aa = o["auto_advance"];
-        if (auto e = boolParam("auto_advance", aa, aa)) return *e;
+        if (auto e = boolParam(P, "auto_advance", aa, aa)) return *e;
         o["auto_advance"] = aa;
         emitEvent(c, "invoice.finalized", o);
         if (o["amount_due"] == 0) {
@@ -1541,7 +1448,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
     }
     if (s.size() == 1 && m == "POST") {
       std::optional<int64_t> amount;
-      if (auto e = intParam("amount", amount)) return *e;
+      if (auto e = intParam(P, "amount", amount)) return *e;
       if (!amount) return missingParam("amount");
       std::string currency = str(P, "currency");
       if (currency.empty()) return missingParam("currency");
@@ -1551,7 +1458,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       std::string customer = str(P, "customer");
       if (!customer.empty() && !existingCustomer(customer)) return noSuch("customer", customer, "customer");
       bool do_confirm = false;
-      if (auto e = boolParam("confirm", false, do_confirm)) return *e;
+      if (auto e = boolParam(P, "confirm", false, do_confirm)) return *e;
       const std::string id = detail::newId("pi");
       json o = {{"id", id},
                 {"object", "payment_intent"},
@@ -1592,8 +1499,8 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
                 {"status", "requires_payment_method"},
                 {"transfer_data", nullptr},
                 {"transfer_group", nullptr}};
-      setString(o, "description");
-      setString(o, "receipt_email");
+      setString(o, P, "description");
+      setString(o, P, "receipt_email");
       applyMetadata(o, P);
       setPaymentMethod(o);
       Stored& st = insert(c.acct, "payment_intents", o);
@@ -1612,9 +1519,9 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       if (s.size() == 2 && m == "POST") {
         json before = strip(st->obj);
         std::optional<int64_t> amount;
-        if (auto e = intParam("amount", amount)) return *e;
+        if (auto e = intParam(P, "amount", amount)) return *e;
         if (amount) st->obj["amount"] = *amount;
-        setString(st->obj, "description");
+        setString(st->obj, P, "description");
         if (P.contains("customer")) st->obj["customer"] = P["customer"];
         applyMetadata(st->obj, P);
         setPaymentMethod(st->obj);
@@ -1661,7 +1568,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       if (!st) return noSuch("charge", s[1]);
       if (m == "POST") {
         json before = st->obj;
-        setString(st->obj, "description");
+        setString(st->obj, P, "description");
         applyMetadata(st->obj, P);
         json prev = diff(before, st->obj);
         if (!prev.empty()) emitEvent(c, "charge.updated", st->obj, &prev);
@@ -1703,7 +1610,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
         return stripeError(400, "invalid_request_error", "charge_already_refunded",
                            "Charge " + charge + " has already been refunded.", "charge");
       std::optional<int64_t> amount;
-      if (auto e = intParam("amount", amount)) return *e;
+      if (auto e = intParam(P, "amount", amount)) return *e;
       int64_t amt = amount.value_or(remaining);
       if (amt <= 0) return invalidParam("amount", "Refund amount must be positive.");
       if (amt > remaining)
@@ -1830,9 +1737,9 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       if (customer.empty()) return missingParam("customer");
       if (!existingCustomer(customer)) return noSuch("customer", customer, "customer");
       std::optional<int64_t> trial_days, trial_end, days_until_due;
-      if (auto e = intParam("trial_period_days", trial_days)) return *e;
-      if (auto e = intParam("trial_end", trial_end)) return *e;
-      if (auto e = intParam("days_until_due", days_until_due)) return *e;
+      if (auto e = intParam(P, "trial_period_days", trial_days)) return *e;
+      if (auto e = intParam(P, "trial_end", trial_end)) return *e;
+      if (auto e = intParam(P, "days_until_due", days_until_due)) return *e;
       const std::string id = detail::newId("sub");
       json items, errors;
       if (!buildItems(id, c.now, items, errors)) {
@@ -1849,7 +1756,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
           it["current_period_end"] = tend;
         }
       bool cape = false;
-      if (auto e = boolParam("cancel_at_period_end", false, cape)) return *e;
+      if (auto e = boolParam(P, "cancel_at_period_end", false, cape)) return *e;
       json o = {{"id", id},
                 {"object", "subscription"},
                 {"application", nullptr},
@@ -1900,7 +1807,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
                 {"trial_end", trialing ? json(tend) : json(nullptr)},
                 {"trial_settings", {{"end_behavior", {{"missing_payment_method", "create_invoice"}}}}},
                 {"trial_start", trialing ? json(c.now) : json(nullptr)}};
-      setString(o, "description");
+      setString(o, P, "description");
       applyMetadata(o, P);
       insert(c.acct, "subscriptions", o);
       emitEvent(c, "customer.subscription.created", o);
@@ -1931,12 +1838,12 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
       }
       if (s.size() == 2 && m == "POST") {
         bool cape = o["cancel_at_period_end"];
-        if (auto e = boolParam("cancel_at_period_end", cape, cape)) return *e;
+        if (auto e = boolParam(P, "cancel_at_period_end", cape, cape)) return *e;
         o["cancel_at_period_end"] = cape;
         if (cape && o["items"]["data"].size() > 0)
           o["cancel_at"] = o["items"]["data"][0]["current_period_end"];
         if (!cape) o["cancel_at"] = nullptr;
-        setString(o, "description");
+        setString(o, P, "description");
         applyMetadata(o, P);
         if (P.contains("trial_end")) {
           std::string te = str(P, "trial_end");
