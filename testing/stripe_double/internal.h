@@ -191,8 +191,11 @@ struct StripeDouble::Impl {
   int64_t clock() const;
   uint64_t nextSeq() { return ++seq_counter; }
 
-  // ---- resources.cpp (REQUIRE mu held)
+  // ---- routes.cpp (REQUIRES mu held): dispatches a v1 request through the route table.
   Reply routeResource(Ctx& c);
+
+  // ---- resources.cpp (REQUIRE mu held)
+  Reply routeLegacy(Ctx& c);  // the endpoints not yet in a file of their own
   Stored* find(Account& a, const std::string& kind, const std::string& id);
   Stored& insert(Account& a, const std::string& kind, json obj);
   Reply list(Ctx& c, const std::string& kind, const std::string& url,
@@ -205,11 +208,6 @@ struct StripeDouble::Impl {
                     const json& payment_intent, const json& invoice, const std::string& description);
   Reply payInvoice(Ctx& c, Stored& inv);
   Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
-
-  // ---- balance_transactions.cpp
-  Reply listBalanceTransactions(Ctx& c);
-  Reply retrieveBalanceTransaction(Ctx& c, const std::string& id);
-  Reply balance(Ctx& c);
 
   // ---- events.cpp
   // Records an event for a state change and schedules webhook deliveries. previous may be null.
@@ -254,6 +252,35 @@ struct StripeDouble::Impl {
   std::unordered_map<std::string, std::pair<std::string, std::string>>
       refresh_tokens;  // rt_ -> (platform, acct)
 };
+
+// ---- The v1 route table (routes.cpp). Each resource file lists its endpoints as rows; routeResource sends a
+// request to the first row whose method and pattern match it, so a literal segment ("search") is listed before
+// "*", and a resource's catch-all row (method "*") after its endpoints. Handlers REQUIRE Impl::mu held.
+using Handler = Reply (*)(StripeDouble::Impl& d, Ctx& c);
+
+struct Route {
+  std::string_view method;   // "GET", "POST", "DELETE", or "*" for any method
+  std::string_view pattern;  // path after /v1/: literal segments, "*" = one segment, a final "**" = any rest
+  Handler handler;
+};
+
+struct RouteTable {
+  const Route* begin;
+  const Route* end;
+};
+
+template <size_t N>
+constexpr RouteTable routeTable(const Route (&rows)[N]) {
+  return {rows, rows + N};
+}
+
+// True when seg (the path segments after /v1) fits pattern (see Route). Also used by params.cpp.
+bool pathMatches(std::string_view pattern, const std::vector<std::string>& seg);
+
+// One table per Stripe resource, defined in the file of the same name.
+RouteTable accountRoutes();
+RouteTable balanceRoutes();
+RouteTable balanceTransactionRoutes();
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

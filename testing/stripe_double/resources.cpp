@@ -535,10 +535,9 @@ void recomputeInvoice(StripeDouble::Impl& d, Account& a, json& inv) {
 
 }  // namespace
 
-Reply StripeDouble::Impl::routeResource(Ctx& c) {
+Reply StripeDouble::Impl::routeLegacy(Ctx& c) {
   const auto& s = c.seg;
   const std::string& m = c.method;
-  if (s.empty()) return unrecognized(c);
   const std::string& r = s[0];
   const json& P = c.params;
   const json expand_params = P.value("expand", json());
@@ -546,57 +545,10 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
     if (!expand_params.is_null()) expand(c, obj, expand_params, false);
     return ok(std::move(obj));
   };
-  if (auto e = checkMetadata(P)) return *e;
   auto existingCustomer = [&](const std::string& id) -> Stored* {
     Stored* cu = find(c.acct, "customers", id);
     return cu && !cu->obj.value("deleted", false) ? cu : nullptr;
   };
-
-  // ---------------- balance, account(s)
-  if (r == "balance" && s.size() == 1 && m == "GET") return balance(c);
-  if (r == "balance_transactions" && m == "GET") {
-    if (s.size() == 1) return listBalanceTransactions(c);
-    if (s.size() == 2) return retrieveBalanceTransaction(c, s[1]);
-  }
-  if (r == "account" && s.size() == 1 && m == "GET") return ok(c.acct.obj);
-  if (r == "accounts") {
-    if (s.size() == 2 && m == "GET") {
-      Account* a = account(s[1]);
-      if (!a || (a->id != c.acct.id && a->platform_id != c.acct.id))
-        return noSuch("account", s[1], "account");
-      return ok(a->obj);
-    }
-    if (s.size() == 1 && m == "POST") {
-      Account& a = newAccount(c.acct.id);
-      std::string type = str(P, "type");
-      if (!type.empty()) a.obj["type"] = type;
-      setString(a.obj, P, "email");
-      setString(a.obj, P, "country");
-      applyMetadata(a.obj, P);
-      a.seq = nextSeq();
-      return ok(a.obj);
-    }
-    if (s.size() == 1 && m == "GET") {
-      // Connected accounts of this platform, newest first.
-      int64_t limit = 0;
-      if (auto e = parseLimit(P, limit)) return *e;
-      std::vector<const Account*> mine;
-      for (const auto& [id, a] : accounts)
-        if (a->platform_id == c.acct.id && !a->deauthorized) mine.push_back(a.get());
-      std::sort(mine.begin(), mine.end(), [](const Account* x, const Account* y) {
-        return x->obj["created"] != y->obj["created"] ? x->obj["created"] > y->obj["created"]
-                                                      : x->seq > y->seq;
-      });
-      json data = json::array();
-      for (const Account* a : mine)
-        if (static_cast<int64_t>(data.size()) < limit) data.push_back(a->obj);
-      return ok({{"object", "list"},
-                 {"data", data},
-                 {"has_more", static_cast<int64_t>(mine.size()) > limit},
-                 {"url", "/v1/accounts"}});
-    }
-    return unrecognized(c);
-  }
 
   // ---------------- products
   if (r == "products") {
