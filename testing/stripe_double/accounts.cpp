@@ -53,12 +53,14 @@ Reply listAccounts(StripeDouble::Impl& d, Ctx& c) {
              {"url", "/v1/accounts"}});
 }
 
+// clang-format off
 constexpr Route kRoutes[] = {
     {"GET", "account", retrieveOwnAccount},
     {"GET", "accounts", listAccounts},
     {"POST", "accounts", createAccount},
     {"GET", "accounts/*", retrieveAccount},
 };
+// clang-format on
 
 }  // namespace
 

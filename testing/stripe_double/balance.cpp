@@ -24,9 +24,11 @@ Reply retrieveBalance(StripeDouble::Impl& d, Ctx& c) {
   return ok(out);
 }
 
+// clang-format off
 constexpr Route kRoutes[] = {
     {"GET", "balance", retrieveBalance},
 };
+// clang-format on
 
 }  // namespace
 

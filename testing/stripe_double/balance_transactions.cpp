@@ -333,10 +333,12 @@ Reply listBalanceTransactions(StripeDouble::Impl& d, Ctx& c) {
              {"url", "/v1/balance_transactions"}});
 }
 
+// clang-format off
 constexpr Route kRoutes[] = {
     {"GET", "balance_transactions", listBalanceTransactions},
     {"GET", "balance_transactions/*", retrieveBalanceTransaction},
 };
+// clang-format on
 
 }  // namespace
 

@@ -202,6 +202,11 @@ struct StripeDouble::Impl {
              const std::function<bool(const json&)>& filter);
   Reply search(Ctx& c, const std::string& kind, const std::string& url);
   void expand(Ctx& c, json& obj, const json& expand_params, bool in_list);
+  // ok(obj) once the request's expand[] paths are expanded in it.
+  Reply withExpand(Ctx& c, json obj);
+  // 404 "No such <object>" when seg[1] is not in kind, else 404 unrecognized URL: the answer for a method or
+  // sub-path that the resource does not serve on an id.
+  Reply missingOrUnrecognized(Ctx& c, const std::string& kind, const std::string& object);
   json lookupAny(Account& a, const std::string& id, int64_t now);
   // Creates a succeeded charge + balance transaction; returns the charge object.
   json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
@@ -281,6 +286,12 @@ bool pathMatches(std::string_view pattern, const std::vector<std::string>& seg);
 RouteTable accountRoutes();
 RouteTable balanceRoutes();
 RouteTable balanceTransactionRoutes();
+RouteTable productRoutes();
+RouteTable priceRoutes();
+
+// ---- Shared between resource files
+// products.cpp: a new Product object (create, and prices' inline product_data).
+json productObject(const Ctx& c, const std::string& id, const json& name, bool active, json metadata);
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

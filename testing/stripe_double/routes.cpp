@@ -7,11 +7,15 @@ namespace ih::stripe_double {
 namespace {
 
 // The first path segment tells the resources apart, so their order here does not matter.
+// clang-format off
 RouteTable (*const kResources[])() = {
     accountRoutes,
     balanceRoutes,
     balanceTransactionRoutes,
+    productRoutes,
+    priceRoutes,
 };
+// clang-format on
 
 bool methodMatches(std::string_view route_method, const std::string& method) {
   return route_method == "*" || route_method == method;
