@@ -288,10 +288,13 @@ RouteTable balanceRoutes();
 RouteTable balanceTransactionRoutes();
 RouteTable productRoutes();
 RouteTable priceRoutes();
+RouteTable customerRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).
 json productObject(const Ctx& c, const std::string& id, const json& name, bool active, json metadata);
+// customers.cpp: the customer with this id unless it is unknown or deleted (nullptr).
+Stored* existingCustomer(StripeDouble::Impl& d, Account& a, const std::string& id);
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

@@ -14,6 +14,7 @@ RouteTable (*const kResources[])() = {
     balanceTransactionRoutes,
     productRoutes,
     priceRoutes,
+    customerRoutes,
 };
 // clang-format on
 
