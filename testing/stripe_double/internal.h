@@ -194,6 +194,11 @@ struct StripeDouble::Impl {
   // ---- routes.cpp (REQUIRES mu held): dispatches a v1 request through the route table.
   Reply routeResource(Ctx& c);
 
+  // ---- charges.cpp (REQUIRES mu held)
+  // Creates a succeeded charge + balance transaction; returns the charge object.
+  json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
+                    const json& payment_intent, const json& invoice, const std::string& description);
+
   // ---- resources.cpp (REQUIRE mu held)
   Reply routeLegacy(Ctx& c);  // the endpoints not yet in a file of their own
   Stored* find(Account& a, const std::string& kind, const std::string& id);
@@ -208,9 +213,6 @@ struct StripeDouble::Impl {
   // sub-path that the resource does not serve on an id.
   Reply missingOrUnrecognized(Ctx& c, const std::string& kind, const std::string& object);
   json lookupAny(Account& a, const std::string& id, int64_t now);
-  // Creates a succeeded charge + balance transaction; returns the charge object.
-  json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
-                    const json& payment_intent, const json& invoice, const std::string& description);
   Reply payInvoice(Ctx& c, Stored& inv);
   Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
 
@@ -289,12 +291,20 @@ RouteTable balanceTransactionRoutes();
 RouteTable productRoutes();
 RouteTable priceRoutes();
 RouteTable customerRoutes();
+RouteTable chargeRoutes();
+RouteTable refundRoutes();
+RouteTable paymentIntentRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).
 json productObject(const Ctx& c, const std::string& id, const json& name, bool active, json metadata);
 // customers.cpp: the customer with this id unless it is unknown or deleted (nullptr).
 Stored* existingCustomer(StripeDouble::Impl& d, Account& a, const std::string& id);
+// charges.cpp: a succeeded card Charge object (balance_transaction null when txn is "").
+json chargeObject(const std::string& id, int64_t amount, const std::string& currency, int64_t created,
+                  const std::string& txn, bool livemode);
+// charges.cpp: the decline code a test payment method stands for (pm_card_chargeDeclined…), "" when it pays.
+std::string declineCodeFor(const std::string& pm);
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

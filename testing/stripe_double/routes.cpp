@@ -15,6 +15,9 @@ RouteTable (*const kResources[])() = {
     productRoutes,
     priceRoutes,
     customerRoutes,
+    chargeRoutes,
+    refundRoutes,
+    paymentIntentRoutes,
 };
 // clang-format on
 
