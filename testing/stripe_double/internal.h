@@ -213,7 +213,11 @@ struct StripeDouble::Impl {
   // sub-path that the resource does not serve on an id.
   Reply missingOrUnrecognized(Ctx& c, const std::string& kind, const std::string& object);
   json lookupAny(Account& a, const std::string& id, int64_t now);
+
+  // ---- invoices.cpp (REQUIRE mu held)
+  // Pays an open or uncollectible invoice (a charge unless paid_out_of_band); 402 for a declining test card.
   Reply payInvoice(Ctx& c, Stored& inv);
+  // /hosted/invoices/{id}[/pay|/pdf]: the hosted invoice page, its PDF and its pay button.
   Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
 
   // ---- events.cpp
@@ -294,6 +298,8 @@ RouteTable customerRoutes();
 RouteTable chargeRoutes();
 RouteTable refundRoutes();
 RouteTable paymentIntentRoutes();
+RouteTable invoiceItemRoutes();
+RouteTable invoiceRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).
@@ -305,6 +311,8 @@ json chargeObject(const std::string& id, int64_t amount, const std::string& curr
                   const std::string& txn, bool livemode);
 // charges.cpp: the decline code a test payment method stands for (pm_card_chargeDeclined…), "" when it pays.
 std::string declineCodeFor(const std::string& pm);
+// invoices.cpp: recomputes a draft invoice's lines and totals from its invoice items.
+void recomputeInvoice(Account& a, json& inv);
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

@@ -18,6 +18,8 @@ RouteTable (*const kResources[])() = {
     chargeRoutes,
     refundRoutes,
     paymentIntentRoutes,
+    invoiceItemRoutes,
+    invoiceRoutes,
 };
 // clang-format on
 
