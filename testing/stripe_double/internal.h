@@ -300,6 +300,7 @@ RouteTable refundRoutes();
 RouteTable paymentIntentRoutes();
 RouteTable invoiceItemRoutes();
 RouteTable invoiceRoutes();
+RouteTable subscriptionRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).

@@ -20,6 +20,7 @@ RouteTable (*const kResources[])() = {
     paymentIntentRoutes,
     invoiceItemRoutes,
     invoiceRoutes,
+    subscriptionRoutes,
 };
 // clang-format on
 
