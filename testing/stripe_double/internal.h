@@ -200,7 +200,6 @@ struct StripeDouble::Impl {
                     const json& payment_intent, const json& invoice, const std::string& description);
 
   // ---- resources.cpp (REQUIRE mu held)
-  Reply routeLegacy(Ctx& c);  // the endpoints not yet in a file of their own
   Stored* find(Account& a, const std::string& kind, const std::string& id);
   Stored& insert(Account& a, const std::string& kind, json obj);
   Reply list(Ctx& c, const std::string& kind, const std::string& url,
@@ -225,8 +224,6 @@ struct StripeDouble::Impl {
   void emitEvent(Ctx& c, const std::string& type, const json& object, const json* previous = nullptr);
   void emitEventFor(Account& a, const std::string& type, const json& object, const json* previous,
                     const std::string& request_id, const std::optional<std::string>& idem, int64_t now);
-  Reply routeEvents(Ctx& c);
-  Reply routeWebhookEndpoints(Ctx& c);
   void deliveryLoop();
 
   // ---- oauth.cpp
@@ -301,6 +298,8 @@ RouteTable paymentIntentRoutes();
 RouteTable invoiceItemRoutes();
 RouteTable invoiceRoutes();
 RouteTable subscriptionRoutes();
+RouteTable eventRoutes();
+RouteTable webhookEndpointRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).
@@ -314,6 +313,8 @@ json chargeObject(const std::string& id, int64_t amount, const std::string& curr
 std::string declineCodeFor(const std::string& pm);
 // invoices.cpp: recomputes a draft invoice's lines and totals from its invoice items.
 void recomputeInvoice(Account& a, json& inv);
+// events.cpp: obj without the double's private bookkeeping fields ("_…").
+json publicView(json obj);
 
 // Integer / bool parameter helpers (form values arrive as strings).
 std::optional<int64_t> asInt(const json& v);

@@ -335,11 +335,4 @@ Reply StripeDouble::Impl::search(Ctx& c, const std::string& kind, const std::str
              {"url", url}});
 }
 
-Reply StripeDouble::Impl::routeLegacy(Ctx& c) {
-  const std::string& r = c.seg[0];
-  if (r == "events") return routeEvents(c);
-  if (r == "webhook_endpoints") return routeWebhookEndpoints(c);
-  return unrecognized(c);
-}
-
 }  // namespace ih::stripe_double

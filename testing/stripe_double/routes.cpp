@@ -21,6 +21,8 @@ RouteTable (*const kResources[])() = {
     invoiceItemRoutes,
     invoiceRoutes,
     subscriptionRoutes,
+    eventRoutes,
+    webhookEndpointRoutes,
 };
 // clang-format on
 
@@ -53,7 +55,7 @@ Reply StripeDouble::Impl::routeResource(Ctx& c) {
     for (const Route* r = rows.begin; r != rows.end; ++r)
       if (methodMatches(r->method, c.method) && pathMatches(r->pattern, c.seg)) return r->handler(*this, c);
   }
-  return routeLegacy(c);
+  return unrecognized(c);
 }
 
 }  // namespace ih::stripe_double
