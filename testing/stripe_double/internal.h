@@ -194,12 +194,7 @@ struct StripeDouble::Impl {
   // ---- routes.cpp (REQUIRES mu held): dispatches a v1 request through the route table.
   Reply routeResource(Ctx& c);
 
-  // ---- charges.cpp (REQUIRES mu held)
-  // Creates a succeeded charge + balance transaction; returns the charge object.
-  json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
-                    const json& payment_intent, const json& invoice, const std::string& description);
-
-  // ---- resources.cpp (REQUIRE mu held)
+  // ---- collections.cpp (REQUIRE mu held): the generic store, pagination, search, expand
   Stored* find(Account& a, const std::string& kind, const std::string& id);
   Stored& insert(Account& a, const std::string& kind, json obj);
   Reply list(Ctx& c, const std::string& kind, const std::string& url,
@@ -212,6 +207,11 @@ struct StripeDouble::Impl {
   // sub-path that the resource does not serve on an id.
   Reply missingOrUnrecognized(Ctx& c, const std::string& kind, const std::string& object);
   json lookupAny(Account& a, const std::string& id, int64_t now);
+
+  // ---- charges.cpp (REQUIRES mu held)
+  // Creates a succeeded charge + balance transaction; returns the charge object.
+  json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
+                    const json& payment_intent, const json& invoice, const std::string& description);
 
   // ---- invoices.cpp (REQUIRE mu held)
   // Pays an open or uncollectible invoice (a charge unless paid_out_of_band); 402 for a declining test card.
@@ -316,7 +316,7 @@ void recomputeInvoice(Account& a, json& inv);
 // events.cpp: obj without the double's private bookkeeping fields ("_…").
 json publicView(json obj);
 
-// Integer / bool parameter helpers (form values arrive as strings).
+// ---- Request parameter helpers (wire.cpp); form values arrive as strings.
 std::optional<int64_t> asInt(const json& v);
 std::optional<bool> asBool(const json& v);
 std::string str(const json& params, const std::string& key);

@@ -1,5 +1,6 @@
-// v1 resources of the Stripe double: products, prices, customers, invoice items, invoices, payment intents,
-// charges, refunds, subscriptions, accounts; generic list/search/expand. All functions REQUIRE Impl::mu held.
+// The generic store behind the resource files of the Stripe double: find/insert per account and kind, list
+// pagination (limit, starting_after/ending_before, created filters), search queries, expand[] and lookupAny.
+// All functions REQUIRE Impl::mu held.
 #include <algorithm>
 #include <climits>
 #include <cstring>
