@@ -284,6 +284,8 @@ constexpr RouteTable routeTable(const Route (&rows)[N]) {
 
 // True when seg (the path segments after /v1) fits pattern (see Route). Also used by params.cpp.
 bool pathMatches(std::string_view pattern, const std::vector<std::string>& seg);
+// Every row of every resource table, in dispatch order (for tests).
+std::vector<Route> v1Routes();
 
 // One table per Stripe resource, defined in the file of the same name.
 RouteTable accountRoutes();
@@ -346,5 +348,7 @@ std::optional<Reply> checkParams(const std::string& method, const std::vector<st
                                  const json& params, const std::string& api_version);
 // Connect OAuth /oauth/token and /oauth/deauthorize: same check, OAuth error shape (invalid_request).
 std::optional<Reply> checkOAuthParams(const std::string& method, const std::string& path, const json& params);
+// The (method, path pattern) of every v1 route with a documented parameter list, in table order (for tests).
+std::vector<std::pair<std::string_view, std::string_view>> documentedV1Routes();
 
 }  // namespace ih::stripe_double

@@ -375,4 +375,11 @@ std::optional<Reply> checkOAuthParams(const std::string& method, const std::stri
   return r;
 }
 
+std::vector<std::pair<std::string_view, std::string_view>> documentedV1Routes() {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const DocumentedRoute& r : kRoutes)
+    out.emplace_back(r.method, r.path);
+  return out;
+}
+
 }  // namespace ih::stripe_double

@@ -46,6 +46,15 @@ bool pathMatches(std::string_view pattern, const std::vector<std::string>& seg) 
   return i == seg.size();
 }
 
+std::vector<Route> v1Routes() {
+  std::vector<Route> out;
+  for (RouteTable (*table)() : kResources) {
+    const RouteTable rows = table();
+    out.insert(out.end(), rows.begin, rows.end);
+  }
+  return out;
+}
+
 Reply StripeDouble::Impl::routeResource(Ctx& c) {
   if (c.seg.empty()) return unrecognized(c);
   // Metadata limits apply to every v1 request, checked before routing: an unknown URL answers 400 for them too.
