@@ -4,6 +4,7 @@
 #include <openssl/hmac.h>
 
 #include <cctype>
+#include <charconv>
 #include <random>
 
 #include "stripe_double/internal.h"
@@ -56,7 +57,8 @@ void insertValue(json& root, const std::vector<std::string>& segs, const std::st
         node->push_back(nullptr);
         node = &node->back();
       } else if (allDigits(seg) && seg.size() < 6) {
-        size_t idx = std::stoul(seg);
+        size_t idx = 0;
+        std::from_chars(seg.data(), seg.data() + seg.size(), idx);  // all digits, at most 5
         while (node->size() <= idx)
           node->push_back(nullptr);
         node = &(*node)[idx];
@@ -218,7 +220,10 @@ std::optional<int64_t> asInt(const json& v) {
   if (i == s.size() || s.size() > 19) return std::nullopt;
   for (size_t j = i; j < s.size(); ++j)
     if (!std::isdigit(static_cast<unsigned char>(s[j]))) return std::nullopt;
-  return std::stoll(s);
+  int64_t out = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;  // beyond int64 range
+  return out;
 }
 
 std::optional<bool> asBool(const json& v) {
