@@ -2,9 +2,9 @@
 // pagination (limit, starting_after/ending_before, created filters), search queries, expand[] and lookupAny.
 // All functions REQUIRE Impl::mu held.
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstring>
-#include <ctime>
 
 #include "stripe_double/internal.h"
 
