@@ -1,5 +1,6 @@
-// Balance transactions: a compact store (one ~64-byte row per transaction, JSON rendered on demand) so that a
-// million seeded rows fit in ~150 MB and page in O(log n) per cursor lookup. REQUIRES Impl::mu held.
+// Fakes Stripe's Balance Transaction resource: GET /v1/balance_transactions (list) and
+// GET /v1/balance_transactions/{id}. A compact store (one ~64-byte row per transaction, JSON rendered on demand)
+// lets a million seeded rows fit in ~150 MB and page in O(log n) per cursor lookup. REQUIRES Impl::mu held.
 #include <algorithm>
 #include <climits>
 #include <cstring>
@@ -18,12 +19,6 @@ uint64_t splitmix(uint64_t& state) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
-}
-
-Reply ok(json body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
 }
 
 }  // namespace
@@ -194,33 +189,20 @@ std::map<std::string, std::pair<int64_t, int64_t>> TxnStore::balance(int64_t now
   return out;
 }
 
-Reply StripeDouble::Impl::balance(Ctx& c) {
-  auto sums = c.acct.txns.balance(c.now);
-  if (sums.empty()) sums["usd"] = {0, 0};
-  json available = json::array(), pending = json::array(), reserved = json::array();
-  for (const auto& [cur, b] : sums) {
-    available.push_back({{"amount", b.first}, {"currency", cur}, {"source_types", {{"card", b.first}}}});
-    pending.push_back({{"amount", b.second}, {"currency", cur}, {"source_types", {{"card", b.second}}}});
-    reserved.push_back({{"amount", 0}, {"currency", cur}});
-  }
-  json out = {
-      {"object", "balance"}, {"available", available}, {"livemode", c.livemode}, {"pending", pending}};
-  bool is_platform = false;
-  for (const auto& [id, a] : accounts)
-    is_platform |= a->platform_id == c.acct.id;
-  if (is_platform) out["connect_reserved"] = reserved;
-  return ok(out);
-}
+namespace {
 
-Reply StripeDouble::Impl::retrieveBalanceTransaction(Ctx& c, const std::string& id) {
+// GET /v1/balance_transactions/{id}
+Reply retrieveBalanceTransaction(StripeDouble::Impl& d, Ctx& c) {
+  const std::string& id = c.seg[1];
   const TxnRow* row = id.rfind("txn_", 0) == 0 ? c.acct.txns.find(std::string_view(id).substr(4)) : nullptr;
   if (!row) return noSuch("balance transaction", id);
   json obj = c.acct.txns.render(*row, c.now);
-  if (c.params.contains("expand")) expand(c, obj, c.params["expand"], false);
+  if (c.params.contains("expand")) d.expand(c, obj, c.params["expand"], false);
   return ok(obj);
 }
 
-Reply StripeDouble::Impl::listBalanceTransactions(Ctx& c) {
+// GET /v1/balance_transactions: newest first, cursors in O(log n) (the list fast path renders text, no DOM).
+Reply listBalanceTransactions(StripeDouble::Impl& d, Ctx& c) {
   const json& P = c.params;
   int64_t limit = 10;
   if (P.contains("limit")) {
@@ -343,12 +325,25 @@ Reply StripeDouble::Impl::listBalanceTransactions(Ctx& c) {
   json data = json::array();
   for (const TxnRow* row : page) {
     data.push_back(store.render(*row, c.now));
-    if (!expand_params.is_null()) expand(c, data.back(), expand_params, true);
+    if (!expand_params.is_null()) d.expand(c, data.back(), expand_params, true);
   }
   return ok({{"object", "list"},
              {"data", std::move(data)},
              {"has_more", has_more},
              {"url", "/v1/balance_transactions"}});
+}
+
+// clang-format off
+constexpr Route kRoutes[] = {
+    {"GET", "balance_transactions", listBalanceTransactions},
+    {"GET", "balance_transactions/*", retrieveBalanceTransaction},
+};
+// clang-format on
+
+}  // namespace
+
+RouteTable balanceTransactionRoutes() {
+  return routeTable(kRoutes);
 }
 
 }  // namespace ih::stripe_double

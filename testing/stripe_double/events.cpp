@@ -1,29 +1,14 @@
-// Events, webhook endpoints and webhook delivery. Delivery runs on one background thread (deliveryLoop) that
-// takes Impl::mu only to pick work and record results, never while sending.
+// Fakes Stripe's Event resource: GET /v1/events (list) and GET /v1/events/{id}; records an event for each state
+// change (emitEvent) and delivers it to the matching webhook endpoints (webhook_endpoints.cpp). Delivery runs on
+// one background thread (deliveryLoop) that takes Impl::mu only to pick work and record results, never while
+// sending. Everything else REQUIRES Impl::mu held.
+#include <algorithm>
 #include <chrono>
 
 #include "stripe_double/internal.h"
 
 namespace ih::stripe_double {
 namespace {
-
-Reply ok(json body) {
-  Reply r;
-  r.body = std::move(body);
-  return r;
-}
-
-// Drops the double's private bookkeeping fields ("_…") from a resource.
-json publicView(json obj) {
-  if (!obj.is_object()) return obj;
-  for (auto it = obj.begin(); it != obj.end();) {
-    if (!it.key().empty() && it.key()[0] == '_')
-      it = obj.erase(it);
-    else
-      ++it;
-  }
-  return obj;
-}
 
 bool eventMatches(const json& enabled, const std::string& type) {
   for (const auto& e : enabled) {
@@ -37,7 +22,77 @@ bool eventMatches(const json& enabled, const std::string& type) {
   return false;
 }
 
+// The answer for any other request under /v1/events (shorter than the generic unrecognized URL).
+Reply unrecognizedEventsRequest(StripeDouble::Impl&, Ctx&) {
+  return stripeError(404, "invalid_request_error", "", "Unrecognized request URL.");
+}
+
+// GET /v1/events/{id}: events older than 30 days are gone.
+Reply retrieveEvent(StripeDouble::Impl& d, Ctx& c) {
+  Stored* st = d.find(c.acct, "events", c.seg[1]);
+  if (!st || st->obj["created"].get<int64_t>() < c.now - 30 * 86400) return noSuch("event", c.seg[1]);
+  return ok(publicView(st->obj));
+}
+
+// GET /v1/events: the last 30 days, filtered by type (with * wildcards), types[] or delivery_success.
+Reply listEvents(StripeDouble::Impl& d, Ctx& c) {
+  const std::string type = str(c.params, "type");
+  std::vector<std::string> types;
+  if (c.params.contains("types")) {
+    const json& t = c.params["types"];
+    if (t.is_array())
+      for (auto& e : t)
+        if (e.is_string()) types.push_back(e);
+    if (t.is_object())
+      for (auto& [k, e] : t.items())
+        if (e.is_string()) types.push_back(e);
+  }
+  if (!type.empty() && !types.empty())
+    return invalidParam("types", "You may only specify one of these parameters: type, types.");
+  std::optional<bool> delivery_success;
+  if (c.params.contains("delivery_success")) {
+    delivery_success = asBool(c.params["delivery_success"]);
+    if (!delivery_success) return invalidParam("delivery_success", "Invalid boolean");
+  }
+  const int64_t window_start = c.now - 30 * 86400;
+  Reply r = d.list(c, "events", "/v1/events", [&](const json& o) {
+    if (o["created"].get<int64_t>() < window_start) return false;
+    const std::string t = o["type"];
+    if (!type.empty() && !eventMatches(json::array({type}), t)) return false;
+    if (!types.empty() && std::find(types.begin(), types.end(), t) == types.end()) return false;
+    if (delivery_success && (o["pending_webhooks"].get<int>() == 0) != *delivery_success) return false;
+    return true;
+  });
+  if (r.status == 200)
+    for (auto& e : r.body["data"])
+      e = publicView(e);
+  return r;
+}
+
+// clang-format off
+constexpr Route kRoutes[] = {
+    {"GET", "events", listEvents},
+    {"GET", "events/*", retrieveEvent},
+    {"*", "events/**", unrecognizedEventsRequest},
+};
+// clang-format on
+
 }  // namespace
+
+json publicView(json obj) {
+  if (!obj.is_object()) return obj;
+  for (auto it = obj.begin(); it != obj.end();) {
+    if (!it.key().empty() && it.key()[0] == '_')
+      it = obj.erase(it);
+    else
+      ++it;
+  }
+  return obj;
+}
+
+RouteTable eventRoutes() {
+  return routeTable(kRoutes);
+}
 
 void StripeDouble::Impl::emitEvent(Ctx& c, const std::string& type, const json& object,
                                    const json* previous) {
@@ -81,136 +136,6 @@ void StripeDouble::Impl::emitEventFor(Account& a, const std::string& type, const
   ev["pending_webhooks"] = matched;
   insert(a, "events", std::move(ev));
   if (matched) delivery_cv.notify_all();
-}
-
-Reply StripeDouble::Impl::routeEvents(Ctx& c) {
-  const auto& s = c.seg;
-  if (c.method != "GET") return stripeError(404, "invalid_request_error", "", "Unrecognized request URL.");
-  if (s.size() == 2) {
-    Stored* st = find(c.acct, "events", s[1]);
-    if (!st || st->obj["created"].get<int64_t>() < c.now - 30 * 86400) return noSuch("event", s[1]);
-    return ok(publicView(st->obj));
-  }
-  if (s.size() != 1) return stripeError(404, "invalid_request_error", "", "Unrecognized request URL.");
-  const std::string type = str(c.params, "type");
-  std::vector<std::string> types;
-  if (c.params.contains("types")) {
-    const json& t = c.params["types"];
-    if (t.is_array())
-      for (auto& e : t)
-        if (e.is_string()) types.push_back(e);
-    if (t.is_object())
-      for (auto& [k, e] : t.items())
-        if (e.is_string()) types.push_back(e);
-  }
-  if (!type.empty() && !types.empty())
-    return invalidParam("types", "You may only specify one of these parameters: type, types.");
-  std::optional<bool> delivery_success;
-  if (c.params.contains("delivery_success")) {
-    delivery_success = asBool(c.params["delivery_success"]);
-    if (!delivery_success) return invalidParam("delivery_success", "Invalid boolean");
-  }
-  const int64_t window_start = c.now - 30 * 86400;
-  Reply r = list(c, "events", "/v1/events", [&](const json& o) {
-    if (o["created"].get<int64_t>() < window_start) return false;
-    const std::string t = o["type"];
-    if (!type.empty() && !eventMatches(json::array({type}), t)) return false;
-    if (!types.empty() && std::find(types.begin(), types.end(), t) == types.end()) return false;
-    if (delivery_success && (o["pending_webhooks"].get<int>() == 0) != *delivery_success) return false;
-    return true;
-  });
-  if (r.status == 200)
-    for (auto& e : r.body["data"])
-      e = publicView(e);
-  return r;
-}
-
-Reply StripeDouble::Impl::routeWebhookEndpoints(Ctx& c) {
-  const auto& s = c.seg;
-  const json& P = c.params;
-  auto enabledEvents = [&](json& out) -> std::optional<Reply> {
-    json v = P.value("enabled_events", json());
-    out = json::array();
-    if (v.is_string()) out.push_back(v);
-    if (v.is_array())
-      for (auto& e : v)
-        if (e.is_string()) out.push_back(e);
-    if (v.is_object())
-      for (auto& [k, e] : v.items())
-        if (e.is_string()) out.push_back(e);
-    if (out.empty()) return missingParam("enabled_events");
-    return std::nullopt;
-  };
-  auto validUrl = [](const std::string& u) {
-    return u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0;
-  };
-  if (s.size() == 1 && c.method == "GET") {
-    Reply r = list(c, "webhook_endpoints", "/v1/webhook_endpoints", nullptr);
-    if (r.status == 200)
-      for (auto& e : r.body["data"])
-        e = publicView(e);
-    return r;
-  }
-  if (s.size() == 1 && c.method == "POST") {
-    std::string url = str(P, "url");
-    if (url.empty()) return missingParam("url");
-    if (!validUrl(url))
-      return invalidParam("url", "Invalid URL: " + url + ". URLs must begin with http:// or https://.");
-    json events;
-    if (auto e = enabledEvents(events)) return *e;
-    auto connect = asBool(P.value("connect", json("false")));
-    if (!connect) return invalidParam("connect", "Invalid boolean");
-    std::string secret = "whsec_" + detail::randomTail(32);
-    std::string version = str(P, "api_version");
-    json o = {{"id", detail::newId("we")},
-              {"object", "webhook_endpoint"},
-              {"api_version", version.empty() ? json(nullptr) : json(version)},
-              {"application", nullptr},
-              {"created", c.now},
-              {"description", P.contains("description") ? P["description"] : json(nullptr)},
-              {"enabled_events", events},
-              {"livemode", c.livemode},
-              {"metadata", json::object()},
-              {"status", "enabled"},
-              {"url", url},
-              {"_connect", *connect},
-              {"_secret", secret}};
-    applyMetadata(o, P);
-    insert(c.acct, "webhook_endpoints", o);
-    json out = publicView(o);
-    out["secret"] = secret;
-    return ok(out);
-  }
-  if (s.size() == 2) {
-    Stored* st = find(c.acct, "webhook_endpoints", s[1]);
-    if (!st) return noSuch("webhook_endpoint", s[1]);
-    if (c.method == "GET") return ok(publicView(st->obj));
-    if (c.method == "DELETE") {
-      c.acct.collections["webhook_endpoints"].erase(s[1]);
-      return ok({{"id", s[1]}, {"object", "webhook_endpoint"}, {"deleted", true}});
-    }
-    if (c.method == "POST") {
-      if (P.contains("url")) {
-        std::string url = str(P, "url");
-        if (!validUrl(url)) return invalidParam("url", "Invalid URL: " + url);
-        st->obj["url"] = url;
-      }
-      if (P.contains("enabled_events")) {
-        json events;
-        if (auto e = enabledEvents(events)) return *e;
-        st->obj["enabled_events"] = events;
-      }
-      if (P.contains("disabled")) {
-        auto d = asBool(P["disabled"]);
-        if (!d) return invalidParam("disabled", "Invalid boolean");
-        st->obj["status"] = *d ? "disabled" : "enabled";
-      }
-      if (P.contains("description")) st->obj["description"] = P["description"];
-      applyMetadata(st->obj, P);
-      return ok(publicView(st->obj));
-    }
-  }
-  return stripeError(404, "invalid_request_error", "", "Unrecognized request URL.");
 }
 
 void StripeDouble::Impl::deliveryLoop() {

@@ -52,6 +52,8 @@ Reply stripeError(int status, const std::string& type, const std::string& code, 
 Reply missingParam(const std::string& param);
 Reply invalidParam(const std::string& param, const std::string& message);
 Reply noSuch(const std::string& what, const std::string& id, const std::string& param = "id");
+// 200 with body.
+Reply ok(json body);
 
 // A stored JSON resource; seq orders objects created in the same second.
 struct Stored {
@@ -153,6 +155,9 @@ struct Ctx {
   int64_t now = 0;
 };
 
+// 404 "Unrecognized request URL (<method>: /v1/...)", Stripe's answer for a route it does not serve.
+Reply unrecognized(const Ctx& c);
+
 struct PendingDelivery {
   std::string account_id;  // account holding the event
   std::string event_id;
@@ -186,33 +191,39 @@ struct StripeDouble::Impl {
   int64_t clock() const;
   uint64_t nextSeq() { return ++seq_counter; }
 
-  // ---- resources.cpp (REQUIRE mu held)
+  // ---- routes.cpp (REQUIRES mu held): dispatches a v1 request through the route table.
   Reply routeResource(Ctx& c);
+
+  // ---- collections.cpp (REQUIRE mu held): the generic store, pagination, search, expand
   Stored* find(Account& a, const std::string& kind, const std::string& id);
   Stored& insert(Account& a, const std::string& kind, json obj);
   Reply list(Ctx& c, const std::string& kind, const std::string& url,
              const std::function<bool(const json&)>& filter);
   Reply search(Ctx& c, const std::string& kind, const std::string& url);
   void expand(Ctx& c, json& obj, const json& expand_params, bool in_list);
+  // ok(obj) once the request's expand[] paths are expanded in it.
+  Reply withExpand(Ctx& c, json obj);
+  // 404 "No such <object>" when seg[1] is not in kind, else 404 unrecognized URL: the answer for a method or
+  // sub-path that the resource does not serve on an id.
+  Reply missingOrUnrecognized(Ctx& c, const std::string& kind, const std::string& object);
   json lookupAny(Account& a, const std::string& id, int64_t now);
+
+  // ---- charges.cpp (REQUIRES mu held)
   // Creates a succeeded charge + balance transaction; returns the charge object.
   json createCharge(Ctx& c, int64_t amount, const std::string& currency, const json& customer,
                     const json& payment_intent, const json& invoice, const std::string& description);
-  Reply payInvoice(Ctx& c, Stored& inv);
-  Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
 
-  // ---- balance_transactions.cpp
-  Reply listBalanceTransactions(Ctx& c);
-  Reply retrieveBalanceTransaction(Ctx& c, const std::string& id);
-  Reply balance(Ctx& c);
+  // ---- invoices.cpp (REQUIRE mu held)
+  // Pays an open or uncollectible invoice (a charge unless paid_out_of_band); 402 for a declining test card.
+  Reply payInvoice(Ctx& c, Stored& inv);
+  // /hosted/invoices/{id}[/pay|/pdf]: the hosted invoice page, its PDF and its pay button.
+  Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
 
   // ---- events.cpp
   // Records an event for a state change and schedules webhook deliveries. previous may be null.
   void emitEvent(Ctx& c, const std::string& type, const json& object, const json* previous = nullptr);
   void emitEventFor(Account& a, const std::string& type, const json& object, const json* previous,
                     const std::string& request_id, const std::optional<std::string>& idem, int64_t now);
-  Reply routeEvents(Ctx& c);
-  Reply routeWebhookEndpoints(Ctx& c);
   void deliveryLoop();
 
   // ---- oauth.cpp
@@ -250,12 +261,84 @@ struct StripeDouble::Impl {
       refresh_tokens;  // rt_ -> (platform, acct)
 };
 
-// Integer / bool parameter helpers (form values arrive as strings).
+// ---- The v1 route table (routes.cpp). Each resource file lists its endpoints as rows; routeResource sends a
+// request to the first row whose method and pattern match it, so a literal segment ("search") is listed before
+// "*", and a resource's catch-all row (method "*") after its endpoints. Handlers REQUIRE Impl::mu held.
+using Handler = Reply (*)(StripeDouble::Impl& d, Ctx& c);
+
+struct Route {
+  std::string_view method;   // "GET", "POST", "DELETE", or "*" for any method
+  std::string_view pattern;  // path after /v1/: literal segments, "*" = one segment, a final "**" = any rest
+  Handler handler;
+};
+
+struct RouteTable {
+  const Route* begin;
+  const Route* end;
+};
+
+template <size_t N>
+constexpr RouteTable routeTable(const Route (&rows)[N]) {
+  return {rows, rows + N};
+}
+
+// True when seg (the path segments after /v1) fits pattern (see Route). Also used by params.cpp.
+bool pathMatches(std::string_view pattern, const std::vector<std::string>& seg);
+// Every row of every resource table, in dispatch order (for tests).
+std::vector<Route> v1Routes();
+
+// One table per Stripe resource, defined in the file of the same name.
+RouteTable accountRoutes();
+RouteTable balanceRoutes();
+RouteTable balanceTransactionRoutes();
+RouteTable productRoutes();
+RouteTable priceRoutes();
+RouteTable customerRoutes();
+RouteTable chargeRoutes();
+RouteTable refundRoutes();
+RouteTable paymentIntentRoutes();
+RouteTable invoiceItemRoutes();
+RouteTable invoiceRoutes();
+RouteTable subscriptionRoutes();
+RouteTable eventRoutes();
+RouteTable webhookEndpointRoutes();
+
+// ---- Shared between resource files
+// products.cpp: a new Product object (create, and prices' inline product_data).
+json productObject(const Ctx& c, const std::string& id, const json& name, bool active, json metadata);
+// customers.cpp: the customer with this id unless it is unknown or deleted (nullptr).
+Stored* existingCustomer(StripeDouble::Impl& d, Account& a, const std::string& id);
+// charges.cpp: a succeeded card Charge object (balance_transaction null when txn is "").
+json chargeObject(const std::string& id, int64_t amount, const std::string& currency, int64_t created,
+                  const std::string& txn, bool livemode);
+// charges.cpp: the decline code a test payment method stands for (pm_card_chargeDeclined…), "" when it pays.
+std::string declineCodeFor(const std::string& pm);
+// invoices.cpp: recomputes a draft invoice's lines and totals from its invoice items.
+void recomputeInvoice(Account& a, json& inv);
+// events.cpp: obj without the double's private bookkeeping fields ("_…").
+json publicView(json obj);
+
+// ---- Request parameter helpers (wire.cpp); form values arrive as strings.
 std::optional<int64_t> asInt(const json& v);
 std::optional<bool> asBool(const json& v);
 std::string str(const json& params, const std::string& key);
 // Merges form metadata into obj["metadata"]: "" removes a key, metadata="" clears all.
 void applyMetadata(json& obj, const json& params);
+// Stripe's metadata limits (at most 50 keys, keys up to 40 and values up to 500 characters, string values):
+// 400 parameter_invalid naming the offending parameter, nullopt when params["metadata"] passes or is absent.
+std::optional<Reply> checkMetadata(const json& params);
+// Optional integer parameter: out = nullopt when absent; 400 parameter_invalid_integer when not an integer.
+std::optional<Reply> intParam(const json& params, const std::string& key, std::optional<int64_t>& out);
+// Optional boolean parameter: out = def when absent; 400 parameter_invalid when not a boolean.
+std::optional<Reply> boolParam(const json& params, const std::string& key, bool def, bool& out);
+// Copies a string parameter into obj[key] when present ("" stores null).
+void setString(json& obj, const json& params, const std::string& key);
+// limit (default 10, 1..100); 400 when not an integer or out of range.
+std::optional<Reply> parseLimit(const json& params, int64_t& limit);
+// The string elements of a string, array or hash parameter (ids[]=a&ids[]=b, ids[0]=a).
+std::vector<std::string> stringList(const json& v);
+// Top-level fields whose value changed, with their old values (event previous_attributes).
+json diff(const json& before, const json& after);
 
 // params.cpp: documented-parameter check, run before a handler (nothing executed or stored on failure).
 // v1 route (seg = path segments after /v1): 400 parameter_unknown naming the first undocumented parameter
@@ -265,5 +348,7 @@ std::optional<Reply> checkParams(const std::string& method, const std::vector<st
                                  const json& params, const std::string& api_version);
 // Connect OAuth /oauth/token and /oauth/deauthorize: same check, OAuth error shape (invalid_request).
 std::optional<Reply> checkOAuthParams(const std::string& method, const std::string& path, const json& params);
+// The (method, path pattern) of every v1 route with a documented parameter list, in table order (for tests).
+std::vector<std::pair<std::string_view, std::string_view>> documentedV1Routes();
 
 }  // namespace ih::stripe_double

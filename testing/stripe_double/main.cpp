@@ -2,6 +2,7 @@
 // stdout once listening; SIGINT/SIGTERM stop it cleanly.
 #include <signal.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,12 @@
 #include "stripe_double/stripe_double.h"
 
 namespace {
+
+// A whole decimal int (std::from_chars: no leading spaces, '+' or trailing characters).
+bool parseInt(const std::string& text, int& out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
 
 void usage() {
   std::cerr
@@ -32,43 +39,49 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    try {
-      if (arg == "--port")
-        options.port = std::stoi(value());
-      else if (arg == "--host")
-        options.host = value();
-      else if (arg == "--seed-key")
-        options.api_keys.push_back(value());
-      else if (arg == "--webhook-delay-ms")
-        options.webhook_delay_ms = std::stoi(value());
-      else if (arg == "--webhook-retry-ms") {
-        options.webhook_retry_delays_ms.clear();
-        std::string list = value();
-        size_t p = 0;
-        while (p < list.size()) {
-          size_t n = list.find(',', p);
-          if (n == std::string::npos) n = list.size();
-          options.webhook_retry_delays_ms.push_back(std::stoi(list.substr(p, n - p)));
-          p = n + 1;
-        }
-      } else if (arg == "--client-id")
-        options.platform_client_id = value();
-      else if (arg == "--redirect-uri")
-        options.oauth_redirect_uri = value();
-      else if (arg == "--api-version")
-        options.api_version = value();
-      else if (arg == "--threads")
-        options.threads = std::stoi(value());
-      else if (arg == "--help" || arg == "-h") {
-        usage();
-        return 0;
-      } else {
-        std::cerr << "unknown argument: " << arg << "\n";
-        usage();
-        return 2;
-      }
-    } catch (const std::exception&) {
+    auto intValue = [&](int& out) {
+      const std::string text = value();
+      if (parseInt(text, out)) return true;
       std::cerr << "invalid value for " << arg << "\n";
+      return false;
+    };
+    if (arg == "--port") {
+      if (!intValue(options.port)) return 2;
+    } else if (arg == "--host") {
+      options.host = value();
+    } else if (arg == "--seed-key") {
+      options.api_keys.push_back(value());
+    } else if (arg == "--webhook-delay-ms") {
+      if (!intValue(options.webhook_delay_ms)) return 2;
+    } else if (arg == "--webhook-retry-ms") {
+      options.webhook_retry_delays_ms.clear();
+      std::string list = value();
+      size_t p = 0;
+      while (p < list.size()) {
+        size_t n = list.find(',', p);
+        if (n == std::string::npos) n = list.size();
+        int delay = 0;
+        if (!parseInt(list.substr(p, n - p), delay)) {
+          std::cerr << "invalid value for " << arg << "\n";
+          return 2;
+        }
+        options.webhook_retry_delays_ms.push_back(delay);
+        p = n + 1;
+      }
+    } else if (arg == "--client-id") {
+      options.platform_client_id = value();
+    } else if (arg == "--redirect-uri") {
+      options.oauth_redirect_uri = value();
+    } else if (arg == "--api-version") {
+      options.api_version = value();
+    } else if (arg == "--threads") {
+      if (!intValue(options.threads)) return 2;
+    } else if (arg == "--help" || arg == "-h") {
+      usage();
+      return 0;
+    } else {
+      std::cerr << "unknown argument: " << arg << "\n";
+      usage();
       return 2;
     }
   }

@@ -37,7 +37,7 @@ struct Versioned {
   std::string_view until;
 };
 
-struct Route {
+struct DocumentedRoute {
   std::string_view method;
   std::string_view path;  // segments after /v1, '*' matches one id segment
   Names params;
@@ -68,7 +68,7 @@ const Names kExpand = {"expand"};
 const Names kNone = {};
 
 // clang-format off
-const Route kRoutes[] = {
+const DocumentedRoute kRoutes[] = {
     // ---- balance, balance transactions, account(s)
     {"GET", "balance", kExpand},
     {"GET", "balance_transactions",
@@ -290,7 +290,7 @@ const Route kRoutes[] = {
 // clang-format on
 
 // Connect OAuth (connect.stripe.com). client_secret: the secret key may be sent as a form parameter.
-const Route kOAuthRoutes[] = {
+const DocumentedRoute kOAuthRoutes[] = {
     {"POST",
      "token",
      {"assert_capabilities", "client_secret", "code", "grant_type", "refresh_token", "scope"}},
@@ -303,29 +303,19 @@ bool contains(const Names& names, std::string_view key) {
   return false;
 }
 
-bool matches(const Route& r, const std::string& method, const std::vector<std::string>& seg) {
-  if (r.method != method) return false;
-  size_t i = 0, pos = 0;
-  while (pos <= r.path.size()) {
-    size_t next = r.path.find('/', pos);
-    if (next == std::string_view::npos) next = r.path.size();
-    std::string_view part = r.path.substr(pos, next - pos);
-    if (i >= seg.size() || (part != "*" && part != seg[i])) return false;
-    ++i;
-    pos = next + 1;
-  }
-  return i == seg.size();
+bool matches(const DocumentedRoute& r, const std::string& method, const std::vector<std::string>& seg) {
+  return r.method == method && pathMatches(r.path, seg);
 }
 
-const Route* findRoute(const Route* begin, const Route* end, const std::string& method,
-                       const std::vector<std::string>& seg) {
-  for (const Route* r = begin; r != end; ++r)
+const DocumentedRoute* findRoute(const DocumentedRoute* begin, const DocumentedRoute* end,
+                                 const std::string& method, const std::vector<std::string>& seg) {
+  for (const DocumentedRoute* r = begin; r != end; ++r)
     if (matches(*r, method, seg)) return r;
   return nullptr;
 }
 
 // First unknown parameter (bracketed path) or "" when all are documented.
-std::string firstUnknown(const Route& route, const json& params, std::string_view version) {
+std::string firstUnknown(const DocumentedRoute& route, const json& params, std::string_view version) {
   if (!params.is_object()) return "";
   version = version.substr(0, 10);  // "2025-03-31.basil" -> "2025-03-31"
   for (auto& [key, value] : params.items()) {
@@ -362,7 +352,7 @@ std::string firstUnknown(const Route& route, const json& params, std::string_vie
 
 std::optional<Reply> checkParams(const std::string& method, const std::vector<std::string>& seg,
                                  const json& params, const std::string& api_version) {
-  const Route* route = findRoute(std::begin(kRoutes), std::end(kRoutes), method, seg);
+  const DocumentedRoute* route = findRoute(std::begin(kRoutes), std::end(kRoutes), method, seg);
   if (!route) return std::nullopt;  // unknown route: the handler answers 404
   std::string unknown = firstUnknown(*route, params, api_version);
   if (unknown.empty()) return std::nullopt;
@@ -374,7 +364,7 @@ std::optional<Reply> checkOAuthParams(const std::string& method, const std::stri
                                       const json& params) {
   const std::string prefix = "/oauth/";
   if (path.rfind(prefix, 0) != 0) return std::nullopt;
-  const Route* route =
+  const DocumentedRoute* route =
       findRoute(std::begin(kOAuthRoutes), std::end(kOAuthRoutes), method, {path.substr(prefix.size())});
   if (!route) return std::nullopt;
   std::string unknown = firstUnknown(*route, params, "");
@@ -383,6 +373,13 @@ std::optional<Reply> checkOAuthParams(const std::string& method, const std::stri
   r.status = 400;
   r.body = {{"error", "invalid_request"}, {"error_description", "Received unknown parameter: " + unknown}};
   return r;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> documentedV1Routes() {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const DocumentedRoute& r : kRoutes)
+    out.emplace_back(r.method, r.path);
+  return out;
 }
 
 }  // namespace ih::stripe_double

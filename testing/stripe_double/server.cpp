@@ -6,8 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
 #include "stripe_double/internal.h"
 
@@ -55,8 +57,10 @@ void dropConnection(int local_port, int remote_port) {
   DIR* dir = opendir("/proc/self/fd");
   if (!dir) return;
   while (dirent* e = readdir(dir)) {
-    int fd = std::atoi(e->d_name);
-    if (fd <= 2) continue;
+    int fd = -1;
+    const char* name = e->d_name;
+    const auto [end, ec] = std::from_chars(name, name + std::strlen(name), fd);
+    if (ec != std::errc() || *end != '\0' || fd <= 2) continue;  // ".", "..", stdio
     sockaddr_storage local{}, peer{};
     socklen_t ll = sizeof local, pl = sizeof peer;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0) continue;

@@ -1,8 +1,10 @@
-// Wire helpers: form decoding with bracket notation, HMAC signing, Stripe-like ids, error shapes.
+// Wire helpers shared by the resource files: form decoding with bracket notation, HMAC signing, Stripe-like ids,
+// error shapes, and reading request parameters (integers, booleans, strings, metadata, limit).
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cctype>
+#include <charconv>
 #include <random>
 
 #include "stripe_double/internal.h"
@@ -55,7 +57,8 @@ void insertValue(json& root, const std::vector<std::string>& segs, const std::st
         node->push_back(nullptr);
         node = &node->back();
       } else if (allDigits(seg) && seg.size() < 6) {
-        size_t idx = std::stoul(seg);
+        size_t idx = 0;
+        std::from_chars(seg.data(), seg.data() + seg.size(), idx);  // all digits, at most 5
         while (node->size() <= idx)
           node->push_back(nullptr);
         node = &(*node)[idx];
@@ -192,6 +195,22 @@ Reply noSuch(const std::string& what, const std::string& id, const std::string& 
                      param);
 }
 
+Reply ok(json body) {
+  Reply r;
+  r.body = std::move(body);
+  return r;
+}
+
+Reply unrecognized(const Ctx& c) {
+  std::string path = "/v1";
+  for (const auto& s : c.seg)
+    path += "/" + s;
+  return stripeError(
+      404, "invalid_request_error", "",
+      "Unrecognized request URL (" + c.method + ": " + path +
+          "). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.");
+}
+
 std::optional<int64_t> asInt(const json& v) {
   if (v.is_number_integer()) return v.get<int64_t>();
   if (!v.is_string()) return std::nullopt;
@@ -201,7 +220,10 @@ std::optional<int64_t> asInt(const json& v) {
   if (i == s.size() || s.size() > 19) return std::nullopt;
   for (size_t j = i; j < s.size(); ++j)
     if (!std::isdigit(static_cast<unsigned char>(s[j]))) return std::nullopt;
-  return std::stoll(s);
+  int64_t out = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;  // beyond int64 range
+  return out;
 }
 
 std::optional<bool> asBool(const json& v) {
@@ -232,6 +254,86 @@ void applyMetadata(json& obj, const json& params) {
     else if (v.is_string())
       obj["metadata"][k] = v;
   }
+}
+
+std::optional<Reply> checkMetadata(const json& params) {
+  auto it = params.find("metadata");
+  if (it == params.end() || !it->is_object()) return std::nullopt;
+  if (it->size() > 50) return invalidParam("metadata", "Metadata can have up to 50 keys.");
+  for (auto& [k, v] : it->items()) {
+    if (k.size() > 40) return invalidParam("metadata", "Metadata keys can have up to 40 characters.");
+    if (!v.is_string()) return invalidParam("metadata[" + k + "]", "Metadata values must be strings.");
+    if (v.get<std::string>().size() > 500)
+      return invalidParam("metadata[" + k + "]", "Metadata values can have up to 500 characters.");
+  }
+  return std::nullopt;
+}
+
+std::optional<Reply> intParam(const json& params, const std::string& key, std::optional<int64_t>& out) {
+  out.reset();
+  auto it = params.find(key);
+  if (it == params.end()) return std::nullopt;
+  out = asInt(*it);
+  if (!out)
+    return stripeError(400, "invalid_request_error", "parameter_invalid_integer",
+                       "Invalid integer: " + (it->is_string() ? it->get<std::string>() : it->dump()), key);
+  return std::nullopt;
+}
+
+std::optional<Reply> boolParam(const json& params, const std::string& key, bool def, bool& out) {
+  out = def;
+  auto it = params.find(key);
+  if (it == params.end()) return std::nullopt;
+  auto b = asBool(*it);
+  if (!b)
+    return invalidParam(key, "Invalid boolean: " + (it->is_string() ? it->get<std::string>() : it->dump()));
+  out = *b;
+  return std::nullopt;
+}
+
+void setString(json& obj, const json& params, const std::string& key) {
+  if (params.contains(key) && params[key].is_string())
+    obj[key] = params[key].get<std::string>().empty() ? json(nullptr) : params[key];
+}
+
+std::optional<Reply> parseLimit(const json& params, int64_t& limit) {
+  limit = 10;
+  auto it = params.find("limit");
+  if (it == params.end()) return std::nullopt;
+  auto v = asInt(*it);
+  if (!v)
+    return stripeError(400, "invalid_request_error", "parameter_invalid_integer",
+                       "Invalid integer: " + (it->is_string() ? it->get<std::string>() : it->dump()),
+                       "limit");
+  if (*v < 1 || *v > 100)
+    return invalidParam("limit", *v < 1 ? "This value must be greater than or equal to 1."
+                                        : "This value must be less than or equal to 100.");
+  limit = *v;
+  return std::nullopt;
+}
+
+std::vector<std::string> stringList(const json& v) {
+  std::vector<std::string> out;
+  if (v.is_string()) out.push_back(v.get<std::string>());
+  if (v.is_array())
+    for (auto& e : v)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  if (v.is_object())
+    for (auto& [k, e] : v.items())
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
+}
+
+json diff(const json& before, const json& after) {
+  json prev = json::object();
+  for (auto& [k, v] : after.items()) {
+    auto it = before.find(k);
+    if (it == before.end())
+      prev[k] = nullptr;
+    else if (*it != v)
+      prev[k] = *it;
+  }
+  return prev;
 }
 
 }  // namespace ih::stripe_double
