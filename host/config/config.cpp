@@ -27,15 +27,6 @@ extern char** environ;
 
 namespace ih::config {
 
-using internal::closestMatch;
-using internal::lower;
-using internal::parseBool;
-using internal::parseFloat;
-using internal::parseInteger;
-using internal::quoteForMessage;
-using internal::sentence;
-using internal::unknownKeyText;
-using internal::upper;
 using namespace keys;
 
 std::string SourceLocation::toString() const {

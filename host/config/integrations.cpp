@@ -11,15 +11,6 @@
 
 namespace ih::config {
 
-using internal::closestMatch;
-using internal::lower;
-using internal::parseBool;
-using internal::parseFloat;
-using internal::parseInteger;
-using internal::quoteForMessage;
-using internal::sentence;
-using internal::unknownKeyText;
-using internal::upper;
 using namespace keys;
 
 void Loader::readIntegrations(const toml::key& key, const toml::node& node) {

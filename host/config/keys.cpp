@@ -14,13 +14,7 @@ namespace ih::config::keys {
 
 using internal::closestMatch;
 using internal::lower;
-using internal::parseBool;
-using internal::parseFloat;
-using internal::parseInteger;
 using internal::quoteForMessage;
-using internal::sentence;
-using internal::unknownKeyText;
-using internal::upper;
 
 namespace {
 

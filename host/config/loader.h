@@ -15,11 +15,23 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "config/internal.h"
 #include "config/keys.h"
 
 namespace ih::config {
 
 using keys::KeySpec;
+// The message helpers every loader file uses (internal.h).
+using internal::closestMatch;
+using internal::lower;
+using internal::parseBool;
+using internal::parseFloat;
+using internal::parseInteger;
+using internal::quoteForMessage;
+using internal::sentence;
+using internal::unknownKeyText;
+using internal::upper;
+
 using keys::Kind;
 using keys::SectionSpec;
 using keys::Value;
