@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <charconv>
+
 #include "stripe_double/internal.h"
 
 namespace ih::stripe_double {
@@ -122,11 +124,14 @@ Reply createPrice(StripeDouble::Impl& d, Ctx& c) {
             {"unit_amount", unit_amount ? json(*unit_amount) : json(nullptr)},
             {"unit_amount_decimal", unit_amount ? std::to_string(*unit_amount) : decimal}};
   if (!unit_amount) {
-    try {
-      o["unit_amount"] = static_cast<int64_t>(std::stod(decimal));
-    } catch (...) {
+    // A decimal Stripe accepts (digits, one point), in the int64 range: no exception, no undefined cast.
+    double value = 0;
+    const auto [end, ec] =
+        std::from_chars(decimal.data(), decimal.data() + decimal.size(), value, std::chars_format::fixed);
+    if (decimal.empty() || ec != std::errc() || end != decimal.data() + decimal.size() || !(value >= 0) ||
+        value >= 9.2e18)
       return invalidParam("unit_amount_decimal", "Invalid decimal: " + decimal);
-    }
+    o["unit_amount"] = static_cast<int64_t>(value);
   }
   setString(o, P, "nickname");
   applyMetadata(o, P);

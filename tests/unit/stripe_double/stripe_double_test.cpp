@@ -380,6 +380,34 @@ TEST_CASE("payment intents: success with fee math, decline with card_error", "[s
   CHECK(api.getJson("/v1/balance_transactions?type=refund")["data"].size() == 1);
 }
 
+TEST_CASE("payment intents: search never shows the double's private test token", "[stripe_double]") {
+  auto d = startDouble();
+  Api api(d->url());
+  json pi = api.postJson("/v1/payment_intents", "amount=700&currency=usd&payment_method=pm_card_visa");
+  CHECK_FALSE(pi.contains("_test_token"));
+  json found = api.getJson("/v1/payment_intents/search?query=status:'requires_confirmation'");
+  REQUIRE(found["data"].size() == 1);
+  CHECK(found["data"][0]["id"] == pi["id"]);
+  CHECK_FALSE(found["data"][0].contains("_test_token"));
+  CHECK(found.dump().find("pm_card_visa") == std::string::npos);
+}
+
+TEST_CASE("prices: unit_amount_decimal must be a plain non-negative decimal", "[stripe_double]") {
+  auto d = startDouble();
+  Api api(d->url());
+  json product = api.postJson("/v1/products", "name=Pack");
+  const std::string base =
+      "currency=usd&product=" + product["id"].get<std::string>() + "&unit_amount_decimal=";
+  CHECK(api.postJson("/v1/prices", base + "1250.5")["unit_amount"] == 1250);
+  for (const char* bad : {"12abc", "-5", "1e300", "nan", "99999999999999999999"}) {
+    INFO(bad);
+    auto r = api.post("/v1/prices", base + bad);
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    CHECK(json::parse(r->body)["error"]["param"] == "unit_amount_decimal");
+  }
+}
+
 TEST_CASE("webhooks: signature vector, signed delivery, retries", "[stripe_double]") {
   const std::string body =
       R"({"id":"evt_test_vector_0001","object":"event","api_version":"2024-06-20","created":1700000000,"livemode":false,"type":"invoice.paid","data":{"object":{"id":"in_test_0001","object":"invoice","status":"paid","amount_paid":1500,"currency":"usd"}},"request":{"id":null,"idempotency_key":null},"pending_webhooks":1})";
