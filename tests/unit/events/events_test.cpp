@@ -12,6 +12,7 @@
 #include "events/events.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 using ih::StatusCode;
 using ih::events::Events;
@@ -22,14 +23,7 @@ using EventPtr = std::shared_ptr<const ih::events::Event>;
 namespace {
 
 std::unique_ptr<Store> openStore(const std::string& path) {
-  ih::store::Options options;
-  options.path = path;
-  auto store = Store::open(options);
-  INFO(store.status().toString());
-  REQUIRE(store.isOk());
-  for (const char* t : {"t1", "t2"})
-    REQUIRE((*store)->createTenant({t, std::string("name-") + t, 1}).isOk());
-  return std::move(store).value();
+  return ih::test::openTestStore(path, {{"t1", "name-t1"}, {"t2", "name-t2"}});
 }
 
 std::vector<EventPtr> takeAll(Subscription& s) {

@@ -13,6 +13,7 @@
 #include "store/record_store.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 using ih::StatusCode;
 using ih::records::IdempotencyCache;
@@ -26,14 +27,10 @@ using ih::store::UpsertStats;
 namespace {
 
 std::unique_ptr<Store> openStore(const std::string& path, std::vector<std::string> tenants = {"t1", "t2"}) {
-  ih::store::Options options;
-  options.path = path;
-  auto store = Store::open(options);
-  INFO(store.status().toString());
-  REQUIRE(store.isOk());
+  std::vector<std::pair<std::string, std::string>> named;
   for (const auto& t : tenants)
-    REQUIRE((*store)->createTenant({t, "name-" + t, 1}).isOk());
-  return std::move(store).value();
+    named.emplace_back(t, "name-" + t);
+  return ih::test::openTestStore(path, named);
 }
 
 std::vector<RecordInput> one(const std::string& id, const std::string& data, int64_t updated_at) {

@@ -10,6 +10,7 @@
 #include "store/payload_codec.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 namespace {
 
@@ -18,13 +19,7 @@ using ih::store::InboxStatus;
 using ih::store::IntakeOutcome;
 
 std::unique_ptr<ih::store::Store> openStore(const ih::test::TempDir& dir) {
-  ih::store::Options o;
-  o.path = dir.file("inbox.db");
-  auto s = ih::store::Store::open(o);
-  REQUIRE(s.isOk());
-  REQUIRE((*s)->createTenant({"t_a", "alpha", 1}).isOk());
-  REQUIRE((*s)->createTenant({"t_b", "beta", 1}).isOk());
-  return std::move(*s);
+  return ih::test::openTestStore(dir.file("inbox.db"), {{"t_a", "alpha"}, {"t_b", "beta"}});
 }
 
 InboxEvent makeEvent(const std::string& event_id, int64_t now, const std::string& tenant = "t_a",

@@ -4,6 +4,7 @@
 #include "store/scheduler_store.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 using ih::store::JobRun;
 using ih::store::SchedulerStore;
@@ -13,15 +14,7 @@ namespace {
 struct Fixture {
   ih::test::TempDir dir;
   std::unique_ptr<ih::store::Store> store;
-  Fixture() {
-    ih::store::Options options;
-    options.path = dir.file("ihost.db");
-    auto opened = ih::store::Store::open(options);
-    REQUIRE(opened.isOk());
-    store = std::move(opened).value();
-    REQUIRE(store->createTenant({"t1", "acme", 1}).isOk());
-    REQUIRE(store->createTenant({"t2", "globex", 1}).isOk());
-  }
+  Fixture() { store = ih::test::openTestStore(dir.file("ihost.db"), {{"t1", "acme"}, {"t2", "globex"}}); }
 };
 
 }  // namespace
