@@ -62,7 +62,7 @@ struct DbOptions {
 
 class SqliteDb {
  public:
-  // Opens the file (creating it and its parent directory), sets WAL/synchronous=NORMAL/foreign_keys/
+  // Opens the file (creating it and its parent directory), sets WAL/synchronous (FULL when durable)/foreign_keys/
   // busy_timeout, applies pending `migrations` (one transaction each), opens the read pool, starts the
   // writer.
   static Result<std::unique_ptr<SqliteDb>> open(const DbOptions& options,
