@@ -62,9 +62,9 @@ struct DbOptions {
 
 class SqliteDb {
  public:
-  // Opens the file (creating it and its parent directory), sets WAL/synchronous (FULL when durable)/foreign_keys/
-  // busy_timeout, applies pending `migrations` (one transaction each), opens the read pool, starts the
-  // writer.
+  // Opens the file (creating it and its parent directory), sets WAL, synchronous (FULL when durable),
+  // foreign_keys and busy_timeout, applies pending `migrations` (one transaction each), opens the read pool,
+  // starts the writer.
   static Result<std::unique_ptr<SqliteDb>> open(const DbOptions& options,
                                                 std::span<const Migration> migrations);
   // Drains every queued task (their futures complete), stops the writer, closes the connections.
