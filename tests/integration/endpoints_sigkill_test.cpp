@@ -35,7 +35,7 @@ std::string signature(const std::string& body) {
 struct Receiver {
   Receiver() {
     server.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::this_thread::sleep_for(40ms);
+      std::this_thread::sleep_for(80ms);  // 120 events take ~5 s over 2 workers: the kill lands mid-way
       const json body = json::parse(req.body, nullptr, false);
       std::lock_guard lock(mu);
       ++deliveries;
