@@ -51,16 +51,19 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
                            const CallArgs& args) {
   CallResult out;
   const HandlerSpec& spec = specOf(handler);
-  const auto& d = in.plugin_->descriptor();
-  if (!(d.capabilities & spec.capability)) {
-    out.status = Status(StatusCode::kUnsupported,
-                        "plugin " + in.manifest().name + " does not support " + std::string(spec.what));
-    return out;
-  }
+  // Counted before anything reads `in`: shutdown() sets accepting_ false, then waits for the count, so a call
+  // either sees the refusal here (and never touches `in`) or is waited for.
   in_flight_.fetch_add(1);
   if (!accepting_.load()) {
     in_flight_.fetch_sub(1);
     out.status = Status::unavailable("the host is shutting down");
+    return out;
+  }
+  const auto& d = in.plugin_->descriptor();
+  if (!(d.capabilities & spec.capability)) {
+    out.status = Status(StatusCode::kUnsupported,
+                        "plugin " + in.manifest().name + " does not support " + std::string(spec.what));
+    in_flight_.fetch_sub(1);
     return out;
   }
   ih_call call;
@@ -115,7 +118,6 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   out.record_pages = call.counts->pages.load();
   out.record_rows = call.counts->rows.load();
-  in_flight_.fetch_sub(1);
   metrics::registry()
       .histogram("ihost_plugin_call_duration_seconds",
                  "Time spent inside a plugin call, by integration and handler.",
@@ -130,6 +132,8 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
     out.status = Status(statusCodeFromAbi(rc), std::move(message));
     out.credentials.clear();  // never keep credentials from a failed connect
   }
+  // Last: once the count drops, shutdown() may destroy `in` (its id and manifest were read above).
+  in_flight_.fetch_sub(1);
   return out;
 }
 
