@@ -28,8 +28,10 @@ class RecordSink {
 class EventSink {
  public:
   virtual ~EventSink() = default;
+  // `dedupe_key`: empty, or a key that makes the event at-most-once per tenant: an emit with a key already
+  // stored succeeds and stores nothing (a webhook handled again after a crash re-emits the same events).
   virtual Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
-                      std::string_view data_json) = 0;
+                      std::string_view data_json, std::string_view dedupe_key) = 0;
 };
 
 // The webhook inbox as seen from plugin calls: feeding reconciled events in, and routing platform accounts.

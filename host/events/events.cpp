@@ -74,7 +74,7 @@ Events::~Events() {
 }
 
 Status Events::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
-                    std::string_view data_json) {
+                    std::string_view data_json, std::string_view dedupe_key) {
   if (tenant_id.empty()) return Status::invalidArgument("an event needs a tenant");
   if (Status st = checkType(type); !st.isOk()) return st;
   store::EventRow row;
@@ -90,6 +90,7 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
   row.integration_id = std::string(integration_id);
   row.type = std::string(type);
   row.occurred_at = nowMs();
+  row.dedupe_key = std::string(dedupe_key);
 
   // Publishing from the store's completion callback keeps fan-out in id order: completions run on the writer
   // thread in commit order, and ids are assigned in that same order.
@@ -100,6 +101,10 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
   store_.appendAsync(tenant_id, std::move(row), [promise, hub](Result<store::EventRow> appended) {
     if (!appended.isOk()) {
       promise->set_value(appended.status());
+      return;
+    }
+    if (appended->id == 0) {  // deduplicated: stored before, published then
+      promise->set_value(Status::ok());
       return;
     }
     if (auto h = hub.lock()) h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));

@@ -188,7 +188,11 @@ store::AttemptOutcome Inbox::Impl::dispatch(store::ClaimedEvent& claimed,
   if (integration == nullptr) {
     result = Status::unavailable("integration \"" + e.integration_id + "\" is not configured or unavailable");
   } else {
-    runtime::CallResult call = runtime.handleWebhook(*integration, e.tenant_id, event_json.dump(), e.payload);
+    // The events this handling emits are keyed by the row and its replay count: a handling interrupted by a
+    // crash and run again re-emits nothing, a replay emits anew.
+    const std::string scope = "inbox:" + std::to_string(e.id) + ':' + std::to_string(e.replays);
+    runtime::CallResult call =
+        runtime.handleWebhook(*integration, e.tenant_id, event_json.dump(), e.payload, scope);
     result = call.status;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

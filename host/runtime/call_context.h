@@ -5,8 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ih/plugin_abi.h"
 #include "runtime/runtime.h"
@@ -23,6 +26,11 @@ struct ih_call {
   ih::runtime::WriteCounts own_counts;
   ih::runtime::WriteCounts* counts = &own_counts;
   std::string error_message;  // set_error
+  // Non-empty: events emitted by this call are deduplicated by "<event_scope>:<type>:<n>" (runtime.h,
+  // handleWebhook). `emitted` counts the call's events per type; a shared call emits from several threads.
+  std::string_view event_scope;
+  std::mutex emitted_mu;
+  std::vector<std::pair<std::string, int>> emitted;  // GUARDED_BY(emitted_mu)
   // Distinguishes this invocation from earlier ones that reused the address (host_services.cpp, last_error).
   uint64_t serial = nextSerial();
 

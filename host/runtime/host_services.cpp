@@ -2,6 +2,8 @@
 // own context (tenant, integration), never from what the plugin passes.
 #include <openssl/crypto.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
@@ -294,7 +296,21 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
   auto data = parseJson(view(data_json));
   if (!data.isOk() || !data->is_object())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
-  Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json));
+  std::string dedupe_key;
+  if (!call->event_scope.empty() && type.len <= 100) {  // longer: refused by the event stream
+    int n = 0;
+    {
+      std::lock_guard lock(call->emitted_mu);
+      auto it = std::find_if(call->emitted.begin(), call->emitted.end(),
+                             [&](const auto& entry) { return entry.first == view(type); });
+      if (it == call->emitted.end())
+        it = call->emitted.insert(call->emitted.end(), {std::string(view(type)), 0});
+      n = ++it->second;
+    }
+    dedupe_key = std::string(call->event_scope) + ':' + std::string(view(type)) + ':' + std::to_string(n);
+  }
+  Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json),
+                                      dedupe_key);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 

@@ -355,8 +355,10 @@ struct Scheduler::Impl {
                    {"full", r.full}};
       if (!r.error.empty()) data["error"] = r.error;
       if (answer.is_object() && answer.contains("has_more")) data["has_more"] = answer["has_more"];
+      // One run ends once: its id keys the event.
       Status emitted = events->emit(r.tenant_id, r.integration_id,
-                                    r.status == "succeeded" ? "sync.completed" : "sync.failed", data.dump());
+                                    r.status == "succeeded" ? "sync.completed" : "sync.failed", data.dump(),
+                                    r.id > 0 ? "run:" + std::to_string(r.id) : std::string());
       if (!emitted.isOk()) log::warn("scheduler: cannot emit run event", {{"error", emitted.message()}});
     }
     run->promise.set_value(r);

@@ -45,7 +45,9 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
           s->insert =
               std::make_unique<SQLite::Statement>(db,
                                                   "INSERT INTO events(tenant_id, integration_id, type, "
-                                                  "occurred_at, data_json) VALUES (?, ?, ?, ?, ?)");
+                                                  "occurred_at, data_json, dedupe_key) VALUES (?, ?, ?, ?, "
+                                                  "?, ?) ON CONFLICT(tenant_id, dedupe_key) WHERE "
+                                                  "dedupe_key IS NOT NULL DO NOTHING");
           s->db = &db;
         }
         SQLite::Statement& q = *s->insert;
@@ -55,8 +57,12 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
         q.bind(3, shared->type);
         q.bind(4, shared->occurred_at);
         q.bind(5, shared->data_json);
-        q.exec();
-        shared->id = db.getLastInsertRowid();
+        if (shared->dedupe_key.empty()) {
+          q.bind(6);  // NULL: never deduplicated
+        } else {
+          q.bind(6, shared->dedupe_key);
+        }
+        shared->id = q.exec() == 0 ? 0 : db.getLastInsertRowid();
         (void)q.tryReset();
         return Status::ok();
       },

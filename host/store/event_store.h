@@ -26,6 +26,9 @@ struct EventRow {
   std::string type;            // e.g. "invoice.paid"
   int64_t occurred_at = 0;     // unix ms
   std::string data_json;       // JSON object (validated by the caller)
+  // Empty: always appended. Otherwise at most one event per (tenant, dedupe_key) is ever stored: a second
+  // append with the key stores nothing and yields the row with id 0.
+  std::string dedupe_key;
 };
 
 class EventStore {
@@ -40,7 +43,7 @@ class EventStore {
   // Called on the store's writer thread once the append is final (committed, or failed), in id order across
   // all appends. Must be quick and must not write to the store.
   using AppendDone = std::function<void(Result<EventRow>)>;
-  // Async: queues the insert; `done` receives the row with its id. kInvalidArgument (through `done`) when
+  // Async: queues the insert; `done` receives the row with its id (0: deduplicated). kInvalidArgument (through `done`) when
   // row.tenant_id differs from `tenant_id`.
   void appendAsync(std::string_view tenant_id, EventRow row, AppendDone done);
   // Blocking form of appendAsync.

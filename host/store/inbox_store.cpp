@@ -304,7 +304,7 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
       "f.tenant_id = e.tenant_id AND f.integration_id = e.integration_id AND f.object_id = e.object_id)) "
       "ORDER BY e.next_attempt_at, e.id LIMIT ?2) "
       "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
-      "headers_json, attempts, next_attempt_at, received_at, payload_codec";
+      "headers_json, attempts, next_attempt_at, received_at, payload_codec, replays";
   static constexpr std::string_view kApplied =
       "SELECT occurred_at FROM webhook_objects WHERE tenant_id = ? AND integration_id = ? AND object_id = ?";
   auto out = std::make_shared<std::vector<ClaimedEvent>>();
@@ -336,6 +336,7 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
         e.received_at = q.getColumn(12).getInt64();
         e.status = InboxStatus::kProcessing;
         codecs->push_back(q.getColumn(13).getString());
+        e.replays = q.getColumn(14).getInt();
         out->push_back(std::move(c));
       }
     }
@@ -625,7 +626,7 @@ Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, i
     }
     SQLite::Statement q(
         db,
-        "UPDATE webhook_events SET status = 'pending', tenant_id = ?2, attempts = 0, "
+        "UPDATE webhook_events SET status = 'pending', tenant_id = ?2, attempts = 0, replays = replays + 1, "
         "next_attempt_at = ?3, updated_at = ?3, processed_at = NULL, last_error = NULL WHERE id = ?1");
     q.bind(1, id);
     bindText(q, 2, route_tenant);
@@ -654,7 +655,8 @@ Result<size_t> InboxStore::replayMatching(const ReplayFilter& filter, int64_t no
   if (statuses.empty())
     return Status::invalidArgument("bulk replay takes failed, dead, pending or processed events");
   std::string sql =
-      "UPDATE webhook_events SET status = 'pending', attempts = 0, next_attempt_at = :now, updated_at = "
+      "UPDATE webhook_events SET status = 'pending', attempts = 0, replays = replays + 1, next_attempt_at = "
+      ":now, updated_at = "
       ":now, "
       "processed_at = NULL, last_error = NULL WHERE status IN ";
   appendStatusList(sql, statuses);

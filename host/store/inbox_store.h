@@ -57,6 +57,7 @@ struct InboxEvent {
   std::string last_error;  // stored redacted
   int duplicates = 0;      // repeats with the same payload
   int conflicts = 0;       // repeats of the event id with ANOTHER payload (never processed)
+  int replays = 0;         // times replayed; with `id`, names one handling (the events it emits are deduped)
 };
 
 struct InboxAttempt {

@@ -41,8 +41,8 @@ class CheckingRecords final : public ih::sinks::RecordSink {
 
 class CheckingEvents final : public ih::sinks::EventSink {
  public:
-  ih::Status emit(std::string_view, std::string_view, std::string_view type,
-                  std::string_view data_json) override {
+  ih::Status emit(std::string_view, std::string_view, std::string_view type, std::string_view data_json,
+                  std::string_view) override {
     IH_FUZZ_CHECK(!type.empty());
     auto data = ih::parseJson(data_json);
     IH_FUZZ_CHECK(data.isOk() && data->is_object(),

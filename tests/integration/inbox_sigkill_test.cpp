@@ -11,12 +11,14 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "store/event_store.h"
 #include "store/store.h"
 #include "support/host_process.h"
 #include "support/temp_dir.h"
@@ -26,7 +28,6 @@
 namespace {
 
 using ih::test::freePort;
-using ih::test::stopHost;
 using ih::test::waitHealthy;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -61,7 +62,7 @@ TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary a
     REQUIRE((*store)->createTenant({"t_kill", "kill", 1}).isOk());
   }
   const std::string log_file = dir.file("ihost.log");
-  pid_t pid = ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}});
+  ih::test::HostGuard host(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
   REQUIRE(waitHealthy(port));
   const std::string path = "/webhooks/hooks/t_kill";
 
@@ -102,13 +103,13 @@ TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary a
   }
   while (sent.load() < 600)
     std::this_thread::sleep_for(1ms);
-  stopHost(pid, SIGKILL);  // mid-stream
+  host.stop(SIGKILL);  // mid-stream
   for (auto& th : threads)
     th.join();
   INFO("acked before the kill: " << acked.size());
   REQUIRE(acked.size() >= 300);
 
-  pid = ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}});
+  host.reset(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
   REQUIRE(waitHealthy(port));
   httplib::Client admin("127.0.0.1", port);
   admin.set_read_timeout(10);
@@ -136,10 +137,95 @@ TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary a
     if (unprocessed == 0) break;
     std::this_thread::sleep_for(100ms);
   }
-  stopHost(pid, SIGTERM);
+  host.stop(SIGTERM);
   size_t missing = 0;
   for (const auto& id : acked)
     missing += status_by_id.count(id) ? 0 : 1;
   CHECK(missing == 0);
   CHECK(unprocessed == 0);
+}
+
+TEST_CASE("inbox: a handling killed after it emitted events does not emit them again on restart", "[inbox]") {
+  ih::test::TempDir dir;
+  const int port = freePort();
+  const std::string config = dir.file("ihost.toml");
+  ih::test::writeFile(config,
+                      "[server]\nlisten = \"127.0.0.1:" + std::to_string(port) +
+                          "\"\n\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+                          "[plugins]\ndir = \"" IH_TEST_PLUGIN_DIR
+                          "/webhook_test\"\n\n[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = 1\n\n"
+                          "[integrations.hooks]\nplugin = \"webhook_test\"\nemit_events = true\n"
+                          "webhook_secret = \"" +
+                          std::string(kSecret) + "\"\n");
+  REQUIRE(ih::vault::initKeyFile(dir.file("vault.keys")).isOk());
+  {
+    ih::store::Options o;
+    o.path = dir.file("ihost.db");
+    auto store = ih::store::Store::open(o);
+    REQUIRE(store.isOk());
+    REQUIRE((*store)->createTenant({"t_kill", "kill", 1}).isOk());
+  }
+  const std::string log_file = dir.file("ihost.log");
+  ih::test::HostGuard host(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
+  REQUIRE(waitHealthy(port));
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdmin}};
+  auto statusOf = [&](const std::string& event_id) {
+    httplib::Client admin("127.0.0.1", port);
+    admin.set_read_timeout(5);
+    auto r = admin.Get("/api/admin/webhooks?limit=50", auth);
+    if (!r || r->status != 200) return std::string();
+    const json page = json::parse(r->body);
+    for (auto& e : page["data"])
+      if (e["event_id"] == event_id) return e["status"].get<std::string>();
+    return std::string();
+  };
+
+  // Each handling emits two events, then holds the call for 1.5 s: the kill lands inside the first one, after
+  // its events are committed and before its outcome is.
+  httplib::Client c("127.0.0.1", port);
+  for (int i = 1; i <= 3; ++i) {
+    const std::string body = json{
+        {"id", "evt_h" + std::to_string(i)},
+        {"type", "invoice.paid"},
+        {"twice", true},
+        {"hold_ms", 1500}}.dump();
+    auto r =
+        c.Post("/webhooks/hooks/t_kill", {{"X-Test-Signature", signature(body)}}, body, "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (statusOf("evt_h1") != "processing" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(statusOf("evt_h1") == "processing");
+  std::this_thread::sleep_for(400ms);  // the two emits are done (milliseconds), the hold is not
+  host.stop(SIGKILL);
+
+  host.reset(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
+  REQUIRE(waitHealthy(port));
+  deadline = std::chrono::steady_clock::now() + 30s;
+  auto allProcessed = [&] {
+    return statusOf("evt_h1") == "processed" && statusOf("evt_h2") == "processed" &&
+           statusOf("evt_h3") == "processed";
+  };
+  while (!allProcessed() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  CHECK(allProcessed());
+  host.stop(SIGTERM);
+
+  ih::store::Options o;
+  o.path = dir.file("ihost.db");
+  auto store = ih::store::Store::open(o);
+  REQUIRE(store.isOk());
+  ih::store::EventStore events(**store);
+  auto rows = events.list("t_kill", 0, "test.received", 100);
+  REQUIRE(rows.isOk());
+  std::map<std::string, int> per_event;
+  for (const auto& row : *rows) {
+    const json data = json::parse(row.data_json);
+    ++per_event[data["event_id"].get<std::string>() + "#" + data["n"].dump()];
+  }
+  const std::map<std::string, int> once = {{"evt_h1#1", 1}, {"evt_h1#2", 1}, {"evt_h2#1", 1},
+                                           {"evt_h2#2", 1}, {"evt_h3#1", 1}, {"evt_h3#2", 1}};
+  CHECK(per_event == once);
 }

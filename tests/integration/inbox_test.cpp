@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/metrics_routes.h"
+#include "events/events.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
 #include "store/inbox_store.h"
@@ -325,6 +326,38 @@ TEST_CASE("inbox: failures retry, then dead-letter, replay processes with the cu
   REQUIRE(eventually([&] { return statusOf(h, "evt_fail") == "processed"; }));
   CHECK(findByEventId(h, "evt_fail")["attempts"] == 1);
   CHECK(h.getJson("/api/webhooks/" + std::to_string(id), tenant.api_key)["attempt_log"].size() == 4);
+}
+
+TEST_CASE("inbox: a webhook's events are emitted once across retries, a replay emits them again", "[inbox]") {
+  ih::test::TestHost host(hostOptions("emit_events = true\n"));
+  auto tenant = host.createTenant("acme");
+  Harness h(host, fastOptions());
+  // Attempt 1 emits two events, then fails; attempt 2 emits the same two and succeeds.
+  REQUIRE(h.postSigned("/webhooks/hooks/" + tenant.tenant_id,
+                       event("evt_once", {{"fail", 1}, {"emit_first", true}, {"twice", true}}))
+              ->status == 200);
+  REQUIRE(eventually([&] { return statusOf(h, "evt_once") == "processed"; }));
+  const json row = findByEventId(h, "evt_once");
+  CHECK(row["attempts"] == 2);
+  auto received = [&] {
+    json out = json::array();
+    auto events = host.app().events().list(tenant.tenant_id, 0, "test.received", 100);
+    REQUIRE(events.isOk());
+    for (const auto& e : *events)
+      out.push_back(json::parse(e.data_json));
+    return out;
+  };
+  CHECK(received() == json::parse(R"([{"event_id":"evt_once","n":1},{"event_id":"evt_once","n":2}])"));
+
+  // A replay is a new handling: its events are new events.
+  auto replay = h.client()->Post(("/api/webhooks/" + row["id"].dump() + "/replay").c_str(),
+                                 ih::test::bearer(tenant.api_key), "", "application/json");
+  REQUIRE(replay);
+  REQUIRE(replay->status == 202);
+  REQUIRE(eventually([&] { return received().size() == 4; }));
+  REQUIRE(eventually([&] { return statusOf(h, "evt_once") == "processed"; }));
+  std::this_thread::sleep_for(200ms);
+  CHECK(received().size() == 4);
 }
 
 TEST_CASE("inbox: CLI replay by status picks dead events", "[inbox]") {

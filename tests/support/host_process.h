@@ -22,4 +22,28 @@ bool waitHealthy(int port, std::chrono::milliseconds timeout = std::chrono::seco
 // Sends `sig` and reaps the child.
 void stopHost(pid_t pid, int sig);
 
+// Holds the pid of a spawned host: SIGKILLs and reaps it when the scope ends with the host still running (a
+// failed REQUIRE), so no orphan outlives the test. stop() stops it on purpose.
+class HostGuard {
+ public:
+  explicit HostGuard(pid_t pid) : pid_(pid) {}
+  ~HostGuard() {
+    if (pid_ > 0) stopHost(pid_, 9 /* SIGKILL */);
+  }
+  HostGuard(const HostGuard&) = delete;
+  HostGuard& operator=(const HostGuard&) = delete;
+  void stop(int sig) {
+    if (pid_ > 0) stopHost(pid_, sig);
+    pid_ = 0;
+  }
+  // After stop(): a restarted host.
+  void reset(pid_t pid) {
+    stop(9);
+    pid_ = pid;
+  }
+
+ private:
+  pid_t pid_;
+};
+
 }  // namespace ih::test

@@ -133,7 +133,9 @@ typedef struct ih_host_api {
   ih_status (*records_delete)(ih_call* call, ih_str model, ih_str id, int64_t updated_at);
 
   /* Emit a normalized event to the calling tenant's stream (`type` like "invoice.updated", `data_json` an
-   * object). */
+   * object). In handle_webhook, the n-th event of a type is stored once per handling of that webhook: when
+   * the host hands the same webhook over again (a retry, or after a crash), emitting it again is a no-op
+   * that returns IH_OK. */
   ih_status (*emit_event)(ih_call* call, ih_str type, ih_str data_json);
 
   /* HTTP answer for handle_route: status, headers as a JSON object (or empty), raw body. Last call wins. */

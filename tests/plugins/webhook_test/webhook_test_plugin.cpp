@@ -7,13 +7,16 @@
 //     host calls whose last_error names the thread, and records what each thread read back in the state
 //     ("thread_calls", "thread_mismatches").
 //   - handle_webhook fails (IH_ERR_UNAVAILABLE) while attempt <= fail and plugin state "fixed" is unset; with
-//   "leak" the failure message carries
-//     a Stripe-shaped secret (to test that the host redacts it). On success it writes plugin state
+//     "leak" the failure message carries a Stripe-shaped secret (to test that the host redacts it).
+//   - with emit_events = true it emits "test.received" {"event_id"} (twice with "twice":true): after the
+//     planned failure, or before it with "emit_first":true; then sleeps "hold_ms" (0..5000) when given, so a
+//     test can kill the host between the emit and the end of the call. On success it writes plugin state
 //     "seen/<event_id>" = {"attempt":k,"stale":bool,"order":n,"started_ms","finished_ms"} unless
 //     record_state = false.
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -330,13 +333,16 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
     if (handle_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(handle_delay_ms_));
     const json info = parse(event_json);
     // Only "fail" and "leak" of the body matter: no DOM for the ~2 KB payload.
-    int64_t fail = 0, threads = 0;
-    bool leak = false;
+    int64_t fail = 0, threads = 0, hold_ms = 0;
+    bool leak = false, emit_first = false, twice = false;
     const bool body_ok = walkObject(body, [&](size_t depth, const Path& path, std::string_view raw) {
       if (depth != 1) return;
       if (path[0] == "fail") fail = isInteger(raw) ? std::stoll(std::string(raw)) : 0;
       if (path[0] == "leak") leak = raw == "true";
       if (path[0] == "threads") threads = isInteger(raw) ? std::stoll(std::string(raw)) : 0;
+      if (path[0] == "hold_ms") hold_ms = isInteger(raw) ? std::stoll(std::string(raw)) : 0;
+      if (path[0] == "emit_first") emit_first = raw == "true";
+      if (path[0] == "twice") twice = raw == "true";
     });
     if (!info.is_object() || !body_ok) return Status::invalidArgument("event or body is not JSON");
     const int64_t attempt = info.value("attempt", int64_t{0});
@@ -345,15 +351,27 @@ class WebhookTestPlugin final : public ih::sdk::Plugin {
       auto flag = call.state("fixed");
       fixed = flag && flag->has_value();
     }
+    auto emit = [&]() -> Status {
+      if (!emit_events_) return Status::ok();
+      for (int i = 0; i < (twice ? 2 : 1); ++i) {
+        Status emitted = call.emit(
+            "test.received", json{{"event_id", info.value("event_id", std::string())}, {"n", i + 1}}.dump());
+        if (!emitted.isOk()) return emitted;
+      }
+      if (hold_ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(hold_ms, 5000)));
+      return Status::ok();
+    };
+    if (emit_first) {
+      if (Status emitted = emit(); !emitted.isOk()) return emitted;
+    }
     if (attempt <= fail && !fixed) {
       std::string message = "planned failure " + std::to_string(attempt) + " of " + std::to_string(fail);
       if (leak) message += " (provider said: key sk_live_51HqLyjWDarjtT1zdp7dc4eC3 rejected)";
       return Status::unavailable(message);
     }
-    if (emit_events_) {
-      Status emitted =
-          call.emit("test.received", json{{"event_id", info.value("event_id", std::string())}}.dump());
-      if (!emitted.isOk()) return emitted;
+    if (!emit_first) {
+      if (Status emitted = emit(); !emitted.isOk()) return emitted;
     }
     if (!record_state_) return Status::ok();
     json seen = {{"attempt", attempt},

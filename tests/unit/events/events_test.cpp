@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -73,6 +74,37 @@ TEST_CASE("events are validated, stored and listed with after and a type prefix"
   CHECK(events.list("t2", 0, "", 100)->size() == 1);
   CHECK(*events.lastId("t1") == all->back().id);
   CHECK(ih::isoTimeMillis(0) == "1970-01-01T00:00:00.000Z");
+}
+
+TEST_CASE("an event with a dedupe key is stored and published once per tenant", "[events]") {
+  ih::test::TempDir dir;
+  auto store = openStore(dir.file("e.db"));
+  Events events(*store);
+  auto sub = events.subscribe("t1", "");
+  REQUIRE(sub.isOk());
+
+  REQUIRE(events.emit("t1", "hooks", "test.received", R"({"n":1})", "inbox:7:0:test.received:1").isOk());
+  REQUIRE(events.emit("t1", "hooks", "test.received", R"({"n":2})", "inbox:7:0:test.received:1").isOk());
+  REQUIRE(events.emit("t1", "hooks", "test.received", R"({"n":3})", "inbox:7:0:test.received:2").isOk());
+  REQUIRE(events.emit("t2", "hooks", "test.received", R"({"n":4})", "inbox:7:0:test.received:1").isOk());
+  // No key: never deduplicated.
+  REQUIRE(events.emit("t1", "hooks", "test.received", R"({"n":5})", "").isOk());
+  REQUIRE(events.emit("t1", "hooks", "test.received", R"({"n":5})", "").isOk());
+
+  auto t1 = events.list("t1", 0, "", 100);
+  REQUIRE(t1.isOk());
+  std::vector<std::string> data;
+  for (const auto& e : *t1)
+    data.push_back(e.data_json);
+  CHECK(data == std::vector<std::string>{R"({"n":1})", R"({"n":3})", R"({"n":5})", R"({"n":5})"});
+  CHECK(events.list("t2", 0, "", 100)->size() == 1);
+  std::vector<EventPtr> live = takeAll(**sub);
+  REQUIRE(live.size() == 4);
+  CHECK(live[1]->data_json == R"({"n":3})");
+  // A refused event (bad type) does not take the key.
+  CHECK(events.emit("t1", "hooks", "bad type", "{}", "k").code() == StatusCode::kInvalidArgument);
+  REQUIRE(events.emit("t1", "hooks", "test.other", "{}", "k").isOk());
+  CHECK(events.list("t1", 0, "test.other", 100)->size() == 1);
 }
 
 TEST_CASE("live subscribers get their tenant's matching events in id order", "[events]") {

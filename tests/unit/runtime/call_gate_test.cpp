@@ -103,7 +103,7 @@ TEST_CASE("call gate: a handler the plugin does not declare is unsupported, with
   CHECK(gate.runtime->connect(*gate.integration, "t1", "{}").status.code() == StatusCode::kUnsupported);
   CHECK(gate.runtime->oauthAuthorize(*gate.integration, "t1", "{}").status.code() ==
         StatusCode::kUnsupported);
-  CHECK(gate.runtime->handleWebhook(*gate.integration, "t1", "{}", "").status.code() ==
+  CHECK(gate.runtime->handleWebhook(*gate.integration, "t1", "{}", "", "").status.code() ==
         StatusCode::kUnsupported);
   const CallResult ok = gate.work("sleep 0");
   CHECK(ok.status.isOk());
