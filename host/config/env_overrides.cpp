@@ -22,6 +22,15 @@ void Loader::applyOverrides(toml::table& root) {
     if (upper_var.rfind("IHOST_", 0) != 0 || ignored.count(upper_var) != 0) continue;
     std::string rest = lower(std::string_view(var).substr(6));
     if (rest.find("__") == std::string::npos) continue;
+    // An override names keys: ASCII letters, digits, '_' and '-' (integration ids) only. Anything else (a
+    // byte that is not UTF-8 included) names no key a config could hold.
+    if (!std::all_of(rest.begin(), rest.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        })) {
+      reportEnv(toValidUtf8(var), "", "the variable name has characters other than A-Z, 0-9, _ and -",
+                "Rename or remove the variable.");
+      continue;
+    }
     std::vector<std::string> segments;
     size_t start = 0;
     while (true) {

@@ -4,6 +4,7 @@
 #include "common/json_text.h"
 #include "common/time_text.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -153,8 +154,11 @@ std::string mask(std::string_view secret) {
   size_t secret_len = secret.size() - prefix.size();
   std::string out(prefix);
   out += "****";
-  // Showing the last four characters is safe only when enough remains hidden.
-  if (secret_len >= 12 || (prefix.empty() && secret.size() >= 16)) out += secret.substr(secret.size() - 4);
+  // Showing the last four characters is safe only when enough remains hidden, and only when they are
+  // printable ASCII (as in every key format): four bytes of a multi-byte character would not be UTF-8.
+  const std::string_view last = secret.size() >= 4 ? secret.substr(secret.size() - 4) : std::string_view();
+  const bool printable = std::all_of(last.begin(), last.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if ((secret_len >= 12 || (prefix.empty() && secret.size() >= 16)) && printable) out += last;
   return out;
 }
 

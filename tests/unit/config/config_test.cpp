@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "config/config.h"
 #include "log/log.h"
 #include "support/temp_dir.h"
@@ -485,6 +486,13 @@ TEST_CASE("bad environment overrides are rejected naming the variable", "[config
                        {{"IHOST_INTEGRATIONS__SHOP__TIMEOUT_MS", "soon"}}) ==
       "environment variable IHOST_INTEGRATIONS__SHOP__TIMEOUT_MS: integrations.shop.timeout_ms: expected an "
       "integer, got a string (\"soon\"). Use an integer, e.g. 10000.");
+  // A name with bytes that are no key (not even UTF-8): refused with a message that is valid UTF-8 (it used
+  // to become a setting whose name made the settings JSON throw).
+  const std::string error = loadError("[integrations.shop]\nplugin = \"example\"\n",
+                                      {{"IHOST_INTEGRATIONS__SHOP__GREE\xa9\xa9TING", "hi"}});
+  CHECK(ih::isValidUtf8(error));
+  CHECK(error.find("the variable name has characters other than A-Z, 0-9, _ and -. Rename or remove the "
+                   "variable.") != std::string::npos);
 }
 
 TEST_CASE("relative paths resolve against the config file's directory", "[config]") {

@@ -11,6 +11,9 @@ TEST_CASE("mask keeps the known prefix and the last four characters", "[log]") {
   CHECK(ih::mask("sk_test_short") == "sk_test_****");
   CHECK(ih::mask("hunter2") == "****");
   CHECK(ih::mask("") == "****");
+  // The last four bytes of a multi-byte character are not shown: the mask stays valid UTF-8.
+  CHECK(ih::mask("ex_short_s2??z?WWWW<<<<<<<<\xf0\x9f\x98\x80ue") == "****");
+  CHECK(ih::mask("sk_test_0123456789ab\xc3\xa9\xc3\xa9") == "sk_test_****");
 }
 
 TEST_CASE("redact masks every secret-shaped token in free text", "[log]") {
