@@ -17,6 +17,16 @@
 //                        out, for comparing CPU per event between builds)
 //     --client-process   run the client as a second process (this binary with --url), optionally pinned
 //                        with `taskset -c LIST`; the host stays in this process and checks the stored rows.
+//     --plugin stripe_byok  the path users run: the real Stripe BYOK plugin, --tenants N (default 8) tenants
+//                        each connected through POST /api/integrations/stripe/connect (against a Stripe double
+//                        started in this process) with its own webhook signing secret, sealed in the vault;
+//                        ~2.7 KB pretty-printed invoice.paid / payment_intent.succeeded events signed with
+//                        Stripe-Signature. After the run it waits for dispatch to drain and checks that every
+//                        event acked as new was stored AND processed (one invoice or payment record each).
+//     --write-requests FILE --serve S [--requests N]   (stripe_byok) instead of the built-in client: writes N
+//                        (default 300000) pre-signed requests, same mix, for wrk and bench/wrk_webhooks.lua,
+//                        serves for S seconds, then checks that every stored event was processed:
+//          IH_WRK_REQUESTS=FILE IH_WRK_THREADS=2 wrk -t2 -c64 -d30s -s bench/wrk_webhooks.lua http://127.0.0.1:PORT
 //   bench_webhook_intake --url http://127.0.0.1:8080 --tenant T --secret S [--integration ID]
 //                        [--acked-out FILE]   (remote host; no stored-row check, FILE gets the acked ids)
 #include <arpa/inet.h>
@@ -46,12 +56,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
 #include "app/app.h"
 #include "bench_host.h"
 #include "log/log.h"
 #include "store/inbox_store.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
+#include "stripe_double/stripe_double.h"
 #include "tenancy/tenancy.h"
 
 namespace {
@@ -72,15 +86,31 @@ struct Args {
   std::string secret = "whsec_bench_secret_0123456789";
   std::string integration = "hooks";
   std::string acked_out;
-  std::string dir = "/tmp";  // parent of the host's data directory (/dev/shm takes the disk out)
-  std::string synchronous = "full";  // [storage] synchronous
+  std::string dir = "/tmp";             // parent of the host's data directory (/dev/shm takes the disk out)
+  std::string synchronous = "full";     // [storage] synchronous
+  std::string plugin = "webhook_test";  // or "stripe_byok"
+  int tenants = 8;                      // stripe_byok: tenants, each with its own signing secret
+  std::string write_requests;           // stripe_byok: pre-signed requests for wrk (bench/wrk_webhooks.lua)
+  int64_t requests = 300000;            // how many to write
+  double serve_s = 0;                   // serve this long instead of running the built-in client
+};
+
+bool stripeMode(const Args& a) {
+  return a.plugin == "stripe_byok";
+}
+
+// Where a connection posts, and the secret its events are signed with.
+struct Target {
+  std::string path;
+  std::string secret;
 };
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
                "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
-               "       [--client-process [--client-cpus LIST]]\n"
+               "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
+               "       [--tenants N] [--write-requests FILE [--requests N] --serve S]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
 }
@@ -126,6 +156,16 @@ Args parseArgs(int argc, char** argv) {
       a.integration = next();
     else if (k == "--acked-out")
       a.acked_out = next();
+    else if (k == "--plugin")
+      a.plugin = next();
+    else if (k == "--tenants")
+      a.tenants = std::max(1, std::stoi(next()));
+    else if (k == "--write-requests")
+      a.write_requests = next();
+    else if (k == "--requests")
+      a.requests = std::max<int64_t>(1, std::stoll(next()));
+    else if (k == "--serve")
+      a.serve_s = std::stod(next());
     else
       usage();
   }
@@ -184,6 +224,157 @@ void stripeEvent(std::string& out, std::string_view id, int64_t created) {
   out +=
       R"(]}}},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"invoice.paid"})";
 }
+
+// Stripe's own shape for the stripe_byok mode: events as Stripe sends them (pretty-printed with two spaces,
+// Stripe's key order), an invoice.paid (~2.9 KB) or a payment_intent.succeeded (~2.4 KB). Rendered once into
+// pieces around three placeholders; a request only concatenates.
+class StripeEvents {
+ public:
+  StripeEvents() {
+    invoice_ = split(render(true), markers_[0]);
+    intent_ = split(render(false), markers_[1]);
+  }
+  // `id` is "evt_…": the object id reuses its suffix, so every new event is about a new object.
+  void build(std::string& out, bool invoice, std::string_view id, int64_t created) const {
+    const std::vector<std::string>& pieces = invoice ? invoice_ : intent_;
+    const std::string created_text = std::to_string(created);
+    out.clear();
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      if (i > 0) {
+        const char kind = markers_[invoice ? 0 : 1][i - 1];
+        if (kind == 'E') out += id;
+        if (kind == 'O') out += id.substr(4);
+        if (kind == 'C') out += created_text;
+      }
+      out += pieces[i];
+    }
+  }
+
+ private:
+  static std::string render(bool invoice) {
+    using J = nlohmann::ordered_json;
+    J object;
+    if (invoice) {
+      J lines = J::array();
+      for (int i = 0; i < 2; ++i) {
+        lines.push_back(J{{"id", "il_1Ox@@O@@" + std::to_string(i)},
+                          {"object", "line_item"},
+                          {"amount", 11994},
+                          {"amount_excluding_tax", 11994},
+                          {"currency", "eur"},
+                          {"description", "1 × Pro (at €119.94 / year)"},
+                          {"discount_amounts", J::array()},
+                          {"discountable", true},
+                          {"discounts", J::array()},
+                          {"invoice", "in_@@O@@"},
+                          {"livemode", false},
+                          {"metadata", J::object()},
+                          {"period", {{"end", 1735603200}, {"start", 1704067200}}},
+                          {"plan",
+                           {{"id", "price_1OxPro"},
+                            {"object", "plan"},
+                            {"active", true},
+                            {"amount", 11994},
+                            {"currency", "eur"},
+                            {"interval", "year"},
+                            {"product", "prod_PmPro"}}},
+                          {"proration", false},
+                          {"quantity", 1},
+                          {"type", "subscription"}});
+      }
+      object = J{{"id", "in_@@O@@"},
+                 {"object", "invoice"},
+                 {"account_country", "DE"},
+                 {"account_name", "Acme Shows GmbH"},
+                 {"amount_due", 23988},
+                 {"amount_paid", 23988},
+                 {"amount_remaining", 0},
+                 {"attempt_count", 1},
+                 {"attempted", true},
+                 {"billing_reason", "subscription_cycle"},
+                 {"collection_method", "charge_automatically"},
+                 {"created", "@@C@@"},
+                 {"currency", "eur"},
+                 {"customer", "cus_PpT3kq8mNx"},
+                 {"customer_email", "jenny.rosen@example.com"},
+                 {"customer_name", "Jenny Rosen"},
+                 {"hosted_invoice_url", "https://invoice.stripe.com/i/acct_1Ox/test_@@O@@"},
+                 {"invoice_pdf", "https://pay.stripe.com/invoice/acct_1Ox/test_@@O@@/pdf"},
+                 {"lines",
+                  {{"object", "list"},
+                   {"data", lines},
+                   {"has_more", false},
+                   {"total_count", 2},
+                   {"url", "/v1/invoices/in_@@O@@/lines"}}},
+                 {"livemode", false},
+                 {"metadata", {{"ihost_ref", "show-2024-spring"}, {"ihost_buyer", "buyer-42"}}},
+                 {"number", "ACME-0042"},
+                 {"paid", true},
+                 {"period_end", "@@C@@"},
+                 {"period_start", 1704067200},
+                 {"status", "paid"},
+                 {"status_transitions", {{"finalized_at", "@@C@@"}, {"paid_at", "@@C@@"}}},
+                 {"subscription", "sub_1OxPro"},
+                 {"subtotal", 23988},
+                 {"total", 23988}};
+    } else {
+      object = J{{"id", "pi_@@O@@"},
+                 {"object", "payment_intent"},
+                 {"amount", 99900},
+                 {"amount_capturable", 0},
+                 {"amount_received", 99900},
+                 {"capture_method", "automatic"},
+                 {"client_secret", "pi_@@O@@_secret_f3RtYu8Kx"},
+                 {"confirmation_method", "automatic"},
+                 {"created", "@@C@@"},
+                 {"currency", "usd"},
+                 {"customer", "cus_PpT3kq8mNx"},
+                 {"description", "Compliance Pack"},
+                 {"last_payment_error", nullptr},
+                 {"latest_charge", "ch_@@O@@"},
+                 {"livemode", false},
+                 {"metadata", {{"ihost_ref", "order-7731"}}},
+                 {"payment_method", "pm_1OxCardVisa"},
+                 {"payment_method_options",
+                  {{"card", {{"installments", nullptr}, {"request_three_d_secure", "automatic"}}}}},
+                 {"payment_method_types", J::array({"card"})},
+                 {"receipt_email", "jenny.rosen@example.com"},
+                 {"status", "succeeded"}};
+    }
+    J event = {{"id", "@@E@@"},
+               {"object", "event"},
+               {"api_version", "2024-06-20"},
+               {"created", "@@C@@"},
+               {"data", {{"object", object}}},
+               {"livemode", false},
+               {"pending_webhooks", 1},
+               {"request", {{"id", nullptr}, {"idempotency_key", nullptr}}},
+               {"type", invoice ? "invoice.paid" : "payment_intent.succeeded"}};
+    std::string text = event.dump(2);
+    // "created" and its kin are numbers: drop the quotes the placeholder needed.
+    for (size_t at; (at = text.find("\"@@C@@\"")) != std::string::npos;)
+      text.replace(at, 7, "@@C@@");
+    return text;
+  }
+  // The text around each "@@X@@"; `kinds` gets each X in order.
+  static std::vector<std::string> split(const std::string& text, std::string& kinds) {
+    std::vector<std::string> pieces;
+    size_t start = 0;
+    for (;;) {
+      size_t at = text.find("@@", start);
+      if (at == std::string::npos) break;
+      pieces.push_back(text.substr(start, at - start));
+      kinds.push_back(text[at + 2]);
+      start = at + 5;  // "@@X@@"
+    }
+    pieces.push_back(text.substr(start));
+    return pieces;
+  }
+
+  std::string
+      markers_[2];  // per kind (invoice, intent): the placeholder letter before each piece but the first
+  std::vector<std::string> invoice_, intent_;
+};
 
 // HMAC-SHA256 with the key set up once (EVP_MAC_init with a null key reuses it). One per client thread.
 class Signer {
@@ -290,16 +481,24 @@ bool responseComplete(const std::string& in, int& status, std::string_view& body
   return true;
 }
 
-void runClientThread(const Args& a, const sockaddr_in& addr, const std::string& path, int first, int count,
-                     Clock::time_point deadline, ThreadStats& s) {
+// Connection i of all posts to targets[i % targets.size()].
+void runClientThread(const Args& a, const sockaddr_in& addr, const std::vector<Target>& targets, int first,
+                     int count, Clock::time_point deadline, ThreadStats& s) {
   s.latencies_ms.reserve(static_cast<size_t>(a.duration_s * 40000 / a.client_threads));
-  Signer signer(a.secret, "whsec_wrong");
+  const bool stripe = stripeMode(a);
+  static const StripeEvents kStripeEvents;
+  std::vector<std::unique_ptr<Signer>> signers;
+  std::vector<std::string> head_prefixes;
+  for (const Target& target : targets) {
+    signers.push_back(std::make_unique<Signer>(target.secret, "whsec_wrong"));
+    head_prefixes.push_back("POST " + target.path +
+                            " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n"
+                            "Content-Type: application/json; charset=utf-8\r\n" +
+                            (stripe ? "Stripe-Signature: " : "X-Test-Signature: "));
+  }
   std::mt19937 rng(static_cast<unsigned>(first * 7919 + 1));
   std::uniform_int_distribution<int> pct(0, 99);
-  const std::string head_prefix = "POST " + path +
-                                  " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                  "User-Agent: Stripe/1.0 (+https://stripe.com/docs/webhooks)\r\n"
-                                  "Content-Type: application/json; charset=utf-8\r\nX-Test-Signature: ";
   int64_t t_now = unixSeconds();
   std::string t_text = std::to_string(t_now);
 
@@ -338,11 +537,16 @@ void runClientThread(const Args& a, const sockaddr_in& addr, const std::string& 
       c.dup = true;
     } else {
       c.id = "evt_b" + std::to_string(first + static_cast<int>(index)) + "x" + std::to_string(c.n++);
-      stripeEvent(c.body, c.id, t_now);
+      if (stripe) {
+        kStripeEvents.build(c.body, c.n % 2 == 0, c.id, t_now);
+      } else {
+        stripeEvent(c.body, c.id, t_now);
+      }
       c.bad = roll == 5;
     }
-    c.out.assign(head_prefix);
-    signer.sign(c.out, c.bad, t_text, c.body);
+    const size_t target = static_cast<size_t>(first + static_cast<int>(index)) % targets.size();
+    c.out.assign(head_prefixes[target]);
+    signers[target]->sign(c.out, c.bad, t_text, c.body);
     c.out += "\r\nContent-Length: ";
     c.out += std::to_string(c.body.size());
     c.out += "\r\n\r\n";
@@ -437,8 +641,10 @@ void runClientThread(const Args& a, const sockaddr_in& addr, const std::string& 
 // configured by a generated ihost.toml.
 struct LocalHost {
   std::filesystem::path dir;
+  std::unique_ptr<ih::stripe_double::StripeDouble> stripe;  // stripe_byok: answers connect's key check
   std::unique_ptr<ih::app::App> app;
   std::string tenant;
+  std::vector<Target> targets;  // stripe_byok: one per tenant
 
   ~LocalHost() {
     if (app) app->stop();
@@ -448,6 +654,90 @@ struct LocalHost {
   }
 };
 
+// wrk's input: per request "<path>\n<Stripe-Signature>\n<body length>\n<body>\n", the built-in client's mix
+// (a new event, or 5 % an earlier body of the same tenant again, 1 % signed with the wrong secret).
+bool writeRequests(const Args& a, const std::vector<Target>& targets) {
+  std::ofstream out(a.write_requests, std::ios::binary | std::ios::trunc);
+  if (!out) return false;
+  static const StripeEvents kStripeEvents;
+  std::vector<std::unique_ptr<Signer>> signers;
+  for (const Target& target : targets)
+    signers.push_back(std::make_unique<Signer>(target.secret, "whsec_wrong"));
+  std::vector<std::vector<std::string>> recent(targets.size());
+  std::mt19937 rng(7);
+  const std::string t = std::to_string(unixSeconds());
+  std::string body, signature;
+  for (int64_t i = 0; i < a.requests; ++i) {
+    const size_t target = static_cast<size_t>(i) % targets.size();
+    const int roll = static_cast<int>(rng() % 100);
+    std::vector<std::string>& earlier = recent[target];
+    if (roll < 5 && !earlier.empty()) {
+      body = earlier[rng() % earlier.size()];
+    } else {
+      const std::string id = "evt_w" + std::to_string(i);
+      kStripeEvents.build(body, i % 2 == 0, id, unixSeconds());
+      if (roll != 5) {
+        if (earlier.size() < 64) {
+          earlier.push_back(body);
+        } else {
+          earlier[rng() % earlier.size()] = body;
+        }
+      }
+    }
+    signature.clear();
+    signers[target]->sign(signature, roll == 5, t, body);
+    out << targets[target].path << '\n' << signature << '\n' << body.size() << '\n' << body << '\n';
+  }
+  return static_cast<bool>(out.flush());
+}
+
+constexpr char kStripeKey[] = "sk_test_ihostbenchwebhooks00000001";
+constexpr char kStripePublishable[] = "pk_test_ihostbenchwebhooks00000001";
+
+// stripe_byok: the double, the host with the real plugin, then --tenants tenants, each connected through the
+// API with its own signing secret (sealed in the vault by the host, as for any tenant).
+std::unique_ptr<LocalHost> startStripe(const Args& a, std::unique_ptr<LocalHost> h) {
+  ih::stripe_double::Options options;
+  options.api_keys = {kStripeKey};
+  options.threads = 2;
+  auto stripe = ih::stripe_double::StripeDouble::start(options);
+  if (!stripe.isOk()) {
+    std::fprintf(stderr, "cannot start the Stripe double: %s\n", stripe.status().message().c_str());
+    return nullptr;
+  }
+  h->stripe = std::move(*stripe);
+  std::ostringstream toml;
+  toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
+  if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
+  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
+       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+       << "[plugins]\ndir = \"" << IH_BENCH_STRIPE_PLUGIN_DIR << "\"\n\n"
+       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
+       << "[outbound]\nallow_networks = [\"127.0.0.0/8\"]  # the double\n\n"
+       << "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" << h->stripe->url() << "\"\n";
+  h->app = ih::bench::startHost(h->dir, toml.str());
+  if (!h->app) return nullptr;
+  httplib::Client api("127.0.0.1", h->app->port());
+  api.set_read_timeout(30);
+  for (int i = 0; i < a.tenants; ++i) {
+    auto tenant = h->app->tenancy().createTenant("bench-" + std::to_string(i));
+    if (!tenant.isOk()) return nullptr;
+    const std::string secret = "whsec_bench" + std::to_string(i) + "Q7vXk2Lp9Rt4Wz8Nc3Hm6Jd1Fs5Gb0Ya";
+    const nlohmann::json body = {
+        {"secret_key", kStripeKey}, {"publishable_key", kStripePublishable}, {"webhook_secret", secret}};
+    auto r = api.Post("/api/integrations/stripe/connect",
+                      {{"Authorization", "Bearer " + tenant->first_key.plaintext}}, body.dump(),
+                      "application/json");
+    if (!r || r->status != 200) {
+      std::fprintf(stderr, "connecting tenant %d failed: %s\n", i, r ? r->body.c_str() : "no answer");
+      return nullptr;
+    }
+    h->targets.push_back({"/webhooks/stripe/" + tenant->tenant.id, secret});
+  }
+  h->tenant = h->targets.empty() ? std::string() : h->targets.front().path;
+  return h;
+}
+
 std::unique_ptr<LocalHost> startLocal(const Args& a) {
   auto h = std::make_unique<LocalHost>();
   std::string tmpl = a.dir + "/ih_bench_XXXXXX";
@@ -456,10 +746,12 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
     std::exit(1);
   }
   h->dir = tmpl;
+  if (stripeMode(a)) return startStripe(a, std::move(h));
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
-  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
+       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
        << "[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
        << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
        << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
@@ -512,6 +804,15 @@ int runClientProcess(const Args& a, int port, const std::string& tenant, const s
 
 int main(int argc, char** argv) {
   Args a = parseArgs(argc, argv);
+  if (a.plugin != "webhook_test" && a.plugin != "stripe_byok") {
+    std::fprintf(stderr, "--plugin takes webhook_test or stripe_byok\n");
+    return 2;
+  }
+  if (stripeMode(a) && (!a.url.empty() || a.client_process)) {
+    std::fprintf(stderr, "--plugin stripe_byok runs in-process only (no --url, no --client-process)\n");
+    return 2;
+  }
+  if (stripeMode(a)) a.integration = "stripe";
   ih::log::setLevel(ih::log::Level::kError);
   std::unique_ptr<LocalHost> local;
   std::string host = "127.0.0.1";
@@ -519,7 +820,8 @@ int main(int argc, char** argv) {
   if (a.url.empty()) {
     local = startLocal(a);
     if (!local) {
-      std::fprintf(stderr, "could not start the in-process host (is %s built?)\n", IH_BENCH_PLUGIN_DIR);
+      std::fprintf(stderr, "could not start the in-process host (is %s built?)\n",
+                   stripeMode(a) ? IH_BENCH_STRIPE_PLUGIN_DIR : IH_BENCH_PLUGIN_DIR);
       return 1;
     }
     port = local->app->port();
@@ -534,11 +836,33 @@ int main(int argc, char** argv) {
     port = std::stoi(rest.substr(rest.find(':') + 1));
   }
   const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
+  std::vector<Target> targets = {{path, a.secret}};
+  if (local && stripeMode(a) && !a.floor) targets = local->targets;
   const auto db_before = local ? local->app->store().database().stats() : ih::store::SqliteDb::Stats{};
 
   ThreadStats total;
   double elapsed = 0, client_cpu = 0, process_cpu = 0;
-  if (local && a.client_process) {
+  const bool serving = local && stripeMode(a) && !a.write_requests.empty();
+  if (serving) {
+    // wrk is the client: write its requests, serve, then check what got stored.
+    if (!writeRequests(a, targets)) {
+      std::fprintf(stderr, "cannot write %s\n", a.write_requests.c_str());
+      return 1;
+    }
+    std::printf(
+        "wrote %lld requests to %s (signed now: start wrk within %d s)\n"
+        "  IH_WRK_REQUESTS=%s IH_WRK_THREADS=2 wrk -t2 -c64 -d30s --latency -s bench/wrk_webhooks.lua "
+        "http://127.0.0.1:%d\nserving for %.0f s ...\n",
+        static_cast<long long>(a.requests), a.write_requests.c_str(), 300 - static_cast<int>(a.serve_s),
+        a.write_requests.c_str(), port, a.serve_s);
+    std::fflush(stdout);
+    const double cpu0 = cpuSeconds(RUSAGE_SELF);
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(a.serve_s));
+    elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    process_cpu = cpuSeconds(RUSAGE_SELF) - cpu0;
+    std::printf("  host process CPU %.2f s over the %.0f s served\n", process_cpu, elapsed);
+  } else if (local && a.client_process) {
     // The host stays here; the client is a second process that writes the ids it saw acked as new.
     const std::string acked_file = (local->dir / "acked.txt").string();
     const double cpu0 = cpuSeconds(RUSAGE_SELF);
@@ -570,7 +894,7 @@ int main(int argc, char** argv) {
     int first = 0;
     for (int t = 0; t < a.client_threads; ++t) {
       const int count = a.connections / a.client_threads + (t < a.connections % a.client_threads ? 1 : 0);
-      threads.emplace_back(runClientThread, std::cref(a), std::cref(addr), std::cref(path), first, count,
+      threads.emplace_back(runClientThread, std::cref(a), std::cref(addr), std::cref(targets), first, count,
                            deadline, std::ref(stats[static_cast<size_t>(t)]));
       first += count;
     }
@@ -607,6 +931,12 @@ int main(int argc, char** argv) {
     std::printf("  CPU           client %.2f s (%.0f %% of one core, %.0f %% of this process's %.2f s)\n",
                 client_cpu, 100 * client_cpu / elapsed, process_cpu > 0 ? 100 * client_cpu / process_cpu : 0,
                 process_cpu);
+    if (local && requests > 0) {
+      // The host's share: this process minus the client threads (the idle double adds next to nothing).
+      std::printf("  host CPU      %.2f s (%.0f %% of one core), %.0f us per request\n",
+                  process_cpu - client_cpu, 100 * (process_cpu - client_cpu) / elapsed,
+                  1e6 * (process_cpu - client_cpu) / requests);
+    }
     if (!a.acked_out.empty()) {
       std::ofstream out(a.acked_out);
       for (const auto& id : total.acked_new)
@@ -635,7 +965,15 @@ int main(int argc, char** argv) {
     });
     if (!stored.empty()) {
       std::string sample;
-      stripeEvent(sample, "evt_0000000000000000000000", 1700000000);
+      if (stripeMode(a)) {
+        static const StripeEvents kStripeEvents;
+        std::string intent;
+        kStripeEvents.build(sample, true, "evt_0000000000000000000000", 1700000000);
+        kStripeEvents.build(intent, false, "evt_0000000000000000000000", 1700000000);
+        sample.resize((sample.size() + intent.size()) / 2);  // the mix is half and half: the mean size
+      } else {
+        stripeEvent(sample, "evt_0000000000000000000000", 1700000000);
+      }
       std::printf(
           "  payloads      %zu bytes received, %.0f stored per event on average (%lld of %zu compressed)\n",
           sample.size(), static_cast<double>(stored_bytes) / static_cast<double>(stored.size()),
@@ -646,9 +984,54 @@ int main(int argc, char** argv) {
       missing += stored.count(id) ? 0 : 1;
     ih::store::InboxStore events(local->app->store());
     auto backlog = events.backlog();
-    std::printf("  stored rows   %zu; acked new events missing: %zu; dispatch backlog at end: %lld\n",
-                stored.size(), missing, static_cast<long long>(backlog.isOk() ? *backlog : -1));
+    const double intake_per_s =
+        static_cast<double>(serving ? stored.size() : total.acked_new.size()) / std::max(elapsed, 1e-9);
+    std::printf(
+        "  stored rows   %zu; acked new events missing: %zu; dispatch backlog at end: %lld (%.2f s of "
+        "intake)\n",
+        stored.size(), missing, static_cast<long long>(backlog.isOk() ? *backlog : -1),
+        backlog.isOk() && intake_per_s > 0 ? static_cast<double>(*backlog) / intake_per_s : 0.0);
     if (missing > 0) rc = 1;
+    if (stripeMode(a) && !a.floor && a.workers > 0) {
+      // Processed: dispatch drains, and every acked new event became its record (one object per event).
+      const auto drain0 = Clock::now();
+      while (Clock::now() - drain0 < std::chrono::seconds(120)) {
+        auto left = events.backlog();
+        if (left.isOk() && *left == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      const double drain_s = std::chrono::duration<double>(Clock::now() - drain0).count();
+      std::unordered_set<std::string> records;
+      int64_t processed = 0, normalized = 0;
+      (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
+        SQLite::Statement q(db, "SELECT external_id FROM records WHERE integration_id = 'stripe'");
+        while (q.executeStep())
+          records.insert(q.getColumn(0).getString());
+        SQLite::Statement p(db, "SELECT count(*) FROM webhook_events WHERE status = 'processed'");
+        if (p.executeStep()) processed = p.getColumn(0).getInt64();
+        SQLite::Statement e(db, "SELECT count(*) FROM events WHERE integration_id = 'stripe'");
+        if (e.executeStep()) normalized = e.getColumn(0).getInt64();
+        return ih::Status::ok();
+      });
+      size_t unprocessed = 0;
+      // Served to wrk: the acked ids are unknown; every stored event must have been processed instead.
+      const std::vector<std::string> expected =
+          serving ? std::vector<std::string>(stored.begin(), stored.end()) : total.acked_new;
+      for (const auto& id : expected) {
+        const std::string suffix = id.substr(4);
+        unprocessed += records.count("in_" + suffix) || records.count("pi_" + suffix) ? 0 : 1;
+      }
+      std::printf(
+          "  dispatch      drained in %.2f s after the run; %lld processed, %zu records, %lld events; "
+          "%s events without their record: %zu\n",
+          drain_s, static_cast<long long>(processed), records.size(), static_cast<long long>(normalized),
+          serving ? "stored" : "acked new", unprocessed);
+      if (unprocessed > 0) rc = 1;
+    }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    std::printf("  peak RSS      %.1f MB (host, client and double in one process)\n",
+                static_cast<double>(ru.ru_maxrss) / 1024.0);
   }
   return rc;
 }
