@@ -6,6 +6,7 @@
 #include <chrono>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "common/clock.h"
@@ -14,6 +15,13 @@
 #include "log/log.h"
 
 namespace ih::store {
+
+struct SqliteDb::StatementCache {
+  static constexpr size_t kMaxStatements = 64;
+  SQLite::Database* db = nullptr;
+  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+};
+
 namespace {
 
 const int kOpenFlags = SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX;
@@ -205,8 +213,11 @@ SqliteDb::SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::D
       checkpoint_db_(std::move(checkpointer)),
       checkpoint_frames_(checkpoint_frames),
       writer_checkpoint_frames_(writer_checkpoint_frames) {
-  for (const auto& reader : readers_)
+  for (const auto& reader : readers_) {
     idle_readers_.push_back(reader.get());
+    reader_caches_.push_back(std::make_unique<StatementCache>());
+    reader_caches_.back()->db = reader.get();
+  }
   // Replaces SQLite's automatic checkpoint in the committing connection (which stalled the writer for tens of
   // milliseconds under load) with the checkpoint thread.
   sqlite3_wal_hook(writer_db_->getHandle(), &SqliteDb::onWalCommit, this);
@@ -411,6 +422,50 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
     for (size_t j = first_in_txn; j < batch.size(); ++j) {
       if (results[j].isOk()) results[j] = commit;
     }
+  }
+}
+
+SqliteDb::StatementCache*& SqliteDb::threadReadCache() {
+  thread_local StatementCache* cache = nullptr;
+  return cache;
+}
+
+SqliteDb::ReadLease::ReadLease(SqliteDb& owner)
+    : owner_(owner), db_(owner.acquireReader()), previous_(threadReadCache()) {
+  for (const auto& cache : owner_.reader_caches_) {
+    if (cache->db == db_) threadReadCache() = cache.get();
+  }
+}
+
+SqliteDb::ReadLease::~ReadLease() {
+  threadReadCache() = previous_;
+  owner_.releaseReader(db_);
+}
+
+CachedStatement::CachedStatement(SQLite::Database& db, std::string_view sql) {
+  SqliteDb::StatementCache* cache = SqliteDb::threadReadCache();
+  if (cache != nullptr && cache->db == &db) {
+    auto found = cache->statements.find(sql);
+    if (found != cache->statements.end()) {
+      q_ = found->second.get();
+    } else if (cache->statements.size() < SqliteDb::StatementCache::kMaxStatements) {
+      auto prepared = std::make_unique<SQLite::Statement>(db, std::string(sql));
+      q_ = prepared.get();
+      cache->statements.emplace(std::string(sql), std::move(prepared));
+    }
+  }
+  if (q_ == nullptr) {
+    owned_ = std::make_unique<SQLite::Statement>(db, std::string(sql));
+    q_ = owned_.get();
+  }
+  q_->reset();
+  q_->clearBindings();
+}
+
+CachedStatement::~CachedStatement() {
+  try {
+    q_->reset();
+  } catch (...) {  // reset reports the last step's error again; the caller has seen it
   }
 }
 

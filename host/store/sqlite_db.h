@@ -60,6 +60,8 @@ struct DbOptions {
   bool durable = true;
 };
 
+class CachedStatement;
+
 class SqliteDb {
  public:
   // Opens the file (creating it and its parent directory), sets WAL, synchronous (FULL when durable),
@@ -99,6 +101,10 @@ class SqliteDb {
     WriteDone done;
   };
   class ReadLease;
+  struct StatementCache;  // CachedStatement's statements of one read connection
+  friend class CachedStatement;
+  // The cache of the read connection this thread holds a lease on (inside read()); null otherwise.
+  static StatementCache*& threadReadCache();
 
   SqliteDb(std::string path, size_t max_batch, std::unique_ptr<SQLite::Database> writer,
            std::vector<std::unique_ptr<SQLite::Database>> readers,
@@ -119,6 +125,9 @@ class SqliteDb {
   const int schema_version_;
   const std::unique_ptr<SQLite::Database> writer_db_;  // used only by writer_thread_ after open
   const std::vector<std::unique_ptr<SQLite::Database>> readers_;
+  // One per reader, same order; destroyed before readers_ (statements before their connections). A cache is
+  // touched only by the thread holding its reader's lease.
+  std::vector<std::unique_ptr<StatementCache>> reader_caches_;
 
   sqlite3_stmt* tx_statements_[static_cast<int>(TxStep::kCount)] = {};  // writer thread only
 
@@ -165,10 +174,29 @@ void bindBlob(SQLite::Statement& statement, int index, std::string_view bytes);
 // Binds text (copied by SQLite); string_view need not be NUL-terminated.
 void bindText(SQLite::Statement& statement, int index, std::string_view text);
 
+// A statement prepared once per pooled read connection and then reused, for the fixed queries of hot read
+// paths (webhook verification reads a secret per delivery: preparing it each time was ~10 % of the intake's
+// CPU). Use it inside SqliteDb::read() on the connection passed there, for SQL that does not vary (each text
+// is cached; past 64 texts a connection prepares without caching). Reset and unbound when taken, reset when
+// released, so it never holds a read snapshot open.
+class CachedStatement {
+ public:
+  CachedStatement(SQLite::Database& db, std::string_view sql);
+  ~CachedStatement();
+  CachedStatement(const CachedStatement&) = delete;
+  CachedStatement& operator=(const CachedStatement&) = delete;
+  SQLite::Statement& operator*() { return *q_; }
+  SQLite::Statement* operator->() { return q_; }
+
+ private:
+  std::unique_ptr<SQLite::Statement> owned_;  // not on a leased read connection, or its cache is full
+  SQLite::Statement* q_ = nullptr;
+};
+
 class SqliteDb::ReadLease {
  public:
-  explicit ReadLease(SqliteDb& owner) : owner_(owner), db_(owner.acquireReader()) {}
-  ~ReadLease() { owner_.releaseReader(db_); }
+  explicit ReadLease(SqliteDb& owner);
+  ~ReadLease();
   ReadLease(const ReadLease&) = delete;
   ReadLease& operator=(const ReadLease&) = delete;
   SQLite::Database& db() { return *db_; }
@@ -176,6 +204,7 @@ class SqliteDb::ReadLease {
  private:
   SqliteDb& owner_;
   SQLite::Database* const db_;
+  StatementCache* const previous_;  // the thread's cache before this lease (a read inside a read)
 };
 
 template <class Fn>

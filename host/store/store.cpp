@@ -86,7 +86,8 @@ Result<std::vector<Tenant>> Store::listTenants() {
 
 Result<Tenant> Store::getTenant(std::string_view id) {
   return db_->read([&](SQLite::Database& db) -> Result<Tenant> {
-    SQLite::Statement q(db, "SELECT id, name, created_at FROM tenants WHERE id = ?");
+    CachedStatement cached(db, "SELECT id, name, created_at FROM tenants WHERE id = ?");
+    SQLite::Statement& q = *cached;
     bindText(q, 1, id);
     if (!q.executeStep()) return Status::notFound("tenant " + inQuotes(id) + " not found");
     return tenantFrom(q);
@@ -132,8 +133,9 @@ Status Store::insertApiKey(const ApiKey& key) {
 
 Result<ApiKey> Store::findApiKeyByHash(std::string_view key_hash) {
   return db_->read([&](SQLite::Database& db) -> Result<ApiKey> {
-    SQLite::Statement q(db, std::string("SELECT ") + kApiKeyColumns +
-                                " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
+    CachedStatement cached(db, std::string("SELECT ") + kApiKeyColumns +
+                                   " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
+    SQLite::Statement& q = *cached;
     bindBlob(q, 1, key_hash);
     if (!q.executeStep()) return Status::notFound("api key not found");
     return apiKeyFrom(q);
@@ -186,8 +188,9 @@ void Store::touchApiKey(std::string_view key_id, int64_t at) {
 Result<std::optional<std::string>> Store::getState(std::string_view tenant_id,
                                                    std::string_view integration_id, std::string_view key) {
   return db_->read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
-    SQLite::Statement q(
+    CachedStatement cached(
         db, "SELECT value FROM plugin_state WHERE tenant_id = ? AND integration_id = ? AND key = ?");
+    SQLite::Statement& q = *cached;
     bindText(q, 1, tenant_id);
     bindText(q, 2, integration_id);
     bindText(q, 3, key);

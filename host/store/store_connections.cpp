@@ -123,8 +123,10 @@ Status Store::putSecret(const SecretRow& row) {
 Result<SecretRow> Store::getSecret(std::string_view tenant_id, std::string_view integration_id,
                                    std::string_view purpose) {
   return db_->read([&](SQLite::Database& db) -> Result<SecretRow> {
-    SQLite::Statement q(db, std::string("SELECT ") + kSecretColumns +
-                                " FROM secrets WHERE tenant_id = ? AND integration_id = ? AND purpose = ?");
+    CachedStatement cached(db,
+                           std::string("SELECT ") + kSecretColumns +
+                               " FROM secrets WHERE tenant_id = ? AND integration_id = ? AND purpose = ?");
+    SQLite::Statement& q = *cached;
     bindText(q, 1, tenant_id);
     bindText(q, 2, integration_id);
     bindText(q, 3, purpose);
@@ -276,8 +278,9 @@ Status Store::recordHealthCheck(std::string_view tenant_id, std::string_view int
 Result<std::optional<Connection>> Store::getConnection(std::string_view tenant_id,
                                                        std::string_view integration_id) {
   return db_->read([&](SQLite::Database& db) -> Result<std::optional<Connection>> {
-    SQLite::Statement q(db, std::string("SELECT ") + kConnectionColumns +
-                                " FROM connections WHERE tenant_id = ? AND integration_id = ?");
+    CachedStatement cached(db, std::string("SELECT ") + kConnectionColumns +
+                                   " FROM connections WHERE tenant_id = ? AND integration_id = ?");
+    SQLite::Statement& q = *cached;
     bindText(q, 1, tenant_id);
     bindText(q, 2, integration_id);
     if (!q.executeStep()) return std::optional<Connection>();

@@ -243,3 +243,56 @@ TEST_CASE("synchronous = normal is an explicit opt-in", "[store]") {
               .isOk());
   CHECK(writer_sync == 1);
 }
+
+TEST_CASE("sqlite db: a cached read statement is prepared once per connection and never holds a snapshot",
+          "[store]") {
+  ih::test::TempDir dir;
+  DbOptions options;
+  options.path = dir.file("cached.db");
+  options.read_connections = 1;  // every read on the same connection
+  auto opened = SqliteDb::open(options, kTestMigrations);
+  REQUIRE(opened.isOk());
+  SqliteDb& db = **opened;
+  for (int i = 1; i <= 50; ++i)
+    REQUIRE(db.writeSync(insertItem(i)).isOk());
+
+  // The first row only: the statement is left mid-iteration, the guard resets it.
+  auto firstLabelAddress = [&]() -> ih::Result<const SQLite::Statement*> {
+    return db.read([&](SQLite::Database& c) -> ih::Result<const SQLite::Statement*> {
+      ih::store::CachedStatement q(c, "SELECT id FROM items WHERE id >= ? ORDER BY id");
+      q->bind(1, 1);
+      REQUIRE(q->executeStep());
+      CHECK(q->getColumn(0).getInt() == 1);
+      return &*q;
+    });
+  };
+  auto first = firstLabelAddress();
+  auto second = firstLabelAddress();
+  REQUIRE(first.isOk());
+  REQUIRE(second.isOk());
+  CHECK(*first == *second);  // prepared once, reused
+
+  // No read snapshot is held between reads: a write is seen at once and a TRUNCATE checkpoint completes.
+  REQUIRE(db.writeSync(insertItem(51)).isOk());
+  auto count = db.read([&](SQLite::Database& c) -> ih::Result<int64_t> {
+    ih::store::CachedStatement q(c, "SELECT COUNT(*) FROM items");
+    REQUIRE(q->executeStep());
+    return q->getColumn(0).getInt64();
+  });
+  REQUIRE(count.isOk());
+  CHECK(*count == 51);
+  auto busy = db.read([&](SQLite::Database& c) -> ih::Result<int> {
+    return c.execAndGet("PRAGMA wal_checkpoint(TRUNCATE)").getInt();  // first column: 1 when blocked
+  });
+  REQUIRE(busy.isOk());
+  CHECK(*busy == 0);
+
+  // Outside read() (a write task on the writer connection) it prepares its own statement.
+  REQUIRE(db.writeSync([](SQLite::Database& c) {
+              ih::store::CachedStatement q(c, "UPDATE items SET label = 'y' WHERE id = ?");
+              q->bind(1, 3);
+              q->exec();
+              return Status::ok();
+            }).isOk());
+  CHECK(countItems(db, "label = 'y'") == 1);
+}
