@@ -43,8 +43,8 @@ class EventStore {
   // Called on the store's writer thread once the append is final (committed, or failed), in id order across
   // all appends. Must be quick and must not write to the store.
   using AppendDone = std::function<void(Result<EventRow>)>;
-  // Async: queues the insert; `done` receives the row with its id (0: deduplicated). kInvalidArgument (through `done`) when
-  // row.tenant_id differs from `tenant_id`.
+  // Async: queues the insert; `done` receives the row with its id (0: a repeat of a stored dedupe key,
+  // nothing stored). kInvalidArgument (through `done`) when row.tenant_id differs from `tenant_id`.
   void appendAsync(std::string_view tenant_id, EventRow row, AppendDone done);
   // Blocking form of appendAsync.
   Result<EventRow> append(std::string_view tenant_id, EventRow row);

@@ -655,10 +655,8 @@ Result<size_t> InboxStore::replayMatching(const ReplayFilter& filter, int64_t no
   if (statuses.empty())
     return Status::invalidArgument("bulk replay takes failed, dead, pending or processed events");
   std::string sql =
-      "UPDATE webhook_events SET status = 'pending', attempts = 0, replays = replays + 1, next_attempt_at = "
-      ":now, updated_at = "
-      ":now, "
-      "processed_at = NULL, last_error = NULL WHERE status IN ";
+      "UPDATE webhook_events SET status = 'pending', attempts = 0, replays = replays + 1, "
+      "next_attempt_at = :now, updated_at = :now, processed_at = NULL, last_error = NULL WHERE status IN ";
   appendStatusList(sql, statuses);
   if (filter.id) sql += " AND id = :id";
   if (filter.since) sql += " AND received_at >= :since";

@@ -18,8 +18,12 @@ namespace ih::store {
 
 struct SqliteDb::StatementCache {
   static constexpr size_t kMaxStatements = 64;
+  struct Entry {
+    std::unique_ptr<SQLite::Statement> statement;
+    bool in_use = false;  // a second CachedStatement of the same text meanwhile prepares its own
+  };
   SQLite::Database* db = nullptr;
-  std::map<std::string, std::unique_ptr<SQLite::Statement>, std::less<>> statements;
+  std::map<std::string, Entry, std::less<>> statements;
 };
 
 namespace {
@@ -446,12 +450,16 @@ CachedStatement::CachedStatement(SQLite::Database& db, std::string_view sql) {
   SqliteDb::StatementCache* cache = SqliteDb::threadReadCache();
   if (cache != nullptr && cache->db == &db) {
     auto found = cache->statements.find(sql);
-    if (found != cache->statements.end()) {
-      q_ = found->second.get();
-    } else if (cache->statements.size() < SqliteDb::StatementCache::kMaxStatements) {
-      auto prepared = std::make_unique<SQLite::Statement>(db, std::string(sql));
-      q_ = prepared.get();
-      cache->statements.emplace(std::string(sql), std::move(prepared));
+    if (found == cache->statements.end() &&
+        cache->statements.size() < SqliteDb::StatementCache::kMaxStatements) {
+      SqliteDb::StatementCache::Entry entry;
+      entry.statement = std::make_unique<SQLite::Statement>(db, std::string(sql));
+      found = cache->statements.emplace(std::string(sql), std::move(entry)).first;
+    }
+    if (found != cache->statements.end() && !found->second.in_use) {
+      found->second.in_use = true;
+      in_use_ = &found->second.in_use;
+      q_ = found->second.statement.get();
     }
   }
   if (q_ == nullptr) {
@@ -467,6 +475,7 @@ CachedStatement::~CachedStatement() {
     q_->reset();
   } catch (...) {  // reset reports the last step's error again; the caller has seen it
   }
+  if (in_use_ != nullptr) *in_use_ = false;
 }
 
 SQLite::Database* SqliteDb::acquireReader() {

@@ -177,8 +177,9 @@ void bindText(SQLite::Statement& statement, int index, std::string_view text);
 // A statement prepared once per pooled read connection and then reused, for the fixed queries of hot read
 // paths (webhook verification reads a secret per delivery: preparing it each time was ~10 % of the intake's
 // CPU). Use it inside SqliteDb::read() on the connection passed there, for SQL that does not vary (each text
-// is cached; past 64 texts a connection prepares without caching). Reset and unbound when taken, reset when
-// released, so it never holds a read snapshot open.
+// is cached; past 64 texts a connection prepares without caching; the same text taken twice at once gets its
+// own statement the second time). Reset and unbound when taken, reset when released, so it never holds a read
+// snapshot open.
 class CachedStatement {
  public:
   CachedStatement(SQLite::Database& db, std::string_view sql);
@@ -189,8 +190,9 @@ class CachedStatement {
   SQLite::Statement* operator->() { return q_; }
 
  private:
-  std::unique_ptr<SQLite::Statement> owned_;  // not on a leased read connection, or its cache is full
+  std::unique_ptr<SQLite::Statement> owned_;  // not on a leased read connection, cache full, or text in use
   SQLite::Statement* q_ = nullptr;
+  bool* in_use_ = nullptr;  // the cache entry's flag while this holds it
 };
 
 class SqliteDb::ReadLease {

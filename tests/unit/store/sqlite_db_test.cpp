@@ -287,6 +287,23 @@ TEST_CASE("sqlite db: a cached read statement is prepared once per connection an
   REQUIRE(busy.isOk());
   CHECK(*busy == 0);
 
+  // The same text twice at once (a nested loop): the second gets its own statement, the first is not reset.
+  auto pairs = db.read([&](SQLite::Database& c) -> ih::Result<int64_t> {
+    int64_t n = 0;
+    ih::store::CachedStatement outer(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
+    outer->bind(1, 3);
+    while (outer->executeStep()) {
+      ih::store::CachedStatement inner(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
+      CHECK(&*inner != &*outer);
+      inner->bind(1, 2);
+      while (inner->executeStep())
+        ++n;
+    }
+    return n;
+  });
+  REQUIRE(pairs.isOk());
+  CHECK(*pairs == 6);
+
   // Outside read() (a write task on the writer connection) it prepares its own statement.
   REQUIRE(db.writeSync([](SQLite::Database& c) {
               ih::store::CachedStatement q(c, "UPDATE items SET label = 'y' WHERE id = ?");
