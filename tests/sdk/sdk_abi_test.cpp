@@ -301,6 +301,13 @@ TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
   CHECK_FALSE(json::intField(obj, "f"));
   CHECK(json::rawField(obj, "nested") == std::string_view(R"({"tenant":"no"})"));
   CHECK_FALSE(json::stringField(obj, "missing"));
+  // The first of repeated keys; escaped keys are compared decoded; not an object or not valid: nothing.
+  CHECK(json::stringField(R"({"id":"a","id":"b"})", "id") == std::string("a"));
+  CHECK(json::stringField(R"({"t\u0065nant":"x","n":1})", "tenant") == std::string("x"));
+  CHECK(json::intField(R"({"t\u0065nant":"x","n":1})", "n") == 1);
+  CHECK_FALSE(json::rawField(R"({"id":"a",})", "id"));
+  CHECK_FALSE(json::rawField(R"(["id","a"])", "id"));
+  CHECK_FALSE(json::rawField(R"({"id":"a"} trailing)", "id"));
   CHECK(json::headerField(obj, "hdr") == std::string("v"));
   CHECK(json::stringObject({{"a", "1"}, {"q\"", "x\ny"}, {"a", "2"}}) == R"({"a":"1","q\"":"x\ny","a":"2"})");
   CHECK(json::stringObject({}) == "{}");

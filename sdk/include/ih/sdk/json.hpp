@@ -283,13 +283,33 @@ inline bool forEachElement(std::string_view array, const std::function<void(std:
   }
 }
 
-// Raw text of the top-level member `key` of a JSON object (e.g. `{"a":1}` -> "1"); nullopt when absent.
+// Raw text of the top-level member `key` of a JSON object (e.g. `{"a":1}` -> "1"; the first one when the key
+// repeats); nullopt when absent or when `object` is not a valid object. Stops at the match, and decodes a key
+// only when it holds an escape.
 inline std::optional<std::string_view> rawField(std::string_view object, std::string_view key) {
-  std::optional<std::string_view> found;
-  forEachMember(object, [&](const std::string& k, std::string_view v) {
-    if (!found && k == key) found = v;
-  });
-  return found;
+  if (!isValid(object)) return std::nullopt;
+  size_t i = 0;
+  detail::skipSpace(object, i);
+  if (i >= object.size() || object[i] != '{') return std::nullopt;
+  ++i;
+  for (;;) {
+    detail::skipSpace(object, i);
+    if (object[i] == '}') return std::nullopt;
+    const size_t key_start = i;
+    detail::skipValue(object, i);
+    const std::string_view quoted = object.substr(key_start, i - key_start);
+    detail::skipSpace(object, i);
+    ++i;  // ':'
+    detail::skipSpace(object, i);
+    const size_t value_start = i;
+    detail::skipValue(object, i);
+    const bool matches = quoted.find('\\') == std::string_view::npos
+                             ? quoted.substr(1, quoted.size() - 2) == key
+                             : unquote(quoted) == std::optional<std::string>(std::string(key));
+    if (matches) return object.substr(value_start, i - value_start);
+    detail::skipSpace(object, i);
+    if (object[i] == ',') ++i;
+  }
 }
 
 // The string member `key`, decoded; nullopt when absent or not a string.
