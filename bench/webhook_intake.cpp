@@ -994,13 +994,25 @@ int main(int argc, char** argv) {
     if (missing > 0) rc = 1;
     if (stripeMode(a) && !a.floor && a.workers > 0) {
       // Processed: dispatch drains, and every acked new event became its record (one object per event).
+      // Until the backlog is empty, or it has not shrunk for 30 s (a stuck dispatch), at most 10 minutes.
       const auto drain0 = Clock::now();
-      while (Clock::now() - drain0 < std::chrono::seconds(120)) {
+      auto progress_at = drain0;
+      int64_t left_before = -1, left_now = -1;
+      while (Clock::now() - drain0 < std::chrono::minutes(10) &&
+             Clock::now() - progress_at < std::chrono::seconds(30)) {
         auto left = events.backlog();
-        if (left.isOk() && *left == 0) break;
+        left_now = left.isOk() ? *left : -1;
+        if (left_now == 0) break;
+        if (left_before < 0 || left_now < left_before) progress_at = Clock::now();
+        left_before = left_now;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       const double drain_s = std::chrono::duration<double>(Clock::now() - drain0).count();
+      if (left_now != 0) {
+        std::printf("  dispatch      NOT drained after %.0f s: %lld events still pending\n", drain_s,
+                    static_cast<long long>(left_now));
+        rc = 1;
+      }
       std::unordered_set<std::string> records;
       int64_t processed = 0, normalized = 0;
       (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
