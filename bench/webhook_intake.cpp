@@ -691,6 +691,17 @@ bool writeRequests(const Args& a, const std::vector<Target>& targets) {
   return static_cast<bool>(out.flush());
 }
 
+// The host sections of the generated ihost.toml (server, storage, vault, plugins, log, inbox), from the flags.
+std::string hostToml(const Args& a, const char* plugin_dir) {
+  std::ostringstream toml;
+  toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
+  if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
+  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
+       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n\n"
+       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n";
+  return toml.str();
+}
+
 constexpr char kStripeKey[] = "sk_test_ihostbenchwebhooks00000001";
 constexpr char kStripePublishable[] = "pk_test_ihostbenchwebhooks00000001";
 
@@ -707,12 +718,7 @@ std::unique_ptr<LocalHost> startStripe(const Args& a, std::unique_ptr<LocalHost>
   }
   h->stripe = std::move(*stripe);
   std::ostringstream toml;
-  toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
-  if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
-  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
-       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
-       << "[plugins]\ndir = \"" << IH_BENCH_STRIPE_PLUGIN_DIR << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
+  toml << hostToml(a, IH_BENCH_STRIPE_PLUGIN_DIR)
        << "[outbound]\nallow_networks = [\"127.0.0.0/8\"]  # the double\n\n"
        << "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" << h->stripe->url() << "\"\n";
   h->app = ih::bench::startHost(h->dir, toml.str());
@@ -748,13 +754,8 @@ std::unique_ptr<LocalHost> startLocal(const Args& a) {
   h->dir = tmpl;
   if (stripeMode(a)) return startStripe(a, std::move(h));
   std::ostringstream toml;
-  toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
-  if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
-  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
-       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
-       << "[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n"
-       << "[integrations." << a.integration << "]\nplugin = \"webhook_test\"\n"
+  toml << hostToml(a, IH_BENCH_PLUGIN_DIR) << "[integrations." << a.integration
+       << "]\nplugin = \"webhook_test\"\n"
        << "webhook_secret = \"" << a.secret << "\"\nrecord_state = false\n";
   h->app = ih::bench::startHost(h->dir, toml.str());
   if (!h->app) return nullptr;

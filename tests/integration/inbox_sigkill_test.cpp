@@ -39,28 +39,33 @@ std::string signature(const std::string& body) {
   return ih::test::webhookTestSignature(kSecret, body);
 }
 
+// Writes dir/ihost.toml (the webhook_test plugin as integration "hooks" on `port`, with the given extra lines
+// for [server], [inbox] and the integration), creates the key file and tenant "t_kill"; returns the config path.
+std::string prepareHost(ih::test::TempDir& dir, int port, const std::string& server, const std::string& inbox,
+                        const std::string& integration) {
+  const std::string config = dir.file("ihost.toml");
+  ih::test::writeFile(config, "[server]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n" + server +
+                                  "\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
+                                  "[plugins]\ndir = \"" IH_TEST_PLUGIN_DIR
+                                  "/webhook_test\"\n\n[log]\nlevel = \"warn\"\n\n[inbox]\n" +
+                                  inbox + "\n[integrations.hooks]\nplugin = \"webhook_test\"\n" +
+                                  integration + "webhook_secret = \"" + kSecret + "\"\n");
+  REQUIRE(ih::vault::initKeyFile(dir.file("vault.keys")).isOk());
+  ih::store::Options o;
+  o.path = dir.file("ihost.db");
+  auto store = ih::store::Store::open(o);
+  REQUIRE(store.isOk());
+  REQUIRE((*store)->createTenant({"t_kill", "kill", 1}).isOk());
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary and is processed", "[inbox]") {
   ih::test::TempDir dir;
   const int port = freePort();
-  const std::string config = dir.file("ihost.toml");
-  ih::test::writeFile(config,
-                      "[server]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                          "\"\nworker_threads = 32\n\n[storage]\npath = \"ihost.db\"\n\n"
-                          "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" IH_TEST_PLUGIN_DIR
-                          "/webhook_test\"\n\n[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = 2\n"
-                          "retry_schedule_s = [1, 1]\n\n[integrations.hooks]\nplugin = \"webhook_test\"\n"
-                          "webhook_secret = \"" +
-                          std::string(kSecret) + "\"\n");
-  REQUIRE(ih::vault::initKeyFile(dir.file("vault.keys")).isOk());
-  {
-    ih::store::Options o;
-    o.path = dir.file("ihost.db");
-    auto store = ih::store::Store::open(o);
-    REQUIRE(store.isOk());
-    REQUIRE((*store)->createTenant({"t_kill", "kill", 1}).isOk());
-  }
+  const std::string config =
+      prepareHost(dir, port, "worker_threads = 32\n", "workers = 2\nretry_schedule_s = [1, 1]\n", "");
   const std::string log_file = dir.file("ihost.log");
   ih::test::HostGuard host(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
   REQUIRE(waitHealthy(port));
@@ -148,23 +153,7 @@ TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary a
 TEST_CASE("inbox: a handling killed after it emitted events does not emit them again on restart", "[inbox]") {
   ih::test::TempDir dir;
   const int port = freePort();
-  const std::string config = dir.file("ihost.toml");
-  ih::test::writeFile(config,
-                      "[server]\nlisten = \"127.0.0.1:" + std::to_string(port) +
-                          "\"\n\n[storage]\npath = \"ihost.db\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n"
-                          "[plugins]\ndir = \"" IH_TEST_PLUGIN_DIR
-                          "/webhook_test\"\n\n[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = 1\n\n"
-                          "[integrations.hooks]\nplugin = \"webhook_test\"\nemit_events = true\n"
-                          "webhook_secret = \"" +
-                          std::string(kSecret) + "\"\n");
-  REQUIRE(ih::vault::initKeyFile(dir.file("vault.keys")).isOk());
-  {
-    ih::store::Options o;
-    o.path = dir.file("ihost.db");
-    auto store = ih::store::Store::open(o);
-    REQUIRE(store.isOk());
-    REQUIRE((*store)->createTenant({"t_kill", "kill", 1}).isOk());
-  }
+  const std::string config = prepareHost(dir, port, "", "workers = 1\n", "emit_events = true\n");
   const std::string log_file = dir.file("ihost.log");
   ih::test::HostGuard host(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
   REQUIRE(waitHealthy(port));
