@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <csignal>
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -28,7 +30,7 @@ class HostGuard {
  public:
   explicit HostGuard(pid_t pid) : pid_(pid) {}
   ~HostGuard() {
-    if (pid_ > 0) stopHost(pid_, 9 /* SIGKILL */);
+    if (pid_ > 0) stopHost(pid_, SIGKILL);
   }
   HostGuard(const HostGuard&) = delete;
   HostGuard& operator=(const HostGuard&) = delete;
@@ -38,7 +40,7 @@ class HostGuard {
   }
   // After stop(): a restarted host.
   void reset(pid_t pid) {
-    stop(9);
+    stop(SIGKILL);
     pid_ = pid;
   }
 
