@@ -74,7 +74,8 @@ Events::~Events() {
 }
 
 Status Events::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
-                    std::string_view data_json, std::string_view dedupe_key) {
+                    std::string_view data_json, std::string_view dedupe_key,
+                    const sinks::Deferred& deferred) {
   if (tenant_id.empty()) return Status::invalidArgument("an event needs a tenant");
   if (Status st = checkType(type); !st.isOk()) return st;
   store::EventRow row;
@@ -94,10 +95,26 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
 
   // Publishing from the store's completion callback keeps fan-out in id order: completions run on the writer
   // thread in commit order, and ids are assigned in that same order.
+  std::weak_ptr<Hub> hub = hub_;
+  if (deferred) {
+    store_.appendAsync(
+        tenant_id, std::move(row),
+        [hub, tenant = std::string(tenant_id), type = std::string(type)](Result<store::EventRow> appended) {
+          if (!appended.isOk()) {
+            log::warn("event not stored",
+                      {{"tenant", tenant}, {"type", type}, {"error", appended.status().message()}});
+            return;
+          }
+          if (appended->id == 0) return;  // deduplicated: stored before, published then
+          if (auto h = hub.lock())
+            h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));
+        },
+        deferred);
+    return Status::ok();
+  }
   // The callback owns the promise too: the emitter may return (and drop its side) the moment it is set.
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> done = promise->get_future();
-  std::weak_ptr<Hub> hub = hub_;
   store_.appendAsync(tenant_id, std::move(row), [promise, hub](Result<store::EventRow> appended) {
     if (!appended.isOk()) {
       promise->set_value(appended.status());

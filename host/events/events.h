@@ -92,13 +92,19 @@ class Events final : public sinks::EventSink {
   // Validates (`type`: dot-separated segments of [A-Za-z0-9_-], at most 100 chars; `data_json`: a JSON
   // object, empty meaning {}), persists, then hands the event to live subscribers in id order. Returns after
   // commit. kInvalidArgument with the reason for bad input. With a `dedupe_key` already stored for the
-  // tenant: stores and publishes nothing, and succeeds.
+  // tenant: stores and publishes nothing, and succeeds. With `deferred` set: returns once validated and
+  // queued; a failure to store reaches the group (sinks::WriteGroup) and the log.
   Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
-              std::string_view data_json, std::string_view dedupe_key) override;
+              std::string_view data_json, std::string_view dedupe_key,
+              const sinks::Deferred& deferred) override;
+  Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
+              std::string_view data_json, std::string_view dedupe_key) {
+    return emit(tenant_id, integration_id, type, data_json, dedupe_key, nullptr);
+  }
   // The same without a dedupe key (the host's own events).
   Status emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
               std::string_view data_json) {
-    return emit(tenant_id, integration_id, type, data_json, {});
+    return emit(tenant_id, integration_id, type, data_json, {}, nullptr);
   }
 
   // Stored events after `after_id` (types starting with `type_prefix` when non-empty), oldest first.

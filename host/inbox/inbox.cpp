@@ -1,6 +1,7 @@
 // The inbox's dispatch side: worker pool, retries with jitter, dead letter, maintenance (backlog, retention).
 #include "inbox/inbox.h"
 #include "common/clock.h"
+#include "common/sinks.h"
 #include "common/time_text.h"
 
 #include <nlohmann/json.hpp>
@@ -129,10 +130,21 @@ void Inbox::Impl::workerLoop() {
     auto flush = [&] {
       if (outcomes.empty()) return;
       completions_pending.fetch_add(1);
-      events.completeAllAsync(outcomes, [this, count = outcomes.size()](const Status& s) {
+      // The outcomes go after the handlings' deferred writes (queued while the plugin ran): one write task,
+      // committed with them or after them.
+      auto handled = std::make_shared<std::vector<HandledWrites>>();
+      for (const store::AttemptOutcome& o : outcomes) {
+        if (o.ok && o.writes) {
+          handled->push_back({o.event->id, o.event->integration_id, o.event->tenant_id, o.event->event_id,
+                              o.writes, o.next_attempt_if_writes_failed == 0});
+        }
+      }
+      events.completeAllAsync(outcomes, [this, count = outcomes.size(), handled](const Status& s) {
         if (!s.isOk()) {
           log::error("webhook inbox: recording attempts failed",
                      {{"count", static_cast<uint64_t>(count)}, {"error", s.toString()}});
+        } else {
+          reportFailedWrites(*handled);
         }
         // After the commit: events held back behind these (same object) are claimable now, and a retry
         // may need a worker to shorten its sleep to the new due time.
@@ -184,15 +196,18 @@ store::AttemptOutcome Inbox::Impl::dispatch(store::ClaimedEvent& claimed,
   const int64_t started = nowMs();
   auto t0 = std::chrono::steady_clock::now();
   Status result;
+  sinks::Deferred writes;
   runtime::Integration* integration = runtime.find(e.integration_id);
   if (integration == nullptr) {
     result = Status::unavailable("integration \"" + e.integration_id + "\" is not configured or unavailable");
   } else {
     // The events this handling emits are keyed by the row and its replay count: a handling interrupted by a
     // crash and run again re-emits nothing, a replay emits anew.
+    // Its records and events are queued, not waited for: the outcome is recorded after them (flush).
     const std::string scope = "inbox:" + std::to_string(e.id) + ':' + std::to_string(e.replays);
+    writes = std::make_shared<sinks::WriteGroup>();
     runtime::CallResult call =
-        runtime.handleWebhook(*integration, e.tenant_id, event_json.dump(), e.payload, scope);
+        runtime.handleWebhook(*integration, e.tenant_id, event_json.dump(), e.payload, scope, writes);
     result = call.status;
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -203,17 +218,23 @@ store::AttemptOutcome Inbox::Impl::dispatch(store::ClaimedEvent& claimed,
   outcome.started_at = started;
   outcome.duration_ms = static_cast<int64_t>(seconds * 1000);
   outcome.ok = result.isOk();
+  // When this attempt fails: the next one, or 0 when none is left (dead).
+  int64_t retry_at = 0;
+  const size_t attempt = static_cast<size_t>(std::max(e.attempts, 1));
+  if (attempt <= options.retry_schedule.size()) {
+    retry_at = started + outcome.duration_ms + jittered(options.retry_schedule[attempt - 1], options.jitter);
+  }
   if (outcome.ok) {
+    outcome.writes = std::move(writes);
+    outcome.next_attempt_if_writes_failed = retry_at;
     if (!object_key.empty()) {
       int64_t& slot = applied_in_batch[object_key];
       slot = std::max(slot, e.occurred_at);
     }
   } else {
     outcome.error = result.toString();
-    const size_t attempt = static_cast<size_t>(std::max(e.attempts, 1));
-    if (attempt <= options.retry_schedule.size()) {
-      outcome.next_attempt_at =
-          started + outcome.duration_ms + jittered(options.retry_schedule[attempt - 1], options.jitter);
+    if (retry_at != 0) {
+      outcome.next_attempt_at = retry_at;
     } else {
       outcome.dead = true;
       m.dead->inc();
@@ -225,6 +246,20 @@ store::AttemptOutcome Inbox::Impl::dispatch(store::ClaimedEvent& claimed,
     }
   }
   return outcome;
+}
+
+void Inbox::Impl::reportFailedWrites(const std::vector<HandledWrites>& handled) {
+  for (const HandledWrites& h : handled) {
+    Status failed = h.writes->status();
+    if (failed.isOk()) continue;
+    if (h.dead) metricsFor(h.integration_id).dead->inc();
+    log::warn(h.dead ? "webhook event dead-lettered: its records or events were not stored"
+                     : "webhook event will be retried: its records or events were not stored",
+              {{"integration", h.integration_id},
+               {"tenant", h.tenant_id},
+               {"event_id", h.event_id},
+               {"error", failed.toString()}});
+  }
 }
 
 void Inbox::Impl::maintenanceLoop() {

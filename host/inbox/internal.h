@@ -77,6 +77,15 @@ struct Inbox::Impl {
   // the caller, batched with its neighbours (one store write per batch instead of one per event).
   store::AttemptOutcome dispatch(store::ClaimedEvent& claimed,
                                  std::map<std::string, int64_t>& applied_in_batch);
+  // A handling that succeeded with deferred writes, kept until its outcome is recorded.
+  struct HandledWrites {
+    int64_t row = 0;
+    std::string integration_id, tenant_id, event_id;
+    sinks::Deferred writes;
+    bool dead = false;  // no attempt left if the writes failed
+  };
+  // After the outcomes were recorded: counts and logs the handlings whose writes failed (recorded failed).
+  void reportFailedWrites(const std::vector<HandledWrites>& handled);
 };
 
 }  // namespace ih::inbox

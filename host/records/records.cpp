@@ -366,9 +366,11 @@ Result<std::vector<store::RecordInput>> parseRecords(std::string_view model, std
 Records::Records(store::Store& store) : store_(store) {}
 
 Status Records::upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                       std::string_view records_json) {
+                       std::string_view records_json, const sinks::Deferred& deferred) {
   auto rows = parseRecords(model, records_json);
   if (!rows.isOk()) return rows.status();
+  if (deferred)
+    return store_.upsertAsync(tenant_id, integration_id, model, std::move(rows).value(), deferred);
   return store_.upsert(tenant_id, integration_id, model, *rows);
 }
 
@@ -382,11 +384,12 @@ Status Records::upsertWithState(std::string_view tenant_id, std::string_view int
 }
 
 Status Records::remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                       std::string_view id, int64_t updated_at) {
+                       std::string_view id, int64_t updated_at, const sinks::Deferred& deferred) {
   if (Status st = checkModel(model); !st.isOk()) return st;
   if (Status st = checkId(id, "record"); !st.isOk()) return st;
   if (updated_at < 0)
     return Status::invalidArgument("updated_at must be a non-negative unix time in seconds");
+  if (deferred) return store_.removeAsync(tenant_id, integration_id, model, id, updated_at, deferred);
   return store_.remove(tenant_id, integration_id, model, id, updated_at);
 }
 

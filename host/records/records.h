@@ -32,10 +32,19 @@ class Records final : public sinks::RecordSink {
   // `records_json`: [{"id":string,"data":object,"updated_at":integer unix seconds}, ...]. The whole array is
   // one transaction. kInvalidArgument naming the element and field when the JSON is malformed (nothing is
   // written); kTooLarge beyond kMaxRecordsPerCall. Older-than-stored records are skipped, not errors.
+  // `deferred` (may be null): validated now, stored later (sinks::WriteGroup).
   Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                std::string_view records_json) override;
+                std::string_view records_json, const sinks::Deferred& deferred) override;
+  Status upsert(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view records_json) {
+    return upsert(tenant_id, integration_id, model, records_json, nullptr);
+  }
   Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
-                std::string_view id, int64_t updated_at) override;
+                std::string_view id, int64_t updated_at, const sinks::Deferred& deferred) override;
+  Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                std::string_view id, int64_t updated_at) {
+    return remove(tenant_id, integration_id, model, id, updated_at, nullptr);
+  }
   Status commit(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                 std::string_view records_json, std::string_view state_key,
                 std::string_view state_value) override {

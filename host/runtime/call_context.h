@@ -29,6 +29,8 @@ struct ih_call {
   // Non-empty: events emitted by this call are deduplicated by "<event_scope>:<type>:<n>" (runtime.h,
   // handleWebhook). `emitted` counts the call's events per type; a shared call emits from several threads.
   std::string_view event_scope;
+  // Set: records_upsert, records_delete and emit_event queue their writes (sinks::WriteGroup).
+  ih::sinks::Deferred deferred;
   std::mutex emitted_mu;
   std::vector<std::pair<std::string, int>> emitted;  // GUARDED_BY(emitted_mu)
   // Distinguishes this invocation from earlier ones that reused the address (host_services.cpp, last_error).

@@ -76,6 +76,7 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
   call.out = &out;
   if (args.live) call.counts = args.live;
   call.event_scope = args.event_scope;
+  if (args.deferred) call.deferred = *args.deferred;
 
   ih_plugin* p = in.instance_;
   const ih_str first = toStr(args.first);
@@ -149,8 +150,10 @@ CallResult Runtime::verifyWebhook(Integration& in, std::string_view tenant_id, s
 }
 
 CallResult Runtime::handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
-                                  std::string_view body, std::string_view event_scope) {
-  return invoke(in, tenant_id, Handler::kHandleWebhook, {event_json, body, nullptr, nullptr, event_scope});
+                                  std::string_view body, std::string_view event_scope,
+                                  const sinks::Deferred& deferred) {
+  return invoke(in, tenant_id, Handler::kHandleWebhook,
+                {event_json, body, nullptr, nullptr, event_scope, &deferred});
 }
 
 CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::string_view job,

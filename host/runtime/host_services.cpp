@@ -270,8 +270,8 @@ ih_status hostRecordsUpsert(ih_call* call, ih_str model, ih_str records_json) {
   if (!call->deps->records) return fail(call, IH_ERR_UNSUPPORTED, "records store not available in this host");
   if (call->tenant_id.empty())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "records_upsert: this call has no tenant");
-  Status s =
-      call->deps->records->upsert(call->tenant_id, call->integration->id(), view(model), view(records_json));
+  Status s = call->deps->records->upsert(call->tenant_id, call->integration->id(), view(model),
+                                         view(records_json), call->deferred);
   if (!s.isOk()) return fail(call, abiCode(s), s.message());
   countWrite(call, view(records_json));
   return IH_OK;
@@ -283,7 +283,7 @@ ih_status hostRecordsDelete(ih_call* call, ih_str model, ih_str id, int64_t upda
   if (call->tenant_id.empty())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "records_delete: this call has no tenant");
   Status s = call->deps->records->remove(call->tenant_id, call->integration->id(), view(model), view(id),
-                                         updated_at);
+                                         updated_at, call->deferred);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
@@ -310,7 +310,7 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
     dedupe_key = std::string(call->event_scope) + ':' + std::string(view(type)) + ':' + std::to_string(n);
   }
   Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json),
-                                      dedupe_key);
+                                      dedupe_key, call->deferred);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
@@ -377,7 +377,8 @@ ih_status hostRecordsCommit(ih_call* call, ih_str model, ih_str records_json, ih
     return fail(call, IH_ERR_INVALID_ARGUMENT, "records_commit: this call has no tenant");
   const std::string& integration = call->integration->id();
   Status s = state_key.len == 0
-                 ? call->deps->records->upsert(call->tenant_id, integration, view(model), view(records_json))
+                 ? call->deps->records->upsert(call->tenant_id, integration, view(model), view(records_json),
+                                               call->deferred)
                  : call->deps->records->commit(call->tenant_id, integration, view(model), view(records_json),
                                                view(state_key), view(state_value));
   if (!s.isOk()) return fail(call, abiCode(s), s.message());

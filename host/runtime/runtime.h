@@ -168,9 +168,12 @@ class Runtime {
                            std::string_view body);
   // `event_scope` (may be empty) names this handling of the webhook, e.g. "inbox:<row>:<replays>": the n-th
   // event of a type the call emits is keyed "<event_scope>:<type>:<n>", so handling the same webhook again
-  // (after a crash, or a retry after a failure) does not emit its events twice.
+  // (after a crash, or a retry after a failure) does not emit its events twice. `deferred` (may be null):
+  // the call's record writes and events are queued, not waited for; a failure to store them reaches the group
+  // (sinks::WriteGroup), and the caller records the handling's outcome after them.
   CallResult handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
-                           std::string_view body, std::string_view event_scope);
+                           std::string_view body, std::string_view event_scope,
+                           const sinks::Deferred& deferred = nullptr);
   // `live` (optional, borrowed for the call) counts the job's record writes while it runs.
   CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job,
                     std::string_view params_json, WriteCounts* live = nullptr);
@@ -201,7 +204,8 @@ class Runtime {
     std::string_view second;  // body / params / input, by handler
     const PromptFn* prompt = nullptr;
     WriteCounts* live = nullptr;
-    std::string_view event_scope;  // handleWebhook
+    std::string_view event_scope{};             // handleWebhook
+    const sinks::Deferred* deferred = nullptr;  // handleWebhook
   };
   // The call gate: every call above goes through here.
   CallResult invoke(Integration& in, std::string_view tenant_id, Handler handler, const CallArgs& args);

@@ -358,7 +358,7 @@ struct Scheduler::Impl {
       // One run ends once: its id keys the event.
       Status emitted = events->emit(r.tenant_id, r.integration_id,
                                     r.status == "succeeded" ? "sync.completed" : "sync.failed", data.dump(),
-                                    r.id > 0 ? "run:" + std::to_string(r.id) : std::string());
+                                    r.id > 0 ? "run:" + std::to_string(r.id) : std::string(), nullptr);
       if (!emitted.isOk()) log::warn("scheduler: cannot emit run event", {{"error", emitted.message()}});
     }
     run->promise.set_value(r);

@@ -32,9 +32,12 @@ EventStore::~EventStore() {
   }
 }
 
-void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDone done) {
+void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDone done,
+                             sinks::Deferred group) {
   if (row.tenant_id != tenant_id) {
-    done(Status::invalidArgument("event row is for another tenant than the call"));
+    const Status refused = Status::invalidArgument("event row is for another tenant than the call");
+    if (group) group->fail(refused);
+    done(refused);
     return;
   }
   auto shared = std::make_shared<EventRow>(std::move(row));
@@ -72,7 +75,8 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
         } else {
           done(st);
         }
-      });
+      },
+      std::move(group));
 }
 
 Result<EventRow> EventStore::append(std::string_view tenant_id, EventRow row) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
 
 namespace ih::store {
@@ -44,8 +45,10 @@ class EventStore {
   // all appends. Must be quick and must not write to the store.
   using AppendDone = std::function<void(Result<EventRow>)>;
   // Async: queues the insert; `done` receives the row with its id (0: a repeat of a stored dedupe key,
-  // nothing stored). kInvalidArgument (through `done`) when row.tenant_id differs from `tenant_id`.
-  void appendAsync(std::string_view tenant_id, EventRow row, AppendDone done);
+  // nothing stored). kInvalidArgument (through `done`) when row.tenant_id differs from `tenant_id`. `group`
+  // (may be null) learns of a failure before any write queued after this one runs (sinks::WriteGroup).
+  void appendAsync(std::string_view tenant_id, EventRow row, AppendDone done,
+                   sinks::Deferred group = nullptr);
   // Blocking form of appendAsync.
   Result<EventRow> append(std::string_view tenant_id, EventRow row);
 

@@ -86,6 +86,8 @@ struct OutcomeCopy {
   bool ok, dead;
   std::string error;
   int64_t next_attempt_at;
+  sinks::Deferred writes;
+  int64_t next_attempt_if_writes_failed;
 };
 
 }  // namespace
@@ -364,7 +366,11 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
       ready.push_back(std::move(c));
       continue;
     }
-    AttemptOutcome dead{&c.event, now, 0, false, decoded.status().message(), true, 0};
+    AttemptOutcome dead;
+    dead.event = &c.event;
+    dead.started_at = now;
+    dead.error = decoded.status().message();
+    dead.dead = true;
     if (Status s = complete(dead); !s.isOk()) return s;
     log::error("webhook event dead-lettered: its stored payload cannot be decoded",
                {{"event_row", c.event.id}, {"error", decoded.status().message()}});
@@ -416,7 +422,9 @@ OutcomeCopy copyOutcome(const AttemptOutcome& outcome) {
                      outcome.ok,
                      outcome.dead,
                      outcome.ok ? std::string() : redact(outcome.error),
-                     outcome.next_attempt_at};
+                     outcome.next_attempt_at,
+                     outcome.writes,
+                     outcome.next_attempt_if_writes_failed};
 }
 
 // Runs on the writer thread: the attempt row, the event's new status and (on success) its object's watermark.
@@ -437,6 +445,19 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
       "ON CONFLICT(tenant_id, integration_id, object_id) DO UPDATE SET "
       "occurred_at = max(occurred_at, excluded.occurred_at)";
   const int64_t finished = c.started_at + c.duration_ms;
+  // The handling's deferred writes were queued before this task: their failures are known by now.
+  bool ok = c.ok, dead = c.dead;
+  int64_t next_attempt_at = c.next_attempt_at;
+  std::string late_error;
+  if (ok && c.writes) {
+    if (Status w = c.writes->status(); !w.isOk()) {
+      ok = false;
+      dead = c.next_attempt_if_writes_failed == 0;
+      next_attempt_at = c.next_attempt_if_writes_failed;
+      late_error = redact("storing the records or events of the handling failed: " + w.message());
+    }
+  }
+  const std::string& error = ok ? c.error : late_error.empty() ? c.error : late_error;
   {
     SQLite::Statement& q = cache->get(db, kAttempt);
     ResetOnExit guard(q);
@@ -444,11 +465,11 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
     q.bind(2, c.attempt);
     q.bind(3, c.started_at);
     q.bind(4, c.duration_ms);
-    q.bind(5, c.ok ? 1 : 0);
-    bindText(q, 6, c.error);
+    q.bind(5, ok ? 1 : 0);
+    bindText(q, 6, error);
     q.exec();
   }
-  if (c.ok) {
+  if (ok) {
     SQLite::Statement& q = cache->get(db, kProcessed);
     ResetOnExit guard(q);
     q.bind(1, c.id);
@@ -467,10 +488,10 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
     SQLite::Statement& q = cache->get(db, kFailed);
     ResetOnExit guard(q);
     q.bind(1, c.id);
-    bindText(q, 2, c.dead ? "dead" : "failed");
-    q.bind(3, c.next_attempt_at);
+    bindText(q, 2, dead ? "dead" : "failed");
+    q.bind(3, next_attempt_at);
     q.bind(4, finished);
-    bindText(q, 5, c.error);
+    bindText(q, 5, error);
     q.exec();
   }
   return Status::ok();

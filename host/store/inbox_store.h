@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
 
 namespace ih::store {
@@ -100,6 +101,11 @@ struct AttemptOutcome {
   std::string error;            // redacted by the store
   bool dead = false;            // !ok and no attempts left
   int64_t next_attempt_at = 0;  // !ok && !dead: when to retry
+  // The records and events the handling queued without waiting (may be null). When storing one of them
+  // failed, an ok attempt is recorded as failed instead: retried at `next_attempt_if_writes_failed`, or dead
+  // when that is 0. Queue the outcome after those writes.
+  sinks::Deferred writes;
+  int64_t next_attempt_if_writes_failed = 0;
 };
 
 // Which events a bulk replay selects (CLI `ihost webhooks replay --status dead …`). Unset fields match all.

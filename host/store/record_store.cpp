@@ -1,6 +1,7 @@
 // Records and idempotent action results (migrations/sqlite/0003_records.sql). See record_store.h.
 #include "store/record_store.h"
 
+#include <array>
 #include <utility>
 
 #include "common/clock.h"
@@ -35,6 +36,14 @@ constexpr const char* kTombstoneSql =
 
 constexpr const char* kRecordColumns =
     "SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq FROM records ";
+
+// What one records write needs on the writer thread, owned (asynchronous writes) or borrowed from the waiting
+// caller (synchronous ones).
+struct RowsWrite {
+  std::string tenant, integration, model;
+  const std::vector<RecordInput>* records = nullptr;
+  const std::string_view* state = nullptr;  // {key, value}, or null
+};
 
 Record recordFrom(SQLite::Statement& q) {
   Record r;
@@ -101,6 +110,11 @@ struct RecordStore::WriterStatements {
     seq_put->exec();
     seq_put->tryReset();
   }
+  // The rows of one call, then the state (RowsWrite::state), in the running task's savepoint.
+  void applyRows(SQLite::Database& db, const RowsWrite& w, UpsertStats& counted);
+  // One tombstone; whether it changed anything.
+  bool applyTombstone(SQLite::Database& db, const std::string& tenant, const std::string& integration,
+                      const std::string& model, const std::string& id, int64_t updated_at);
 };
 
 RecordStore::RecordStore(Store& store) : store_(store), statements_(std::make_unique<WriterStatements>()) {}
@@ -137,6 +151,69 @@ Status RecordStore::upsertWithState(std::string_view tenant_id, std::string_view
   return write(tenant_id, integration_id, model, records, state, stats);
 }
 
+void RecordStore::WriterStatements::applyRows(SQLite::Database& db, const RowsWrite& w,
+                                              UpsertStats& counted) {
+  WriterStatements& s = *this;
+  s.prepare(db);
+  counted = {};
+  int64_t next = s.lastSeq(w.tenant) + 1;
+  SQLite::Statement& q = *s.upsert;
+  bindRef(q, 1, w.tenant);
+  bindRef(q, 2, w.integration);
+  bindRef(q, 3, w.model);
+  for (const RecordInput& r : *w.records) {
+    q.tryReset();  // keeps the bindings: only the per-record ones change
+    bindRef(q, 4, r.id);
+    bindRef(q, 5, r.data_json);
+    q.bind(6, r.updated_at);
+    q.bind(7, next);
+    q.exec();
+    if (db.getChanges() > 0) {
+      ++next;
+      ++counted.written;
+    } else {
+      ++counted.skipped;
+    }
+  }
+  q.tryReset();
+  q.clearBindings();
+  if (counted.written > 0) s.putSeq(w.tenant, next - 1);
+  if (w.state != nullptr) {
+    SQLite::Statement& p = *s.state_put;
+    p.tryReset();
+    bindText(p, 1, w.tenant);
+    bindText(p, 2, w.integration);
+    bindText(p, 3, w.state[0]);
+    p.bind(4, w.state[1].data(), static_cast<int>(w.state[1].size()));
+    p.bind(5, nowMs());
+    p.exec();
+    p.tryReset();
+    p.clearBindings();
+  }
+}
+
+bool RecordStore::WriterStatements::applyTombstone(SQLite::Database& db, const std::string& tenant,
+                                                   const std::string& integration, const std::string& model,
+                                                   const std::string& id, int64_t updated_at) {
+  WriterStatements& s = *this;
+  s.prepare(db);
+  const int64_t next = s.lastSeq(tenant) + 1;
+  SQLite::Statement& q = *s.tombstone;
+  q.tryReset();
+  bindRef(q, 1, tenant);
+  bindRef(q, 2, integration);
+  bindRef(q, 3, model);
+  bindRef(q, 4, id);
+  q.bind(5, updated_at);
+  q.bind(6, next);
+  q.exec();
+  const bool changed = db.getChanges() > 0;
+  q.tryReset();
+  q.clearBindings();
+  if (changed) s.putSeq(tenant, next);
+  return changed;
+}
+
 Status RecordStore::write(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                           const std::vector<RecordInput>& records, const std::string_view* state,
                           UpsertStats* stats) {
@@ -148,51 +225,41 @@ Status RecordStore::write(std::string_view tenant_id, std::string_view integrati
     if (stats) *stats = {};
     return Status::ok();
   }
-  const std::string tenant(tenant_id), integration(integration_id), model_name(model);
-  const std::string state_key = state ? std::string(state[0]) : std::string();
+  const RowsWrite w{std::string(tenant_id), std::string(integration_id), std::string(model), &records, state};
   UpsertStats counted;
   WriterStatements* s = statements_.get();
   Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    s->prepare(db);
-    counted = {};
-    int64_t next = s->lastSeq(tenant) + 1;
-    SQLite::Statement& q = *s->upsert;
-    bindRef(q, 1, tenant);
-    bindRef(q, 2, integration);
-    bindRef(q, 3, model_name);
-    for (const RecordInput& r : records) {
-      q.tryReset();  // keeps the bindings: only the per-record ones change
-      bindRef(q, 4, r.id);
-      bindRef(q, 5, r.data_json);
-      q.bind(6, r.updated_at);
-      q.bind(7, next);
-      q.exec();
-      if (db.getChanges() > 0) {
-        ++next;
-        ++counted.written;
-      } else {
-        ++counted.skipped;
-      }
-    }
-    q.tryReset();
-    q.clearBindings();
-    if (counted.written > 0) s->putSeq(tenant, next - 1);
-    if (state != nullptr) {
-      SQLite::Statement& p = *s->state_put;
-      p.tryReset();
-      bindRef(p, 1, tenant);
-      bindRef(p, 2, integration);
-      bindRef(p, 3, state_key);
-      p.bind(4, state[1].data(), static_cast<int>(state[1].size()));
-      p.bind(5, nowMs());
-      p.exec();
-      p.tryReset();
-      p.clearBindings();
-    }
+    s->applyRows(db, w, counted);
     return Status::ok();
   });
   if (st.isOk() && stats) *stats = counted;
   return st;
+}
+
+Status RecordStore::upsertAsync(std::string_view tenant_id, std::string_view integration_id,
+                                std::string_view model, std::vector<RecordInput> records,
+                                sinks::Deferred group) {
+  if (tenant_id.empty() || integration_id.empty() || model.empty()) {
+    return Status::invalidArgument("records need a tenant, an integration and a model");
+  }
+  if (records.empty()) return Status::ok();
+  struct Owned {
+    RowsWrite w;
+    std::vector<RecordInput> records;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->w = {std::string(tenant_id), std::string(integration_id), std::string(model), nullptr, nullptr};
+  owned->records = std::move(records);
+  owned->w.records = &owned->records;
+  WriterStatements* s = statements_.get();
+  store_.database().writeAsync(
+      [owned, s](SQLite::Database& db) {
+        UpsertStats counted;
+        s->applyRows(db, owned->w, counted);
+        return Status::ok();
+      },
+      [](const Status&) {}, std::move(group));
+  return Status::ok();
 }
 
 Status RecordStore::remove(std::string_view tenant_id, std::string_view integration_id,
@@ -204,25 +271,30 @@ Status RecordStore::remove(std::string_view tenant_id, std::string_view integrat
   bool changed = false;
   WriterStatements* s = statements_.get();
   Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    s->prepare(db);
-    const int64_t next = s->lastSeq(tenant) + 1;
-    SQLite::Statement& q = *s->tombstone;
-    q.tryReset();
-    bindRef(q, 1, tenant);
-    bindRef(q, 2, integration);
-    bindRef(q, 3, model_name);
-    bindRef(q, 4, record_id);
-    q.bind(5, updated_at);
-    q.bind(6, next);
-    q.exec();
-    changed = db.getChanges() > 0;
-    q.tryReset();
-    q.clearBindings();
-    if (changed) s->putSeq(tenant, next);
+    changed = s->applyTombstone(db, tenant, integration, model_name, record_id, updated_at);
     return Status::ok();
   });
   if (st.isOk() && written) *written = changed;
   return st;
+}
+
+Status RecordStore::removeAsync(std::string_view tenant_id, std::string_view integration_id,
+                                std::string_view model, std::string_view id, int64_t updated_at,
+                                sinks::Deferred group) {
+  if (tenant_id.empty() || integration_id.empty() || model.empty() || id.empty()) {
+    return Status::invalidArgument("a record delete needs a tenant, an integration, a model and an id");
+  }
+  auto keys = std::make_shared<std::array<std::string, 4>>(std::array<std::string, 4>{
+      std::string(tenant_id), std::string(integration_id), std::string(model), std::string(id)});
+  WriterStatements* s = statements_.get();
+  store_.database().writeAsync(
+      [keys, s, updated_at](SQLite::Database& db) {
+        const auto& [tenant, integration, model_name, record_id] = *keys;
+        s->applyTombstone(db, tenant, integration, model_name, record_id, updated_at);
+        return Status::ok();
+      },
+      [](const Status&) {}, std::move(group));
+  return Status::ok();
 }
 
 Result<std::vector<Record>> RecordStore::listChanges(std::string_view tenant_id,

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
 
 namespace ih::store {
@@ -71,6 +72,12 @@ class RecordStore {
   // Stores a tombstone. `*written` (may be null) says whether it changed anything (false when guarded).
   Status remove(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                 std::string_view id, int64_t updated_at, bool* written = nullptr);
+  // The same two queued without waiting (sinks::WriteGroup): an error return means nothing was queued; a
+  // failure to store is reported to `group` (may be null: nobody is told).
+  Status upsertAsync(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                     std::vector<RecordInput> records, sinks::Deferred group);
+  Status removeAsync(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+                     std::string_view id, int64_t updated_at, sinks::Deferred group);
 
   // Changes of one model after `after_seq`, in seq order, at most `limit`. Tombstones included.
   Result<std::vector<Record>> listChanges(std::string_view tenant_id, std::string_view integration_id,
@@ -80,7 +87,7 @@ class RecordStore {
                                     std::string_view model, std::string_view id);
 
  private:
-  struct WriterStatements;  // prepared on, and used only by, the writer thread
+  struct WriterStatements;  // prepared on, and used only by, the writer thread (record_store.cpp)
   Status write(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                const std::vector<RecordInput>& records, const std::string_view* state, UpsertStats* stats);
 

@@ -299,16 +299,18 @@ std::future<Status> SqliteDb::write(WriteTask task) {
   return future;
 }
 
-void SqliteDb::writeAsync(WriteTask task, WriteDone done) {
+void SqliteDb::writeAsync(WriteTask task, WriteDone done, sinks::Deferred group) {
   {
     std::lock_guard lock(queue_mutex_);
     if (!stopping_) {
-      queue_.push_back({std::move(task), std::move(done)});
+      queue_.push_back({std::move(task), std::move(done), std::move(group)});
       queue_cv_.notify_one();
       return;
     }
   }
-  done(Status::unavailable("the store is closing"));
+  const Status closing = Status::unavailable("the store is closing");
+  if (group) group->fail(closing);
+  done(closing);
 }
 
 Status SqliteDb::txStep(TxStep step) {
@@ -383,9 +385,15 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
   batches_.fetch_add(1, std::memory_order_relaxed);
   tasks_.fetch_add(batch.size(), std::memory_order_relaxed);
 
+  // A task's failure reaches its write group at once: a later task of the same batch may read the group.
+  const auto fail = [&](size_t i, const Status& st) {
+    results[i] = st;
+    if (batch[i].group) batch[i].group->fail(st);
+  };
   size_t first_in_txn = 0;  // tasks before this index are final (failed, or lost with an aborted transaction)
   if (Status begin = txStep(TxStep::kBegin); !begin.isOk()) {
-    results.assign(batch.size(), begin);
+    for (size_t i = 0; i < batch.size(); ++i)
+      fail(i, begin);
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -401,7 +409,7 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
       st = txStep(TxStep::kRelease);
       if (st.isOk()) continue;
     }
-    results[i] = st;
+    fail(i, st);
     if (inTransaction(db)) {
       if (txStep(TxStep::kRollbackTo).isOk() && txStep(TxStep::kRelease).isOk()) continue;
       (void)txStep(TxStep::kRollback);
@@ -410,21 +418,21 @@ void SqliteDb::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& r
     // tasks' writes are gone, so they fail too, and the rest of the batch starts a fresh transaction.
     for (size_t j = first_in_txn; j < i; ++j) {
       if (results[j].isOk()) {
-        results[j] = Status(StatusCode::kUnavailable,
-                            "write batch aborted by another write's failure: " + st.message());
+        fail(j, Status(StatusCode::kUnavailable,
+                       "write batch aborted by another write's failure: " + st.message()));
       }
     }
     first_in_txn = i + 1;
     if (Status begin = txStep(TxStep::kBegin); !begin.isOk()) {
       for (size_t j = i + 1; j < batch.size(); ++j)
-        results[j] = begin;
+        fail(j, begin);
       return;
     }
   }
   if (Status commit = txStep(TxStep::kCommit); !commit.isOk()) {
     if (inTransaction(db)) (void)txStep(TxStep::kRollback);
     for (size_t j = first_in_txn; j < batch.size(); ++j) {
-      if (results[j].isOk()) results[j] = commit;
+      if (results[j].isOk()) fail(j, commit);
     }
   }
 }

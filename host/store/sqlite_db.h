@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/sinks.h"
 #include "common/status.h"
 
 struct sqlite3;
@@ -78,8 +79,9 @@ class SqliteDb {
   std::future<Status> write(WriteTask task);
   // Blocking convenience: write(task).get().
   Status writeSync(WriteTask task) { return write(std::move(task)).get(); }
-  // Queues `task`; `done` runs on the writer thread with its outcome. Thread-safe.
-  void writeAsync(WriteTask task, WriteDone done);
+  // Queues `task`; `done` runs on the writer thread with its outcome. Thread-safe. `group` (may be null)
+  // learns of a failure as soon as it is known, before any task queued after this one runs.
+  void writeAsync(WriteTask task, WriteDone done, sinks::Deferred group = nullptr);
 
   // Runs `fn(db)` on a pooled read connection (blocking until one is free) and returns its Result; SQLite
   // exceptions become a Status. `fn` must only read. Thread-safe.
@@ -99,6 +101,7 @@ class SqliteDb {
   struct PendingWrite {
     WriteTask task;
     WriteDone done;
+    sinks::Deferred group;
   };
   class ReadLease;
   struct StatementCache;  // CachedStatement's statements of one read connection

@@ -77,7 +77,7 @@ Result<vault::SecureString> Connections::credentials(std::string_view tenant_id,
 void Connections::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
                        std::string_view data_json) const {
   if (!events_) return;
-  Status s = events_->emit(tenant_id, integration_id, type, data_json, {});
+  Status s = events_->emit(tenant_id, integration_id, type, data_json, {}, nullptr);
   if (!s.isOk()) log::warn("could not emit a connection event", {{"type", type}, {"error", s.message()}});
 }
 

@@ -24,25 +24,25 @@ namespace {
 
 class CheckingRecords final : public ih::sinks::RecordSink {
  public:
-  ih::Status upsert(std::string_view, std::string_view, std::string_view model,
-                    std::string_view records_json) override {
+  ih::Status upsert(std::string_view, std::string_view, std::string_view model, std::string_view records_json,
+                    const ih::sinks::Deferred&) override {
     auto rows = ih::records::parseRecords(model, records_json);
     return rows.isOk() ? ih::Status::ok() : rows.status();
   }
-  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view,
-                    int64_t) override {
+  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view, int64_t,
+                    const ih::sinks::Deferred&) override {
     return ih::Status::ok();
   }
   ih::Status commit(std::string_view t, std::string_view i, std::string_view model,
                     std::string_view records_json, std::string_view, std::string_view) override {
-    return upsert(t, i, model, records_json);
+    return upsert(t, i, model, records_json, nullptr);
   }
 };
 
 class CheckingEvents final : public ih::sinks::EventSink {
  public:
   ih::Status emit(std::string_view, std::string_view, std::string_view type, std::string_view data_json,
-                  std::string_view) override {
+                  std::string_view, const ih::sinks::Deferred&) override {
     IH_FUZZ_CHECK(!type.empty());
     auto data = ih::parseJson(data_json);
     IH_FUZZ_CHECK(data.isOk() && data->is_object(),

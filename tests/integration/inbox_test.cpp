@@ -1,6 +1,7 @@
 // Webhook inbox end to end: real HTTP on loopback, real SQLite, the real webhook_test .so, real HMAC.
 // The inbox is assembled beside the TestHost's App from the App's own store/runtime/tenancy (the App does not
 // wire the inbox itself yet), on its own http::Server.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
@@ -358,6 +359,45 @@ TEST_CASE("inbox: a webhook's events are emitted once across retries, a replay e
   REQUIRE(eventually([&] { return statusOf(h, "evt_once") == "processed"; }));
   std::this_thread::sleep_for(200ms);
   CHECK(received().size() == 4);
+}
+
+TEST_CASE("inbox: an attempt whose events could not be stored is recorded failed and retried", "[inbox]") {
+  ih::test::TestHost host(hostOptions("emit_events = true\n"));
+  auto tenant = host.createTenant("acme");
+  // A real SQLite failure for the deferred insert: a trigger refuses this webhook's event.
+  SQLite::Database db(host.dbPath(), SQLite::OPEN_READWRITE);
+  db.setBusyTimeout(5000);
+  db.exec(
+      "CREATE TRIGGER refuse_event BEFORE INSERT ON events WHEN NEW.data_json LIKE '%evt_unstored%' "
+      "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  Harness h(host, fastOptions());
+  REQUIRE(h.postSigned("/webhooks/hooks/" + tenant.tenant_id, event("evt_unstored"))->status == 200);
+  int64_t id = 0;
+  REQUIRE(eventually([&] {
+    json row = findByEventId(h, "evt_unstored");
+    if (row.is_null() || row["attempts"] < 1) return false;
+    id = row["id"];
+    return true;
+  }));
+  // The plugin returned ok, but its event was not stored: attempt 1 is a failure naming why.
+  json first;
+  REQUIRE(eventually([&] {
+    first = h.getJson("/api/webhooks/" + std::to_string(id), tenant.api_key);
+    return !first["attempt_log"].empty();
+  }));
+  CHECK(first["attempt_log"][0]["ok"] == false);
+  CHECK(first["attempt_log"][0]["error"].get<std::string>().find(
+            "storing the records or events of the handling failed") != std::string::npos);
+  // With storage healthy again the retry stores the event exactly once and the webhook is processed (the
+  // trigger may let through a third attempt at most: the schedule allows three).
+  db.exec("DROP TRIGGER refuse_event");
+  REQUIRE(eventually([&] { return statusOf(h, "evt_unstored") == "processed"; }));
+  auto events = host.app().events().list(tenant.tenant_id, 0, "test.received", 100);
+  REQUIRE(events.isOk());
+  REQUIRE(events->size() == 1);
+  CHECK(json::parse(events->front().data_json)["event_id"] == "evt_unstored");
+  json detail = h.getJson("/api/webhooks/" + std::to_string(id), tenant.api_key);
+  CHECK(detail["attempt_log"].back()["ok"] == true);
 }
 
 TEST_CASE("inbox: CLI replay by status picks dead events", "[inbox]") {

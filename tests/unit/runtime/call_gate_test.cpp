@@ -26,19 +26,19 @@ using nlohmann::json;
 class MemoryRecords final : public ih::sinks::RecordSink {
  public:
   ih::Status upsert(std::string_view tenant, std::string_view integration, std::string_view model,
-                    std::string_view records_json) override {
+                    std::string_view records_json, const ih::sinks::Deferred&) override {
     std::lock_guard lock(mu_);
     pages_[std::string(tenant) + "/" + std::string(integration) + "/" + std::string(model)].emplace_back(
         records_json);
     return ih::Status::ok();
   }
-  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view,
-                    int64_t) override {
+  ih::Status remove(std::string_view, std::string_view, std::string_view, std::string_view, int64_t,
+                    const ih::sinks::Deferred&) override {
     return ih::Status::ok();
   }
   ih::Status commit(std::string_view tenant, std::string_view integration, std::string_view model,
                     std::string_view records_json, std::string_view, std::string_view) override {
-    return upsert(tenant, integration, model, records_json);
+    return upsert(tenant, integration, model, records_json, nullptr);
   }
   std::vector<std::string> pages(const std::string& key) {
     std::lock_guard lock(mu_);

@@ -112,6 +112,35 @@ TEST_CASE("a failing task inside a batch does not roll back its neighbours", "[s
   CHECK(countItems(*db, "label = 'dup'") == 0);
 }
 
+TEST_CASE("a write group hears of its task's failure before the next task of the same batch runs",
+          "[store]") {
+  ih::test::TempDir dir;
+  auto db = openDb(dir.file("core.db"));
+  REQUIRE(db->writeSync(insertItem(1)).isOk());
+  WriterBlocker blocker(*db);
+  const auto before = db->stats();
+  auto group = std::make_shared<ih::sinks::WriteGroup>();
+  auto clean = std::make_shared<ih::sinks::WriteGroup>();
+  std::promise<Status> failed_done;
+  db->writeAsync(
+      insertItem(1), [&](const Status& s) { failed_done.set_value(s); }, group);  // duplicate
+  db->writeAsync(
+      insertItem(2), [](const Status&) {}, clean);
+  Status seen_by_next, clean_seen;
+  auto reader = db->write([&](SQLite::Database&) {  // queued after both, as an inbox outcome is
+    seen_by_next = group->status();
+    clean_seen = clean->status();
+    return Status::ok();
+  });
+  blocker.release.set_value();
+  REQUIRE(reader.get().isOk());
+  CHECK(db->stats().batches - before.batches == 1);  // all three in one transaction
+  CHECK(seen_by_next.code() == StatusCode::kAlreadyExists);
+  CHECK(clean_seen.isOk());
+  CHECK(failed_done.get_future().get().code() == StatusCode::kAlreadyExists);
+  CHECK(countItems(*db) == 2);
+}
+
 TEST_CASE("max_batch bounds how many tasks share a transaction", "[store]") {
   ih::test::TempDir dir;
   auto db = openDb(dir.file("core.db"), /*max_batch=*/2);
