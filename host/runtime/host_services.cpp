@@ -456,16 +456,13 @@ ih_status hostSecretGet(ih_call* call, ih_str name, ih_buf** out) {
   *out = nullptr;
   if (call->tenant_id.empty())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "secret_get: this call has no tenant");
-  const std::string& integration = call->integration->id();
-  std::string purpose = secretPurpose(name);
-  auto row = call->deps->store->getSecret(call->tenant_id, integration, purpose);
-  if (!row.isOk()) {
-    if (row.status().code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "no such secret");
-    return fail(call, IH_ERR_INTERNAL, row.status().message());
+  if (!call->deps->connections) return fail(call, IH_ERR_UNSUPPORTED, "secrets not available in this host");
+  auto plain =
+      call->deps->connections->openSecret(call->tenant_id, call->integration->id(), secretPurpose(name));
+  if (!plain.isOk()) {
+    if (plain.status().code() == StatusCode::kNotFound) return fail(call, IH_ERR_NOT_FOUND, "no such secret");
+    return fail(call, IH_ERR_INTERNAL, plain.status().message());
   }
-  auto plain = call->deps->vault->open({row->key_id, row->nonce, row->ciphertext},
-                                       {call->tenant_id, integration, purpose});
-  if (!plain.isOk()) return fail(call, IH_ERR_INTERNAL, plain.status().message());
   *out = newBuf(std::string(plain->view()), /*secret=*/true);
   return IH_OK;
 }

@@ -22,6 +22,7 @@
 // open; a database whose version is newer than the binary refuses to open.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -145,6 +146,9 @@ class Store {
   // Returns false when it changed (or vanished) meanwhile. kInvalidArgument if the two rows' keys differ.
   Result<bool> replaceSecretIfUnchanged(const SecretRow& old_row, const SecretRow& new_row);
   Result<size_t> countSecretsByKey(std::string_view key_id);  // admin, cross-tenant
+  // Moves on after every write of secrets through this object (the ones above, saveConnection,
+  // removeConnection), once it is final: what was read before a write is stale once this changed.
+  uint64_t secretsGeneration() const { return secrets_generation_.load(std::memory_order_acquire); }
 
   // --- connections + audit ---
   // One transaction: replaces the integration's secrets with `secrets`, upserts `connection`, appends
@@ -187,7 +191,11 @@ class Store {
  private:
   explicit Store(std::unique_ptr<SqliteDb> db);
 
+  // Bumps secrets_generation_ when the writing method returns (its write is final by then).
+  class SecretsWritten;
+
   const std::unique_ptr<SqliteDb> db_;
+  std::atomic<uint64_t> secrets_generation_{0};
 };
 
 }  // namespace ih::store

@@ -113,7 +113,19 @@ std::string_view connectionStatusName(ConnectionStatus status) {
 
 // --- secrets ---
 
+class Store::SecretsWritten {
+ public:
+  explicit SecretsWritten(Store& store) : store_(store) {}
+  ~SecretsWritten() { store_.secrets_generation_.fetch_add(1, std::memory_order_release); }
+  SecretsWritten(const SecretsWritten&) = delete;
+  SecretsWritten& operator=(const SecretsWritten&) = delete;
+
+ private:
+  Store& store_;
+};
+
 Status Store::putSecret(const SecretRow& row) {
+  SecretsWritten written(*this);
   return db_->writeSync([&](SQLite::Database& db) {
     upsertSecret(db, row);
     return Status::ok();
@@ -139,6 +151,7 @@ Result<SecretRow> Store::getSecret(std::string_view tenant_id, std::string_view 
 }
 
 Status Store::deleteSecrets(std::string_view tenant_id, std::string_view integration_id) {
+  SecretsWritten written(*this);
   return db_->writeSync([&](SQLite::Database& db) {
     deleteSecretsOf(db, tenant_id, integration_id);
     return Status::ok();
@@ -160,6 +173,7 @@ Result<std::vector<SecretRow>> Store::listSecretsNotUsingKey(std::string_view ke
 }
 
 Result<bool> Store::replaceSecretIfUnchanged(const SecretRow& old_row, const SecretRow& new_row) {
+  SecretsWritten written(*this);
   if (old_row.tenant_id != new_row.tenant_id || old_row.integration_id != new_row.integration_id ||
       old_row.purpose != new_row.purpose) {
     return Status::invalidArgument("replaceSecretIfUnchanged: the old and new rows have different keys");
@@ -208,6 +222,7 @@ Status Store::saveConnection(std::string_view tenant_id, const std::vector<Secre
                                      inQuotes(connection.integration_id));
     }
   }
+  SecretsWritten written(*this);
   return db_->writeSync([&](SQLite::Database& db) {
     deleteSecretsOf(db, tenant_id, connection.integration_id);
     for (const SecretRow& s : secrets)
@@ -238,6 +253,7 @@ Status Store::saveConnection(std::string_view tenant_id, const std::vector<Secre
 Status Store::removeConnection(std::string_view tenant_id, std::string_view integration_id,
                                const AuditEntry& audit) {
   if (Status st = checkTenant(tenant_id, audit.tenant_id, "the audit entry"); !st.isOk()) return st;
+  SecretsWritten written(*this);
   return db_->writeSync([&](SQLite::Database& db) {
     SQLite::Statement q(db,
                         "UPDATE connections SET status = 'inactive', updated_at = ? "

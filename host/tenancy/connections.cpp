@@ -14,7 +14,7 @@ namespace ih::tenancy {
 using nlohmann::json;
 
 Connections::Connections(store::Store& store, vault::Vault& vault, sinks::EventSink* events)
-    : store_(store), vault_(vault), events_(events) {}
+    : store_(store), vault_(vault), events_(events), cache_(store, vault) {}
 
 Result<store::Connection> Connections::save(std::string_view tenant_id, std::string_view integration_id,
                                             const vault::SecureString& credentials,
@@ -68,10 +68,17 @@ Status Connections::remove(std::string_view tenant_id, std::string_view integrat
 
 Result<vault::SecureString> Connections::credentials(std::string_view tenant_id,
                                                      std::string_view integration_id) const {
-  auto row = store_.getSecret(tenant_id, integration_id, kCredentialsPurpose);
-  if (!row.isOk()) return row.status();
-  vault::Sealed sealed{row->key_id, row->nonce, row->ciphertext};
-  return vault_.open(sealed, {tenant_id, integration_id, kCredentialsPurpose});
+  auto opened = cache_.open(tenant_id, integration_id, kCredentialsPurpose);
+  if (!opened.isOk() && opened.status().code() == StatusCode::kNotFound) {
+    return Status::notFound("integration " + std::string(integration_id) + " is not connected");
+  }
+  return opened;
+}
+
+Result<vault::SecureString> Connections::openSecret(std::string_view tenant_id,
+                                                    std::string_view integration_id,
+                                                    std::string_view purpose) const {
+  return cache_.open(tenant_id, integration_id, purpose);
 }
 
 void Connections::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,

@@ -9,6 +9,7 @@
 #include "common/sinks.h"
 #include "common/status.h"
 #include "store/store.h"
+#include "tenancy/secret_cache.h"
 #include "vault/secure_string.h"
 
 namespace ih::vault {
@@ -40,8 +41,12 @@ class Connections {
                 std::string_view audit_detail_json, std::string_view event_data_json) const;
 
   // The connection's credentials, opened. kNotFound when not connected; kInternal when they cannot be
-  // opened (the message names the key, never the secret).
+  // opened (the message names the key, never the secret). Served from the SecretCache.
   Result<vault::SecureString> credentials(std::string_view tenant_id, std::string_view integration_id) const;
+  // Any secret of the tenant's integration by vault purpose (a plugin's secret_put names), the same way.
+  Result<vault::SecureString> openSecret(std::string_view tenant_id, std::string_view integration_id,
+                                         std::string_view purpose) const;
+  SecretCache::Stats secretCacheStats() const { return cache_.stats(); }
 
  private:
   void emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
@@ -50,6 +55,7 @@ class Connections {
   store::Store& store_;
   vault::Vault& vault_;
   sinks::EventSink* const events_;
+  mutable SecretCache cache_;
 };
 
 }  // namespace ih::tenancy
