@@ -77,7 +77,7 @@ struct Args {
   int connections = 64;
   int client_threads = 1;
   int server_threads = 0;  // 0: [server] worker_threads default
-  int workers = 2;         // [inbox] workers
+  int workers = 4;         // [inbox] workers
   bool client_process = false;
   bool floor = false;  // post to /healthz instead (405 from the router): the HTTP + client cost alone
   std::string client_cpus;

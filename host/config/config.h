@@ -80,7 +80,7 @@ struct LogConfig {
 
 struct InboxConfig {
   std::vector<int> retry_schedule_s = {10, 60, 300, 1800, 7200};
-  int workers = 2;
+  int workers = 4;
   int retention_days = 30;
 };
 

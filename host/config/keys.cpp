@@ -181,7 +181,7 @@ const std::vector<SectionSpec>& hostSections() {
             "Write a list of delays in seconds, e.g. retry_schedule_s = [10, 60, 300, 1800, 7200].",
             [](Config& c, const Value& v) { c.inbox.retry_schedule_s = v.list; }, nullptr},
            {"workers", Kind::kInteger, 0, 256,
-            "Write a number of workers, e.g. 2 (0 = intake only, no dispatch).",
+            "Write a number of workers, e.g. 4 (0 = intake only, no dispatch).",
             [](Config& c, const Value& v) { c.inbox.workers = static_cast<int>(v.integer); }, nullptr},
            {"retention_days", Kind::kInteger, 1, 3650, "Write a number of days, e.g. 30.",
             [](Config& c, const Value& v) { c.inbox.retention_days = static_cast<int>(v.integer); }, nullptr},

@@ -50,7 +50,7 @@ struct Options {
       std::chrono::seconds(10), std::chrono::seconds(60), std::chrono::seconds(300),
       std::chrono::seconds(1800), std::chrono::seconds(7200)};
   double jitter = 0.2;      // each delay is scaled by a uniform factor in [1 - jitter, 1 + jitter]
-  int workers = 2;          // dispatch threads; 0 = intake only (nothing is dispatched)
+  int workers = 4;          // dispatch threads; 0 = intake only (nothing is dispatched)
   size_t claim_batch = 16;  // events a worker claims per transaction
   int retention_days = 30;  // processed events older than this are pruned
   std::chrono::milliseconds prune_every = std::chrono::hours(1);
