@@ -696,6 +696,9 @@ std::string hostToml(const Args& a, const char* plugin_dir) {
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
+  // One loopback address stands in for a provider's many senders: the per-address cap (256 by default) must
+  // not refuse the bench's own connections.
+  toml << "max_connections_per_ip = " << std::max(256, a.connections + 8) << "\n";
   toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
        << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n\n"
        << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n";

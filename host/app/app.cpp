@@ -10,6 +10,7 @@
 #include "common/text.h"
 #include "endpoints/endpoints.h"
 #include "events/events.h"
+#include "http/access_log.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
 #include "loader/registry.h"
@@ -214,6 +215,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   server_options.max_connections = c.server.max_connections;
   server_options.max_connections_per_ip = c.server.max_connections_per_ip;
   m.server = std::make_unique<http::Server>(server_options);
+  if (c.log.access) m.server->setObserver(http::accessLog());
   m.api_context.config = &m.config;
   m.api_context.registry = m.registry.get();
   m.api_context.runtime = m.runtime.get();

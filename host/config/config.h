@@ -76,6 +76,7 @@ struct AdminConfig {
 
 struct LogConfig {
   std::string level = "info";  // debug | info | warn | error
+  bool access = true;          // one line per answered HTTP request (http/access_log.h), at info level
 };
 
 struct InboxConfig {

@@ -174,6 +174,8 @@ const std::vector<SectionSpec>& hostSections() {
        {
            {"level", Kind::kString, 0, 0, "Write level = \"info\" (or \"debug\", \"warn\", \"error\").",
             [](Config& c, const Value& v) { c.log.level = v.text; }, checkLevel},
+           {"access", Kind::kBoolean, 0, 0, "Write access = true or access = false.",
+            [](Config& c, const Value& v) { c.log.access = v.boolean; }, nullptr},
        }},
       {"inbox",
        {

@@ -658,17 +658,22 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   // Metrics (route pattern, never the raw path) and the observer, once per answered request.
-  void observe(const std::shared_ptr<Request>& req, int status) {
+  void observe(const std::shared_ptr<Request>& req, const Response& res, size_t bytes_out) {
     if (!req) return;
     const double secs = std::chrono::duration<double>(Clock::now() - started_).count();
     if (route_ != nullptr) {
-      route_->metrics->record(status, secs);
+      route_->metrics->record(res.status, secs);
     } else {
       auto it = server_.unmatched_metrics.find(req->method);
       if (it == server_.unmatched_metrics.end()) it = server_.unmatched_metrics.find("OTHER");
-      it->second->record(status, secs);
+      it->second->record(res.status, secs);
     }
-    if (server_.observer) server_.observer(*req, status, secs);
+    if (server_.observer) {
+      try {
+        server_.observer(*req, Answered{res.status, secs, bytes_out, res.tenant_id});
+      } catch (...) {  // an access log line lost; the answer goes on
+      }
+    }
   }
 
   void writeResponse(Response res, std::shared_ptr<Request> req) {
@@ -690,7 +695,7 @@ class Session final : public std::enable_shared_from_this<Session> {
       out->body() = std::move(res.body);
       out->prepare_payload();
     }
-    observe(req, res.status);
+    observe(req, res, head_ ? 0 : out->body().size());
     stream_.expires_after(std::chrono::milliseconds(options().write_timeout_ms));
     bhttp::async_write(stream_, *out, [self = shared_from_this(), out](beast::error_code ec, size_t) {
       self->busy_ = false;
@@ -709,7 +714,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     for (const auto& [k, v] : res.headers)
       head += k + ": " + v + "\r\n";
     head += "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-    observe(req, res.status);
+    observe(req, res, 0);
     {
       std::lock_guard lock(mu_);
       pending_bytes_ += head.size();

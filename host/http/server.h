@@ -67,6 +67,9 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   StreamOpen stream;  // when set, body is ignored and the response is a chunked stream
+  // The tenant the request acted for, once authenticated (tenancy's requireTenant, the webhook intake): for
+  // the access log only, never sent.
+  std::string tenant_id;
 
   void setHeader(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -119,8 +122,16 @@ struct ServerOptions {
   int keep_alive_max_requests = 10000;
 };
 
-// Called once per finished request (metrics, access log). `route` is the matched pattern or "unmatched".
-using Observer = std::function<void(const Request&, int status, double seconds)>;
+// What the server knows of an answered request (for the access log).
+struct Answered {
+  int status = 0;
+  double seconds = 0;          // from the request's first byte to the answer being queued
+  size_t bytes_out = 0;        // response body (0 for a stream: its head is what is answered)
+  std::string_view tenant_id;  // Response::tenant_id
+};
+// Called once per answered request, on a network thread. Request::route is the matched pattern or
+// "unmatched". Must be quick and must not throw.
+using Observer = std::function<void(const Request&, const Answered&)>;
 
 class Server {
  public:

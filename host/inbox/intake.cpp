@@ -255,6 +255,7 @@ void Inbox::Impl::intake(const http::Request& req, const http::Respond& respond,
   events.insertAsync(std::move(*event), [this, m, ids, respond](Result<store::IntakeResult> stored) {
     auto count = [m](Received r) { m->received[static_cast<size_t>(r)]->inc(); };
     http::Response res;
+    res.tenant_id = ids->tenant_id;  // verified (or routed) by now: the access log may name it
     if (!stored.isOk()) {
       log::error("webhook intake: storing failed",
                  {{"integration", ids->integration_id}, {"error", stored.status().toString()}});

@@ -63,6 +63,7 @@ http::Handler requireTenant(Tenancy& tenancy, std::string_view scope, AuthedHand
       Principal acting = *admin;
       acting.tenant_id = tenant->id;
       handler(acting, req, res);
+      res.tenant_id = acting.tenant_id;
       recordOnBehalf(tenancy, acting, req, res.status);
       return;
     }
@@ -84,6 +85,7 @@ http::Handler requireTenant(Tenancy& tenancy, std::string_view scope, AuthedHand
       return;
     }
     handler(*principal, req, res);
+    res.tenant_id = principal->tenant_id;
   };
 }
 

@@ -92,8 +92,9 @@ TEST_CASE("an empty file gives every default, paths resolved against the file's 
   CHECK(c.admin.console);
   CHECK(c.admin.token_env == "IHOST_ADMIN_TOKEN");
   CHECK(c.log.level == "info");
+  CHECK(c.log.access);
   CHECK(c.inbox.retry_schedule_s == std::vector<int>{10, 60, 300, 1800, 7200});
-  CHECK(c.inbox.workers == 2);
+  CHECK(c.inbox.workers == 4);
   CHECK(c.inbox.retention_days == 30);
   CHECK(c.integrations.empty());
   CHECK(c.overrides.empty());
