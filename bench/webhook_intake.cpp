@@ -93,6 +93,8 @@ struct Args {
   std::string write_requests;           // stripe_byok: pre-signed requests for wrk (bench/wrk_webhooks.lua)
   int64_t requests = 300000;            // how many to write
   double serve_s = 0;                   // serve this long instead of running the built-in client
+  // [log] level: "info", as users run it, writes the access log (to stderr: redirect it to a file).
+  std::string log_level = "info";
 };
 
 bool stripeMode(const Args& a) {
@@ -110,7 +112,7 @@ struct Target {
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
                "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
                "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
-               "       [--tenants N] [--write-requests FILE [--requests N] --serve S]\n"
+               "       [--tenants N] [--write-requests FILE [--requests N] --serve S] [--log-level L]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
 }
@@ -140,6 +142,8 @@ Args parseArgs(int argc, char** argv) {
       a.dir = next();
     else if (k == "--synchronous")
       a.synchronous = next();
+    else if (k == "--log-level")
+      a.log_level = next();
     else if (k == "--client-process")
       a.client_process = true;
     else if (k == "--floor")
@@ -701,7 +705,7 @@ std::string hostToml(const Args& a, const char* plugin_dir) {
   toml << "max_connections_per_ip = " << std::max(256, a.connections + 8) << "\n";
   toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
        << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[inbox]\nworkers = " << a.workers << "\n\n";
+       << "[log]\nlevel = \"" << a.log_level << "\"\n\n[inbox]\nworkers = " << a.workers << "\n\n";
   return toml.str();
 }
 
