@@ -12,6 +12,7 @@
 #include "events/events.h"
 #include "http/access_log.h"
 #include "http/server.h"
+#include "ih/plugin_abi.h"
 #include "inbox/inbox.h"
 #include "loader/registry.h"
 #include "log/log.h"
@@ -245,7 +246,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
   endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
   scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);
-  metrics::registerRoutes(*m.server);
+  metrics::registerRoutes(*m.server, metrics::registry(), IH_VERSION,
+                          std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR));
   m.workflows = std::make_unique<admin::Workflows>(*m.runtime);
   m.workflows->registerRoutes(*m.server, *m.tenancy);
   if (c.admin.console) admin::registerConsole(*m.server);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "ih/plugin_abi.h"
 #include "stripe_double/stripe_double.h"
 #include "support/eventually.h"
 #include "support/test_host.h"
@@ -217,7 +218,8 @@ Exposition parseStrict(const std::string& text) {
     PARSE_CHECK(!f.type.empty());
     if (f.type == "counter") {
       PARSE_CHECK(s.value >= 0);
-      PARSE_CHECK(s.value == std::floor(s.value));
+      // ihost's own counters count events; process_cpu_seconds_total counts seconds (a float).
+      if (family.rfind("ihost_", 0) == 0) PARSE_CHECK(s.value == std::floor(s.value));
     }
     if (f.type == "histogram") PARSE_CHECK((s.name != family));  // only _bucket/_sum/_count
     f.samples.push_back(std::move(s));
@@ -456,15 +458,44 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
   CHECK(delta("ihost_vault_operations_total", {{"op", "open"}, {"result", "ok"}}) >= 1);
   CHECK(delta("ihost_vault_operations_total", {{"op", "open"}, {"result", "error"}}) == 1);
 
-  for (const char* family :
-       {"ihost_http_requests_total", "ihost_http_request_duration_seconds", "ihost_outbound_requests_total",
-        "ihost_outbound_request_duration_seconds", "ihost_sync_rows_total", "ihost_sync_runs_total",
-        "ihost_sync_run_duration_seconds", "ihost_plugin_call_duration_seconds",
-        "ihost_vault_operations_total", "ihost_webhooks_received_total", "ihost_webhook_dispatch_seconds",
-        "ihost_webhooks_dead_total", "ihost_webhooks_backlog"}) {
+  for (const char* family : {"ihost_http_requests_total",
+                             "ihost_http_request_duration_seconds",
+                             "ihost_outbound_requests_total",
+                             "ihost_outbound_request_duration_seconds",
+                             "ihost_sync_rows_total",
+                             "ihost_sync_runs_total",
+                             "ihost_sync_run_duration_seconds",
+                             "ihost_plugin_call_duration_seconds",
+                             "ihost_vault_operations_total",
+                             "ihost_webhooks_received_total",
+                             "ihost_webhook_dispatch_seconds",
+                             "ihost_webhooks_dead_total",
+                             "ihost_webhooks_backlog",
+                             "ihost_build_info",
+                             "process_cpu_seconds_total",
+                             "process_resident_memory_bytes",
+                             "process_virtual_memory_bytes",
+                             "process_open_fds",
+                             "process_max_fds",
+                             "process_start_time_seconds"}) {
     INFO(family);
     CHECK(after.has(family));
   }
+
+  // Process metrics are this process's own numbers (the host runs in the test process).
+  CHECK(after.value("ihost_build_info",
+                    {{"abi", std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR)}}) == 1);
+  CHECK(after.value("process_cpu_seconds_total", {}) > 0);
+  CHECK(after.value("process_cpu_seconds_total", {}) >= before.value("process_cpu_seconds_total", {}));
+  CHECK(after.value("process_resident_memory_bytes", {}) > 4 * 1024 * 1024);
+  CHECK(after.value("process_virtual_memory_bytes", {}) >= after.value("process_resident_memory_bytes", {}));
+  CHECK(after.value("process_open_fds", {}) >= 3);
+  CHECK(after.value("process_max_fds", {}) >= after.value("process_open_fds", {}));
+  const double now_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double started_s = after.value("process_start_time_seconds", {});
+  CHECK(started_s <= now_s + 1);
+  CHECK(started_s > now_s - 24 * 3600);  // this test process started within the day
 }
 
 TEST_CASE("metrics: the strict parser rejects malformed expositions", "[metrics]") {
