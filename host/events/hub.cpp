@@ -8,6 +8,8 @@
 #include "events/events.h"
 #include "events/hub.h"
 
+#include "metrics/metrics.h"
+
 namespace ih::events {
 
 struct Subscription::Shared {
@@ -81,6 +83,17 @@ void Subscription::setNotify(std::function<void()> notify) {
   shared_->notify = std::move(notify);
 }
 
+static metrics::Gauge& openStreamsGauge() {
+  static metrics::Gauge& gauge = metrics::registry().gauge(
+      "ihost_event_streams_open",
+      "Server-Sent Events streams of tenants' events open now (GET /api/events/stream).");
+  return gauge;
+}
+
+Events::Hub::Hub() {
+  (void)openStreamsGauge();
+}
+
 Result<std::unique_ptr<Subscription>> Events::Hub::add(const std::shared_ptr<Hub>& self,
                                                        std::string_view tenant_id,
                                                        std::string_view type_prefix, const Options& options) {
@@ -100,6 +113,7 @@ Result<std::unique_ptr<Subscription>> Events::Hub::add(const std::shared_ptr<Hub
                                                        options.subscriber_queue_limit);
   list.push_back(shared);
   ++total;
+  openStreamsGauge().set(static_cast<double>(total));
   return std::make_unique<Subscription>(std::move(shared));
 }
 
@@ -112,6 +126,7 @@ void Events::Hub::remove(const std::shared_ptr<Subscription::Shared>& shared) {
   if (pos == list.end()) return;
   list.erase(pos);
   --total;
+  openStreamsGauge().set(static_cast<double>(total));
   if (list.empty()) by_tenant.erase(it);
 }
 

@@ -13,6 +13,7 @@
 namespace ih::events {
 
 struct Events::Hub {
+  Hub();  // registers ihost_event_streams_open (0 until a stream opens)
   // kUnavailable when stopping or at Options::max_streams; kRateLimited at max_streams_per_tenant.
   Result<std::unique_ptr<Subscription>> add(const std::shared_ptr<Hub>& self, std::string_view tenant_id,
                                             std::string_view type_prefix, const Options& options);

@@ -31,8 +31,8 @@ IntegrationMetrics makeMetrics(const std::string& integration) {
                                {{"integration", integration}, {"result", std::string(kReceivedNames[i])}});
   }
   m.dispatch_seconds =
-      &r.histogram("ihost_webhook_dispatch_seconds", "Time spent in the plugin's handle_webhook per attempt.",
-                   {{"integration", integration}});
+      &r.histogram("ihost_webhook_dispatch_duration_seconds",
+                   "Time spent in the plugin's handle_webhook per attempt.", {{"integration", integration}});
   m.dead =
       &r.counter("ihost_webhooks_dead_total", "Webhook events that exhausted their retries (dead letter).",
                  {{"integration", integration}});
@@ -65,6 +65,9 @@ Inbox::Impl::Impl(store::Store& s, runtime::Runtime& r, Options o)
   unknown_metrics = makeMetrics("unknown");
   backlog = &metrics::registry().gauge(
       "ihost_webhooks_backlog", "Webhook events waiting for dispatch (pending, failed or processing).");
+  oldest_pending_age = &metrics::registry().gauge("ihost_webhooks_oldest_pending_age_seconds",
+                                                  "Age of the oldest webhook event not attempted yet (0 when "
+                                                  "none): how far dispatch lags behind intake.");
 }
 
 const IntegrationMetrics& Inbox::Impl::metricsFor(std::string_view integration) const {
@@ -267,6 +270,10 @@ void Inbox::Impl::maintenanceLoop() {
   while (!stop_flag.load()) {
     auto backlog_now = events.backlog();
     if (backlog_now.isOk()) backlog->set(static_cast<double>(*backlog_now));
+    auto oldest = events.oldestPendingReceivedAt();
+    if (oldest.isOk()) {
+      oldest_pending_age->set(oldest->has_value() ? std::max<double>(0, (nowMs() - **oldest) / 1000.0) : 0.0);
+    }
     if (std::chrono::steady_clock::now() >= next_prune) {
       next_prune = std::chrono::steady_clock::now() + options.prune_every;
       const int64_t cutoff = nowMs() - int64_t{options.retention_days} * 86400 * 1000;

@@ -44,6 +44,7 @@ struct Inbox::Impl {
   std::map<std::string, IntegrationMetrics, std::less<>> metrics_by_integration;
   IntegrationMetrics unknown_metrics;
   metrics::Gauge* backlog = nullptr;
+  metrics::Gauge* oldest_pending_age = nullptr;
   const IntegrationMetrics& metricsFor(std::string_view integration) const;
 
   // Tenant ids known to exist (tenants are never deleted), to spare a read per intake.

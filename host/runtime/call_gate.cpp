@@ -134,6 +134,13 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
     out.status = Status(statusCodeFromAbi(rc), std::move(message));
     out.credentials.clear();  // never keep credentials from a failed connect
   }
+  metrics::registry()
+      .counter("ihost_plugin_calls_total",
+               "Plugin calls by integration, handler and outcome (ok, or the status the plugin returned).",
+               {{"integration", in.id()},
+                {"handler", std::string(spec.name)},
+                {"outcome", rc == IH_OK ? std::string("ok") : std::string(out.status.codeName())}})
+      .inc();
   // Last: once the count drops, shutdown() may destroy `in` (its id and manifest were read above).
   in_flight_.fetch_sub(1);
   return out;

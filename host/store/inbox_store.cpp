@@ -540,6 +540,16 @@ Result<int64_t> InboxStore::backlog() {
   });
 }
 
+Result<std::optional<int64_t>> InboxStore::oldestPendingReceivedAt() {
+  return db_.read([](SQLite::Database& db) -> Result<std::optional<int64_t>> {
+    // webhook_events_by_status (status, id): ids grow with arrival, so the first is the oldest.
+    SQLite::Statement q(
+        db, "SELECT received_at FROM webhook_events WHERE status = 'pending' ORDER BY id LIMIT 1");
+    if (!q.executeStep()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  });
+}
+
 // --- operate ---
 
 Result<std::vector<InboxEvent>> InboxStore::listImpl(const std::optional<std::string>& tenant_id,

@@ -161,6 +161,8 @@ class InboxStore {
   void completeAllAsync(const std::vector<AttemptOutcome>& outcomes, std::function<void(const Status&)> done);
   // pending + failed + processing.
   Result<int64_t> backlog();
+  // received_at (unix ms) of the oldest event never attempted yet (status pending), nullopt when none.
+  Result<std::optional<int64_t>> oldestPendingReceivedAt();
 
   // --- operate ---
   // Newest first. Payload and headers are not loaded (see get).

@@ -210,7 +210,7 @@ TEST_CASE("inbox: signed webhooks are stored then processed, bad signatures are 
                     R"(ihost_webhooks_received_total{integration="hooks",result="invalid_signature"})") >= 4);
   CHECK(metricValue(metrics->body,
                     R"(ihost_webhooks_received_total{integration="hooks",result="accepted"})") >= 1);
-  CHECK(metricValue(metrics->body, R"(ihost_webhook_dispatch_seconds_count{integration="hooks"})") >= 1);
+  CHECK(metricValue(metrics->body, R"(ihost_webhook_dispatch_duration_seconds_count{integration="hooks"})") >= 1);
   CHECK(metrics->body.find("ihost_webhooks_backlog ") != std::string::npos);
 }
 

@@ -388,8 +388,8 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
                        {{"integration", "example"}, {"job", "sync"}, {"status", "succeeded"}}) >
                before.value("ihost_sync_runs_total",
                             {{"integration", "example"}, {"job", "sync"}, {"status", "succeeded"}}) &&
-           after.value("ihost_webhook_dispatch_seconds_count", {{"integration", "stripe"}}) >
-               before.value("ihost_webhook_dispatch_seconds_count", {{"integration", "stripe"}});
+           after.value("ihost_webhook_dispatch_duration_seconds_count", {{"integration", "stripe"}}) >
+               before.value("ihost_webhook_dispatch_duration_seconds_count", {{"integration", "stripe"}});
   }));
   auto delta = [&](const std::string& name, const Labels& labels) {
     return after.value(name, labels) - before.value(name, labels);
@@ -453,6 +453,26 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
   CHECK(delta("ihost_plugin_call_duration_seconds_count",
               {{"integration", "example"}, {"handler", "run_job"}}) == 1);
 
+  CHECK(delta("ihost_plugin_calls_total",
+              {{"integration", "stripe"}, {"handler", "connect"}, {"outcome", "ok"}}) == 1);
+  auto allOutcomes = [](const Exposition& e, const Labels& match) {
+    double total = 0;
+    for (const auto& [family_name, family] : e.families) {
+      for (const auto& sample : family.samples) {
+        bool ok = sample.name == "ihost_plugin_calls_total";
+        for (const auto& [k, v] : match) {
+          auto it = sample.labels.find(k);
+          if (it == sample.labels.end() || it->second != v) ok = false;
+        }
+        if (ok) total += sample.value;
+      }
+    }
+    return total;
+  };
+  const Labels actions = {{"integration", "stripe"}, {"handler", "run_action"}};
+  CHECK(allOutcomes(after, actions) - allOutcomes(before, actions) == 3);
+  CHECK(after.value("ihost_event_streams_open", {}) == 0);
+
   // Vault.
   CHECK(delta("ihost_vault_operations_total", {{"op", "seal"}, {"result", "ok"}}) >= 2);
   CHECK(delta("ihost_vault_operations_total", {{"op", "open"}, {"result", "ok"}}) >= 1);
@@ -468,7 +488,7 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
                              "ihost_plugin_call_duration_seconds",
                              "ihost_vault_operations_total",
                              "ihost_webhooks_received_total",
-                             "ihost_webhook_dispatch_seconds",
+                             "ihost_webhook_dispatch_duration_seconds",
                              "ihost_webhooks_dead_total",
                              "ihost_webhooks_backlog",
                              "ihost_build_info",
