@@ -55,7 +55,52 @@ struct Args {
 // Flags that take a value; everything else starting with "--" is a switch.
 const std::set<std::string> kValueFlags = {"config", "scope", "dir",         "id",
                                            "status", "since", "integration", "tenant"};
-const std::set<std::string> kSwitches = {"help", "json"};
+const std::set<std::string> kSwitches = {"help", "json", "version"};
+
+// The flags each command accepts (besides --help) and how many positional words it takes at most (the
+// command's own words included). Anything else is a usage error (exit 2), never silently ignored.
+struct CommandShape {
+  std::set<std::string> flags;
+  size_t max_positional;
+};
+// Keyed "noun verb" where the verb changes what is accepted, else "noun".
+const std::map<std::string, CommandShape> kCommandShapes = {
+    {"version", {{}, 1}},
+    {"serve", {{"config"}, 1}},
+    {"config", {{"config"}, 2}},
+    {"plugins", {{"config", "dir", "json"}, 2}},
+    {"vault", {{"config"}, 2}},
+    {"vault remove-key", {{"config"}, 3}},
+    {"tenants create", {{"config"}, 3}},
+    {"tenants list", {{"config", "json"}, 2}},
+    {"keys create", {{"config", "scope"}, 3}},
+    {"keys list", {{"config", "json"}, 3}},
+    {"keys revoke", {{"config"}, 4}},
+    {"webhooks", {{"config", "id", "status", "since", "integration", "tenant"}, 2}},
+};
+
+// Exit-2 message when `args` does not fit its command's shape; empty when it does (or the command is unknown:
+// reported later).
+std::string shapeError(const Args& args) {
+  auto it = args.positional.size() > 1 ? kCommandShapes.find(args.positional[0] + " " + args.positional[1])
+                                       : kCommandShapes.end();
+  if (it == kCommandShapes.end()) it = kCommandShapes.find(args.positional[0]);
+  if (it == kCommandShapes.end()) return {};
+  const std::string& command = it->first;
+  const CommandShape& shape = it->second;
+  for (const auto& [name, values] : args.values) {
+    if (!shape.flags.count(name)) return "flag --" + name + " does not belong to \"ihost " + command + "\"";
+  }
+  for (const std::string& name : args.switches) {
+    if (name != "help" && !shape.flags.count(name))
+      return "flag --" + name + " does not belong to \"ihost " + command + "\"";
+  }
+  if (args.positional.size() > shape.max_positional) {
+    return "unexpected argument \"" + args.positional[shape.max_positional] + "\" for \"ihost " + command +
+           "\"";
+  }
+  return {};
+}
 
 Result<Args> parseArgs(const std::vector<std::string>& raw) {
   Args args;
@@ -122,6 +167,7 @@ Flags:
   --config <file>   configuration file (default: $IHOST_CONFIG, else config/ihost.toml)
   --json            machine-readable output (plugins list, tenants list, keys list)
   --help, -h        help for a command
+  --version         the same as "ihost version"
 
 Exit codes: 0 success, 1 failure at run time, 2 usage error, 3 invalid configuration.
 )";
@@ -139,7 +185,10 @@ const std::map<std::string, std::string> kCommandHelp = {
     {"vault",
      "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
      "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
-     "credential with it while the server keeps running.\n"},
+     "credential with it while the server keeps running.\n  status: each key id and how many sealed items "
+     "(credentials, endpoint secrets, canary) it still encrypts.\n  remove-key <id>: drops an old key from "
+     "the "
+     "file; refused while anything still uses it.\n"},
     {"tenants", "ihost tenants create <name> | list [--json] [--config FILE]\n"},
     {"keys",
      "ihost keys create <tenant> [--scope S]... | list <tenant> [--json] | revoke <tenant> <key-id>\n"
@@ -612,11 +661,21 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
     return kExitUsage;
   }
   const Args& args = *parsed;
+  if (args.positional.empty() && args.has("version") && args.values.empty() && args.switches.size() == 1) {
+    out << "ihost " << IH_VERSION << " (plugin ABI " << IH_ABI_MAJOR << "." << IH_ABI_MINOR << ")\n";
+    return kExitOk;
+  }
   if (args.positional.empty()) {
     (args.has("help") ? out : err) << kUsage;
     return args.has("help") ? kExitOk : kExitUsage;
   }
   const std::string& command = args.positional[0];
+  if (std::string why = shapeError(args); !why.empty()) {
+    err << "ihost: " << why << "\n";
+    auto help = kCommandHelp.find(command);
+    err << (help == kCommandHelp.end() ? std::string("(see: ihost --help)\n") : help->second);
+    return kExitUsage;
+  }
   if (args.has("help")) {
     auto it = kCommandHelp.find(command);
     out << (it == kCommandHelp.end() ? kUsage : it->second);

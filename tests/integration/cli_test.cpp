@@ -56,6 +56,40 @@ TEST_CASE("usage errors exit 2, help and version exit 0", "[cli]") {
   auto version = ihost({"version"});
   CHECK(version.code == 0);
   CHECK_THAT(version.out, Catch::StartsWith("ihost ") && Catch::Contains("plugin ABI 1."));
+  auto dashed = ihost({"--version"});
+  CHECK(dashed.code == 0);
+  CHECK(dashed.out == version.out);
+
+  // A known flag on a command it does not belong to, or a stray word, is a usage error naming it.
+  struct Misuse {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Misuse> misuses = {
+      {{"version", "--scope", "read"}, "flag --scope does not belong to \"ihost version\""},
+      {{"serve", "--json"}, "flag --json does not belong to \"ihost serve\""},
+      {{"keys", "revoke", "acme", "key_1", "--scope", "read"},
+       "flag --scope does not belong to \"ihost keys revoke\""},
+      {{"tenants", "create", "acme", "--json"}, "flag --json does not belong to \"ihost tenants create\""},
+      {{"config", "check", "extra"}, "unexpected argument \"extra\" for \"ihost config\""},
+      {{"vault", "remove-key", "k1", "k2"}, "unexpected argument \"k2\" for \"ihost vault remove-key\""},
+      {{"webhooks", "replay", "--scope", "read"}, "flag --scope does not belong to \"ihost webhooks\""},
+  };
+  for (const auto& m : misuses) {
+    INFO(m.args.front() << " " << m.message);
+    auto r = ihost(m.args);
+    CHECK(r.code == ih::cli::kExitUsage);
+    CHECK_THAT(r.err, Catch::Contains(m.message));
+    CHECK(r.out.empty());
+  }
+
+  // Every vault verb is in its help.
+  auto vault_help = ihost({"vault", "--help"});
+  for (const char* verb : {"init", "rotate", "status", "remove-key"}) {
+    INFO(verb);
+    CHECK_THAT(vault_help.out,
+               Catch::Contains(std::string(verb) + ":") || Catch::Contains(std::string(verb) + " <id>:"));
+  }
 }
 
 TEST_CASE("config check names the file, key and fix, and exits 3", "[cli][config]") {
@@ -84,15 +118,17 @@ TEST_CASE("config check names the file, key and fix, and exits 3", "[cli][config
   CHECK(ok.out.find("cli_test_secret_value") == std::string::npos);  // masked in the summary
 }
 
-TEST_CASE("serve fails fast on settings the plugin's schema refuses, naming file, key and fix", "[cli][serve]") {
+TEST_CASE("serve fails fast on settings the plugin's schema refuses, naming file, key and fix",
+          "[cli][serve]") {
   TempDir dir;
   // A webhook secret shorter than the example plugin's minimum (the shipped placeholder was 23 characters).
-  const std::string path =
-      writeConfig(dir, "[integrations.example]\nplugin = \"example\"\nwebhook_secret = \"whsec_example_change\"\n");
+  const std::string path = writeConfig(
+      dir, "[integrations.example]\nplugin = \"example\"\nwebhook_secret = \"whsec_example_change\"\n");
   REQUIRE(ihost({"vault", "init", "--config", path}).code == 0);
   auto serve = ihost({"serve", "--config", path});
   CHECK(serve.code != 0);
-  CHECK_THAT(serve.err, Catch::Contains("ihost.toml:") && Catch::Contains("integrations.example.webhook_secret") &&
+  CHECK_THAT(serve.err, Catch::Contains("ihost.toml:") &&
+                            Catch::Contains("integrations.example.webhook_secret") &&
                             Catch::Contains("at least 24 characters") && Catch::Contains("config check"));
   CHECK(serve.err.find("whsec_example_change") == std::string::npos);  // a secret is never echoed
 }
