@@ -45,6 +45,15 @@ if [ "$exported" != "ih_plugin_entry" ]; then
   exit 1
 fi
 
+step "build the example with pkg-config alone (no CMake): pkg-config --cflags ihost_sdk"
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+test "$(pkg-config --modversion ihost_sdk)" = "$(sed -n 's/^#define IH_ABI_MAJOR \([0-9]*\).*/\1/p' "$repo/sdk/include/ih/plugin_abi.h").$(sed -n 's/^#define IH_ABI_MINOR \([0-9]*\).*/\1/p' "$repo/sdk/include/ih/plugin_abi.h").0"
+# shellcheck disable=SC2046  # word splitting of pkg-config output is intended
+c++ -std=c++17 -O1 -shared -fPIC -fvisibility=hidden -fvisibility-inlines-hidden \
+  $(pkg-config --cflags ihost_sdk) $(pkg-config --cflags nlohmann_json) \
+  "$work/example/example_plugin.cpp" $(pkg-config --libs ihost_sdk libcrypto) -o "$work/libexample_pc.so"
+test "$(nm -D --defined-only "$work/libexample_pc.so" | awk '{print $3}' | sort -u)" = "ih_plugin_entry"
+
 step "run the example's unit tests"
 ctest --test-dir "$work/example-build" --output-on-failure
 

@@ -20,6 +20,7 @@ if [ "${1:-}" = "--fuzz-deps" ]; then
 else
   PACKAGES+=(chromium sqlite3)  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
   PACKAGES+=(wrk)  # an independent load generator to cross-check the benchmarks (bench/wrk_webhooks.lua)
+  PACKAGES+=(curl)  # scripts/check-install.sh talks to the installed server
   # Node.js runs independent verifiers in the tests; a machine may already have it from another source.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
