@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include "cli/demo_command.h"
+#include "cli/integrations_command.h"
 #include "cli/sync_command.h"
 
 #include "cli/setup_command.h"
@@ -77,6 +78,8 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"keys list", {{"config", "json"}, 3}},
     {"keys revoke", {{"config"}, 4}},
     {"webhooks", {{"config", "id", "status", "since", "integration", "tenant"}, 2}},
+    {"integrations", {{"config", "tenant", "json"}, 2}},
+    {"integrations show", {{"config", "tenant", "json"}, 3}},
 };
 
 // Exit-2 message when `args` does not fit its command's shape; empty when it does (or the command is unknown:
@@ -152,6 +155,8 @@ Commands:
   vault remove-key <id>      drop an old key once no credential uses it
   tenants create <name>      create a tenant; prints its id and first API key once
   tenants list               list tenants
+  integrations list|show <id> [--tenant T]
+                             configured integrations: plugin version, jobs, webhook URL, a tenant's connection
   keys create <tenant> [--scope read|write|*]...   create an API key (shown once)
   keys list <tenant>         list a tenant's keys (prefix, scopes, last use, revocation)
   keys revoke <tenant> <key-id>
@@ -197,6 +202,11 @@ const std::map<std::string, std::string> kCommandHelp = {
      "ihost webhooks replay --id ID | --status failed|dead [--since T] [--integration X] [--tenant T]\n"
      "  Marks the events pending again; a running server dispatches them within a second.\n"
      "  T is unix seconds or an ISO date (2026-11-23 or 2026-11-23T10:00:00Z). --status may repeat.\n"},
+    {"integrations",
+     "ihost integrations list [--tenant T] [--json] | show <id> [--tenant T] [--json] [--config FILE]\n"
+     "  What is configured: plugin and version, enabled, jobs and schedules, webhook URL; with --tenant (id "
+     "or\n"
+     "  name) also that tenant's connection: status, connected at, last health check.\n"},
     {"version", "ihost version\n"},
 };
 
@@ -648,6 +658,45 @@ int cmdWebhooks(const Args& args, const config::Environment& env, std::ostream& 
   return kExitOk;
 }
 
+int cmdIntegrations(const Args& args, const config::Environment& env, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() < 2 || (args.positional[1] == "show" && args.positional.size() != 3) ||
+      (args.positional[1] != "list" && args.positional[1] != "show")) {
+    err << kCommandHelp.at("integrations");
+    return kExitUsage;
+  }
+  auto cfg = loadConfig(args, env, err);
+  if (!cfg) return kExitConfig;
+  log::setLevel(log::Level::kError);
+  loader::ScanOptions scan;
+  scan.dir = cfg->plugins.dir;
+  scan.sha256_allow = cfg->plugins.sha256_allow;
+  auto registry = loader::Registry::scan(scan);
+  store::Options options;
+  options.path = cfg->storage.path;
+  auto st = store::Store::open(options);
+  if (!st.isOk()) {
+    err << "ihost: " << st.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::optional<store::Tenant> tenant;
+  if (const std::string wanted = args.value("tenant"); !wanted.empty()) {
+    auto tenants = (*st)->listTenants();
+    if (!tenants.isOk()) {
+      err << "ihost: " << tenants.status().message() << "\n";
+      return kExitFailure;
+    }
+    for (const auto& t : *tenants)
+      if (t.id == wanted || t.name == wanted) tenant = t;
+    if (!tenant) {
+      err << "ihost: no tenant \"" << wanted << "\" (see: ihost tenants list)\n";
+      return kExitUsage;
+    }
+  }
+  IntegrationsQuery query{args.positional[1], args.positional.size() > 2 ? args.positional[2] : std::string(),
+                          args.has("json")};
+  return runIntegrationsCommand(query, *cfg, *registry, **st, tenant ? &*tenant : nullptr, out, err);
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& err) {
@@ -704,6 +753,7 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
   if (command == "vault") return cmdVault(args, env, out, err);
   if (command == "tenants" || command == "keys") return cmdTenantsOrKeys(args, env, out, err);
   if (command == "webhooks") return cmdWebhooks(args, env, out, err);
+  if (command == "integrations") return cmdIntegrations(args, env, out, err);
   err << "ihost: unknown command \"" << command << "\" (see: ihost --help)\n";
   return kExitUsage;
 }

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
 #include "cli/cli.h"
+#include "store/store.h"
 #include "support/temp_dir.h"
 
 using ih::test::TempDir;
@@ -131,6 +133,65 @@ TEST_CASE("serve fails fast on settings the plugin's schema refuses, naming file
                             Catch::Contains("integrations.example.webhook_secret") &&
                             Catch::Contains("at least 24 characters") && Catch::Contains("config check"));
   CHECK(serve.err.find("whsec_example_change") == std::string::npos);  // a secret is never echoed
+}
+
+TEST_CASE("integrations list and show: plugin version, jobs, webhook URL, a tenant's connection", "[cli]") {
+  TempDir dir;
+  const std::string config = writeConfig(
+      dir,
+      "[integrations.stripe]\nplugin = \"stripe_byok\"\n[integrations.stripe.jobs.transactions]\nevery = "
+      "\"30m\"\n[integrations.connect]\nplugin = \"stripe_connect\"\nenabled = false\nclient_id = "
+      "\"ca_x\"\n");
+  REQUIRE(ihost({"vault", "init", "--config", config}).code == 0);
+  auto created = ihost({"tenants", "create", "acme", "--config", config});
+  REQUIRE(created.code == 0);
+  const std::string tenant_id = created.out.substr(created.out.find("ten_"), 21);
+
+  auto list = ihost({"integrations", "list", "--config", config});
+  REQUIRE(list.code == 0);
+  CHECK_THAT(list.out, Catch::Contains("stripe_byok 1.") && Catch::Contains("/webhooks/stripe/<tenant id>") &&
+                           Catch::Contains("stripe_connect 1.") && Catch::Contains("/webhooks/connect"));
+
+  // A connection as the API stores it, with a failed health check.
+  {
+    ih::store::Options options;
+    options.path = dir.file("db.sqlite");
+    auto store = ih::store::Store::open(options);
+    REQUIRE(store.isOk());
+    ih::store::Connection conn;
+    conn.tenant_id = tenant_id;
+    conn.integration_id = "stripe";
+    conn.connected_at = 1764700000000;
+    conn.updated_at = conn.connected_at;
+    REQUIRE((*store)
+                ->saveConnection(tenant_id, {}, conn,
+                                 {0, tenant_id, "stripe", "test", "integration.connected", "{}", 1})
+                .isOk());
+    REQUIRE(
+        (*store)->recordHealthCheck(tenant_id, "stripe", false, "401 invalid api key", 1764700060000).isOk());
+  }
+  auto show = ihost({"integrations", "show", "stripe", "--tenant", "acme", "--config", config});
+  REQUIRE(show.code == 0);
+  CHECK_THAT(show.out, Catch::Contains("plugin        stripe_byok 1.") &&
+                           Catch::Contains("/webhooks/stripe/" + tenant_id) &&
+                           Catch::Contains("status        error") &&
+                           Catch::Contains("failed: 401 invalid api key") &&
+                           Catch::Contains("transactions every 30m") && Catch::Contains("catalog every 1h"));
+
+  auto as_json =
+      ihost({"integrations", "show", "connect", "--tenant", tenant_id, "--json", "--config", config});
+  REQUIRE(as_json.code == 0);
+  auto j = nlohmann::json::parse(as_json.out);
+  CHECK(j["enabled"] == false);
+  CHECK(j["status"] == "not_connected");
+  CHECK(j["webhook_url"].get<std::string>().find("/webhooks/connect") != std::string::npos);
+
+  auto unknown = ihost({"integrations", "show", "nope", "--config", config});
+  CHECK(unknown.code == ih::cli::kExitUsage);
+  CHECK_THAT(unknown.err, Catch::Contains("no integration \"nope\""));
+  auto stranger = ihost({"integrations", "list", "--tenant", "nobody", "--config", config});
+  CHECK(stranger.code == ih::cli::kExitUsage);
+  CHECK_THAT(stranger.err, Catch::Contains("no tenant \"nobody\""));
 }
 
 TEST_CASE("vault init, tenants and keys through the CLI", "[cli][tenancy]") {
