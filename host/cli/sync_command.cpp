@@ -1,7 +1,10 @@
 #include "cli/sync_command.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <ostream>
 
 #include "app/app.h"
@@ -19,8 +22,11 @@ namespace {
 
 constexpr const char* kSyncHelp =
     "ihost sync run <integration> <job> [--tenant T] [--full] [--config FILE]\n"
-    "  Runs the job now for tenant T (id or name), or for every connected tenant, and prints progress and\n"
-    "  the final figures. --full ignores the stored cursor (backfill). A run already going for a tenant\n"
+    "  Runs the job now for tenant T (id or name), or for every connected tenant, and prints progress "
+    "(pages,\n"
+    "  rows, rows/s, elapsed: one live line on a terminal, a line every 10 s otherwise) and the final "
+    "figures.\n"
+    "  --full ignores the stored cursor (backfill). A run already going for a tenant\n"
     "  (e.g. in a running server) is reported as a conflict. Exit 1 when any run fails.\n";
 
 struct SyncArgs {
@@ -130,15 +136,30 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
     }
   }
 
+  // Live progress only when writing to a terminal.
+  const bool terminal = &out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
   int failures = 0;
   for (const auto& tenant : tenants) {
     const std::string who = tenant.name + " (" + tenant.id + ")";
     out << integration_id << "/" << job << " for " << who << (args.full ? " [full]" : "") << " …"
         << std::endl;
-    auto progress = [&out](const scheduler::Progress& p) {
-      out << "  " << fixed(p.seconds, 1) << " s: " << p.pages << " pages, " << p.rows << " rows, "
-          << (p.seconds > 0 ? fixed(static_cast<double>(p.rows) / p.seconds, 0) : "0") << " rows/s"
-          << std::endl;
+    // On a terminal one line rewritten in place every second; otherwise (a log, a pipe) a plain line every
+    // kPlainEvery seconds.
+    constexpr double kPlainEvery = 10;
+    double printed_at = 0;
+    bool line_open = false;
+    auto progress = [&](const scheduler::Progress& p) {
+      const std::string line = "  " + fixed(p.seconds, 1) + " s: " + std::to_string(p.pages) + " pages, " +
+                               std::to_string(p.rows) + " rows, " +
+                               (p.seconds > 0 ? fixed(static_cast<double>(p.rows) / p.seconds, 0) : "0") +
+                               " rows/s";
+      if (terminal) {
+        out << "\r" << line << "\x1b[K" << std::flush;  // erase what a longer earlier line left
+        line_open = true;
+      } else if (p.seconds - printed_at >= kPlainEvery) {
+        printed_at = p.seconds;
+        out << line << std::endl;
+      }
     };
     auto run = sched->runNow(tenant.id, integration_id, job, scheduler::Trigger::kCli, args.full, progress);
     if (!run.isOk()) {
@@ -146,6 +167,7 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
       err << "  cannot run: " << run.status().message() << "\n";
       continue;
     }
+    if (line_open) out << "\r\x1b[K";  // the final line replaces the live one
     const double seconds =
         run->finished_at ? static_cast<double>(*run->finished_at - run->started_at) / 1000 : 0;
     const std::string rate = seconds > 0 ? fixed(static_cast<double>(run->rows) / seconds, 0) : "-";
