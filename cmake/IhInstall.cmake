@@ -62,7 +62,8 @@ install(CODE "
 ")
 
 install(FILES README.md DESTINATION share/doc/ihost)
-install(DIRECTORY docs/ DESTINATION share/doc/ihost FILES_MATCHING PATTERN "*.md" PATTERN "*.yaml" PATTERN "*.json")
+install(DIRECTORY docs/ DESTINATION share/doc/ihost FILES_MATCHING PATTERN "*.md" PATTERN "*.yaml" PATTERN "*.yml"
+        PATTERN "*.json")
 install(FILES config/ihost.toml DESTINATION share/doc/ihost/examples)
 
 # .deb: `cpack -G DEB` (run in the build directory after building ihost_bundle). Library dependencies come

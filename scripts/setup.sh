@@ -6,6 +6,8 @@
 #   scripts/setup.sh --target NAME    install + build one target (e.g. ihost_bundle: the server and plugins)
 #   scripts/setup.sh --fuzz-deps      install only what the fuzz build needs (scripts/fuzz.sh): the build
 #                                     libraries plus clang-14 and libclang-rt-14-dev (libFuzzer, sanitizers)
+#   scripts/setup.sh --monitoring-deps install only promtool (Debian's prometheus package, which also starts a
+#                                     Prometheus server: CI only) for the alert rules' test (monitoring_alerts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +17,9 @@ PACKAGES=(
   libtomlplusplus-dev catch2 libzstd-dev
   libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
 )
-if [ "${1:-}" = "--fuzz-deps" ]; then
+if [ "${1:-}" = "--monitoring-deps" ]; then
+  PACKAGES=(prometheus)
+elif [ "${1:-}" = "--fuzz-deps" ]; then
   PACKAGES+=(clang-14 libclang-rt-14-dev)
 else
   PACKAGES+=(chromium sqlite3)  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
@@ -42,6 +46,7 @@ else
 fi
 
 [ "${1:-}" = "--fuzz-deps" ] && exit 0
+[ "${1:-}" = "--monitoring-deps" ] && exit 0
 
 # Node packages used by tests as independent verifiers (standardwebhooks), pinned by tests/js/package-lock.json.
 if [ ! -d tests/js/node_modules/standardwebhooks ]; then

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -500,6 +501,30 @@ TEST_CASE("metrics: /metrics is strict Prometheus text and counts real traffic",
                              "process_start_time_seconds"}) {
     INFO(family);
     CHECK(after.has(family));
+  }
+
+  // Every metric the shipped dashboard and alert rules query is one the host exposes (after this traffic).
+  for (const char* file : {"/docs/monitoring/grafana-dashboard.json", "/docs/monitoring/alerts.yml"}) {
+    std::ifstream in(std::string(IH_SOURCE_DIR) + file);
+    REQUIRE(in);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string body = text.str();
+    std::set<std::string> names;
+    static const std::regex kName(R"((ihost|process)_[a-z_]+)");
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), kName); it != std::sregex_iterator(); ++it)
+      names.insert(it->str());
+    CHECK(names.size() >= 8);
+    for (std::string name : names) {
+      for (const char* suffix : {"_bucket", "_count", "_sum"}) {
+        const std::string sfx(suffix);
+        if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0 &&
+            !after.has(name))
+          name.resize(name.size() - sfx.size());
+      }
+      INFO(file << " queries " << name);
+      CHECK(after.has(name));
+    }
   }
 
   // Process metrics are this process's own numbers (the host runs in the test process).
