@@ -62,7 +62,8 @@ constexpr char kManifestHead[] = R"json({
                             "properties": {"key": {"type": "string"}, "name": {"type": "string"},
                                            "amount": {"type": "integer", "minimum": 0},
                                            "currency": {"type": "string"},
-                                           "interval": {"type": "string", "enum": ["day", "week", "month", "year"]},
+                                           "interval": {"type": "string", "enum": ["day", "week", "month", "year", "one_time"],
+                                                        "description": "Billing interval; one_time: a single purchase (create_payment_intent with price = key and buyer)."},
                                            "trial_days": {"type": "integer", "minimum": 0}},
                             "required": ["key", "name", "amount", "currency"]},
                   "default": [
@@ -89,9 +90,9 @@ constexpr char kManifestMiddle[] = R"json(
 // The jobs come from the shared Stripe library, so BYOK and Connect declare the same jobs and cursor keys.
 constexpr char kManifestTail[] = R"json(,
   "actions": [
-    {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and recurring prices (idempotent)."},
+    {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and prices, recurring or one-time (idempotent)."},
     {"name": "create_invoices", "description": "Creates and finalizes one invoice per buyer; reruns create nothing new."},
-    {"name": "create_payment_intent", "description": "Creates a PaymentIntent; returns client_secret and publishable_key."},
+    {"name": "create_payment_intent", "description": "Creates a PaymentIntent (amount + currency, or price: a price_ id or catalog key); a one-time catalog item takes buyer and is refused (409) when that buyer owns it already. Returns client_secret and publishable_key."},
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
@@ -103,6 +104,9 @@ const char* manifestJson() {
                                       kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail;
   return manifest.c_str();
 }
+
+// Catalog interval of an item bought once (a Stripe price without `recurring`).
+constexpr std::string_view kOneTime = "one_time";
 
 struct Plan {
   std::string key;
@@ -357,7 +361,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (action == "create_payment_intent") {
       for (Status s : {checkInteger(input, "amount", 1, kMaxStripeAmount), checkCurrency(input),
                        checkInteger(input, "quantity", 1, 10000), checkText(input, "description", 1000),
-                       checkId(input, "customer", "cus_"), checkText(input, "reference", 200)}) {
+                       checkId(input, "customer", "cus_"), checkText(input, "reference", 200),
+                       checkText(input, "buyer", 200)}) {
         if (!s.isOk()) return s;
       }
       const json& price = member(input, "price");
@@ -491,9 +496,11 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       for (const json& price : member(*found, "data")) {
         if (str(price, "lookup_key") == plan.key && price.value("active", true)) existing = price;
       }
+      const bool one_time = plan.interval == kOneTime;
       const bool matches = existing.is_object() && integer(existing, "unit_amount", -1) == plan.amount &&
                            str(existing, "currency") == plan.currency &&
-                           str(member(existing, "recurring"), "interval") == plan.interval;
+                           (one_time ? member(existing, "recurring").is_null()
+                                     : str(member(existing, "recurring"), "interval") == plan.interval);
       if (matches) {
         result["plans"][plan.key] = existing["id"];
         result["existing"].push_back(plan.key);
@@ -510,14 +517,12 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
         product_id = str(*created, "id");
       }
       Form price;
-      price.add("product", product_id)
-          .add("unit_amount", plan.amount)
-          .add("currency", plan.currency)
-          .add("recurring[interval]", plan.interval)
-          .add("lookup_key", plan.key)
+      price.add("product", product_id).add("unit_amount", plan.amount).add("currency", plan.currency);
+      if (!one_time) price.add("recurring[interval]", plan.interval);
+      price.add("lookup_key", plan.key)
           .add("nickname", plan.name)
-          .addMember("metadata", "ihost_plan", plan.key)
-          .addMember("metadata", "trial_days", std::to_string(plan.trial_days));
+          .addMember("metadata", "ihost_plan", plan.key);
+      if (!one_time) price.addMember("metadata", "trial_days", std::to_string(plan.trial_days));
       if (existing.is_object()) price.add("transfer_lookup_key", true);
       auto created =
           client.post("/v1/prices", price,
@@ -694,6 +699,26 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     int64_t amount = integer(input, "amount", -1);
     std::string currency = str(input, "currency");
     const std::string price = str(input, "price");
+    const std::string buyer = str(input, "buyer");
+    // A one-time catalog item: bought once per buyer (the app's own reference of who pays).
+    const Plan* one_time = nullptr;
+    for (const Plan& plan : catalog_) {
+      if (plan.key == price && plan.interval == kOneTime) one_time = &plan;
+    }
+    if (one_time != nullptr) {
+      if (buyer.empty()) {
+        return Status::invalidArgument("buyer is required for the one-time item " + price +
+                                       " (your app's reference of who buys it, at most 200 bytes)");
+      }
+      if (integer(input, "quantity", 1) != 1)
+        return Status::invalidArgument("quantity must be 1 for the one-time item " + price);
+      auto owned = call.state(ih::stripe::ownershipStateKey(price, buyer));
+      if (!owned) return owned.status();
+      if (owned->has_value()) {
+        return Status::conflict("buyer " + buyer + " already owns " + price + " (payment " + **owned +
+                                "); a one-time item is bought once");
+      }
+    }
     if (!price.empty()) {
       json found;
       if (price.rfind("price_", 0) == 0) {
@@ -717,12 +742,22 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     Form form;
     form.add("amount", amount).add("currency", currency).add("automatic_payment_methods[enabled]", true);
     if (!reference.empty()) form.addMember("metadata", "ihost_ref", reference);
+    if (!buyer.empty()) form.addMember("metadata", "ihost_buyer", buyer);
+    if (one_time != nullptr) {
+      form.addMember("metadata", "ihost_plan", one_time->key).addMember("metadata", "ihost_one_time", "true");
+    }
     if (!str(input, "description").empty()) form.add("description", str(input, "description"));
     if (!str(input, "customer").empty()) form.add("customer", str(input, "customer"));
-    const std::string key = reference.empty()
-                                ? std::string()
-                                : stableIdempotencyKey({"payment_intent", integration_id_, reference,
-                                                        std::to_string(amount), currency});
+    // With a reference, or for a one-time item (one open purchase per buyer: asking again returns the same
+    // PaymentIntent until it is paid), the same request never creates a second PaymentIntent.
+    std::string key;
+    if (!reference.empty()) {
+      key = stableIdempotencyKey(
+          {"payment_intent", integration_id_, reference, std::to_string(amount), currency});
+    } else if (one_time != nullptr) {
+      key = stableIdempotencyKey({"payment_intent", integration_id_, "one_time", one_time->key, buyer,
+                                  std::to_string(amount), currency});
+    }
     auto intent = client.post("/v1/payment_intents", form, key);
     if (!intent) return intent.status();
     call.info(

@@ -253,6 +253,85 @@ TEST_CASE("stripe_byok: setup, PaymentIntent and simulate_payment deliver a sign
   }));
 }
 
+TEST_CASE("stripe_byok: a one-time catalog item is bought once per buyer, a second purchase is 409",
+          "[stripe]") {
+  std::unique_ptr<StripeDouble> stripe = startDouble();
+  ih::test::TestHostOptions options;
+  options.extra_toml = ih::test::stripeByokToml(
+      stripe->url(),
+      "catalog = [{key = \"starter\", name = \"Starter\", amount = 900, currency = \"usd\", interval = "
+      "\"month\"}, {key = \"compliance_pack\", name = \"Compliance Pack\", amount = 99900, currency = "
+      "\"usd\", "
+      "interval = \"one_time\"}]\n");
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("shop");
+  auto call = [&](const std::string& path, const json& body) {
+    auto res =
+        host.client()->Post(path.c_str(), ih::test::bearer(tenant.api_key), body.dump(), "application/json");
+    REQUIRE(res);
+    INFO(path << " -> " << res->status << " " << res->body);
+    return std::make_pair(res->status, json::parse(res->body, nullptr, false));
+  };
+  auto action = [&](const std::string& name, const json& input) {
+    return call("/api/integrations/stripe/actions/" + name, input);
+  };
+  REQUIRE(call("/api/integrations/stripe/connect",
+               {{"secret_key", kKey}, {"publishable_key", kPk}, {"webhook_secret", kWhsec}})
+              .first == 200);
+  REQUIRE(action("setup", {{"answers", {{"public_url", host.app().baseUrl()}, {"catalog", "none"}}}}).first ==
+          200);
+
+  // The catalog provisions a one-time price (no `recurring`) beside the recurring one; a rerun creates nothing.
+  auto ensured = action("ensure_products", json::object());
+  REQUIRE(ensured.first == 200);
+  const std::string one_time_price = ensured.second["plans"]["compliance_pack"];
+  httplib::Client stripe_api(stripe->url());
+  auto got = stripe_api.Get(("/v1/prices/" + one_time_price).c_str(),
+                            {{"Authorization", std::string("Bearer ") + kKey}});
+  REQUIRE(got);
+  REQUIRE(got->status == 200);
+  const json price = json::parse(got->body);
+  CHECK(price["recurring"].is_null());
+  CHECK(price["unit_amount"] == 99900);
+  CHECK(price["type"] == "one_time");
+  CHECK(action("ensure_products", json::object()).second["created"].empty());
+
+  // A one-time item needs its buyer.
+  auto anonymous = action("create_payment_intent", {{"price", "compliance_pack"}});
+  CHECK(anonymous.first == 400);
+  CHECK(anonymous.second.dump().find("buyer is required") != std::string::npos);
+
+  auto first = action("create_payment_intent", {{"price", "compliance_pack"}, {"buyer", "user_42"}});
+  REQUIRE(first.first == 200);
+  CHECK(first.second["amount"] == 99900);
+  const std::string pi = first.second["payment_intent_id"];
+  // Asked again before paying: the same open PaymentIntent, not a second one.
+  auto again = action("create_payment_intent", {{"price", "compliance_pack"}, {"buyer", "user_42"}});
+  REQUIRE(again.first == 200);
+  CHECK(again.second["payment_intent_id"] == pi);
+
+  REQUIRE(action("simulate_payment", {{"payment_intent", pi}}).first == 200);
+  // Once the payment_intent.succeeded webhook is handled, the buyer owns it: a second purchase is refused.
+  std::pair<int, json> second;
+  REQUIRE(eventually([&] {
+    second = action("create_payment_intent", {{"price", "compliance_pack"}, {"buyer", "user_42"}});
+    return second.first == 409;
+  }));
+  CHECK(second.second["error"]["message"].get<std::string>().find("already owns compliance_pack") !=
+        std::string::npos);
+  CHECK(second.second["error"]["message"].get<std::string>().find(pi) != std::string::npos);
+  auto record =
+      host.client()->Get(("/api/records/stripe/payment/" + pi).c_str(), ih::test::bearer(tenant.api_key));
+  REQUIRE(record);
+  auto data = json::parse(record->body)["data"];
+  CHECK(data["plan"] == "compliance_pack");
+  CHECK(data["buyer"] == "user_42");
+
+  // Another buyer may buy it; recurring plans are not limited.
+  CHECK(action("create_payment_intent", {{"price", "compliance_pack"}, {"buyer", "user_43"}}).first == 200);
+  CHECK(action("create_payment_intent", {{"price", "starter"}, {"buyer", "user_42"}}).first == 200);
+}
+
 TEST_CASE("stripe_byok: subscription events out of order keep the newest state", "[stripe]") {
   Env env;
   env.connectGood();

@@ -55,6 +55,8 @@ Json paymentRecord(const Json& intent) {
           {"customer", idOrNull(member(intent, "customer"))},
           {"latest_charge", idOrNull(member(intent, "latest_charge"))},
           {"reference", member(member(intent, "metadata"), "ihost_ref")},
+          {"plan", member(member(intent, "metadata"), "ihost_plan")},
+          {"buyer", member(member(intent, "metadata"), "ihost_buyer")},
           {"failure_code", member(error, "code")},
           {"failure_message", member(error, "message")},
           {"livemode", intent.value("livemode", false)}};
@@ -80,6 +82,10 @@ Json subscriptionRecord(const Json& sub) {
           {"canceled_at", member(sub, "canceled_at")},
           {"trial_end", member(sub, "trial_end")},
           {"livemode", sub.value("livemode", false)}};
+}
+
+std::string ownershipStateKey(std::string_view plan, std::string_view buyer) {
+  return "owned:" + stableIdempotencyKey({"one_time", std::string(plan), std::string(buyer)});
 }
 
 Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& record, int64_t updated_at) {
@@ -114,6 +120,12 @@ Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::s
     return apply("invoice", invoiceRecord(object), "invoice.updated");
   }
   if (type == "payment_intent.succeeded" || type == "payment_intent.payment_failed") {
+    const Json metadata = member(object, "metadata");
+    const std::string plan = str(metadata, "ihost_plan"), buyer = str(metadata, "ihost_buyer");
+    if (type == "payment_intent.succeeded" && str(metadata, "ihost_one_time") == "true" && !plan.empty() &&
+        !buyer.empty()) {
+      if (Status s = call.putState(ownershipStateKey(plan, buyer), str(object, "id")); !s.isOk()) return s;
+    }
     return apply("payment", paymentRecord(object),
                  type == "payment_intent.succeeded" ? "payment.succeeded" : "payment.failed");
   }

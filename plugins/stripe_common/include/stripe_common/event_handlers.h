@@ -1,7 +1,8 @@
 // Stripe events → ihost records and normalized events, shared by every Stripe plugin (BYOK with tenant
 // webhooks, Connect with the platform endpoint): the same mapping whatever the route an event came by.
 //   invoice.finalized|paid|payment_failed|voided|marked_uncollectible → "invoice" record, invoice.updated
-//   payment_intent.succeeded|payment_failed → "payment" record, payment.succeeded | payment.failed
+//   payment_intent.succeeded|payment_failed → "payment" record, payment.succeeded | payment.failed (and, for
+//     a one-time catalog item, its ownership in plugin state: ownershipStateKey)
 //   customer.subscription.created|updated|deleted → "subscription" record, subscription.updated
 // Records carry updated_at = event.created, so an older event never overwrites a newer record. Pure apart
 // from the host calls on `call`; thread-compatible (one Call per handler invocation).
@@ -24,6 +25,11 @@ const std::vector<std::string>& handledEventTypes();
 Json invoiceRecord(const Json& invoice);
 Json paymentRecord(const Json& intent);
 Json subscriptionRecord(const Json& subscription);
+
+// The plugin state key that records that `buyer` (the app's own reference) paid for the one-time catalog item
+// `plan`; its value is the PaymentIntent id. Set by handleEvent on payment_intent.succeeded when the intent's
+// metadata says ihost_one_time=true, read by create_payment_intent to refuse a second purchase.
+std::string ownershipStateKey(std::string_view plan, std::string_view buyer);
 
 // Upserts one record {"id","data":record,"updated_at"}.
 ih::sdk::Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& record,
