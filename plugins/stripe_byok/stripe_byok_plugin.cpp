@@ -93,6 +93,8 @@ constexpr char kManifestTail[] = R"json(,
     {"name": "ensure_products", "description": "Retrieves or creates the catalog's products and prices, recurring or one-time (idempotent)."},
     {"name": "create_invoices", "description": "Creates and finalizes one invoice per buyer; reruns create nothing new."},
     {"name": "create_payment_intent", "description": "Creates a PaymentIntent (amount + currency, or price: a price_ id or catalog key); a one-time catalog item takes buyer and is refused (409) when that buyer owns it already. Returns client_secret and publishable_key."},
+    {"name": "create_checkout_session", "description": "A Stripe Checkout page for a catalog plan (plan, buyer, success_url/cancel_url): subscription mode with the plan's trial_days, or payment mode for a one-time item (409 when the buyer owns it). Returns url."},
+    {"name": "create_billing_portal_session", "description": "A Stripe customer portal link (customer, return_url) where the customer manages subscriptions, payment methods and invoices. Returns url."},
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
@@ -330,6 +332,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     }
     if (action == "create_invoices") return createInvoices(call, client, input);
     if (action == "create_payment_intent") return createPaymentIntent(call, client, *creds, input);
+    if (action == "create_checkout_session") return createCheckoutSession(call, client, input);
+    if (action == "create_billing_portal_session") return createBillingPortalSession(call, client, input);
     if (action == "simulate_payment") return simulatePayment(call, client, *creds, input);
     if (action == "setup") return setup(call, client, *creds, input);
     return Status::notFound("unknown action " + std::string(action));
@@ -374,6 +378,20 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                                    ih::stripe::isPlainText(price.get_ref<const std::string&>(), 200));
         if (!ok)
           return Status::invalidArgument("price must be a price_ id or a catalog key (at most 200 bytes)");
+      }
+      return Status::ok();
+    }
+    if (action == "create_checkout_session") {
+      for (Status s : {checkText(input, "plan", 200, true), checkText(input, "buyer", 200, true),
+                       checkId(input, "customer", "cus_"), checkText(input, "customer_email", 512),
+                       checkText(input, "success_url", 2048), checkText(input, "cancel_url", 2048)}) {
+        if (!s.isOk()) return s;
+      }
+      return Status::ok();
+    }
+    if (action == "create_billing_portal_session") {
+      for (Status s : {checkId(input, "customer", "cus_", true), checkText(input, "return_url", 2048)}) {
+        if (!s.isOk()) return s;
       }
       return Status::ok();
     }
@@ -771,6 +789,91 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                          {"status", member(*intent, "status")},
                          {"livemode", intent->value("livemode", creds.livemode)}};
     return call.setResult(result.dump());
+  }
+
+  // The catalog plan with this key, or null.
+  const Plan* findPlan(std::string_view key) const {
+    for (const Plan& plan : catalog_) {
+      if (plan.key == key) return &plan;
+    }
+    return nullptr;
+  }
+
+  // ---- checkout and the customer portal -------------------------------------------------------------------
+  Status createCheckoutSession(Call& call, const Client& client, const json& input) const {
+    const std::string plan_key = str(input, "plan"), buyer = str(input, "buyer");
+    const Plan* plan = findPlan(plan_key);
+    if (plan == nullptr)
+      return Status::notFound("no catalog plan " + plan_key + " in this integration's catalog");
+    const bool one_time = plan->interval == kOneTime;
+    if (one_time) {
+      auto owned = call.state(ih::stripe::ownershipStateKey(plan->key, buyer));
+      if (!owned) return owned.status();
+      if (owned->has_value()) {
+        return Status::conflict("buyer " + buyer + " already owns " + plan->key + " (payment " + **owned +
+                                "); a one-time item is bought once");
+      }
+    }
+    const std::string success_url = str(input, "success_url", success_url_);
+    if (success_url.empty()) {
+      return Status::invalidArgument(
+          "success_url is required: give it in the input or set the integration's success_url setting");
+    }
+    Form query;
+    query.add("lookup_keys[]", plan->key).add("limit", 1);
+    auto prices = client.get("/v1/prices", query);
+    if (!prices) return withContext(prices.status(), "finding the price of " + plan->key);
+    if (member(*prices, "data").empty())
+      return Status::notFound("no Stripe price for plan " + plan->key + " yet: run ensure_products first");
+    Form form;
+    form.add("mode", one_time ? "payment" : "subscription")
+        .add("line_items[0][price]", str((*prices)["data"][0], "id"))
+        .add("line_items[0][quantity]", 1)
+        .add("success_url", success_url)
+        .add("client_reference_id", buyer)
+        .addMember("metadata", "ihost_buyer", buyer)
+        .addMember("metadata", "ihost_plan", plan->key);
+    if (!str(input, "cancel_url").empty()) form.add("cancel_url", str(input, "cancel_url"));
+    if (!str(input, "customer").empty()) {
+      form.add("customer", str(input, "customer"));
+    } else if (!str(input, "customer_email").empty()) {
+      form.add("customer_email", str(input, "customer_email"));
+    }
+    if (one_time) {
+      form.add("payment_intent_data[metadata][ihost_buyer]", buyer)
+          .add("payment_intent_data[metadata][ihost_plan]", plan->key)
+          .add("payment_intent_data[metadata][ihost_one_time]", "true");
+    } else {
+      if (plan->trial_days > 0) form.add("subscription_data[trial_period_days]", plan->trial_days);
+      form.add("subscription_data[metadata][ihost_buyer]", buyer)
+          .add("subscription_data[metadata][ihost_plan]", plan->key);
+    }
+    auto session = client.post("/v1/checkout/sessions", form);
+    if (!session) return withContext(session.status(), "creating the Checkout Session");
+    call.info("stripe checkout session created",
+              json({{"session", str(*session, "id")}, {"plan", plan->key}, {"mode", str(*session, "mode")}})
+                  .dump());
+    return call.setResult(json({{"checkout_session_id", str(*session, "id")},
+                                {"url", member(*session, "url")},
+                                {"mode", member(*session, "mode")},
+                                {"plan", plan->key},
+                                {"trial_days", one_time ? json(nullptr) : json(plan->trial_days)},
+                                {"expires_at", member(*session, "expires_at")}})
+                              .dump());
+  }
+
+  Status createBillingPortalSession(Call& call, const Client& client, const json& input) const {
+    Form form;
+    form.add("customer", str(input, "customer"));
+    const std::string return_url = str(input, "return_url", success_url_);
+    if (!return_url.empty()) form.add("return_url", return_url);
+    auto session = client.post("/v1/billing_portal/sessions", form);
+    if (!session) return withContext(session.status(), "creating the customer portal session");
+    return call.setResult(json({{"portal_session_id", str(*session, "id")},
+                                {"url", member(*session, "url")},
+                                {"customer", member(*session, "customer")},
+                                {"return_url", member(*session, "return_url")}})
+                              .dump());
   }
 
   // Test mode only: the same observable effect as a customer paying (Stripe then sends the webhook).

@@ -135,6 +135,10 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
+Reply createCustomerFor(StripeDouble::Impl& d, Ctx& c) {
+  return createCustomer(d, c);
+}
+
 Stored* existingCustomer(StripeDouble::Impl& d, Account& a, const std::string& id) {
   Stored* cu = d.find(a, "customers", id);
   return cu && !cu->obj.value("deleted", false) ? cu : nullptr;

@@ -219,6 +219,11 @@ struct StripeDouble::Impl {
   // /hosted/invoices/{id}[/pay|/pdf]: the hosted invoice page, its PDF and its pay button.
   Reply hostedInvoice(const httplib::Request& req, const std::vector<std::string>& seg);
 
+  // ---- checkout.cpp (REQUIRE mu held)
+  // /hosted/checkout/{cs_id}[/pay]: the hosted Checkout page and its pay button (completes the session as a
+  // customer paying would: customer, subscription, checkout.session.completed).
+  Reply hostedCheckout(const httplib::Request& req, const std::vector<std::string>& seg);
+
   // ---- events.cpp
   // Records an event for a state change and schedules webhook deliveries. previous may be null.
   void emitEvent(Ctx& c, const std::string& type, const json& object, const json* previous = nullptr);
@@ -243,7 +248,9 @@ struct StripeDouble::Impl {
   std::map<std::string, std::unique_ptr<Account>> accounts;
   std::unordered_map<std::string, KeyInfo> keys;
   std::string primary_account;
-  std::unordered_map<std::string, std::string> invoice_owner;  // in_ -> account id (hosted pages)
+  std::unordered_map<std::string, std::string> invoice_owner;   // in_ -> account id (hosted pages)
+  std::unordered_map<std::string, std::string> checkout_owner;  // cs_, bps_ -> account id (hosted pages)
+  std::unordered_map<std::string, json> checkout_private;       // cs_ -> line items, subscription_data
   std::deque<RecordedRequest> recorded;
   std::vector<DeliveryRecord> delivery_log;
   std::deque<PendingDelivery> pending;
@@ -302,10 +309,16 @@ RouteTable invoiceRoutes();
 RouteTable subscriptionRoutes();
 RouteTable eventRoutes();
 RouteTable webhookEndpointRoutes();
+RouteTable checkoutRoutes();
+RouteTable billingPortalRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).
 json productObject(const Ctx& c, const std::string& id, const json& name, bool active, json metadata);
+// customers.cpp: POST /v1/customers on c.params (also what a completed Checkout Session creates).
+Reply createCustomerFor(StripeDouble::Impl& d, Ctx& c);
+// subscriptions.cpp: POST /v1/subscriptions on c.params (the same).
+Reply createSubscriptionFor(StripeDouble::Impl& d, Ctx& c);
 // customers.cpp: the customer with this id unless it is unknown or deleted (nullptr).
 Stored* existingCustomer(StripeDouble::Impl& d, Account& a, const std::string& id);
 // charges.cpp: a succeeded card Charge object (balance_transaction null when txn is "").

@@ -237,6 +237,33 @@ const DocumentedRoute kRoutes[] = {
     {"GET", "refunds/*", kExpand},
     {"POST", "refunds/*", {"expand", "metadata"}},
 
+    // ---- checkout sessions
+    {"POST", "checkout/sessions",
+     {"adaptive_pricing", "after_expiration", "allow_promotion_codes", "automatic_tax",
+      "billing_address_collection", "cancel_url", "client_reference_id", "consent_collection", "currency",
+      "custom_fields", "custom_text", "customer", "customer_creation", "customer_email", "customer_update",
+      "discounts", "expand", "expires_at", "invoice_creation", "line_items", "locale", "metadata", "mode",
+      "optional_items", "payment_intent_data", "payment_method_collection", "payment_method_configuration",
+      "payment_method_data", "payment_method_options", "payment_method_types", "permissions",
+      "phone_number_collection", "redirect_on_completion", "return_url", "saved_payment_method_options",
+      "setup_intent_data", "shipping_address_collection", "shipping_options", "submit_type",
+      "subscription_data", "success_url", "tax_id_collection", "ui_mode"},
+     {{"line_items", {"adjustable_quantity", "dynamic_tax_rates", "price", "price_data", "quantity", "tax_rates"},
+       true},
+      {"subscription_data",
+       {"application_fee_percent", "billing_cycle_anchor", "billing_mode", "default_tax_rates", "description",
+        "invoice_settings", "metadata", "on_behalf_of", "proration_behavior", "transfer_data", "trial_end",
+        "trial_period_days", "trial_settings"}}}},
+    {"GET", "checkout/sessions",
+     {"created", "customer", "customer_details", "ending_before", "expand", "limit", "payment_intent",
+      "payment_link", "starting_after", "status", "subscription"}},
+    {"GET", "checkout/sessions/*", kExpand},
+    {"POST", "checkout/sessions/*/expire", kExpand},
+
+    // ---- billing portal sessions
+    {"POST", "billing_portal/sessions",
+     {"configuration", "customer", "expand", "flow_data", "locale", "on_behalf_of", "return_url"}},
+
     // ---- subscriptions
     {"GET", "subscriptions/search", kSearch},
     {"GET", "subscriptions",

@@ -23,6 +23,8 @@ RouteTable (*const kResources[])() = {
     subscriptionRoutes,
     eventRoutes,
     webhookEndpointRoutes,
+    checkoutRoutes,
+    billingPortalRoutes,
 };
 // clang-format on
 

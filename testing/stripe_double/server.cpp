@@ -315,7 +315,8 @@ void StripeDouble::Impl::handleHttp(const httplib::Request& req, httplib::Respon
         seg.push_back(req.path.substr(p, n - p));
         p = n + 1;
       }
-      r = hostedInvoice(req, seg);
+      r = seg.size() > 1 && (seg[1] == "checkout" || seg[1] == "billing_portal") ? hostedCheckout(req, seg)
+                                                                                 : hostedInvoice(req, seg);
     } else {
       r = stripeError(
           404, "invalid_request_error", "",

@@ -323,6 +323,10 @@ constexpr Route kRoutes[] = {
 
 }  // namespace
 
+Reply createSubscriptionFor(StripeDouble::Impl& d, Ctx& c) {
+  return createSubscription(d, c);
+}
+
 RouteTable subscriptionRoutes() {
   return routeTable(kRoutes);
 }

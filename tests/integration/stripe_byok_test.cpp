@@ -332,6 +332,78 @@ TEST_CASE("stripe_byok: a one-time catalog item is bought once per buyer, a seco
   CHECK(action("create_payment_intent", {{"price", "starter"}, {"buyer", "user_42"}}).first == 200);
 }
 
+TEST_CASE("stripe_byok: checkout starts a trialing subscription kept as a record, the portal links back",
+          "[stripe]") {
+  Env env;
+  env.connectGood();
+  REQUIRE(env.action("setup", {{"answers", {{"public_url", env.host.app().baseUrl()}, {"catalog", "all"}}}})
+              .status == 200);
+  // Refused before Stripe is called: no plan, an unknown plan, no success_url anywhere.
+  CHECK(env.action("create_checkout_session", {{"buyer", "user_1"}}).status == 400);
+  CHECK(env.action("create_checkout_session", {{"plan", "gold"}, {"buyer", "user_1"}}).status == 404);
+  auto no_url = env.action("create_checkout_session", {{"plan", "starter"}, {"buyer", "user_1"}});
+  CHECK(no_url.status == 400);
+  CHECK(no_url.body.dump().find("success_url is required") != std::string::npos);
+
+  auto session =
+      env.action("create_checkout_session",
+                 {{"plan", "starter"},
+                  {"buyer", "user_1"},
+                  {"customer_email", "user1@example.com"},
+                  {"success_url", "https://app.example.com/billing/done?session={CHECKOUT_SESSION_ID}"},
+                  {"cancel_url", "https://app.example.com/billing"}});
+  INFO(session.body.dump());
+  REQUIRE(session.status == 200);
+  CHECK(session.body["mode"] == "subscription");
+  CHECK(session.body["trial_days"] == 7);  // the default catalog's Starter
+  const std::string cs = session.body["checkout_session_id"];
+  const std::string url = session.body["url"];
+  REQUIRE(url.rfind(env.stripe->url() + "/hosted/checkout/" + cs, 0) == 0);
+
+  // The customer completes Stripe's page; the browser is sent to success_url.
+  httplib::Client browser(env.stripe->url());
+  auto paid = browser.Post(("/hosted/checkout/" + cs + "/pay").c_str());
+  REQUIRE(paid);
+  CHECK(paid->status == 303);
+  CHECK(paid->get_header_value("Location") == "https://app.example.com/billing/done?session=" + cs);
+
+  httplib::Client stripe_api(env.stripe->url());
+  auto got = stripe_api.Get(("/v1/checkout/sessions/" + cs).c_str(),
+                            {{"Authorization", std::string("Bearer ") + kKey}});
+  REQUIRE(got);
+  const json completed = json::parse(got->body);
+  CHECK(completed["status"] == "complete");
+  CHECK(completed["payment_status"] == "no_payment_required");  // in trial
+  CHECK(completed["client_reference_id"] == "user_1");
+  const std::string sub = completed["subscription"];
+  const std::string customer = completed["customer"];
+
+  // customer.subscription.created reached the host and became the subscription record.
+  REQUIRE(eventually(
+      [&] { return env.request("GET", "/api/records/stripe/subscription/" + sub).status == 200; }));
+  const json record = env.request("GET", "/api/records/stripe/subscription/" + sub).body["data"];
+  INFO(record.dump());
+  CHECK(record["status"] == "trialing");
+  CHECK(record["buyer"] == "user_1");
+  CHECK(record["plan"] == "starter");
+  CHECK(record["lookup_key"] == "starter");
+  CHECK(record["customer"] == customer);
+  CHECK(record["trial_end"].get<int64_t>() - now() > 6 * 86400);
+  CHECK(record["trial_end"].get<int64_t>() - now() <= 7 * 86400 + 5);
+
+  auto portal = env.action("create_billing_portal_session",
+                           {{"customer", customer}, {"return_url", "https://app.example.com/billing"}});
+  INFO(portal.body.dump());
+  REQUIRE(portal.status == 200);
+  CHECK(portal.body["customer"] == customer);
+  CHECK(portal.body["return_url"] == "https://app.example.com/billing");
+  auto page = browser.Get(portal.body["url"].get<std::string>().substr(env.stripe->url().size()).c_str());
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(page->body.find(customer) != std::string::npos);
+  CHECK(env.action("create_billing_portal_session", {{"customer", "cus_nosuchcustomer1"}}).status == 404);
+}
+
 TEST_CASE("stripe_byok: subscription events out of order keep the newest state", "[stripe]") {
   Env env;
   env.connectGood();

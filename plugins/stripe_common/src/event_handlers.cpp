@@ -81,6 +81,8 @@ Json subscriptionRecord(const Json& sub) {
           {"cancel_at_period_end", sub.value("cancel_at_period_end", false)},
           {"canceled_at", member(sub, "canceled_at")},
           {"trial_end", member(sub, "trial_end")},
+          {"buyer", member(member(sub, "metadata"), "ihost_buyer")},
+          {"plan", member(member(sub, "metadata"), "ihost_plan")},
           {"livemode", sub.value("livemode", false)}};
 }
 

@@ -599,3 +599,82 @@ TEST_CASE("Connect OAuth: authorize, token, single-use code, deauthorize", "[str
   CHECK(ev["account"] == acct);
   CHECK(asConnected.get("/v1/account")->status == 401);
 }
+
+TEST_CASE("checkout sessions: Stripe's validation, expiry, hosted completion, portal sessions",
+          "[stripe_double]") {
+  auto d = startDouble();
+  Api api(d->url());
+  const json product = api.postJson("/v1/products", "name=Plan");
+  const std::string prod = product["id"];
+  const std::string monthly = api.postJson(
+      "/v1/prices", "product=" + prod + "&unit_amount=900&currency=usd&recurring[interval]=month")["id"];
+  const std::string once =
+      api.postJson("/v1/prices", "product=" + prod + "&unit_amount=99900&currency=usd")["id"];
+  auto error = [&](const std::string& body) {
+    auto r = api.post("/v1/checkout/sessions", body);
+    REQUIRE(r);
+    CHECK(r->status == 400);
+    return json::parse(r->body)["error"];
+  };
+  CHECK(error("success_url=https://x.test/ok&line_items[0][price]=" + monthly)["param"] == "mode");
+  CHECK(error("mode=subscription&line_items[0][price]=" + monthly)["param"] == "success_url");
+  CHECK(error("mode=payment&success_url=https://x.test/ok&line_items[0][price]=" + monthly)["message"]
+            .get<std::string>()
+            .find("passed a recurring price") != std::string::npos);
+  CHECK(error("mode=subscription&success_url=https://x.test/ok&line_items[0][price]=" + once)["message"]
+            .get<std::string>()
+            .find("at least one recurring price") != std::string::npos);
+  CHECK(error("mode=subscription&success_url=https://x.test/ok&line_items[0][price]=" + monthly +
+              "&subscription_data[trial_period_days]=0")["param"] == "subscription_data[trial_period_days]");
+
+  const json expiring = api.postJson(
+      "/v1/checkout/sessions", "mode=payment&success_url=https://x.test/ok&line_items[0][price]=" + once +
+                                   "&line_items[0][quantity]=2");
+  CHECK(expiring["amount_total"] == 199800);
+  CHECK(expiring["status"] == "open");
+  CHECK(expiring["payment_status"] == "unpaid");
+  const json expired =
+      api.postJson("/v1/checkout/sessions/" + expiring["id"].get<std::string>() + "/expire", "");
+  CHECK(expired["status"] == "expired");
+  CHECK(expired["url"].is_null());
+  auto again = api.post("/v1/checkout/sessions/" + expiring["id"].get<std::string>() + "/expire", "");
+  REQUIRE(again);
+  CHECK(again->status == 400);
+
+  const json session =
+      api.postJson("/v1/checkout/sessions",
+                   "mode=subscription&success_url=https://x.test/ok&customer_email=a%40x.test"
+                   "&client_reference_id=user_9&line_items[0][price]=" +
+                       monthly + "&subscription_data[metadata][plan]=monthly");
+  const std::string cs = session["id"];
+  CHECK(cs.rfind("cs_test_", 0) == 0);
+  httplib::Client browser(d->url());
+  auto page = browser.Get(("/hosted/checkout/" + cs).c_str());
+  REQUIRE(page);
+  CHECK(page->body.find("/hosted/checkout/" + cs + "/pay") != std::string::npos);
+  auto paid = browser.Post(("/hosted/checkout/" + cs + "/pay").c_str());
+  REQUIRE(paid);
+  CHECK(paid->status == 303);
+  CHECK(paid->get_header_value("Location") == "https://x.test/ok");
+  const json done = api.getJson("/v1/checkout/sessions/" + cs);
+  CHECK(done["status"] == "complete");
+  CHECK(done["payment_status"] == "paid");  // no trial
+  const json sub = api.getJson("/v1/subscriptions/" + done["subscription"].get<std::string>());
+  CHECK(sub["status"] == "active");
+  CHECK(sub["customer"] == done["customer"]);
+  CHECK(sub["metadata"]["plan"] == "monthly");
+  CHECK(api.getJson("/v1/customers/" + done["customer"].get<std::string>())["email"] == "a@x.test");
+  auto twice = browser.Post(("/hosted/checkout/" + cs + "/pay").c_str());
+  REQUIRE(twice);
+  CHECK(twice->status == 400);
+  CHECK(api.getJson("/v1/checkout/sessions?status=complete")["data"].size() == 1);
+
+  const json portal =
+      api.postJson("/v1/billing_portal/sessions",
+                   "customer=" + done["customer"].get<std::string>() + "&return_url=https://x.test/b");
+  CHECK(portal["object"] == "billing_portal.session");
+  CHECK(portal["return_url"] == "https://x.test/b");
+  auto no_customer = api.post("/v1/billing_portal/sessions", "return_url=https://x.test/b");
+  REQUIRE(no_customer);
+  CHECK(no_customer->status == 400);
+}
