@@ -71,7 +71,8 @@ Status checkModel(std::string_view model);
 // Whether an integration id names a configured, enabled integration (the API answers 404 otherwise).
 using KnownIntegration = std::function<bool(std::string_view integration_id)>;
 
-// GET /api/records/{integration}/{model}?after=<seq>&limit=<1..1000, default 100>
+// GET /api/records/{integration}/{model}?after=<seq>&limit=<1..1000, default 100>[&data.<field>=<value>...]
+//   (data.<field>: only records whose data member <field> ([A-Za-z0-9_], 1-64) is that string; at most 4)
 //   → {"object":"list","data":[{"id","model","data","updated_at","deleted","seq"}],"next_after":seq,
 //      "has_more":bool}   (changes in seq order; tombstones have "deleted":true and their last data)
 // GET /api/records/{integration}/{model}/{id} → the record (a tombstone answers 200 with "deleted":true), 404

@@ -54,9 +54,22 @@ void listChanges(Records& records, const KnownIntegration& known, const tenancy:
   if (!limit_param) return;
   const int64_t after = *after_param;
   const int64_t limit = *limit_param;
+  // data.<field>=<value>: only records whose data member <field> is that string (e.g. the invoices of a show:
+  // data.reference=show-42). At most 4.
+  std::vector<store::RecordStore::FieldEquals> where;
+  for (const auto& [key, value] : req.query) {
+    if (key.rfind("data.", 0) != 0) continue;
+    if (where.size() == 4)
+      return http::setError(res, 400, "invalid_request", "at most 4 data.<field> filters");
+    where.push_back({key.substr(5), value});
+  }
   auto rows = records.recordStore().listChanges(p.tenant_id, req.param("integration"), req.param("model"),
-                                                after, static_cast<size_t>(limit) + 1);
-  if (!rows.isOk()) return http::setError(res, rows.status());
+                                                after, static_cast<size_t>(limit) + 1, where);
+  if (!rows.isOk()) {
+    if (rows.status().code() == StatusCode::kInvalidArgument)
+      return http::setError(res, 400, "invalid_request", rows.status().message());
+    return http::setError(res, rows.status());
+  }
   const bool has_more = rows->size() > static_cast<size_t>(limit);
   if (has_more) rows->pop_back();
   std::string body = "{\"object\":\"list\",\"data\":[";

@@ -1,6 +1,7 @@
 // Records and idempotent action results (migrations/sqlite/0003_records.sql). See record_store.h.
 #include "store/record_store.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -299,16 +300,32 @@ Status RecordStore::removeAsync(std::string_view tenant_id, std::string_view int
 
 Result<std::vector<Record>> RecordStore::listChanges(std::string_view tenant_id,
                                                      std::string_view integration_id, std::string_view model,
-                                                     int64_t after_seq, size_t limit) {
+                                                     int64_t after_seq, size_t limit,
+                                                     const std::vector<FieldEquals>& where) {
+  std::string sql =
+      std::string(kRecordColumns) + "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? ";
+  for (const FieldEquals& w : where) {
+    const bool valid =
+        !w.field.empty() && w.field.size() <= 64 && std::all_of(w.field.begin(), w.field.end(), [](char ch) {
+          return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_';
+        });
+    if (!valid) return Status::invalidArgument("a record field name is 1-64 characters of [A-Za-z0-9_]");
+    sql += "AND json_extract(data_json, ?) IS ? ";
+  }
+  sql += "ORDER BY seq LIMIT ?";
   return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<Record>> {
-    SQLite::Statement q(db, std::string(kRecordColumns) +
-                                "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? "
-                                "ORDER BY seq LIMIT ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, model);
-    q.bind(4, after_seq);
-    q.bind(5, static_cast<int64_t>(limit));
+    SQLite::Statement q(db, sql);
+    int i = 1;
+    bindText(q, i++, tenant_id);
+    bindText(q, i++, integration_id);
+    bindText(q, i++, model);
+    q.bind(i++, after_seq);
+    for (const FieldEquals& w : where) {
+      q.bind(i++, "$." + w.field);
+      bindText(q, i++, w.value);
+    }
+    q.bind(i, static_cast<int64_t>(limit));
     std::vector<Record> out;
     while (q.executeStep())
       out.push_back(recordFrom(q));

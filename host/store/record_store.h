@@ -79,9 +79,16 @@ class RecordStore {
   Status removeAsync(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                      std::string_view id, int64_t updated_at, sinks::Deferred group);
 
-  // Changes of one model after `after_seq`, in seq order, at most `limit`. Tombstones included.
+  // A record's data member `field` (1-64 of [A-Za-z0-9_]) equal to the string `value`.
+  struct FieldEquals {
+    std::string field;
+    std::string value;
+  };
+  // Changes of one model after `after_seq`, in seq order, at most `limit`. Tombstones included. With `where`,
+  // only records whose data matches every condition (kInvalidArgument for a field name out of the rule).
   Result<std::vector<Record>> listChanges(std::string_view tenant_id, std::string_view integration_id,
-                                          std::string_view model, int64_t after_seq, size_t limit);
+                                          std::string_view model, int64_t after_seq, size_t limit,
+                                          const std::vector<FieldEquals>& where = {});
   // One record (tombstones included: check `deleted`); nullopt when never stored.
   Result<std::optional<Record>> get(std::string_view tenant_id, std::string_view integration_id,
                                     std::string_view model, std::string_view id);

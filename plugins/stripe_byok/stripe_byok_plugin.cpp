@@ -95,6 +95,7 @@ constexpr char kManifestTail[] = R"json(,
     {"name": "create_payment_intent", "description": "Creates a PaymentIntent (amount + currency, or price: a price_ id or catalog key); a one-time catalog item takes buyer and is refused (409) when that buyer owns it already. Returns client_secret and publishable_key."},
     {"name": "create_checkout_session", "description": "A Stripe Checkout page for a catalog plan (plan, buyer, success_url/cancel_url): subscription mode with the plan's trial_days, or payment mode for a one-time item (409 when the buyer owns it). Returns url."},
     {"name": "create_billing_portal_session", "description": "A Stripe customer portal link (customer, return_url) where the customer manages subscriptions, payment methods and invoices. Returns url."},
+    {"name": "send_invoice", "description": "Emails an open invoice's hosted link through Stripe (invoice, email: true) or just returns the link to copy (email: false)."},
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
@@ -334,6 +335,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (action == "create_payment_intent") return createPaymentIntent(call, client, *creds, input);
     if (action == "create_checkout_session") return createCheckoutSession(call, client, input);
     if (action == "create_billing_portal_session") return createBillingPortalSession(call, client, input);
+    if (action == "send_invoice") return sendInvoice(call, client, input);
     if (action == "simulate_payment") return simulatePayment(call, client, *creds, input);
     if (action == "setup") return setup(call, client, *creds, input);
     return Status::notFound("unknown action " + std::string(action));
@@ -393,6 +395,13 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       for (Status s : {checkId(input, "customer", "cus_", true), checkText(input, "return_url", 2048)}) {
         if (!s.isOk()) return s;
       }
+      return Status::ok();
+    }
+    if (action == "send_invoice") {
+      if (Status s = checkId(input, "invoice", "in_", true); !s.isOk()) return s;
+      if (input.contains("email") && !input["email"].is_boolean())
+        return Status::invalidArgument(
+            "email must be true (Stripe emails the link) or false (only return it)");
       return Status::ok();
     }
     if (action == "simulate_payment") {
@@ -859,6 +868,27 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                                 {"plan", plan->key},
                                 {"trial_days", one_time ? json(nullptr) : json(plan->trial_days)},
                                 {"expires_at", member(*session, "expires_at")}})
+                              .dump());
+  }
+
+  // Stripe emails the hosted invoice link (POST /v1/invoices/{id}/send: an open invoice whose collection
+  // method is send_invoice, as create_invoices makes them), or the link is only returned, for the app to copy.
+  Status sendInvoice(Call& call, const Client& client, const json& input) const {
+    const std::string id = str(input, "invoice");
+    const bool email = input.value("email", true);
+    auto invoice = email ? client.post("/v1/invoices/" + id + "/send", Form(), {}, "/v1/invoices/{id}/send")
+                         : client.get("/v1/invoices/" + id, Form(), "/v1/invoices/{id}");
+    if (!invoice)
+      return withContext(invoice.status(), email ? "sending invoice " + id : "reading invoice " + id);
+    if (member(*invoice, "hosted_invoice_url").is_null())
+      return Status::conflict("invoice " + id + " has no hosted link yet: finalize it first");
+    return call.setResult(json({{"invoice_id", id},
+                                {"status", member(*invoice, "status")},
+                                {"sent", email},
+                                {"hosted_invoice_url", member(*invoice, "hosted_invoice_url")},
+                                {"invoice_pdf", member(*invoice, "invoice_pdf")},
+                                {"reference", member(member(*invoice, "metadata"), "ihost_ref")},
+                                {"buyer", member(member(*invoice, "metadata"), "ihost_buyer")}})
                               .dump());
   }
 

@@ -326,6 +326,9 @@ Reply sendInvoice(StripeDouble::Impl& d, Ctx& c) {
   if (status != "open")
     return stripeError(400, "invalid_request_error", "invoice_not_editable",
                        "You can only send an open invoice.");
+  if (o.value("collection_method", "") != "send_invoice")
+    return stripeError(400, "invalid_request_error", "",
+                       "You can only manually send an invoice if its collection method is 'send_invoice'.");
   d.emitEvent(c, "invoice.sent", o);
   return d.withExpand(c, o);
 }

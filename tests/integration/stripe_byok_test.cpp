@@ -207,6 +207,64 @@ TEST_CASE("stripe_byok: create_invoices survives a mid-batch failure and a rerun
   CHECK(record.status == 200);
 }
 
+TEST_CASE("stripe_byok: a show's invoices keep their lines, list by reference, and are sent or copied",
+          "[stripe]") {
+  Env env;
+  env.connectGood();
+  REQUIRE(env.action("create_invoices", {{"reference", "show-1"},
+                                         {"buyers", json::array({buyer("b1", 1500), buyer("b2", 700)})}})
+              .status == 200);
+  REQUIRE(
+      env.action("create_invoices", {{"reference", "show-2"}, {"buyers", json::array({buyer("b3", 900)})}})
+          .status == 200);
+
+  auto show1 = env.request("GET", "/api/records/stripe/invoice?data.reference=show-1");
+  INFO(show1.body.dump());
+  REQUIRE(show1.status == 200);
+  REQUIRE(show1.body["data"].size() == 2);
+  std::string b1_invoice;
+  for (const json& r : show1.body["data"]) {
+    CHECK(r["data"]["reference"] == "show-1");
+    if (r["data"]["buyer"] == "b1") b1_invoice = r["id"];
+  }
+  REQUIRE_FALSE(b1_invoice.empty());
+  const json b1 = env.request("GET", "/api/records/stripe/invoice/" + b1_invoice).body["data"];
+  INFO(b1.dump());
+  REQUIRE(b1["lines"].size() == 2);
+  CHECK(b1["lines_complete"] == true);
+  CHECK(b1["lines"][0]["title"] == "Lot 1");
+  CHECK(b1["lines"][0]["quantity"] == 1);
+  CHECK(b1["lines"][0]["amount"] == 1500);
+  CHECK(b1["lines"][0]["ref"].is_string());
+  CHECK(b1["lines"][1]["title"] == "Lot 2");
+  CHECK(b1["lines"][1]["amount"] == 0);
+  CHECK(env.request("GET", "/api/records/stripe/invoice?data.reference=show-2").body["data"].size() == 1);
+  CHECK(env.request("GET", "/api/records/stripe/invoice?data.reference=show-3").body["data"].empty());
+  CHECK(env.request("GET", "/api/records/stripe/invoice?data.reference=show-1&data.buyer=b2")
+            .body["data"]
+            .size() == 1);
+  auto bad = env.request("GET", "/api/records/stripe/invoice?data.no-such-field=x");
+  CHECK(bad.status == 400);
+  CHECK(bad.body["error"]["message"].get<std::string>().find("[A-Za-z0-9_]") != std::string::npos);
+
+  // Send link: Stripe emails it (invoice.sent); Copy link: only the URL, nothing sent.
+  auto sent = env.action("send_invoice", {{"invoice", b1_invoice}});
+  INFO(sent.body.dump());
+  REQUIRE(sent.status == 200);
+  CHECK(sent.body["sent"] == true);
+  CHECK(sent.body["reference"] == "show-1");
+  CHECK(sent.body["hosted_invoice_url"].get<std::string>().find("/hosted/invoices/" + b1_invoice) !=
+        std::string::npos);
+  CHECK(env.count("POST", "/v1/invoices/" + b1_invoice + "/send") == 1);
+  auto copied = env.action("send_invoice", {{"invoice", b1_invoice}, {"email", false}});
+  REQUIRE(copied.status == 200);
+  CHECK(copied.body["sent"] == false);
+  CHECK(copied.body["hosted_invoice_url"] == sent.body["hosted_invoice_url"]);
+  CHECK(env.count("POST", "/v1/invoices/" + b1_invoice + "/send") == 1);
+  CHECK(env.action("send_invoice", {{"invoice", "in_nosuchinvoice"}}).status == 404);
+  CHECK(env.action("send_invoice", {{"invoice", b1_invoice}, {"email", "yes"}}).status == 400);
+}
+
 TEST_CASE("stripe_byok: setup, PaymentIntent and simulate_payment deliver a signed webhook", "[stripe]") {
   Env env;
   env.connectGood();

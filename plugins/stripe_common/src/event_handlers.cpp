@@ -25,10 +25,27 @@ const std::vector<std::string>& handledEventTypes() {
   return kTypes;
 }
 
+// The invoice's line items as Stripe embeds them in the invoice (its first page: up to 10 by default):
+// item reference (metadata.ihost_line, set by create_invoices), title, quantity, amount.
+Json invoiceLines(const Json& invoice) {
+  Json out = Json::array();
+  for (const Json& line : member(member(invoice, "lines"), "data")) {
+    if (!line.is_object()) continue;
+    out.push_back({{"ref", member(member(line, "metadata"), "ihost_line")},
+                   {"title", member(line, "description")},
+                   {"quantity", member(line, "quantity")},
+                   {"amount", member(line, "amount")},
+                   {"currency", member(line, "currency")}});
+  }
+  return out;
+}
+
 Json invoiceRecord(const Json& invoice) {
   const Json transitions = member(invoice, "status_transitions");
   const Json metadata = member(invoice, "metadata");
   return {{"id", str(invoice, "id")},
+          {"lines", invoiceLines(invoice)},
+          {"lines_complete", !member(invoice, "lines").value("has_more", false)},
           {"status", member(invoice, "status")},
           {"amount_due", integer(invoice, "amount_due")},
           {"amount_paid", integer(invoice, "amount_paid")},
