@@ -32,7 +32,7 @@ tsan_dir=${IH_TSAN_BUILD_DIR:-build-tsan}
 # left out: building it (with the plugins and the Stripe double) under TSan would cost more than the 45-minute CI
 # allows on 2 cores.
 TSAN_TARGETS=(test_unit_store test_unit_http test_unit_events test_unit_runtime test_unit_metrics
-  test_unit_vault test_unit_outbound)
+  test_unit_vault test_unit_outbound test_unit_tenancy)
 
 # ASan findings that someone is fixing, by ctest name: run apart and printed, but they do not fail the lane until
 # the fix lands (then they pass and the lane asks for the entry to go). Never add to this list silently: name the

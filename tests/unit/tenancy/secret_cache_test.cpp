@@ -1,9 +1,11 @@
 // The cache of opened secrets: a real SQLite store, a real key file and AES-GCM vault.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "store/store.h"
 #include "support/temp_dir.h"
@@ -140,4 +142,31 @@ TEST_CASE("secret cache: bounded, least recently used first out, and 0 entries k
   CHECK(opened(off, "a", "secret:whsec") == "whsec_a");
   CHECK(f.vault->stats().opens == opens + 2);
   CHECK(off.stats().entries == 0);
+}
+
+TEST_CASE("secret cache: many readers and a rotating writer never see another tenant's or a torn secret",
+          "[tenancy]") {
+  Fixture f;
+  for (const char* t : {"a", "b"})
+    f.put(*f.store, t, "secret:whsec", std::string("whsec_") + t + "_0");
+  SecretCache cache(*f.store, *f.vault, {1, 10s});  // one entry: every other lookup evicts
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&, r] {
+      const std::string tenant = r % 2 ? "a" : "b";
+      while (!stop.load()) {
+        const std::string got = opened(cache, tenant, "secret:whsec");
+        if (got.rfind("whsec_" + tenant + "_", 0) != 0) wrong.fetch_add(1);
+      }
+    });
+  }
+  for (int i = 1; i <= 20; ++i)
+    f.put(*f.store, "a", "secret:whsec", "whsec_a_" + std::to_string(i));
+  stop.store(true);
+  for (auto& t : readers)
+    t.join();
+  CHECK(wrong.load() == 0);
+  CHECK(opened(cache, "a", "secret:whsec") == "whsec_a_20");  // the last write, not a stale entry
 }
