@@ -27,6 +27,8 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b);
 // Percent-encodes every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~), for a URL query value
 // or path segment (uppercase hex).
 std::string urlEncode(std::string_view text);
+// `text` safe inside HTML text and double- or single-quoted attribute values (& < > " ' escaped).
+std::string htmlEscape(std::string_view text);
 bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
 // `text` without leading and trailing spaces, tabs, CR and LF.
 std::string_view trimAscii(std::string_view text);

@@ -90,32 +90,6 @@ std::string base64Url(std::string_view bytes) {
   return out;
 }
 
-std::string htmlEscape(std::string_view in) {
-  std::string out;
-  for (char c : in) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::vector<std::string> split(std::string_view text, char sep) {
   std::vector<std::string> parts;
   size_t start = 0;

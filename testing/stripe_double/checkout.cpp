@@ -221,29 +221,6 @@ Reply page(int status, const std::string& html) {
   return r;
 }
 
-std::string escapeHtml(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
 // clang-format off
 constexpr Route kCheckoutRoutes[] = {
     {"POST", "checkout/sessions", createSession},
@@ -267,9 +244,9 @@ Reply StripeDouble::Impl::hostedCheckout(const httplib::Request& req, const std:
     if (!ps) return page(404, "<p>Portal session not found.</p>");
     const json& o = ps->obj;
     std::string html =
-        "<h1>Customer portal</h1><p id=\"customer\">" + escapeHtml(o["customer"].get<std::string>()) + "</p>";
+        "<h1>Customer portal</h1><p id=\"customer\">" + htmlEscape(o["customer"].get<std::string>()) + "</p>";
     if (o["return_url"].is_string())
-      html += "<a href=\"" + escapeHtml(o["return_url"].get<std::string>()) + "\">Return</a>";
+      html += "<a href=\"" + htmlEscape(o["return_url"].get<std::string>()) + "\">Return</a>";
     return page(200, html);
   }
   Stored* st = a ? find(*a, "checkout_sessions", seg[2]) : nullptr;
@@ -280,7 +257,7 @@ Reply StripeDouble::Impl::hostedCheckout(const httplib::Request& req, const std:
     std::string html = "<h1>Checkout</h1><p id=\"status\">Status: " + o["status"].get<std::string>() + "</p>";
     if (o["amount_total"].is_number())
       html += "<p>Total: " + std::to_string(o["amount_total"].get<int64_t>()) + " " +
-              escapeHtml(o.value("currency", "")) + "</p>";
+              htmlEscape(o.value("currency", "")) + "</p>";
     if (o["status"] == "open")
       html +=
           "<form method=\"post\" action=\"/hosted/checkout/" + seg[2] + "/pay\"><button>Pay</button></form>";
@@ -290,7 +267,8 @@ Reply StripeDouble::Impl::hostedCheckout(const httplib::Request& req, const std:
     return page(400, "<p>This Checkout Session is " + o["status"].get<std::string>() + ".</p>");
   if (o["mode"] != "subscription")
     return page(400, "<p>The Stripe double completes subscription-mode Checkout Sessions only.</p>");
-  const json priv = checkout_private[seg[2]];
+  const auto found = checkout_private.find(seg[2]);
+  const json priv = found == checkout_private.end() ? json::object() : found->second;
   Ctx c{*a,
         json::object(),
         "POST",
@@ -303,19 +281,19 @@ Reply StripeDouble::Impl::hostedCheckout(const httplib::Request& req, const std:
   if (customer.empty()) {
     if (o["customer_email"].is_string()) c.params["email"] = o["customer_email"];
     Reply created = createCustomerFor(*this, c);
-    if (created.status != 200) return page(created.status, "<p>" + escapeHtml(created.body.dump()) + "</p>");
+    if (created.status != 200) return page(created.status, "<p>" + htmlEscape(created.body.dump()) + "</p>");
     customer = created.body["id"];
   }
   c.params = {{"customer", customer}, {"items", json::array()}};
   for (const json& item : priv.value("line_items", json::array()))
     c.params["items"].push_back(
         {{"price", item["price"]}, {"quantity", std::to_string(item["quantity"].get<int64_t>())}});
-  if (priv["trial_period_days"].is_number())
-    c.params["trial_period_days"] = std::to_string(priv["trial_period_days"].get<int64_t>());
-  if (priv["subscription_metadata"].is_object() && !priv["subscription_metadata"].empty())
-    c.params["metadata"] = priv["subscription_metadata"];
+  if (priv.value("trial_period_days", json()).is_number())
+    c.params["trial_period_days"] = std::to_string(priv.at("trial_period_days").get<int64_t>());
+  if (const json meta = priv.value("subscription_metadata", json()); meta.is_object() && !meta.empty())
+    c.params["metadata"] = meta;
   Reply sub = createSubscriptionFor(*this, c);
-  if (sub.status != 200) return page(sub.status, "<p>" + escapeHtml(sub.body.dump()) + "</p>");
+  if (sub.status != 200) return page(sub.status, "<p>" + htmlEscape(sub.body.dump()) + "</p>");
   o["status"] = "complete";
   o["payment_status"] = sub.body["status"] == "trialing" ? "no_payment_required" : "paid";
   o["customer"] = customer;

@@ -34,23 +34,6 @@ std::string withQuery(const std::string& base,
   return out;
 }
 
-std::string htmlEscape(const std::string& in) {
-  std::string out;
-  for (char c : in) {
-    if (c == '&')
-      out += "&amp;";
-    else if (c == '<')
-      out += "&lt;";
-    else if (c == '>')
-      out += "&gt;";
-    else if (c == '"')
-      out += "&quot;";
-    else
-      out += c;
-  }
-  return out;
-}
-
 }  // namespace
 
 Reply StripeDouble::Impl::routeOAuth(const httplib::Request& req, const std::string& path,

@@ -45,7 +45,8 @@ Json invoiceRecord(const Json& invoice) {
   const Json metadata = member(invoice, "metadata");
   return {{"id", str(invoice, "id")},
           {"lines", invoiceLines(invoice)},
-          {"lines_complete", !member(invoice, "lines").value("has_more", false)},
+          {"lines_complete",
+           !(member(invoice, "lines").is_object() && member(invoice, "lines").value("has_more", false))},
           {"status", member(invoice, "status")},
           {"amount_due", integer(invoice, "amount_due")},
           {"amount_paid", integer(invoice, "amount_paid")},
