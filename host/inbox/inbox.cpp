@@ -261,6 +261,7 @@ void Inbox::Impl::reportFailedWrites(const std::vector<HandledWrites>& handled) 
               {{"integration", h.integration_id},
                {"tenant", h.tenant_id},
                {"event_id", h.event_id},
+               {"event_row", h.row},
                {"error", failed.toString()}});
   }
 }
