@@ -72,7 +72,9 @@ Status checkModel(std::string_view model);
 using KnownIntegration = std::function<bool(std::string_view integration_id)>;
 
 // GET /api/records/{integration}/{model}?after=<seq>&limit=<1..1000, default 100>[&data.<field>=<value>...]
-//   (data.<field>: only records whose data member <field> ([A-Za-z0-9_], 1-64) is that string; at most 4)
+//   (data.<field>: only records whose data member <field> ([A-Za-z0-9_], 1-64) is that string; at most 4. A
+//   filtered page reads at most 5,000 changes: it may hold fewer than `limit` records, even none, with
+//   has_more true; continue from next_after)
 //   → {"object":"list","data":[{"id","model","data","updated_at","deleted","seq"}],"next_after":seq,
 //      "has_more":bool}   (changes in seq order; tombstones have "deleted":true and their last data)
 // GET /api/records/{integration}/{model}/{id} → the record (a tombstone answers 200 with "deleted":true), 404

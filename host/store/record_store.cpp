@@ -300,10 +300,26 @@ Status RecordStore::removeAsync(std::string_view tenant_id, std::string_view int
 
 Result<std::vector<Record>> RecordStore::listChanges(std::string_view tenant_id,
                                                      std::string_view integration_id, std::string_view model,
-                                                     int64_t after_seq, size_t limit,
-                                                     const std::vector<FieldEquals>& where) {
-  std::string sql =
-      std::string(kRecordColumns) + "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? ";
+                                                     int64_t after_seq, size_t limit) {
+  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<Record>> {
+    SQLite::Statement q(db, std::string(kRecordColumns) +
+                                "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? "
+                                "ORDER BY seq LIMIT ?");
+    bindText(q, 1, tenant_id);
+    bindText(q, 2, integration_id);
+    bindText(q, 3, model);
+    q.bind(4, after_seq);
+    q.bind(5, static_cast<int64_t>(limit));
+    std::vector<Record> out;
+    while (q.executeStep())
+      out.push_back(recordFrom(q));
+    return out;
+  });
+}
+
+Result<RecordStore::FilteredPage> RecordStore::listMatching(
+    std::string_view tenant_id, std::string_view integration_id, std::string_view model, int64_t after_seq,
+    size_t limit, const std::vector<FieldEquals>& where, size_t window) {
   for (const FieldEquals& w : where) {
     const bool valid =
         !w.field.empty() && w.field.size() <= 64 && std::all_of(w.field.begin(), w.field.end(), [](char ch) {
@@ -311,25 +327,62 @@ Result<std::vector<Record>> RecordStore::listChanges(std::string_view tenant_id,
                  ch == '_';
         });
     if (!valid) return Status::invalidArgument("a record field name is 1-64 characters of [A-Za-z0-9_]");
-    sql += "AND json_extract(data_json, ?) IS ? ";
   }
+  // The window: the next `window` changes (through the (tenant, integration, model, seq) index), then the
+  // matches among them.
+  std::string sql =
+      "WITH w AS (SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq FROM "
+      "records "
+      "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? ORDER BY seq LIMIT ?) "
+      "SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq, "
+      "(SELECT max(seq) FROM w), (SELECT count(*) FROM w) FROM w WHERE 1 = 1 ";
+  for (size_t k = 0; k < where.size(); ++k)
+    sql += "AND json_extract(data_json, ?) IS ? ";
   sql += "ORDER BY seq LIMIT ?";
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<Record>> {
+  return store_.database().read([&](SQLite::Database& db) -> Result<FilteredPage> {
+    int64_t window_end = after_seq, scanned = 0;
+    auto stats = [&] {
+      SQLite::Statement q(db,
+                          "SELECT max(seq), count(*) FROM (SELECT seq FROM records WHERE tenant_id = ? AND "
+                          "integration_id = ? AND model = ? AND seq > ? ORDER BY seq LIMIT ?)");
+      bindText(q, 1, tenant_id);
+      bindText(q, 2, integration_id);
+      bindText(q, 3, model);
+      q.bind(4, after_seq);
+      q.bind(5, static_cast<int64_t>(window));
+      if (q.executeStep() && !q.getColumn(0).isNull()) {
+        window_end = q.getColumn(0).getInt64();
+        scanned = q.getColumn(1).getInt64();
+      }
+    };
     SQLite::Statement q(db, sql);
     int i = 1;
     bindText(q, i++, tenant_id);
     bindText(q, i++, integration_id);
     bindText(q, i++, model);
     q.bind(i++, after_seq);
+    q.bind(i++, static_cast<int64_t>(window));
     for (const FieldEquals& w : where) {
       q.bind(i++, "$." + w.field);
       bindText(q, i++, w.value);
     }
-    q.bind(i, static_cast<int64_t>(limit));
-    std::vector<Record> out;
-    while (q.executeStep())
-      out.push_back(recordFrom(q));
-    return out;
+    q.bind(i, static_cast<int64_t>(limit) + 1);
+    FilteredPage page;
+    bool first = true;
+    while (q.executeStep()) {
+      if (first) {
+        window_end = q.getColumn(7).isNull() ? after_seq : q.getColumn(7).getInt64();
+        scanned = q.getColumn(8).getInt64();
+        first = false;
+      }
+      page.records.push_back(recordFrom(q));
+    }
+    if (first) stats();  // no match: the window's end still moves the cursor on
+    const bool more_matches = page.records.size() > limit;
+    if (more_matches) page.records.pop_back();
+    page.has_more = more_matches || scanned == static_cast<int64_t>(window);
+    page.next_after = more_matches ? page.records.back().seq : window_end;
+    return page;
   });
 }
 

@@ -84,11 +84,21 @@ class RecordStore {
     std::string field;
     std::string value;
   };
-  // Changes of one model after `after_seq`, in seq order, at most `limit`. Tombstones included. With `where`,
-  // only records whose data matches every condition (kInvalidArgument for a field name out of the rule).
+  // Changes of one model after `after_seq`, in seq order, at most `limit`. Tombstones included.
   Result<std::vector<Record>> listChanges(std::string_view tenant_id, std::string_view integration_id,
-                                          std::string_view model, int64_t after_seq, size_t limit,
-                                          const std::vector<FieldEquals>& where = {});
+                                          std::string_view model, int64_t after_seq, size_t limit);
+
+  // One bounded step of a filtered listing: among the next `window` changes after `after_seq` (seq order),
+  // those whose data matches every condition, at most `limit`. A request never reads more than `window` rows,
+  // however rare the matches. kInvalidArgument for a field name out of the rule.
+  struct FilteredPage {
+    std::vector<Record> records;
+    int64_t next_after = 0;  // continue after this seq: the last record returned, or the end of the window
+    bool has_more = false;   // more matches, or changes not yet scanned
+  };
+  Result<FilteredPage> listMatching(std::string_view tenant_id, std::string_view integration_id,
+                                    std::string_view model, int64_t after_seq, size_t limit,
+                                    const std::vector<FieldEquals>& where, size_t window);
   // One record (tombstones included: check `deleted`); nullopt when never stored.
   Result<std::optional<Record>> get(std::string_view tenant_id, std::string_view integration_id,
                                     std::string_view model, std::string_view id);

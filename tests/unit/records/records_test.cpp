@@ -120,6 +120,56 @@ TEST_CASE("record changes page in seq order, per tenant", "[records]") {
   CHECK_FALSE(records.get("t2", "stripe", "invoice", "in_1")->has_value());
 }
 
+TEST_CASE("filtered record pages read a bounded window and their cursor moves past non-matches",
+          "[records]") {
+  ih::test::TempDir dir;
+  auto store = openStore(dir.file("r.db"));
+  RecordStore records(*store);
+  std::vector<RecordInput> page;
+  for (int i = 1; i <= 20; ++i) {
+    const std::string show = (i == 2 || i == 13 || i == 14) ? "show-1" : "show-2";
+    page.push_back(
+        {"in_" + std::to_string(i), R"({"reference":")" + show + R"(","n":)" + std::to_string(i) + "}", 1});
+  }
+  REQUIRE(records.upsert("t1", "stripe", "invoice", page).isOk());
+  REQUIRE(records.upsert("t2", "stripe", "invoice", page).isOk());
+  const std::vector<RecordStore::FieldEquals> show1 = {{"reference", "show-1"}};
+
+  // Window 5: seq 1-5 hold one match, 6-10 none (the cursor still moves), 11-15 two, 16-20 none.
+  std::vector<std::string> found;
+  std::vector<int64_t> cursors;
+  int64_t after = 0;
+  for (int step = 0; step < 10; ++step) {
+    auto got = records.listMatching("t1", "stripe", "invoice", after, 10, show1, 5);
+    REQUIRE(got.isOk());
+    for (const auto& r : got->records)
+      found.push_back(r.id);
+    cursors.push_back(got->next_after);
+    after = got->next_after;
+    if (!got->has_more) break;
+  }
+  CHECK(found == std::vector<std::string>{"in_2", "in_13", "in_14"});
+  CHECK(cursors == std::vector<int64_t>{5, 10, 15, 20, 20});  // the last window is short: has_more false
+  // A page limit below the matches of a window: the cursor stops at the last record returned.
+  auto limited = records.listMatching("t1", "stripe", "invoice", 10, 1, show1, 5);
+  REQUIRE(limited.isOk());
+  REQUIRE(limited->records.size() == 1);
+  CHECK(limited->records[0].id == "in_13");
+  CHECK(limited->next_after == 13);
+  CHECK(limited->has_more);
+  // Two conditions; another tenant's rows never match; a field name out of the rule is refused.
+  auto both =
+      records.listMatching("t1", "stripe", "invoice", 0, 10, {{"reference", "show-2"}, {"n", "7"}}, 100);
+  REQUIRE(both.isOk());
+  CHECK(both->records.empty());  // n is a number, not the string "7"
+  auto none = records.listMatching("t3", "stripe", "invoice", 0, 10, show1, 100);
+  REQUIRE(none.isOk());
+  CHECK(none->records.empty());
+  CHECK_FALSE(none->has_more);
+  CHECK(records.listMatching("t1", "stripe", "invoice", 0, 10, {{"a.b", "x"}}, 100).status().code() ==
+        ih::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("a page and its cursor commit together or not at all", "[records]") {
   ih::test::TempDir dir;
   auto store = openStore(dir.file("r.db"));
