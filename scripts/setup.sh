@@ -53,7 +53,8 @@ if [ ! -d tests/js/node_modules/standardwebhooks ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi
 
-# playwright-core drives Debian's chromium in the console's browser test; pinned by tests/browser/package-lock.json.
+# playwright-core drives Debian's chromium in the console's browser test; pinned by tests/browser/package-lock.json
+# to 1.61.1, the last release whose engines include Debian 12's node 18 (1.62 and later need node 20).
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 fi
