@@ -37,7 +37,9 @@ run_installed() {
   "$bin" vault init --config "$config" >/dev/null
   "$bin" config check --config "$config" >"$data/check.txt" || { cat "$data/check.txt"; fail "config check"; }
   grep -q "configuration OK" "$data/check.txt" || fail "config check did not say OK"
-  "$bin" plugins list --config "$config" | grep -q stripe_byok || fail "stripe_byok is not among the installed plugins"
+  local listed
+  listed="$("$bin" plugins list --config "$config")"
+  grep -q stripe_byok <<<"$listed" || fail "stripe_byok is not among the installed plugins"
   "$bin" serve --config "$config" >"$data/serve.log" 2>&1 &
   server_pid=$!
   local port="" i
@@ -47,8 +49,11 @@ run_installed() {
     sleep 0.1
   done
   [ -n "$port" ] || { cat "$data/serve.log"; fail "the installed ihost did not start"; }
-  curl -fsS "http://127.0.0.1:$port/healthz" | grep -q '"ok"' || fail "/healthz"
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^ihost_build_info{version=' || fail "/metrics lacks ihost_build_info"
+  local health metrics
+  health="$(curl -fsS --max-time 10 "http://127.0.0.1:$port/healthz")" || fail "/healthz did not answer"
+  grep -q '"ok"' <<<"$health" || fail "/healthz: $health"
+  metrics="$(curl -fsS --max-time 10 "http://127.0.0.1:$port/metrics")" || fail "/metrics did not answer"
+  grep -q '^ihost_build_info{version=' <<<"$metrics" || fail "/metrics lacks ihost_build_info"
   kill -TERM "$server_pid"
   local rc=0
   wait "$server_pid" || rc=$?
