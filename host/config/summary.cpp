@@ -74,9 +74,11 @@ class Writer {
       }
       for (const auto& [key, member] : value.items()) {
         const Json* child_schema = properties && properties->contains(key) ? &(*properties)[key] : nullptr;
+        // The schema's "secret" decides when it says; otherwise a secret-looking name is masked to be safe.
+        const bool declared = child_schema && child_schema->is_object() && child_schema->contains("secret") &&
+                              (*child_schema)["secret"].is_boolean();
         bool child_secret =
-            secret || internal::looksSecretName(key) ||
-            (child_schema && child_schema->is_object() && child_schema->value("secret", false));
+            secret || (declared ? (*child_schema)["secret"].get<bool>() : internal::looksSecretName(key));
         Json child_original =
             original.is_object() && original.contains(key) ? original[key] : Json(Json::value_t::discarded);
         settings(integration_path, path.empty() ? key : path + "." + key, member, child_schema, child_secret,

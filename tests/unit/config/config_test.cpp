@@ -541,6 +541,21 @@ TEST_CASE("the masked summary shows masks, never secret values", "[config]") {
   CHECK(summary.find("listen = \"127.0.0.1:8080\"") != std::string::npos);
 }
 
+TEST_CASE("the masked summary follows a schema's \"secret\": false over a secret-looking name", "[config]") {
+  const std::string schema = R"({"type":"object","properties":{
+      "plans":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string","secret":false}}}},
+      "signing_key":{"type":"string"},
+      "api_key":{"type":"string","secret":false}}})";
+  Config c = load(
+      "[integrations.shop]\nplugin = \"example\"\nplans = [{key = \"starter\"}]\nsigning_key = "
+      "\"sk_live_notshown0123456789\"\napi_key = \"public_value\"\n");
+  std::string summary = ih::config::maskedSummary(c, {{"example", schema}});
+  INFO(summary);
+  CHECK(summary.find("plans[0].key = \"starter\"") != std::string::npos);
+  CHECK(summary.find("api_key = \"public_value\"") != std::string::npos);  // the schema says so
+  CHECK(summary.find("notshown") == std::string::npos);                    // no schema word: masked by name
+}
+
 TEST_CASE("the [endpoints] section sets the outbound webhook delivery options", "[config]") {
   auto cfg = ih::config::loadString(
       "[endpoints]\nretry_schedule_s = [1, 2]\nworkers = 0\nrequest_timeout_ms = 500\n"
