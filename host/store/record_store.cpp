@@ -159,6 +159,9 @@ void RecordStore::WriterStatements::applyRows(SQLite::Database& db, const RowsWr
   counted = {};
   int64_t next = s.lastSeq(w.tenant) + 1;
   SQLite::Statement& q = *s.upsert;
+  // A task that failed mid-loop (its savepoint rolled back) left this statement stepped: binding before a
+  // reset would be an SQLITE_MISUSE for every later records write on this connection.
+  q.tryReset();
   bindRef(q, 1, w.tenant);
   bindRef(q, 2, w.integration);
   bindRef(q, 3, w.model);

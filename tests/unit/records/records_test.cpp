@@ -170,6 +170,38 @@ TEST_CASE("filtered record pages read a bounded window and their cursor moves pa
         ih::StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("deferred record writes land in queue order and report failures to their group", "[records]") {
+  ih::test::TempDir dir;
+  auto store = openStore(dir.file("r.db"));
+  RecordStore records(*store);
+  auto group = std::make_shared<ih::sinks::WriteGroup>();
+  REQUIRE(
+      records.upsertAsync("t1", "stripe", "invoice", {{"in_1", R"({"v":1})", 5}, {"in_2", "{}", 5}}, group)
+          .isOk());
+  REQUIRE(records.removeAsync("t1", "stripe", "invoice", "in_2", 6, group).isOk());
+  // A synchronous write queued after them returns once they ran (one writer, first in first out).
+  REQUIRE(records.upsert("t1", "stripe", "customer", one("cus_1", "{}", 1)).isOk());
+  CHECK(group->status().isOk());
+  auto in1 = records.get("t1", "stripe", "invoice", "in_1");
+  REQUIRE(in1.isOk());
+  REQUIRE(in1->has_value());
+  CHECK((*in1)->data_json == R"({"v":1})");
+  auto in2 = records.get("t1", "stripe", "invoice", "in_2");
+  REQUIRE(in2->has_value());
+  CHECK((*in2)->deleted);
+  // Refused before anything is queued: no tenant.
+  CHECK(records.upsertAsync("", "stripe", "invoice", {{"in_3", "{}", 1}}, group).code() ==
+        ih::StatusCode::kInvalidArgument);
+  // A write the database refuses (the tenant does not exist: foreign key) reaches the group, not the caller.
+  auto failing = std::make_shared<ih::sinks::WriteGroup>();
+  REQUIRE(records.upsertAsync("t9", "stripe", "invoice", {{"in_4", "{}", 1}}, failing).isOk());
+  ih::Status after_failure = records.upsert("t1", "stripe", "customer", one("cus_2", "{}", 1));
+  INFO(after_failure.toString());
+  REQUIRE(after_failure.isOk());
+  CHECK_FALSE(failing->status().isOk());
+  CHECK(group->status().isOk());
+}
+
 TEST_CASE("a page and its cursor commit together or not at all", "[records]") {
   ih::test::TempDir dir;
   auto store = openStore(dir.file("r.db"));
