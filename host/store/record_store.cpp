@@ -331,59 +331,45 @@ Result<RecordStore::FilteredPage> RecordStore::listMatching(
         });
     if (!valid) return Status::invalidArgument("a record field name is 1-64 characters of [A-Za-z0-9_]");
   }
-  // The window: the next `window` changes (through the (tenant, integration, model, seq) index), then the
-  // matches among them.
-  std::string sql =
-      "WITH w AS (SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq FROM "
-      "records "
-      "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? ORDER BY seq LIMIT ?) "
-      "SELECT integration_id, model, external_id, data_json, updated_at, deleted, seq, "
-      "(SELECT max(seq) FROM w), (SELECT count(*) FROM w) FROM w WHERE 1 = 1 ";
-  for (size_t k = 0; k < where.size(); ++k)
-    sql += "AND json_extract(data_json, ?) IS ? ";
-  sql += "ORDER BY seq LIMIT ?";
   return store_.database().read([&](SQLite::Database& db) -> Result<FilteredPage> {
-    int64_t window_end = after_seq, scanned = 0;
-    auto stats = [&] {
-      SQLite::Statement q(db,
-                          "SELECT max(seq), count(*) FROM (SELECT seq FROM records WHERE tenant_id = ? AND "
-                          "integration_id = ? AND model = ? AND seq > ? ORDER BY seq LIMIT ?)");
+    // The window: the next `window` changes (through the (tenant, integration, model, seq) index)...
+    auto bindScope = [&](SQLite::Statement& q) {
       bindText(q, 1, tenant_id);
       bindText(q, 2, integration_id);
       bindText(q, 3, model);
       q.bind(4, after_seq);
-      q.bind(5, static_cast<int64_t>(window));
-      if (q.executeStep() && !q.getColumn(0).isNull()) {
-        window_end = q.getColumn(0).getInt64();
-        scanned = q.getColumn(1).getInt64();
-      }
     };
+    SQLite::Statement span(db,
+                           "SELECT max(seq), count(*) FROM (SELECT seq FROM records WHERE tenant_id = ? AND "
+                           "integration_id = ? AND model = ? AND seq > ? ORDER BY seq LIMIT ?)");
+    bindScope(span);
+    span.bind(5, static_cast<int64_t>(window));
+    span.executeStep();
+    FilteredPage page;
+    page.next_after = after_seq;
+    if (span.getColumn(0).isNull()) return page;  // nothing after the cursor
+    const int64_t window_end = span.getColumn(0).getInt64();
+    const bool window_full = span.getColumn(1).getInt64() == static_cast<int64_t>(window);
+    // ...then the matches among them.
+    std::string sql = std::string(kRecordColumns) +
+                      "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND seq > ? AND seq <= ? ";
+    for (size_t k = 0; k < where.size(); ++k)
+      sql += "AND json_extract(data_json, ?) IS ? ";
+    sql += "ORDER BY seq LIMIT ?";
     SQLite::Statement q(db, sql);
-    int i = 1;
-    bindText(q, i++, tenant_id);
-    bindText(q, i++, integration_id);
-    bindText(q, i++, model);
-    q.bind(i++, after_seq);
-    q.bind(i++, static_cast<int64_t>(window));
+    bindScope(q);
+    int i = 5;
+    q.bind(i++, window_end);
     for (const FieldEquals& w : where) {
       q.bind(i++, "$." + w.field);
       bindText(q, i++, w.value);
     }
     q.bind(i, static_cast<int64_t>(limit) + 1);
-    FilteredPage page;
-    bool first = true;
-    while (q.executeStep()) {
-      if (first) {
-        window_end = q.getColumn(7).isNull() ? after_seq : q.getColumn(7).getInt64();
-        scanned = q.getColumn(8).getInt64();
-        first = false;
-      }
+    while (q.executeStep())
       page.records.push_back(recordFrom(q));
-    }
-    if (first) stats();  // no match: the window's end still moves the cursor on
     const bool more_matches = page.records.size() > limit;
     if (more_matches) page.records.pop_back();
-    page.has_more = more_matches || scanned == static_cast<int64_t>(window);
+    page.has_more = more_matches || window_full;
     page.next_after = more_matches ? page.records.back().seq : window_end;
     return page;
   });
