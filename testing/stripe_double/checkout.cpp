@@ -62,6 +62,8 @@ Reply createSession(StripeDouble::Impl& d, Ctx& c) {
     if (auto e = intParam(items[i], "quantity", quantity)) return *e;
     const int64_t qty = quantity.value_or(1);
     if (qty < 1) return invalidParam(where + "[quantity]", "This value must be greater than or equal to 1.");
+    if (qty > 999999)
+      return invalidParam(where + "[quantity]", "This value must be less than or equal to 999999.");
     const bool recurring = pr->obj["type"] == "recurring";
     any_recurring |= recurring;
     if (mode == "payment" && recurring) {
