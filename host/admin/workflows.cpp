@@ -23,6 +23,7 @@
 #include "loader/registry.h"
 #include "log/guard.h"
 #include "log/log.h"
+#include "log/redact_json.h"
 #include "runtime/runtime.h"
 #include "tenancy/http_auth.h"
 #include "tenancy/tenancy.h"
@@ -86,17 +87,6 @@ struct Run {
             {"error", error}};
   }
 };
-
-// Masks secret-shaped text in every string value (keys are left alone: redacting the JSON text as a whole
-// would also mangle keys such as "webhook_secret_stored").
-void redactStrings(json& value) {
-  if (value.is_string()) {
-    value = redact(value.get<std::string>());
-  } else if (value.is_object() || value.is_array()) {
-    for (auto& item : value)
-      redactStrings(item);
-  }
-}
 
 // The answer text a prompt expects from a JSON answer value; nullopt when the type makes no sense.
 std::optional<std::string> answerText(const json& value) {

@@ -174,6 +174,9 @@ std::string redact(std::string_view text) {
       while (end < text.size() && text[end] != ' ' && text[end] != '"' && text[end] != ',' &&
              text[end] != '\n')
         ++end;
+      // "Bearer <api key>" in a message is a placeholder that shows the form: left to the token rules below
+      // (which still mask a key-shaped token inside the brackets).
+      if (end > i && text[i] == '<') continue;
       if (end > i) out += mask(text.substr(i, end - i));
       i = end;
       continue;

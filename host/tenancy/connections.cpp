@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/json_parse.h"
 #include "log/log.h"
+#include "log/redact_json.h"
 #include "vault/vault.h"
 
 namespace ih::tenancy {
@@ -23,8 +24,10 @@ Result<store::Connection> Connections::save(std::string_view tenant_id, std::str
   const std::string tenant(tenant_id);
   const std::string integration(integration_id);
   const int64_t now = nowMs();
-  json info = result_json.empty() ? json::object() : parseJsonOrDiscarded(redact(result_json));
+  // Secret-shaped values are masked, key names kept ("webhook_secret_set" stays a key).
+  json info = result_json.empty() ? json::object() : parseJsonOrDiscarded(result_json);
   if (!info.is_object()) info = json::object();
+  redactStrings(info);
   std::vector<store::SecretRow> secrets;
   if (!credentials.empty()) {
     auto sealed = vault_.seal(credentials.view(), {tenant, integration, kCredentialsPurpose});

@@ -524,6 +524,10 @@ TEST_CASE("stripe_byok: ihost setup --non-interactive end to end", "[stripe]") {
   Env env;
   auto connected = env.connect({{"secret_key", kKey}, {"publishable_key", kPk}});  // no webhook secret
   REQUIRE(connected.status == 200);
+  // Connection info keeps the plugin's key names: only string values are masked ("webhook_secret_set"
+  // contains "_secret_", which the text-wide redaction used to turn into "****_set").
+  INFO(connected.body.dump());
+  CHECK(connected.body["info"]["webhook_secret_set"] == false);
   const std::string cmd = std::string(IH_IHOST_BIN) + " setup stripe --tenant " + env.tenant.tenant_id +
                           " --non-interactive --config " + env.host.configPath() +
                           " --set public_url=" + env.host.app().baseUrl() + " --set catalog=all 2>&1";

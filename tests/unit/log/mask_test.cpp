@@ -3,7 +3,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "log/log.h"
+#include "log/redact_json.h"
 
 TEST_CASE("mask keeps the known prefix and the last four characters", "[log]") {
   CHECK(ih::mask("sk_test_51HxYzAbCdEfGhIjabcd") == "sk_test_****abcd");
@@ -28,6 +31,33 @@ TEST_CASE("redact masks every secret-shaped token in free text", "[log]") {
   CHECK(out.find("sk_live_****1234") != std::string::npos);
   CHECK(out.find("Bearer ihk_live_****9876") != std::string::npos);
   CHECK(ih::redact("nothing secret here: sku_12 task_done") == "nothing secret here: sku_12 task_done");
+}
+
+TEST_CASE("redact leaves a bracketed placeholder after Bearer, but not a key inside it", "[log]") {
+  CHECK(ih::redact("send \"Authorization: Bearer <api key>\"") == "send \"Authorization: Bearer <api key>\"");
+  CHECK(ih::redact("Bearer <ihk_live_zzzzzzzzzzzzzzzz9876>") == "Bearer <ihk_live_****9876>");
+  CHECK(ih::redact("Bearer opaque-tok") == "Bearer ****");
+}
+
+TEST_CASE("redactStrings masks string values and keeps key names", "[log]") {
+  nlohmann::json doc = {{"webhook_secret_set", true},
+                        {"client_secret", "pi_123_secret_456789abcdef"},
+                        {"nested", {{"keys", {"sk_live_AAAABBBBCCCCDDDD1234", "plain"}}}}};
+  ih::redactStrings(doc);
+  CHECK(doc.contains("webhook_secret_set"));
+  CHECK(doc["webhook_secret_set"] == true);
+  CHECK(doc["client_secret"].get<std::string>().find("456789") == std::string::npos);
+  CHECK(doc["nested"]["keys"][0] == "sk_live_****1234");
+  CHECK(doc["nested"]["keys"][1] == "plain");
+  // Deep nesting is safe (no recursion).
+  nlohmann::json deep = "sk_live_AAAABBBBCCCCDDDD1234";
+  for (int i = 0; i < 100000; ++i)
+    deep = nlohmann::json::array({std::move(deep)});
+  ih::redactStrings(deep);
+  const nlohmann::json* v = &deep;
+  while (v->is_array())
+    v = &(*v)[0];
+  CHECK(*v == "sk_live_****1234");
 }
 
 TEST_CASE("log lines are JSON with masked fields", "[log]") {
