@@ -54,6 +54,9 @@ run_installed() {
   grep -q '"ok"' <<<"$health" || fail "/healthz: $health"
   metrics="$(curl -fsS --max-time 10 "http://127.0.0.1:$port/metrics")" || fail "/metrics did not answer"
   grep -q '^ihost_build_info{version=' <<<"$metrics" || fail "/metrics lacks ihost_build_info"
+  local openapi
+  openapi="$(curl -fsS --max-time 10 "http://127.0.0.1:$port/api/openapi.json")" || fail "/api/openapi.json did not answer"
+  grep -q '"openapi":"3.1' <<<"$openapi" || fail "/api/openapi.json is not the OpenAPI 3.1 document"
   kill -TERM "$server_pid"
   local rc=0
   wait "$server_pid" || rc=$?
@@ -68,7 +71,7 @@ cmake --install "$build" --prefix "$work/prefix" >"$work/install.log"
 p="$work/prefix"
 need "$p/bin/ihost" "$p/bin/stripe-double" "$p/lib/ihost/plugins/libstripe_byok.so" \
   "$p/lib/ihost/plugins/libstripe_connect.so" "$p/etc/ihost/ihost.toml" "$p/lib/systemd/system/ihost.service" \
-  "$p/share/doc/ihost/operations.md" "$p/share/doc/ihost/examples/ihost.toml" "$p/include/ih/plugin_abi.h" \
+  "$p/share/doc/ihost/operations.md" "$p/share/doc/ihost/openapi.yaml" "$p/share/doc/ihost/examples/ihost.toml" "$p/include/ih/plugin_abi.h" \
   "$p/lib/cmake/ihost_sdk/ihost_sdkConfig.cmake" "$p/lib/pkgconfig/ihost_sdk.pc"
 grep -q "^dir = \"$p/lib/ihost/plugins\"" "$p/etc/ihost/ihost.toml" || fail "sample config: plugins dir"
 grep -q '^path = "/var/lib/ihost/ihost.db"' "$p/etc/ihost/ihost.toml" || fail "sample config: database"

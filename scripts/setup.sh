@@ -15,6 +15,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev libre2-dev
   libtomlplusplus-dev catch2 libzstd-dev
+  libyaml-cpp-dev  # build time only: docs/openapi.yaml is converted to the JSON that GET /api/openapi.json serves
   libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
 )
 if [ "${1:-}" = "--monitoring-deps" ]; then
@@ -48,8 +49,10 @@ fi
 [ "${1:-}" = "--fuzz-deps" ] && exit 0
 [ "${1:-}" = "--monitoring-deps" ] && exit 0
 
-# Node packages used by tests as independent verifiers (standardwebhooks), pinned by tests/js/package-lock.json.
-if [ ! -d tests/js/node_modules/standardwebhooks ]; then
+# Node packages used by tests as independent verifiers (standardwebhooks; swagger-parser and ajv for the OpenAPI
+# document), pinned by tests/js/package-lock.json.
+if [ ! -d tests/js/node_modules/standardwebhooks ] || [ ! -d tests/js/node_modules/@apidevtools/swagger-parser ] ||
+  [ ! -d tests/js/node_modules/ajv-formats ]; then
   npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 fi
 

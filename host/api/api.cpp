@@ -1,4 +1,5 @@
 #include "api/api.h"
+#include "api/openapi.h"
 
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -196,6 +197,8 @@ class Api {
     s.route("DELETE", "/api/admin/tenants/{tenant}/keys/{key}",
             admin([this](auto& p, auto& q, auto& r) { adminRevokeKey(p, q, r); }));
     s.route("GET", "/api/admin/plugins", admin([this](auto& p, auto& q, auto& r) { adminPlugins(p, q, r); }));
+
+    registerOpenApi(s);
   }
 
  private:

@@ -268,6 +268,10 @@ Status App::start() {
   return Status::ok();
 }
 
+http::Server& App::server() {
+  return *impl_->server;
+}
+
 int App::port() const {
   return impl_->server->port();
 }

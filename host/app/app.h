@@ -73,7 +73,8 @@ class App {
   events::Events& events();
   records::Records& records();
   scheduler::Scheduler& scheduler();
-  oauth::OAuth& oauth();  // host-side OAuth state and routes (ABI 1.2 plugins)
+  oauth::OAuth& oauth();   // host-side OAuth state and routes (ABI 1.2 plugins)
+  http::Server& server();  // every route is registered by create()
 
  private:
   App();

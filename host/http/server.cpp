@@ -1045,6 +1045,14 @@ void Server::routeAsync(std::string_view method, std::string_view pattern, Async
   impl_->routes.push_back(std::move(r));
 }
 
+std::vector<std::pair<std::string, std::string>> Server::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(impl_->routes.size());
+  for (const auto& r : impl_->routes)
+    out.emplace_back(r->method, r->pattern);
+  return out;
+}
+
 void Server::setObserver(Observer observer) {
   impl_->observer = std::move(observer);
 }

@@ -148,6 +148,9 @@ class Server {
   // Same matching rules; the handler runs on a network thread (see AsyncHandler).
   void routeAsync(std::string_view method, std::string_view pattern, AsyncHandler handler);
   void setObserver(Observer observer);
+  // Every registered route as (method, pattern), in registration order (/healthz and /readyz included): what
+  // the OpenAPI document must describe (tests compare the two).
+  std::vector<std::pair<std::string, std::string>> routes() const;
   // /readyz answers 200 only after setReady(true).
   void setReady(bool ready);
 

@@ -1,4 +1,5 @@
 #include "hostile_env.h"
+#include "support/response_recorder.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
@@ -159,7 +160,10 @@ Answer rawRequest(int port, const std::string& method, const std::string& target
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   request += "\r\n";
   request += body;
-  return rawBytes(port, request, timeout);
+  Answer answer = rawBytes(port, request, timeout);
+  if (test::isHostPort(port))
+    test::recordResponse(method, target, answer.status, answer.header("Content-Type"), answer.body);
+  return answer;
 }
 
 std::string repeat(std::string_view unit, size_t times) {

@@ -1,4 +1,5 @@
 #include "support/test_host.h"
+#include "support/response_recorder.h"
 
 #include <catch2/catch.hpp>
 
@@ -39,6 +40,7 @@ void TestHost::start() {
   app_ = std::move(*app);
   Status s = app_->start();
   REQUIRE(s.isOk());
+  addHostPort(app_->port());
 }
 
 void TestHost::stop() {
@@ -55,6 +57,9 @@ std::unique_ptr<httplib::Client> TestHost::client() const {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", app_->port());
   c->set_connection_timeout(5);
   c->set_read_timeout(30);
+  c->set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    recordResponse(req.method, req.path, res.status, res.get_header_value("Content-Type"), res.body);
+  });
   return c;
 }
 
