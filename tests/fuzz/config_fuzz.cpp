@@ -61,12 +61,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string summary = ih::config::maskedSummary(*config, schemas);
   IH_FUZZ_CHECK(!summary.empty());
-  // A setting the schema marks secret never shows in the summary.
+  // A setting the schema marks secret never shows as a value in the summary ("name = value  # source" lines).
+  // Setting names are the operator's words: one that happens to contain the secret's text is not a leak.
+  std::string values;
+  for (std::string_view rest = summary; !rest.empty();) {
+    const size_t eol = rest.find('\n');
+    const std::string_view line = rest.substr(0, eol);
+    const size_t eq = line.find(" = ");
+    values += eq == std::string_view::npos ? line : line.substr(eq + 3);
+    values += '\n';
+    if (eol == std::string_view::npos) break;
+    rest.remove_prefix(eol + 1);
+  }
   for (const auto& integration : config->integrations) {
     const auto settings = nlohmann::json::parse(integration.settings_json, nullptr, false);
     const auto secret = settings.find("webhook_secret");
     if (secret != settings.end() && secret->is_string() && secret->get<std::string>().size() >= 12)
-      IH_FUZZ_CHECK(summary.find(secret->get<std::string>()) == std::string::npos, "secret in the summary");
+      IH_FUZZ_CHECK(values.find(secret->get<std::string>()) == std::string::npos, "secret in the summary");
   }
   return 0;
 }
