@@ -9,6 +9,7 @@
 #include "app/vault_rotation.h"
 #include "common/text.h"
 #include "endpoints/endpoints.h"
+#include "entitlements/entitlements.h"
 #include "events/events.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -22,6 +23,7 @@
 #include "records/records.h"
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
+#include "store/entitlement_store.h"
 #include "store/store.h"
 #include "tenancy/connections.h"
 #include "tenancy/http_auth.h"
@@ -92,6 +94,9 @@ struct App::Impl {
   std::unique_ptr<oauth::OAuth> oauth;  // OAuth states + start/callback routes
   // Interactive action runs (the console's workflow API); stopped before the runtime.
   std::unique_ptr<admin::Workflows> workflows;
+  // The entitlements view (rules from the plugins' manifests); stopped before the store and events go.
+  std::unique_ptr<store::EntitlementStore> entitlement_view;
+  std::unique_ptr<entitlements::Entitlements> entitlements;
   api::Context api_context;
   std::unique_ptr<http::Server> server;
   std::shared_ptr<void> routes;
@@ -246,6 +251,16 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
   endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
   scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);
+  std::vector<entitlements::Rule> rules;
+  for (runtime::Integration* in : m.runtime->integrations()) {
+    if (!in->enabled()) continue;
+    for (const loader::EntitlementSpec& e : in->manifest().entitlements)
+      rules.push_back({in->id(), e.model, e.customer, e.key, e.status, e.active, e.expires});
+  }
+  m.entitlement_view = std::make_unique<store::EntitlementStore>(*m.store);
+  m.entitlements = std::make_unique<entitlements::Entitlements>(m.records->recordStore(), *m.entitlement_view,
+                                                                m.events.get(), std::move(rules));
+  entitlements::registerRoutes(*m.server, *m.tenancy, *m.entitlements);
   metrics::registerRoutes(*m.server, metrics::registry(), IH_VERSION,
                           std::to_string(IH_ABI_MAJOR) + "." + std::to_string(IH_ABI_MINOR));
   m.workflows = std::make_unique<admin::Workflows>(*m.runtime);
@@ -260,6 +275,7 @@ Status App::start() {
   if (Status s = impl_->inbox->start(); !s.isOk()) return s;
   if (Status s = impl_->scheduler->start(); !s.isOk()) return s;
   if (Status s = impl_->endpoints->start(); !s.isOk()) return s;
+  impl_->entitlements->start();
   if (Status s = impl_->server->start(); !s.isOk()) return s;
   impl_->server->setReady(true);
   log::info("ihost listening", {{"url", baseUrl()},
@@ -292,11 +308,12 @@ void App::stop() {
     impl_->server->setReady(false);
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
-  if (impl_->workflows) impl_->workflows->stop();  // pending prompts are refused, run threads joined
-  if (impl_->endpoints) impl_->endpoints->stop();  // in-flight deliveries finish; the rest stay pending
-  if (impl_->scheduler) impl_->scheduler->stop();  // no new job runs; running ones finish
-  if (impl_->inbox) impl_->inbox->stop();          // finish in-flight dispatches
-  if (impl_->runtime) impl_->runtime->shutdown();  // drain, destroy instances
+  if (impl_->workflows) impl_->workflows->stop();        // pending prompts are refused, run threads joined
+  if (impl_->entitlements) impl_->entitlements->stop();  // the background pass ends
+  if (impl_->endpoints) impl_->endpoints->stop();        // in-flight deliveries finish; the rest stay pending
+  if (impl_->scheduler) impl_->scheduler->stop();        // no new job runs; running ones finish
+  if (impl_->inbox) impl_->inbox->stop();                // finish in-flight dispatches
+  if (impl_->runtime) impl_->runtime->shutdown();        // drain, destroy instances
   impl_->routes.reset();
   impl_->inbox.reset();
   impl_->oauth.reset();

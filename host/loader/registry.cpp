@@ -140,6 +140,60 @@ const JobSpec* Manifest::findJob(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// A record model name (records.h checkModel's rule) or a data member name ([A-Za-z0-9_], 1-64).
+bool isName(const std::string& s, bool model) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    (model && (c == '.' || c == '-'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<std::vector<EntitlementSpec>> parseEntitlements(const json& list) {
+  constexpr size_t kMaxSpecs = 16, kMaxActive = 16;
+  if (!list.is_array() || list.size() > kMaxSpecs)
+    return Status::invalidArgument("manifest \"entitlements\" must be an array of at most 16 objects");
+  std::vector<EntitlementSpec> out;
+  for (const auto& e : list) {
+    const std::string where = "manifest \"entitlements\"[" + std::to_string(out.size()) + "]";
+    if (!e.is_object()) return Status::invalidArgument(where + " must be an object");
+    EntitlementSpec spec;
+    spec.model = optString(e, "model");
+    if (!isName(spec.model, true))
+      return Status::invalidArgument(where + ".model must be a record model name (1-64 of [A-Za-z0-9_.-])");
+    for (auto* field : {&spec.customer, &spec.key, &spec.status}) {
+      const char* name = field == &spec.customer ? "customer" : field == &spec.key ? "key" : "status";
+      *field = optString(e, name);
+      if (!isName(*field, false))
+        return Status::invalidArgument(where + "." + name +
+                                       " must name a data member (1-64 of [A-Za-z0-9_])");
+    }
+    spec.expires = optString(e, "expires");
+    if (!spec.expires.empty() && !isName(spec.expires, false))
+      return Status::invalidArgument(where + ".expires must name a data member (1-64 of [A-Za-z0-9_])");
+    auto active = e.find("active");
+    if (active == e.end() || !active->is_array() || active->empty() || active->size() > kMaxActive)
+      return Status::invalidArgument(where + ".active must be an array of 1-16 status strings");
+    for (const auto& v : *active) {
+      if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+          v.get_ref<const std::string&>().size() > 64)
+        return Status::invalidArgument(where + ".active must hold non-empty strings of at most 64 bytes");
+      spec.active.push_back(v.get<std::string>());
+    }
+    for (const auto& prior : out)
+      if (prior.model == spec.model)
+        return Status::invalidArgument(where + ": model \"" + spec.model + "\" is mapped twice");
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Manifest> parseManifest(std::string_view text) {
   // Depth-bounded: the schemas in it are dumped (recursively) right below and validated later.
   auto parsed = parseJson(text);
@@ -235,6 +289,11 @@ Result<Manifest> parseManifest(std::string_view text) {
   if (auto it = j.find("events"); it != j.end() && it->is_array()) {
     for (const auto& e : *it)
       if (e.is_string()) m.events.push_back(e.get<std::string>());
+  }
+  if (auto it = j.find("entitlements"); it != j.end()) {
+    auto specs = parseEntitlements(*it);
+    if (!specs.isOk()) return specs.status();
+    m.entitlements = std::move(*specs);
   }
   return m;
 }

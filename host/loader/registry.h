@@ -37,6 +37,18 @@ struct ActionSpec {
   std::string input_schema_json;  // empty when the action takes any JSON
 };
 
+// How records of one model grant entitlements (docs/plugin-abi.md "Entitlements"): the host keeps the view.
+// A record grants `data[key]` to the customer `data[customer]` while `data[status]` is one of `active`; both
+// must be non-empty strings. `expires` (optional) names an integer member (unix seconds) shown as expires_at.
+struct EntitlementSpec {
+  std::string model;
+  std::string customer;  // data member holding the tenant's own customer reference
+  std::string key;       // data member holding what is granted (a plan or item key)
+  std::string status;    // data member compared with `active`
+  std::vector<std::string> active;
+  std::string expires;  // may be empty
+};
+
 // The manifest a plugin declares (docs/plugin-abi.md), parsed and validated.
 struct Manifest {
   std::string name;
@@ -51,6 +63,7 @@ struct Manifest {
   std::vector<JobSpec> jobs;
   std::vector<ActionSpec> actions;
   std::vector<std::string> events;
+  std::vector<EntitlementSpec> entitlements;  // at most one per model
   std::string raw_json;
 
   const ActionSpec* findAction(std::string_view name) const;

@@ -100,12 +100,13 @@ constexpr char kManifestTail[] = R"json(,
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
-  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"]
-})json";
+  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"],
+  "entitlements": )json";
 
 const char* manifestJson() {
   static const std::string manifest = std::string(kManifestHead) + ih::stripe::kSyncSettingsSchemaJson +
-                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail;
+                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail +
+                                      ih::stripe::kEntitlementsManifestJson + "\n}";
   return manifest.c_str();
 }
 

@@ -84,13 +84,14 @@ constexpr char kManifestTail[] = R"json(,
                       "idempotency_key": {"type": "string"}},
                       "required": ["product", "unit_amount", "currency"]}}
   ],
-  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"]
-})json";
+  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"],
+  "entitlements": )json";
 
 // The manifest with the shared jobs array spliced in; static storage for the descriptor.
 const char* manifestJson() {
   static const std::string manifest = std::string(kManifestHead) + ih::stripe::kSyncSettingsSchemaJson +
-                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail;
+                                      kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail +
+                                      ih::stripe::kEntitlementsManifestJson + "\n}";
   return manifest.c_str();
 }
 

@@ -63,6 +63,12 @@ Json invoiceRecord(const Json& invoice) {
           {"livemode", invoice.value("livemode", false)}};
 }
 
+const char* const kEntitlementsManifestJson = R"json([
+    {"model": "subscription", "customer": "buyer", "key": "plan", "status": "status",
+     "active": ["active", "trialing"], "expires": "current_period_end"},
+    {"model": "payment", "customer": "buyer", "key": "plan", "status": "status", "active": ["succeeded"]}
+  ])json";
+
 Json paymentRecord(const Json& intent) {
   const Json error = member(intent, "last_payment_error");
   return {{"id", str(intent, "id")},

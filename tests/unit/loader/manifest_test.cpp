@@ -61,3 +61,40 @@ TEST_CASE("manifest: schemas nested deeper than 64 levels are refused before the
   REQUIRE_FALSE(name.isOk());
   CHECK(ih::isValidUtf8(name.status().message()));
 }
+
+TEST_CASE("manifest: entitlements map record models, and malformed mappings are refused", "[plugins]") {
+  auto m = parseManifest(
+      R"({"name":"ex","version":"1.0.0","entitlements":[
+        {"model":"subscription","customer":"buyer","key":"plan","status":"status","active":["active","trialing"],
+         "expires":"current_period_end"},
+        {"model":"payment","customer":"buyer","key":"plan","status":"status","active":["succeeded"]}]})");
+  REQUIRE(m.isOk());
+  REQUIRE(m->entitlements.size() == 2);
+  CHECK(m->entitlements[0].model == "subscription");
+  CHECK(m->entitlements[0].active == std::vector<std::string>{"active", "trialing"});
+  CHECK(m->entitlements[0].expires == "current_period_end");
+  CHECK(m->entitlements[1].expires.empty());
+
+  struct Bad {
+    std::string entitlements;
+    std::string message;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {R"({})", "must be an array of at most 16 objects"},
+           {R"([1])", "[0] must be an object"},
+           {R"([{"model":"a b","customer":"c","key":"k","status":"s","active":["a"]}])", ".model must be"},
+           {R"([{"model":"m","customer":"c.d","key":"k","status":"s","active":["a"]}])", ".customer must name"},
+           {R"([{"model":"m","customer":"c","key":"k","status":"s"}])", ".active must be an array"},
+           {R"([{"model":"m","customer":"c","key":"k","status":"s","active":[""]}])", ".active must hold"},
+           {R"([{"model":"m","customer":"c","key":"k","status":"s","active":[1]}])", ".active must hold"},
+           {R"([{"model":"m","customer":"c","key":"k","status":"s","active":["a"],"expires":"x y"}])",
+            ".expires must name"},
+           {R"([{"model":"m","customer":"c","key":"k","status":"s","active":["a"]},
+                {"model":"m","customer":"d","key":"k","status":"s","active":["a"]}])",
+            "is mapped twice"}}) {
+    INFO(bad.entitlements);
+    auto r = parseManifest(R"({"name":"ex","version":"1.0.0","entitlements":)" + bad.entitlements + "}");
+    REQUIRE_FALSE(r.isOk());
+    CHECK(r.status().message().find(bad.message) != std::string::npos);
+  }
+}

@@ -24,6 +24,10 @@ const std::vector<std::string>& handledEventTypes();
 // Record shapes (the "data" of the records), from the Stripe objects.
 Json invoiceRecord(const Json& invoice);
 Json paymentRecord(const Json& intent);
+// The manifest's "entitlements" array (JSON text), shared by BYOK and Connect: a subscription record grants its
+// plan to its buyer while active or trialing (until current_period_end), a payment record its plan once
+// succeeded (one-time catalog items). The host keeps the view (GET /api/entitlements).
+extern const char* const kEntitlementsManifestJson;
 Json subscriptionRecord(const Json& subscription);
 
 // The plugin state key that records that `buyer` (the app's own reference) paid for the one-time catalog item
