@@ -311,6 +311,7 @@ RouteTable eventRoutes();
 RouteTable webhookEndpointRoutes();
 RouteTable checkoutRoutes();
 RouteTable billingPortalRoutes();
+RouteTable billingMeterRoutes();
 
 // ---- Shared between resource files
 // products.cpp: a new Product object (create, and prices' inline product_data).

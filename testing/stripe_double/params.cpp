@@ -260,6 +260,9 @@ const DocumentedRoute kRoutes[] = {
     {"GET", "checkout/sessions/*", kExpand},
     {"POST", "checkout/sessions/*/expire", kExpand},
 
+    // ---- billing meter events
+    {"POST", "billing/meter_events", {"event_name", "expand", "identifier", "payload", "timestamp"}},
+
     // ---- billing portal sessions
     {"POST", "billing_portal/sessions",
      {"configuration", "customer", "expand", "flow_data", "locale", "on_behalf_of", "return_url"}},

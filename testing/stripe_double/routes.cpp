@@ -25,6 +25,7 @@ RouteTable (*const kResources[])() = {
     webhookEndpointRoutes,
     checkoutRoutes,
     billingPortalRoutes,
+    billingMeterRoutes,
 };
 // clang-format on
 

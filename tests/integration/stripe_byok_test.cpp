@@ -462,6 +462,78 @@ TEST_CASE("stripe_byok: checkout starts a trialing subscription kept as a record
   CHECK(env.action("create_billing_portal_session", {{"customer", "cus_nosuchcustomer1"}}).status == 404);
 }
 
+TEST_CASE("stripe_byok: report_usage sends one meter event per idempotency key, whatever the repeats",
+          "[stripe]") {
+  Env env;
+  env.connectGood();
+  const json usage = {{"customer", "cus_meteredcustomer01"},
+                      {"event_name", "api_requests"},
+                      {"value", 25},
+                      {"idempotency_key", "usage-2026-12-03T10:00-acme"}};
+  // Refused before Stripe is called.
+  for (const json& bad :
+       {json({{"event_name", "api_requests"}, {"value", 1}, {"idempotency_key", "k"}}),
+        json({{"customer", "cus_x1"}, {"value", 1}, {"idempotency_key", "k"}}),
+        json({{"customer", "cus_x1"}, {"event_name", "e"}, {"value", -1}, {"idempotency_key", "k"}}),
+        json({{"customer", "cus_x1"}, {"event_name", "e"}, {"value", "25"}, {"idempotency_key", "k"}}),
+        json({{"customer", "cus_x1"}, {"event_name", "e"}, {"value", 1}}),
+        json({{"customer", "cus_x1"},
+              {"event_name", "e"},
+              {"value", 1},
+              {"idempotency_key", std::string(101, 'k')}})}) {
+    INFO(bad.dump());
+    CHECK(env.action("report_usage", bad).status == 400);
+  }
+  CHECK(env.count("POST", "/v1/billing/meter_events") == 0);
+
+  auto first = env.action("report_usage", usage);
+  INFO(first.body.dump());
+  REQUIRE(first.status == 200);
+  CHECK(first.body["duplicate"] == false);
+  CHECK(first.body["identifier"] == "usage-2026-12-03T10:00-acme");
+  CHECK(first.body["value"] == 25);
+  CHECK(first.body["timestamp"].is_number_integer());
+  const ih::stripe_double::RecordedRequest* sent = nullptr;
+  auto requests = env.stripe->requests();
+  for (const auto& r : requests)
+    if (r.path == "/v1/billing/meter_events") sent = &r;
+  REQUIRE(sent != nullptr);
+  CHECK(sent->status == 200);
+  CHECK(sent->body.find("event_name=api_requests") != std::string::npos);
+  CHECK(sent->body.find("payload%5Bstripe_customer_id%5D=cus_meteredcustomer01") != std::string::npos);
+  CHECK(sent->body.find("payload%5Bvalue%5D=25") != std::string::npos);
+  CHECK(sent->body.find("identifier=usage-2026-12-03T10%3A00-acme") != std::string::npos);
+  const std::string idempotency_key = sent->header("Idempotency-Key");
+  CHECK(!idempotency_key.empty());
+
+  // The caller retries: the same Idempotency-Key, Stripe answers the first result again.
+  auto again = env.action("report_usage", usage);
+  REQUIRE(again.status == 200);
+  CHECK(again.body["duplicate"] == false);
+  CHECK(again.body["timestamp"] == first.body["timestamp"]);
+  // The same key with another value is a conflict, not a second event.
+  json changed = usage;
+  changed["value"] = 26;
+  CHECK(env.action("report_usage", changed).status == 409);
+
+  // Two days later the Idempotency-Key has expired; Stripe still knows the identifier: nothing is reported twice.
+  env.stripe->setClockOffset(2 * 86400);
+  auto late = env.action("report_usage", usage);
+  INFO(late.body.dump());
+  REQUIRE(late.status == 200);
+  CHECK(late.body["duplicate"] == true);
+  size_t accepted = 0;
+  for (const auto& r : env.stripe->requests())
+    if (r.path == "/v1/billing/meter_events" && r.status == 200) ++accepted;
+  CHECK(accepted == 2);  // the first and its idempotent replay; the late one was refused as a duplicate
+  // Another key is another event.
+  json next = usage;
+  next["idempotency_key"] = "usage-2026-12-03T11:00-acme";
+  auto other = env.action("report_usage", next);
+  REQUIRE(other.status == 200);
+  CHECK(other.body["duplicate"] == false);
+}
+
 TEST_CASE("stripe_byok: subscription events out of order keep the newest state", "[stripe]") {
   Env env;
   env.connectGood();
