@@ -1,4 +1,5 @@
 #include "cli/cli.h"
+#include "cli/check_command.h"
 
 #include "cli/demo_command.h"
 #include "cli/integrations_command.h"
@@ -70,6 +71,7 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"serve", {{"config"}, 1}},
     {"config", {{"config"}, 2}},
     {"plugins", {{"config", "dir", "json"}, 2}},
+    {"plugins check", {{"config", "connect"}, 3}},
     {"vault", {{"config"}, 2}},
     {"vault remove-key", {{"config"}, 3}},
     {"tenants create", {{"config"}, 3}},
@@ -149,6 +151,7 @@ Commands:
   serve                      run the server (HTTP API, webhooks, plugins)
   config check               validate the configuration and every integration's settings
   plugins list               list loaded plugins (ABI, capabilities) and refused files with the reason
+  plugins check FILE.so      conformance checks for a plugin, in a throwaway host
   vault init                 create the vault key file (0600); prints the admin token once
   vault rotate               add a new key and re-encrypt every stored credential with it (online)
   vault status               key ids and how many credentials each one encrypts
@@ -186,7 +189,15 @@ const std::map<std::string, std::string> kCommandHelp = {
      "settings against its plugin's schema.\n  Prints a masked summary. Exit 3 when anything is wrong.\n"},
     {"plugins",
      "ihost plugins list [--config FILE | --dir DIR] [--json]\n  Scans the plugins directory and shows what "
-     "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"},
+     "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"
+     "ihost plugins check FILE.so [--config SETTINGS.toml] [--connect CONNECT.json]\n  Conformance checks "
+     "for a "
+     "plugin author: loads FILE.so alone into a throwaway host and checks\n  its exports, manifest, routes, "
+     "connect, webhooks, actions, jobs and parallel calls with hostile input.\n  SETTINGS.toml holds the "
+     "keys of "
+     "its [integrations.<id>] table; CONNECT.json a connect body that works\n  (for the actions). Exit 1 "
+     "when a "
+     "check fails.\n"},
     {"vault",
      "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
      "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
@@ -744,6 +755,9 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
     return cmdConfigCheck(args, env, out, err);
   }
   if (command == "plugins") {
+    if (args.positional.size() == 3 && args.positional[1] == "check") {
+      return runPluginCheck({args.positional[2], args.value("config"), args.value("connect")}, out, err);
+    }
     if (args.positional.size() < 2 || args.positional[1] != "list") {
       err << kCommandHelp.at("plugins");
       return kExitUsage;

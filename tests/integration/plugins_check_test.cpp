@@ -1,0 +1,79 @@
+// `ihost plugins check`, the conformance kit for plugin authors, run as a user runs it (the real binary): it
+// passes for every shipped plugin (given the settings they require) and fails with clear reasons for broken
+// fixtures.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "support/temp_dir.h"
+
+namespace {
+
+struct Run {
+  int rc = -1;
+  std::string out;
+};
+
+Run check(const std::string& args) {
+  Run r;
+  FILE* pipe = popen((std::string(IH_IHOST_BIN) + " plugins check " + args + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
+    r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("plugins check passes for the shipped plugins", "[cli][plugins_check]") {
+  ih::test::TempDir dir;
+  const std::string example_settings = dir.file("example.toml");
+  std::ofstream(example_settings) << "webhook_secret = \"whsec_check_example_secret_0123456789\"\n"
+                                     "api_base_url = \"http://127.0.0.1:9\"\n";
+  for (const std::string& args : {std::string(IH_PLUGIN_DIR) + "/libexample.so --config " + example_settings,
+                                  std::string(IH_PLUGIN_DIR) + "/libstripe_byok.so",
+                                  std::string(IH_PLUGIN_DIR) + "/libstandard_webhooks.so",
+                                  std::string(IH_TEST_PLUGIN_DIR) + "/c_counter/libc_counter.so"}) {
+    Run r = check(args);
+    INFO(args << "\n" << r.out);
+    CHECK(r.rc == 0);
+    CHECK(r.out.find("PASS  exports: only ih_plugin_entry") != std::string::npos);
+    CHECK(r.out.find("PASS  manifest") != std::string::npos);
+    CHECK(r.out.find("FAIL") == std::string::npos);
+    CHECK(r.out.find(" 0 failed") != std::string::npos);
+  }
+  // The C plugin's action is checked for real (no connection needed).
+  Run c = check(std::string(IH_TEST_PLUGIN_DIR) + "/c_counter/libc_counter.so");
+  CHECK(c.out.find("PASS  actions:") != std::string::npos);
+  CHECK(c.out.find("PASS  concurrency:") != std::string::npos);
+}
+
+TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_check]") {
+  Run thrower = check(std::string(IH_TEST_PLUGIN_DIR) + "/libfixture_throwing.so");
+  INFO(thrower.out);
+  CHECK(thrower.rc == 1);
+  CHECK(thrower.out.find("FAIL  routes: GET /api/integrations/check/routes/boom") != std::string::npos);
+  CHECK(thrower.out.find("unhandled exception: boom") != std::string::npos);
+  CHECK(thrower.out.find("FAIL  actions: action throw_int") != std::string::npos);
+
+  Run bad = check(std::string(IH_TEST_PLUGIN_DIR) + "/libfixture_bad_manifest.so");
+  INFO(bad.out);
+  CHECK(bad.rc == 1);
+  CHECK(bad.out.find("FAIL  manifest: the loader refused it: manifest is not valid JSON") !=
+        std::string::npos);
+
+  Run unset = check(std::string(IH_PLUGIN_DIR) + "/libexample.so");
+  INFO(unset.out);
+  CHECK(unset.rc == 1);
+  CHECK(unset.out.find("missing required key \"webhook_secret\"") != std::string::npos);
+
+  Run missing = check("/nonexistent/libnothing.so");
+  CHECK(missing.rc == 2);
+  CHECK(missing.out.find("is not a file") != std::string::npos);
+}
