@@ -16,28 +16,6 @@
 
 namespace ih::sdk {
 
-// Lowercase hex of HMAC-SHA256(key, data). Returns an empty string if OpenSSL fails (never expected).
-inline std::string hmacSha256Hex(std::string_view key, std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  // HMAC() rejects a NULL key pointer even with length 0; give it a valid empty buffer.
-  static const unsigned char kEmpty[1] = {0};
-  const void* key_ptr = key.empty() ? static_cast<const void*>(kEmpty) : static_cast<const void*>(key.data());
-  const unsigned char* data_ptr = data.empty() ? kEmpty : reinterpret_cast<const unsigned char*>(data.data());
-  if (HMAC(EVP_sha256(), key_ptr, static_cast<int>(key.size()), data_ptr, data.size(), digest, &digest_len) ==
-      nullptr) {
-    return std::string();
-  }
-  static const char* const kHex = "0123456789abcdef";
-  std::string out;
-  out.reserve(digest_len * 2);
-  for (unsigned int i = 0; i < digest_len; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 0xF]);
-  }
-  return out;
-}
-
 // Constant-time equality (CRYPTO_memcmp) for signatures. Leaks only whether the lengths differ.
 inline bool constantTimeEquals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -57,6 +35,19 @@ inline std::string hmacSha256(std::string_view key, std::string_view data) {
     return std::string();
   }
   return std::string(reinterpret_cast<const char*>(digest), digest_len);
+}
+
+// Lowercase hex of HMAC-SHA256(key, data). Returns an empty string if OpenSSL fails (never expected).
+inline std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+  static const char* const kHex = "0123456789abcdef";
+  const std::string digest = hmacSha256(key, data);
+  std::string out;
+  out.reserve(digest.size() * 2);
+  for (unsigned char c : digest) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 0xF]);
+  }
+  return out;
 }
 
 // Standard base64 (RFC 4648, with padding).
