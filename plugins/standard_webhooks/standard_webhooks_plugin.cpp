@@ -140,7 +140,8 @@ class StandardWebhooksPlugin final : public ih::sdk::Plugin {
           throw std::invalid_argument(where + ".type_prefix is longer than 200 bytes");
         if (!isName(mapping.model, true))
           throw std::invalid_argument(where + ".model must be 1-64 of letters, digits, '.', '_' or '-'");
-        std::string_view path = stringOr(m, "id", "data.id");
+        const std::string id_text = stringOr(m, "id", "data.id");
+        std::string_view path = id_text;
         while (!path.empty()) {
           const size_t dot = path.find('.');
           const std::string_view key = path.substr(0, dot);
