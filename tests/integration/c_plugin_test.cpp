@@ -4,11 +4,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "support/run_command.h"
 #include "support/test_host.h"
 
 namespace {
@@ -16,15 +16,7 @@ namespace {
 using nlohmann::json;
 
 std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    out.append(buf, n);
-  pclose(pipe);
-  return out;
+  return ih::test::runCommand(cmd).out;
 }
 
 }  // namespace

@@ -3,30 +3,18 @@
 // fixtures.
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "support/run_command.h"
 #include "support/temp_dir.h"
 
 namespace {
 
-struct Run {
-  int rc = -1;
-  std::string out;
-};
+using Run = ih::test::CommandResult;
 
 Run check(const std::string& args) {
-  Run r;
-  FILE* pipe = popen((std::string(IH_IHOST_BIN) + " plugins check " + args + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins check " + args + " 2>&1");
 }
 
 }  // namespace

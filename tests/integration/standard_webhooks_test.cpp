@@ -7,13 +7,13 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "support/eventually.h"
+#include "support/run_command.h"
 #include "support/test_host.h"
 
 namespace {
@@ -37,16 +37,10 @@ std::string npmSignature(const ih::test::TestHost& host, const std::string& secr
   std::ofstream(file, std::ios::binary) << body;
   const std::string cmd = "node " IH_SOURCE_DIR "/tests/js/sign-standard-webhook.js '" + secret + "' '" + id +
                           "' " + std::to_string(timestamp) + " '" + file + "' 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[512];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0)
-    out.append(buf, n);
-  const int rc = pclose(pipe);
+  const ih::test::CommandResult run = ih::test::runCommand(cmd);
+  const std::string& out = run.out;
   INFO("node said: " << out << " (run npm ci --prefix tests/js; see scripts/setup.sh)");
-  REQUIRE(rc == 0);
+  REQUIRE(run.rc == 0);
   REQUIRE(out.rfind("v1,", 0) == 0);
   return out;
 }
