@@ -75,7 +75,8 @@ inline std::string base64Encode(std::string_view bytes) {
   return out;
 }
 
-// Strict standard base64: length a multiple of 4, padding only at the end, no whitespace. nullopt otherwise.
+// Strict standard base64 (RFC 4648 section 3.5): length a multiple of 4, padding only at the end, no whitespace,
+// and the bits after the last byte zero, so each byte string has one text. nullopt otherwise.
 inline std::optional<std::string> base64Decode(std::string_view text) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -103,6 +104,7 @@ inline std::optional<std::string> base64Decode(std::string_view text) {
       v[k] = value(c);
       if (v[k] < 0) return std::nullopt;
     }
+    if ((pad == 1 && (v[2] & 0x3) != 0) || (pad == 2 && (v[1] & 0xF) != 0)) return std::nullopt;
     const uint32_t n =
         (uint32_t(v[0]) << 18) | (uint32_t(v[1]) << 12) | (uint32_t(v[2]) << 6) | uint32_t(v[3]);
     out += char((n >> 16) & 0xFF);
