@@ -285,6 +285,15 @@ class Api {
                       {"status", "unavailable"},
                       {"reason", u.reason}});
     }
+    if (ctx_.config != nullptr) {
+      for (const config::ComingSoonConfig& c : ctx_.config->coming_soon)
+        data.push_back({{"id", c.id},
+                        {"name", c.name},
+                        {"description", c.description},
+                        {"plugin", nullptr},
+                        {"connected", false},
+                        {"status", "coming_soon"}});
+    }
     sendJson(res, 200, {{"object", "list"}, {"data", data}});
   }
 

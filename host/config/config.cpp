@@ -120,6 +120,8 @@ Result<Config> Loader::load(std::string_view text) {
     std::string name(key.str());
     if (name == "integrations") {
       readIntegrations(key, node);
+    } else if (name == "coming_soon") {
+      readComingSoon(key, node);
     } else if (const SectionSpec* section = findSection(name)) {
       readSection(*section, key, node);
     } else {
@@ -296,6 +298,12 @@ bool Loader::readValue(const KeySpec& spec, const std::string& key_path, const t
 }
 
 void Loader::finish() {
+  for (const ComingSoonConfig& placeholder : config_.coming_soon) {
+    if (config_.findIntegration(placeholder.id) != nullptr)
+      reportAt(placeholder.where, "coming_soon." + placeholder.id,
+               "\"" + placeholder.id + "\" is also a configured integration",
+               "Remove [coming_soon." + placeholder.id + "] now that the integration exists, or rename one.");
+  }
   if (config_.server.public_url.empty()) config_.server.public_url = "http://" + config_.server.listen;
   if (config_.vault.key_file.empty() && config_.vault.key_env.empty()) {
     SourceLocation where;

@@ -128,6 +128,14 @@ struct IntegrationConfig {
   std::map<std::string, std::string> env_values;
 };
 
+// [coming_soon.<id>]: a provider shown as a "coming soon" tile (no plugin, nothing to connect).
+struct ComingSoonConfig {
+  std::string id;           // like an integration id
+  std::string name;         // display name, required, at most 80 bytes
+  std::string description;  // optional, at most 300 bytes
+  SourceLocation where;
+};
+
 struct Config {
   std::string path;  // the config file as given (used in messages)
   ServerConfig server;
@@ -141,6 +149,7 @@ struct Config {
   EndpointsConfig endpoints;
   EventsConfig events;
   std::vector<IntegrationConfig> integrations;  // in file order
+  std::vector<ComingSoonConfig> coming_soon;     // in file order
   // Dotted key path ("server.listen", "integrations.x.secret") -> the environment variable that set it.
   std::map<std::string, std::string> overrides;
 

@@ -85,6 +85,77 @@ void Loader::readIntegration(const toml::key& id_key, const toml::node& node) {
   config_.integrations.push_back(std::move(integration));
 }
 
+void Loader::readComingSoon(const toml::key& key, const toml::node& node) {
+  const std::string hint =
+      "Write one [coming_soon.<id>] table per placeholder provider, e.g. [coming_soon.paypal] with name = "
+      "\"PayPal\" and description = \"Payouts to PayPal accounts\".";
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    report("coming_soon", key.source(), "expected a table, got " + describe(node), hint);
+    return;
+  }
+  for (auto&& [id_key, entry_node] : *table) {
+    const std::string id(id_key.str());
+    const std::string path = "coming_soon." + id;
+    if (!isIntegrationId(id)) {
+      report(path, id_key.source(), "invalid id " + quoteForMessage(id),
+             "Use 1 to 40 lowercase letters, digits or underscores, starting with a letter, e.g. \"" +
+                 suggestId(id) + "\".");
+      continue;
+    }
+    const toml::table* entry = entry_node.as_table();
+    if (entry == nullptr) {
+      report(path, id_key.source(), "expected a table, got " + describe(entry_node), hint);
+      continue;
+    }
+    ComingSoonConfig placeholder;
+    placeholder.id = id;
+    placeholder.where = locate(path, entry_node.source());
+    // Shown in the console and the API: short, valid UTF-8 text.
+    auto text = [&](const toml::key& k, const toml::node& value, size_t max, std::string& out) {
+      const std::string key_path = path + "." + std::string(k.str());
+      if (!value.is_string()) {
+        report(key_path, k.source(), "expected a string, got " + describe(value),
+               "Write " + std::string(k.str()) + " = \"...\".");
+        return;
+      }
+      const std::string& v = value.as_string()->get();
+      if (v.empty() && &out == &placeholder.name) {
+        report(key_path, k.source(), "must not be empty", "Write the provider's name, e.g. name = \"PayPal\".");
+        return;
+      }
+      if (!isValidUtf8(v) || v.size() > max) {
+        report(key_path, k.source(), "must be valid UTF-8 of at most " + std::to_string(max) + " bytes",
+               "Shorten the text.");
+        return;
+      }
+      out = v;
+    };
+    bool has_name = false;
+    for (auto&& [k, value] : *entry) {
+      const std::string name(k.str());
+      if (name == "name") {
+        has_name = true;
+        text(k, value, 80, placeholder.name);
+      } else if (name == "description") {
+        text(k, value, 300, placeholder.description);
+      } else {
+        report(path + "." + name, k.source(), unknownKeyText(name, {"name", "description"}), "");
+      }
+    }
+    if (!has_name) {
+      report(path, entry_node.source(), "missing required key \"name\"",
+             "Add name = \"<provider name>\" (shown on the tile).");
+      continue;
+    }
+    if (placeholder.name.empty()) continue;  // reported above
+    config_.coming_soon.push_back(std::move(placeholder));
+  }
+  std::stable_sort(
+      config_.coming_soon.begin(), config_.coming_soon.end(),
+      [](const ComingSoonConfig& a, const ComingSoonConfig& b) { return a.where.line < b.where.line; });
+}
+
 void Loader::readJobs(IntegrationConfig& integration, const toml::key& jobs_key, const toml::node& node) {
   const std::string jobs_path = "integrations." + integration.id + ".jobs";
   const toml::table* jobs = node.as_table();

@@ -257,6 +257,7 @@ std::vector<std::string> topLevelNames() {
   for (const SectionSpec& section : hostSections())
     names.emplace_back(section.name);
   names.emplace_back("integrations");
+  names.emplace_back("coming_soon");
   return names;
 }
 

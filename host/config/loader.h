@@ -92,6 +92,8 @@ class Loader {
 
   void readIntegration(const toml::key& id_key, const toml::node& node);
 
+  void readComingSoon(const toml::key& key, const toml::node& node);
+
   void readJobs(IntegrationConfig& integration, const toml::key& jobs_key, const toml::node& node);
 
   // Settings nest as deep as the plugin's schema; a file nested deeper than kMaxSettingDepth is refused

@@ -182,6 +182,13 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
         w.line(job_path + ".enabled", "jobs." + name + ".enabled", *job.enabled ? "true" : "false");
     }
   }
+  for (const ComingSoonConfig& placeholder : config.coming_soon) {
+    const std::string path = "coming_soon." + placeholder.id;
+    w.section(path);
+    w.line(path + ".name", "name", quoted(placeholder.name));
+    if (!placeholder.description.empty())
+      w.line(path + ".description", "description", quoted(placeholder.description));
+  }
   return w.text();
 }
 

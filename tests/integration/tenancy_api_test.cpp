@@ -521,3 +521,26 @@ TEST_CASE("a missing or wrong vault key refuses to start with a clear message", 
   CHECK_THAT(wrong.status().message(), Catch::Contains("does not belong to this database") ||
                                            Catch::Contains("cannot decrypt this database"));
 }
+
+TEST_CASE("coming-soon providers from [coming_soon.<id>] are listed and cannot be used", "[tenancy][api]") {
+  FakeProvider provider;
+  ih::test::TestHost host(withToml(exampleToml(provider.url()) +
+                                   "[coming_soon.paypal]\nname = \"PayPal\"\n"
+                                   "description = \"Payouts to PayPal accounts\"\n"));
+  auto tenant = host.createTenant("acme");
+  auto client = host.client();
+  auto auth = bearer(tenant.api_key);
+  auto listed = parse(client->Get("/api/integrations", auth))["data"];
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0]["id"] == "example");
+  CHECK(listed[1] == json({{"id", "paypal"},
+                           {"name", "PayPal"},
+                           {"description", "Payouts to PayPal accounts"},
+                           {"plugin", nullptr},
+                           {"connected", false},
+                           {"status", "coming_soon"}}));
+  auto connect = client->Post("/api/integrations/paypal/connect", auth, R"({"api_key":"x"})", "application/json");
+  REQUIRE(connect);
+  CHECK(connect->status == 404);
+  CHECK(parse(connect)["error"]["code"] == "unknown_integration");
+}

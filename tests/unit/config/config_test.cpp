@@ -570,3 +570,32 @@ TEST_CASE("the [endpoints] section sets the outbound webhook delivery options", 
   REQUIRE_FALSE(bad.isOk());
   CHECK_THAT(bad.status().message(), Catch::Contains("endpoints.workerz") && Catch::Contains("did you mean"));
 }
+
+TEST_CASE("[coming_soon.<id>] placeholders are read in file order and checked", "[config]") {
+  Config config = load(
+      "[coming_soon.paypal]\nname = \"PayPal\"\ndescription = \"Payouts to PayPal accounts\"\n"
+      "[coming_soon.adyen]\nname = \"Adyen\"\n");
+  REQUIRE(config.coming_soon.size() == 2);
+  CHECK(config.coming_soon[0].id == "paypal");
+  CHECK(config.coming_soon[0].name == "PayPal");
+  CHECK(config.coming_soon[0].description == "Payouts to PayPal accounts");
+  CHECK(config.coming_soon[1].id == "adyen");
+  CHECK(config.coming_soon[1].description.empty());
+
+  CHECK(loadError("[coming_soon.paypal]\ndescription = \"x\"\n") ==
+        "cfg.toml:1:1: coming_soon.paypal: missing required key \"name\". Add name = \"<provider name>\" "
+        "(shown on the tile).");
+  CHECK(loadError("[coming_soon.paypal]\nname = \"PayPal\"\nnmae = \"x\"\n") ==
+        "cfg.toml:3:1: coming_soon.paypal.nmae: unknown key; did you mean \"name\"? Remove it or correct the "
+        "spelling.");
+  CHECK(loadError("[coming_soon.PayPal]\nname = \"PayPal\"\n").find("coming_soon.PayPal: invalid id") !=
+        std::string::npos);
+  CHECK(loadError("[coming_soon.paypal]\nname = \"" + std::string(81, 'x') + "\"\n") ==
+        "cfg.toml:2:1: coming_soon.paypal.name: must be valid UTF-8 of at most 80 bytes. Shorten the text.");
+  CHECK(loadError("[coming_soon.paypal]\nname = 3\n") ==
+        "cfg.toml:2:1: coming_soon.paypal.name: expected a string, got an integer (3). Write name = \"...\".");
+  CHECK(loadError("[integrations.paypal]\nplugin = \"example\"\n[coming_soon.paypal]\nname = \"PayPal\"\n") ==
+        "cfg.toml:3:1: coming_soon.paypal: \"paypal\" is also a configured integration. Remove "
+        "[coming_soon.paypal] now that the integration exists, or rename one.");
+  CHECK(loadError("[comming_soon.x]\nname = \"X\"\n").find("did you mean \"coming_soon\"") != std::string::npos);
+}
