@@ -10,6 +10,7 @@
 #include "common/text.h"
 #include "endpoints/endpoints.h"
 #include "entitlements/entitlements.h"
+#include "mappings/mappings.h"
 #include "events/events.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -24,6 +25,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/entitlement_store.h"
+#include "store/mapping_store.h"
 #include "store/store.h"
 #include "tenancy/connections.h"
 #include "tenancy/http_auth.h"
@@ -97,6 +99,8 @@ struct App::Impl {
   // The entitlements view (rules from the plugins' manifests); stopped before the store and events go.
   std::unique_ptr<store::EntitlementStore> entitlement_view;
   std::unique_ptr<entitlements::Entitlements> entitlements;
+  std::unique_ptr<store::MappingStore> mapping_store;
+  std::unique_ptr<mappings::Mappings> mappings;
   api::Context api_context;
   std::unique_ptr<http::Server> server;
   std::shared_ptr<void> routes;
@@ -242,12 +246,32 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
                                            oauth_options);
   m.oauth->registerRoutes(*m.server, *m.tenancy);
   // Records of an integration that is configured (running, or unavailable with its data kept) and enabled.
-  records::registerRoutes(*m.server, *m.tenancy, *m.records, [rt = m.runtime.get()](std::string_view id) {
+  auto configured = [rt = m.runtime.get()](std::string_view id) {
     if (runtime::Integration* in = rt->find(id)) return in->enabled();
     for (const auto& u : rt->unavailable())
       if (u.id == id) return true;
     return false;
-  });
+  };
+  // Mappings declared by the plugins' manifests; the records API shows them on the records they apply to.
+  std::map<std::string, mappings::Spec> mapping_specs;
+  for (runtime::Integration* in : m.runtime->integrations()) {
+    const loader::MappingSpec& declared = in->manifest().mappings;
+    if (declared.kinds.empty()) continue;
+    mappings::Spec& spec = mapping_specs[in->id()];
+    for (const loader::MappingKind& k : declared.kinds)
+      spec.kinds.push_back({k.name, k.description});
+    for (const loader::MappingApply& a : declared.apply)
+      spec.apply.push_back({a.model, a.field, a.kind});
+  }
+  m.mapping_store = std::make_unique<store::MappingStore>(*m.store);
+  m.mappings = std::make_unique<mappings::Mappings>(*m.mapping_store, std::move(mapping_specs));
+  mappings::registerRoutes(*m.server, *m.tenancy, *m.mappings, configured);
+  records::registerRoutes(
+      *m.server, *m.tenancy, *m.records, configured,
+      [mp = m.mappings.get()](std::string_view tenant, std::string_view integration, std::string_view model,
+                              const std::vector<store::Record>& rows) {
+        return mp->annotate(tenant, integration, model, rows);
+      });
   events::registerRoutes(*m.server, *m.tenancy, *m.events);
   endpoints::registerRoutes(*m.server, *m.tenancy, *m.endpoints);
   scheduler::registerRoutes(*m.server, *m.tenancy, *m.scheduler);

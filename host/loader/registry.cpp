@@ -192,7 +192,52 @@ Result<std::vector<EntitlementSpec>> parseEntitlements(const json& list) {
   return out;
 }
 
+Result<MappingSpec> parseMappings(const json& m) {
+  constexpr size_t kMaxKinds = 16, kMaxApply = 64;
+  const std::string where = "manifest \"mappings\"";
+  if (!m.is_object()) return Status::invalidArgument(where + " must be an object with \"kinds\" and \"apply\"");
+  MappingSpec spec;
+  auto kinds = m.find("kinds");
+  if (kinds == m.end() || !kinds->is_object() || kinds->empty() || kinds->size() > kMaxKinds)
+    return Status::invalidArgument(where + ".kinds must be an object of 1-16 kinds");
+  for (const auto& [name, value] : kinds->items()) {
+    if (!isPluginName(name) && !(name.size() == 1 && name[0] >= 'a' && name[0] <= 'z'))
+      return Status::invalidArgument(where + ".kinds: \"" + toValidUtf8(name.substr(0, 64)) +
+                                     "\" must match ^[a-z][a-z0-9_]{0,39}$");
+    if (!value.is_object()) return Status::invalidArgument(where + ".kinds." + name + " must be an object");
+    spec.kinds.push_back({name, optString(value, "description")});
+  }
+  auto apply = m.find("apply");
+  if (apply != m.end()) {
+    if (!apply->is_array() || apply->size() > kMaxApply)
+      return Status::invalidArgument(where + ".apply must be an array of at most 64 objects");
+    for (const auto& a : *apply) {
+      const std::string at = where + ".apply[" + std::to_string(spec.apply.size()) + "]";
+      if (!a.is_object()) return Status::invalidArgument(at + " must be an object");
+      MappingApply rule{optString(a, "model"), optString(a, "field"), optString(a, "kind")};
+      if (!isName(rule.model, true))
+        return Status::invalidArgument(at + ".model must be a record model name (1-64 of [A-Za-z0-9_.-])");
+      if (!isName(rule.field, false))
+        return Status::invalidArgument(at + ".field must name a data member (1-64 of [A-Za-z0-9_])");
+      if (spec.findKind(rule.kind) == nullptr)
+        return Status::invalidArgument(at + ".kind must be one of the declared kinds");
+      for (const MappingApply& prior : spec.apply)
+        if (prior.model == rule.model && prior.kind == rule.kind)
+          return Status::invalidArgument(at + ": kind \"" + rule.kind + "\" is applied to model \"" +
+                                         rule.model + "\" twice");
+      spec.apply.push_back(std::move(rule));
+    }
+  }
+  return spec;
+}
+
 }  // namespace
+
+const MappingKind* MappingSpec::findKind(std::string_view name) const {
+  for (const MappingKind& k : kinds)
+    if (k.name == name) return &k;
+  return nullptr;
+}
 
 Result<Manifest> parseManifest(std::string_view text) {
   // Depth-bounded: the schemas in it are dumped (recursively) right below and validated later.
@@ -294,6 +339,11 @@ Result<Manifest> parseManifest(std::string_view text) {
     auto specs = parseEntitlements(*it);
     if (!specs.isOk()) return specs.status();
     m.entitlements = std::move(*specs);
+  }
+  if (auto it = j.find("mappings"); it != j.end()) {
+    auto spec = parseMappings(*it);
+    if (!spec.isOk()) return spec.status();
+    m.mappings = std::move(*spec);
   }
   return m;
 }

@@ -49,6 +49,25 @@ struct EntitlementSpec {
   std::string expires;  // may be empty
 };
 
+// How provider objects map to the tenant's own ids (docs/plugin-abi.md "Mappings"): the plugin names the kinds
+// (e.g. "product", "price") and which record members hold a provider id of a kind; the host keeps the
+// tenant's mapping (PUT /api/integrations/{id}/mappings) and adds "mapped": {kind: tenant id | null} to those
+// records in the records API.
+struct MappingKind {
+  std::string name;  // [a-z][a-z0-9_]{0,39}
+  std::string description;
+};
+struct MappingApply {
+  std::string model;  // a record model
+  std::string field;  // a data member holding a provider id of `kind` (string)
+  std::string kind;
+};
+struct MappingSpec {
+  std::vector<MappingKind> kinds;  // empty: the plugin declares no mappings
+  std::vector<MappingApply> apply;
+  const MappingKind* findKind(std::string_view name) const;
+};
+
 // The manifest a plugin declares (docs/plugin-abi.md), parsed and validated.
 struct Manifest {
   std::string name;
@@ -64,6 +83,7 @@ struct Manifest {
   std::vector<ActionSpec> actions;
   std::vector<std::string> events;
   std::vector<EntitlementSpec> entitlements;  // at most one per model
+  MappingSpec mappings;
   std::string raw_json;
 
   const ActionSpec* findAction(std::string_view name) const;

@@ -82,7 +82,12 @@ using KnownIntegration = std::function<bool(std::string_view integration_id)>;
 // Both need the "read" scope and only ever see the caller's tenant. 404 unknown_integration when `known` (if
 // set) says no; 400 invalid_request for a model name that can never exist or after/limit out of range.
 // `tenancy` and `records` are borrowed and must outlive the server. Call before server.start().
+// `annotate` (may be null): for the records of one answer, members to add to each (text like
+// `"mapped":{...}`, or empty for none); its failure fails the request.
+using Annotate = std::function<Result<std::vector<std::string>>(
+    std::string_view tenant_id, std::string_view integration_id, std::string_view model,
+    const std::vector<store::Record>& rows)>;
 void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records,
-                    KnownIntegration known = nullptr);
+                    KnownIntegration known = nullptr, Annotate annotate = nullptr);
 
 }  // namespace ih::records

@@ -1,5 +1,7 @@
 // Tenant API for records: GET /api/records/{integration}/{model}[/{id}]. See records.h.
 #include <limits>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "http/params.h"
@@ -31,7 +33,7 @@ bool checkPath(const KnownIntegration& known, const http::Request& req, http::Re
 }
 
 // Stored data is valid JSON (validated on write), so it is embedded as is instead of re-serialized.
-void appendRecord(std::string& out, const store::Record& r) {
+void appendRecord(std::string& out, const store::Record& r, std::string_view extra = {}) {
   out += "{\"id\":";
   out += http::jsonQuote(r.id);
   out += ",\"model\":";
@@ -43,11 +45,30 @@ void appendRecord(std::string& out, const store::Record& r) {
   out += r.deleted ? ",\"deleted\":true" : ",\"deleted\":false";
   out += ",\"seq\":";
   out += std::to_string(r.seq);
+  if (!extra.empty()) {
+    out += ',';
+    out += extra;
+  }
   out += '}';
 }
 
-void listChanges(Records& records, const KnownIntegration& known, const tenancy::Principal& p,
-                 const http::Request& req, http::Response& res) {
+// The annotations of `rows` (empty strings without an annotator), or an error written to `res`.
+std::optional<std::vector<std::string>> annotations(const Annotate& annotate, const tenancy::Principal& p,
+                                                    const http::Request& req,
+                                                    const std::vector<store::Record>& rows,
+                                                    http::Response& res) {
+  if (!annotate) return std::vector<std::string>(rows.size());
+  auto extra = annotate(p.tenant_id, req.param("integration"), req.param("model"), rows);
+  if (!extra.isOk()) {
+    http::setError(res, extra.status());
+    return std::nullopt;
+  }
+  if (extra->size() != rows.size()) extra->resize(rows.size());
+  return std::move(extra).value();
+}
+
+void listChanges(Records& records, const KnownIntegration& known, const Annotate& annotate,
+                 const tenancy::Principal& p, const http::Request& req, http::Response& res) {
   if (!checkPath(known, req, res)) return;
   const auto after_param = http::queryInt(req, res, "after", 0, std::numeric_limits<int64_t>::max(), 0);
   if (!after_param) return;
@@ -89,10 +110,12 @@ void listChanges(Records& records, const KnownIntegration& known, const tenancy:
     next_after = page->next_after;
     has_more = page->has_more;
   }
+  auto extra = annotations(annotate, p, req, rows, res);
+  if (!extra) return;
   std::string body = "{\"object\":\"list\",\"data\":[";
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) body += ',';
-    appendRecord(body, rows[i]);
+    appendRecord(body, rows[i], (*extra)[i]);
   }
   body += "],\"next_after\":";
   body += std::to_string(next_after);
@@ -100,8 +123,8 @@ void listChanges(Records& records, const KnownIntegration& known, const tenancy:
   res.json(200, std::move(body));
 }
 
-void getRecord(Records& records, const KnownIntegration& known, const tenancy::Principal& p,
-               const http::Request& req, http::Response& res) {
+void getRecord(Records& records, const KnownIntegration& known, const Annotate& annotate,
+               const tenancy::Principal& p, const http::Request& req, http::Response& res) {
   if (!checkPath(known, req, res)) return;
   auto row =
       records.recordStore().get(p.tenant_id, req.param("integration"), req.param("model"), req.param("id"));
@@ -111,25 +134,32 @@ void getRecord(Records& records, const KnownIntegration& known, const tenancy::P
                           "no " + req.param("model") + " record \"" + req.param("id") +
                               "\" for integration \"" + req.param("integration") + "\"");
   }
+  const std::vector<store::Record> one{**row};
+  auto extra = annotations(annotate, p, req, one, res);
+  if (!extra) return;
   std::string body;
-  appendRecord(body, **row);
+  appendRecord(body, one.front(), extra->front());
   res.json(200, std::move(body));
 }
 
 }  // namespace
 
 void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Records& records,
-                    KnownIntegration known) {
+                    KnownIntegration known, Annotate annotate) {
   server.route("GET", "/api/records/{integration}/{model}",
                tenancy::requireTenant(
                    tenancy, tenancy::kScopeRead,
-                   [&records, known](const tenancy::Principal& p, const http::Request& req,
-                                     http::Response& res) { listChanges(records, known, p, req, res); }));
+                   [&records, known, annotate](const tenancy::Principal& p, const http::Request& req,
+                                               http::Response& res) {
+                     listChanges(records, known, annotate, p, req, res);
+                   }));
   server.route("GET", "/api/records/{integration}/{model}/{id}",
                tenancy::requireTenant(
                    tenancy, tenancy::kScopeRead,
-                   [&records, known](const tenancy::Principal& p, const http::Request& req,
-                                     http::Response& res) { getRecord(records, known, p, req, res); }));
+                   [&records, known, annotate](const tenancy::Principal& p, const http::Request& req,
+                                               http::Response& res) {
+                     getRecord(records, known, annotate, p, req, res);
+                   }));
 }
 
 }  // namespace ih::records

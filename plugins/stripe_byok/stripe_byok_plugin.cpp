@@ -111,7 +111,8 @@ constexpr char kManifestTail[] = R"json(,
 const char* manifestJson() {
   static const std::string manifest = std::string(kManifestHead) + ih::stripe::kSyncSettingsSchemaJson +
                                       kManifestMiddle + ih::stripe::kSyncJobsManifestJson + kManifestTail +
-                                      ih::stripe::kEntitlementsManifestJson + "\n}";
+                                      ih::stripe::kEntitlementsManifestJson +
+                                      ",\n  \"mappings\": " + ih::stripe::kMappingsManifestJson + "\n}";
   return manifest.c_str();
 }
 

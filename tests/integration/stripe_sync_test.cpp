@@ -71,9 +71,9 @@ struct Env {
     auto client = host.client();
     client->set_read_timeout(std::chrono::seconds(120));
     const auto headers = ih::test::bearer(key.empty() ? tenant.api_key : key);
-    httplib::Result res = method == "GET"
-                              ? client->Get(path.c_str(), headers)
-                              : client->Post(path.c_str(), headers, body.dump(), "application/json");
+    httplib::Result res = method == "GET"   ? client->Get(path.c_str(), headers)
+                          : method == "PUT" ? client->Put(path.c_str(), headers, body.dump(), "application/json")
+                                            : client->Post(path.c_str(), headers, body.dump(), "application/json");
     REQUIRE(res);
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -444,4 +444,92 @@ TEST_CASE("stripe sync: reconcile_events recovers events the webhook path missed
   auto requests = env.stripe->requests();
   REQUIRE_FALSE(requests.empty());
   CHECK_THAT(requests.front().query, Catch::Contains("ending_before=evt_"));
+}
+
+TEST_CASE("stripe mappings: products and prices map to the tenant's ids, shown on records and transactions",
+          "[stripe][sync][mappings]") {
+  Env env;
+  env.connect();
+  const json a = env.stripePost("/v1/products", "name=Basic");
+  const json a1 = env.stripePost("/v1/prices",
+                                 "product=" + a["id"].get<std::string>() + "&unit_amount=900&currency=usd");
+  const json b = env.stripePost("/v1/products", "name=Pro");
+  REQUIRE(env.runJob("catalog")["status"] == "succeeded");
+  const std::string A = a["id"], A1 = a1["id"], B = b["id"];
+
+  auto mappings = env.request("GET", "/api/integrations/stripe/mappings");
+  REQUIRE(mappings.status == 200);
+  CHECK(mappings.body["object"] == "mappings");
+  CHECK(mappings.body["integration"] == "stripe");
+  CHECK(mappings.body["kinds"]["product"]["applies_to"].size() == 3);
+  CHECK(mappings.body["kinds"]["price"]["applies_to"].size() == 2);
+  CHECK(mappings.body["mappings"] == json({{"product", json::object()}, {"price", json::object()}}));
+  CHECK(mappings.body["updated_at"].is_null());
+  auto record = [&](const std::string& model, const std::string& id) {
+    auto r = env.request("GET", "/api/records/stripe/" + model + "/" + id);
+    REQUIRE(r.status == 200);
+    return r.body;
+  };
+  CHECK(record("product", A)["mapped"] == json({{"product", nullptr}}));
+
+  const json set = {{"mappings", {{"product", {{A, "sku-basic"}}}, {"price", {{A1, "sku-basic-monthly"}}}}}};
+  auto put = env.request("PUT", "/api/integrations/stripe/mappings", set);
+  INFO(put.body.dump());
+  REQUIRE(put.status == 200);
+  CHECK(put.body["mappings"] == set["mappings"]);
+  CHECK(put.body["updated_at"].is_number_integer());
+  CHECK(env.request("GET", "/api/integrations/stripe/mappings").body == put.body);
+
+  CHECK(record("product", A)["mapped"] == json({{"product", "sku-basic"}}));
+  CHECK(record("product", B)["mapped"] == json({{"product", nullptr}}));
+  CHECK(record("price", A1)["mapped"] == json({{"price", "sku-basic-monthly"}, {"product", "sku-basic"}}));
+  for (const json& r : env.records("product"))
+    CHECK(r["mapped"]["product"] == (r["id"] == A ? json("sku-basic") : json(nullptr)));
+  CHECK(env.records("price").front()["mapped"]["price"] == "sku-basic-monthly");
+
+  // A payment tagged with the product and price: its transaction record is mapped too.
+  const json pi = env.stripePost("/v1/payment_intents",
+                                 "amount=900&currency=usd&payment_method=pm_card_visa&confirm=true");
+  REQUIRE(pi["status"] == "succeeded");
+  env.stripePost("/v1/charges/" + pi["latest_charge"].get<std::string>(),
+                 "metadata[product]=" + A + "&metadata[price]=" + A1);
+  REQUIRE(env.runJob("transactions")["status"] == "succeeded");
+  bool seen = false;
+  for (const json& r : env.records("transaction")) {
+    if (r["data"]["source"] != pi["latest_charge"]) continue;
+    seen = true;
+    CHECK(r["data"]["product"] == A);
+    CHECK(r["mapped"] == json({{"product", "sku-basic"}, {"price", "sku-basic-monthly"}}));
+  }
+  CHECK(seen);
+
+  // Bad input is refused with the member named, and changes nothing.
+  auto refused = [&](const json& body, const std::string& says) {
+    auto r = env.request("PUT", "/api/integrations/stripe/mappings", body);
+    INFO(r.body.dump());
+    CHECK(r.status == 400);
+    CHECK(r.body["error"]["code"] == "invalid_request");
+    CHECK_THAT(r.body["error"]["message"].get<std::string>(), Catch::Contains(says));
+  };
+  refused({{"mappings", {{"sku", {{A, "x"}}}}}}, "unknown kind \"sku\" (known: price, product)");
+  refused({{"mappings", {{"product", {{A, 7}}}}}}, "must be a string");
+  refused({{"mappings", {{"product", {{A, ""}}}}}}, "your id is 1-200 bytes");
+  refused({{"mappings", {{"product", {{A, std::string(201, 'x')}}}}}}, "your id is 1-200 bytes");
+  refused({{"mappings", {{"product", {{"", "x"}}}}}}, "a provider id is 1-255 bytes");
+  refused({{"mappings", {{"product", {{A, "line\nbreak"}}}}}}, "printable");
+  refused({{"mapping", json::object()}}, "body must be");
+  refused(json::array(), "body must be");
+  CHECK(env.request("GET", "/api/integrations/stripe/mappings").body == put.body);
+  CHECK(env.request("PUT", "/api/integrations/nope/mappings", set).status == 404);
+  CHECK(env.request("GET", "/api/integrations/nope/mappings").status == 404);
+
+  // PUT replaces the whole set; another tenant sees none of it.
+  auto replaced = env.request("PUT", "/api/integrations/stripe/mappings", {{"mappings", {{"product", {{B, "sku-pro"}}}}}});
+  REQUIRE(replaced.status == 200);
+  CHECK(replaced.body["mappings"] == json({{"product", {{B, "sku-pro"}}}, {"price", json::object()}}));
+  CHECK(record("product", A)["mapped"] == json({{"product", nullptr}}));
+  CHECK(record("price", A1)["mapped"] == json({{"price", nullptr}, {"product", nullptr}}));
+  auto other = env.host.createTenant("globex");
+  auto theirs = env.request("GET", "/api/integrations/stripe/mappings", json::object(), other.api_key);
+  CHECK(theirs.body["mappings"] == json({{"product", json::object()}, {"price", json::object()}}));
 }

@@ -35,6 +35,20 @@ const char* const kSyncSettingsSchemaJson = R"json(
       "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
                            "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."})json";
 
+const char* const kMappingsManifestJson = R"json({
+    "kinds": {
+      "product": {"description": "A Stripe product (prod_...) -> your product id."},
+      "price": {"description": "A Stripe price (price_...) -> your SKU or price id."}
+    },
+    "apply": [
+      {"model": "product", "field": "id", "kind": "product"},
+      {"model": "price", "field": "id", "kind": "price"},
+      {"model": "price", "field": "product", "kind": "product"},
+      {"model": "transaction", "field": "product", "kind": "product"},
+      {"model": "transaction", "field": "price", "kind": "price"}
+    ]
+  })json";
+
 SyncOptions SyncOptions::fromConfig(const Json& config) {
   SyncOptions o;
   auto flag = [&](const char* key, bool& out) {

@@ -32,6 +32,10 @@ extern const char* const kSyncJobsManifestJson;
 // trailing comma, for a plugin's manifest to splice in.
 extern const char* const kSyncSettingsSchemaJson;
 
+// The manifest's "mappings" object (JSON text): Stripe products and prices -> the tenant's own ids, applied
+// to the product, price and transaction records (the host shows them as "mapped" in the records API).
+extern const char* const kMappingsManifestJson;
+
 // True for "catalog", "transactions" and "reconcile_events".
 bool isSyncJob(std::string_view job);
 
