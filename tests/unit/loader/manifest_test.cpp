@@ -98,3 +98,42 @@ TEST_CASE("manifest: entitlements map record models, and malformed mappings are 
     CHECK(r.status().message().find(bad.message) != std::string::npos);
   }
 }
+
+TEST_CASE("manifest: mappings declare kinds and the record members they apply to", "[plugins]") {
+  auto m = parseManifest(
+      R"({"name":"ex","version":"1.0.0","mappings":{
+        "kinds":{"product":{"description":"A product"},"price":{}},
+        "apply":[{"model":"product","field":"id","kind":"product"},
+                 {"model":"transaction","field":"price","kind":"price"}]}})");
+  REQUIRE(m.isOk());
+  REQUIRE(m->mappings.kinds.size() == 2);
+  REQUIRE(m->mappings.findKind("product") != nullptr);
+  CHECK(m->mappings.findKind("product")->description == "A product");
+  CHECK(m->mappings.findKind("sku") == nullptr);
+  REQUIRE(m->mappings.apply.size() == 2);
+  CHECK(m->mappings.apply[1].model == "transaction");
+  CHECK(m->mappings.apply[1].field == "price");
+  CHECK(m->mappings.apply[1].kind == "price");
+  CHECK(parseManifest(R"({"name":"ex","version":"1.0.0"})")->mappings.kinds.empty());
+
+  struct Bad {
+    std::string mappings;
+    std::string message;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {R"([])", "must be an object"},
+           {R"({"kinds":{}})", ".kinds must be an object of 1-16 kinds"},
+           {R"({"kinds":{"Product":{}}})", "must match"},
+           {R"({"kinds":{"p":1}})", ".kinds.p must be an object"},
+           {R"({"kinds":{"p":{}},"apply":{}})", ".apply must be an array"},
+           {R"({"kinds":{"p":{}},"apply":[{"model":"m","field":"f","kind":"q"}]})", "one of the declared kinds"},
+           {R"({"kinds":{"p":{}},"apply":[{"model":"m","field":"a.b","kind":"p"}]})", ".field must name"},
+           {R"({"kinds":{"p":{}},"apply":[{"model":"a b","field":"f","kind":"p"}]})", ".model must be"},
+           {R"({"kinds":{"p":{}},"apply":[{"model":"m","field":"f","kind":"p"},{"model":"m","field":"g","kind":"p"}]})",
+            "twice"}}) {
+    INFO(bad.mappings);
+    auto r = parseManifest(R"({"name":"ex","version":"1.0.0","mappings":)" + bad.mappings + "}");
+    REQUIRE_FALSE(r.isOk());
+    CHECK(r.status().message().find(bad.message) != std::string::npos);
+  }
+}
