@@ -7,7 +7,8 @@
 namespace ih::admin {
 
 struct ConsoleAsset {
-  const char* name;            // file name in host/admin/assets/, e.g. "app.js"; nullptr ends the table
+  const char* name;            // path under host/admin/assets/, e.g. "app.js", "vendor/uPlot.min.css"; nullptr ends
+                               // the table
   const unsigned char* bytes;  // static storage
   size_t size;                 // bytes, without the trailing 0 the generator appends
   const char* sha256;          // hex digest of the bytes (the strong ETag)

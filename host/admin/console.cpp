@@ -1,5 +1,6 @@
-// GET /admin[/...]: the console's embedded files. Paths without a file extension are console pages and get
-// index.html (the console routes on the URL fragment, so any such path is the console).
+// GET /admin[/...]: the console's embedded files, by their path under host/admin/assets/ ("app.js",
+// "vendor/uPlot.iife.min.js"; only names in the embedded table are served). Paths without a file extension are
+// console pages and get index.html (the console routes on the URL fragment, so any such path is the console).
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,7 @@ std::string_view contentType(std::string_view name) {
   if (ends(".png")) return "image/png";
   if (ends(".ico")) return "image/x-icon";
   if (ends(".json")) return "application/json";
+  if (ends(".txt")) return "text/plain; charset=utf-8";  // e.g. a vendored library's licence
   return "application/octet-stream";
 }
 
