@@ -84,6 +84,31 @@ TEST_CASE("admin console: embedded assets with CSP, content types and ETags", "[
   REQUIRE(stale);
   CHECK(stale->status == 200);
 
+  // Every script the page loads is served, the vendored chart library (uPlot, scripts/vendor-uplot.sh) from
+  // its subfolder, under the same CSP; its licence as text. Only embedded names exist: no path walking.
+  for (const char* script : {"app.js", "invoices.js", "catalog.js", "analytics.js", "vendor/uPlot.iife.min.js"}) {
+    CAPTURE(script);
+    CHECK(index->body.find("<script src=\"/admin/" + std::string(script) + "\" defer>") != std::string::npos);
+    auto file = client->Get("/admin/" + std::string(script));
+    REQUIRE(file);
+    CHECK(file->status == 200);
+    CHECK(header(file, "Content-Type") == "text/javascript; charset=utf-8");
+    CHECK(header(file, "Content-Security-Policy") == csp);
+  }
+  auto uplot_css = client->Get("/admin/vendor/uPlot.min.css");
+  REQUIRE(uplot_css);
+  CHECK(header(uplot_css, "Content-Type") == "text/css; charset=utf-8");
+  auto licence = client->Get("/admin/vendor/uPlot.LICENSE.txt");
+  REQUIRE(licence);
+  CHECK(header(licence, "Content-Type") == "text/plain; charset=utf-8");
+  CHECK(licence->body.find("MIT") != std::string::npos);
+  for (const char* outside : {"/admin/vendor/../app.js", "/admin/vendor/%2e%2e/app.js", "/admin/uPlot.min.css"}) {
+    CAPTURE(outside);
+    auto res = client->Get(outside);
+    REQUIRE(res);
+    CHECK(res->status == 404);
+  }
+
   auto missing = client->Get("/admin/nothing.js");
   REQUIRE(missing);
   CHECK(missing->status == 404);

@@ -2,6 +2,9 @@
 // ihost admin console. Plain JS, no build step. The operator signs in with the admin token (kept in
 // sessionStorage for this tab only) and acts as one tenant at a time: tenant API calls carry
 // "X-Ihost-Tenant: <tenant id>". Every DOM update goes through el()/text nodes, never innerHTML.
+// This file holds the shell (session, routing, helpers) and the operator pages; invoices.js, catalog.js and
+// analytics.js add their pages to `pages` (classic scripts share these top-level names; all run before
+// DOMContentLoaded, which starts the console).
 
 const store = {
   get token() { return sessionStorage.getItem("ihost.admin_token") || ""; },
@@ -134,13 +137,13 @@ function signOut(message) {
 }
 
 // ---- routing ---------------------------------------------------------------------------------------------
+// Page name (the first fragment segment) -> async (root, segments) renderer. The other files add theirs.
 const pages = {
   integrations: pageIntegrations,
   stripe: pageStripe,
   webhooks: pageWebhooks,
   sync: pageSync,
   transactions: pageTransactions,
-  invoices: pageInvoices,
 };
 
 async function route() {
@@ -177,6 +180,38 @@ async function integrationsOf(plugin) {
   return (list.data || []).filter((i) => i.plugin && i.plugin.name === plugin && i.status !== "unavailable");
 }
 
+// The usable Stripe integrations (stripe_byok, stripe_connect) of a GET /api/integrations answer. Placeholder
+// ("coming soon") entries have plugin null and are never usable.
+function stripeIntegrations(list) {
+  return (list.data || []).filter((i) => i.plugin && /^stripe/.test(i.plugin.name || "") &&
+    i.status !== "unavailable" && i.status !== "coming_soon");
+}
+
+// Every record of a model (all pages, deleted ones included: the caller decides).
+async function allRecords(integration, model, query) {
+  const out = [];
+  let after = 0;
+  for (;;) {
+    const page = await api("/api/records/" + encodeURIComponent(integration) + "/" + model + "?limit=1000&after=" + after +
+      (query ? "&" + query : ""));
+    out.push(...page.data);
+    if (!page.has_more || page.next_after === after) break;
+    after = page.next_after;
+  }
+  return out;
+}
+
+// Runs a sync job now and waits until it ends (the run API answers 202 while it is still going). Returns the run.
+async function runJobAndWait(integration, job, body) {
+  const base = "/api/integrations/" + encodeURIComponent(integration) + "/jobs/" + encodeURIComponent(job);
+  let { run } = await api(base + "/run", { method: "POST", body: body || {} });
+  for (let i = 0; i < 240 && (run.status === "running" || run.status === undefined); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    run = await api(base + "/runs/" + run.id);
+  }
+  return run;
+}
+
 function integrationPicker(ids, current, onChange) {
   if (ids.length < 2) return null;
   const select = el("select", { id: "integration-pick", onchange: (e) => onChange(e.target.value) },
@@ -192,7 +227,8 @@ async function pageIntegrations(root) {
   const capabilities = new Map((plugins.loaded || []).map((p) => [p.name, p.capabilities || []]));
   const needsConnection = (i) => i.connect_schema !== null ||
     (capabilities.get(i.plugin && i.plugin.name) || []).some((c) => c === "oauth" || c === "connect");
-  for (const i of list.data || []) {
+  const comingSoon = (list.data || []).filter((i) => i.status === "coming_soon");
+  for (const i of (list.data || []).filter((i) => i.status !== "coming_soon")) {
     const notInstalled = i.status === "unavailable" && /not installed/.test(i.reason || "");
     const state = i.status === "unavailable" ? (notInstalled ? "not installed" : "unavailable")
       : i.connected ? "connected" : needsConnection(i) ? "not connected" : "no connection needed";
@@ -207,6 +243,14 @@ async function pageIntegrations(root) {
     if (i.plugin && i.plugin.name === "stripe_connect" && i.status !== "unavailable")
       tile.append(connectButton(i));
     tiles.append(tile);
+  }
+  // Providers configured as placeholders ([coming_soon.<id>] in the TOML): shown, but nothing to connect.
+  for (const i of comingSoon) {
+    tiles.append(el("article", { class: "tile coming-soon", "data-integration": i.id, "data-coming-soon": "",
+      "aria-disabled": "true", "aria-label": (i.name || i.id) + ", coming soon" },
+      el("h3", {}, i.name || i.id),
+      el("p", {}, badge("coming-soon", "Coming soon")),
+      i.description ? el("p", {}, i.description) : null));
   }
   const loaded = el("div", { class: "tiles" }, (plugins.loaded || []).map((p) =>
     el("article", { class: "tile", "data-plugin": p.name },
@@ -630,8 +674,7 @@ function sourceType(d) {
 }
 
 async function pageTransactions(root, [wanted]) {
-  const list = await api("/api/integrations");
-  const ids = (list.data || []).filter((i) => i.status !== "unavailable" && /^stripe/.test(i.plugin.name)).map((i) => i.id);
+  const ids = stripeIntegrations(await api("/api/integrations")).map((i) => i.id);
   if (!ids.length) { put(root, el("h2", {}, "Transactions"), el("p", {}, "No Stripe integration is configured.")); return; }
   const id = ids.includes(wanted) ? wanted : ids[0];
   const rows = [];
@@ -659,9 +702,13 @@ async function pageTransactions(root, [wanted]) {
       const t = totals[cur] || (totals[cur] = { gross: 0, fee: 0, net: 0, count: 0 });
       t.gross += Number(d.amount || 0); t.fee += Number(d.fee || 0); t.net += Number(d.net ?? (Number(d.amount || 0) - Number(d.fee || 0))); t.count++;
     }
+    // Your own ids of the product and price (Catalog page mappings), when the records carry them.
+    const mapped = shown.some((r) => r.mapped);
+    const yourIds = (m) => [m && m.product ? "product " + m.product : "", m && m.price ? "price " + m.price : ""].filter(Boolean).join(", ");
     put(table,
       shown.length ? el("table", {},
-        el("thead", {}, el("tr", {}, ["Created", "ID", "Source type", "Source", "Description", "Gross", "Fee", "Net", "Currency", "Status"].map((h) =>
+        el("thead", {}, el("tr", {}, ["Created", "ID", "Source type", "Source", "Description", "Gross", "Fee", "Net", "Currency", "Status",
+          mapped ? "Your ids" : null].filter(Boolean).map((h) =>
           el("th", { scope: "col", class: ["Gross", "Fee", "Net"].includes(h) ? "num" : null }, h)))),
         el("tbody", {}, shown.map((r) => {
           const d = r.data;
@@ -670,12 +717,13 @@ async function pageTransactions(root, [wanted]) {
             el("td", {}, when(d.created)), el("td", {}, el("code", {}, r.id)), el("td", {}, sourceType(d)),
             el("td", {}, typeof d.source === "object" && d.source ? d.source.id : d.source || ""), el("td", {}, d.description || ""),
             el("td", { class: "num" }, money(d.amount, d.currency)), el("td", { class: "num" }, money(d.fee, d.currency)),
-            el("td", { class: "num" }, money(net, d.currency)), el("td", {}, String(d.currency || "").toUpperCase()), el("td", {}, d.status ? badge(d.status) : ""));
+            el("td", { class: "num" }, money(net, d.currency)), el("td", {}, String(d.currency || "").toUpperCase()), el("td", {}, d.status ? badge(d.status) : ""),
+            mapped ? el("td", { class: "mapped" }, yourIds(r.mapped)) : null);
         })),
         el("tfoot", {}, Object.entries(totals).map(([cur, t]) => el("tr", { "data-currency": cur },
           el("td", { colspan: "5" }, "Total " + cur.toUpperCase() + " (" + t.count + ")"),
           el("td", { class: "num" }, money(t.gross, cur)), el("td", { class: "num" }, money(t.fee, cur)),
-          el("td", { class: "num" }, money(t.net, cur)), el("td", {}, cur.toUpperCase()), el("td", {}, "")))))
+          el("td", { class: "num" }, money(t.net, cur)), el("td", {}, cur.toUpperCase()), el("td", {}, ""), mapped ? el("td", {}) : null))))
         : el("p", {}, rows.length ? "No transaction of this source type." : "No transactions synced yet (see Sync)."));
     more.hidden = !hasMore;
   }
@@ -686,55 +734,6 @@ async function pageTransactions(root, [wanted]) {
       el("div", {}, el("label", { for: "tx-source" }, "Source type"), filter)),
     table, more);
   await load();
-}
-
-// ---- Invoices (live) -------------------------------------------------------------------------------------
-async function pageInvoices(root, [wanted]) {
-  const list = await api("/api/integrations");
-  const ids = (list.data || []).filter((i) => i.status !== "unavailable" && /^stripe/.test(i.plugin.name)).map((i) => i.id);
-  if (!ids.length) { put(root, el("h2", {}, "Invoices"), el("p", {}, "No Stripe integration is configured.")); return; }
-  const id = ids.includes(wanted) ? wanted : ids[0];
-  const invoices = new Map();
-  let after = 0;
-  for (;;) {
-    const page = await api("/api/records/" + encodeURIComponent(id) + "/invoice?limit=1000&after=" + after);
-    for (const r of page.data) { if (r.deleted) invoices.delete(r.id); else invoices.set(r.id, r.data); }
-    after = page.next_after;
-    if (!page.has_more) break;
-  }
-  const liveState = el("p", { class: "live", id: "invoices-live", "aria-live": "polite" }, "Connecting to live updates…");
-  const tbody = el("tbody", { id: "invoice-rows" });
-  const table = el("table", { "aria-describedby": "invoices-live" },
-    el("thead", {}, el("tr", {}, ["Number", "Invoice", "Customer", "Reference", "Amount due", "Paid", "Status"].map((h) =>
-      el("th", { scope: "col", class: h.startsWith("Amount") || h === "Paid" ? "num" : null }, h)))), tbody);
-  const announce = el("p", { class: "live", role: "status", id: "invoice-announce" });
-  function row(d) {
-    return el("tr", { "data-invoice": d.id },
-      el("td", {}, d.number || ""), el("td", {}, el("code", {}, d.id)), el("td", {}, d.customer || ""), el("td", {}, d.reference || ""),
-      el("td", { class: "num" }, money(d.amount_due, d.currency)), el("td", { class: "num" }, money(d.amount_paid, d.currency)),
-      el("td", { class: "status" }, badge(d.status || "unknown")));
-  }
-  function renderAll() {
-    put(tbody, ...[...invoices.values()].map(row));
-    if (!invoices.size) tbody.append(el("tr", { class: "empty" }, el("td", { colspan: "7" }, "No invoices yet.")));
-  }
-  renderAll();
-  put(root, el("h2", {}, "Invoices"),
-    integrationPicker(ids, id, (v) => { location.hash = "#/invoices/" + encodeURIComponent(v); }),
-    liveState, table, announce);
-
-  const stream = openEventStream((event) => {
-    if (event.type !== "invoice.updated" || event.integration !== id) return;
-    const d = event.data || {};
-    if (!d.id) return;
-    const before = invoices.get(d.id);
-    invoices.set(d.id, Object.assign({}, before || {}, d));
-    const existing = tbody.querySelector('tr[data-invoice="' + CSS.escape(d.id) + '"]');
-    if (existing) existing.replaceWith(row(invoices.get(d.id)));
-    else { const empty = tbody.querySelector("tr.empty"); if (empty) empty.remove(); tbody.append(row(invoices.get(d.id))); }
-    announce.textContent = "Invoice " + (d.number || d.id) + " is now " + d.status + ".";
-  }, (state) => { liveState.textContent = state; });
-  pageCleanup = () => stream.close();
 }
 
 // Server-Sent Events over fetch(): EventSource cannot send the Authorization and X-Ihost-Tenant headers.
