@@ -6,7 +6,11 @@
 //   to the console showing the connected account → connect Stripe BYOK with a bad key (error shown) then a
 //   good one → run the setup workflow answering its prompts in the page → a webhook that dies in the inbox is
 //   replayed from the Webhooks page and ends processed → Sync "Run now" and the job's cursor shown → an
-//   invoice turns "paid" live (SSE) without reload.
+//   invoice turns "paid" live (SSE) without reload → Invoices: Generate, filter by the show's reference, View on
+//   Stripe, Send link (the double sees /send), Copy link (clipboard, then the fallback field) → Catalog: sync,
+//   inline mappings with their badges (unmapped, duplicate, archived, price without product, stale, deleted),
+//   saved and checked against the mappings API → Analytics: per-currency totals equal to the records, uPlot
+//   charts, source chips, empty states. The hub shows a "coming soon" tile for [coming_soon.paypal].
 // Screenshots go to --screenshots. Exit 0 = passed, 1 = failed, 77 = skipped (no chromium).
 //
 // usage: node console.test.js --ihost BIN --double BIN --plugins DIR --test-plugins DIR --screenshots DIR
@@ -149,6 +153,7 @@ async function main() {
     "[integrations.stripe_connect]", 'plugin = "stripe_connect"', `client_id = "${CONNECT_CLIENT_ID}"`,
     `webhook_secret = "${endpoint.json.secret}"`, `connect_base_url = "${doubleUrl}"`, `api_base_url = "${doubleUrl}"`,
     `success_url = "${expectedBase}/admin"`, "",  // back to the console, which shows the result
+    "[coming_soon.paypal]", 'name = "PayPal"', 'description = "Checkout and payouts through PayPal."', "",
   ].join("\n"));
   const adminToken = ihostCli(config, "vault", "init").trim().split("\n").pop().trim();
   const created = ihostCli(config, "tenants", "create", "acme");
@@ -193,6 +198,18 @@ async function main() {
     await page.waitForSelector("[data-refused$='libbroken.so'] .error");
     await shot(page, "01-integrations");
     step("switched to tenant acme; hub shows integrations, loaded and refused plugins, a missing one as not installed");
+
+    // [coming_soon.paypal]: listed by the API with plugin null, shown as a disabled tile with nothing to press.
+    const listed = await http(base, "GET", "/api/integrations", { token: adminToken, tenant: tenantId });
+    const paypal = (listed.json.data || []).find((i) => i.id === "paypal");
+    if (!paypal || paypal.plugin !== null || paypal.status !== "coming_soon") throw new Error("paypal in the API: " + listed.text);
+    const paypalTile = "#integration-tiles [data-integration=paypal][data-coming-soon][aria-disabled=true]";
+    await page.waitForSelector(paypalTile + " .badge:has-text('Coming soon')");
+    const paypalText = await page.textContent(paypalTile);
+    if (!paypalText.includes("PayPal") || !paypalText.includes("Checkout and payouts through PayPal."))
+      throw new Error("the PayPal tile says: " + paypalText);
+    if ((await page.$$(paypalTile + " button, " + paypalTile + " a")).length) throw new Error("the coming-soon tile has a control");
+    step("the hub shows PayPal as a coming-soon tile (plugin null in the API), with no connect control");
 
     // Stripe Connect, declined: the hub's "Connect with Stripe" goes to the double's consent page; Deny lands
     // on ihost's callback page, which says the owner declined; nothing is connected.
@@ -340,6 +357,10 @@ async function main() {
     await shot(page, "10-invoice-paid");
     step("the invoice badge turned paid live from the event stream, without a reload");
 
+    await invoiceActions(page, shot, { base, doubleUrl, adminToken, tenantId, paidInvoice: invoiceId, context });
+    await catalogPage(page, shot, { base, doubleUrl, adminToken, tenantId });
+    await analyticsPage(page, shot, { base, doubleUrl, adminToken, tenantId, betaName: "beta" });
+
     if (pageErrors.length) throw new Error("errors in the page: " + pageErrors.join(" | "));
     step("no script errors in the page");
   } catch (e) {
@@ -348,6 +369,302 @@ async function main() {
   } finally {
     await browser.close();
   }
+}
+
+// ---- Invoices: Generate, filter by reference, View on Stripe, Send link, Copy link ----------------------------
+
+// The Stripe double's API with the tenant's secret key (form-encoded, as Stripe takes it).
+async function stripeCall(doubleUrl, method, urlPath, params) {
+  const res = await http(doubleUrl, method, urlPath, {
+    token: SECRET_KEY, headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: params ? new URLSearchParams(params).toString() : undefined,
+  });
+  if (res.status !== 200) throw new Error(method + " " + urlPath + ": " + res.status + " " + res.text);
+  return res.json;
+}
+
+async function allRecordsOf(ctx, integration, model, query = "") {
+  const out = [];
+  for (let after = 0; ;) {
+    const page = await http(ctx.base, "GET", `/api/records/${integration}/${model}?limit=1000&after=${after}${query}`, { token: ctx.adminToken, tenant: ctx.tenantId });
+    if (page.status !== 200) throw new Error("records " + model + ": " + page.text);
+    out.push(...page.json.data);
+    if (!page.json.has_more) return out;
+    after = page.json.next_after;
+  }
+}
+
+async function invoiceActions(page, shot, ctx) {
+  // Generate: one buyer, two items; the API then holds exactly that invoice for the reference.
+  await page.fill("#gen-reference", "show-42");
+  await page.fill("#gen-buyer", "b2");
+  await page.fill("#gen-email", "b2@example.com");
+  await page.fill("#gen-name", "Buyer Two");
+  await page.fill("#gen-item-1-title", "Lot 9");
+  await page.fill("#gen-item-1-quantity", "2");
+  await page.fill("#gen-item-1-price", "12.50");
+  await page.click("#gen-add-item");
+  await page.fill("#gen-item-2-title", "Buyer's premium");
+  await page.fill("#gen-item-2-price", "3.75");
+  await page.click("#gen-submit");
+  await page.waitForSelector("#generate-result:has-text('Created')");
+  const show = (await allRecordsOf(ctx, "stripe", "invoice", "&data.reference=show-42")).filter((r) => !r.deleted);
+  if (show.length !== 1) throw new Error("expected one show-42 invoice, the API has " + JSON.stringify(show));
+  const inv = show[0].data;
+  if (inv.amount_due !== 2875 || inv.buyer !== "b2" || inv.lines.length !== 2 || inv.status !== "open")
+    throw new Error("the generated invoice is not what the form asked for: " + JSON.stringify(inv));
+  const row = `tr[data-invoice="${inv.id}"]`;
+  await page.waitForSelector(row + " .badge[data-status=open]");
+  if (!(await page.textContent(row)).includes("28.75 USD")) throw new Error("row: " + (await page.textContent(row)));
+  if (!(await page.textContent("#generate-result")).includes(inv.id)) throw new Error("result: " + (await page.textContent("#generate-result")));
+  await page.click("#gen-submit");  // the same buyer and reference again: nothing new
+  await page.waitForSelector("#generate-result:has-text('Already there')");
+  if ((await allRecordsOf(ctx, "stripe", "invoice", "&data.reference=show-42")).length !== 1) throw new Error("a rerun made a second invoice");
+  await shot(page, "11-invoice-generated");
+  step("Generate made invoice " + inv.id + " (28.75 USD, 2 lines) for buyer b2 of show-42; a rerun created nothing");
+
+  // Filter by the show's reference: only its invoices stay, the fragment keeps the filter.
+  await page.fill("#inv-reference", "show-42");
+  await page.click("#inv-filter-apply");
+  await page.waitForSelector("#inv-filter-note:has-text('show-42')");
+  await page.waitForSelector(row);
+  const refs = await page.$$eval("#invoice-rows tr[data-invoice]", (rows) => rows.map((r) => r.dataset.reference));
+  if (refs.length !== 1 || refs[0] !== "show-42") throw new Error("filtered rows have references " + JSON.stringify(refs));
+  if (await page.$(`tr[data-invoice="${ctx.paidInvoice}"]`)) throw new Error("the console-1 invoice is still listed");
+  if (!page.url().endsWith("#/invoices/stripe/show-42")) throw new Error("the filter is not in the URL: " + page.url());
+  step("the reference filter lists only show-42's invoice");
+
+  // View on Stripe: the dashboard's test-mode URL, in a new tab, no opener, no referrer.
+  const view = await page.$eval(row + " a[data-action=view]", (a) => ({ href: a.href, target: a.target, rel: a.rel }));
+  if (view.href !== "https://dashboard.stripe.com/test/invoices/" + inv.id || view.target !== "_blank" ||
+      !/\bnoopener\b/.test(view.rel) || !/\bnoreferrer\b/.test(view.rel))
+    throw new Error("View on Stripe link: " + JSON.stringify(view));
+  step("View on Stripe links to " + view.href + " (target _blank, rel noopener noreferrer)");
+
+  // Send link: the double receives POST /v1/invoices/{id}/send, the outcome is shown.
+  const sendPath = "/v1/invoices/" + inv.id + "/send";
+  const sendsBefore = (await http(ctx.doubleUrl, "GET", "/_double/requests?path=" + encodeURIComponent(sendPath))).json.data.length;
+  await page.click(row + " button[data-action=send]");
+  await page.waitForSelector("#invoice-outcome:has-text('emailed the payment link')");
+  const sends = (await http(ctx.doubleUrl, "GET", "/_double/requests?path=" + encodeURIComponent(sendPath))).json.data;
+  if (sends.length !== sendsBefore + 1 || sends[sends.length - 1].method !== "POST" || sends[sends.length - 1].status !== 200)
+    throw new Error("the double saw these sends: " + JSON.stringify(sends.map((r) => [r.method, r.status])));
+  step("Send link: the double received POST " + sendPath + " and the page says the link was emailed");
+
+  // Copy link with the clipboard: what lands there is the invoice's hosted URL.
+  await ctx.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: ctx.base });
+  await page.click(row + " button[data-action=copy]");
+  await page.waitForSelector("#invoice-outcome:has-text('Copied the payment link')");
+  const clip = await page.evaluate(() => navigator.clipboard.readText());
+  const hosted = (await stripeCall(ctx.doubleUrl, "GET", "/v1/invoices/" + inv.id)).hosted_invoice_url;
+  if (!hosted || clip !== hosted) throw new Error("clipboard has " + clip + ", the invoice's link is " + hosted);
+  // Without a clipboard: the link is put in a selected, labelled field instead.
+  await page.evaluate(() => Object.defineProperty(navigator, "clipboard", { value: undefined, configurable: true }));
+  await page.click(row + " button[data-action=copy]");
+  await page.waitForSelector("#copy-fallback:not([hidden])");
+  await page.waitForSelector("#invoice-outcome:has-text('clipboard is not available')");
+  const field = await page.evaluate(() => {
+    const f = document.getElementById("copy-fallback-url");
+    return { value: f.value, focused: document.activeElement === f, start: f.selectionStart, end: f.selectionEnd,
+      label: document.querySelector("label[for=copy-fallback-url]").textContent };
+  });
+  if (field.value !== hosted || !field.focused || field.start !== 0 || field.end !== hosted.length || !field.label.includes(inv.number || inv.id))
+    throw new Error("fallback field: " + JSON.stringify(field));
+  await shot(page, "12-invoice-copy-fallback");
+  step("Copy link put " + hosted + " on the clipboard; without a clipboard it is selected in a labelled field");
+
+  // Back to every invoice: the paid one offers no Send link (Stripe sends open invoices only).
+  await page.click("#inv-filter-clear");
+  await page.waitForSelector(`tr[data-invoice="${ctx.paidInvoice}"]`);
+  if (!(await page.isDisabled(`tr[data-invoice="${ctx.paidInvoice}"] button[data-action=send]`)))
+    throw new Error("Send link is enabled on a paid invoice");
+  step("Show all lists every invoice again; a paid invoice's Send link is disabled");
+}
+
+// ---- Catalog: inline mappings with mismatch badges -------------------------------------------------------
+
+// JSON with object keys sorted at every level (the API's key order is not the test's).
+function canonical(value) {
+  if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
+  if (value && typeof value === "object") return "{" + Object.keys(value).sort().map((k) => JSON.stringify(k) + ":" + canonical(value[k])).join(",") + "}";
+  return JSON.stringify(value);
+}
+
+async function catalogPage(page, shot, ctx) {
+  const mappingsUrl = "/api/integrations/stripe/mappings";
+  const probe = await http(ctx.base, "GET", mappingsUrl, { token: ctx.adminToken, tenant: ctx.tenantId });
+  if (probe.status !== 200) throw new Error("GET " + mappingsUrl + ": " + probe.status + " " + probe.text);
+  // The catalog at the double: two plans with a monthly price each, an archived product, one to delete later.
+  const starter = await stripeCall(ctx.doubleUrl, "POST", "/v1/products", { name: "Starter" });
+  const starterMonthly = await stripeCall(ctx.doubleUrl, "POST", "/v1/prices", { product: starter.id, unit_amount: "900", currency: "usd", "recurring[interval]": "month", nickname: "Starter monthly" });
+  const pro = await stripeCall(ctx.doubleUrl, "POST", "/v1/products", { name: "Pro" });
+  const proMonthly = await stripeCall(ctx.doubleUrl, "POST", "/v1/prices", { product: pro.id, unit_amount: "2900", currency: "usd", "recurring[interval]": "month", nickname: "Pro monthly" });
+  const legacy = await stripeCall(ctx.doubleUrl, "POST", "/v1/products", { name: "Legacy", active: "false" });
+  const temp = await stripeCall(ctx.doubleUrl, "POST", "/v1/products", { name: "Temp" });
+  // A mapping saved through the API for an object that was never in the catalog: stale.
+  const stale = await http(ctx.base, "PUT", mappingsUrl, { token: ctx.adminToken, tenant: ctx.tenantId, body: { mappings: { product: { prod_gone0001: "sku-gone" }, price: {} } } });
+  if (stale.status !== 200) throw new Error("PUT mappings: " + stale.text);
+
+  await page.click("nav a[data-page=catalog]");
+  await page.waitForSelector("#catalog-sync");
+  await page.click("#catalog-sync");
+  const hints = (kind, id) => `[data-hints="${kind}:${id}"]`;
+  await page.waitForSelector(`tr[data-kind=product][data-id="${temp.id}"]`, { timeout: 40000 });
+  await page.waitForSelector(hints("product", starter.id) + " .badge[data-status=unmapped]");
+  await page.waitForSelector(hints("price", starterMonthly.id) + " .badge[data-status=unmapped]");
+  await page.waitForSelector(`tr[data-kind=product][data-id="${legacy.id}"] .badge[data-status=archived]`);
+  await page.waitForSelector(`#catalog-orphans tr[data-id=prod_gone0001] .badge[data-status=stale]`);
+  if (!(await page.textContent(`tr[data-kind=price][data-id="${starterMonthly.id}"]`)).includes("9.00 USD / month"))
+    throw new Error("price row: " + (await page.textContent(`tr[data-kind=price][data-id="${starterMonthly.id}"]`)));
+  step("Catalog: Sync catalog now lists the double's products and prices; unmapped, archived and a stale mapping are flagged");
+
+  // Inline edits re-check every row as one types.
+  await page.fill(`#map-product-${starter.id}`, "sku-starter");
+  await page.fill(`#map-price-${starterMonthly.id}`, "sku-starter-monthly");
+  await page.fill(`#map-price-${proMonthly.id}`, "sku-starter-monthly");
+  await page.waitForSelector(hints("price", starterMonthly.id) + " .badge[data-status=duplicate]");
+  await page.waitForSelector(hints("price", proMonthly.id) + " .badge[data-status=duplicate]");
+  await page.waitForSelector(hints("price", proMonthly.id) + " .badge[data-status=product-unmapped]");
+  await page.fill(`#map-price-${proMonthly.id}`, "sku-pro-monthly");
+  await page.waitForSelector(hints("price", starterMonthly.id) + " .badge[data-status=mapped]");
+  if (await page.$(hints("price", proMonthly.id) + " .badge[data-status=duplicate]")) throw new Error("duplicate badge stayed");
+  await page.fill(`#map-product-${legacy.id}`, "sku-legacy");
+  await page.waitForSelector(hints("product", legacy.id) + " .badge[data-status=archived]");
+  await page.waitForSelector("#catalog-summary:has-text('Unsaved changes')");
+  await shot(page, "13-catalog-editing");
+  step("mapping inputs flag a duplicate id, a price whose product is unmapped and a mapped archived product as one types");
+
+  // The server refuses a value over 200 bytes; its message is shown and nothing is stored.
+  await page.fill(`#map-product-${temp.id}`, "x".repeat(201));
+  await page.click("#catalog-save");
+  await page.waitForSelector("#catalog-error:has-text('Not saved')");
+  const unchanged = await http(ctx.base, "GET", mappingsUrl, { token: ctx.adminToken, tenant: ctx.tenantId });
+  if (canonical(unchanged.json.mappings) !== canonical({ product: { prod_gone0001: "sku-gone" }, price: {} }))
+    throw new Error("a refused save changed the mappings: " + unchanged.text);
+  step("a 201-byte id is refused by the server: " + (await page.textContent("#catalog-error")));
+
+  await page.fill(`#map-product-${temp.id}`, "sku-temp");
+  await page.click("#catalog-save");
+  await page.waitForSelector("#catalog-result:has-text('Saved 4 product and 2 price mappings')");
+  const expected = {
+    product: { prod_gone0001: "sku-gone", [starter.id]: "sku-starter", [legacy.id]: "sku-legacy", [temp.id]: "sku-temp" },
+    price: { [starterMonthly.id]: "sku-starter-monthly", [proMonthly.id]: "sku-pro-monthly" },
+  };
+  const afterSave = await http(ctx.base, "GET", mappingsUrl, { token: ctx.adminToken, tenant: ctx.tenantId });
+  if (canonical(afterSave.json.mappings) !== canonical(expected)) throw new Error("saved mappings: " + afterSave.text);
+  if (typeof afterSave.json.updated_at !== "number") throw new Error("updated_at: " + afterSave.text);
+  step("Save mappings stored exactly the typed ids (checked with GET /mappings)");
+
+  // Deleted at Stripe after being mapped: the next catalog sync leaves a tombstone, the mapping is flagged.
+  await stripeCall(ctx.doubleUrl, "DELETE", "/v1/products/" + temp.id);
+  await page.click("#catalog-sync");
+  await page.waitForSelector(`#catalog-orphans tr[data-id="${temp.id}"] .badge[data-status=deleted]`, { timeout: 40000 });
+  await shot(page, "14-catalog-deleted");
+  // Remove the stale mapping and save: it is gone from the API too.
+  await page.click(`#catalog-orphans tr[data-id=prod_gone0001] button:has-text('Remove')`);
+  await page.click("#catalog-save");
+  await page.waitForSelector("#catalog-result:has-text('Saved 3 product and 2 price mappings')");
+  const afterRemove = await http(ctx.base, "GET", mappingsUrl, { token: ctx.adminToken, tenant: ctx.tenantId });
+  if ("prod_gone0001" in afterRemove.json.mappings.product || afterRemove.json.mappings.product[temp.id] !== "sku-temp")
+    throw new Error("after removing the stale mapping: " + afterRemove.text);
+  step("a product deleted at Stripe is flagged after the next sync; Remove + Save drops the stale mapping");
+}
+
+// ---- Analytics: per-currency totals, charts, chips, empty states --------------------------------------------
+
+// The console's money(): minor units with the currency's decimals, then the upper-case code.
+function money(minor, currency) {
+  return (Number(minor) / 100).toFixed(2) + " " + currency.toUpperCase();
+}
+
+async function runJob(ctx, integration, job, body) {
+  const started = await http(ctx.base, "POST", `/api/integrations/${integration}/jobs/${job}/run`, { token: ctx.adminToken, tenant: ctx.tenantId, body });
+  if (started.status !== 200 && started.status !== 202) throw new Error("run " + job + ": " + started.text);
+  let run = started.json.run;
+  for (let i = 0; i < 120 && run.status === "running"; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    run = (await http(ctx.base, "GET", `/api/integrations/${integration}/jobs/${job}/runs/${run.id}`, { token: ctx.adminToken, tenant: ctx.tenantId })).json;
+  }
+  if (run.status !== "succeeded") throw new Error(job + " run: " + JSON.stringify(run));
+}
+
+// What the page should show: sums per currency of the transaction records `keep` accepts.
+async function expectedTotals(ctx, keep) {
+  const totals = {};
+  const list = await http(ctx.base, "GET", "/api/integrations", { token: ctx.adminToken, tenant: ctx.tenantId });
+  for (const i of list.json.data.filter((x) => x.plugin && /^stripe/.test(x.plugin.name) && x.status !== "unavailable")) {
+    for (const r of await allRecordsOf(ctx, i.id, "transaction")) {
+      if (r.deleted || !keep(r.data, i.id)) continue;
+      const t = totals[r.data.currency] || (totals[r.data.currency] = { gross: 0, fee: 0, net: 0, count: 0, days: new Set() });
+      t.gross += r.data.amount; t.fee += r.data.fee; t.net += r.data.net; t.count++;
+      t.days.add(new Date(Math.floor(r.data.created / 86400) * 86400000).toISOString().slice(0, 10));
+    }
+  }
+  return totals;
+}
+
+async function checkTotals(page, totals) {
+  const shown = await page.$$eval("section[data-currency]", (sections) => sections.map((s) => s.dataset.currency));
+  if (JSON.stringify(shown) !== JSON.stringify(Object.keys(totals).sort())) throw new Error("currencies shown " + JSON.stringify(shown) + ", expected " + JSON.stringify(Object.keys(totals)));
+  for (const [cur, t] of Object.entries(totals)) {
+    const text = async (key) => (await page.textContent(`section[data-currency=${cur}] [data-total=${key}] dd`)).trim();
+    for (const key of ["gross", "fee", "net"]) {
+      if ((await text(key)) !== money(t[key], cur)) throw new Error(`${cur} ${key}: the page shows ${await text(key)}, the records sum to ${money(t[key], cur)}`);
+    }
+    if ((await text("count")) !== String(t.count)) throw new Error(`${cur} count: ${await text("count")} vs ${t.count}`);
+  }
+}
+
+async function analyticsPage(page, shot, ctx) {
+  // More data: three older days in USD, a EUR payment, a USD payment partly refunded; then a full
+  // transactions sync (the older days are behind the incremental cursor).
+  const now = Math.floor(Date.now() / 1000);
+  await http(ctx.doubleUrl, "POST", "/_double/seed/balance_transactions", { body: { count: 3, start: now - 3 * 86400, spacing_s: 86400, amount: 1000 } });
+  const pay = async (amount, currency) => {
+    const intent = await http(ctx.base, "POST", "/api/integrations/stripe/actions/create_payment_intent", { token: ctx.adminToken, tenant: ctx.tenantId, body: { amount, currency } });
+    if (intent.status !== 200) throw new Error("create_payment_intent: " + intent.text);
+    const paid = await http(ctx.base, "POST", "/api/integrations/stripe/actions/simulate_payment", { token: ctx.adminToken, tenant: ctx.tenantId, body: { payment_intent: intent.json.payment_intent_id } });
+    if (paid.status !== 200 || paid.json.status !== "succeeded") throw new Error("simulate_payment: " + paid.text);
+    return intent.json.payment_intent_id;
+  };
+  await pay(5000, "eur");
+  const usdIntent = await pay(4000, "usd");
+  await stripeCall(ctx.doubleUrl, "POST", "/v1/refunds", { payment_intent: usdIntent, amount: "1000" });
+  await runJob(ctx, "stripe", "transactions", { full: true });
+  const all = await expectedTotals(ctx, () => true);
+  if (!all.usd || !all.eur || all.usd.days.size < 4) throw new Error("test data: " + JSON.stringify(all, (k, v) => (v instanceof Set ? [...v] : v)));
+
+  await page.click("nav a[data-page=analytics]");
+  await page.waitForSelector("section[data-currency=eur] [data-total=gross]");
+  await checkTotals(page, all);
+  for (const cur of ["usd", "eur"]) await page.waitForSelector(`section[data-currency=${cur}] .uplot canvas`);
+  const dayRows = await page.$$eval("section[data-currency=usd] details.per-day tbody tr", (rows) => rows.map((r) => r.dataset.day));
+  if (JSON.stringify(dayRows) !== JSON.stringify([...all.usd.days].sort())) throw new Error("USD days " + JSON.stringify(dayRows) + " vs " + JSON.stringify([...all.usd.days]));
+  await page.click("section[data-currency=usd] details.per-day summary");
+  await shot(page, "15-analytics");
+  step(`Analytics: USD ${money(all.usd.gross, "usd")} gross / ${money(all.usd.fee, "usd")} fee / ${money(all.usd.net, "usd")} net over ${all.usd.days.size} days and EUR ${money(all.eur.gross, "eur")} gross, as the records sum, each drawn by uPlot`);
+
+  // Chips: refunds off, then every integration off; totals follow.
+  await page.click("button[data-chip='type:refund']");
+  await page.waitForSelector("button[data-chip='type:refund'][aria-pressed=false]");
+  await checkTotals(page, await expectedTotals(ctx, (d) => d.type !== "refund"));
+  const integrationChips = await page.$$eval("button[data-chip^='integration:']", (b) => b.map((x) => x.dataset.chip));
+  for (const chip of integrationChips) await page.click(`button[data-chip='${chip}']`);
+  await page.waitForSelector("#analytics-empty:has-text('Nothing to sum')");
+  for (const chip of integrationChips) await page.click(`button[data-chip='${chip}']`);
+  await page.click("button[data-chip='type:refund']");
+  await checkTotals(page, all);
+  await shot(page, "16-analytics-chips");
+  step("the refund chip takes refunds out of the sums (checked against the records); all integration chips off shows nothing to sum");
+
+  // A tenant without transactions sees the empty state.
+  const beta = await page.$$eval("#tenant-switch option", (opts, name) => opts.find((o) => o.textContent.startsWith(name + " ")).value, ctx.betaName);
+  await page.selectOption("#tenant-switch", beta);
+  await page.waitForSelector("#analytics-empty:has-text('No transactions yet')");
+  await shot(page, "17-analytics-empty");
+  await page.selectOption("#tenant-switch", ctx.tenantId);
+  await page.waitForSelector("section[data-currency=usd]");
+  step("a tenant with no transaction records gets the Analytics empty state");
 }
 
 // Stops every child with SIGTERM and waits for it (output included). Each must exit 0 within 20 s: a crash, a
