@@ -21,12 +21,14 @@ namespace ih::cli {
 namespace {
 
 constexpr const char* kSyncHelp =
-    "ihost sync run <integration> <job> [--tenant T] [--full] [--config FILE]\n"
+    "ihost sync run <integration> <job> [--tenant T] [--full | --since TIME] [--config FILE]\n"
     "  Runs the job now for tenant T (id or name), or for every connected tenant, and prints progress "
     "(pages,\n"
     "  rows, rows/s, elapsed: one live line on a terminal, a line every 10 s otherwise) and the final "
     "figures.\n"
-    "  --full ignores the stored cursor (backfill). A run already going for a tenant\n"
+    "  --full ignores the stored cursor (backfill). --since (unix seconds, 2024-05-01 or\n"
+    "  2024-05-01T12:00:00Z) re-reads what was created since then, for jobs that take it (Stripe\n"
+    "  transactions), leaving the cursor as it is. A run already going for a tenant\n"
     "  (e.g. in a running server) is reported as a conflict. Exit 1 when any run fails.\n";
 
 struct SyncArgs {
@@ -34,6 +36,7 @@ struct SyncArgs {
   std::string config;
   std::string tenant;
   bool full = false;
+  std::string since;
   bool help = false;
 };
 
@@ -66,6 +69,8 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
       if (!value(args.tenant)) return err << "ihost: flag --tenant needs a value\n", kExitUsage;
     } else if (a.rfind("--config", 0) == 0 && (a.size() == 8 || a[8] == '=')) {
       if (!value(args.config)) return err << "ihost: flag --config needs a value\n", kExitUsage;
+    } else if (a.rfind("--since", 0) == 0 && (a.size() == 7 || a[7] == '=')) {
+      if (!value(args.since)) return err << "ihost: flag --since needs a value\n", kExitUsage;
     } else if (a.rfind("--", 0) == 0) {
       err << "ihost: unknown flag " << a << " for sync\n" << kSyncHelp;
       return kExitUsage;
@@ -83,6 +88,12 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
   }
   const std::string& integration_id = args.positional[1];
   const std::string& job = args.positional[2];
+  scheduler::RunRequest request(args.full);
+  if (!args.since.empty()) {
+    auto since = scheduler::parseSince(args.since);
+    if (!since.isOk()) return err << "ihost: --since: " << since.status().message() << "\n", kExitUsage;
+    request.since = *since;
+  }
 
   config::Environment env = config::processEnvironment();
   if (args.config.empty()) {
@@ -141,8 +152,8 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
   int failures = 0;
   for (const auto& tenant : tenants) {
     const std::string who = tenant.name + " (" + tenant.id + ")";
-    out << integration_id << "/" << job << " for " << who << (args.full ? " [full]" : "") << " …"
-        << std::endl;
+    out << integration_id << "/" << job << " for " << who << (args.full ? " [full]" : "")
+        << (request.since ? " [since " + std::to_string(*request.since) + "]" : "") << " …" << std::endl;
     // On a terminal one line rewritten in place every second; otherwise (a log, a pipe) a plain line every
     // kPlainEvery seconds.
     constexpr double kPlainEvery = 10;
@@ -161,7 +172,7 @@ int runSyncCommand(const std::vector<std::string>& raw, std::ostream& out, std::
         out << line << std::endl;
       }
     };
-    auto run = sched->runNow(tenant.id, integration_id, job, scheduler::Trigger::kCli, args.full, progress);
+    auto run = sched->runNow(tenant.id, integration_id, job, scheduler::Trigger::kCli, request, progress);
     if (!run.isOk()) {
       ++failures;
       err << "  cannot run: " << run.status().message() << "\n";

@@ -130,48 +130,6 @@ Result<json> parseBody(const http::Request& req, std::initializer_list<std::stri
   return body;
 }
 
-// "2024-05-01T12:00:00Z", optional fraction, "Z" or "±HH:MM" → unix ms.
-Result<int64_t> parseIsoTime(const std::string& text) {
-  int year, month, day, hour, minute, second, consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &consumed) != 6 ||
-      consumed != 19 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-      second > 60) {
-    return Status::invalidArgument("since must be an ISO 8601 time, e.g. \"2024-05-01T12:00:00Z\"");
-  }
-  size_t i = 19;
-  int64_t ms = 0;
-  if (i < text.size() && text[i] == '.') {
-    int digits = 0;
-    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
-      if (digits < 3) ms = ms * 10 + (text[i] - '0');
-    }
-    for (; digits < 3; ++digits)
-      ms *= 10;
-  }
-  int64_t offset_minutes = 0;
-  if (i < text.size() && (text[i] == 'Z' || text[i] == 'z') && i + 1 == text.size()) {
-    // UTC
-  } else if (i + 6 == text.size() && (text[i] == '+' || text[i] == '-') && text[i + 3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2) {
-      return Status::invalidArgument("since has a malformed UTC offset");
-    }
-    offset_minutes = (text[i] == '+' ? 1 : -1) * (oh * 60 + om);
-  } else {
-    return Status::invalidArgument("since must end with Z or a UTC offset, e.g. \"2024-05-01T12:00:00Z\"");
-  }
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_minutes * 60;
-  return secs * 1000 + ms;
-}
-
 json endpointJson(const store::EndpointRow& e, const std::string* full_secret) {
   json j = {{"object", "endpoint"},
             {"id", e.id},
@@ -315,7 +273,8 @@ class Api {
                                                          "\"2024-05-01T12:00:00Z\""));
     }
     auto since = parseIsoTime((*body)["since"].get<std::string>());
-    if (!since.isOk()) return http::setError(res, since.status());
+    if (!since.isOk())
+      return http::setError(res, Status::invalidArgument("since " + since.status().message()));
     auto count = store_.recover(p.tenant_id, req.param("id"), *since);
     if (!count.isOk()) return http::setError(res, count.status());
     endpoints_.wake();

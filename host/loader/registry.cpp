@@ -195,7 +195,8 @@ Result<std::vector<EntitlementSpec>> parseEntitlements(const json& list) {
 Result<MappingSpec> parseMappings(const json& m) {
   constexpr size_t kMaxKinds = 16, kMaxApply = 64;
   const std::string where = "manifest \"mappings\"";
-  if (!m.is_object()) return Status::invalidArgument(where + " must be an object with \"kinds\" and \"apply\"");
+  if (!m.is_object())
+    return Status::invalidArgument(where + " must be an object with \"kinds\" and \"apply\"");
   MappingSpec spec;
   auto kinds = m.find("kinds");
   if (kinds == m.end() || !kinds->is_object() || kinds->empty() || kinds->size() > kMaxKinds)
@@ -316,6 +317,16 @@ Result<Manifest> parseManifest(std::string_view text) {
         if (!secs.isOk())
           return Status::invalidArgument("manifest job " + spec.name + ": " + secs.status().message());
         spec.every_seconds = *secs;
+      }
+      if (auto params = jj.find("params"); params != jj.end()) {
+        if (!params->is_array() || params->size() > 8)
+          return Status::invalidArgument("manifest job " + spec.name + ": \"params\" must be an array");
+        for (const auto& p : *params) {
+          if (p != "since")
+            return Status::invalidArgument("manifest job " + spec.name +
+                                           ": \"params\" may only name \"since\" (ABI 1.4)");
+          spec.accepts_since = true;
+        }
       }
       m.jobs.push_back(std::move(spec));
     }

@@ -29,6 +29,7 @@ struct JobSpec {
   std::string name;
   int64_t every_seconds = 0;  // 0: no default schedule (run on demand)
   std::string description;
+  bool accepts_since = false;  // manifest job "params": ["since"]: a run may be given a start time
 };
 
 struct ActionSpec {

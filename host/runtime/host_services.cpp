@@ -314,6 +314,27 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
 }
 
+ih_status hostEmitEventOnce(ih_call* call, ih_str type, ih_str data_json, ih_str dedupe_key) {
+  if (!call) return IH_ERR_INVALID_ARGUMENT;
+  if (!call->deps->events) return fail(call, IH_ERR_UNSUPPORTED, "event stream not available in this host");
+  if (call->tenant_id.empty())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event_once: this call has no tenant");
+  if (type.len == 0) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event_once: empty type");
+  const std::string_view key = view(dedupe_key);
+  const bool printable = std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (key.empty() || key.size() > 200 || !printable)
+    return fail(call, IH_ERR_INVALID_ARGUMENT,
+                "emit_event_once: dedupe_key must be 1-200 bytes of printable ASCII without spaces");
+  auto data = parseJson(view(data_json));
+  if (!data.isOk() || !data->is_object())
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event_once: data must be a JSON object");
+  // Scoped to the integration, and apart from the host's own keys ("inbox:…", entitlements).
+  const std::string scoped = "plugin:" + call->integration->id() + ':' + std::string(key);
+  Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json),
+                                      scoped, call->deferred);
+  return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
 ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
   if (http_status < 100 || http_status > 599) {
@@ -510,7 +531,7 @@ const ih_host_api kHostApi = {
     hostRecordsDelete,   hostEmitEvent,      hostRespond,   hostSetResult,     hostSetError,
     hostLastError,       hostBufView,        hostBufFree,   hostRecordsCommit, hostPrompt,
     hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,     hostCredentialsDelete,
-    hostCallInfo,
+    hostCallInfo,        hostEmitEventOnce,
 };
 
 }  // namespace

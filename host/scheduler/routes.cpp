@@ -1,6 +1,7 @@
 // The jobs API (see registerRoutes in scheduler.h).
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -41,6 +42,7 @@ json runJson(const store::JobRun& r) {
             {"job", r.job},
             {"trigger", r.trigger},
             {"full", r.full},
+            {"since", r.since ? json(*r.since) : json(nullptr)},
             {"status", r.status},
             {"started_at", isoTimeMillis(r.started_at)},
             {"finished_at", timeOrNull(r.finished_at)},
@@ -61,6 +63,7 @@ std::string errorCodeOf(const Status& s, std::string_view message_hint) {
   if (s.code() == StatusCode::kFailedPrecondition)
     return message_hint.find("disabled") != std::string_view::npos ? "job_disabled" : "not_connected";
   if (s.code() == StatusCode::kNotFound) return "job_not_found";
+  if (s.code() == StatusCode::kInvalidArgument) return "invalid_request";
   return std::string(s.codeName());
 }
 
@@ -89,6 +92,20 @@ bool knownIntegration(Scheduler& scheduler, const http::Request& req, http::Resp
 }
 
 }  // namespace
+
+// A run's "since": unix seconds, or an ISO 8601 time / date (UTC).
+Result<int64_t> parseSince(const std::string& text) {
+  if (!text.empty() && text.size() <= 20 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (auto seconds = parseInt64InRange(text, 0, int64_t{1} << 40)) return *seconds;
+  } else if (auto ms = parseIsoTime(text); ms.isOk()) {
+    return *ms / 1000;
+  }
+  return Status::invalidArgument(
+      "since must be unix seconds or an ISO 8601 time, e.g. \"2024-05-01\" or "
+      "\"2024-05-01T12:00:00Z\" (got " +
+      json(text.substr(0, 40)).dump(-1, ' ', false, json::error_handler_t::replace) + ")");
+}
 
 void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& scheduler) {
   server.route(
@@ -127,7 +144,9 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
           tenancy, tenancy::kScopeWrite,
           [&scheduler](const tenancy::Principal& p, const http::Request& req, http::Response& res) {
             if (!knownIntegration(scheduler, req, res)) return;
-            bool full = false;
+            RunRequest request;
+            std::string since_text;  // from ?since= or the body
+            if (req.hasQuery("since")) since_text = req.queryValue("since");
             if (!req.body.empty()) {
               auto parsed = ih::parseJson(req.body);
               if (!parsed.isOk() || !parsed->is_object()) {
@@ -141,10 +160,27 @@ void registerRoutes(http::Server& server, tenancy::Tenancy& tenancy, Scheduler& 
                 http::setError(res, 400, "invalid_request", "\"full\" must be true or false");
                 return;
               }
-              full = body.contains("full") && body["full"].get<bool>();
+              request.full = body.contains("full") && body["full"].get<bool>();
+              if (body.contains("since")) {
+                const json& since = body["since"];
+                if (since.is_number_unsigned()) {
+                  since_text = std::to_string(since.get<uint64_t>());
+                } else if (since.is_string()) {
+                  since_text = since.get<std::string>();
+                } else {
+                  http::setError(res, 400, "invalid_request",
+                                 "\"since\" must be unix seconds or an ISO 8601 time such as \"2024-05-01\"");
+                  return;
+                }
+              }
+            }
+            if (!since_text.empty() || req.hasQuery("since")) {
+              auto since = parseSince(since_text);
+              if (!since.isOk()) return http::setError(res, 400, "invalid_request", since.status().message());
+              request.since = *since;
             }
             auto started =
-                scheduler.trigger(p.tenant_id, req.param("id"), req.param("job"), Trigger::kManual, full);
+                scheduler.trigger(p.tenant_id, req.param("id"), req.param("job"), Trigger::kManual, request);
             if (!started.isOk()) return fail(res, started.status());
             if (started->done.wait_for(scheduler.options().api_wait) == std::future_status::ready) {
               res.json(200, ih::dumpJson(json{{"run", runJson(started->done.get())}}));

@@ -303,6 +303,7 @@ struct Scheduler::Impl {
       result.status = Status::notFound("integration " + run->run.integration_id + " is not available");
     } else {
       json params = {{"full", run->run.full}, {"run_id", run->run.id}, {"trigger", run->run.trigger}};
+      if (run->run.since) params["since"] = *run->run.since;
       result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump(), &run->written);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - run->started).count();
@@ -414,6 +415,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& confi
       info.every_seconds = spec.every_seconds;
       info.enabled = in->enabled() && has_jobs;
       info.state_keys = declaredStateKeys(in->manifest().raw_json, spec.name, in->id());
+      info.accepts_since = spec.accepts_since;
       if (cfg != nullptr) {
         if (auto it = cfg->jobs.find(spec.name); it != cfg->jobs.end()) {
           if (it->second.every_seconds) info.every_seconds = *it->second.every_seconds;
@@ -505,7 +507,7 @@ std::optional<int64_t> Scheduler::nextRunAt(std::string_view tenant_id, std::str
 }
 
 Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_view integration_id,
-                                      std::string_view job_name, Trigger trigger, bool full,
+                                      std::string_view job_name, Trigger trigger, RunRequest request,
                                       ProgressFn progress) {
   Impl& m = *impl_;
   {
@@ -522,6 +524,12 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
     return Status::notFound("integration \"" + std::string(integration_id) + "\" has no job \"" +
                             std::string(job_name) + "\" (known: " + (known.empty() ? "none" : known) + ")");
   }
+  if (request.since && !info->accepts_since) {
+    return Status::invalidArgument("job \"" + info->job + "\" of integration \"" + info->integration_id +
+                                   "\" does not take \"since\"");
+  }
+  if (request.since && request.full)
+    return Status::invalidArgument("\"since\" and \"full\" cannot be combined");
   if (!info->enabled) {
     return Status::failedPrecondition("job \"" + info->job + "\" of integration \"" + info->integration_id +
                                       "\" is disabled in the configuration");
@@ -547,7 +555,8 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
   r.integration_id = std::string(integration_id);
   r.job = std::string(job_name);
   r.trigger = std::string(triggerName(trigger));
-  r.full = full;
+  r.full = request.full;
+  r.since = request.since;
   r.started_at = now;
   auto id = history_.insertRun(tenant_id, r);
   if (!id.isOk()) {
@@ -575,9 +584,9 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
 }
 
 Result<store::JobRun> Scheduler::runNow(std::string_view tenant_id, std::string_view integration_id,
-                                        std::string_view job, Trigger trigger, bool full,
+                                        std::string_view job, Trigger trigger, RunRequest request,
                                         ProgressFn progress) {
-  auto started = this->trigger(tenant_id, integration_id, job, trigger, full, std::move(progress));
+  auto started = this->trigger(tenant_id, integration_id, job, trigger, request, std::move(progress));
   if (!started.isOk()) return started.status();
   return started->done.get();
 }

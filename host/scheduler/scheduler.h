@@ -74,6 +74,19 @@ struct JobInfo {
   // by the jobs API. Plugin state is not secret (secrets go through secret_put), so they may be shown as
   // stored.
   std::vector<std::string> state_keys;
+  bool accepts_since = false;  // manifest job "params": ["since"]
+};
+
+// A run's "since" as the API and the CLI take it: unix seconds ("1714564800"), an ISO 8601 time
+// ("2024-05-01T12:00:00Z") or a date ("2024-05-01", midnight UTC) -> unix seconds. kInvalidArgument with a
+// message naming "since" and the accepted forms.
+Result<int64_t> parseSince(const std::string& text);
+
+// What a run is asked to do. Converts from a bool (`full`) for the common case.
+struct RunRequest {
+  RunRequest(bool full_run = false) : full(full_run) {}  // NOLINT(google-explicit-constructor)
+  bool full = false;                                     // ignore the stored cursor (backfill)
+  std::optional<int64_t> since;  // unix seconds: only what changed since then (jobs that accept it)
 };
 
 struct Progress {
@@ -123,10 +136,12 @@ class Scheduler {
   // kFailedPrecondition: the tenant is not connected or the job/integration is disabled; kConflict: the job
   // is already running for this tenant (here or in another process).
   Result<StartedRun> trigger(std::string_view tenant_id, std::string_view integration_id,
-                             std::string_view job, Trigger trigger, bool full, ProgressFn progress = {});
+                             std::string_view job, Trigger trigger, RunRequest request,
+                             ProgressFn progress = {});
   // trigger() and wait for the end.
   Result<store::JobRun> runNow(std::string_view tenant_id, std::string_view integration_id,
-                               std::string_view job, Trigger trigger, bool full, ProgressFn progress = {});
+                               std::string_view job, Trigger trigger, RunRequest request,
+                               ProgressFn progress = {});
 
   store::SchedulerStore& history() { return history_; }
   const Options& options() const { return options_; }

@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kRunColumns =
     "id, tenant, integration, job, \"trigger\", \"full\", started_at, finished_at, status, pages, \"rows\", "
-    "error";
+    "error, since";
 
 JobRun readRun(SQLite::Statement& q) {
   JobRun run;
@@ -26,6 +26,7 @@ JobRun readRun(SQLite::Statement& q) {
   run.pages = q.getColumn(9).getInt64();
   run.rows = q.getColumn(10).getInt64();
   if (!q.getColumn(11).isNull()) run.error = q.getColumn(11).getString();
+  if (!q.getColumn(12).isNull()) run.since = q.getColumn(12).getInt64();
   return run;
 }
 
@@ -108,7 +109,7 @@ Result<int64_t> SchedulerStore::insertRun(std::string_view tenant_id, const JobR
     SQLite::Statement q(
         db,
         "INSERT INTO job_runs(tenant, integration, job, \"trigger\", \"full\", started_at, "
-        "finished_at, status, pages, \"rows\", error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "finished_at, status, pages, \"rows\", error, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, run.tenant_id);
     q.bind(2, run.integration_id);
     q.bind(3, run.job);
@@ -120,6 +121,7 @@ Result<int64_t> SchedulerStore::insertRun(std::string_view tenant_id, const JobR
     q.bind(9, run.pages);
     q.bind(10, run.rows);
     if (!run.error.empty()) q.bind(11, run.error);
+    if (run.since) q.bind(12, *run.since);
     q.exec();
     id = db.getLastInsertRowid();
     return Status::ok();

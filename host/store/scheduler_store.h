@@ -27,6 +27,7 @@ struct JobRun {
   std::string job;
   std::string trigger;  // "schedule" | "manual" | "cli"
   bool full = false;
+  std::optional<int64_t> since;  // unix seconds, for a job that takes one
   int64_t started_at = 0;
   std::optional<int64_t> finished_at;
   std::string status = "running";  // "running" | "succeeded" | "failed"

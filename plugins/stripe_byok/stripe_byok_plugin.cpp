@@ -105,7 +105,8 @@ constexpr char kManifestTail[] = R"json(,
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
-  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"],
+  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated",
+             "stripe.sync.started", "stripe.webhook.received", "transaction.created"],
   "entitlements": )json";
 
 const char* manifestJson() {
@@ -312,7 +313,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
 
   // The event mapping is shared with the Connect plugin (stripe_common/event_handlers.h).
   Status handleWebhook(Call& call, std::string_view event_json, std::string_view body) override {
-    return ih::stripe::handleEvent(call, event_json, body);
+    return ih::stripe::handleEvent(call, event_json, body, sync_options_.emit_webhook_received);
   }
 
   // ---- sync jobs (stripe_common/sync_jobs.h; the manifest's "jobs" = ih::stripe::kSyncJobsManifestJson)

@@ -84,7 +84,8 @@ constexpr char kManifestTail[] = R"json(,
                       "idempotency_key": {"type": "string"}},
                       "required": ["product", "unit_amount", "currency"]}}
   ],
-  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated"],
+  "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated",
+             "stripe.sync.started", "stripe.webhook.received", "transaction.created"],
   "entitlements": )json";
 
 // The manifest with the shared jobs array spliced in; static storage for the descriptor.
@@ -300,7 +301,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
                 json({{"event_id", str(event, "id")}, {"account", account}}).dump());
       return Status::ok();
     }
-    return ih::stripe::handleEvent(call, event_json, body);
+    return ih::stripe::handleEvent(call, event_json, body, sync_options_.emit_webhook_received);
   }
 
   // ---- jobs -----------------------------------------------------------------------------------------------

@@ -309,6 +309,53 @@ TEST_CASE("stripe_byok: setup, PaymentIntent and simulate_payment deliver a sign
   CHECK(eventually([&] {
     return env.request("GET", "/api/events").body.dump().find("payment.succeeded") != std::string::npos;
   }));
+  // Every verified Stripe event handled is announced as stripe.webhook.received.
+  json received;
+  CHECK(eventually([&] {
+    const json page = env.request("GET", "/api/events?type=stripe.webhook.received&limit=500").body;
+    for (const json& e : page["data"])
+      if (e["data"]["type"] == "payment_intent.succeeded") received = e;
+    return !received.is_null();
+  }));
+  CHECK(received["data"]["object_id"] == pi);
+  CHECK(received["data"]["id"].get<std::string>().rfind("evt_", 0) == 0);
+  CHECK(received["data"]["livemode"] == false);
+  CHECK(received["data"]["stale"] == false);
+}
+
+TEST_CASE("stripe_byok: the stripe.* events can be turned off in the settings", "[stripe]") {
+  auto stripe = startDouble();
+  ih::test::TestHostOptions options;
+  options.extra_toml = ih::test::stripeByokToml(
+      stripe->url(),
+      "emit_webhook_received = false\nemit_sync_started = false\nemit_transaction_created = false\n");
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("acme");
+  auto client = host.client();
+  const auto auth = ih::test::bearer(tenant.api_key);
+  auto post = [&](const std::string& path, const json& body) {
+    auto res = client->Post(path.c_str(), auth, body.dump(), "application/json");
+    REQUIRE(res);
+    INFO(res->body);
+    REQUIRE(res->status == 200);
+    return json::parse(res->body);
+  };
+  post("/api/integrations/stripe/connect",
+       {{"secret_key", kKey}, {"publishable_key", kPk}, {"webhook_secret", kWhsec}});
+  post("/api/integrations/stripe/actions/setup",
+       {{"answers", {{"public_url", host.app().baseUrl()}, {"catalog", "none"}}}});
+  const json intent = post("/api/integrations/stripe/actions/create_payment_intent",
+                           {{"amount", 2500}, {"currency", "usd"}, {"reference", "o2"}});
+  post("/api/integrations/stripe/actions/simulate_payment",
+       {{"payment_intent", intent["payment_intent_id"]}});
+  post("/api/integrations/stripe/jobs/catalog/run", json::object());
+  auto events = [&] { return client->Get("/api/events?limit=500", auth)->body; };
+  CHECK(eventually([&] { return events().find("payment.succeeded") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string all = events();
+  CHECK(all.find("stripe.webhook.received") == std::string::npos);
+  CHECK(all.find("stripe.sync.started") == std::string::npos);
+  CHECK(all.find("sync.completed") != std::string::npos);  // the host's own events stay
 }
 
 TEST_CASE("stripe_byok: a one-time catalog item is bought once per buyer, a second purchase is 409",

@@ -71,9 +71,10 @@ struct Env {
     auto client = host.client();
     client->set_read_timeout(std::chrono::seconds(120));
     const auto headers = ih::test::bearer(key.empty() ? tenant.api_key : key);
-    httplib::Result res = method == "GET"   ? client->Get(path.c_str(), headers)
-                          : method == "PUT" ? client->Put(path.c_str(), headers, body.dump(), "application/json")
-                                            : client->Post(path.c_str(), headers, body.dump(), "application/json");
+    httplib::Result res = method == "GET" ? client->Get(path.c_str(), headers)
+                          : method == "PUT"
+                              ? client->Put(path.c_str(), headers, body.dump(), "application/json")
+                              : client->Post(path.c_str(), headers, body.dump(), "application/json");
     REQUIRE(res);
     return {res->status, json::parse(res->body, nullptr, false)};
   }
@@ -451,8 +452,8 @@ TEST_CASE("stripe mappings: products and prices map to the tenant's ids, shown o
   Env env;
   env.connect();
   const json a = env.stripePost("/v1/products", "name=Basic");
-  const json a1 = env.stripePost("/v1/prices",
-                                 "product=" + a["id"].get<std::string>() + "&unit_amount=900&currency=usd");
+  const json a1 =
+      env.stripePost("/v1/prices", "product=" + a["id"].get<std::string>() + "&unit_amount=900&currency=usd");
   const json b = env.stripePost("/v1/products", "name=Pro");
   REQUIRE(env.runJob("catalog")["status"] == "succeeded");
   const std::string A = a["id"], A1 = a1["id"], B = b["id"];
@@ -524,7 +525,8 @@ TEST_CASE("stripe mappings: products and prices map to the tenant's ids, shown o
   CHECK(env.request("GET", "/api/integrations/nope/mappings").status == 404);
 
   // PUT replaces the whole set; another tenant sees none of it.
-  auto replaced = env.request("PUT", "/api/integrations/stripe/mappings", {{"mappings", {{"product", {{B, "sku-pro"}}}}}});
+  auto replaced = env.request("PUT", "/api/integrations/stripe/mappings",
+                              {{"mappings", {{"product", {{B, "sku-pro"}}}}}});
   REQUIRE(replaced.status == 200);
   CHECK(replaced.body["mappings"] == json({{"product", {{B, "sku-pro"}}}, {"price", json::object()}}));
   CHECK(record("product", A)["mapped"] == json({{"product", nullptr}}));
@@ -532,4 +534,123 @@ TEST_CASE("stripe mappings: products and prices map to the tenant's ids, shown o
   auto other = env.host.createTenant("globex");
   auto theirs = env.request("GET", "/api/integrations/stripe/mappings", json::object(), other.api_key);
   CHECK(theirs.body["mappings"] == json({{"product", json::object()}, {"price", json::object()}}));
+}
+
+namespace {
+
+// Every event of `type` (GET /api/events?type=, all pages), oldest first. Events are written asynchronously:
+// the caller waits for the count it expects.
+std::vector<json> eventsOf(Env& env, const std::string& type) {
+  std::vector<json> out;
+  std::string after = "0";
+  for (;;) {
+    auto page = env.request("GET", "/api/events?limit=100&type=" + type + "&after=" + after);
+    REQUIRE(page.status == 200);
+    for (auto& e : page.body["data"])
+      out.push_back(e);
+    after = page.body["next_after"].get<std::string>();
+    if (!page.body["has_more"].get<bool>()) return out;
+  }
+}
+
+size_t settledCount(Env& env, const std::string& type, size_t expected) {
+  size_t n = 0;
+  eventually([&] { return (n = eventsOf(env, type).size()) >= expected; }, std::chrono::seconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more arrives
+  return eventsOf(env, type).size();
+}
+
+}  // namespace
+
+TEST_CASE("stripe events: sync.started per run, transaction.created once per new row, never for the backfill",
+          "[stripe][sync][events]") {
+  Env env;
+  env.connect();
+  REQUIRE(env.stripe->seedBalanceTransactions({"", 300, 0, 1, 1000}).isOk());
+  json backfill = env.runJob("transactions");
+  REQUIRE(backfill["status"] == "succeeded");
+  CHECK(backfill["rows"] == 300);
+  REQUIRE(settledCount(env, "stripe.sync.started", 1) == 1);
+  const json s0 = eventsOf(env, "stripe.sync.started").front();
+  CHECK(s0["data"]["job"] == "transactions");
+  CHECK(s0["data"]["run_id"] == backfill["id"]);
+  CHECK(s0["data"]["trigger"] == "manual");
+  CHECK(s0["data"]["full"] == false);
+  CHECK(s0["data"]["since"].is_null());
+  CHECK(s0["integration"] == "stripe");
+  CHECK(eventsOf(env, "transaction.created").empty());  // history is stored silently
+
+  // 150 new rows in one second after the watermark: each announced once, with the record's data; the row the
+  // backfill stored in the watermark second is read again but not announced.
+  REQUIRE(env.stripe->seedBalanceTransactions({"", 150, env.stripe->now() + 1, 0, 700}).isOk());
+  json incremental = env.runJob("transactions");
+  REQUIRE(incremental["status"] == "succeeded");
+  CHECK(incremental["rows"] == 151);
+  REQUIRE(settledCount(env, "transaction.created", 150) == 150);
+  std::set<std::string> announced;
+  for (const json& e : eventsOf(env, "transaction.created")) {
+    announced.insert(e["data"]["id"].get<std::string>());
+    CHECK(e["data"]["amount"] == 700);
+    CHECK(e["data"]["net"] == e["data"]["amount"].get<int64_t>() - e["data"]["fee"].get<int64_t>());
+  }
+  const std::vector<json> truth = env.stripeList("/v1/balance_transactions");
+  std::set<std::string> fresh;
+  for (size_t i = 0; i < 150; ++i)
+    fresh.insert(truth[i]["id"].get<std::string>());
+  CHECK(announced == fresh);
+
+  // Again (the same second is read again): nothing new is announced; a since= pass re-reads old rows
+  // silently and leaves the cursor alone.
+  REQUIRE(env.runJob("transactions")["status"] == "succeeded");
+  auto cursor_before = env.request("GET", "/api/integrations/stripe/jobs").body;
+  const int64_t since = env.stripe->now() - 100;
+  auto since_run =
+      env.request("POST", "/api/integrations/stripe/jobs/transactions/run?since=" + std::to_string(since),
+                  json::object());
+  INFO(since_run.body.dump());
+  REQUIRE(since_run.status == 200);
+  CHECK(since_run.body["run"]["status"] == "succeeded");
+  CHECK(since_run.body["run"]["since"] == since);
+  CHECK(since_run.body["run"]["rows"].get<int64_t>() >= 150);
+  auto cursor_after = env.request("GET", "/api/integrations/stripe/jobs").body;
+  for (size_t i = 0; i < cursor_before["data"].size(); ++i)
+    if (cursor_before["data"][i]["name"] == "transactions")
+      CHECK(cursor_after["data"][i]["state"] == cursor_before["data"][i]["state"]);
+  CHECK(settledCount(env, "transaction.created", 150) == 150);
+  REQUIRE(settledCount(env, "stripe.sync.started", 4) == 4);
+  CHECK(eventsOf(env, "stripe.sync.started").back()["data"]["since"] == since);
+}
+
+TEST_CASE("stripe jobs: since= is validated and refused where it has no meaning", "[stripe][sync]") {
+  Env env;
+  env.connect();
+  auto run = [&](const std::string& query, const json& body) {
+    return env.request("POST", "/api/integrations/stripe/jobs/" + query, body);
+  };
+  for (const char* bad : {"yesterday", "2024-13-01", "-5", "1e9", "2024-05-01T12:00:00"}) {
+    INFO(bad);
+    auto r = run(std::string("transactions/run?since=") + bad, json::object());
+    CHECK(r.status == 400);
+    CHECK(r.body["error"]["code"] == "invalid_request");
+    CHECK_THAT(r.body["error"]["message"].get<std::string>(), Catch::Contains("since must be unix seconds"));
+  }
+  auto typed = run("transactions/run", {{"since", true}});
+  CHECK(typed.status == 400);
+  auto both = run("transactions/run", {{"since", "2024-05-01"}, {"full", true}});
+  CHECK(both.status == 400);
+  CHECK_THAT(both.body["error"]["message"].get<std::string>(), Catch::Contains("cannot be combined"));
+  auto catalog = run("catalog/run", {{"since", 1714521600}});
+  CHECK(catalog.status == 400);
+  CHECK(catalog.body["error"]["message"] ==
+        "job \"catalog\" of integration \"stripe\" does not take \"since\"");
+  // Accepted forms: unix seconds, a date, an ISO time (the body or the query).
+  auto date = run("transactions/run", {{"since", "2024-05-01"}});
+  REQUIRE(date.status == 200);
+  CHECK(date.body["run"]["since"] == 1714521600);
+  auto iso = run("transactions/run?since=2024-05-01T01:00:00%2B01:00", json::object());
+  REQUIRE(iso.status == 200);
+  CHECK(iso.body["run"]["since"] == 1714521600);
+  // No run was recorded for the refused requests.
+  auto runs = env.request("GET", "/api/integrations/stripe/jobs/transactions/runs?limit=100");
+  CHECK(runs.body["data"].size() == 2);
 }

@@ -37,6 +37,8 @@
   /* 1.2 appended */                               \
   X(ih_host_api, credentials_delete, 176, 8)       \
   X(ih_host_api, call_info, 184, 8)                \
+  /* 1.4 appended */                               \
+  X(ih_host_api, emit_event_once, 192, 8)          \
   X(ih_plugin_descriptor, struct_size, 0, 4)       \
   X(ih_plugin_descriptor, abi_major, 4, 2)         \
   X(ih_plugin_descriptor, abi_minor, 6, 2)         \
@@ -61,7 +63,7 @@
 /* X(struct, size) */
 #define IH_ABI_V1_0_SIZES(X) \
   X(ih_str, 16)              \
-  X(ih_host_api, 192)        \
+  X(ih_host_api, 200)        \
   X(ih_plugin_descriptor, 128)
 
 #endif /* IH_TESTS_SDK_ABI_V1_0_LAYOUT_H */

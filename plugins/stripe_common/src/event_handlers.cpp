@@ -119,9 +119,25 @@ Status upsertRecord(const ih::sdk::Call& call, const char* model, const Json& re
   return call.upsertRecords(model, rows.dump());
 }
 
-Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body) {
+Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body,
+                   bool emit_received) {
   const Json meta = parseJson(meta_json);
-  if (meta.is_object() && meta.value("stale", false)) {
+  const bool stale = meta.is_object() && meta.value("stale", false);
+  if (emit_received) {
+    const Json received = parseJson(body);
+    if (received.is_object()) {
+      const Json& object = member(member(received, "data"), "object");
+      const Json data = {{"id", member(received, "id")},
+                         {"type", member(received, "type")},
+                         {"account", member(received, "account")},
+                         {"livemode", received.value("livemode", false)},
+                         {"created", member(received, "created")},
+                         {"object_id", member(object, "id")},
+                         {"stale", stale}};
+      if (Status s = call.emit("stripe.webhook.received", data.dump()); !s.isOk()) return s;
+    }
+  }
+  if (stale) {
     call.debug("stripe event skipped: a newer event for the object was already applied",
                Json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
     return Status::ok();

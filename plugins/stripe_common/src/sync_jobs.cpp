@@ -21,7 +21,7 @@ namespace ih::stripe {
 const char* const kSyncJobsManifestJson = R"json([
     {"name": "catalog", "every": "1h", "state_keys": ["catalog"],
      "description": "Products and prices into records (archived stay with active=false, deleted become tombstones)."},
-    {"name": "transactions", "every": "15m", "state_keys": ["transactions"],
+    {"name": "transactions", "every": "15m", "state_keys": ["transactions"], "params": ["since"],
      "description": "Balance transactions (gross, fee, net, source, product/price) into records: backfill, then incremental."},
     {"name": "reconcile_events", "every": "1h", "state_keys": ["events"],
      "description": "Stripe events since the last seen one into the webhook inbox, so a webhook outage loses nothing."}
@@ -33,7 +33,13 @@ const char* const kSyncSettingsSchemaJson = R"json(
       "sync_resolve_invoices": {"type": "boolean", "default": true,
                                 "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price (needs sync_expand_sources)."},
       "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
-                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."})json";
+                           "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."},
+      "emit_sync_started": {"type": "boolean", "default": true,
+                            "description": "Emit stripe.sync.started when a sync job starts."},
+      "emit_transaction_created": {"type": "boolean", "default": true,
+                                   "description": "Emit transaction.created once per new balance transaction an incremental transactions pass stores (never for the first backfill)."},
+      "emit_webhook_received": {"type": "boolean", "default": true,
+                                "description": "Emit stripe.webhook.received for every verified Stripe event handled."})json";
 
 const char* const kMappingsManifestJson = R"json({
     "kinds": {
@@ -58,6 +64,9 @@ SyncOptions SyncOptions::fromConfig(const Json& config) {
   };
   flag("sync_expand_sources", o.expand_sources);
   flag("sync_resolve_invoices", o.resolve_invoices);
+  flag("emit_sync_started", o.emit_sync_started);
+  flag("emit_transaction_created", o.emit_transaction_created);
+  flag("emit_webhook_received", o.emit_webhook_received);
   if (config.contains("sync_commit_rows")) {
     const Json& rows = config["sync_commit_rows"];
     if (!rows.is_number_integer() || rows.get<int64_t>() < static_cast<int64_t>(kMinSyncCommitRows) ||
@@ -177,6 +186,18 @@ Status commit(const Call& call, std::string_view model, RecordBatch& batch, std:
   return call.commitPage(model, records, state_key, state.is_null() ? std::string() : state.dump());
 }
 
+// An event to emit once the records it tells of are stored.
+struct PendingEvent {
+  std::string type, key, data;
+};
+
+// Call::emitOnce, or emit() on a host older than ABI 1.4 (a repeat is then possible).
+Status emitOnce(const Call& call, std::string_view type, std::string_view data, std::string_view key) {
+  Status s = call.emitOnce(type, data, key);
+  if (s.code() == IH_ERR_UNSUPPORTED) return call.emit(type, data);
+  return s;
+}
+
 // Commits (records + cursor, one transaction each) on a helper thread, so the next pages are fetched and
 // parsed while the host writes this batch: at most one commit in flight, commits in order. A failed commit
 // is returned by the next submit() or by finish(), and nothing after it is committed, so the stored cursor
@@ -205,11 +226,13 @@ class CommitPipeline {
   }
 
   // Waits for the previous commit (returning its failure instead of starting this one), then starts this one.
-  Status submit(std::string_view model, RecordBatch& batch, std::string_view state_key, const Json& state) {
+  // `events` (type, dedupe key, data) are emitted once this batch is stored, never before.
+  Status submit(std::string_view model, RecordBatch& batch, std::string_view state_key, const Json& state,
+                std::vector<PendingEvent> events = {}) {
     Status previous = finish();
     if (!previous.isOk()) return previous;
     Job job{std::string(model), batch.take(), std::string(state_key),
-            state.is_null() ? std::string() : state.dump()};
+            state.is_null() ? std::string() : state.dump(), std::move(events)};
     if (!thread_.joinable()) return run(job);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -231,10 +254,15 @@ class CommitPipeline {
  private:
   struct Job {
     std::string model, records, state_key, state_value;
+    std::vector<PendingEvent> events;
   };
   Status run(const Job& job) const {
     try {  // nothing may escape the helper thread (std::terminate)
-      return call_.commitPage(job.model, job.records, job.state_key, job.state_value);
+      Status stored = call_.commitPage(job.model, job.records, job.state_key, job.state_value);
+      if (!stored.isOk()) return stored;
+      for (const PendingEvent& e : job.events)
+        if (Status s = emitOnce(call_, e.type, e.data, e.key); !s.isOk()) return s;
+      return Status::ok();
     } catch (const std::exception& e) {
       return Status(IH_ERR_INTERNAL, std::string("commit failed: ") + e.what());
     }
@@ -401,10 +429,13 @@ class InvoiceResolver {
 };
 
 // One "transaction" record's data from a balance transaction (source expanded or not).
-Status appendTransaction(RecordBatch& batch, const Json& txn, InvoiceResolver& invoices) {
+// Appends the transaction's record; `data_out` (may be null) receives the record's data as JSON text.
+Status appendTransaction(RecordBatch& batch, const Json& txn, InvoiceResolver& invoices,
+                         std::string* data_out = nullptr) {
   const std::string id = str(txn, "id");
   const Json& source = member(txn, "source");
   std::string& out = batch.begin(id);
+  const size_t data_start = out.size();
   ObjectWriter data(out);
   data.string("id", id);
   data.number("amount", integer(txn, "amount"));
@@ -443,6 +474,7 @@ Status appendTransaction(RecordBatch& batch, const Json& txn, InvoiceResolver& i
   data.stringOrNull("product", product);
   data.stringOrNull("price", price);
   data.close();
+  if (data_out != nullptr) data_out->assign(out, data_start, std::string::npos);
   batch.end(integer(txn, "created"));
   return Status::ok();
 }
@@ -450,10 +482,16 @@ Status appendTransaction(RecordBatch& batch, const Json& txn, InvoiceResolver& i
 // Cursor of the transactions job. A "pass" lists the window [lower, upper] newest first with starting_after;
 // the backfill is a pass without lower bound, every incremental run a pass from the high watermark.
 struct TxnCursor {
+  static constexpr size_t kMaxEdgeIds = 1000;
   std::string phase = "backfill";  // "backfill" until the first pass completes, then "incremental"
   std::string starting_after;      // resume point inside the current pass ("" = its first page)
   std::optional<int64_t> upper;    // created of the newest row when the pass began (set by page 1)
   int64_t high_watermark = 0;      // newest `created` fully synced (incremental passes start here)
+  // Ids created in the second `upper` seen by the backfill pass so far, then (once it completes) the ones in
+  // the high-watermark second: the next incremental pass reads that second again (created >= watermark) and
+  // must not announce these as new (the backfill stored them without events). At most kMaxEdgeIds.
+  std::vector<std::string> upper_ids;
+  std::vector<std::string> silent_ids;
 
   static TxnCursor from(const Json& state) {
     TxnCursor c;
@@ -462,35 +500,65 @@ struct TxnCursor {
     c.starting_after = str(state, "starting_after");
     if (member(state, "upper").is_number_integer()) c.upper = state["upper"].get<int64_t>();
     c.high_watermark = integer(state, "high_watermark");
+    auto ids = [&](const char* key, std::vector<std::string>& out) {
+      for (const Json& id : member(state, key).is_array() ? member(state, key) : Json::array())
+        if (id.is_string() && out.size() < kMaxEdgeIds) out.push_back(id.get<std::string>());
+    };
+    ids("upper_ids", c.upper_ids);
+    ids("silent_ids", c.silent_ids);
     return c;
   }
   Json toJson() const {
-    return {{"phase", phase},
-            {"starting_after", starting_after},
-            {"upper", upper ? Json(*upper) : Json()},
-            {"high_watermark", high_watermark}};
+    Json j = {{"phase", phase},
+              {"starting_after", starting_after},
+              {"upper", upper ? Json(*upper) : Json()},
+              {"high_watermark", high_watermark}};
+    if (!upper_ids.empty()) j["upper_ids"] = upper_ids;
+    if (!silent_ids.empty()) j["silent_ids"] = silent_ids;
+    return j;
+  }
+  bool silent(const std::string& id, int64_t created) const {
+    return created == high_watermark &&
+           std::find(silent_ids.begin(), silent_ids.end(), id) != silent_ids.end();
   }
 };
+
+// A run's "since" parameter (unix seconds), if given.
+std::optional<int64_t> paramSince(std::string_view params_json) {
+  const Json params = parseJson(params_json);
+  if (!params.is_object() || !member(params, "since").is_number_integer()) return std::nullopt;
+  return params["since"].get<int64_t>();
+}
 
 Status runTransactions(Call& call, const Client& client, std::string_view params_json,
                        const SyncOptions& options) {
   const bool full = paramFull(params_json);
+  // since=: one pass over created >= since that stores records only; the stored cursor stays as it is (a
+  // re-read of a window, e.g. after fixing data at Stripe). A killed since pass is simply run again.
+  const std::optional<int64_t> since = full ? std::nullopt : paramSince(params_json);
   TxnCursor cursor;
-  if (!full) {
+  if (!full && !since) {
     auto state = loadState(call, "transactions");
     if (!state) return withContext(state.status(), "transactions: reading the cursor");
     cursor = TxnCursor::from(*state);
   }
-  const bool backfill = cursor.phase == "backfill";
+  const bool backfill = !since && cursor.phase == "backfill";
   const bool resumed = !cursor.starting_after.empty();
-  const std::optional<int64_t> lower =
-      backfill ? std::nullopt : std::optional<int64_t>(cursor.high_watermark);
+  const std::optional<int64_t> lower = since      ? since
+                                       : backfill ? std::nullopt
+                                                  : std::optional<int64_t>(cursor.high_watermark);
+  // Only incremental passes tell the tenant's app of new transactions: the first backfill (maybe years of
+  // history) and since= re-reads store silently. Each id is emitted once whatever passes see it again.
+  const bool announce = options.emit_transaction_created && !backfill && !since;
+  const std::string state_key = since ? std::string() : std::string("transactions");
   InvoiceResolver invoices(client, options.expand_sources && options.resolve_invoices);
 
-  int64_t pages = 0, rows = 0, commits = 0;
-  RecordBatch batch;  // pages fetched since the last commit
+  int64_t pages = 0, rows = 0, commits = 0, announced = 0;
+  RecordBatch batch;                 // pages fetched since the last commit
+  std::vector<PendingEvent> events;  // transaction.created of the rows in `batch`
   CommitPipeline committer(call);
   auto last_commit = std::chrono::steady_clock::now();
+  auto state = [&] { return since ? Json() : cursor.toJson(); };
   for (;;) {
     Form query;
     query.add("limit", 100);
@@ -502,7 +570,8 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     if (!page) {
       // Keep what was fetched: the pages buffered so far and their cursor commit before the run fails, so
       // the next run starts after them (unless an earlier commit failed: then nothing later may land).
-      if (batch.count() > 0) (void)committer.submit("transaction", batch, "transactions", cursor.toJson());
+      if (batch.count() > 0)
+        (void)committer.submit("transaction", batch, state_key, state(), std::move(events));
       (void)committer.finish();
       return withContext(page.status(), "transactions: page " + std::to_string(pages + 1));
     }
@@ -511,19 +580,38 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     if (!cursor.upper && !data.empty()) cursor.upper = integer(data.front(), "created");
 
     const size_t before = batch.count();
+    std::string record_data;
+    TxnCursor next = cursor;
     for (const Json& txn : data) {
-      if (str(txn, "id").empty()) continue;
-      Status added = appendTransaction(batch, txn, invoices);
+      const std::string id = str(txn, "id");
+      if (id.empty()) continue;
+      const int64_t created = integer(txn, "created");
+      const bool tell = announce && !cursor.silent(id, created);
+      Status added = appendTransaction(batch, txn, invoices, tell ? &record_data : nullptr);
       if (!added.isOk()) return withContext(added, "transactions: page " + std::to_string(pages + 1));
+      if (tell) {
+        events.push_back({"transaction.created", "transaction.created:" + id, record_data});
+        ++announced;
+      }
+      if (backfill && cursor.upper && created == *cursor.upper &&
+          next.upper_ids.size() < TxnCursor::kMaxEdgeIds)
+        next.upper_ids.push_back(id);
     }
     const bool has_more = page->value("has_more", false) && !data.empty();
-    TxnCursor next = cursor;
     if (has_more) {
       next.starting_after = str(data.back(), "id");
     } else {  // pass complete: everything up to `upper` is stored
       next.phase = "incremental";
       next.starting_after.clear();
       next.high_watermark = std::max(cursor.high_watermark, cursor.upper.value_or(cursor.high_watermark));
+      // What the next pass re-reads in the watermark second and must not announce: the backfill's rows of
+      // that second; after an incremental pass, the old ones only if the watermark did not move.
+      if (backfill) {
+        next.silent_ids = std::move(next.upper_ids);
+      } else if (next.high_watermark != cursor.high_watermark) {
+        next.silent_ids.clear();
+      }
+      next.upper_ids.clear();
       next.upper.reset();
     }
     rows += static_cast<int64_t>(batch.count() - before);
@@ -531,7 +619,8 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     cursor = next;
     if (!has_more || batch.count() >= options.commit_rows || batch.bytes() >= kTxnCommitBytes ||
         std::chrono::steady_clock::now() - last_commit >= kTxnCommitInterval) {
-      Status committed = committer.submit("transaction", batch, "transactions", cursor.toJson());
+      Status committed = committer.submit("transaction", batch, state_key, state(), std::move(events));
+      events.clear();
       if (!committed.isOk()) return withContext(committed, "transactions: storing pages");
       ++commits;
       last_commit = std::chrono::steady_clock::now();
@@ -540,14 +629,21 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
   }
   Status stored = committer.finish();
   if (!stored.isOk()) return withContext(stored, "transactions: storing pages");
-  const Json result = {{"pages", pages},
-                       {"rows", rows},
-                       {"mode", backfill ? "backfill" : "incremental"},
-                       {"resumed", resumed},
-                       {"full", full},
-                       {"commits", commits},
-                       {"high_watermark", cursor.high_watermark},
-                       {"invoice_lookups", invoices.lookups()}};
+  Json result = {{"pages", pages},
+                 {"rows", rows},
+                 {"mode", since      ? "since"
+                          : backfill ? "backfill"
+                                     : "incremental"},
+                 {"resumed", resumed},
+                 {"full", full},
+                 {"commits", commits},
+                 {"high_watermark", cursor.high_watermark},
+                 {"invoice_lookups", invoices.lookups()},
+                 {"announced", announced}};
+  if (since) {
+    result["since"] = *since;
+    result.erase("high_watermark");  // a since pass leaves the cursor alone
+  }
   call.info("stripe transactions synced", result.dump());
   return call.setResult(result.dump());
 }
@@ -674,6 +770,22 @@ bool isSyncJob(std::string_view job) {
 
 Status runSyncJob(Call& call, const Client& client, std::string_view job, std::string_view params_json,
                   const SyncOptions& options) {
+  if (options.emit_sync_started && isSyncJob(job)) {
+    const Json params = parseJson(params_json);
+    Json data = {{"job", std::string(job)},
+                 {"run_id", member(params, "run_id")},
+                 {"trigger", member(params, "trigger")},
+                 {"full", params.is_object() && params.value("full", false)},
+                 {"since", member(params, "since")},
+                 {"account", client.account().empty() ? Json() : Json(client.account())}};
+    // Keyed by the run: a job the host retries within the same run announces itself once.
+    const std::string key = member(params, "run_id").is_number_integer()
+                                ? "stripe.sync.started:" + std::to_string(params["run_id"].get<int64_t>())
+                                : std::string();
+    Status emitted = key.empty() ? call.emit("stripe.sync.started", data.dump())
+                                 : emitOnce(call, "stripe.sync.started", data.dump(), key);
+    if (!emitted.isOk()) return withContext(emitted, "emitting stripe.sync.started");
+  }
   if (job == "catalog") return runCatalog(call, client, params_json);
   if (job == "transactions") return runTransactions(call, client, params_json, options);
   if (job == "reconcile_events") return runReconcileEvents(call, client, params_json);

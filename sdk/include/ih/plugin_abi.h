@@ -1,5 +1,5 @@
 /*
- * ihost plugin ABI, version 1.3 (IH_ABI_MAJOR.IH_ABI_MINOR below): the only contract between the ihost server
+ * ihost plugin ABI, version 1.4 (IH_ABI_MAJOR.IH_ABI_MINOR below): the only contract between the ihost server
  * and a provider plugin.
  *
  * Conventions
@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define IH_ABI_MAJOR 1
-#define IH_ABI_MINOR 3
+#define IH_ABI_MINOR 4
 
 #if defined(_WIN32)
 #define IH_EXPORT __declspec(dllexport)
@@ -197,6 +197,16 @@ typedef struct ih_host_api {
    * "integration":"…","handler":"run_action"|"run_job"|…,"public_url":"…" (the host's configured public
    * base URL, "" when not configured)}. The plugin frees `*out`. */
   ih_status (*call_info)(ih_call* call, ih_buf** out);
+
+  /* ---- ABI 1.4 ------------------------------------------------------------------------------------------
+   * Check `struct_size > offsetof(ih_host_api, field)` before calling a 1.4 service on an unknown host. */
+
+  /* emit_event, at most once: of all the events the calling tenant's integration emits with the same
+   * `dedupe_key` (1-200 bytes of printable ASCII, e.g. "transaction.created:txn_123"), only the first is
+   * ever stored and delivered; a repeat returns IH_OK and emits nothing. Keys are scoped to the tenant and
+   * the integration. Use it where one provider object may be seen many times (sync passes that overlap,
+   * replays) but the tenant's app should hear of it once. */
+  ih_status (*emit_event_once)(ih_call* call, ih_str type, ih_str data_json, ih_str dedupe_key);
 } ih_host_api;
 
 /* clang-format off */

@@ -61,6 +61,9 @@ class Client {
   ih::sdk::Result<std::vector<Json>> listAll(std::string_view path, Form query = {}, size_t max_items = 10000,
                                              std::string_view endpoint = {}) const;
 
+  // The Stripe-Account this client acts on ("" for the key's own account).
+  const std::string& account() const { return account_; }
+
  private:
   ih::sdk::Result<Json> send(std::string method, std::string_view path, const Form& form,
                              std::string_view idempotency_key, std::string_view endpoint) const;

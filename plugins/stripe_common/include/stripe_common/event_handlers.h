@@ -41,6 +41,9 @@ ih::sdk::Status upsertRecord(const ih::sdk::Call& call, const char* model, const
 
 // handle_webhook for a stored Stripe event: `meta_json` is the host's event metadata (a "stale" event is
 // skipped), `body` the raw Stripe event. Types it does not use are acknowledged (OK) without effect.
-ih::sdk::Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body);
+// With `emit_received`, every event handled (stale ones too) first emits stripe.webhook.received {"id","type",
+// "account","livemode","created","object_id","stale"}.
+ih::sdk::Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::string_view body,
+                            bool emit_received = true);
 
 }  // namespace ih::stripe

@@ -28,8 +28,8 @@ namespace ih::stripe {
 extern const char* const kSyncJobsManifestJson;
 
 // The config_schema "properties" members of the settings SyncOptions::fromConfig reads
-// ("sync_expand_sources", "sync_resolve_invoices", "sync_commit_rows"): JSON members without braces or a
-// trailing comma, for a plugin's manifest to splice in.
+// ("sync_expand_sources", "sync_resolve_invoices", "sync_commit_rows", "emit_*"): JSON members without braces
+// or a trailing comma, for a plugin's manifest to splice in.
 extern const char* const kSyncSettingsSchemaJson;
 
 // The manifest's "mappings" object (JSON text): Stripe products and prices -> the tenant's own ids, applied
@@ -55,6 +55,14 @@ struct SyncOptions {
   // transactions: rows per commit (records + cursor, one transaction; the next batch is fetched while it is
   // written). Larger = fewer index pages written per row, more memory; a killed run re-fetches at most this.
   size_t commit_rows = kDefaultSyncCommitRows;
+  // Events (settings "emit_sync_started", "emit_transaction_created", "emit_webhook_received"):
+  //   stripe.sync.started      when a sync job starts {"job","run_id","trigger","full","since","account"}
+  //   transaction.created      per balance transaction first stored by an incremental pass (after the first
+  //                            backfill; the backfill and since= passes store history silently), once per id
+  //   stripe.webhook.received  per verified Stripe event handled (handleEvent)
+  bool emit_sync_started = true;
+  bool emit_transaction_created = true;
+  bool emit_webhook_received = true;
 
   // Reads "sync_expand_sources", "sync_resolve_invoices" and "sync_commit_rows" from a plugin's config
   // object (absent = default); throws std::invalid_argument naming the setting when one is malformed.
@@ -62,7 +70,8 @@ struct SyncOptions {
 };
 
 // Runs one job for the calling tenant. `params_json` is what the host passed to run_job ({"full":bool,...});
-// "full": true restarts from scratch (backfill) instead of continuing from the stored cursor. Sets the
+// "full": true restarts from scratch (backfill) instead of continuing from the stored cursor; "since" (unix
+// seconds, transactions only) lists what was created since then, leaving the stored cursor as it is. Sets the
 // call's result to {"pages":n,"rows":n,...}. kNotFound for an unknown job name.
 ih::sdk::Status runSyncJob(ih::sdk::Call& call, const Client& client, std::string_view job,
                            std::string_view params_json, const SyncOptions& options = {});

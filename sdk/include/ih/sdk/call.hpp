@@ -102,6 +102,12 @@ class Call {
   Status emit(std::string_view type, std::string_view data_json) const {
     return hostStatus(host_->emit_event(call_, toStr(type), toStr(data_json)));
   }
+  // ABI 1.4: emit at most once per `dedupe_key` (1-200 printable ASCII, scoped to tenant and integration); a
+  // repeat is OK and emits nothing. IH_ERR_UNSUPPORTED on an older host (emit() then, if a repeat is fine).
+  Status emitOnce(std::string_view type, std::string_view data_json, std::string_view dedupe_key) const {
+    if (!hasService(offsetof(ih_host_api, emit_event_once))) return unsupported("emit_event_once");
+    return hostStatus(host_->emit_event_once(call_, toStr(type), toStr(data_json), toStr(dedupe_key)));
+  }
   // HTTP answer of a route handler; `headers_json` a JSON object or empty. Last call wins.
   Status respond(int32_t http_status, std::string_view body, std::string_view headers_json = {}) const {
     return hostStatus(host_->respond(call_, http_status, toStr(headers_json), toStr(body)));

@@ -30,6 +30,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -156,6 +157,7 @@ class FakeHost {
     api_.secret_get = &FakeHost::apiSecretGet;
     api_.credentials_delete = &FakeHost::apiCredentialsDelete;
     api_.call_info = &FakeHost::apiCallInfo;
+    api_.emit_event_once = &FakeHost::apiEmitOnce;
     latest() = this;
   }
   ~FakeHost() {
@@ -582,6 +584,26 @@ class FakeHost {
     return IH_OK;
   }
 
+  // As the host: the first event per (tenant, integration, dedupe_key) is kept, repeats are dropped.
+  static ih_status apiEmitOnce(ih_call* call, ih_str type, ih_str data_json, ih_str dedupe_key) {
+    CallContext* c = ctx(call);
+    if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
+    const std::string_view key = toView(dedupe_key);
+    bool printable = !key.empty() && key.size() <= 200;
+    for (char ch : key)
+      printable = printable && ch > 0x20 && ch < 0x7f;
+    if (!printable)
+      return fail(c, IH_ERR_INVALID_ARGUMENT, "dedupe_key must be 1-200 bytes of printable ASCII");
+    if (type.len == 0) return fail(c, IH_ERR_INVALID_ARGUMENT, "event type must not be empty");
+    if (!json::isValid(toView(data_json))) return fail(c, IH_ERR_INVALID_ARGUMENT, "event data must be JSON");
+    {
+      std::lock_guard<std::mutex> lock(c->host->mutex_);
+      if (!c->host->event_keys_.insert(c->tenant + '\n' + c->integration + '\n' + std::string(key)).second)
+        return IH_OK;
+    }
+    return apiEmit(call, type, data_json);
+  }
+
   static ih_status apiRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
     CallContext* c = ctx(call);
     if (c == nullptr) return IH_ERR_INVALID_ARGUMENT;
@@ -745,6 +767,7 @@ class FakeHost {
   std::map<std::tuple<std::string, std::string, std::string>, std::string> state_;
   std::map<std::tuple<std::string, std::string, std::string, std::string>, StoredRecord> records_;
   std::vector<EmittedEvent> events_;
+  std::set<std::string> event_keys_;  // tenant \n integration \n dedupe_key of emit_event_once
   struct CommitFailure {
     size_t after;
     ih_status code;
