@@ -358,8 +358,8 @@ async function main() {
     step("the invoice badge turned paid live from the event stream, without a reload");
 
     await invoiceActions(page, shot, { base, doubleUrl, adminToken, tenantId, paidInvoice: invoiceId, context });
-    await catalogPage(page, shot, { base, doubleUrl, adminToken, tenantId });
-    await analyticsPage(page, shot, { base, doubleUrl, adminToken, tenantId, betaName: "beta" });
+    const mapped = await catalogPage(page, shot, { base, doubleUrl, adminToken, tenantId });
+    await analyticsPage(page, shot, { base, doubleUrl, adminToken, tenantId, betaName: "beta", mapped });
 
     if (pageErrors.length) throw new Error("errors in the page: " + pageErrors.join(" | "));
     step("no script errors in the page");
@@ -568,6 +568,7 @@ async function catalogPage(page, shot, ctx) {
   if ("prod_gone0001" in afterRemove.json.mappings.product || afterRemove.json.mappings.product[temp.id] !== "sku-temp")
     throw new Error("after removing the stale mapping: " + afterRemove.text);
   step("a product deleted at Stripe is flagged after the next sync; Remove + Save drops the stale mapping");
+  return { product: starter.id, price: starterMonthly.id };
 }
 
 // ---- Analytics: per-currency totals, charts, chips, empty states --------------------------------------------
@@ -630,6 +631,11 @@ async function analyticsPage(page, shot, ctx) {
   await pay(5000, "eur");
   const usdIntent = await pay(4000, "usd");
   await stripeCall(ctx.doubleUrl, "POST", "/v1/refunds", { payment_intent: usdIntent, amount: "1000" });
+  // A payment tagged with the Starter product and price (charge metadata): its transaction carries the mapped ids.
+  const tagged = await stripeCall(ctx.doubleUrl, "POST", "/v1/payment_intents", {
+    amount: "900", currency: "usd", payment_method: "pm_card_visa", confirm: "true",
+    "metadata[product]": ctx.mapped.product, "metadata[price]": ctx.mapped.price,
+  });
   await runJob(ctx, "stripe", "transactions", { full: true });
   const all = await expectedTotals(ctx, () => true);
   if (!all.usd || !all.eur || all.usd.days.size < 4) throw new Error("test data: " + JSON.stringify(all, (k, v) => (v instanceof Set ? [...v] : v)));
@@ -643,6 +649,16 @@ async function analyticsPage(page, shot, ctx) {
   await page.click("section[data-currency=usd] details.per-day summary");
   await shot(page, "15-analytics");
   step(`Analytics: USD ${money(all.usd.gross, "usd")} gross / ${money(all.usd.fee, "usd")} fee / ${money(all.usd.net, "usd")} net over ${all.usd.days.size} days and EUR ${money(all.eur.gross, "eur")} gross, as the records sum, each drawn by uPlot`);
+
+  // The tagged payment's transaction shows your ids on the Transactions page (the records' "mapped").
+  const taggedTxn = (await allRecordsOf(ctx, "stripe", "transaction")).find((r) => r.data.payment_intent === tagged.id);
+  if (!taggedTxn || !taggedTxn.mapped || taggedTxn.mapped.product !== "sku-starter" || taggedTxn.mapped.price !== "sku-starter-monthly")
+    throw new Error("the tagged transaction: " + JSON.stringify(taggedTxn));
+  await page.click("nav a[data-page=transactions]");
+  await page.waitForSelector(`#tx-table tr[data-id="${taggedTxn.id}"] td.mapped:has-text('product sku-starter, price sku-starter-monthly')`);
+  step("Transactions shows the mapped ids of a payment tagged with the Starter product and price");
+  await page.click("nav a[data-page=analytics]");
+  await page.waitForSelector("section[data-currency=eur] [data-total=gross]");
 
   // Chips: refunds off, then every integration off; totals follow.
   await page.click("button[data-chip='type:refund']");
