@@ -21,6 +21,7 @@
 #include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
+#include "stripe_common/usage.h"
 #include "stripe_common/validate.h"
 #include "stripe_common/webhook_signature.h"
 
@@ -40,10 +41,6 @@ using ih::stripe::parseJson;
 using ih::stripe::stableIdempotencyKey;
 using ih::stripe::str;
 using nlohmann::json;
-
-// report_usage bounds: a meter event's value is a whole number; timestamps are unix seconds.
-constexpr int64_t kMaxUsageValue = 1000000000000;  // 10^12
-constexpr int64_t kMaxUnixSeconds = 253402300799;  // 9999-12-31
 
 constexpr char kManifestHead[] = R"json({
   "name": "stripe_byok",
@@ -101,7 +98,7 @@ constexpr char kManifestTail[] = R"json(,
     {"name": "create_checkout_session", "description": "A Stripe Checkout page for a catalog plan (plan, buyer, success_url/cancel_url): subscription mode with the plan's trial_days, or payment mode for a one-time item (409 when the buyer owns it). Returns url."},
     {"name": "create_billing_portal_session", "description": "A Stripe customer portal link (customer, return_url) where the customer manages subscriptions, payment methods and invoices. Returns url."},
     {"name": "send_invoice", "description": "Emails an open invoice's hosted link through Stripe (invoice, email: true) or just returns the link to copy (email: false)."},
-    {"name": "report_usage", "description": "Reports usage of a metered price as a Stripe billing meter event (customer, event_name, value, optional timestamp), idempotent by the caller's idempotency_key (the event's identifier): a repeat within 24 hours gets the first answer, a later one reports nothing and answers duplicate: true."},
+    )json" IH_STRIPE_REPORT_USAGE_ACTION_JSON R"json(,
     {"name": "simulate_payment", "description": "Test mode only: confirms a PaymentIntent with pm_card_visa or pays an invoice."},
     {"name": "setup", "description": "Interactive setup: checks the key, provisions the catalog, creates the webhook endpoint."}
   ],
@@ -345,7 +342,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (action == "create_checkout_session") return createCheckoutSession(call, client, input);
     if (action == "create_billing_portal_session") return createBillingPortalSession(call, client, input);
     if (action == "send_invoice") return sendInvoice(call, client, input);
-    if (action == "report_usage") return reportUsage(call, client, input);
+    if (action == "report_usage") return ih::stripe::reportUsage(call, client, input);
     if (action == "simulate_payment") return simulatePayment(call, client, *creds, input);
     if (action == "setup") return setup(call, client, *creds, input);
     return Status::notFound("unknown action " + std::string(action));
@@ -407,16 +404,7 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
       }
       return Status::ok();
     }
-    if (action == "report_usage") {
-      // Stripe's limits: event_name and identifier up to 100 characters; a whole-number value.
-      for (Status s : {checkId(input, "customer", "cus_", true), checkText(input, "event_name", 100, true),
-                       checkInteger(input, "value", 0, kMaxUsageValue, true),
-                       checkInteger(input, "timestamp", 1, kMaxUnixSeconds),
-                       checkText(input, "idempotency_key", 100, true)}) {
-        if (!s.isOk()) return s;
-      }
-      return Status::ok();
-    }
+    if (action == "report_usage") return ih::stripe::checkReportUsage(input);
     if (action == "send_invoice") {
       if (Status s = checkId(input, "invoice", "in_", true); !s.isOk()) return s;
       if (input.contains("email") && !input["email"].is_boolean())
@@ -924,38 +912,6 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                                 {"customer", member(*session, "customer")},
                                 {"return_url", member(*session, "return_url")}})
                               .dump());
-  }
-
-  // Usage-based billing: one billing meter event. The caller's idempotency_key is the event's identifier
-  // (Stripe refuses a second event with it for at least 24 hours) and, hashed, the request's Idempotency-Key
-  // (a retry within 24 hours gets the first answer; the same key with other values is a 409). Stripe's
-  // "already exists" refusal means the usage was reported before: success, duplicate true.
-  Status reportUsage(Call& call, const Client& client, const json& input) const {
-    const std::string identifier = str(input, "idempotency_key");
-    const std::string event_name = str(input, "event_name");
-    const int64_t value = input["value"].get<int64_t>();
-    Form form;
-    form.add("event_name", event_name);
-    form.add("identifier", identifier);
-    form.add("payload[stripe_customer_id]", str(input, "customer"));
-    form.add("payload[value]", std::to_string(value));
-    if (input.contains("timestamp")) form.add("timestamp", input["timestamp"].get<int64_t>());
-    auto event =
-        client.post("/v1/billing/meter_events", form, stableIdempotencyKey({"meter_event", identifier}));
-    json result = {{"identifier", identifier},
-                   {"event_name", event_name},
-                   {"customer", str(input, "customer")},
-                   {"value", value}};
-    if (!event) {
-      if (event.status().message().find("An event already exists with identifier") == std::string::npos)
-        return withContext(event.status(), "reporting usage");
-      result["duplicate"] = true;
-      result["timestamp"] = input.contains("timestamp") ? input["timestamp"] : json(nullptr);
-      return call.setResult(result.dump());
-    }
-    result["duplicate"] = false;
-    result["timestamp"] = member(*event, "timestamp");
-    return call.setResult(result.dump());
   }
 
   // Test mode only: the same observable effect as a customer paying (Stripe then sends the webhook).

@@ -28,6 +28,7 @@
 #include "stripe_common/json_util.h"
 #include "stripe_common/keys.h"
 #include "stripe_common/sync_jobs.h"
+#include "stripe_common/usage.h"
 #include "stripe_common/validate.h"
 #include "stripe_common/webhook_signature.h"
 
@@ -82,7 +83,8 @@ constexpr char kManifestTail[] = R"json(,
                       "currency": {"type": "string"}, "interval": {"type": "string", "enum": ["day", "week", "month", "year"]},
                       "lookup_key": {"type": "string"}, "nickname": {"type": "string"}, "metadata": {"type": "object"},
                       "idempotency_key": {"type": "string"}},
-                      "required": ["product", "unit_amount", "currency"]}}
+                      "required": ["product", "unit_amount", "currency"]}},
+    )json" IH_STRIPE_REPORT_USAGE_ACTION_JSON R"json(
   ],
   "events": ["invoice.updated", "payment.succeeded", "payment.failed", "subscription.updated",
              "stripe.sync.started", "stripe.webhook.received", "transaction.created"],
@@ -337,6 +339,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
           form.addMember("metadata", k, v.is_string() ? v.get<std::string>() : v.dump());
       }
     };
+    if (action == "report_usage") return ih::stripe::reportUsage(call, client, input);
     if (action == "create_product") {
       Form form;
       form.add("name", str(input, "name"));
@@ -379,6 +382,7 @@ class StripeConnectPlugin final : public ih::sdk::Plugin {
  private:
   static Status checkInput(std::string_view action, const json& input) {
     using ih::stripe::checkText;
+    if (action == "report_usage") return ih::stripe::checkReportUsage(input);
     std::vector<Status> checks = {checkText(input, "idempotency_key", ih::stripe::kMaxStripeId),
                                   ih::stripe::checkMetadata(input)};
     if (action == "create_product") {

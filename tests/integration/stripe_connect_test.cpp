@@ -580,3 +580,43 @@ TEST_CASE("stripe_connect: 10k-row backfill on one connected account", "[stripe]
   }
   WARN("stripe_connect backfill: 10000 balance transactions in " << seconds << " s");
 }
+
+TEST_CASE("stripe_connect: report_usage meters usage on each tenant's connected account",
+          "[stripe][connect]") {
+  Env env;
+  auto a = env.host->createTenant("alpha");
+  auto b = env.host->createTenant("beta");
+  const std::string acct_a = env.connectTenant(a);
+  const std::string acct_b = env.connectTenant(b);
+  const json usage = {{"customer", "cus_meteredcustomer01"},
+                      {"event_name", "api_requests"},
+                      {"value", 7},
+                      {"idempotency_key", "usage-2026-12-03T10:00"}};
+  const std::string path = "/api/integrations/stripe_connect/actions/report_usage";
+  json first_a = env.api("POST", path, a.api_key, 200, usage);
+  CHECK(first_a["duplicate"] == false);
+  CHECK(first_a["account"] == acct_a);
+  CHECK(first_a["value"] == 7);
+  // The same identifier on another connected account is another account's usage.
+  json first_b = env.api("POST", path, b.api_key, 200, usage);
+  CHECK(first_b["duplicate"] == false);
+  CHECK(first_b["account"] == acct_b);
+  // A repeat on the same account reports nothing new.
+  json again_a = env.api("POST", path, a.api_key, 200, usage);
+  CHECK(again_a["value"] == 7);
+  std::map<std::string, int> per_account;
+  for (const auto& r : env.stripe->requests()) {
+    if (r.path != "/v1/billing/meter_events" || r.method != "POST") continue;
+    ++per_account[r.header("Stripe-Account")];
+    CHECK_FALSE(r.header("Idempotency-Key").empty());
+  }
+  CHECK(per_account[acct_a] >= 1);
+  CHECK(per_account[acct_b] == 1);
+  CHECK(per_account.count("") == 0);  // never on the platform's own account
+  // Refused before Stripe is called.
+  const size_t before = env.stripe->requests().size();
+  env.api("POST", path, a.api_key, 400,
+          {{"customer", "cus_x1"}, {"event_name", "e"}, {"value", -1}, {"idempotency_key", "k"}});
+  env.api("POST", path, a.api_key, 400, {{"customer", "cus_x1"}, {"event_name", "e"}, {"value", 1}});
+  CHECK(env.stripe->requests().size() == before);
+}

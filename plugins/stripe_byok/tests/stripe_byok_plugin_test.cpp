@@ -182,8 +182,14 @@ TEST_CASE("stripe_byok: handle_webhook turns events into records and normalized 
   CHECK(data["status"] == "paid");
   CHECK(data["paid_at"] == 1700000100);
   CHECK(data["hosted_invoice_url"] == "https://pay/in_1");
-  REQUIRE(f.host.events().size() == 1);
-  CHECK(f.host.events()[0].type == "invoice.updated");
+  // Every event handled is announced first (stripe.webhook.received), then what it meant.
+  REQUIRE(f.host.events().size() == 2);
+  CHECK(f.host.events()[0].type == "stripe.webhook.received");
+  const json received = json::parse(f.host.events()[0].data_json);
+  CHECK(received["type"] == "invoice.paid");
+  CHECK(received["object_id"] == "in_1");
+  CHECK(received["stale"] == false);
+  CHECK(f.host.events()[1].type == "invoice.updated");
 
   const json pi = {{"id", "pi_1"},  {"object", "payment_intent"}, {"status", "succeeded"},
                    {"amount", 900}, {"amount_received", 900},     {"currency", "usd"}};
@@ -206,6 +212,8 @@ TEST_CASE("stripe_byok: handle_webhook turns events into records and normalized 
   REQUIRE(f.host.handleWebhook(f.inst, R"({"stale":true})", f.event("customer.subscription.updated", sub, 5))
               .ok());
   CHECK_FALSE(f.host.record("t1", "stripe", "subscription", "sub_1"));  // stale: skipped
+  CHECK(f.host.events().back().type == "stripe.webhook.received");      // but announced, as stale
+  CHECK(json::parse(f.host.events().back().data_json)["stale"] == true);
   REQUIRE(f.host.handleWebhook(f.inst, R"({"stale":false})", f.event("customer.subscription.updated", sub, 6))
               .ok());
   const json s = json::parse(f.host.record("t1", "stripe", "subscription", "sub_1")->data_json);
@@ -216,7 +224,8 @@ TEST_CASE("stripe_byok: handle_webhook turns events into records and normalized 
 
   const size_t events = f.host.events().size();
   CHECK(f.host.handleWebhook(f.inst, "{}", f.event("charge.refunded", {{"id", "ch_1"}}, 7)).ok());
-  CHECK(f.host.events().size() == events);
+  REQUIRE(f.host.events().size() == events + 1);  // an unused type is only announced as received
+  CHECK(f.host.events().back().type == "stripe.webhook.received");
 }
 
 TEST_CASE("stripe_byok: simulate_payment is refused on live keys; actions need a connection", "[stripe]") {
