@@ -56,6 +56,15 @@ TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_c
   CHECK(bad.out.find("FAIL  manifest: the loader refused it: manifest is not valid JSON") !=
         std::string::npos);
 
+  // Loads and works, but leaks symbols that could collide with another plugin's: refused by the kit.
+  Run leaky = check(std::string(IH_TEST_PLUGIN_DIR) + "/libfixture_extra_exports.so");
+  INFO(leaky.out);
+  CHECK(leaky.rc == 1);
+  CHECK(leaky.out.find("PASS  manifest") != std::string::npos);
+  CHECK(leaky.out.find("FAIL  exports: 2 symbols besides ih_plugin_entry") != std::string::npos);
+  CHECK(leaky.out.find("fixture_leaked_helper") != std::string::npos);
+  CHECK(leaky.out.find("build with ihost_add_plugin") != std::string::npos);
+
   Run unset = check(std::string(IH_PLUGIN_DIR) + "/libexample.so");
   INFO(unset.out);
   CHECK(unset.rc == 1);
