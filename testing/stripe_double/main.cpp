@@ -23,13 +23,17 @@ void usage() {
   std::cerr
       << "usage: stripe-double [--port N] [--host H] [--seed-key sk_test_...]... [--webhook-delay-ms N]\n"
          "                     [--webhook-retry-ms a,b,c] [--client-id ca_...] [--redirect-uri URL]\n"
-         "                     [--api-version V] [--threads N]\n";
+         "                     [--api-version V] [--threads N] [--seed-transactions N]\n"
+         "  --seed-transactions N  N synthetic charges (balance transactions) on the first seeded key's "
+         "account,\n"
+         "                         spread over the last 30 days with amounts varying by day (0..100000)\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   ih::stripe_double::Options options;
+  int seed_transactions = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -76,6 +80,12 @@ int main(int argc, char** argv) {
       options.api_version = value();
     } else if (arg == "--threads") {
       if (!intValue(options.threads)) return 2;
+    } else if (arg == "--seed-transactions") {
+      if (!intValue(seed_transactions)) return 2;
+      if (seed_transactions < 0 || seed_transactions > 100000) {
+        std::cerr << "--seed-transactions must be 0..100000\n";
+        return 2;
+      }
     } else if (arg == "--help" || arg == "-h") {
       usage();
       return 0;
@@ -99,6 +109,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto server = std::move(started).value();
+  // History for dashboards: one block per day of the last 30, each day's amount different.
+  constexpr int64_t kDays = 30, kDay = 86400;
+  for (int64_t day = 0; day < kDays && seed_transactions > 0; ++day) {
+    ih::stripe_double::SeedOptions seed;
+    seed.count = seed_transactions / kDays + (day < seed_transactions % kDays ? 1 : 0);
+    if (seed.count == 0) continue;
+    seed.start = server->now() - (kDays - day) * kDay + 3600;
+    seed.spacing_s = (kDay - 7200) / seed.count;
+    seed.amount = 1500 + ((day * 37) % 17) * 350;
+    if (auto seeded = server->seedBalanceTransactions(seed); !seeded.isOk()) {
+      std::cerr << "stripe-double: " << seeded.status().toString() << "\n";
+      return 1;
+    }
+  }
   std::cout << "{\"url\":\"" << server->url() << "\"}" << std::endl;
   int sig = 0;
   sigwait(&set, &sig);

@@ -112,6 +112,7 @@ struct Observed {
   size_t invoices = 0;       // invoice records
   size_t demo_invoices = 0;  // records of the demo invoice reference
   size_t products = 0;       // products in the run's double
+  size_t transactions = 0;   // transaction records after the run
 };
 
 json getJson(const std::string& base, const std::string& path, const httplib::Headers& headers) {
@@ -173,6 +174,13 @@ Observed runDemo(const ih::test::TempDir& dir, const std::string& label) {
     if (e["data"].value("id", "") == invoice_id && e["data"].value("status", "") == "paid") paid_event = true;
   CHECK(paid_event);
 
+  // The sync jobs ran: the Analytics page has the double's 30 days of charges on first start.
+  CHECK(demo.output().find("sync jobs run: catalog ") != std::string::npos);
+  json txns = getJson(ihost, "/api/records/stripe/transaction?limit=1000", auth);
+  seen.transactions = txns["data"].size();
+  json products_synced = getJson(ihost, "/api/records/stripe/product?limit=1000", auth);
+  CHECK(products_synced["data"].size() >= 2);
+
   // The run's double holds the catalog once (setup is idempotent within the run).
   json products = getJson(stripe, "/v1/products?limit=100",
                           {{"Authorization", "Bearer sk_test_ihostdemo0000000000000001"}});
@@ -190,7 +198,8 @@ TEST_CASE("ihost demo: ready with a paid invoice, Ctrl-C exits 0, a second run r
   const Observed first = runDemo(dir, "first");
   CHECK(first.ready_seconds < 10);
   CHECK(first.demo_invoices == 1);
-  CHECK(first.products == 2);  // the default catalog: starter, pro
+  CHECK(first.products == 2);        // the default catalog: starter, pro
+  CHECK(first.transactions >= 300);  // 300 seeded charges and the demo invoice's payment
 
   // The files the demo keeps: key ring (0600), sealed demo key (0600), SQLite.
   struct stat st {};
