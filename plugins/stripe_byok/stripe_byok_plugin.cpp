@@ -754,8 +754,8 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
                                 "); a one-time item is bought once");
       }
     }
+    json found;  // the catalog price, when one was named
     if (!price.empty()) {
-      json found;
       if (price.rfind("price_", 0) == 0) {
         auto got = client.get("/v1/prices/" + price, Form(), "/v1/prices/{id}");
         if (!got) return got.status();
@@ -780,6 +780,13 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
     if (!buyer.empty()) form.addMember("metadata", "ihost_buyer", buyer);
     if (one_time != nullptr) {
       form.addMember("metadata", "ihost_plan", one_time->key).addMember("metadata", "ihost_one_time", "true");
+    }
+    // The price and product the payment is for: the transactions sync reads them from here (the charge itself
+    // carries no line items), so the payment's transaction maps to the tenant's own ids (mappings).
+    if (!str(found, "id").empty()) {
+      form.addMember("metadata", "price", str(found, "id"));
+      const std::string product = ih::stripe::idOf(member(found, "product"));
+      if (!product.empty()) form.addMember("metadata", "product", product);
     }
     if (!str(input, "description").empty()) form.add("description", str(input, "description"));
     if (!str(input, "customer").empty()) form.add("customer", str(input, "customer"));

@@ -504,6 +504,41 @@ TEST_CASE("stripe mappings: products and prices map to the tenant's ids, shown o
   }
   CHECK(seen);
 
+  // A purchase through create_payment_intent with a catalog price: the PaymentIntent's metadata names the price
+  // and product, the sync reads them through the expanded PaymentIntent, and the mapping applies.
+  const json plans =
+      env.request("POST", "/api/integrations/stripe/actions/ensure_products", json::object()).body;
+  INFO(plans.dump());
+  const std::string starter_price = plans["plans"]["starter"];
+  auto bought = env.request("POST", "/api/integrations/stripe/actions/create_payment_intent",
+                            {{"price", "starter"}, {"reference", "order-9"}});
+  REQUIRE(bought.status == 200);
+  const std::string bought_pi = bought.body["payment_intent_id"];
+  REQUIRE(env.request("POST", "/api/integrations/stripe/actions/simulate_payment",
+                      {{"payment_intent", bought_pi}})
+              .status == 200);
+  REQUIRE(env.runJob("catalog")["status"] == "succeeded");
+  std::string starter_product;
+  for (const json& r : env.records("price"))
+    if (r["id"] == starter_price) starter_product = r["data"]["product"];
+  REQUIRE_FALSE(starter_product.empty());
+  const json with_starter = {
+      {"mappings",
+       {{"product", {{A, "sku-basic"}, {starter_product, "sku-starter"}}},
+        {"price", {{A1, "sku-basic-monthly"}, {starter_price, "sku-starter-monthly"}}}}}};
+  REQUIRE(env.request("PUT", "/api/integrations/stripe/mappings", with_starter).status == 200);
+  REQUIRE(env.runJob("transactions")["status"] == "succeeded");
+  bool bought_seen = false;
+  for (const json& r : env.records("transaction")) {
+    if (r["data"]["payment_intent"] != bought_pi) continue;
+    bought_seen = true;
+    CHECK(r["data"]["price"] == starter_price);
+    CHECK(r["data"]["product"] == starter_product);
+    CHECK(r["mapped"] == json({{"product", "sku-starter"}, {"price", "sku-starter-monthly"}}));
+  }
+  CHECK(bought_seen);
+  REQUIRE(env.request("PUT", "/api/integrations/stripe/mappings", set).status == 200);
+
   // Bad input is refused with the member named, and changes nothing.
   auto refused = [&](const json& body, const std::string& says) {
     auto r = env.request("PUT", "/api/integrations/stripe/mappings", body);

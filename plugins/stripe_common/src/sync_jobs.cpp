@@ -32,6 +32,8 @@ const char* const kSyncSettingsSchemaJson = R"json(
                               "description": "transactions job: expand each balance transaction's source (charge customer, payment_intent, invoice, metadata)."},
       "sync_resolve_invoices": {"type": "boolean", "default": true,
                                 "description": "transactions job: one GET /v1/invoices/{id} per distinct invoice to resolve product/price (needs sync_expand_sources)."},
+      "sync_expand_payment_intents": {"type": "boolean", "default": true,
+                                      "description": "transactions job: expand each charge's PaymentIntent, whose metadata names the product/price of payments made with create_payment_intent (needs sync_expand_sources)."},
       "sync_commit_rows": {"type": "integer", "minimum": 100, "maximum": 50000, "default": 30000,
                            "description": "transactions job: rows per transaction (records + cursor). Larger is faster and uses more memory; a killed run re-fetches at most this many."},
       "emit_sync_started": {"type": "boolean", "default": true,
@@ -64,6 +66,7 @@ SyncOptions SyncOptions::fromConfig(const Json& config) {
   };
   flag("sync_expand_sources", o.expand_sources);
   flag("sync_resolve_invoices", o.resolve_invoices);
+  flag("sync_expand_payment_intents", o.expand_payment_intents);
   flag("emit_sync_started", o.emit_sync_started);
   flag("emit_transaction_created", o.emit_transaction_created);
   flag("emit_webhook_received", o.emit_webhook_received);
@@ -461,9 +464,15 @@ Status appendTransaction(RecordBatch& batch, const Json& txn, InvoiceResolver& i
     data.stringOrNull("invoice", invoice);
     const Json& metadata = member(source, "metadata");
     data.json("source_metadata", metadata.is_object() ? metadata : Json::object());
-    // Cheap first: the charge's own metadata, as apps commonly tag one-off payments.
+    // Cheap first: the charge's own metadata, as apps commonly tag one-off payments; then its PaymentIntent's
+    // (expanded), where create_payment_intent names the catalog price.
     product = str(metadata, "product");
     price = str(metadata, "price");
+    const Json& intent_metadata = member(member(source, "payment_intent"), "metadata");
+    if (product.empty() && price.empty() && intent_metadata.is_object()) {
+      product = str(intent_metadata, "product");
+      price = str(intent_metadata, "price");
+    }
     if (product.empty() && price.empty() && !invoice.empty()) {
       auto resolved = invoices.resolve(invoice);
       if (!resolved) return withContext(resolved.status(), "resolving invoice " + invoice);
@@ -566,6 +575,8 @@ Status runTransactions(Call& call, const Client& client, std::string_view params
     if (cursor.upper) query.add("created[lte]", *cursor.upper);
     if (!cursor.starting_after.empty()) query.add("starting_after", cursor.starting_after);
     if (options.expand_sources) query.addElement("expand", "data.source");
+    if (options.expand_sources && options.expand_payment_intents)
+      query.addElement("expand", "data.source.payment_intent");
     auto page = client.get("/v1/balance_transactions", query, "/v1/balance_transactions");
     if (!page) {
       // Keep what was fetched: the pages buffered so far and their cursor commit before the run fails, so

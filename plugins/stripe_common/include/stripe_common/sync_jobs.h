@@ -52,6 +52,10 @@ struct SyncOptions {
   // transactions: resolve product/price of invoice payments with one GET /v1/invoices/{id} per distinct
   // invoice (cached for the run). Costs calls against the rate budget; needs expand_sources.
   bool resolve_invoices = true;
+  // transactions: also `expand[]=data.source.payment_intent`, so a charge without product/price metadata takes
+  // them from its PaymentIntent's metadata (create_payment_intent sets them for catalog prices). Bigger pages,
+  // no extra call; needs expand_sources.
+  bool expand_payment_intents = true;
   // transactions: rows per commit (records + cursor, one transaction; the next batch is fetched while it is
   // written). Larger = fewer index pages written per row, more memory; a killed run re-fetches at most this.
   size_t commit_rows = kDefaultSyncCommitRows;
