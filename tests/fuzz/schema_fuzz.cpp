@@ -55,7 +55,10 @@ void collectSecrets(const nlohmann::json& schema, const nlohmann::json& document
   auto properties = schema.find("properties");
   if (properties == schema.end() || !properties->is_object()) return;
   for (auto& [key, sub] : properties->items()) {
-    if (!sub.is_object() || !sub.value("secret", false) || !document.contains(key)) continue;
+    // As the validator decides (config/schema.cpp isSecret): only a boolean true marks a secret.
+    auto secret = sub.is_object() ? sub.find("secret") : sub.end();
+    if (secret == sub.end() || !secret->is_boolean() || !secret->get<bool>() || !document.contains(key))
+      continue;
     const auto& value = document[key];
     if (value.is_string() && value.get<std::string>().size() >= 8) out.push_back(value.get<std::string>());
   }
