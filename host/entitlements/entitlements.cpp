@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -115,16 +116,34 @@ void Entitlements::stop() {
 }
 
 void Entitlements::run() {
+  // While passes keep failing (e.g. the database is unavailable), one warning a minute, not one per pass.
+  constexpr auto kWarnEvery = std::chrono::minutes(1);
+  std::optional<std::chrono::steady_clock::time_point> last_warned;
+  int64_t failed_since_warned = 0;
+  auto failed = [&](const std::string& error) {
+    const auto now = std::chrono::steady_clock::now();
+    ++failed_since_warned;
+    if (last_warned && now - *last_warned < kWarnEvery) return;
+    log::warn("entitlements: catching up failed, retrying",
+              {{"error", error}, {"failed_passes", failed_since_warned}});
+    last_warned = now;
+    failed_since_warned = 0;
+  };
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
     try {
-      if (Status s = catchUpAll(); !s.isOk())
-        log::warn("entitlements: catching up failed, retrying", {{"error", s.message()}});
+      if (Status s = catchUpAll(); !s.isOk()) {
+        failed(s.message());
+      } else if (last_warned) {
+        log::info("entitlements: catching up works again");
+        last_warned.reset();
+        failed_since_warned = 0;
+      }
     } catch (const std::exception& e) {  // a thread entry point: nothing escapes
-      log::error("entitlements: pass failed", {{"error", std::string(e.what())}});
+      failed(e.what());
     } catch (...) {
-      log::error("entitlements: pass failed");
+      failed("unknown exception");
     }
     lock.lock();
     cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [this] { return stopping_; });

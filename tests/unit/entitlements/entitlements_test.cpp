@@ -2,14 +2,18 @@
 // events (and their dedupe keys), tenant isolation, a changed mapping rebuilding the view, the background pass.
 #include <catch2/catch.hpp>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "common/sinks.h"
 #include "entitlements/entitlements.h"
+#include "log/log.h"
 #include "store/entitlement_store.h"
 #include "store/record_store.h"
 #include "store/store.h"
@@ -235,4 +239,30 @@ TEST_CASE("the background pass catches up every tenant with new record changes",
   auto events = w.sink.take();
   REQUIRE(events.size() == 2);
   CHECK(events[0].dedupe_key != events[1].dedupe_key);
+}
+
+TEST_CASE("a pass that keeps failing warns once a minute, not once per pass", "[entitlements]") {
+  World w;
+  std::mutex mu;
+  std::vector<std::string> lines;
+  ih::log::setSink([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(mu);
+    lines.emplace_back(line);
+  });
+  // The view's source is gone: every pass fails (as with a broken database).
+  {
+    SQLite::Database db(w.dir.file("e.db"), SQLite::OPEN_READWRITE);
+    db.exec("DROP TABLE record_sequences");
+  }
+  ih::entitlements::Options options;
+  options.interval_ms = 5;
+  Entitlements e(w.records, w.view, &w.sink, {subscriptions()}, options);
+  e.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // ~60 failed passes
+  e.stop();
+  ih::log::resetSink();
+  size_t warnings = 0;
+  for (const std::string& line : lines)
+    if (line.find("entitlements: catching up failed") != std::string::npos) ++warnings;
+  CHECK(warnings == 1);
 }
