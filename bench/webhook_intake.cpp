@@ -61,6 +61,7 @@
 
 #include "app/app.h"
 #include "bench_host.h"
+#include "common/text.h"
 #include "log/log.h"
 #include "store/inbox_store.h"
 #include "store/sqlite_db.h"
@@ -117,6 +118,24 @@ struct Target {
   std::exit(2);
 }
 
+// A flag's whole-number value in [min, max], or exit 2 naming the flag.
+int64_t intFlag(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
+  if (auto v = ih::parseInt64InRange(text, min, max)) return *v;
+  std::fprintf(stderr, "%s: expected a whole number from %lld to %lld, got \"%s\"\n", flag.c_str(),
+               static_cast<long long>(min), static_cast<long long>(max), text.c_str());
+  std::exit(2);
+}
+
+// A flag's number of seconds (> 0, at most a day), or exit 2 naming the flag.
+double secondsFlag(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (errno == 0 && end != text.c_str() && *end == '\0' && v > 0 && v <= 86400) return v;
+  std::fprintf(stderr, "%s: expected seconds (0 < s <= 86400), got \"%s\"\n", flag.c_str(), text.c_str());
+  std::exit(2);
+}
+
 Args parseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -129,15 +148,15 @@ Args parseArgs(int argc, char** argv) {
       return argv[++i];
     };
     if (k == "--duration")
-      a.duration_s = std::stod(next());
+      a.duration_s = secondsFlag(k, next());
     else if (k == "--connections")
-      a.connections = std::stoi(next());
+      a.connections = static_cast<int>(intFlag(k, next(), 1, 100000));
     else if (k == "--client-threads")
-      a.client_threads = std::stoi(next());
+      a.client_threads = static_cast<int>(intFlag(k, next(), 1, 1024));
     else if (k == "--server-threads")
-      a.server_threads = std::stoi(next());
+      a.server_threads = static_cast<int>(intFlag(k, next(), 1, 1024));
     else if (k == "--workers")
-      a.workers = std::stoi(next());
+      a.workers = static_cast<int>(intFlag(k, next(), 0, 1024));
     else if (k == "--dir")
       a.dir = next();
     else if (k == "--synchronous")
@@ -163,13 +182,13 @@ Args parseArgs(int argc, char** argv) {
     else if (k == "--plugin")
       a.plugin = next();
     else if (k == "--tenants")
-      a.tenants = std::max(1, std::stoi(next()));
+      a.tenants = static_cast<int>(intFlag(k, next(), 1, 100000));
     else if (k == "--write-requests")
       a.write_requests = next();
     else if (k == "--requests")
-      a.requests = std::max<int64_t>(1, std::stoll(next()));
+      a.requests = intFlag(k, next(), 1, int64_t{1} << 40);
     else if (k == "--serve")
-      a.serve_s = std::stod(next());
+      a.serve_s = secondsFlag(k, next());
     else
       usage();
   }
@@ -463,7 +482,7 @@ bool responseComplete(const std::string& in, int& status, std::string_view& body
   const size_t end = in.find("\r\n\r\n");
   if (end == std::string::npos) return false;
   if (in.size() < 12) return false;
-  status = std::atoi(in.c_str() + 9);
+  status = static_cast<int>(ih::parseInt64InRange(std::string_view(in).substr(9, 3), 100, 599).value_or(0));
   size_t length = 0;
   close_after = false;
   size_t line = in.find("\r\n") + 2;
@@ -841,7 +860,7 @@ int main(int argc, char** argv) {
     }
     std::string rest = a.url.substr(a.url.find("://") == std::string::npos ? 0 : a.url.find("://") + 3);
     host = rest.substr(0, rest.find(':'));
-    port = std::stoi(rest.substr(rest.find(':') + 1));
+    port = static_cast<int>(intFlag("--url port", rest.substr(rest.find(':') + 1), 1, 65535));
   }
   const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
   std::vector<Target> targets = {{path, a.secret}};
