@@ -209,7 +209,9 @@ async function stopServer() {
   if (!serverProcess || serverProcess.exitCode !== null) return;
   const exited = new Promise((resolve) => serverProcess.on("exit", (code) => resolve(code)));
   serverProcess.kill("SIGTERM");
-  const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 10000))]);
+  let timer;
+  const code = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(() => resolve("timeout"), 10000); })]);
+  clearTimeout(timer);
   if (code === "timeout") serverProcess.kill("SIGKILL");
   return code;
 }

@@ -316,7 +316,9 @@ async function stopAll() {
     if (child.exitCode !== null) continue;
     const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
-    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 10000))]);
+    let timer;
+    const code = await Promise.race([exited, new Promise((resolve) => { timer = setTimeout(() => resolve("timeout"), 10000); })]);
+    clearTimeout(timer);
     if (code === "timeout") child.kill("SIGKILL");
     if (code !== 0 && child.label === "ihost") {
       console.error(`FAIL: ihost did not stop cleanly on SIGTERM (${code}):\n${child.tail.slice(-30).join("\n")}`);
