@@ -10,7 +10,6 @@
 #include "common/text.h"
 #include "endpoints/endpoints.h"
 #include "entitlements/entitlements.h"
-#include "mappings/mappings.h"
 #include "events/events.h"
 #include "http/access_log.h"
 #include "http/server.h"
@@ -18,6 +17,7 @@
 #include "inbox/inbox.h"
 #include "loader/registry.h"
 #include "log/log.h"
+#include "mappings/mappings.h"
 #include "oauth/oauth.h"
 #include "outbound/client.h"
 #include "records/idempotency.h"
@@ -174,6 +174,8 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   // The config defaults public_url to "http://" + listen (maybe port 0 or 0.0.0.0): only an explicit one is
   // worth telling plugins.
   if (c.server.public_url != "http://" + c.server.listen) deps.public_url = c.server.public_url;
+  deps.call_timeout = std::chrono::milliseconds(c.plugins.call_timeout_ms);
+  deps.job_timeout = std::chrono::milliseconds(c.plugins.job_timeout_ms);
   deps.records = m.records.get();
   deps.events = m.events.get();
   m.runtime = std::make_unique<runtime::Runtime>(deps);

@@ -10,6 +10,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -18,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "app/app.h"
 #include "app/vault_rotation.h"
@@ -282,6 +287,7 @@ int cmdServe(const Args& args, const config::Environment& env, std::ostream& out
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  const int shutdown_timeout_ms = cfg->server.shutdown_timeout_ms;
   auto host = app::App::create(std::move(*cfg), env);
   if (!host.isOk()) {
     err << "ihost: cannot start: " << host.status().message() << "\n";
@@ -295,7 +301,34 @@ int cmdServe(const Args& args, const config::Environment& env, std::ostream& out
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutting down", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
+  // A bounded drain: a plugin call that never returns (or anything else stuck) must not hold the process.
+  // Past [server] shutdown_timeout_ms, or on a second signal, exit without waiting: what was acknowledged is
+  // already committed, and unfinished work (inbox deliveries, job runs) is picked up again at the next start.
+  std::atomic<bool> stopped{false};
+  std::thread watchdog([&signals, &stopped, shutdown_timeout_ms] {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(shutdown_timeout_ms);
+    while (!stopped.load()) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        log::error(
+            "shutdown did not finish in time; exiting with work still running (it resumes at the next "
+            "start)",
+            {{"shutdown_timeout_ms", static_cast<int64_t>(shutdown_timeout_ms)}});
+        std::fflush(stderr);
+        std::_Exit(kExitFailure);
+      }
+      const timespec wait{0, 50 * 1000 * 1000};
+      const int again = sigtimedwait(&signals, nullptr, &wait);
+      if (again == SIGINT || again == SIGTERM) {
+        log::warn("second signal during shutdown; exiting now", {});
+        std::fflush(stderr);
+        std::_Exit(kExitFailure);
+      }
+    }
+  });
   (*host)->stop();
+  stopped.store(true);
+  watchdog.join();
   return kExitOk;
 }
 

@@ -32,6 +32,8 @@ std::string_view statusCodeName(StatusCode code) {
       return "invalid_signature";
     case StatusCode::kCancelled:
       return "cancelled";
+    case StatusCode::kDeadlineExceeded:
+      return "deadline_exceeded";
     case StatusCode::kFailedPrecondition:
       return "failed_precondition";
     case StatusCode::kAlreadyExists:
@@ -70,6 +72,8 @@ int httpStatusFor(StatusCode code) {
       return 400;
     case StatusCode::kCancelled:
       return 409;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
     case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kAlreadyExists:
@@ -79,7 +83,7 @@ int httpStatusFor(StatusCode code) {
 }
 
 StatusCode statusCodeFromAbi(int abi_status) {
-  if (abi_status >= 0 && abi_status <= static_cast<int>(StatusCode::kCancelled)) {
+  if (abi_status >= 0 && abi_status <= static_cast<int>(StatusCode::kDeadlineExceeded)) {
     return static_cast<StatusCode>(abi_status);
   }
   return StatusCode::kInternal;

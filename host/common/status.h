@@ -23,7 +23,8 @@ enum class StatusCode : int {
   kTooLarge = 10,
   kInternal = 11,
   kSignature = 12,
-  kCancelled = 13,  // the operator cancelled an interactive workflow (ABI 1.2)
+  kCancelled = 13,         // the operator cancelled an interactive workflow (ABI 1.2)
+  kDeadlineExceeded = 14,  // a plugin call ran past its deadline (ABI 1.5); retryable
   // Host-only codes (never returned by a plugin).
   kFailedPrecondition = 100,  // the system is not in a state that allows this (e.g. database too new)
   kAlreadyExists = 101,

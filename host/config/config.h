@@ -44,6 +44,9 @@ struct ServerConfig {
   int keep_alive_max_requests = 10000;
   int max_connections = 10000;
   int max_connections_per_ip = 256;  // 0 = no per-address cap
+  // `ihost serve`: how long a graceful shutdown (SIGINT/SIGTERM) may take before the process exits anyway
+  // (a plugin call that never returns must not hold it forever). A second signal exits at once.
+  int shutdown_timeout_ms = 20000;  // below systemd's TimeoutStopSec=30
 };
 
 // [events]: Server-Sent Event streams (GET /api/events/stream).
@@ -67,6 +70,10 @@ struct PluginsConfig {
   std::string dir = "plugins";  // absolute after loading
   // Plugin file name -> lowercase hex SHA-256. Empty means no allow-list (every plugin in dir may load).
   std::map<std::string, std::string> sha256_allow;
+  // Deadline of one plugin call (routes, webhooks, actions, connect, OAuth), and of a sync job's run unless the
+  // job sets its own `timeout`. Interactive workflow calls (waiting for an operator) have none.
+  int64_t call_timeout_ms = 30000;
+  int64_t job_timeout_ms = 3600000;
 };
 
 struct AdminConfig {
@@ -110,6 +117,7 @@ struct EndpointsConfig {
 struct JobConfig {
   std::optional<int64_t> every_seconds;
   std::optional<bool> enabled;
+  std::optional<int64_t> timeout_seconds;  // `timeout = "2h"`: this job's deadline instead of job_timeout_ms
   SourceLocation where;
 };
 
@@ -117,6 +125,9 @@ struct IntegrationConfig {
   std::string id;      // matches ^[a-z][a-z0-9_]{0,39}$
   std::string plugin;  // plugin name from its manifest
   bool enabled = true;
+  // `call_timeout_ms = N` (100..3600000): this integration's plugin call deadline instead of
+  // [plugins] call_timeout_ms (a host key: never passed to the plugin).
+  std::optional<int64_t> call_timeout_ms;
   // Every other key of the table as a JSON object, not yet validated (see validateIntegration).
   std::string settings_json = "{}";
   std::map<std::string, JobConfig> jobs;
@@ -149,7 +160,7 @@ struct Config {
   EndpointsConfig endpoints;
   EventsConfig events;
   std::vector<IntegrationConfig> integrations;  // in file order
-  std::vector<ComingSoonConfig> coming_soon;     // in file order
+  std::vector<ComingSoonConfig> coming_soon;    // in file order
   // Dotted key path ("server.listen", "integrations.x.secret") -> the environment variable that set it.
   std::map<std::string, std::string> overrides;
 

@@ -72,6 +72,17 @@ void Loader::readIntegration(const toml::key& id_key, const toml::node& node) {
       }
     } else if (name == "jobs") {
       readJobs(integration, key, value);
+    } else if (name == "call_timeout_ms") {
+      const auto* ms = value.as_integer();
+      if (ms == nullptr || ms->get() < 100 || ms->get() > 3600000) {
+        report(
+            key_path, key.source(),
+            ms == nullptr ? "expected an integer, got " + describe(value) : "must be between 100 and 3600000",
+            "Write a number of milliseconds, e.g. call_timeout_ms = 60000 (this integration's plugin call "
+            "deadline; default [plugins] call_timeout_ms).");
+      } else {
+        integration.call_timeout_ms = ms->get();
+      }
     } else {
       integration.setting_locations[name] = locate(key_path, key.source());
       settings[name] = settingToJson(value, path, name, integration, 0);
@@ -121,7 +132,8 @@ void Loader::readComingSoon(const toml::key& key, const toml::node& node) {
       }
       const std::string& v = value.as_string()->get();
       if (v.empty() && &out == &placeholder.name) {
-        report(key_path, k.source(), "must not be empty", "Write the provider's name, e.g. name = \"PayPal\".");
+        report(key_path, k.source(), "must not be empty",
+               "Write the provider's name, e.g. name = \"PayPal\".");
         return;
       }
       if (!isValidUtf8(v) || v.size() > max) {
@@ -197,8 +209,24 @@ void Loader::readJobs(IntegrationConfig& integration, const toml::key& jobs_key,
           continue;
         }
         job.enabled = value.as_boolean()->get();
+      } else if (key_name == "timeout") {
+        if (!value.is_string()) {
+          report(key_path, key.source(), "expected a duration string, got " + describe(value),
+                 "Write e.g. timeout = \"2h\" (units s, m, h, d; at most 1d).");
+          continue;
+        }
+        Result<int64_t> seconds = parseDuration(value.as_string()->get());
+        if (!seconds.isOk()) {
+          reportAt(locate(key_path, key.source()), key_path, seconds.status().message(), "");
+          continue;
+        }
+        if (*seconds < 1 || *seconds > 86400) {
+          report(key_path, key.source(), "must be between 1s and 1d", "Write e.g. timeout = \"2h\".");
+          continue;
+        }
+        job.timeout_seconds = *seconds;
       } else {
-        report(key_path, key.source(), unknownKeyText(key_name, {"every", "enabled"}), "");
+        report(key_path, key.source(), unknownKeyText(key_name, {"every", "enabled", "timeout"}), "");
       }
     }
     integration.jobs[name] = std::move(job);

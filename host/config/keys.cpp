@@ -98,6 +98,12 @@ const std::vector<SectionSpec>& hostSections() {
            {"idle_timeout_ms", Kind::kInteger, 1, 86400000, "Write a number of milliseconds, e.g. 60000.",
             [](Config& c, const Value& v) { c.server.idle_timeout_ms = static_cast<int>(v.integer); },
             nullptr},
+           {"shutdown_timeout_ms", Kind::kInteger, 1000, 600000,
+            "Write a number of milliseconds, e.g. shutdown_timeout_ms = 20000 (the longest a graceful "
+            "shutdown "
+            "may take).",
+            [](Config& c, const Value& v) { c.server.shutdown_timeout_ms = static_cast<int>(v.integer); },
+            nullptr},
            {"worker_threads", Kind::kInteger, 1, 1024, "Write a number of threads, e.g. 32.",
             [](Config& c, const Value& v) { c.server.worker_threads = static_cast<int>(v.integer); },
             nullptr},
@@ -160,6 +166,12 @@ const std::vector<SectionSpec>& hostSections() {
             "Write a table of plugin file name = SHA-256 hex, e.g. [plugins.sha256_allow] "
             "\"libexample.so\" = \"<64 hex digits from sha256sum>\".",
             [](Config& c, const Value& v) { c.plugins.sha256_allow = v.table; }, nullptr},
+           {"call_timeout_ms", Kind::kInteger, 100, 3600000,
+            "Write a number of milliseconds, e.g. call_timeout_ms = 30000 (a plugin call's deadline).",
+            [](Config& c, const Value& v) { c.plugins.call_timeout_ms = v.integer; }, nullptr},
+           {"job_timeout_ms", Kind::kInteger, 1000, 86400000,
+            "Write a number of milliseconds, e.g. job_timeout_ms = 3600000 (a sync run's deadline).",
+            [](Config& c, const Value& v) { c.plugins.job_timeout_ms = v.integer; }, nullptr},
        }},
       {"admin",
        {

@@ -119,6 +119,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.line("server.read_timeout_ms", "read_timeout_ms", std::to_string(server.read_timeout_ms));
   w.line("server.write_timeout_ms", "write_timeout_ms", std::to_string(server.write_timeout_ms));
   w.line("server.idle_timeout_ms", "idle_timeout_ms", std::to_string(server.idle_timeout_ms));
+  w.line("server.shutdown_timeout_ms", "shutdown_timeout_ms", std::to_string(server.shutdown_timeout_ms));
   w.line("server.worker_threads", "worker_threads", std::to_string(server.worker_threads));
   w.line("server.keep_alive_max_requests", "keep_alive_max_requests",
          std::to_string(server.keep_alive_max_requests));
@@ -146,6 +147,8 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
       w.line("plugins.sha256_allow." + file, "sha256_allow." + dumpJson(Json(file)), quoted(digest));
     }
   }
+  w.line("plugins.call_timeout_ms", "call_timeout_ms", std::to_string(config.plugins.call_timeout_ms));
+  w.line("plugins.job_timeout_ms", "job_timeout_ms", std::to_string(config.plugins.job_timeout_ms));
   w.section("admin");
   w.line("admin.console", "console", config.admin.console ? "true" : "false");
   w.line("admin.token_env", "token_env", quoted(config.admin.token_env));
@@ -161,6 +164,8 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
     w.section(path);
     w.line(path + ".plugin", "plugin", quoted(integration.plugin));
     w.line(path + ".enabled", "enabled", integration.enabled ? "true" : "false");
+    if (integration.call_timeout_ms)
+      w.line(path + ".call_timeout_ms", "call_timeout_ms", std::to_string(*integration.call_timeout_ms));
     Json original = ih::parseJsonOrDiscarded(integration.settings_json);
     if (original.is_discarded()) original = Json::object();
     Json schema = Json(Json::value_t::discarded);
@@ -180,6 +185,9 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
       }
       if (job.enabled)
         w.line(job_path + ".enabled", "jobs." + name + ".enabled", *job.enabled ? "true" : "false");
+      if (job.timeout_seconds)
+        w.line(job_path + ".timeout", "jobs." + name + ".timeout",
+               quoted(formatDuration(*job.timeout_seconds)));
     }
   }
   for (const ComingSoonConfig& placeholder : config.coming_soon) {

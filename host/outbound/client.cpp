@@ -553,7 +553,10 @@ Result<Response> Client::send(Request request) {
   hreq.keep_alive(true);
   hreq.prepare_payload();
 
-  const Clock::time_point overall = Clock::now() + impl_->options.deadline;
+  Clock::time_point overall = Clock::now() + impl_->options.deadline;
+  // The plugin call's own deadline, when it comes first, bounds the whole send.
+  const bool call_bound = request.call_deadline != Clock::time_point{} && request.call_deadline < overall;
+  if (call_bound) overall = request.call_deadline;
   Status last_error = Status::unavailable("no attempt was made");
   int attempts_made = 0;
   Response response;
@@ -562,8 +565,10 @@ Result<Response> Client::send(Request request) {
     if (!request.budget_key.empty()) impl_->budget.acquire(request.budget_key, budget_rate);
     const auto started = Clock::now();
     if (started >= overall) {
-      last_error = Status::unavailable("outbound deadline of " +
-                                       std::to_string(impl_->options.deadline.count()) + " ms reached");
+      last_error = call_bound
+                       ? Status(StatusCode::kDeadlineExceeded, "the plugin call's deadline was reached")
+                       : Status::unavailable("outbound deadline of " +
+                                             std::to_string(impl_->options.deadline.count()) + " ms reached");
       break;
     }
     const auto deadline = std::min(overall, started + std::chrono::milliseconds(request.timeout_ms));
@@ -583,6 +588,10 @@ Result<Response> Client::send(Request request) {
     bool retry = false;
     if (!result.isOk()) {
       last_error = result.status();
+      // Cut by the plugin call's deadline (not by this attempt's own timeout): say so.
+      if (call_bound && Clock::now() >= overall && deadline == overall)
+        last_error = Status(StatusCode::kDeadlineExceeded,
+                            "the plugin call's deadline was reached: " + result.status().message());
       impl_->notify({request.provider, request.endpoint, request.method, 0, secs, attempt});
       retry = error.retryable;
       response.status = 0;

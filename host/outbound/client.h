@@ -40,6 +40,9 @@ struct Request {
   // (Stripe's limits: 100/s for a live key, 25/s otherwise).
   std::string budget_key;
   double rate_limit_per_s = 0;
+  // The deadline of the plugin call making this request (steady clock; the epoch = none): no attempt, retry
+  // wait or read goes past it, and a request cut by it fails with kDeadlineExceeded.
+  std::chrono::steady_clock::time_point call_deadline{};
 };
 
 struct Response {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -33,6 +34,9 @@ struct ih_call {
   ih::sinks::Deferred deferred;
   std::mutex emitted_mu;
   std::vector<std::pair<std::string, int>> emitted;  // GUARDED_BY(emitted_mu)
+  // The call's deadline (steady clock); the epoch = none. http_request is bounded by it, call_remaining_ms
+  // reports it, and the call gate answers a failed call that ran past it as kDeadlineExceeded.
+  std::chrono::steady_clock::time_point deadline{};
   // Distinguishes this invocation from earlier ones that reused the address (host_services.cpp, last_error).
   uint64_t serial = nextSerial();
 

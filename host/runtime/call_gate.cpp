@@ -77,6 +77,13 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
   if (args.live) call.counts = args.live;
   call.event_scope = args.event_scope;
   if (args.deferred) call.deferred = *args.deferred;
+  // The deadline: none while an operator may be asked (interactive workflows), the job's own or the
+  // configured job deadline for jobs, the call deadline otherwise.
+  std::chrono::milliseconds budget{0};
+  if (args.prompt == nullptr)
+    budget = handler == Handler::kRunJob ? args.timeout.value_or(deps_.job_timeout)
+                                         : in.call_timeout_.value_or(deps_.call_timeout);
+  if (budget.count() > 0) call.deadline = std::chrono::steady_clock::now() + budget;
 
   ih_plugin* p = in.instance_;
   const ih_str first = toStr(args.first);
@@ -133,6 +140,25 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
                               : redact(call.error_message);
     out.status = Status(statusCodeFromAbi(rc), std::move(message));
     out.credentials.clear();  // never keep credentials from a failed connect
+    // A failure past the deadline is the deadline's doing (whatever the plugin made of it): retryable.
+    const bool late = call.deadline != std::chrono::steady_clock::time_point{} &&
+                      std::chrono::steady_clock::now() >= call.deadline;
+    if (late || rc == IH_ERR_DEADLINE) {
+      out.status = Status(StatusCode::kDeadlineExceeded,
+                          "plugin " + in.manifest().name + " ran past its " + std::to_string(budget.count()) +
+                              " ms deadline in " + std::string(spec.what) + ": " + out.status.message());
+      metrics::registry()
+          .counter("ihost_plugin_deadline_exceeded_total",
+                   "Plugin calls answered as failed because they ran past their deadline, by integration and "
+                   "handler.",
+                   {{"integration", in.id()}, {"handler", std::string(spec.name)}})
+          .inc();
+      log::warn("plugin call ran past its deadline", {{"integration", in.id()},
+                                                      {"tenant", std::string(tenant_id)},
+                                                      {"handler", std::string(spec.name)},
+                                                      {"deadline_ms", static_cast<int64_t>(budget.count())},
+                                                      {"seconds", out.seconds}});
+    }
   }
   metrics::registry()
       .counter("ihost_plugin_calls_total",
@@ -164,8 +190,9 @@ CallResult Runtime::handleWebhook(Integration& in, std::string_view tenant_id, s
 }
 
 CallResult Runtime::runJob(Integration& in, std::string_view tenant_id, std::string_view job,
-                           std::string_view params_json, WriteCounts* live) {
-  return invoke(in, tenant_id, Handler::kRunJob, {job, params_json, nullptr, live});
+                           std::string_view params_json, WriteCounts* live,
+                           std::optional<std::chrono::milliseconds> timeout) {
+  return invoke(in, tenant_id, Handler::kRunJob, {job, params_json, nullptr, live, {}, nullptr, timeout});
 }
 
 CallResult Runtime::runAction(Integration& in, std::string_view tenant_id, std::string_view action,

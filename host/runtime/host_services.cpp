@@ -53,7 +53,7 @@ ih_status fail(ih_call* call, ih_status code, std::string message) {
 
 ih_status abiCode(const Status& s) {
   int code = static_cast<int>(s.code());
-  return code <= static_cast<int>(StatusCode::kCancelled) ? code : IH_ERR_INTERNAL;
+  return code <= static_cast<int>(StatusCode::kDeadlineExceeded) ? code : IH_ERR_INTERNAL;
 }
 
 ih_buf* newBuf(std::string data, bool secret = false) {
@@ -168,6 +168,11 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
                 "http_request: \"" + wrong + "\" has the wrong type or value (see plugin_abi.h)");
   }
   req.body = std::string(view(body));
+  if (call->deadline != std::chrono::steady_clock::time_point{}) {
+    if (std::chrono::steady_clock::now() >= call->deadline)
+      return fail(call, IH_ERR_DEADLINE, "http_request: the call's deadline has passed");
+    req.call_deadline = call->deadline;
+  }
   auto res = call->deps->outbound->send(std::move(req));
   if (!res.isOk()) return fail(call, abiCode(res.status()), res.status().message());
   json meta = {{"status", res->status}, {"attempts", res->attempts}, {"headers", json::object()}};
@@ -333,6 +338,13 @@ ih_status hostEmitEventOnce(ih_call* call, ih_str type, ih_str data_json, ih_str
   Status s = call->deps->events->emit(call->tenant_id, call->integration->id(), view(type), view(data_json),
                                       scoped, call->deferred);
   return s.isOk() ? IH_OK : fail(call, abiCode(s), s.message());
+}
+
+int64_t hostCallRemainingMs(ih_call* call) {
+  if (!call || call->deadline == std::chrono::steady_clock::time_point{}) return INT64_MAX;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline -
+                                                               std::chrono::steady_clock::now())
+      .count();
 }
 
 ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
@@ -526,12 +538,12 @@ ih_status hostCallInfo(ih_call* call, ih_buf** out) {
 }
 
 const ih_host_api kHostApi = {
-    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,  hostLog,           hostHttpRequest,
-    hostCredentialsGet,  hostCredentialsPut, hostStateGet,  hostStatePut,      hostRecordsUpsert,
-    hostRecordsDelete,   hostEmitEvent,      hostRespond,   hostSetResult,     hostSetError,
-    hostLastError,       hostBufView,        hostBufFree,   hostRecordsCommit, hostPrompt,
-    hostBindAccount,     hostInboxIngest,    hostSecretPut, hostSecretGet,     hostCredentialsDelete,
-    hostCallInfo,        hostEmitEventOnce,
+    sizeof(ih_host_api), IH_ABI_MAJOR,       IH_ABI_MINOR,        hostLog,           hostHttpRequest,
+    hostCredentialsGet,  hostCredentialsPut, hostStateGet,        hostStatePut,      hostRecordsUpsert,
+    hostRecordsDelete,   hostEmitEvent,      hostRespond,         hostSetResult,     hostSetError,
+    hostLastError,       hostBufView,        hostBufFree,         hostRecordsCommit, hostPrompt,
+    hostBindAccount,     hostInboxIngest,    hostSecretPut,       hostSecretGet,     hostCredentialsDelete,
+    hostCallInfo,        hostEmitEventOnce,  hostCallRemainingMs,
 };
 
 }  // namespace

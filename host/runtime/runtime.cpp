@@ -35,6 +35,7 @@ Status Runtime::addIntegration(const config::Config& config, const config::Integ
   integration->plugin_ = std::move(plugin);
   integration->settings_json_ = std::move(*settings);
   integration->enabled_ = cfg.enabled;
+  if (cfg.call_timeout_ms) integration->call_timeout_ = std::chrono::milliseconds(*cfg.call_timeout_ms);
 
   CallResult out;
   ih_call call;

@@ -58,6 +58,10 @@ struct Dependencies {
   EventSink* events = nullptr;
   InboxSink* inbox = nullptr;  // may be set after construction (setInbox): the inbox needs the runtime first
   std::string public_url;      // [server] public_url when configured explicitly (call_info), else empty
+  // Deadlines ([plugins] call_timeout_ms / job_timeout_ms; 0 = none). Calls that can prompt an operator
+  // (interactive workflows) have none; a job may bring its own (runJob's `timeout`).
+  std::chrono::milliseconds call_timeout{30000};
+  std::chrono::milliseconds job_timeout{3600000};
 };
 
 // Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or
@@ -115,6 +119,8 @@ class Integration {
   const loader::Manifest& manifest() const { return plugin_->manifest(); }
   const std::string& settingsJson() const { return settings_json_; }
   bool enabled() const { return enabled_; }
+  // The integration's own call deadline (`call_timeout_ms` in its table), if any.
+  std::optional<std::chrono::milliseconds> callTimeout() const { return call_timeout_; }
 
  private:
   friend class Runtime;
@@ -125,6 +131,7 @@ class Integration {
   ih_plugin* instance_ = nullptr;
   std::string settings_json_;
   bool enabled_ = true;
+  std::optional<std::chrono::milliseconds> call_timeout_;
   std::mutex serialize_mu_;  // held around calls when the plugin sets IH_FLAG_SERIALIZE
 };
 
@@ -174,9 +181,11 @@ class Runtime {
   CallResult handleWebhook(Integration& in, std::string_view tenant_id, std::string_view event_json,
                            std::string_view body, std::string_view event_scope,
                            const sinks::Deferred& deferred = nullptr);
-  // `live` (optional, borrowed for the call) counts the job's record writes while it runs.
+  // `live` (optional, borrowed for the call) counts the job's record writes while it runs. `timeout`: this
+  // job's deadline instead of Dependencies::job_timeout.
   CallResult runJob(Integration& in, std::string_view tenant_id, std::string_view job,
-                    std::string_view params_json, WriteCounts* live = nullptr);
+                    std::string_view params_json, WriteCounts* live = nullptr,
+                    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // `prompt` (optional) answers the plugin's prompts; without it a prompt fails with IH_ERR_UNSUPPORTED.
   CallResult runAction(Integration& in, std::string_view tenant_id, std::string_view action,
                        std::string_view input_json, const PromptFn* prompt = nullptr);
@@ -204,8 +213,9 @@ class Runtime {
     std::string_view second;  // body / params / input, by handler
     const PromptFn* prompt = nullptr;
     WriteCounts* live = nullptr;
-    std::string_view event_scope{};             // handleWebhook
-    const sinks::Deferred* deferred = nullptr;  // handleWebhook
+    std::string_view event_scope{};                      // handleWebhook
+    const sinks::Deferred* deferred = nullptr;           // handleWebhook
+    std::optional<std::chrono::milliseconds> timeout{};  // runJob: the job's own deadline
   };
   // The call gate: every call above goes through here.
   CallResult invoke(Integration& in, std::string_view tenant_id, Handler handler, const CallArgs& args);

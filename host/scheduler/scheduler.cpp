@@ -304,7 +304,10 @@ struct Scheduler::Impl {
     } else {
       json params = {{"full", run->run.full}, {"run_id", run->run.id}, {"trigger", run->run.trigger}};
       if (run->run.since) params["since"] = *run->run.since;
-      result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump(), &run->written);
+      std::optional<std::chrono::milliseconds> timeout;
+      for (const JobInfo& j : jobs)
+        if (j.integration_id == run->run.integration_id && j.job == run->run.job) timeout = j.timeout;
+      result = runtime.runJob(*in, run->run.tenant_id, run->run.job, params.dump(), &run->written, timeout);
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - run->started).count();
     json answer = ih::parseJsonOrDiscarded(result.result_json.empty() ? "{}" : result.result_json);
@@ -420,6 +423,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(const config::Config& confi
         if (auto it = cfg->jobs.find(spec.name); it != cfg->jobs.end()) {
           if (it->second.every_seconds) info.every_seconds = *it->second.every_seconds;
           if (it->second.enabled && !*it->second.enabled) info.enabled = false;
+          if (it->second.timeout_seconds) info.timeout = std::chrono::seconds(*it->second.timeout_seconds);
         }
       }
       impl->jobs.push_back(std::move(info));
@@ -534,9 +538,12 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
     return Status::failedPrecondition("job \"" + info->job + "\" of integration \"" + info->integration_id +
                                       "\" is disabled in the configuration");
   }
-  auto conn = m.store.getConnection(tenant_id, integration_id);
-  if (!conn.isOk()) return conn.status();
-  if (!conn->has_value() || (*conn)->status == store::ConnectionStatus::kInactive) {
+  // Same rule as actions: a plugin that takes no connection (no connect, no OAuth) runs for any tenant.
+  runtime::Integration* in = m.runtime.find(integration_id);
+  if (in == nullptr) return Status::notFound("no integration \"" + std::string(integration_id) + "\"");
+  auto lacks = m.runtime.lacksConnection(*in, tenant_id);
+  if (!lacks.isOk()) return lacks.status();
+  if (*lacks) {
     return Status::failedPrecondition("tenant is not connected to \"" + std::string(integration_id) + "\"");
   }
 

@@ -75,6 +75,8 @@ struct JobInfo {
   // stored.
   std::vector<std::string> state_keys;
   bool accepts_since = false;  // manifest job "params": ["since"]
+  // The job's own deadline ([integrations.<id>.jobs.<name>] timeout), else [plugins] job_timeout_ms applies.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 // A run's "since" as the API and the CLI take it: unix seconds ("1714564800"), an ISO 8601 time

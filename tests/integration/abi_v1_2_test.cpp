@@ -29,8 +29,9 @@ TEST_CASE("loader accepts ABI 1.0, 1.1 and current (1.2+) plugins", "[abi][plugi
   auto v1_2 = ih::loader::Registry::loadFile(std::string(IH_PLUGIN_DIR) + "/libstripe_connect.so", "");
   INFO((v1_2.isOk() ? std::string() : v1_2.status().message()));
   REQUIRE(v1_2.isOk());
-  CHECK((*v1_2)->abiMinor() ==
-        IH_ABI_MINOR);  // built with this SDK (1.3 changed no struct; 1.4 appended emit_event_once)
+  CHECK(
+      (*v1_2)->abiMinor() ==
+      IH_ABI_MINOR);  // built with this SDK (1.3 changed no struct; 1.4 appended emit_event_once, 1.5 call_remaining_ms)
   CHECK((*v1_2)->hasOAuth());
   CHECK((*v1_2)->descriptor().oauth_authorize != nullptr);
   CHECK(ih::loader::capabilityNames((*v1_2)->capabilities()) ==

@@ -39,6 +39,8 @@
   X(ih_host_api, call_info, 184, 8)                \
   /* 1.4 appended */                               \
   X(ih_host_api, emit_event_once, 192, 8)          \
+  /* 1.5 appended */                               \
+  X(ih_host_api, call_remaining_ms, 200, 8)        \
   X(ih_plugin_descriptor, struct_size, 0, 4)       \
   X(ih_plugin_descriptor, abi_major, 4, 2)         \
   X(ih_plugin_descriptor, abi_minor, 6, 2)         \
@@ -63,7 +65,7 @@
 /* X(struct, size) */
 #define IH_ABI_V1_0_SIZES(X) \
   X(ih_str, 16)              \
-  X(ih_host_api, 200)        \
+  X(ih_host_api, 208)        \
   X(ih_plugin_descriptor, 128)
 
 #endif /* IH_TESTS_SDK_ABI_V1_0_LAYOUT_H */

@@ -91,6 +91,11 @@ class ProbePlugin final : public ih::sdk::Plugin {
       auto after = call.state("cursor");
       return call.setResult(nlohmann::json{{"after", after->value_or("")}}.dump());
     }
+    if (action == "deadline") {
+      // A long handler's loop: stop with IH_ERR_DEADLINE once the call's time is up.
+      if (call.deadlinePassed()) return Status::deadline("stopped at the deadline");
+      return call.setResult(nlohmann::json{{"remaining_ms", call.remainingMs()}}.dump());
+    }
     if (action == "creds-outside-connect") return call.putCredentials(R"({"k":"v"})");
     if (action == "bad-records") return call.upsertRecords("item", R"([{"id":"a"}])");
     if (action == "records") {
@@ -478,6 +483,31 @@ TEST_CASE("ABI 1.2: OAuth handlers and credentials_delete through the fake host"
   FakeHost old(loadFixture(fixturePath("fixture_frozen")));
   auto frozen = old.create("frozen", "{}");
   CHECK(old.oauthAuthorize(frozen, "{}").status == IH_ERR_UNSUPPORTED);
+}
+
+TEST_CASE("ABI 1.5: remainingMs through the fake host, and on an older host table", "[sdk][abi][deadline]") {
+  FakeHost host(&kProbe);
+  host.setHttpHandler([](const HttpExchange&) { return FakeHttpResponse{200, {}, "{}"}; });
+  auto inst = host.create("p", "ok");
+  auto open = host.runAction(inst, "deadline");
+  REQUIRE(open.status == IH_OK);
+  CHECK(nlohmann::json::parse(open.result)["remaining_ms"] == INT64_MAX);  // no deadline by default
+  host.setRemainingMs(1500);
+  CHECK(nlohmann::json::parse(host.runAction(inst, "deadline").result)["remaining_ms"] == 1500);
+  host.setRemainingMs(0);
+  auto late = host.runAction(inst, "deadline");
+  CHECK(late.status == IH_ERR_DEADLINE);
+  CHECK(late.error == "stopped at the deadline");
+  // As the host does, http_request refuses once the deadline has passed.
+  auto fetch = host.runAction(inst, "http", "{}");
+  CHECK(fetch.status == IH_ERR_DEADLINE);
+  CHECK(host.httpRequests().empty());
+
+  ih_host_api older = *host.api();
+  older.struct_size = static_cast<uint32_t>(offsetof(ih_host_api, call_remaining_ms));  // a 1.4 host
+  Call call(&older, nullptr);
+  CHECK(call.remainingMs() == INT64_MAX);
+  CHECK_FALSE(call.deadlinePassed());
 }
 
 TEST_CASE("ABI 1.2: Call reports missing 1.2 services of an older host table", "[sdk][abi][oauth]") {

@@ -1,5 +1,5 @@
 /*
- * ihost plugin ABI, version 1.4 (IH_ABI_MAJOR.IH_ABI_MINOR below): the only contract between the ihost server
+ * ihost plugin ABI, version 1.5 (IH_ABI_MAJOR.IH_ABI_MINOR below): the only contract between the ihost server
  * and a provider plugin.
  *
  * Conventions
@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define IH_ABI_MAJOR 1
-#define IH_ABI_MINOR 4
+#define IH_ABI_MINOR 5
 
 #if defined(_WIN32)
 #define IH_EXPORT __declspec(dllexport)
@@ -78,6 +78,7 @@ typedef int32_t ih_status;
 #define IH_ERR_INTERNAL 11         /* a bug; also what a thrown exception becomes [500] */
 #define IH_ERR_SIGNATURE 12        /* webhook signature or timestamp check failed [400] */
 #define IH_ERR_CANCELLED 13        /* ABI 1.2: the operator cancelled an interactive workflow [409] */
+#define IH_ERR_DEADLINE 14 /* ABI 1.5: the call's deadline passed; stop and return it; retryable [504] */
 
 /* Log levels for host->log. */
 #define IH_LOG_DEBUG 0
@@ -207,6 +208,16 @@ typedef struct ih_host_api {
    * the integration. Use it where one provider object may be seen many times (sync passes that overlap,
    * replays) but the tenant's app should hear of it once. */
   ih_status (*emit_event_once)(ih_call* call, ih_str type, ih_str data_json, ih_str dedupe_key);
+
+  /* ---- ABI 1.5 ------------------------------------------------------------------------------------------
+   * Check `struct_size > offsetof(ih_host_api, field)` before calling a 1.5 service on an unknown host. */
+
+  /* Milliseconds left before this call's deadline (the host's [plugins] call_timeout_ms, job_timeout_ms or a
+   * job's own timeout); INT64_MAX when the call has none, <= 0 once it passed. A long-running handler checks
+   * it between steps and, once it is <= 0, stops and returns IH_ERR_DEADLINE (the host answers such a call as
+   * a retryable failure anyway: 504 to an API caller, a retry for a webhook). http_request never waits past
+   * the deadline and answers IH_ERR_DEADLINE after it. */
+  int64_t (*call_remaining_ms)(ih_call* call);
 } ih_host_api;
 
 /* clang-format off */

@@ -250,6 +250,36 @@ TEST_CASE("a bad job duration names the job key", "[config]") {
         "Write e.g. every = \"15m\" (units s, m, h, d).");
 }
 
+TEST_CASE("plugin call and job deadlines: defaults, ranges, a job's own timeout", "[config]") {
+  Config defaults = load("");
+  CHECK(defaults.plugins.call_timeout_ms == 30000);
+  CHECK(defaults.plugins.job_timeout_ms == 3600000);
+  CHECK(defaults.server.shutdown_timeout_ms == 20000);
+  Config c = load(
+      "[plugins]\ncall_timeout_ms = 2500\njob_timeout_ms = 60000\n"
+      "[integrations.example]\nplugin = \"example\"\n[integrations.example.jobs.sync]\ntimeout = \"2h\"\n");
+  CHECK(c.plugins.call_timeout_ms == 2500);
+  CHECK(c.plugins.job_timeout_ms == 60000);
+  CHECK(c.integrations.at(0).jobs.at("sync").timeout_seconds == 7200);
+  CHECK_FALSE(c.integrations.at(0).call_timeout_ms.has_value());
+  Config own = load("[integrations.example]\nplugin = \"example\"\ncall_timeout_ms = 90000\n");
+  CHECK(own.integrations.at(0).call_timeout_ms == 90000);
+  CHECK(own.integrations.at(0).settings_json == "{}");  // a host key, never a plugin setting
+  CHECK_THAT(
+      loadError("[integrations.example]\nplugin = \"example\"\ncall_timeout_ms = 5\n"),
+      Catch::Contains("integrations.example.call_timeout_ms") && Catch::Contains("between 100 and 3600000"));
+  CHECK_THAT(loadError("[plugins]\ncall_timeout_ms = 50\n"), Catch::StartsWith("cfg.toml:2:") &&
+                                                                 Catch::Contains("plugins.call_timeout_ms") &&
+                                                                 Catch::Contains("call_timeout_ms = 30000"));
+  CHECK_THAT(loadError("[plugins]\njob_timeout_ms = 86400001\n"), Catch::Contains("plugins.job_timeout_ms"));
+  const std::string job = "[integrations.example]\nplugin = \"example\"\n[integrations.example.jobs.sync]\n";
+  CHECK_THAT(loadError(job + "timeout = \"2d\"\n"),
+             Catch::StartsWith("cfg.toml:4:") && Catch::Contains("integrations.example.jobs.sync.timeout") &&
+                 Catch::Contains("between 1s and 1d"));
+  CHECK_THAT(loadError(job + "timeout = 60\n"), Catch::Contains("expected a duration string"));
+  CHECK_THAT(loadError(job + "timeot = \"1h\"\n"), Catch::Contains("timeout"));
+}
+
 TEST_CASE("integration ids must be lowercase identifiers", "[config]") {
   CHECK(loadError("[integrations.Stripe-Prod]\nplugin = \"stripe_byok\"\n") ==
         "cfg.toml:1:15: integrations.Stripe-Prod: invalid integration id \"Stripe-Prod\". Use 1 to 40 "
@@ -592,10 +622,12 @@ TEST_CASE("[coming_soon.<id>] placeholders are read in file order and checked", 
         std::string::npos);
   CHECK(loadError("[coming_soon.paypal]\nname = \"" + std::string(81, 'x') + "\"\n") ==
         "cfg.toml:2:1: coming_soon.paypal.name: must be valid UTF-8 of at most 80 bytes. Shorten the text.");
-  CHECK(loadError("[coming_soon.paypal]\nname = 3\n") ==
-        "cfg.toml:2:1: coming_soon.paypal.name: expected a string, got an integer (3). Write name = \"...\".");
+  CHECK(
+      loadError("[coming_soon.paypal]\nname = 3\n") ==
+      "cfg.toml:2:1: coming_soon.paypal.name: expected a string, got an integer (3). Write name = \"...\".");
   CHECK(loadError("[integrations.paypal]\nplugin = \"example\"\n[coming_soon.paypal]\nname = \"PayPal\"\n") ==
         "cfg.toml:3:1: coming_soon.paypal: \"paypal\" is also a configured integration. Remove "
         "[coming_soon.paypal] now that the integration exists, or rename one.");
-  CHECK(loadError("[comming_soon.x]\nname = \"X\"\n").find("did you mean \"coming_soon\"") != std::string::npos);
+  CHECK(loadError("[comming_soon.x]\nname = \"X\"\n").find("did you mean \"coming_soon\"") !=
+        std::string::npos);
 }

@@ -239,6 +239,39 @@ TEST_CASE("outbound send: the whole-send deadline bounds retries and their waits
   }
 }
 
+TEST_CASE("outbound send: the plugin call's deadline cuts a silent upstream and says so", "[outbound]") {
+  // Answers nothing; lets go as soon as the client hangs up.
+  RawServer server([](int fd, const std::string&) {
+    char byte = 0;
+    for (int i = 0; i < 50 && ::recv(fd, &byte, 1, MSG_DONTWAIT) != 0; ++i)
+      std::this_thread::sleep_for(Ms(20));
+  });
+  Client client(loopbackOptions());
+  Request request = get(server.url(), 3, 5000);
+  const auto start = std::chrono::steady_clock::now();
+  request.call_deadline = start + Ms(300);
+  const auto result = client.send(request);
+  REQUIRE_FALSE(result.isOk());
+  CHECK(result.status().code() == StatusCode::kDeadlineExceeded);
+  CHECK(result.status().message().find("the plugin call's deadline was reached") != std::string::npos);
+  CHECK(secondsSince(start) >= 0.25);
+  CHECK(secondsSince(start) < 2);
+
+  // A deadline already behind: no attempt at all.
+  Request late = get(server.url(), 1, 5000);
+  late.call_deadline = std::chrono::steady_clock::now() - Ms(1);
+  const auto refused = client.send(late);
+  REQUIRE_FALSE(refused.isOk());
+  CHECK(refused.status().code() == StatusCode::kDeadlineExceeded);
+
+  // A later call deadline than the attempt's own timeout: the attempt's timeout is what fails it.
+  Request bounded = get(server.url(), 1, 300);
+  bounded.call_deadline = std::chrono::steady_clock::now() + Ms(10000);
+  const auto timed_out = client.send(bounded);
+  REQUIRE_FALSE(timed_out.isOk());
+  CHECK(timed_out.status().code() == StatusCode::kUnavailable);
+}
+
 TEST_CASE("outbound send: garbage instead of HTTP is a provider error", "[outbound]") {
   RawServer server([](int fd, const std::string&) { RawServer::writeAll(fd, "HELLO THERE\r\n\r\n"); });
   Client client(loopbackOptions());

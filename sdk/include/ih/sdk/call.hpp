@@ -102,6 +102,13 @@ class Call {
   Status emit(std::string_view type, std::string_view data_json) const {
     return hostStatus(host_->emit_event(call_, toStr(type), toStr(data_json)));
   }
+  // ABI 1.5: milliseconds left before this call's deadline; INT64_MAX without one (or on an older host),
+  // <= 0 once it passed: then stop and return Status(IH_ERR_DEADLINE, ...).
+  int64_t remainingMs() const {
+    if (!hasService(offsetof(ih_host_api, call_remaining_ms))) return INT64_MAX;
+    return host_->call_remaining_ms(call_);
+  }
+  bool deadlinePassed() const { return remainingMs() <= 0; }
   // ABI 1.4: emit at most once per `dedupe_key` (1-200 printable ASCII, scoped to tenant and integration); a
   // repeat is OK and emits nothing. IH_ERR_UNSUPPORTED on an older host (emit() then, if a repeat is fine).
   Status emitOnce(std::string_view type, std::string_view data_json, std::string_view dedupe_key) const {

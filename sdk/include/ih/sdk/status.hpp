@@ -33,6 +33,7 @@ class Status {
   static Status internal(std::string m) { return Status(IH_ERR_INTERNAL, std::move(m)); }
   static Status signature(std::string m) { return Status(IH_ERR_SIGNATURE, std::move(m)); }
   static Status cancelled(std::string m) { return Status(IH_ERR_CANCELLED, std::move(m)); }
+  static Status deadline(std::string m) { return Status(IH_ERR_DEADLINE, std::move(m)); }  // ABI 1.5
 
   bool isOk() const noexcept { return code_ == IH_OK; }
   ih_status code() const noexcept { return code_; }

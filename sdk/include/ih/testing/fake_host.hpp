@@ -158,6 +158,7 @@ class FakeHost {
     api_.credentials_delete = &FakeHost::apiCredentialsDelete;
     api_.call_info = &FakeHost::apiCallInfo;
     api_.emit_event_once = &FakeHost::apiEmitOnce;
+    api_.call_remaining_ms = &FakeHost::apiCallRemainingMs;
     latest() = this;
   }
   ~FakeHost() {
@@ -175,6 +176,9 @@ class FakeHost {
   void setTenant(std::string tenant) { tenant_ = std::move(tenant); }
   // What call_info reports as "public_url" (default: empty, as a host without [server] public_url).
   void setPublicUrl(std::string url) { public_url_ = std::move(url); }
+  // What call_remaining_ms answers in every call (default: no deadline, INT64_MAX), to test that a handler
+  // stops at its deadline.
+  void setRemainingMs(int64_t ms) { remaining_ms_.store(ms); }
   const std::string& tenant() const noexcept { return tenant_; }
   void setHttpHandler(HttpHandler handler) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -453,6 +457,8 @@ class FakeHost {
     *response_body = nullptr;
     const std::string_view req = toView(request_json);
     if (!json::isValid(req)) return fail(c, IH_ERR_INVALID_ARGUMENT, "request_json is not valid JSON");
+    if (c->host->remaining_ms_.load() <= 0)
+      return fail(c, IH_ERR_DEADLINE, "http_request: the call's deadline has passed");
     HttpExchange exchange;
     exchange.tenant = c->tenant;
     exchange.integration = c->integration;
@@ -736,6 +742,11 @@ class FakeHost {
     return IH_OK;
   }
 
+  static int64_t apiCallRemainingMs(ih_call* call) {
+    CallContext* c = ctx(call);
+    return c == nullptr ? INT64_MAX : c->host->remaining_ms_.load();
+  }
+
   static ih_status apiCallInfo(ih_call* call, ih_buf** out) {
     CallContext* c = ctx(call);
     if (c == nullptr || out == nullptr) return IH_ERR_INVALID_ARGUMENT;
@@ -758,6 +769,7 @@ class FakeHost {
   ih_host_api api_;
   std::string tenant_ = "tenant";
   std::string public_url_;
+  std::atomic<int64_t> remaining_ms_{INT64_MAX};
   std::vector<ih_plugin*> instances_;
   std::atomic<int64_t> live_buffers_{0};
 
