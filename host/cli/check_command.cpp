@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -66,26 +67,54 @@ struct TempDir {
   }
 };
 
+// The check host's plugin call and job deadlines: every call must end within its deadline plus kDeadlineGraceMs
+// (the "cancel" check), which a plugin does by watching call_remaining_ms.
+constexpr int64_t kCheckDeadlineMs = 3000;
+constexpr int64_t kDeadlineGraceMs = 2000;
+
 struct Answer {
   int status = 0;  // 0: no answer
   std::string body;
 };
 
+// The slowest plugin call seen (API answers and job runs), for the "cancel" check.
+struct Slowest {
+  std::mutex mu;
+  int64_t ms = 0;
+  std::string what;
+  int at_deadline = 0;  // answers 504 deadline_exceeded / runs failed at the deadline
+  void note(int64_t took_ms, const std::string& call, bool deadline_exceeded) {
+    std::lock_guard lock(mu);
+    if (deadline_exceeded) ++at_deadline;
+    if (took_ms > ms) {
+      ms = took_ms;
+      what = call;
+    }
+  }
+};
+
 class Api {
  public:
-  Api(int port, std::string key) : client_("127.0.0.1", port), key_(std::move(key)) {
+  Api(int port, std::string key, Slowest* slowest)
+      : client_("127.0.0.1", port), key_(std::move(key)), slowest_(slowest) {
     client_.set_connection_timeout(std::chrono::seconds(5));
     client_.set_read_timeout(std::chrono::seconds(60));
   }
   Answer send(const std::string& method, const std::string& path, const std::string& body = {},
               httplib::Headers headers = {}, bool auth = true) {
     if (auth) headers.emplace("Authorization", "Bearer " + key_);
+    const auto start = std::chrono::steady_clock::now();
     auto res = method == "GET"      ? client_.Get(path.c_str(), headers)
                : method == "DELETE" ? client_.Delete(path.c_str(), headers, body, "application/json")
                : method == "PUT"    ? client_.Put(path.c_str(), headers, body, "application/json")
                : method == "PATCH"  ? client_.Patch(path.c_str(), headers, body, "application/json")
                                     : client_.Post(path.c_str(), headers, body, "application/json");
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     if (!res) return {};
+    if (slowest_ != nullptr)
+      slowest_->note(took.count(), method + " " + path,
+                     res->status == 504 && res->body.find("deadline_exceeded") != std::string::npos);
     return {res->status, res->body};
   }
   bool healthy() { return send("GET", "/healthz", {}, {}, false).status == 200; }
@@ -93,6 +122,7 @@ class Api {
  private:
   httplib::Client client_;
   std::string key_;
+  Slowest* slowest_;
 };
 
 // "500 plugin_error: message" for a report line.
@@ -230,7 +260,9 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
   }
   const std::string toml =
       "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n[storage]\npath = \"ihost.db\"\n\n"
-      "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"plugins\"\n\n"
+      "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"plugins\"\ncall_timeout_ms = " +
+      std::to_string(kCheckDeadlineMs) + "\njob_timeout_ms = " + std::to_string(kCheckDeadlineMs) +
+      "\n\n"
       "[log]\nlevel = \"error\"\n\n[integrations.check]\nplugin = \"" +
       manifest.name + "\"\n" + settings + "\n";
   config::Environment env;
@@ -273,7 +305,8 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
     return 1;
   }
   const std::string tenant_id = tenant->tenant.id;
-  Api api(host->port(), std::string(tenant->first_key.plaintext));
+  Slowest slowest;
+  Api api(host->port(), std::string(tenant->first_key.plaintext), &slowest);
   const std::string base = std::string("/api/integrations/") + kIntegration;
 
   // routes
@@ -399,8 +432,10 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
     r.skip("jobs", "none declared");
   } else {
     std::string problem;
+    // Untimed: the run API itself waits up to 5 s for a run; the run's own duration is what counts.
+    Api runs(host->port(), std::string(tenant->first_key.plaintext), nullptr);
     for (const loader::JobSpec& job : manifest.jobs) {
-      Answer started = api.send("POST", base + "/jobs/" + job.name + "/run", "{}");
+      Answer started = runs.send("POST", base + "/jobs/" + job.name + "/run", "{}");
       if (!clean(started)) {
         if (problem.empty()) problem = "job " + job.name + ": " + describe(started);
         continue;
@@ -408,14 +443,22 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
       // 200: it ran to its end while the API waited; 202: poll the run; 4xx: refused cleanly (not connected…).
       bool finished = started.status != 202;
       const json run = parseJsonOrDiscarded(started.body);
-      const int64_t run_id = run.is_object() && run.contains("run") && run["run"].is_object()
-                                 ? run["run"].value("id", int64_t{0})
-                                 : 0;
+      json row =
+          run.is_object() && run.contains("run") && run["run"].is_object() ? run["run"] : json::object();
+      const int64_t run_id = row.value("id", int64_t{0});
       for (int i = 0; i < 600 && !finished && run_id > 0; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        const json row = parseJsonOrDiscarded(
-            api.send("GET", base + "/jobs/" + job.name + "/runs/" + std::to_string(run_id)).body);
+        row = parseJsonOrDiscarded(
+            runs.send("GET", base + "/jobs/" + job.name + "/runs/" + std::to_string(run_id)).body);
         finished = row.is_object() && row.value("status", "running") != "running";
+      }
+      if (finished && row.is_object() && row.contains("duration_ms") &&
+          row["duration_ms"].is_number_integer()) {
+        const std::string error = row.contains("error") && row["error"].is_string()
+                                      ? row["error"].get<std::string>()
+                                      : std::string();
+        slowest.note(row["duration_ms"].get<int64_t>(), "job " + job.name,
+                     error.find("deadline") != std::string::npos);
       }
       if (!finished && problem.empty()) problem = "job " + job.name + " still running after 60 s";
     }
@@ -446,7 +489,7 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
       std::vector<std::thread> threads;
       for (int t = 0; t < 8; ++t) {
         threads.emplace_back([&] {
-          Api own(host->port(), std::string(tenant->first_key.plaintext));
+          Api own(host->port(), std::string(tenant->first_key.plaintext), &slowest);
           for (int i = 0; i < 25; ++i)
             if (!clean(own.send(method, path, body))) ++bad;
         });
@@ -462,7 +505,22 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
     }
   }
 
-  r.skip("cancel", "the ABI has no cancel signal yet: call deadlines come with plugin isolation");
+  // cancel: the host gave every call a deadline of kCheckDeadlineMs (call_remaining_ms); a plugin that keeps
+  // going long past it would hold a worker in production.
+  if (slowest.ms > kCheckDeadlineMs + kDeadlineGraceMs) {
+    r.fail("cancel",
+           slowest.what + " took " + std::to_string(slowest.ms) + " ms, past the check host's " +
+               std::to_string(kCheckDeadlineMs) +
+               " ms call deadline: stop when call_remaining_ms() reaches 0 and return IH_ERR_DEADLINE "
+               "(docs/plugin-abi.md, Deadlines)");
+  } else {
+    r.pass("cancel",
+           "every call ended within its " + std::to_string(kCheckDeadlineMs) + " ms deadline (slowest " +
+               std::to_string(slowest.ms) + " ms" +
+               (slowest.at_deadline > 0 ? ", " + std::to_string(slowest.at_deadline) + " stopped at it"
+                                        : std::string()) +
+               ")");
+  }
   if (!api.healthy()) r.fail("host", "the host stopped answering /healthz");
   host->stop();
   out << r.passed << " passed, " << r.failed << " failed, " << r.skipped << " skipped\n";

@@ -40,6 +40,7 @@ TEST_CASE("plugins check passes for the shipped plugins", "[cli][plugins_check]"
   Run c = check(std::string(IH_TEST_PLUGIN_DIR) + "/c_counter/libc_counter.so");
   CHECK(c.out.find("PASS  actions:") != std::string::npos);
   CHECK(c.out.find("PASS  concurrency:") != std::string::npos);
+  CHECK(c.out.find("PASS  cancel: every call ended within its 3000 ms deadline") != std::string::npos);
 }
 
 TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_check]") {
@@ -49,6 +50,14 @@ TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_c
   CHECK(thrower.out.find("FAIL  routes: GET /api/integrations/check/routes/boom") != std::string::npos);
   CHECK(thrower.out.find("unhandled exception: boom") != std::string::npos);
   CHECK(thrower.out.find("FAIL  actions: action throw_int") != std::string::npos);
+
+  // Works, but keeps going long past its call deadline (ABI 1.5 call_remaining_ms): refused on "cancel".
+  Run deaf = check(std::string(IH_TEST_PLUGIN_DIR) + "/libfixture_deaf.so");
+  INFO(deaf.out);
+  CHECK(deaf.rc == 1);
+  CHECK(deaf.out.find("PASS  actions:") != std::string::npos);  // it does answer, late
+  CHECK(deaf.out.find("FAIL  cancel: POST /api/integrations/check/actions/work took ") != std::string::npos);
+  CHECK(deaf.out.find("past the check host's 3000 ms call deadline") != std::string::npos);
 
   Run bad = check(std::string(IH_TEST_PLUGIN_DIR) + "/libfixture_bad_manifest.so");
   INFO(bad.out);
