@@ -197,6 +197,8 @@ class Api {
     s.route("DELETE", "/api/admin/tenants/{tenant}/keys/{key}",
             admin([this](auto& p, auto& q, auto& r) { adminRevokeKey(p, q, r); }));
     s.route("GET", "/api/admin/plugins", admin([this](auto& p, auto& q, auto& r) { adminPlugins(p, q, r); }));
+    s.route("POST", "/api/admin/plugins/reload",
+            admin([this](auto& p, auto& q, auto& r) { adminReloadPlugins(p, q, r); }));
 
     registerOpenApi(s);
   }
@@ -681,7 +683,40 @@ class Api {
     for (const auto& u : ctx_.runtime->unavailable()) {
       unavailable.push_back({{"integration", u.id}, {"plugin", u.plugin}, {"reason", u.reason}});
     }
-    sendJson(res, 200, {{"loaded", loaded}, {"refused", refused}, {"unavailable_integrations", unavailable}});
+    json running = json::array();
+    for (const runtime::Integration* in : ctx_.runtime->integrations()) {
+      const std::string previous = in->previousVersion();
+      running.push_back({{"integration", in->id()},
+                         {"plugin", in->manifest().name},
+                         {"version", in->manifest().version},
+                         {"sha256", in->plugin().sha256()},
+                         {"loaded_at", in->loadedAtMs() / 1000},
+                         {"previous_version", previous.empty() ? json(nullptr) : json(previous)},
+                         {"reloads", in->reloads()}});
+    }
+    sendJson(res, 200,
+             {{"loaded", loaded},
+              {"refused", refused},
+              {"integrations", running},
+              {"unavailable_integrations", unavailable}});
+  }
+
+  // Hot swap: every changed .so in the plugins directory replaces the version its integrations run.
+  void adminReloadPlugins(const tenancy::Principal&, const Request&, Response& res) {
+    json files = json::array();
+    bool refused = false;
+    for (const runtime::ReloadOutcome& o : ctx_.runtime->reloadPlugins(*ctx_.config)) {
+      refused = refused || o.status == "refused";
+      json entry = {{"file", o.file},
+                    {"plugin", o.plugin.empty() ? json(nullptr) : json(o.plugin)},
+                    {"status", o.status},
+                    {"from_version", o.from_version.empty() ? json(nullptr) : json(o.from_version)},
+                    {"to_version", o.to_version.empty() ? json(nullptr) : json(o.to_version)},
+                    {"integrations", o.integrations}};
+      if (!o.reason.empty()) entry["reason"] = o.reason;
+      files.push_back(std::move(entry));
+    }
+    sendJson(res, 200, {{"files", files}, {"refused", refused}});
   }
 
   Context& ctx_;

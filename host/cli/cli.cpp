@@ -3,6 +3,7 @@
 
 #include "cli/demo_command.h"
 #include "cli/integrations_command.h"
+#include "cli/reload_command.h"
 #include "cli/sync_command.h"
 
 #include "cli/setup_command.h"
@@ -60,8 +61,8 @@ struct Args {
 };
 
 // Flags that take a value; everything else starting with "--" is a switch.
-const std::set<std::string> kValueFlags = {"config", "scope", "dir",         "id",
-                                           "status", "since", "integration", "tenant"};
+const std::set<std::string> kValueFlags = {"config", "scope",       "dir",    "id", "status",
+                                           "since",  "integration", "tenant", "url"};
 const std::set<std::string> kSwitches = {"help", "json", "version"};
 
 // The flags each command accepts (besides --help) and how many positional words it takes at most (the
@@ -77,6 +78,7 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"config", {{"config"}, 2}},
     {"plugins", {{"config", "dir", "json"}, 2}},
     {"plugins check", {{"config", "connect"}, 3}},
+    {"plugins reload", {{"config", "url", "json"}, 2}},
     {"vault", {{"config"}, 2}},
     {"vault remove-key", {{"config"}, 3}},
     {"tenants create", {{"config"}, 3}},
@@ -202,7 +204,11 @@ const std::map<std::string, std::string> kCommandHelp = {
      "keys of "
      "its [integrations.<id>] table; CONNECT.json a connect body that works\n  (for the actions). Exit 1 "
      "when a "
-     "check fails.\n"},
+     "check fails.\n"
+     "ihost plugins reload [--config FILE] [--url URL] [--json]\n  Asks the running server to hot-reload "
+     "every changed .so of its plugins directory\n  (admin token from [admin] token_env or the key file). "
+     "In-flight calls finish on the old version.\n  Exit 1 when a file is refused (the old version keeps "
+     "serving).\n"},
     {"vault",
      "ihost vault init|rotate|status|remove-key <id> [--config FILE]\n  init: writes a new key ring file "
      "(mode 0600) at [vault] key_file; refuses to overwrite.\n  rotate: adds a key and re-encrypts every "
@@ -791,6 +797,8 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
     if (args.positional.size() == 3 && args.positional[1] == "check") {
       return runPluginCheck({args.positional[2], args.value("config"), args.value("connect")}, out, err);
     }
+    if (args.positional.size() == 2 && args.positional[1] == "reload")
+      return runPluginsReload({configPath(args, env), args.value("url"), args.has("json")}, env, out, err);
     if (args.positional.size() < 2 || args.positional[1] != "list") {
       err << kCommandHelp.at("plugins");
       return kExitUsage;

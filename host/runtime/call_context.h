@@ -56,3 +56,14 @@ inline ih_str toStr(std::string_view s) {
 const ih_host_api* hostServices();
 
 }  // namespace ih::runtime
+
+namespace ih::runtime {
+// Generations (runtime.h): destroy an instance once; a call leaving a generation (call_gate.cpp).
+void destroyInstance(Generation& g);
+void releaseGeneration(Generation& g);
+// Removes this process's copies of reloaded plugin files (hot_swap.cpp); at shutdown.
+void removeStagedPlugins();
+// Creates an instance of `plugin` for `in` with `settings_json` (the plugin's create); the error names why.
+Result<ih_plugin*> createInstance(Dependencies& deps, Integration& in, loader::Plugin& plugin,
+                                  const std::string& settings_json);
+}  // namespace ih::runtime

@@ -43,6 +43,15 @@ const HandlerSpec& specOf(Handler handler) {
 
 }  // namespace
 
+void destroyInstance(Generation& g) {
+  if (g.instance != nullptr && !g.destroyed.exchange(true)) g.plugin->descriptor().destroy(g.instance);
+}
+
+// A call leaves its generation; the last call out of a retired one destroys its instance.
+void releaseGeneration(Generation& g) {
+  if (g.calls.fetch_sub(1) == 1 && g.retired.load()) destroyInstance(g);
+}
+
 std::string_view handlerName(Handler handler) {
   return specOf(handler).name;
 }
@@ -59,10 +68,20 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
     out.status = Status::unavailable("the host is shutting down");
     return out;
   }
-  const auto& d = in.plugin_->descriptor();
+  // The generation this call runs on: taken, then confirmed still current (a reload in between is retried),
+  // so whoever retires it either sees this call counted or this call sees the newer one.
+  Generation* g = nullptr;
+  for (;;) {
+    g = in.current_.load();
+    g->calls.fetch_add(1);
+    if (in.current_.load() == g) break;
+    releaseGeneration(*g);
+  }
+  const auto& d = g->plugin->descriptor();
   if (!(d.capabilities & spec.capability)) {
-    out.status = Status(StatusCode::kUnsupported,
-                        "plugin " + in.manifest().name + " does not support " + std::string(spec.what));
+    out.status = Status(StatusCode::kUnsupported, "plugin " + g->plugin->manifest().name +
+                                                      " does not support " + std::string(spec.what));
+    releaseGeneration(*g);
     in_flight_.fetch_sub(1);
     return out;
   }
@@ -85,7 +104,7 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
                                          : in.call_timeout_.value_or(deps_.call_timeout);
   if (budget.count() > 0) call.deadline = std::chrono::steady_clock::now() + budget;
 
-  ih_plugin* p = in.instance_;
+  ih_plugin* p = g->instance;
   const ih_str first = toStr(args.first);
   const ih_str second = toStr(args.second);
   auto run = [&]() -> ih_status {
@@ -115,15 +134,15 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
   };
 
   const auto started = std::chrono::steady_clock::now();
-  in.plugin_->enterCall();
+  g->plugin->enterCall();
   ih_status rc;
-  if (in.plugin_->serialized()) {
+  if (g->plugin->serialized()) {
     std::lock_guard lock(in.serialize_mu_);
     rc = run();
   } else {
     rc = run();
   }
-  in.plugin_->leaveCall();
+  g->plugin->leaveCall();
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   out.record_pages = call.counts->pages.load();
   out.record_rows = call.counts->rows.load();
@@ -167,6 +186,7 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
                 {"handler", std::string(spec.name)},
                 {"outcome", rc == IH_OK ? std::string("ok") : std::string(out.status.codeName())}})
       .inc();
+  releaseGeneration(*g);
   // Last: once the count drops, shutdown() may destroy `in` (its id and manifest were read above).
   in_flight_.fetch_sub(1);
   return out;
@@ -238,10 +258,12 @@ void Runtime::shutdown(std::chrono::milliseconds drain) {
     return;
   }
   for (auto& in : integrations_) {
-    if (in->instance_) in->plugin_->descriptor().destroy(in->instance_);
-    in->instance_ = nullptr;
+    std::lock_guard generations(in->generations_mu_);
+    for (auto& g : in->generations_)
+      destroyInstance(*g);
   }
   integrations_.clear();  // drops plugin references; libraries unload when the registry lets go too
+  removeStagedPlugins();
 }
 
 }  // namespace ih::runtime

@@ -13,6 +13,36 @@ namespace ih::runtime {
 
 Integration::~Integration() = default;
 
+std::string Integration::previousVersion() const {
+  std::lock_guard lock(generations_mu_);
+  return previous_version_;
+}
+
+int Integration::reloads() const {
+  std::lock_guard lock(generations_mu_);
+  return static_cast<int>(generations_.size()) - 1;
+}
+
+Result<ih_plugin*> createInstance(Dependencies& deps, Integration& in, loader::Plugin& plugin,
+                                  const std::string& settings_json) {
+  CallResult out;
+  ih_call call;
+  call.deps = &deps;
+  call.integration = &in;
+  call.out = &out;
+  const auto& d = plugin.descriptor();
+  ih_plugin* instance = nullptr;
+  plugin.enterCall();
+  ih_status rc = d.create(Runtime::hostApi(), &call, toStr(in.id()), toStr(settings_json), &instance);
+  plugin.leaveCall();
+  if (rc != IH_OK || instance == nullptr) {
+    std::string why =
+        call.error_message.empty() ? "create failed with status " + std::to_string(rc) : call.error_message;
+    return Status(statusCodeFromAbi(rc == IH_OK ? IH_ERR_INTERNAL : rc), why);
+  }
+  return instance;
+}
+
 Runtime::Runtime(Dependencies deps) : deps_(deps) {}
 
 Runtime::~Runtime() {
@@ -32,30 +62,25 @@ Status Runtime::addIntegration(const config::Config& config, const config::Integ
   }
   auto integration = std::unique_ptr<Integration>(new Integration());
   integration->id_ = cfg.id;
-  integration->plugin_ = std::move(plugin);
   integration->settings_json_ = std::move(*settings);
   integration->enabled_ = cfg.enabled;
   if (cfg.call_timeout_ms) integration->call_timeout_ = std::chrono::milliseconds(*cfg.call_timeout_ms);
 
-  CallResult out;
-  ih_call call;
-  call.deps = &deps_;
-  call.integration = integration.get();
-  call.out = &out;
-  const auto& d = integration->plugin_->descriptor();
-  ih_plugin* instance = nullptr;
-  integration->plugin_->enterCall();
-  ih_status rc =
-      d.create(hostServices(), &call, toStr(integration->id_), toStr(integration->settings_json_), &instance);
-  integration->plugin_->leaveCall();
-  if (rc != IH_OK || instance == nullptr) {
-    std::string why =
-        call.error_message.empty() ? "create failed with status " + std::to_string(rc) : call.error_message;
-    addUnavailable({cfg.id, cfg.plugin, "plugin refused its settings: " + why});
-    return Status(statusCodeFromAbi(rc == IH_OK ? IH_ERR_INTERNAL : rc),
-                  "integration " + cfg.id + ": " + why);
+  auto generation = std::make_unique<Generation>();
+  generation->source = plugin->file();
+  generation->plugin = std::move(plugin);
+  generation->loaded_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+  // create may call host services that read the integration's manifest: it is current from here on.
+  integration->current_.store(generation.get());
+  auto instance = createInstance(deps_, *integration, *generation->plugin, integration->settings_json_);
+  if (!instance.isOk()) {
+    addUnavailable({cfg.id, cfg.plugin, "plugin refused its settings: " + instance.status().message()});
+    return Status(instance.status().code(), "integration " + cfg.id + ": " + instance.status().message());
   }
-  integration->instance_ = instance;
+  generation->instance = *instance;
+  integration->generations_.push_back(std::move(generation));
   std::lock_guard lock(mu_);
   integrations_.push_back(std::move(integration));
   return Status::ok();

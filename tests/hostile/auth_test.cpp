@@ -48,6 +48,7 @@ std::vector<Route> adminRoutes() {
           {"POST", "/api/admin/tenants/acme/keys"},
           {"DELETE", "/api/admin/tenants/acme/keys/key_x"},
           {"GET", "/api/admin/plugins"},
+          {"POST", "/api/admin/plugins/reload"},
           {"GET", "/api/admin/webhooks"},
           {"GET", "/api/admin/webhooks/1"},
           {"POST", "/api/admin/webhooks/1/replay"},

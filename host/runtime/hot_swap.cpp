@@ -1,0 +1,243 @@
+// Hot swap (Runtime::reloadPlugins): a changed plugin file is loaded next to the running version, validated and
+// switched in generation by generation (runtime.h, Generation); running calls finish on the old version.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "config/config.h"
+#include "log/log.h"
+#include "metrics/metrics.h"
+#include "runtime/call_context.h"
+#include "runtime/runtime.h"
+
+namespace ih::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path stagingPath() {
+  std::error_code ec;
+  fs::path tmp = fs::temp_directory_path(ec);
+  if (ec) tmp = "/tmp";
+  return tmp / ("ihost-plugins-" + std::to_string(::getpid()));
+}
+
+// Where changed files are copied before dlopen: the loader would hand back the already-loaded library for a
+// path it knows, even when the file behind it was replaced. Private to this process (0700).
+Result<fs::path> stagingDir() {
+  const fs::path dir = stagingPath();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::unavailable("cannot create " + dir.string() + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  return dir;
+}
+
+// What the host wires from a manifest at start (job schedules, entitlement and mapping views): a new version
+// must keep it, or it takes a restart. Empty when the two agree.
+std::string wiredDifference(const loader::Manifest& running, const loader::Manifest& next) {
+  auto jobs = [](const loader::Manifest& m) {
+    std::vector<std::string> out;
+    for (const auto& j : m.jobs)
+      out.push_back(j.name + "/" + std::to_string(j.every_seconds) + (j.accepts_since ? "/since" : ""));
+    return out;
+  };
+  if (jobs(running) != jobs(next)) return "its jobs (names, default schedules or params) differ";
+  auto entitlements = [](const loader::Manifest& m) {
+    std::vector<std::string> out;
+    for (const auto& e : m.entitlements)
+      out.push_back(e.model + "/" + e.customer + "/" + e.key + "/" + e.status + "/" + e.expires);
+    return out;
+  };
+  if (entitlements(running) != entitlements(next)) return "its entitlements differ";
+  auto mappings = [](const loader::Manifest& m) {
+    std::vector<std::string> out;
+    for (const auto& k : m.mappings.kinds)
+      out.push_back(k.name);
+    for (const auto& a : m.mappings.apply)
+      out.push_back(a.model + "." + a.field + ":" + a.kind);
+    return out;
+  };
+  if (mappings(running) != mappings(next)) return "its mappings differ";
+  return {};
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void count(const std::string& plugin, const std::string& outcome) {
+  metrics::registry()
+      .counter("ihost_plugin_reloads_total", "Plugin hot reloads by plugin and outcome (reloaded, refused).",
+               {{"plugin", plugin.empty() ? "unknown" : plugin}, {"outcome", outcome}})
+      .inc();
+}
+
+}  // namespace
+
+void removeStagedPlugins() {
+  std::error_code ec;
+  fs::remove_all(stagingPath(), ec);  // mapped libraries stay mapped; only the names go
+}
+
+std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) {
+  std::lock_guard reload(reload_mu_);
+  std::vector<ReloadOutcome> outcomes;
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(config.plugins.dir, ec))
+    if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  if (ec) {
+    outcomes.push_back({config.plugins.dir,
+                        "",
+                        "",
+                        "",
+                        {},
+                        "refused",
+                        "cannot read the plugins directory: " + ec.message()});
+    return outcomes;
+  }
+
+  for (const fs::path& file : files) {
+    ReloadOutcome o;
+    o.file = file.string();
+    auto refuse = [&](std::string reason) {
+      o.status = "refused";
+      o.reason = std::move(reason);
+      count(o.plugin, "refused");
+      log::warn("plugin reload refused: the running version keeps serving",
+                {{"file", o.file}, {"plugin", o.plugin}, {"reason", o.reason}});
+      outcomes.push_back(o);
+    };
+    std::string expected;
+    if (!config.plugins.sha256_allow.empty()) {
+      auto it = config.plugins.sha256_allow.find(file.filename().string());
+      if (it == config.plugins.sha256_allow.end()) {
+        refuse("not in [plugins.sha256_allow]; add its sha256 to load it");
+        continue;
+      }
+      expected = it->second;
+    }
+    auto digest = loader::sha256File(o.file);
+    if (!digest.isOk()) {
+      refuse(digest.status().message());
+      continue;
+    }
+    // Integrations running a version loaded from this file: unchanged when they all run these bytes.
+    std::vector<Integration*> users;
+    bool all_same = true;
+    for (Integration* in : integrations()) {
+      Generation* g = in->current_.load();
+      if (g->source != o.file) continue;
+      users.push_back(in);
+      if (g->plugin->sha256() != *digest) all_same = false;
+    }
+    if (!users.empty() && all_same) {
+      o.plugin = users.front()->manifest().name;
+      o.from_version = o.to_version = users.front()->manifest().version;
+      o.status = "unchanged";
+      outcomes.push_back(o);
+      continue;
+    }
+    auto staging = stagingDir();
+    if (!staging.isOk()) {
+      refuse(staging.status().message());
+      continue;
+    }
+    const fs::path staged = *staging / (digest->substr(0, 16) + "-" + file.filename().string());
+    fs::copy_file(file, staged, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      refuse("cannot copy it to " + staged.string() + ": " + ec.message());
+      continue;
+    }
+    auto loaded = loader::Registry::loadFile(staged.string(), expected);
+    if (!loaded.isOk()) {
+      refuse(loaded.status().message());
+      continue;
+    }
+    std::shared_ptr<loader::Plugin> plugin = *loaded;
+    const loader::Manifest& next = plugin->manifest();
+    o.plugin = next.name;
+    o.to_version = next.version;
+
+    // The integrations configured with this plugin name (and running: an unavailable one needs a restart).
+    std::vector<std::pair<Integration*, const config::IntegrationConfig*>> targets;
+    for (const config::IntegrationConfig& cfg : config.integrations) {
+      if (cfg.plugin != next.name) continue;
+      if (Integration* in = find(cfg.id)) targets.emplace_back(in, &cfg);
+    }
+    if (targets.empty()) {
+      o.status = "not_configured";
+      outcomes.push_back(o);
+      continue;
+    }
+    o.from_version = targets.front().first->manifest().version;
+    // Validate everything and create every new instance before switching any: all or nothing per file.
+    std::string problem;
+    std::vector<std::pair<std::string, ih_plugin*>> created;  // validated settings, instance per target
+    for (auto& [in, cfg] : targets) {
+      if (std::string diff = wiredDifference(in->manifest(), next); !diff.empty()) {
+        problem = "version " + next.version + " cannot replace " + in->manifest().version +
+                  " of integration " + in->id() + " while running: " + diff + " (restart ihost to apply)";
+        break;
+      }
+      auto settings = config::validateIntegration(config, *cfg, next.config_schema_json);
+      if (!settings.isOk()) {
+        problem = "integration " + in->id() + ": " + settings.status().message();
+        break;
+      }
+      auto instance = createInstance(deps_, *in, *plugin, *settings);
+      if (!instance.isOk()) {
+        problem = "integration " + in->id() + ": plugin refused its settings: " + instance.status().message();
+        break;
+      }
+      created.emplace_back(std::move(*settings), *instance);
+    }
+    if (!problem.empty()) {
+      for (auto& [settings, instance] : created)
+        plugin->descriptor().destroy(instance);
+      refuse(problem);
+      continue;
+    }
+    for (size_t i = 0; i < targets.size(); ++i) {
+      Integration& in = *targets[i].first;
+      auto generation = std::make_unique<Generation>();
+      generation->plugin = plugin;
+      generation->instance = created[i].second;
+      generation->source = o.file;
+      generation->loaded_at_ms = nowMs();
+      Generation* old = nullptr;
+      {
+        std::lock_guard lock(in.generations_mu_);
+        old = in.current_.load();
+        in.previous_version_ = old->plugin->manifest().version;
+        in.current_.store(generation.get());
+        in.generations_.push_back(std::move(generation));
+      }
+      // New calls now take the new generation; the old one's last call (or this line) destroys its instance.
+      old->retired.store(true);
+      if (old->calls.load() == 0) destroyInstance(*old);
+      o.integrations.push_back(in.id());
+    }
+    o.status = "reloaded";
+    count(o.plugin, "reloaded");
+    log::info("plugin reloaded", {{"plugin", o.plugin},
+                                  {"from", o.from_version},
+                                  {"to", o.to_version},
+                                  {"file", o.file},
+                                  {"integrations", static_cast<int64_t>(o.integrations.size())}});
+    outcomes.push_back(o);
+  }
+  return outcomes;
+}
+
+}  // namespace ih::runtime

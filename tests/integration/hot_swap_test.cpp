@@ -1,0 +1,165 @@
+// Hot swap (POST /api/admin/plugins/reload, `ihost plugins reload`) with two real builds of the swap_probe
+// plugin (v1, v2: each answer names its version): under a steady load of API calls the .so is replaced in the
+// plugins directory and reloaded. No call fails, each is answered by exactly one version, a call already running
+// finishes on v1, and after the reload only v2 answers. A broken file is refused and the old version serves on.
+#include <httplib.h>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/run_command.h"
+#include "support/temp_dir.h"
+#include "support/test_host.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kV1 = std::string(IH_TEST_PLUGIN_DIR) + "/swap_probe/v1/libswap_probe.so";
+const std::string kV2 = std::string(IH_TEST_PLUGIN_DIR) + "/swap_probe/v2/libswap_probe.so";
+
+// Replaces `to` the way an operator's deploy does: write next to it, then rename over it.
+void install(const std::string& from, const fs::path& to) {
+  const fs::path tmp = to.string() + ".new";
+  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, to);
+}
+
+}  // namespace
+
+TEST_CASE("hot swap: v1 -> v2 under load, no call lost, each answered by exactly one version", "[hot_swap]") {
+  ih::test::TempDir plugins;
+  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  install(kV1, so);
+  ih::test::TestHostOptions options;
+  options.plugins_dir = plugins.path().string();
+  options.extra_toml = "[integrations.probe]\nplugin = \"swap_probe\"\n";
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("acme");
+  const auto auth = ih::test::bearer(tenant.api_key);
+  const auto admin = ih::test::bearer(host.adminToken());
+
+  // A call that is still running on v1 when the switch happens.
+  std::string slow_answer;
+  std::thread slow([&] {
+    auto c = host.client();
+    auto r = c->Post("/api/integrations/probe/actions/slow", auth, R"({"ms":1500})", "application/json");
+    if (r && r->status == 200) slow_answer = r->body;
+  });
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failed{0}, v1{0}, v2{0}, other{0};
+  std::atomic<int> v1_after_switch{0};
+  std::atomic<bool> switched{false};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      auto c = host.client();
+      while (!stop.load()) {
+        const bool after = switched.load();
+        auto r = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+        if (!r || r->status != 200) {
+          ++failed;
+          continue;
+        }
+        const json body = json::parse(r->body, nullptr, false);
+        const std::string version = body.is_object() ? body.value("version", "") : "";
+        if (version == "1.0.0") {
+          ++v1;
+          if (after) ++v1_after_switch;
+        } else if (version == "2.0.0") {
+          ++v2;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  install(kV2, so);
+  auto c = host.client();
+  auto reloaded = c->Post("/api/admin/plugins/reload", admin, "{}", "application/json");
+  switched = true;
+  REQUIRE(reloaded);
+  INFO(reloaded->body);
+  REQUIRE(reloaded->status == 200);
+  const json report = json::parse(reloaded->body);
+  CHECK(report["refused"] == false);
+  REQUIRE(report["files"].size() == 1);
+  CHECK(report["files"][0]["status"] == "reloaded");
+  CHECK(report["files"][0]["from_version"] == "1.0.0");
+  CHECK(report["files"][0]["to_version"] == "2.0.0");
+  CHECK(report["files"][0]["integrations"] == json::array({"probe"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  stop = true;
+  for (auto& t : load)
+    t.join();
+  slow.join();
+
+  CHECK(failed.load() == 0);
+  CHECK(other.load() == 0);
+  CHECK(v1.load() > 0);
+  CHECK(v2.load() > 0);
+  CHECK(v1_after_switch.load() == 0);              // once the reload answered, only v2 serves new calls
+  CHECK(slow_answer == R"({"version":"1.0.0"})");  // started on v1, finished on v1
+
+  // The report of running versions; a second reload changes nothing.
+  const json plugins_report = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  REQUIRE(plugins_report["integrations"].size() == 1);
+  CHECK(plugins_report["integrations"][0]["version"] == "2.0.0");
+  CHECK(plugins_report["integrations"][0]["previous_version"] == "1.0.0");
+  CHECK(plugins_report["integrations"][0]["reloads"] == 1);
+  const json again = json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  CHECK(again["files"][0]["status"] == "unchanged");
+
+  // A broken file is refused with the reason; v2 keeps serving.
+  {
+    const fs::path tmp = so.string() + ".new";
+    ih::test::writeFile(tmp, "not a shared library");
+    fs::rename(tmp, so);
+  }
+  const json broken =
+      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  CHECK(broken["refused"] == true);
+  CHECK(broken["files"][0]["status"] == "refused");
+  CHECK_THAT(broken["files"][0]["reason"].get<std::string>(), Catch::Contains("not an ELF shared library"));
+  auto still = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+  REQUIRE(still);
+  CHECK(still->body == R"({"version":"2.0.0"})");
+
+  // Tenants cannot reload (an admin route: a tenant key is not the admin token).
+  auto tenant_reload = c->Post("/api/admin/plugins/reload", auth, "{}", "application/json");
+  REQUIRE(tenant_reload);
+  CHECK(tenant_reload->status == 401);
+}
+
+TEST_CASE("ihost plugins reload asks the running server and prints what happened", "[hot_swap][cli]") {
+  ih::test::TempDir plugins;
+  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  install(kV1, so);
+  ih::test::TestHostOptions options;
+  options.plugins_dir = plugins.path().string();
+  options.extra_toml = "[integrations.probe]\nplugin = \"swap_probe\"\n";
+  ih::test::TestHost host(options);
+  install(kV2, so);
+  const std::string base = "http://127.0.0.1:" + std::to_string(host.port());
+  auto run = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
+                                  host.configPath() + " --url " + base + " 2>&1");
+  INFO(run.out);
+  CHECK(run.rc == 0);
+  CHECK_THAT(run.out, Catch::Contains("reloaded") && Catch::Contains("swap_probe 1.0.0 -> 2.0.0 (probe)"));
+
+  auto unreachable = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
+                                          host.configPath() + " --url http://127.0.0.1:9 2>&1");
+  CHECK(unreachable.rc == 1);
+  CHECK_THAT(unreachable.out, Catch::Contains("cannot reach the server at http://127.0.0.1:9"));
+}
