@@ -199,6 +199,16 @@ async function main() {
     await shot(page, "01-integrations");
     step("switched to tenant acme; hub shows integrations, loaded and refused plugins, a missing one as not installed");
 
+    // Running versions and the hot reload: nothing changed on disk, so the Stripe plugins are "unchanged" and the
+    // broken file is refused with its reason; the page says so and the host keeps serving.
+    await page.waitForSelector("#running-versions [data-running=stripe] td:has-text('—')");
+    await page.click("#reload-plugins");
+    await page.waitForSelector("#reload-result [data-file='libstripe_byok.so'][data-reload-status=unchanged]");
+    await page.waitForSelector("#reload-result [data-file='libbroken.so'][data-reload-status=refused]");
+    const reloadText = await page.textContent("#reload-result [data-file='libbroken.so']");
+    if (!reloadText.includes("ELF")) throw new Error("the refused reload says: " + reloadText);
+    step("the hub lists running versions; Reload changed plugins reports unchanged and refused files");
+
     // [coming_soon.paypal]: listed by the API with plugin null, shown as a disabled tile with nothing to press.
     const listed = await http(base, "GET", "/api/integrations", { token: adminToken, tenant: tenantId });
     const paypal = (listed.json.data || []).find((i) => i.id === "paypal");

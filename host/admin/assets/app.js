@@ -261,6 +261,36 @@ async function pageIntegrations(root) {
   const refused = (plugins.refused || []).map((r) =>
     el("article", { class: "tile", "data-refused": r.file },
       el("h3", {}, r.file.split("/").pop()), el("p", {}, badge("refused")), el("p", { class: "error" }, r.reason)));
+  // The version each integration serves now (hot reloads change it without a restart).
+  const running = el("table", { id: "running-versions" },
+    el("thead", {}, el("tr", {}, ["Integration", "Plugin", "Version", "Loaded", "Previous", "Reloads"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, (plugins.integrations || []).map((r) =>
+      el("tr", { "data-running": r.integration },
+        el("td", {}, r.integration), el("td", {}, r.plugin), el("td", {}, r.version),
+        el("td", {}, when(r.loaded_at)), el("td", {}, r.previous_version || "—"), el("td", {}, String(r.reloads))))));
+  const reloadResult = el("ul", { id: "reload-result", "aria-live": "polite" });
+  const reloadButton = el("button", {
+    type: "button", id: "reload-plugins",
+    onclick: async () => {
+      reloadButton.disabled = true;
+      reloadResult.replaceChildren();
+      try {
+        const answer = await api("/api/admin/plugins/reload", { method: "POST", body: {}, tenant: false });
+        for (const f of answer.files || []) {
+          const what = f.status === "reloaded" ? f.plugin + " " + f.from_version + " → " + f.to_version
+            : f.status === "refused" ? f.reason : (f.plugin || "") + (f.to_version ? " " + f.to_version : "");
+          reloadResult.append(el("li", { "data-reload-status": f.status, "data-file": f.file.split("/").pop() },
+            badge(f.status), " ", f.file.split("/").pop(), " ", what));
+        }
+        if (!(answer.files || []).length) reloadResult.append(el("li", {}, "No plugin file in the plugins directory."));
+        if ((answer.files || []).some((f) => f.status === "reloaded")) running.replaceWith(
+          el("p", { class: "muted" }, "Reloaded: open this page again to see the running versions."));
+      } catch (e) {
+        reloadResult.append(el("li", { class: "error", role: "alert" }, e.message));
+      }
+      reloadButton.disabled = false;
+    },
+  }, "Reload changed plugins");
   put(root,
     el("h2", {}, "Integrations"),
     el("p", { class: "muted" }, "Configured integrations for this tenant, then the plugin files the host found."),
@@ -268,7 +298,12 @@ async function pageIntegrations(root) {
     el("h2", {}, "Plugins"),
     loaded,
     refused.length ? el("h3", {}, "Refused plugin files") : null,
-    refused.length ? el("div", { class: "tiles" }, refused) : null);
+    refused.length ? el("div", { class: "tiles" }, refused) : null,
+    el("h3", {}, "Running versions"),
+    running,
+    el("p", {}, reloadButton, " ", el("span", { class: "muted" },
+      "Loads every changed .so of the plugins directory; calls in flight finish on the old version.")),
+    reloadResult);
 }
 
 // "Connect with Stripe": asks the host for the provider's authorization URL, then goes there.
