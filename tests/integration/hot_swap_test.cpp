@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ih/hmac.hpp"
+#include "support/eventually.h"
 #include "support/run_command.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
@@ -26,6 +28,9 @@ using nlohmann::json;
 
 const std::string kV1 = std::string(IH_TEST_PLUGIN_DIR) + "/swap_probe/v1/libswap_probe.so";
 const std::string kV2 = std::string(IH_TEST_PLUGIN_DIR) + "/swap_probe/v2/libswap_probe.so";
+constexpr char kSecret[] = "swap-probe-webhook-secret";
+const std::string kProbeToml =
+    std::string("[integrations.probe]\nplugin = \"swap_probe\"\nwebhook_secret = \"") + kSecret + "\"\n";
 
 // Replaces `to` the way an operator's deploy does: write next to it, then rename over it.
 void install(const std::string& from, const fs::path& to) {
@@ -36,13 +41,14 @@ void install(const std::string& from, const fs::path& to) {
 
 }  // namespace
 
-TEST_CASE("hot swap: v1 -> v2 under load, no call lost, each answered by exactly one version", "[hot_swap]") {
+TEST_CASE("hot swap: v1 -> v2 under API and webhook load, nothing lost, each answered by exactly one version",
+          "[hot_swap]") {
   ih::test::TempDir plugins;
   const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
   install(kV1, so);
   ih::test::TestHostOptions options;
   options.plugins_dir = plugins.path().string();
-  options.extra_toml = "[integrations.probe]\nplugin = \"swap_probe\"\n";
+  options.extra_toml = kProbeToml;
   ih::test::TestHost host(options);
   auto tenant = host.createTenant("acme");
   const auto auth = ih::test::bearer(tenant.api_key);
@@ -84,6 +90,19 @@ TEST_CASE("hot swap: v1 -> v2 under load, no call lost, each answered by exactly
       }
     });
   }
+  // Signed webhooks all along: each must be acknowledged, and handled by exactly one version.
+  std::atomic<int> hooks_sent{0}, hooks_failed{0};
+  std::thread hooks([&] {
+    auto c = host.client();
+    const std::string path = "/webhooks/probe/" + tenant.tenant_id;
+    for (int n = 0; !stop.load(); ++n) {
+      const std::string body = R"({"id":"evt_)" + std::to_string(n) + R"("})";
+      auto r = c->Post(path.c_str(), {{"X-Probe-Signature", ih::sdk::hmacSha256Hex(kSecret, body)}}, body,
+                       "application/json");
+      ++hooks_sent;
+      if (!r || r->status != 200) ++hooks_failed;
+    }
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   install(kV2, so);
   auto c = host.client();
@@ -104,6 +123,31 @@ TEST_CASE("hot swap: v1 -> v2 under load, no call lost, each answered by exactly
   for (auto& t : load)
     t.join();
   slow.join();
+  hooks.join();
+
+  // Every acknowledged webhook is handled, by v1 or v2, once (the state key is written by the one handler).
+  CHECK(hooks_failed.load() == 0);
+  REQUIRE(hooks_sent.load() > 10);
+  int by_v1 = 0, by_v2 = 0;
+  for (int n = 0; n < hooks_sent.load(); ++n) {
+    const std::string input = R"({"id":"evt_)" + std::to_string(n) + R"("})";
+    json seen;
+    auto c2 = host.client();
+    const bool handled = ih::test::eventually(
+        [&] {
+          auto r = c2->Post("/api/integrations/probe/actions/seen", auth, input, "application/json");
+          if (!r || r->status != 200) return false;
+          seen = json::parse(r->body, nullptr, false);
+          return seen.is_object() && seen["version"].is_string();
+        },
+        std::chrono::seconds(20));
+    INFO("evt_" << n << ": " << seen.dump());
+    REQUIRE(handled);
+    (seen["version"] == "1.0.0" ? by_v1 : by_v2)++;
+    CHECK((seen["version"] == "1.0.0" || seen["version"] == "2.0.0"));
+  }
+  CHECK(by_v1 > 0);
+  CHECK(by_v2 > 0);
 
   CHECK(failed.load() == 0);
   CHECK(other.load() == 0);
@@ -148,7 +192,7 @@ TEST_CASE("ihost plugins reload asks the running server and prints what happened
   install(kV1, so);
   ih::test::TestHostOptions options;
   options.plugins_dir = plugins.path().string();
-  options.extra_toml = "[integrations.probe]\nplugin = \"swap_probe\"\n";
+  options.extra_toml = kProbeToml;
   ih::test::TestHost host(options);
   install(kV2, so);
   const std::string base = "http://127.0.0.1:" + std::to_string(host.port());
