@@ -82,6 +82,8 @@ int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std
           first = false;
         }
         out << ")";
+      } else if (text("status") == "removed") {
+        out << " " << text("from_version") << ": its integrations are unavailable until the file is back";
       } else if (text("status") == "unchanged") {
         out << " " << text("to_version");
       }

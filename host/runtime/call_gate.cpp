@@ -68,14 +68,22 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
     out.status = Status::unavailable("the host is shutting down");
     return out;
   }
-  // The generation this call runs on: taken, then confirmed still current (a reload in between is retried),
-  // so whoever retires it either sees this call counted or this call sees the newer one.
+  // The generation this call runs on: taken, then confirmed not retired, so whoever retires it either sees
+  // this call counted (and leaves its instance to the last call out) or this call sees the retirement: after
+  // a reload it takes the newer generation; after the plugin file was removed it is refused.
   Generation* g = nullptr;
   for (;;) {
     g = in.current_.load();
     g->calls.fetch_add(1);
-    if (in.current_.load() == g) break;
+    if (!g->retired.load()) break;
     releaseGeneration(*g);
+    if (in.removed_.load()) {
+      out.status = Status::unavailable(
+          "integration " + in.id() + " is unavailable: its plugin file was removed (put it back and reload)");
+      in_flight_.fetch_sub(1);
+      return out;
+    }
+    std::this_thread::yield();
   }
   const auto& d = g->plugin->descriptor();
   if (!(d.capabilities & spec.capability)) {

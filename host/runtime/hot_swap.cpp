@@ -76,7 +76,8 @@ int64_t nowMs() {
 
 void count(const std::string& plugin, const std::string& outcome) {
   metrics::registry()
-      .counter("ihost_plugin_reloads_total", "Plugin hot reloads by plugin and outcome (reloaded, refused).",
+      .counter("ihost_plugin_reloads_total",
+               "Plugin hot reloads by plugin and outcome (reloaded, refused, removed).",
                {{"plugin", plugin.empty() ? "unknown" : plugin}, {"outcome", outcome}})
       .inc();
 }
@@ -173,7 +174,7 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
     std::vector<std::pair<Integration*, const config::IntegrationConfig*>> targets;
     for (const config::IntegrationConfig& cfg : config.integrations) {
       if (cfg.plugin != next.name) continue;
-      if (Integration* in = find(cfg.id)) targets.emplace_back(in, &cfg);
+      if (Integration* in = findAny(cfg.id)) targets.emplace_back(in, &cfg);  // a removed one comes back
     }
     if (targets.empty()) {
       o.status = "not_configured";
@@ -223,6 +224,7 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
         in.current_.store(generation.get());
         in.generations_.push_back(std::move(generation));
       }
+      in.removed_.store(false);
       // New calls now take the new generation; the old one's last call (or this line) destroys its instance.
       old->retired.store(true);
       if (old->calls.load() == 0) destroyInstance(*old);
@@ -236,6 +238,26 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
                                   {"file", o.file},
                                   {"integrations", static_cast<int64_t>(o.integrations.size())}});
     outcomes.push_back(o);
+  }
+
+  // Integrations whose plugin file is gone: unavailable from now on (503 integration_unavailable); calls already
+  // running finish, then the instance is destroyed. Putting the file back and reloading brings them back.
+  for (Integration* in : integrations()) {
+    Generation* g = in->current_.load();
+    if (std::find(files.begin(), files.end(), fs::path(g->source)) != files.end()) continue;
+    in->removed_.store(true);  // before retired: a call that sees the retirement also sees why
+    g->retired.store(true);
+    if (g->calls.load() == 0) destroyInstance(*g);
+    ReloadOutcome o;
+    o.file = g->source;
+    o.plugin = g->plugin->manifest().name;
+    o.from_version = g->plugin->manifest().version;
+    o.integrations.push_back(in->id());
+    o.status = "removed";
+    count(o.plugin, "removed");
+    log::warn("plugin file removed: its integration is unavailable until the file is back and reloaded",
+              {{"integration", in->id()}, {"plugin", o.plugin}, {"file", o.file}});
+    outcomes.push_back(std::move(o));
   }
   return outcomes;
 }

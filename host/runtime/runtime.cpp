@@ -94,6 +94,11 @@ void Runtime::addUnavailable(UnavailableIntegration entry) {
 }
 
 Integration* Runtime::find(std::string_view id) const {
+  Integration* in = findAny(id);
+  return in != nullptr && !in->removed_.load() ? in : nullptr;
+}
+
+Integration* Runtime::findAny(std::string_view id) const {
   std::lock_guard lock(mu_);
   for (const auto& in : integrations_)
     if (in->id_ == id) return in.get();
@@ -104,13 +109,21 @@ std::vector<Integration*> Runtime::integrations() const {
   std::lock_guard lock(mu_);
   std::vector<Integration*> out;
   for (const auto& in : integrations_)
-    out.push_back(in.get());
+    if (!in->removed_.load()) out.push_back(in.get());
   return out;
 }
 
 std::vector<UnavailableIntegration> Runtime::unavailable() const {
   std::lock_guard lock(mu_);
-  return unavailable_;
+  std::vector<UnavailableIntegration> out = unavailable_;
+  for (const auto& in : integrations_) {
+    if (!in->removed_.load()) continue;
+    const Generation* g = in->current_.load();
+    out.push_back({in->id_, g->plugin->manifest().name,
+                   "its plugin file " + g->source +
+                       " was removed; put it back and run `ihost plugins reload` (or restart)"});
+  }
+  return out;
 }
 
 Result<bool> Runtime::lacksConnection(const Integration& in, std::string_view tenant_id) const {

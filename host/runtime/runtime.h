@@ -128,8 +128,10 @@ struct ReloadOutcome {
   std::string from_version;  // the version that served before ("" when nothing used it)
   std::string to_version;
   std::vector<std::string> integrations;  // switched to the new version
-  std::string status;                     // "reloaded" | "unchanged" | "refused" | "not_configured"
-  std::string reason;                     // for "refused"
+  // "reloaded" | "unchanged" | "refused" | "not_configured" | "removed" (the file is gone: its integrations
+  // are unavailable until it is back)
+  std::string status;
+  std::string reason;  // for "refused"
 };
 
 // One configured integration: a plugin instance with its validated settings. Thread-safe.
@@ -158,6 +160,7 @@ class Integration {
 
   std::string id_;
   std::atomic<Generation*> current_{nullptr};
+  std::atomic<bool> removed_{false};  // its plugin file was removed at a reload: unavailable until it returns
   mutable std::mutex generations_mu_;
   std::vector<std::unique_ptr<Generation>> generations_;  // GUARDED_BY(generations_mu_); never shrinks
   std::string previous_version_;                          // GUARDED_BY(generations_mu_)
@@ -190,6 +193,8 @@ class Runtime {
 
   // nullptr when unknown or unavailable.
   Integration* find(std::string_view id) const;
+  // Also an integration whose plugin file was removed at a reload (for the reload itself).
+  Integration* findAny(std::string_view id) const;
   std::vector<Integration*> integrations() const;
   std::vector<UnavailableIntegration> unavailable() const;
 
@@ -232,7 +237,8 @@ class Runtime {
   // Hot swap: scans `options.dir`; each .so whose digest differs from the version an integration runs is loaded
   // (from a private copy, so a file replaced in place is really re-read), validated (ABI, manifest, sha256
   // allow-list, the integration's settings against the new schema, create), and switched in: new calls go to
-  // the new version, running calls finish on the old one, whose instance is then destroyed. A version that
+  // the new version, running calls finish on the old one, whose instance is then destroyed. An integration
+  // whose file is gone becomes unavailable the same way (and comes back when the file does). A version that
   // fails any check is refused with the reason and the old one keeps serving; so is one whose jobs,
   // webhooks, entitlements or mappings differ (those are wired at start: restart to apply). Thread-safe;
   // reloads are serialized.

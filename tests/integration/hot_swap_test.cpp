@@ -186,6 +186,62 @@ TEST_CASE("hot swap: v1 -> v2 under API and webhook load, nothing lost, each ans
   CHECK(tenant_reload->status == 401);
 }
 
+TEST_CASE("hot swap: a removed plugin file makes its integration unavailable until it is back",
+          "[hot_swap]") {
+  ih::test::TempDir plugins;
+  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  install(kV1, so);
+  ih::test::TestHostOptions options;
+  options.plugins_dir = plugins.path().string();
+  options.extra_toml = kProbeToml;
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("acme");
+  const auto auth = ih::test::bearer(tenant.api_key);
+  const auto admin = ih::test::bearer(host.adminToken());
+  auto c = host.client();
+  auto version = [&] {
+    return c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+  };
+
+  // A call running when the file goes finishes on its version; new calls are refused.
+  std::string slow_answer;
+  std::thread slow([&] {
+    auto c2 = host.client();
+    auto r = c2->Post("/api/integrations/probe/actions/slow", auth, R"({"ms":800})", "application/json");
+    if (r) slow_answer = std::to_string(r->status) + " " + r->body;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  fs::remove(so);
+  const json removed =
+      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  INFO(removed.dump());
+  REQUIRE(removed["files"].size() == 1);
+  CHECK(removed["files"][0]["status"] == "removed");
+  CHECK(removed["files"][0]["integrations"] == json::array({"probe"}));
+  auto refused = version();
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  CHECK_THAT(refused->body, Catch::Contains("integration_unavailable") && Catch::Contains("was removed"));
+  slow.join();
+  CHECK(slow_answer == R"(200 {"version":"1.0.0"})");
+  const json listed = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  CHECK(listed["integrations"].empty());
+  REQUIRE(listed["unavailable_integrations"].size() == 1);
+  CHECK(listed["unavailable_integrations"][0]["integration"] == "probe");
+
+  // Back (as v2): reloaded, served again.
+  install(kV2, so);
+  const json back = json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  INFO(back.dump());
+  CHECK(back["files"][0]["status"] == "reloaded");
+  CHECK(back["files"][0]["to_version"] == "2.0.0");
+  auto served = version();
+  REQUIRE(served);
+  CHECK(served->status == 200);
+  CHECK(served->body == R"({"version":"2.0.0"})");
+  CHECK(json::parse(c->Get("/api/admin/plugins", admin)->body)["unavailable_integrations"].empty());
+}
+
 TEST_CASE("ihost plugins reload asks the running server and prints what happened", "[hot_swap][cli]") {
   ih::test::TempDir plugins;
   const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
