@@ -22,6 +22,7 @@
 #include "outbound/client.h"
 #include "records/idempotency.h"
 #include "records/records.h"
+#include "runtime/plugin_watch.h"
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/entitlement_store.h"
@@ -90,6 +91,7 @@ struct App::Impl {
   std::unique_ptr<loader::Registry> registry;
   std::unique_ptr<tenancy::Connections> connections;  // outlives the runtime: host services use it
   std::unique_ptr<runtime::Runtime> runtime;
+  std::unique_ptr<runtime::PluginWatch> plugin_watch;  // [plugins] watch; stopped before the runtime
   std::unique_ptr<tenancy::Tenancy> tenancy;
   std::unique_ptr<inbox::Inbox> inbox;  // stops before the runtime, goes before the store
   std::unique_ptr<scheduler::Scheduler> scheduler;
@@ -302,6 +304,10 @@ Status App::start() {
   if (Status s = impl_->scheduler->start(); !s.isOk()) return s;
   if (Status s = impl_->endpoints->start(); !s.isOk()) return s;
   impl_->entitlements->start();
+  if (impl_->config.plugins.watch) {
+    impl_->plugin_watch = std::make_unique<runtime::PluginWatch>(impl_->config, *impl_->runtime);
+    if (Status s = impl_->plugin_watch->start(); !s.isOk()) return s;
+  }
   if (Status s = impl_->server->start(); !s.isOk()) return s;
   impl_->server->setReady(true);
   log::info("ihost listening", {{"url", baseUrl()},
@@ -334,6 +340,7 @@ void App::stop() {
     impl_->server->setReady(false);
     impl_->server->stop();  // stop intake; in-flight requests finish
   }
+  if (impl_->plugin_watch) impl_->plugin_watch->stop();  // no reload from here on
   if (impl_->workflows) impl_->workflows->stop();        // pending prompts are refused, run threads joined
   if (impl_->entitlements) impl_->entitlements->stop();  // the background pass ends
   if (impl_->endpoints) impl_->endpoints->stop();        // in-flight deliveries finish; the rest stay pending

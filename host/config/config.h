@@ -74,6 +74,8 @@ struct PluginsConfig {
   // job sets its own `timeout`. Interactive workflow calls (waiting for an operator) have none.
   int64_t call_timeout_ms = 30000;
   int64_t job_timeout_ms = 3600000;
+  // Hot-reload when the directory changes (inotify), as `ihost plugins reload` does.
+  bool watch = false;
 };
 
 struct AdminConfig {

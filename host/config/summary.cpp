@@ -149,6 +149,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   }
   w.line("plugins.call_timeout_ms", "call_timeout_ms", std::to_string(config.plugins.call_timeout_ms));
   w.line("plugins.job_timeout_ms", "job_timeout_ms", std::to_string(config.plugins.job_timeout_ms));
+  w.line("plugins.watch", "watch", config.plugins.watch ? "true" : "false");
   w.section("admin");
   w.line("admin.console", "console", config.admin.console ? "true" : "false");
   w.line("admin.token_env", "token_env", quoted(config.admin.token_env));

@@ -242,6 +242,36 @@ TEST_CASE("hot swap: a removed plugin file makes its integration unavailable unt
   CHECK(json::parse(c->Get("/api/admin/plugins", admin)->body)["unavailable_integrations"].empty());
 }
 
+TEST_CASE("hot swap: with [plugins] watch, replacing the file is enough", "[hot_swap]") {
+  ih::test::TempDir plugins;
+  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  install(kV1, so);
+  ih::test::TestHostOptions options;
+  options.plugins_dir = plugins.path().string();
+  options.extra_toml = kProbeToml;
+  options.env["IHOST_PLUGINS__WATCH"] = "true";
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("acme");
+  const auto auth = ih::test::bearer(tenant.api_key);
+  auto c = host.client();
+  auto version = [&] {
+    auto r = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+    return r && r->status == 200 ? r->body : std::string("failed");
+  };
+  CHECK(version() == R"({"version":"1.0.0"})");
+  install(kV2, so);
+  std::string seen;
+  CHECK(ih::test::eventually(
+      [&] {
+        seen = version();
+        return seen == R"({"version":"2.0.0"})";
+      },
+      std::chrono::seconds(10)));
+  INFO(seen);
+  const json listed = json::parse(c->Get("/api/admin/plugins", ih::test::bearer(host.adminToken()))->body);
+  CHECK(listed["integrations"][0]["previous_version"] == "1.0.0");
+}
+
 TEST_CASE("ihost plugins reload asks the running server and prints what happened", "[hot_swap][cli]") {
   ih::test::TempDir plugins;
   const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";

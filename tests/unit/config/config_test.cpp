@@ -255,6 +255,9 @@ TEST_CASE("plugin call and job deadlines: defaults, ranges, a job's own timeout"
   CHECK(defaults.plugins.call_timeout_ms == 30000);
   CHECK(defaults.plugins.job_timeout_ms == 3600000);
   CHECK(defaults.server.shutdown_timeout_ms == 20000);
+  CHECK_FALSE(defaults.plugins.watch);
+  CHECK(load("[plugins]\nwatch = true\n").plugins.watch);
+  CHECK_THAT(loadError("[plugins]\nwatch = \"yes\"\n"), Catch::Contains("watch = true"));
   Config c = load(
       "[plugins]\ncall_timeout_ms = 2500\njob_timeout_ms = 60000\n"
       "[integrations.example]\nplugin = \"example\"\n[integrations.example.jobs.sync]\ntimeout = \"2h\"\n");
