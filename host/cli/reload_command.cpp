@@ -82,6 +82,15 @@ int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std
           first = false;
         }
         out << ")";
+      } else if (text("status") == "started") {
+        out << " " << text("to_version") << " (";
+        bool first = true;
+        for (const auto& id : f.value("integrations", nlohmann::json::array())) {
+          if (!id.is_string()) continue;
+          out << (first ? "" : ", ") << id.get<std::string>();
+          first = false;
+        }
+        out << ")";
       } else if (text("status") == "removed") {
         out << " " << text("from_version") << ": its integrations are unavailable until the file is back";
       } else if (text("status") == "unchanged") {

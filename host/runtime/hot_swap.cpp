@@ -170,11 +170,49 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
     o.plugin = next.name;
     o.to_version = next.version;
 
-    // The integrations configured with this plugin name (and running: an unavailable one needs a restart).
+    // The integrations configured with this plugin name (a removed one comes back), and those unavailable
+    // since start because the plugin was missing or refused: they start now.
     std::vector<std::pair<Integration*, const config::IntegrationConfig*>> targets;
+    std::vector<const config::IntegrationConfig*> newcomers;
     for (const config::IntegrationConfig& cfg : config.integrations) {
       if (cfg.plugin != next.name) continue;
-      if (Integration* in = findAny(cfg.id)) targets.emplace_back(in, &cfg);  // a removed one comes back
+      if (Integration* in = findAny(cfg.id)) {
+        targets.emplace_back(in, &cfg);
+      } else {
+        newcomers.push_back(&cfg);
+      }
+    }
+    if (!newcomers.empty()) {
+      if (!next.jobs.empty() || !next.entitlements.empty() || !next.mappings.kinds.empty()) {
+        refuse("integration " + newcomers.front()->id + " cannot start while running: plugin " + next.name +
+               " declares jobs, entitlements or mappings, which are wired at start (restart ihost)");
+        continue;
+      }
+      for (const config::IntegrationConfig* cfg : newcomers) {
+        auto made = makeIntegration(config, *cfg, plugin);
+        if (!made.isOk()) {
+          o.integrations.clear();
+          refuse("integration " + cfg->id + ": " + made.status().message());
+          break;
+        }
+        (*made)->current_.load()->source = o.file;
+        {
+          std::lock_guard lock(mu_);
+          unavailable_.erase(std::remove_if(unavailable_.begin(), unavailable_.end(),
+                                            [&](const UnavailableIntegration& u) { return u.id == cfg->id; }),
+                             unavailable_.end());
+          integrations_.push_back(std::move(*made));
+        }
+        o.integrations.push_back(cfg->id);
+        log::info("integration started by a reload", {{"integration", cfg->id}, {"plugin", next.name}});
+      }
+      if (o.status == "refused") continue;
+      if (targets.empty()) {
+        o.status = "started";
+        count(o.plugin, "started");
+        outcomes.push_back(o);
+        continue;
+      }
     }
     if (targets.empty()) {
       o.status = "not_configured";

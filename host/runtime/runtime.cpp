@@ -53,13 +53,11 @@ const ih_host_api* Runtime::hostApi() {
   return hostServices();
 }
 
-Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,
-                               std::shared_ptr<loader::Plugin> plugin) {
+Result<std::unique_ptr<Integration>> Runtime::makeIntegration(const config::Config& config,
+                                                              const config::IntegrationConfig& cfg,
+                                                              std::shared_ptr<loader::Plugin> plugin) {
   auto settings = config::validateIntegration(config, cfg, plugin->manifest().config_schema_json);
-  if (!settings.isOk()) {
-    addUnavailable({cfg.id, cfg.plugin, settings.status().message()});
-    return settings.status();
-  }
+  if (!settings.isOk()) return settings.status();
   auto integration = std::unique_ptr<Integration>(new Integration());
   integration->id_ = cfg.id;
   integration->settings_json_ = std::move(*settings);
@@ -75,14 +73,27 @@ Status Runtime::addIntegration(const config::Config& config, const config::Integ
   // create may call host services that read the integration's manifest: it is current from here on.
   integration->current_.store(generation.get());
   auto instance = createInstance(deps_, *integration, *generation->plugin, integration->settings_json_);
-  if (!instance.isOk()) {
-    addUnavailable({cfg.id, cfg.plugin, "plugin refused its settings: " + instance.status().message()});
-    return Status(instance.status().code(), "integration " + cfg.id + ": " + instance.status().message());
-  }
+  if (!instance.isOk())
+    return Status(instance.status().code(), "plugin refused its settings: " + instance.status().message());
   generation->instance = *instance;
   integration->generations_.push_back(std::move(generation));
+  return integration;
+}
+
+Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,
+                               std::shared_ptr<loader::Plugin> plugin) {
+  auto made = makeIntegration(config, cfg, std::move(plugin));
+  if (!made.isOk()) {
+    addUnavailable({cfg.id, cfg.plugin, made.status().message()});
+    // A settings error is the configuration's (its message names the file and key); a refusal by create is
+    // the integration's.
+    if (made.status().message().rfind("plugin refused its settings: ", 0) != 0) return made.status();
+    return Status(made.status().code(),
+                  "integration " + cfg.id + ": " +
+                      made.status().message().substr(sizeof("plugin refused its settings: ") - 1));
+  }
   std::lock_guard lock(mu_);
-  integrations_.push_back(std::move(integration));
+  integrations_.push_back(std::move(*made));
   return Status::ok();
 }
 

@@ -128,8 +128,9 @@ struct ReloadOutcome {
   std::string from_version;  // the version that served before ("" when nothing used it)
   std::string to_version;
   std::vector<std::string> integrations;  // switched to the new version
-  // "reloaded" | "unchanged" | "refused" | "not_configured" | "removed" (the file is gone: its integrations
-  // are unavailable until it is back)
+  // "reloaded" | "started" (an integration unavailable since start whose plugin arrived) | "unchanged" |
+  // "refused" | "not_configured" | "removed" (the file is gone: its integrations are unavailable until it is
+  // back)
   std::string status;
   std::string reason;  // for "refused"
 };
@@ -264,6 +265,10 @@ class Runtime {
     const sinks::Deferred* deferred = nullptr;           // handleWebhook
     std::optional<std::chrono::milliseconds> timeout{};  // runJob: the job's own deadline
   };
+  // A new integration running `plugin` (settings validated, instance created), not yet registered.
+  Result<std::unique_ptr<Integration>> makeIntegration(const config::Config& config,
+                                                       const config::IntegrationConfig& cfg,
+                                                       std::shared_ptr<loader::Plugin> plugin);
   // The call gate: every call above goes through here.
   CallResult invoke(Integration& in, std::string_view tenant_id, Handler handler, const CallArgs& args);
 

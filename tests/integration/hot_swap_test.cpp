@@ -242,6 +242,40 @@ TEST_CASE("hot swap: a removed plugin file makes its integration unavailable unt
   CHECK(json::parse(c->Get("/api/admin/plugins", admin)->body)["unavailable_integrations"].empty());
 }
 
+TEST_CASE("hot swap: an integration whose plugin was missing at start starts when the file arrives",
+          "[hot_swap]") {
+  ih::test::TempDir plugins;
+  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  ih::test::TestHostOptions options;
+  options.plugins_dir = plugins.path().string();
+  options.extra_toml = kProbeToml;
+  ih::test::TestHost host(options);
+  auto tenant = host.createTenant("acme");
+  const auto auth = ih::test::bearer(tenant.api_key);
+  const auto admin = ih::test::bearer(host.adminToken());
+  auto c = host.client();
+  auto missing = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+  REQUIRE(missing);
+  CHECK(missing->status == 503);  // configured, plugin not installed
+  install(kV1, so);
+  const json started =
+      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  INFO(started.dump());
+  CHECK(started["files"][0]["status"] == "started");
+  CHECK(started["files"][0]["integrations"] == json::array({"probe"}));
+  auto served = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+  REQUIRE(served);
+  CHECK(served->body == R"({"version":"1.0.0"})");
+  const json listed = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  CHECK(listed["unavailable_integrations"].empty());
+  REQUIRE(listed["integrations"].size() == 1);
+  // And from then on it reloads like any other.
+  install(kV2, so);
+  const json reloaded =
+      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  CHECK(reloaded["files"][0]["status"] == "reloaded");
+}
+
 TEST_CASE("hot swap: with [plugins] watch, replacing the file is enough", "[hot_swap]") {
   ih::test::TempDir plugins;
   const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
