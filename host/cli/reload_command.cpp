@@ -73,24 +73,17 @@ int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std
       };
       out << text("status") << "  " << text("file");
       if (text("plugin") != "-") out << "  " << text("plugin");
+      // " (a, b)": the integrations the line is about.
+      auto integrations = [&] {
+        std::string list;
+        for (const auto& id : f.value("integrations", nlohmann::json::array()))
+          if (id.is_string()) list += (list.empty() ? "" : ", ") + id.get<std::string>();
+        return " (" + list + ")";
+      };
       if (text("status") == "reloaded") {
-        out << " " << text("from_version") << " -> " << text("to_version") << " (";
-        bool first = true;
-        for (const auto& id : f.value("integrations", nlohmann::json::array())) {
-          if (!id.is_string()) continue;
-          out << (first ? "" : ", ") << id.get<std::string>();
-          first = false;
-        }
-        out << ")";
+        out << " " << text("from_version") << " -> " << text("to_version") << integrations();
       } else if (text("status") == "started") {
-        out << " " << text("to_version") << " (";
-        bool first = true;
-        for (const auto& id : f.value("integrations", nlohmann::json::array())) {
-          if (!id.is_string()) continue;
-          out << (first ? "" : ", ") << id.get<std::string>();
-          first = false;
-        }
-        out << ")";
+        out << " " << text("to_version") << integrations();
       } else if (text("status") == "removed") {
         out << " " << text("from_version") << ": its integrations are unavailable until the file is back";
       } else if (text("status") == "unchanged") {

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,20 +40,51 @@ void install(const std::string& from, const fs::path& to) {
   fs::rename(tmp, to);
 }
 
+// A host whose plugins directory holds `first_build` of swap_probe (or nothing), integration "probe" configured,
+// tenant "acme", and a client with the tenant's and the admin's credentials.
+struct ProbeHost {
+  ih::test::TempDir plugins;
+  fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
+  std::unique_ptr<ih::test::TestHost> host;
+  ih::test::TestHost::TenantKey tenant;
+  httplib::Headers auth, admin;
+  std::unique_ptr<httplib::Client> client;
+
+  explicit ProbeHost(const std::string& first_build, ih::config::Environment env = {}) {
+    if (!first_build.empty()) install(first_build, so);
+    ih::test::TestHostOptions options;
+    options.plugins_dir = plugins.path().string();
+    options.extra_toml = kProbeToml;
+    options.env = std::move(env);
+    host = std::make_unique<ih::test::TestHost>(options);
+    tenant = host->createTenant("acme");
+    auth = ih::test::bearer(tenant.api_key);
+    admin = ih::test::bearer(host->adminToken());
+    client = host->client();
+  }
+  json reload() {
+    auto r = client->Post("/api/admin/plugins/reload", admin, "{}", "application/json");
+    REQUIRE(r);
+    INFO(r->body);
+    REQUIRE(r->status == 200);
+    return json::parse(r->body);
+  }
+  json plugins_report() { return json::parse(client->Get("/api/admin/plugins", admin)->body); }
+  // "<status> <body>" of the version action.
+  std::string version() {
+    auto r = client->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
+    return r ? std::to_string(r->status) + " " + r->body : std::string("no answer");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("hot swap: v1 -> v2 under API and webhook load, nothing lost, each answered by exactly one version",
           "[hot_swap]") {
-  ih::test::TempDir plugins;
-  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
-  install(kV1, so);
-  ih::test::TestHostOptions options;
-  options.plugins_dir = plugins.path().string();
-  options.extra_toml = kProbeToml;
-  ih::test::TestHost host(options);
-  auto tenant = host.createTenant("acme");
-  const auto auth = ih::test::bearer(tenant.api_key);
-  const auto admin = ih::test::bearer(host.adminToken());
+  ProbeHost p(kV1);
+  auto& host = *p.host;
+  const auto& auth = p.auth;
+  auto& tenant = p.tenant;
 
   // A call that is still running on v1 when the switch happens.
   std::string slow_answer;
@@ -104,14 +136,9 @@ TEST_CASE("hot swap: v1 -> v2 under API and webhook load, nothing lost, each ans
     }
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  install(kV2, so);
-  auto c = host.client();
-  auto reloaded = c->Post("/api/admin/plugins/reload", admin, "{}", "application/json");
+  install(kV2, p.so);
+  const json report = p.reload();
   switched = true;
-  REQUIRE(reloaded);
-  INFO(reloaded->body);
-  REQUIRE(reloaded->status == 200);
-  const json report = json::parse(reloaded->body);
   CHECK(report["refused"] == false);
   REQUIRE(report["files"].size() == 1);
   CHECK(report["files"][0]["status"] == "reloaded");
@@ -157,164 +184,105 @@ TEST_CASE("hot swap: v1 -> v2 under API and webhook load, nothing lost, each ans
   CHECK(slow_answer == R"({"version":"1.0.0"})");  // started on v1, finished on v1
 
   // The report of running versions; a second reload changes nothing.
-  const json plugins_report = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  const json plugins_report = p.plugins_report();
   REQUIRE(plugins_report["integrations"].size() == 1);
   CHECK(plugins_report["integrations"][0]["version"] == "2.0.0");
   CHECK(plugins_report["integrations"][0]["previous_version"] == "1.0.0");
   CHECK(plugins_report["integrations"][0]["reloads"] == 1);
-  const json again = json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
-  CHECK(again["files"][0]["status"] == "unchanged");
+  CHECK(p.reload()["files"][0]["status"] == "unchanged");
 
   // A broken file is refused with the reason; v2 keeps serving.
   {
-    const fs::path tmp = so.string() + ".new";
+    const fs::path tmp = p.so.string() + ".new";
     ih::test::writeFile(tmp, "not a shared library");
-    fs::rename(tmp, so);
+    fs::rename(tmp, p.so);
   }
-  const json broken =
-      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  const json broken = p.reload();
   CHECK(broken["refused"] == true);
   CHECK(broken["files"][0]["status"] == "refused");
   CHECK_THAT(broken["files"][0]["reason"].get<std::string>(), Catch::Contains("not an ELF shared library"));
-  auto still = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
-  REQUIRE(still);
-  CHECK(still->body == R"({"version":"2.0.0"})");
+  CHECK(p.version() == R"(200 {"version":"2.0.0"})");
 
   // Tenants cannot reload (an admin route: a tenant key is not the admin token).
-  auto tenant_reload = c->Post("/api/admin/plugins/reload", auth, "{}", "application/json");
+  auto tenant_reload = p.client->Post("/api/admin/plugins/reload", auth, "{}", "application/json");
   REQUIRE(tenant_reload);
   CHECK(tenant_reload->status == 401);
 }
 
 TEST_CASE("hot swap: a removed plugin file makes its integration unavailable until it is back",
           "[hot_swap]") {
-  ih::test::TempDir plugins;
-  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
-  install(kV1, so);
-  ih::test::TestHostOptions options;
-  options.plugins_dir = plugins.path().string();
-  options.extra_toml = kProbeToml;
-  ih::test::TestHost host(options);
-  auto tenant = host.createTenant("acme");
-  const auto auth = ih::test::bearer(tenant.api_key);
-  const auto admin = ih::test::bearer(host.adminToken());
-  auto c = host.client();
-  auto version = [&] {
-    return c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
-  };
+  ProbeHost p(kV1);
 
   // A call running when the file goes finishes on its version; new calls are refused.
   std::string slow_answer;
   std::thread slow([&] {
-    auto c2 = host.client();
-    auto r = c2->Post("/api/integrations/probe/actions/slow", auth, R"({"ms":800})", "application/json");
+    auto c2 = p.host->client();
+    auto r = c2->Post("/api/integrations/probe/actions/slow", p.auth, R"({"ms":800})", "application/json");
     if (r) slow_answer = std::to_string(r->status) + " " + r->body;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  fs::remove(so);
-  const json removed =
-      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  fs::remove(p.so);
+  const json removed = p.reload();
   INFO(removed.dump());
   REQUIRE(removed["files"].size() == 1);
   CHECK(removed["files"][0]["status"] == "removed");
   CHECK(removed["files"][0]["integrations"] == json::array({"probe"}));
-  auto refused = version();
-  REQUIRE(refused);
-  CHECK(refused->status == 503);
-  CHECK_THAT(refused->body, Catch::Contains("integration_unavailable") && Catch::Contains("was removed"));
+  CHECK_THAT(p.version(), Catch::StartsWith("503 ") && Catch::Contains("integration_unavailable") &&
+                              Catch::Contains("was removed"));
   slow.join();
   CHECK(slow_answer == R"(200 {"version":"1.0.0"})");
-  const json listed = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  const json listed = p.plugins_report();
   CHECK(listed["integrations"].empty());
   REQUIRE(listed["unavailable_integrations"].size() == 1);
   CHECK(listed["unavailable_integrations"][0]["integration"] == "probe");
 
   // Back (as v2): reloaded, served again.
-  install(kV2, so);
-  const json back = json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  install(kV2, p.so);
+  const json back = p.reload();
   INFO(back.dump());
   CHECK(back["files"][0]["status"] == "reloaded");
   CHECK(back["files"][0]["to_version"] == "2.0.0");
-  auto served = version();
-  REQUIRE(served);
-  CHECK(served->status == 200);
-  CHECK(served->body == R"({"version":"2.0.0"})");
-  CHECK(json::parse(c->Get("/api/admin/plugins", admin)->body)["unavailable_integrations"].empty());
+  CHECK(p.version() == R"(200 {"version":"2.0.0"})");
+  CHECK(p.plugins_report()["unavailable_integrations"].empty());
 }
 
 TEST_CASE("hot swap: an integration whose plugin was missing at start starts when the file arrives",
           "[hot_swap]") {
-  ih::test::TempDir plugins;
-  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
-  ih::test::TestHostOptions options;
-  options.plugins_dir = plugins.path().string();
-  options.extra_toml = kProbeToml;
-  ih::test::TestHost host(options);
-  auto tenant = host.createTenant("acme");
-  const auto auth = ih::test::bearer(tenant.api_key);
-  const auto admin = ih::test::bearer(host.adminToken());
-  auto c = host.client();
-  auto missing = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
-  REQUIRE(missing);
-  CHECK(missing->status == 503);  // configured, plugin not installed
-  install(kV1, so);
-  const json started =
-      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
+  ProbeHost p("");
+  CHECK_THAT(p.version(), Catch::StartsWith("503 "));  // configured, plugin not installed
+  install(kV1, p.so);
+  const json started = p.reload();
   INFO(started.dump());
   CHECK(started["files"][0]["status"] == "started");
   CHECK(started["files"][0]["integrations"] == json::array({"probe"}));
-  auto served = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
-  REQUIRE(served);
-  CHECK(served->body == R"({"version":"1.0.0"})");
-  const json listed = json::parse(c->Get("/api/admin/plugins", admin)->body);
+  CHECK(p.version() == R"(200 {"version":"1.0.0"})");
+  const json listed = p.plugins_report();
   CHECK(listed["unavailable_integrations"].empty());
   REQUIRE(listed["integrations"].size() == 1);
   // And from then on it reloads like any other.
-  install(kV2, so);
-  const json reloaded =
-      json::parse(c->Post("/api/admin/plugins/reload", admin, "{}", "application/json")->body);
-  CHECK(reloaded["files"][0]["status"] == "reloaded");
+  install(kV2, p.so);
+  CHECK(p.reload()["files"][0]["status"] == "reloaded");
 }
 
 TEST_CASE("hot swap: with [plugins] watch, replacing the file is enough", "[hot_swap]") {
-  ih::test::TempDir plugins;
-  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
-  install(kV1, so);
-  ih::test::TestHostOptions options;
-  options.plugins_dir = plugins.path().string();
-  options.extra_toml = kProbeToml;
-  options.env["IHOST_PLUGINS__WATCH"] = "true";
-  ih::test::TestHost host(options);
-  auto tenant = host.createTenant("acme");
-  const auto auth = ih::test::bearer(tenant.api_key);
-  auto c = host.client();
-  auto version = [&] {
-    auto r = c->Post("/api/integrations/probe/actions/version", auth, "{}", "application/json");
-    return r && r->status == 200 ? r->body : std::string("failed");
-  };
-  CHECK(version() == R"({"version":"1.0.0"})");
-  install(kV2, so);
+  ProbeHost p(kV1, {{"IHOST_PLUGINS__WATCH", "true"}});
+  CHECK(p.version() == R"(200 {"version":"1.0.0"})");
+  install(kV2, p.so);
   std::string seen;
   CHECK(ih::test::eventually(
       [&] {
-        seen = version();
-        return seen == R"({"version":"2.0.0"})";
+        seen = p.version();
+        return seen == R"(200 {"version":"2.0.0"})";
       },
       std::chrono::seconds(10)));
   INFO(seen);
-  const json listed = json::parse(c->Get("/api/admin/plugins", ih::test::bearer(host.adminToken()))->body);
-  CHECK(listed["integrations"][0]["previous_version"] == "1.0.0");
+  CHECK(p.plugins_report()["integrations"][0]["previous_version"] == "1.0.0");
 }
 
 TEST_CASE("ihost plugins reload asks the running server and prints what happened", "[hot_swap][cli]") {
-  ih::test::TempDir plugins;
-  const fs::path so = fs::path(plugins.path()) / "libswap_probe.so";
-  install(kV1, so);
-  ih::test::TestHostOptions options;
-  options.plugins_dir = plugins.path().string();
-  options.extra_toml = kProbeToml;
-  ih::test::TestHost host(options);
-  install(kV2, so);
+  ProbeHost p(kV1);
+  auto& host = *p.host;
+  install(kV2, p.so);
   const std::string base = "http://127.0.0.1:" + std::to_string(host.port());
   auto run = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
                                   host.configPath() + " --url " + base + " 2>&1");
