@@ -131,6 +131,10 @@ std::string_view knownPrefix(std::string_view token) {
 }
 
 bool looksSecret(std::string_view token) {
+  // A bare prefix ("sk_test_" of an already masked "sk_test_****abcd") carries nothing secret: masking it again
+  // would turn the plugin's own mask into "sk_********abcd".
+  for (std::string_view bare : kSecretPrefixes)
+    if (token == bare) return false;
   std::string_view p = knownPrefix(token);
   if (!p.empty() && token.size() >= p.size() + 4) return true;
   return token.find("_secret_") != std::string_view::npos;

@@ -33,6 +33,15 @@ TEST_CASE("redact masks every secret-shaped token in free text", "[log]") {
   CHECK(ih::redact("nothing secret here: sku_12 task_done") == "nothing secret here: sku_12 task_done");
 }
 
+TEST_CASE("redact leaves an already masked key as it is, and still masks what follows a bare prefix", "[log]") {
+  CHECK(ih::redact("key sk_test_****abcd") == "key sk_test_****abcd");
+  CHECK(ih::redact(R"({"secret_key":"sk_live_****1234","pk":"pk_test_****wxyz"})") ==
+        R"({"secret_key":"sk_live_****1234","pk":"pk_test_****wxyz"})");
+  CHECK(ih::redact("whsec_****") == "whsec_****");
+  // Not a bare prefix: a real key right after stars is still masked.
+  CHECK(ih::redact("****sk_live_AAAABBBBCCCCDDDD1234").find("AAAABBBB") == std::string::npos);
+}
+
 TEST_CASE("redact leaves a bracketed placeholder after Bearer, but not a key inside it", "[log]") {
   CHECK(ih::redact("send \"Authorization: Bearer <api key>\"") == "send \"Authorization: Bearer <api key>\"");
   CHECK(ih::redact("Bearer <ihk_live_zzzzzzzzzzzzzzzz9876>") == "Bearer <ihk_live_****9876>");
