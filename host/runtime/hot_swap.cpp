@@ -154,11 +154,17 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
       refuse(staging.status().message());
       continue;
     }
+    // Named by digest: the same bytes reuse their copy (which may be mapped by a version still running: never
+    // rewrite it in place), new bytes get a new file, written aside and renamed in whole.
     const fs::path staged = *staging / (digest->substr(0, 16) + "-" + file.filename().string());
-    fs::copy_file(file, staged, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      refuse("cannot copy it to " + staged.string() + ": " + ec.message());
-      continue;
+    if (!fs::exists(staged, ec)) {
+      const fs::path partial = staged.string() + ".part";
+      fs::copy_file(file, partial, fs::copy_options::overwrite_existing, ec);
+      if (!ec) fs::rename(partial, staged, ec);
+      if (ec) {
+        refuse("cannot copy it to " + staged.string() + ": " + ec.message());
+        continue;
+      }
     }
     auto loaded = loader::Registry::loadFile(staged.string(), expected);
     if (!loaded.isOk()) {

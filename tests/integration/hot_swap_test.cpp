@@ -244,6 +244,16 @@ TEST_CASE("hot swap: a removed plugin file makes its integration unavailable unt
   CHECK(back["files"][0]["to_version"] == "2.0.0");
   CHECK(p.version() == R"(200 {"version":"2.0.0"})");
   CHECK(p.plugins_report()["unavailable_integrations"].empty());
+
+  // Back and forth: v1 again, then v2 again (its private copy, still mapped by the retired v2, is reused, not
+  // rewritten under it).
+  install(kV1, p.so);
+  CHECK(p.reload()["files"][0]["to_version"] == "1.0.0");
+  CHECK(p.version() == R"(200 {"version":"1.0.0"})");
+  install(kV2, p.so);
+  CHECK(p.reload()["files"][0]["to_version"] == "2.0.0");
+  CHECK(p.version() == R"(200 {"version":"2.0.0"})");
+  CHECK(p.plugins_report()["integrations"][0]["reloads"] == 3);
 }
 
 TEST_CASE("hot swap: an integration whose plugin was missing at start starts when the file arrives",
