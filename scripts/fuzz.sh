@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (tests/fuzz, ASan + UBSan, clang-14) into build-fuzz and runs each one for
 # SECONDS (default 30) on a scratch copy of its committed seed corpus, so the tree stays clean.
 #   scripts/fuzz.sh                 every target, 30 s each
-#   scripts/fuzz.sh 20              every target, 20 s each (CI)
+#   scripts/fuzz.sh 15              every target, 15 s each (CI)
 #   scripts/fuzz.sh 600 records     only the named targets
 # Prints executions and executions per second per target. Exits non-zero when any target crashes, leaks,
 # times out or fails a property, and prints the path of the input that did it (build-fuzz/artifacts/<name>/).
