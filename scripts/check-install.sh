@@ -75,6 +75,8 @@ need "$p/bin/ihost" "$p/bin/stripe-double" "$p/lib/ihost/plugins/libstripe_byok.
   "$p/lib/cmake/ihost_sdk/ihost_sdkConfig.cmake" "$p/lib/pkgconfig/ihost_sdk.pc"
 grep -q "^dir = \"$p/lib/ihost/plugins\"" "$p/etc/ihost/ihost.toml" || fail "sample config: plugins dir"
 grep -q '^path = "/var/lib/ihost/ihost.db"' "$p/etc/ihost/ihost.toml" || fail "sample config: database"
+grep -q "^ExecReload=$p/bin/ihost plugins reload --config $p/etc/ihost/ihost.toml" "$p/lib/systemd/system/ihost.service" ||
+  { echo "check-install: the unit's ExecReload does not run ihost plugins reload" >&2; exit 1; }
 grep -q "^ExecStart=$p/bin/ihost serve --config $p/etc/ihost/ihost.toml" "$p/lib/systemd/system/ihost.service" ||
   fail "unit: ExecStart"
 if command -v systemd-analyze >/dev/null 2>&1; then
