@@ -63,7 +63,7 @@ struct Args {
 // Flags that take a value; everything else starting with "--" is a switch.
 const std::set<std::string> kValueFlags = {"config", "scope",       "dir",    "id", "status",
                                            "since",  "integration", "tenant", "url"};
-const std::set<std::string> kSwitches = {"help", "json", "version"};
+const std::set<std::string> kSwitches = {"help", "json", "version", "running"};
 
 // The flags each command accepts (besides --help) and how many positional words it takes at most (the
 // command's own words included). Anything else is a usage error (exit 2), never silently ignored.
@@ -76,7 +76,7 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"version", {{}, 1}},
     {"serve", {{"config"}, 1}},
     {"config", {{"config"}, 2}},
-    {"plugins", {{"config", "dir", "json"}, 2}},
+    {"plugins", {{"config", "dir", "json", "running", "url"}, 2}},
     {"plugins check", {{"config", "connect"}, 3}},
     {"plugins reload", {{"config", "url", "json"}, 2}},
     {"vault", {{"config"}, 2}},
@@ -205,6 +205,8 @@ const std::map<std::string, std::string> kCommandHelp = {
      "its [integrations.<id>] table; CONNECT.json a connect body that works\n  (for the actions). Exit 1 "
      "when a "
      "check fails.\n"
+     "ihost plugins list --running [--config FILE] [--url URL] [--json]\n  Asks the running server which "
+     "version each integration runs, since when, the one before and the reloads.\n"
      "ihost plugins reload [--config FILE] [--url URL] [--json]\n  Asks the running server to hot-reload "
      "every changed .so of its plugins directory\n  (admin token from [admin] token_env or the key file). "
      "In-flight calls finish on the old version.\n  Exit 1 when a file is refused (the old version keeps "
@@ -799,6 +801,8 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
     }
     if (args.positional.size() == 2 && args.positional[1] == "reload")
       return runPluginsReload({configPath(args, env), args.value("url"), args.has("json")}, env, out, err);
+    if (args.positional.size() == 2 && args.positional[1] == "list" && args.has("running"))
+      return runPluginsRunning({configPath(args, env), args.value("url"), args.has("json")}, env, out, err);
     if (args.positional.size() < 2 || args.positional[1] != "list") {
       err << kCommandHelp.at("plugins");
       return kExitUsage;

@@ -1,70 +1,137 @@
-// `ihost plugins reload`: see reload_command.h.
+// `ihost plugins reload` and `ihost plugins list --running`: see reload_command.h.
 #include "cli/reload_command.h"
 
 #include <httplib.h>
 
 #include <chrono>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "app/app.h"
 #include "cli/cli.h"
 #include "common/json_parse.h"
+#include "common/time_text.h"
 #include "vault/vault.h"
 
 namespace ih::cli {
 
-int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
-                     std::ostream& err) {
+namespace {
+
+// The server's base URL and the admin token, from the configuration the server runs with.
+struct ServerAccess {
+  std::string base;
+  std::string token;
+};
+
+// Fills `access`, or prints why not and returns the exit code.
+int resolveServer(const ReloadArgs& args, const config::Environment& env, const char* command,
+                  ServerAccess& access, std::ostream& err) {
   auto cfg = config::loadFile(args.config_path, env);
   if (!cfg.isOk()) {
     err << "ihost: invalid configuration:\n" << cfg.status().message() << "\n";
     return kExitConfig;
   }
   // The admin token: the environment variable the server reads ([admin] token_env), else the key ring's.
-  std::string token;
-  if (auto it = env.find(cfg->admin.token_env); it != env.end()) token = it->second;
-  if (token.empty()) {
+  if (auto it = env.find(cfg->admin.token_env); it != env.end()) access.token = it->second;
+  if (access.token.empty()) {
     auto vault = app::openVault(*cfg, env);
     if (vault.isOk() && (*vault)->keyRing()->hasAdminToken())
-      token = std::string((*vault)->keyRing()->adminToken().view());
+      access.token = std::string((*vault)->keyRing()->adminToken().view());
   }
-  if (token.empty()) {
-    err << "ihost plugins reload: no admin token: set " << cfg->admin.token_env
+  if (access.token.empty()) {
+    err << "ihost " << command << ": no admin token: set " << cfg->admin.token_env
         << " as for the server, or give the server's key file in [vault] of " << args.config_path << "\n";
     return kExitFailure;
   }
-  std::string base = args.url;
-  if (base.empty()) {
+  access.base = args.url;
+  if (access.base.empty()) {
     std::string host;
     int port = 0;
     if (Status s = app::parseListen(cfg->server.listen, host, port); !s.isOk()) {
-      err << "ihost plugins reload: " << args.config_path << ": server.listen: " << s.message() << "\n";
+      err << "ihost " << command << ": " << args.config_path << ": server.listen: " << s.message() << "\n";
       return kExitConfig;
     }
     if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
-    base = "http://" + host + ":" + std::to_string(port);
+    access.base = "http://" + host + ":" + std::to_string(port);
   }
-  httplib::Client client(base);
+  return kExitOk;
+}
+
+// Sends the request; on no answer prints why and returns nullopt.
+std::optional<std::pair<int, std::string>> ask(const ServerAccess& access, const char* command,
+                                               const std::string& method, const std::string& path,
+                                               std::ostream& err) {
+  httplib::Client client(access.base);
   client.set_connection_timeout(std::chrono::seconds(5));
-  client.set_read_timeout(std::chrono::seconds(120));  // loading and validating every changed file
-  auto res = client.Post("/api/admin/plugins/reload", {{"Authorization", "Bearer " + token}}, "{}",
-                         "application/json");
+  client.set_read_timeout(std::chrono::seconds(120));  // a reload loads and validates every changed file
+  const httplib::Headers headers = {{"Authorization", "Bearer " + access.token}};
+  auto res = method == "GET" ? client.Get(path.c_str(), headers)
+                             : client.Post(path.c_str(), headers, "{}", "application/json");
   if (!res) {
-    err << "ihost plugins reload: cannot reach the server at " << base << " ("
+    err << "ihost " << command << ": cannot reach the server at " << access.base << " ("
         << httplib::to_string(res.error()) << "); is `ihost serve` running? Give its address with --url\n";
-    return kExitFailure;
+    return std::nullopt;
   }
-  const nlohmann::json body = parseJsonOrDiscarded(res->body);
-  if (res->status != 200 || !body.is_object() || !body.contains("files") || !body["files"].is_array()) {
-    err << "ihost plugins reload: the server answered " << res->status << ": " << res->body.substr(0, 500)
-        << "\n";
+  return std::make_pair(res->status, res->body);
+}
+
+}  // namespace
+
+int runPluginsRunning(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
+                      std::ostream& err) {
+  ServerAccess access;
+  if (int rc = resolveServer(args, env, "plugins list --running", access, err); rc != kExitOk) return rc;
+  auto answer = ask(access, "plugins list --running", "GET", "/api/admin/plugins", err);
+  if (!answer) return kExitFailure;
+  const nlohmann::json body = parseJsonOrDiscarded(answer->second);
+  if (answer->first != 200 || !body.is_object() || !body.contains("integrations") ||
+      !body["integrations"].is_array()) {
+    err << "ihost plugins list --running: the server answered " << answer->first << ": "
+        << answer->second.substr(0, 500) << "\n";
     return kExitFailure;
   }
   if (args.json) {
-    out << res->body << "\n";
+    out << answer->second << "\n";
+    return kExitOk;
+  }
+  out << "running on " << access.base << ":\n";
+  for (const auto& r : body["integrations"]) {
+    if (!r.is_object()) continue;
+    auto text = [&](const char* key) {
+      return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : std::string("-");
+    };
+    const int64_t loaded_at =
+        r.contains("loaded_at") && r["loaded_at"].is_number_integer() ? r["loaded_at"].get<int64_t>() : 0;
+    out << text("integration") << "  " << text("plugin") << " " << text("version") << "  loaded "
+        << isoTimeSeconds(loaded_at * 1000) << "  previous " << text("previous_version") << "  reloads "
+        << (r.contains("reloads") && r["reloads"].is_number_integer() ? r["reloads"].get<int64_t>() : 0)
+        << "\n";
+  }
+  for (const auto& u : body.value("unavailable_integrations", nlohmann::json::array())) {
+    if (!u.is_object()) continue;
+    out << u.value("integration", "-") << "  unavailable: " << u.value("reason", "-") << "\n";
+  }
+  return kExitOk;
+}
+
+int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
+                     std::ostream& err) {
+  ServerAccess access;
+  if (int rc = resolveServer(args, env, "plugins reload", access, err); rc != kExitOk) return rc;
+  auto answer = ask(access, "plugins reload", "POST", "/api/admin/plugins/reload", err);
+  if (!answer) return kExitFailure;
+  const nlohmann::json body = parseJsonOrDiscarded(answer->second);
+  if (answer->first != 200 || !body.is_object() || !body.contains("files") || !body["files"].is_array()) {
+    err << "ihost plugins reload: the server answered " << answer->first << ": "
+        << answer->second.substr(0, 500) << "\n";
+    return kExitFailure;
+  }
+  if (args.json) {
+    out << answer->second << "\n";
   } else {
     for (const auto& f : body["files"]) {
       if (!f.is_object()) continue;

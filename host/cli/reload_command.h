@@ -1,5 +1,8 @@
-// `ihost plugins reload [--config FILE] [--url URL] [--json]`: asks the running server to hot-reload changed
-// plugin files (POST /api/admin/plugins/reload) with the admin token, and prints what happened to each file.
+// The plugin commands that ask the running server (with the admin token):
+//   `ihost plugins reload [--config FILE] [--url URL] [--json]`: hot-reload changed plugin files
+//     (POST /api/admin/plugins/reload) and print what happened to each file;
+//   `ihost plugins list --running [--config FILE] [--url URL] [--json]`: the version each integration runs
+//     now, when it was loaded, the one before and how many reloads (GET /api/admin/plugins).
 #pragma once
 
 #include <iosfwd>
@@ -19,5 +22,8 @@ struct ReloadArgs {
 // configuration.
 int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
                      std::ostream& err);
+// Exit codes: 0 answered, 1 the server could not be asked, 3 invalid configuration.
+int runPluginsRunning(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
+                      std::ostream& err);
 
 }  // namespace ih::cli

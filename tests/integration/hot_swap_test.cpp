@@ -300,6 +300,13 @@ TEST_CASE("ihost plugins reload asks the running server and prints what happened
   CHECK(run.rc == 0);
   CHECK_THAT(run.out, Catch::Contains("reloaded") && Catch::Contains("swap_probe 1.0.0 -> 2.0.0 (probe)"));
 
+  auto running = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins list --running --config " +
+                                      host.configPath() + " --url " + base + " 2>&1");
+  INFO(running.out);
+  CHECK(running.rc == 0);
+  CHECK_THAT(running.out, Catch::Contains("probe  swap_probe 2.0.0  loaded ") &&
+                              Catch::Contains("previous 1.0.0  reloads 1"));
+
   auto unreachable = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
                                           host.configPath() + " --url http://127.0.0.1:9 2>&1");
   CHECK(unreachable.rc == 1);
