@@ -1,11 +1,13 @@
 // Hot swap (Runtime::reloadPlugins): a changed plugin file is loaded next to the running version, validated and
 // switched in generation by generation (runtime.h, Generation); running calls finish on the old version.
-#include <sys/stat.h>
-#include <unistd.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -21,22 +23,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path stagingPath() {
+// The process's staging directory once made (empty before the first reload that needs one).
+std::mutex staging_mu;
+fs::path staging_path;  // GUARDED_BY(staging_mu)
+
+// Where changed files are copied before dlopen: the loader would hand back the already-loaded library for a
+// path it knows, even when the file behind it was replaced. Made by mkdtemp: a fresh, unpredictable name,
+// created 0700 by this process, so nobody else can have placed (or can swap) what gets loaded from it.
+Result<fs::path> stagingDir() {
+  std::lock_guard lock(staging_mu);
+  if (!staging_path.empty()) return staging_path;
   std::error_code ec;
   fs::path tmp = fs::temp_directory_path(ec);
   if (ec) tmp = "/tmp";
-  return tmp / ("ihost-plugins-" + std::to_string(::getpid()));
-}
-
-// Where changed files are copied before dlopen: the loader would hand back the already-loaded library for a
-// path it knows, even when the file behind it was replaced. Private to this process (0700).
-Result<fs::path> stagingDir() {
-  const fs::path dir = stagingPath();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return Status::unavailable("cannot create " + dir.string() + ": " + ec.message());
-  ::chmod(dir.c_str(), 0700);
-  return dir;
+  std::string pattern = (tmp / "ihost-plugins-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr)
+    return Status::unavailable("cannot create a directory like " + pattern + ": " + std::strerror(errno));
+  staging_path = pattern;
+  return staging_path;
 }
 
 // What the host wires from a manifest at start (job schedules, entitlement and mapping views): a new version
@@ -85,8 +89,11 @@ void count(const std::string& plugin, const std::string& outcome) {
 }  // namespace
 
 void removeStagedPlugins() {
+  std::lock_guard lock(staging_mu);
+  if (staging_path.empty()) return;
   std::error_code ec;
-  fs::remove_all(stagingPath(), ec);  // mapped libraries stay mapped; only the names go
+  fs::remove_all(staging_path, ec);  // mapped libraries stay mapped; only the names go
+  staging_path.clear();
 }
 
 std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) {
