@@ -62,6 +62,10 @@ Inbox::Impl::Impl(store::Store& s, runtime::Runtime& r, Options o)
   for (runtime::Integration* integration : runtime.integrations()) {
     metrics_by_integration.emplace(integration->id(), makeMetrics(integration->id()));
   }
+  // Also those configured but not running yet: a hot reload may start them (the map is read without a lock).
+  for (const runtime::UnavailableIntegration& u : runtime.unavailable()) {
+    if (!metrics_by_integration.count(u.id)) metrics_by_integration.emplace(u.id, makeMetrics(u.id));
+  }
   unknown_metrics = makeMetrics("unknown");
   backlog = &metrics::registry().gauge(
       "ihost_webhooks_backlog", "Webhook events waiting for dispatch (pending, failed or processing).");
