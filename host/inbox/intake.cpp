@@ -102,6 +102,19 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
       metricsFor(integration ? std::string_view(integration_id) : std::string_view());
   auto count = [&m](Received r) { m.received[static_cast<size_t>(r)]->inc(); };
 
+  if (integration == nullptr) {
+    // Configured but not running (its plugin missing, refused, or its file removed at a reload): a 5xx, so
+    // the provider keeps the delivery and retries, instead of a 404 that some senders treat as final.
+    for (const runtime::UnavailableIntegration& u : runtime.unavailable()) {
+      if (u.id != integration_id) continue;
+      count(Received::kNotFound);
+      http::setError(res, 503, "integration_unavailable",
+                     "integration \"" + integration_id +
+                         "\" is configured but not running; the delivery was not stored, retry later");
+      res.setHeader("Retry-After", "60");
+      return std::nullopt;
+    }
+  }
   if (integration == nullptr || !integration->enabled()) {
     count(Received::kNotFound);
     http::setError(res, 404, "unknown_integration",

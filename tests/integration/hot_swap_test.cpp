@@ -229,6 +229,16 @@ TEST_CASE("hot swap: a removed plugin file makes its integration unavailable unt
   CHECK(removed["files"][0]["integrations"] == json::array({"probe"}));
   CHECK_THAT(p.version(), Catch::StartsWith("503 ") && Catch::Contains("integration_unavailable") &&
                               Catch::Contains("was removed"));
+  // Its webhooks get a 503 too (the provider keeps the delivery and retries), not a final-looking 404.
+  const std::string hook = R"({"id":"evt_while_removed"})";
+  const std::string hook_path = "/webhooks/probe/" + p.tenant.tenant_id;
+  auto held =
+      p.client->Post(hook_path.c_str(), {{"X-Probe-Signature", ih::sdk::hmacSha256Hex(kSecret, hook)}}, hook,
+                     "application/json");
+  REQUIRE(held);
+  CHECK(held->status == 503);
+  CHECK(held->get_header_value("Retry-After") == "60");
+  CHECK_THAT(held->body, Catch::Contains("integration_unavailable"));
   slow.join();
   CHECK(slow_answer == R"(200 {"version":"1.0.0"})");
   const json listed = p.plugins_report();
@@ -244,6 +254,11 @@ TEST_CASE("hot swap: a removed plugin file makes its integration unavailable unt
   CHECK(back["files"][0]["to_version"] == "2.0.0");
   CHECK(p.version() == R"(200 {"version":"2.0.0"})");
   CHECK(p.plugins_report()["unavailable_integrations"].empty());
+  auto redelivered =
+      p.client->Post(hook_path.c_str(), {{"X-Probe-Signature", ih::sdk::hmacSha256Hex(kSecret, hook)}}, hook,
+                     "application/json");
+  REQUIRE(redelivered);
+  CHECK(redelivered->status == 200);  // the provider's retry lands once the plugin is back
 
   // Back and forth: v1 again, then v2 again (its private copy, still mapped by the retired v2, is reused, not
   // rewritten under it).
