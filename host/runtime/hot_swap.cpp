@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -99,7 +100,28 @@ void removeStagedPlugins() {
 std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) {
   std::lock_guard reload(reload_mu_);
   std::vector<ReloadOutcome> outcomes;
+  // [plugins.sha256_allow] is the one part of the configuration file a reload reads again: a pinned plugin is
+  // upgraded by writing its new digest there, then reloading. A file that no longer loads stops the reload.
+  std::map<std::string, std::string> allow = config.plugins.sha256_allow;
   std::error_code ec;
+  if (!config.path.empty() && fs::is_regular_file(config.path, ec)) {
+    auto fresh = config::loadFile(config.path, config::processEnvironment());
+    if (!fresh.isOk()) {
+      outcomes.push_back(
+          {config.path,
+           "",
+           "",
+           "",
+           {},
+           "refused",
+           "the configuration file no longer loads, so its [plugins.sha256_allow] cannot be read "
+           "again; nothing was reloaded (run `ihost config check`): " +
+               fresh.status().message()});
+      count("", "refused");
+      return outcomes;
+    }
+    allow = fresh->plugins.sha256_allow;
+  }
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(config.plugins.dir, ec))
     if (entry.is_regular_file() && entry.path().extension() == ".so") files.push_back(entry.path());
@@ -127,9 +149,9 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
       outcomes.push_back(o);
     };
     std::string expected;
-    if (!config.plugins.sha256_allow.empty()) {
-      auto it = config.plugins.sha256_allow.find(file.filename().string());
-      if (it == config.plugins.sha256_allow.end()) {
+    if (!allow.empty()) {
+      auto it = allow.find(file.filename().string());
+      if (it == allow.end()) {
         refuse("not in [plugins.sha256_allow]; add its sha256 to load it");
         continue;
       }

@@ -235,14 +235,14 @@ class Runtime {
   CallResult oauthAuthorize(Integration& in, std::string_view tenant_id, std::string_view params_json);
   CallResult oauthComplete(Integration& in, std::string_view tenant_id, std::string_view params_json);
 
-  // Hot swap: scans `options.dir`; each .so whose digest differs from the version an integration runs is loaded
-  // (from a private copy, so a file replaced in place is really re-read), validated (ABI, manifest, sha256
-  // allow-list, the integration's settings against the new schema, create), and switched in: new calls go to
-  // the new version, running calls finish on the old one, whose instance is then destroyed. An integration
-  // whose file is gone becomes unavailable the same way (and comes back when the file does). A version that
-  // fails any check is refused with the reason and the old one keeps serving; so is one whose jobs,
-  // webhooks, entitlements or mappings differ (those are wired at start: restart to apply). Thread-safe;
-  // reloads are serialized.
+  // Hot swap: scans `config.plugins.dir`; each .so whose digest differs from the version an integration runs is
+  // loaded (from a private copy, so a file replaced in place is really re-read), validated (ABI, manifest, the
+  // sha256 allow-list as the file `config.path` has it now, the integration's settings against the new schema,
+  // create), and switched in: new calls go to the new version, running calls finish on the old one, whose
+  // instance is then destroyed. An integration whose file is gone becomes unavailable the same way (and comes
+  // back when the file does). A version that fails any check is refused with the reason and the old one keeps
+  // serving; so is one whose jobs, entitlements or mappings differ (those are wired at start: restart to
+  // apply). Thread-safe; reloads are serialized.
   std::vector<ReloadOutcome> reloadPlugins(const config::Config& config);
 
   // Stop accepting calls, wait up to `drain` for in-flight calls, destroy instances, release plugins.

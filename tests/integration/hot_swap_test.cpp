@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ih/hmac.hpp"
+#include "loader/registry.h"
 #include "support/eventually.h"
 #include "support/run_command.h"
 #include "support/temp_dir.h"
@@ -50,11 +51,12 @@ struct ProbeHost {
   httplib::Headers auth, admin;
   std::unique_ptr<httplib::Client> client;
 
-  explicit ProbeHost(const std::string& first_build, ih::config::Environment env = {}) {
+  explicit ProbeHost(const std::string& first_build, ih::config::Environment env = {},
+                     const std::string& extra_toml = "") {
     if (!first_build.empty()) install(first_build, so);
     ih::test::TestHostOptions options;
     options.plugins_dir = plugins.path().string();
-    options.extra_toml = kProbeToml;
+    options.extra_toml = kProbeToml + extra_toml;
     options.env = std::move(env);
     host = std::make_unique<ih::test::TestHost>(options);
     tenant = host->createTenant("acme");
@@ -287,6 +289,35 @@ TEST_CASE("hot swap: an integration whose plugin was missing at start starts whe
   // And from then on it reloads like any other.
   install(kV2, p.so);
   CHECK(p.reload()["files"][0]["status"] == "reloaded");
+}
+
+TEST_CASE("hot swap: a pinned plugin is upgraded by writing its new digest in the config, then reloading",
+          "[hot_swap]") {
+  const std::string v1_digest = ih::loader::sha256File(kV1).value();
+  const std::string v2_digest = ih::loader::sha256File(kV2).value();
+  ProbeHost p(kV1, {}, "[plugins.sha256_allow]\n\"libswap_probe.so\" = \"" + v1_digest + "\"\n");
+  install(kV2, p.so);
+  const json refused = p.reload();
+  CHECK(refused["files"][0]["status"] == "refused");
+  CHECK_THAT(refused["files"][0]["reason"].get<std::string>(),
+             Catch::Contains("does not match the allow-list"));
+  CHECK(p.version() == R"(200 {"version":"1.0.0"})");
+
+  // The operator pins the new build: the reload reads the allow-list again.
+  std::string text = ih::test::readFile(p.host->configPath());
+  text.replace(text.find(v1_digest), v1_digest.size(), v2_digest);
+  ih::test::writeFile(p.host->configPath(), text);
+  const json reloaded = p.reload();
+  INFO(reloaded.dump());
+  CHECK(reloaded["files"][0]["status"] == "reloaded");
+  CHECK(p.version() == R"(200 {"version":"2.0.0"})");
+
+  // A configuration file that no longer loads stops the reload, and says so.
+  ih::test::writeFile(p.host->configPath(), text + "\n[plugins\n");
+  const json broken = p.reload();
+  CHECK(broken["refused"] == true);
+  CHECK_THAT(broken["files"][0]["reason"].get<std::string>(), Catch::Contains("no longer loads"));
+  CHECK(p.version() == R"(200 {"version":"2.0.0"})");
 }
 
 TEST_CASE("hot swap: with [plugins] watch, replacing the file is enough", "[hot_swap]") {
