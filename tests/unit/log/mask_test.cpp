@@ -33,7 +33,8 @@ TEST_CASE("redact masks every secret-shaped token in free text", "[log]") {
   CHECK(ih::redact("nothing secret here: sku_12 task_done") == "nothing secret here: sku_12 task_done");
 }
 
-TEST_CASE("redact leaves an already masked key as it is, and still masks what follows a bare prefix", "[log]") {
+TEST_CASE("redact leaves an already masked key as it is, and still masks what follows a bare prefix",
+          "[log]") {
   CHECK(ih::redact("key sk_test_****abcd") == "key sk_test_****abcd");
   CHECK(ih::redact(R"({"secret_key":"sk_live_****1234","pk":"pk_test_****wxyz"})") ==
         R"({"secret_key":"sk_live_****1234","pk":"pk_test_****wxyz"})");
