@@ -97,7 +97,7 @@ class PtyChild {
   }
   // Drains output until the child exits (EOF/EIO on the master), then reaps it. Returns the wait status or
   // -1 on timeout.
-  int waitExit(milliseconds limit = seconds(15)) {
+  int waitExit(milliseconds limit = seconds(30)) {  // generous: sanitizer builds and busy machines are slow
     const auto deadline = Clock::now() + limit;
     while (readSome(deadline)) {
     }
