@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -79,6 +80,20 @@ std::optional<std::pair<int, std::string>> ask(const ServerAccess& access, const
   return std::make_pair(res->status, res->body);
 }
 
+// Members of the server's answer, read without trusting their types (any server may answer at --url).
+std::string text(const nlohmann::json& o, const char* key) {
+  return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string("-");
+}
+int64_t integer(const nlohmann::json& o, const char* key, int64_t max) {
+  if (!o.contains(key) || !o[key].is_number_integer()) return 0;
+  const int64_t v = o[key].get<int64_t>();
+  return v < 0 ? 0 : v > max ? max : v;
+}
+const nlohmann::json& array(const nlohmann::json& o, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::array();
+  return o.contains(key) && o[key].is_array() ? o[key] : kEmpty;
+}
+
 }  // namespace
 
 int runPluginsRunning(const ReloadArgs& args, const config::Environment& env, std::ostream& out,
@@ -99,21 +114,16 @@ int runPluginsRunning(const ReloadArgs& args, const config::Environment& env, st
     return kExitOk;
   }
   out << "running on " << access.base << ":\n";
+  constexpr int64_t kLastSecond = 253402300799;  // 9999-12-31T23:59:59Z
   for (const auto& r : body["integrations"]) {
     if (!r.is_object()) continue;
-    auto text = [&](const char* key) {
-      return r.contains(key) && r[key].is_string() ? r[key].get<std::string>() : std::string("-");
-    };
-    const int64_t loaded_at =
-        r.contains("loaded_at") && r["loaded_at"].is_number_integer() ? r["loaded_at"].get<int64_t>() : 0;
-    out << text("integration") << "  " << text("plugin") << " " << text("version") << "  loaded "
-        << isoTimeSeconds(loaded_at * 1000) << "  previous " << text("previous_version") << "  reloads "
-        << (r.contains("reloads") && r["reloads"].is_number_integer() ? r["reloads"].get<int64_t>() : 0)
-        << "\n";
+    out << text(r, "integration") << "  " << text(r, "plugin") << " " << text(r, "version") << "  loaded "
+        << isoTimeSeconds(integer(r, "loaded_at", kLastSecond) * 1000) << "  previous "
+        << text(r, "previous_version") << "  reloads " << integer(r, "reloads", INT32_MAX) << "\n";
   }
-  for (const auto& u : body.value("unavailable_integrations", nlohmann::json::array())) {
+  for (const auto& u : array(body, "unavailable_integrations")) {
     if (!u.is_object()) continue;
-    out << u.value("integration", "-") << "  unavailable: " << u.value("reason", "-") << "\n";
+    out << text(u, "integration") << "  unavailable: " << text(u, "reason") << "\n";
   }
   return kExitOk;
 }
@@ -135,32 +145,33 @@ int runPluginsReload(const ReloadArgs& args, const config::Environment& env, std
   } else {
     for (const auto& f : body["files"]) {
       if (!f.is_object()) continue;
-      auto text = [&](const char* key) {
-        return f.contains(key) && f[key].is_string() ? f[key].get<std::string>() : std::string("-");
-      };
-      out << text("status") << "  " << text("file");
-      if (text("plugin") != "-") out << "  " << text("plugin");
+      const std::string status = text(f, "status");
+      out << status << "  " << text(f, "file");
+      if (text(f, "plugin") != "-") out << "  " << text(f, "plugin");
       // " (a, b)": the integrations the line is about.
       auto integrations = [&] {
         std::string list;
-        for (const auto& id : f.value("integrations", nlohmann::json::array()))
+        for (const auto& id : array(f, "integrations"))
           if (id.is_string()) list += (list.empty() ? "" : ", ") + id.get<std::string>();
         return " (" + list + ")";
       };
-      if (text("status") == "reloaded") {
-        out << " " << text("from_version") << " -> " << text("to_version") << integrations();
-      } else if (text("status") == "started") {
-        out << " " << text("to_version") << integrations();
-      } else if (text("status") == "removed") {
-        out << " " << text("from_version") << ": its integrations are unavailable until the file is back";
-      } else if (text("status") == "unchanged") {
-        out << " " << text("to_version");
+      if (status == "reloaded") {
+        out << " " << text(f, "from_version") << " -> " << text(f, "to_version") << integrations();
+      } else if (status == "started") {
+        out << " " << text(f, "to_version") << integrations();
+      } else if (status == "removed") {
+        out << " " << text(f, "from_version") << ": its integrations are unavailable until the file is back";
+      } else if (status == "unchanged") {
+        out << " " << text(f, "to_version");
+      } else if (status == "refused") {
+        out << ": " << text(f, "reason");
       }
-      if (text("status") == "refused") out << ": " << text("reason");
       out << "\n";
     }
   }
-  return body.value("refused", false) ? kExitFailure : kExitOk;
+  const bool refused =
+      body.contains("refused") && body["refused"].is_boolean() && body["refused"].get<bool>();
+  return refused ? kExitFailure : kExitOk;
 }
 
 }  // namespace ih::cli

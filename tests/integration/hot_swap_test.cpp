@@ -353,6 +353,33 @@ TEST_CASE("ihost plugins reload asks the running server and prints what happened
   CHECK_THAT(running.out, Catch::Contains("probe  swap_probe 2.0.0  loaded ") &&
                               Catch::Contains("previous 1.0.0  reloads 1"));
 
+  // A server answering with the wrong types (any server may sit at --url): read as absent, never a crash.
+  httplib::Server odd;
+  odd.Post("/api/admin/plugins/reload", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"files":[{"status":5,"file":[1],"plugin":{},"integrations":"x"},7],"refused":"yes"})",
+                    "application/json");
+  });
+  odd.Get("/api/admin/plugins", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"integrations":[{"loaded_at":9223372036854775807,"reloads":-5,"version":[]},"x"],)"
+                    R"("unavailable_integrations":[{"integration":7,"reason":null}]})",
+                    "application/json");
+  });
+  const int odd_port = odd.bind_to_any_port("127.0.0.1");
+  std::thread odd_thread([&] { odd.listen_after_bind(); });
+  const std::string odd_url = " --url http://127.0.0.1:" + std::to_string(odd_port) + " 2>&1";
+  auto odd_reload = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
+                                         host.configPath() + odd_url);
+  auto odd_list = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins list --running --config " +
+                                       host.configPath() + odd_url);
+  odd.stop();
+  odd_thread.join();
+  INFO(odd_reload.out << "\n" << odd_list.out);
+  CHECK(odd_reload.rc == 0);
+  CHECK_THAT(odd_reload.out, Catch::Contains("-  -"));
+  CHECK(odd_list.rc == 0);
+  CHECK_THAT(odd_list.out, Catch::Contains("loaded 9999-12-31") && Catch::Contains("reloads 0") &&
+                               Catch::Contains("-  unavailable: -"));
+
   auto unreachable = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins reload --config " +
                                           host.configPath() + " --url http://127.0.0.1:9 2>&1");
   CHECK(unreachable.rc == 1);
