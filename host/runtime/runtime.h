@@ -152,8 +152,6 @@ class Integration {
   int reloads() const;
   const std::string& settingsJson() const { return settings_json_; }
   bool enabled() const { return enabled_; }
-  // The integration's own call deadline (`call_timeout_ms` in its table), if any.
-  std::optional<std::chrono::milliseconds> callTimeout() const { return call_timeout_; }
 
  private:
   friend class Runtime;
