@@ -293,7 +293,14 @@ int cmdServe(const Args& args, const config::Environment& env, std::ostream& out
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t before;
+  pthread_sigmask(SIG_BLOCK, &signals, &before);
+  // Whatever the way out, the calling thread gets its mask back: `run` is also called in-process (tests), and
+  // a mask left blocked would pass on to every process it forks later (exec keeps it).
+  struct RestoreMask {
+    const sigset_t& mask;
+    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{before};
 
   const int shutdown_timeout_ms = cfg->server.shutdown_timeout_ms;
   auto host = app::App::create(std::move(*cfg), env);
