@@ -23,7 +23,7 @@ add_compile_definitions(IH_FUZZING=1)
 # Host modules the fuzz targets link (bottom-up, as in host/CMakeLists.txt).
 # Files of other modules are compiled one by one in tests/fuzz/CMakeLists.txt (records.cpp, the router,
 # Standard Webhooks signing, two files of the Stripe library) so the server and its modules stay out.
-set(IH_FUZZ_HOST_MODULES common log metrics config http store vault tenancy loader outbound runtime)
+set(IH_FUZZ_HOST_MODULES common log metrics config http store vault tenancy loader isolation outbound runtime)
 
 add_subdirectory(sdk)
 add_subdirectory(host)

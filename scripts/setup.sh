@@ -15,6 +15,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev libre2-dev
   libtomlplusplus-dev catch2 libzstd-dev
+  libseccomp-dev  # the seccomp filter of isolated plugin runners ([plugins] seccomp)
   libyaml-cpp-dev  # build time only: docs/openapi.yaml is converted to the JSON that GET /api/openapi.json serves
   libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
 )

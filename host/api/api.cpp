@@ -143,6 +143,10 @@ void setPluginError(Response& res, const Status& status, std::string_view integr
     case StatusCode::kRateLimited:
       http::setError(res, 429, "rate_limited", message);
       return;
+    case StatusCode::kPluginUnavailable:
+      res.setHeader("Retry-After", "1");
+      http::setError(res, 503, "plugin_unavailable", message);
+      return;
     case StatusCode::kInternal:
       log::error("plugin call failed", {{"integration", integration}, {"error", message}});
       http::setError(res, 500, "plugin_error", message);
@@ -692,7 +696,17 @@ class Api {
                          {"sha256", in->plugin().sha256()},
                          {"loaded_at", in->loadedAtMs() / 1000},
                          {"previous_version", previous.empty() ? json(nullptr) : json(previous)},
-                         {"reloads", in->reloads()}});
+                         {"reloads", in->reloads()},
+                         {"isolation", in->isolated() ? "process" : "in_process"}});
+      if (auto runner = in->runner()) {
+        running.back()["runner"] = {
+            {"up", runner->up},
+            {"pid", runner->up ? json(runner->pid) : json(nullptr)},
+            {"restarts", runner->restarts},
+            {"started_at", runner->started_at_ms / 1000},
+            {"last_exit", runner->last_exit.empty() ? json(nullptr) : json(runner->last_exit)},
+            {"last_exit_at", runner->last_exit_at_ms ? json(runner->last_exit_at_ms / 1000) : json(nullptr)}};
+      }
     }
     sendJson(res, 200,
              {{"loaded", loaded},

@@ -351,7 +351,7 @@ int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostrea
   auto cfg = loadConfig(args, env, err);
   if (!cfg) return kExitConfig;
   log::setLevel(log::Level::kError);
-  auto registry = loader::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow});
+  auto registry = loader::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow, nullptr});
   std::vector<std::string> problems;
   std::map<std::string, std::string> schemas;
   for (const auto& p : registry->loaded())

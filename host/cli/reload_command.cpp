@@ -119,7 +119,17 @@ int runPluginsRunning(const ReloadArgs& args, const config::Environment& env, st
     if (!r.is_object()) continue;
     out << text(r, "integration") << "  " << text(r, "plugin") << " " << text(r, "version") << "  loaded "
         << isoTimeSeconds(integer(r, "loaded_at", kLastSecond) * 1000) << "  previous "
-        << text(r, "previous_version") << "  reloads " << integer(r, "reloads", INT32_MAX) << "\n";
+        << text(r, "previous_version") << "  reloads " << integer(r, "reloads", INT32_MAX);
+    if (r.contains("runner") && r["runner"].is_object()) {
+      const nlohmann::json& runner = r["runner"];
+      const bool up = runner.value("up", false);
+      out << "  isolated: "
+          << (up ? "runner pid " + std::to_string(integer(runner, "pid", INT32_MAX)) : "runner down")
+          << ", restarts " << integer(runner, "restarts", INT32_MAX);
+      if (runner.contains("last_exit") && runner["last_exit"].is_string())
+        out << ", last exit: " << text(runner, "last_exit");
+    }
+    out << "\n";
   }
   for (const auto& u : array(body, "unavailable_integrations")) {
     if (!u.is_object()) continue;

@@ -38,6 +38,8 @@ std::string_view statusCodeName(StatusCode code) {
       return "failed_precondition";
     case StatusCode::kAlreadyExists:
       return "already_exists";
+    case StatusCode::kPluginUnavailable:
+      return "plugin_unavailable";
   }
   return "internal";
 }
@@ -78,6 +80,8 @@ int httpStatusFor(StatusCode code) {
       return 409;
     case StatusCode::kAlreadyExists:
       return 409;
+    case StatusCode::kPluginUnavailable:
+      return 503;
   }
   return 500;
 }

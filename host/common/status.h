@@ -28,6 +28,7 @@ enum class StatusCode : int {
   // Host-only codes (never returned by a plugin).
   kFailedPrecondition = 100,  // the system is not in a state that allows this (e.g. database too new)
   kAlreadyExists = 101,
+  kPluginUnavailable = 102,  // an isolated plugin's runner crashed, was killed or is restarting; retryable
 };
 
 // Stable snake_case name used in JSON error envelopes ("invalid_argument", ...).

@@ -321,6 +321,7 @@ void Loader::finish() {
   };
   resolve(config_.storage.path);
   resolve(config_.plugins.dir);
+  resolve(config_.plugins.runner);
   resolve(config_.vault.key_file);
   resolve(config_.outbound.ca_file);
 }

@@ -76,6 +76,14 @@ struct PluginsConfig {
   int64_t job_timeout_ms = 3600000;
   // Hot-reload when the directory changes (inotify), as `ihost plugins reload` does.
   bool watch = false;
+  // "in_process" (default) or "process": where integrations run their plugin unless their table says
+  // `isolation = ...` (host/isolation). Isolated runners get the caps below.
+  std::string isolation = "in_process";
+  std::string
+      runner;  // the ihost executable run as `plugin-runner`; empty: this one (absolute after loading)
+  int64_t runner_memory_mb = 1024;
+  int64_t runner_max_files = 64;
+  bool seccomp = true;
 };
 
 struct AdminConfig {
@@ -130,6 +138,11 @@ struct IntegrationConfig {
   // `call_timeout_ms = N` (100..3600000): this integration's plugin call deadline instead of
   // [plugins] call_timeout_ms (a host key: never passed to the plugin).
   std::optional<int64_t> call_timeout_ms;
+  // `isolation = "in_process" | "process"` (a host key): overrides [plugins] isolation for this integration.
+  std::optional<std::string> isolation;
+  bool isolated(const PluginsConfig& plugins) const {
+    return isolation.value_or(plugins.isolation) == "process";
+  }
   // Every other key of the table as a JSON object, not yet validated (see validateIntegration).
   std::string settings_json = "{}";
   std::map<std::string, JobConfig> jobs;

@@ -83,6 +83,17 @@ void Loader::readIntegration(const toml::key& id_key, const toml::node& node) {
       } else {
         integration.call_timeout_ms = ms->get();
       }
+    } else if (name == "isolation") {
+      const auto* mode = value.as_string();
+      if (mode == nullptr || (mode->get() != "in_process" && mode->get() != "process")) {
+        report(key_path, key.source(),
+               mode == nullptr ? "expected a string, got " + describe(value)
+                               : "expected \"in_process\" or \"process\"",
+               "Write isolation = \"process\" (run this integration's plugin in its own capped process) or "
+               "\"in_process\" (default [plugins] isolation).");
+      } else {
+        integration.isolation = mode->get();
+      }
     } else {
       integration.setting_locations[name] = locate(key_path, key.source());
       settings[name] = settingToJson(value, path, name, integration, 0);

@@ -39,6 +39,10 @@ std::string checkNotEmpty(const Value& v) {
   return v.text.empty() ? "must not be empty" : "";
 }
 
+std::string checkIsolation(const Value& v) {
+  return v.text == "in_process" || v.text == "process" ? "" : "expected \"in_process\" or \"process\"";
+}
+
 bool isAsciiLetter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
@@ -175,6 +179,25 @@ const std::vector<SectionSpec>& hostSections() {
            {"job_timeout_ms", Kind::kInteger, 1000, 86400000,
             "Write a number of milliseconds, e.g. job_timeout_ms = 3600000 (a sync run's deadline).",
             [](Config& c, const Value& v) { c.plugins.job_timeout_ms = v.integer; }, nullptr},
+           {"isolation", Kind::kString, 0, 0,
+            "Write isolation = \"in_process\" (plugins run inside ihost: trusted code) or \"process\" (each "
+            "integration's plugin runs in its own capped runner process).",
+            [](Config& c, const Value& v) { c.plugins.isolation = v.text; }, checkIsolation},
+           {"runner", Kind::kString, 0, 0,
+            "Write the path of the ihost executable that runs isolated plugins, e.g. runner = "
+            "\"/usr/bin/ihost\" (default: this ihost).",
+            [](Config& c, const Value& v) { c.plugins.runner = v.text; }, checkNotEmpty},
+           {"runner_memory_mb", Kind::kInteger, 0, 1048576,
+            "Write a number of MiB, e.g. runner_memory_mb = 1024 (an isolated runner's address-space cap; 0: "
+            "none).",
+            [](Config& c, const Value& v) { c.plugins.runner_memory_mb = v.integer; }, nullptr},
+           {"runner_max_files", Kind::kInteger, 16, 65536,
+            "Write a number, e.g. runner_max_files = 64 (open files an isolated runner may hold).",
+            [](Config& c, const Value& v) { c.plugins.runner_max_files = v.integer; }, nullptr},
+           {"seccomp", Kind::kBoolean, 0, 0,
+            "Write seccomp = true (isolated runners may not open sockets, run programs or write files) or "
+            "seccomp = false.",
+            [](Config& c, const Value& v) { c.plugins.seccomp = v.boolean; }, nullptr},
        }},
       {"admin",
        {

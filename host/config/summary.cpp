@@ -150,6 +150,12 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.line("plugins.call_timeout_ms", "call_timeout_ms", std::to_string(config.plugins.call_timeout_ms));
   w.line("plugins.job_timeout_ms", "job_timeout_ms", std::to_string(config.plugins.job_timeout_ms));
   w.line("plugins.watch", "watch", config.plugins.watch ? "true" : "false");
+  w.line("plugins.isolation", "isolation", quoted(config.plugins.isolation));
+  w.line("plugins.runner", "runner", quoted(config.plugins.runner),
+         config.plugins.runner.empty() ? "this ihost" : "");
+  w.line("plugins.runner_memory_mb", "runner_memory_mb", std::to_string(config.plugins.runner_memory_mb));
+  w.line("plugins.runner_max_files", "runner_max_files", std::to_string(config.plugins.runner_max_files));
+  w.line("plugins.seccomp", "seccomp", config.plugins.seccomp ? "true" : "false");
   w.section("admin");
   w.line("admin.console", "console", config.admin.console ? "true" : "false");
   w.line("admin.token_env", "token_env", quoted(config.admin.token_env));
@@ -167,6 +173,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
     w.line(path + ".enabled", "enabled", integration.enabled ? "true" : "false");
     if (integration.call_timeout_ms)
       w.line(path + ".call_timeout_ms", "call_timeout_ms", std::to_string(*integration.call_timeout_ms));
+    if (integration.isolation) w.line(path + ".isolation", "isolation", quoted(*integration.isolation));
     Json original = ih::parseJsonOrDiscarded(integration.settings_json);
     if (original.is_discarded()) original = Json::object();
     Json schema = Json(Json::value_t::discarded);

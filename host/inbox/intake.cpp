@@ -200,7 +200,11 @@ std::optional<store::InboxEvent> Inbox::Impl::verifyIntake(const http::Request& 
         // Not the sender's fault: answer 5xx so that the provider retries later.
         log::error("webhook verification failed",
                    {{"integration", integration_id}, {"error", verified.status.toString()}});
-        http::setError(res, verified.status.code() == StatusCode::kUnavailable ? 503 : 500,
+        http::setError(res,
+                       verified.status.code() == StatusCode::kUnavailable ||
+                               verified.status.code() == StatusCode::kPluginUnavailable
+                           ? 503
+                           : 500,
                        "verification_failed", verified.status.message());
         return std::nullopt;
     }

@@ -392,43 +392,11 @@ Result<std::string> sha256File(const std::string& path) {
   return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
-Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,
-                                                   const std::string& expected_sha256) {
-  auto digest = sha256File(path);
-  if (!digest.isOk()) return digest.status();
-  if (!expected_sha256.empty() && *digest != expected_sha256) {
-    return Status::invalidArgument("sha256 " + *digest + " does not match the allow-list entry " +
-                                   expected_sha256 + " in [plugins.sha256_allow]");
-  }
-  {
-    std::ifstream in(path, std::ios::binary);
-    char magic[4] = {};
-    in.read(magic, 4);
-    if (in.gcount() != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F') {
-      return Status::invalidArgument(
-          "not an ELF shared library (expected a plugin .so built with the ihost SDK)");
-    }
-  }
-  auto library = std::make_unique<Plugin::Library>();
-  std::error_code ec;  // BOOST_DLL_USE_STD_FS: std error codes
-  dlerror();           // clear
-  library->handle.load(std::filesystem::path(path),
-                       boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
-  if (ec) {
-    const char* why = dlerror();
-    return Status::invalidArgument(std::string("dlopen failed: ") + (why ? why : ec.message()));
-  }
-  if (!library->handle.has(IH_PLUGIN_ENTRY_SYMBOL)) {
-    return Status::invalidArgument(
-        "does not export ih_plugin_entry (declare the plugin with IH_SDK_EXPORT_PLUGIN or export "
-        "`const ih_plugin_descriptor* ih_plugin_entry(uint16_t, uint16_t)` with default visibility)");
-  }
-  auto& entry = library->handle.get<const ih_plugin_descriptor*(uint16_t, uint16_t)>(IH_PLUGIN_ENTRY_SYMBOL);
-  const ih_plugin_descriptor* d = entry(IH_ABI_MAJOR, IH_ABI_MINOR);
-  if (d == nullptr) {
-    return Status::invalidArgument("ih_plugin_entry returned NULL: the plugin refused host ABI " +
-                                   versionString(IH_ABI_MAJOR, IH_ABI_MINOR));
-  }
+namespace {
+
+// The ABI checks every descriptor passes, wherever it was loaded (here, or in a runner: adopt()). Returns the
+// parsed manifest.
+Result<Manifest> validateDescriptor(const ih_plugin_descriptor* d) {
   if (d->struct_size < kDescriptorSizeV1_0) {
     return Status::invalidArgument("descriptor struct_size " + std::to_string(d->struct_size) +
                                    " is smaller than the ABI 1.0 descriptor (" +
@@ -494,12 +462,71 @@ Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,
     return Status::invalidArgument("manifest declares actions but the actions capability is not set");
   }
 
+  return manifest;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Plugin>> Registry::loadFile(const std::string& path,
+                                                   const std::string& expected_sha256) {
+  auto digest = sha256File(path);
+  if (!digest.isOk()) return digest.status();
+  if (!expected_sha256.empty() && *digest != expected_sha256) {
+    return Status::invalidArgument("sha256 " + *digest + " does not match the allow-list entry " +
+                                   expected_sha256 + " in [plugins.sha256_allow]");
+  }
+  {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    if (in.gcount() != 4 || magic[0] != 0x7f || magic[1] != 'E' || magic[2] != 'L' || magic[3] != 'F') {
+      return Status::invalidArgument(
+          "not an ELF shared library (expected a plugin .so built with the ihost SDK)");
+    }
+  }
+  auto library = std::make_unique<Plugin::Library>();
+  std::error_code ec;  // BOOST_DLL_USE_STD_FS: std error codes
+  dlerror();           // clear
+  library->handle.load(std::filesystem::path(path),
+                       boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, ec);
+  if (ec) {
+    const char* why = dlerror();
+    return Status::invalidArgument(std::string("dlopen failed: ") + (why ? why : ec.message()));
+  }
+  if (!library->handle.has(IH_PLUGIN_ENTRY_SYMBOL)) {
+    return Status::invalidArgument(
+        "does not export ih_plugin_entry (declare the plugin with IH_SDK_EXPORT_PLUGIN or export "
+        "`const ih_plugin_descriptor* ih_plugin_entry(uint16_t, uint16_t)` with default visibility)");
+  }
+  auto& entry = library->handle.get<const ih_plugin_descriptor*(uint16_t, uint16_t)>(IH_PLUGIN_ENTRY_SYMBOL);
+  const ih_plugin_descriptor* d = entry(IH_ABI_MAJOR, IH_ABI_MINOR);
+  if (d == nullptr) {
+    return Status::invalidArgument("ih_plugin_entry returned NULL: the plugin refused host ABI " +
+                                   versionString(IH_ABI_MAJOR, IH_ABI_MINOR));
+  }
+  auto manifest = validateDescriptor(d);
+  if (!manifest.isOk()) return manifest.status();
+
   std::shared_ptr<Plugin> plugin(new Plugin());
   plugin->file_ = path;
   plugin->sha256_ = std::move(*digest);
   plugin->manifest_ = std::move(*manifest);
   plugin->library_ = std::move(library);
   plugin->descriptor_ = d;
+  return plugin;
+}
+
+Result<std::shared_ptr<Plugin>> Registry::adopt(const std::string& path, const std::string& sha256,
+                                                const ih_plugin_descriptor* descriptor,
+                                                std::shared_ptr<const void> owner) {
+  auto manifest = validateDescriptor(descriptor);
+  if (!manifest.isOk()) return manifest.status();
+  std::shared_ptr<Plugin> plugin(new Plugin());
+  plugin->file_ = path;
+  plugin->sha256_ = sha256;
+  plugin->manifest_ = std::move(*manifest);
+  plugin->descriptor_ = descriptor;
+  plugin->owner_ = std::move(owner);
   return plugin;
 }
 
@@ -530,7 +557,7 @@ std::unique_ptr<Registry> Registry::scan(const ScanOptions& options) {
       }
       expected = it->second;
     }
-    auto loaded = loadFile(file.string(), expected);
+    auto loaded = options.load ? options.load(file.string(), expected) : loadFile(file.string(), expected);
     if (!loaded.isOk()) {
       registry->refused_.push_back({file.string(), "", "", loaded.status().message()});
       log::warn("plugin refused", {{"file", file.string()},

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -115,6 +116,9 @@ class Plugin {
   bool serialized() const { return (descriptor_->flags & IH_FLAG_SERIALIZE) != 0; }
   // IH_CAP_OAUTH set; the loader guaranteed the descriptor then reaches (and sets) the 1.2 handlers.
   bool hasOAuth() const { return (descriptor_->capabilities & IH_CAP_OAUTH) != 0; }
+  // Runs out of process: the library was loaded by a plugin runner (host/isolation), never mapped here, and
+  // the descriptor forwards every call to a runner.
+  bool remote() const { return library_ == nullptr; }
 
   // In-flight call accounting (the call gate increments around every call into the plugin).
   void enterCall() { in_flight_.fetch_add(1, std::memory_order_acq_rel); }
@@ -129,7 +133,8 @@ class Plugin {
   std::string file_;
   std::string sha256_;
   Manifest manifest_;
-  std::unique_ptr<Library> library_;
+  std::unique_ptr<Library> library_;   // null for a remote plugin
+  std::shared_ptr<const void> owner_;  // a remote plugin's descriptor and manifest storage
   const ih_plugin_descriptor* descriptor_ = nullptr;
   std::atomic<int> in_flight_{0};
 };
@@ -145,6 +150,9 @@ struct ScanOptions {
   std::string dir;
   // File name -> lowercase hex sha256. When non-empty, only listed files with a matching digest load.
   std::map<std::string, std::string> sha256_allow;
+  // How one file is loaded (path, expected sha256 or ""); empty: Registry::loadFile. The host passes
+  // isolation::probe when plugins run out of process, so it never maps their libraries.
+  std::function<Result<std::shared_ptr<Plugin>>(const std::string&, const std::string&)> load;
 };
 
 class Registry {
@@ -160,6 +168,12 @@ class Registry {
   const std::vector<std::shared_ptr<Plugin>>& loaded() const { return loaded_; }
   const std::vector<RefusedPlugin>& refused() const { return refused_; }
   std::shared_ptr<Plugin> find(std::string_view name) const;
+
+  // A plugin loaded elsewhere (a runner): `descriptor` (kept alive by `owner`) is checked like a loaded
+  // library's and answers every call. Does not register it.
+  static Result<std::shared_ptr<Plugin>> adopt(const std::string& path, const std::string& sha256,
+                                               const ih_plugin_descriptor* descriptor,
+                                               std::shared_ptr<const void> owner);
 
   // Drops the registry's references; libraries unload once no instance or call holds them any more.
   void clear();

@@ -165,7 +165,9 @@ CallResult Runtime::invoke(Integration& in, std::string_view tenant_id, Handler 
                               ? "plugin " + in.manifest().name + " failed in " + std::string(spec.what) +
                                     " (status " + std::to_string(rc) + ")"
                               : redact(call.error_message);
-    out.status = Status(statusCodeFromAbi(rc), std::move(message));
+    out.status = Status(rc == isolation::kRunnerFailed && g->plugin->remote() ? StatusCode::kPluginUnavailable
+                                                                              : statusCodeFromAbi(rc),
+                        std::move(message));
     out.credentials.clear();  // never keep credentials from a failed connect
     // A failure past the deadline is the deadline's doing (whatever the plugin made of it): retryable.
     const bool late = call.deadline != std::chrono::steady_clock::time_point{} &&

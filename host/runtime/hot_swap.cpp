@@ -195,7 +195,13 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
         continue;
       }
     }
-    auto loaded = loader::Registry::loadFile(staged.string(), expected);
+    // A file that may serve an isolated integration is first read by a runner: the host never maps a library
+    // an isolated integration could use (its name is only known from the manifest).
+    bool any_isolated = false;
+    for (const config::IntegrationConfig& cfg : config.integrations)
+      any_isolated = any_isolated || cfg.isolated(config.plugins);
+    auto loaded = any_isolated ? isolation::probe(staged.string(), expected, deps_.isolation)
+                               : loader::Registry::loadFile(staged.string(), expected);
     if (!loaded.isOk()) {
       refuse(loaded.status().message());
       continue;
@@ -258,6 +264,7 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
     // Validate everything and create every new instance before switching any: all or nothing per file.
     std::string problem;
     std::vector<std::pair<std::string, ih_plugin*>> created;  // validated settings, instance per target
+    std::vector<std::shared_ptr<loader::Plugin>> kinds;       // the plugin each instance was made from
     for (auto& [in, cfg] : targets) {
       if (std::string diff = wiredDifference(in->manifest(), next); !diff.empty()) {
         problem = "version " + next.version + " cannot replace " + in->manifest().version +
@@ -269,23 +276,29 @@ std::vector<ReloadOutcome> Runtime::reloadPlugins(const config::Config& config) 
         problem = "integration " + in->id() + ": " + settings.status().message();
         break;
       }
-      auto instance = createInstance(deps_, *in, *plugin, *settings);
+      auto kind = pluginOfKind(plugin, in->isolated());
+      if (!kind.isOk()) {
+        problem = "integration " + in->id() + ": " + kind.status().message();
+        break;
+      }
+      auto instance = createInstance(deps_, *in, **kind, *settings);
       if (!instance.isOk()) {
         problem = "integration " + in->id() + ": plugin refused its settings: " + instance.status().message();
         break;
       }
       created.emplace_back(std::move(*settings), *instance);
+      kinds.push_back(std::move(*kind));
     }
     if (!problem.empty()) {
-      for (auto& [settings, instance] : created)
-        plugin->descriptor().destroy(instance);
+      for (size_t i = 0; i < created.size(); ++i)
+        kinds[i]->descriptor().destroy(created[i].second);
       refuse(problem);
       continue;
     }
     for (size_t i = 0; i < targets.size(); ++i) {
       Integration& in = *targets[i].first;
       auto generation = std::make_unique<Generation>();
-      generation->plugin = plugin;
+      generation->plugin = kinds[i];
       generation->instance = created[i].second;
       generation->source = o.file;
       generation->loaded_at_ms = nowMs();

@@ -30,6 +30,8 @@ Result<ih_plugin*> createInstance(Dependencies& deps, Integration& in, loader::P
   call.deps = &deps;
   call.integration = &in;
   call.out = &out;
+  if (plugin.remote())
+    return isolation::createRemote(plugin, deps.isolation, Runtime::hostApi(), in.id(), settings_json);
   const auto& d = plugin.descriptor();
   ih_plugin* instance = nullptr;
   plugin.enterCall();
@@ -55,13 +57,17 @@ const ih_host_api* Runtime::hostApi() {
 
 Result<std::unique_ptr<Integration>> Runtime::makeIntegration(const config::Config& config,
                                                               const config::IntegrationConfig& cfg,
-                                                              std::shared_ptr<loader::Plugin> plugin) {
+                                                              std::shared_ptr<loader::Plugin> scanned) {
+  auto kind = pluginOfKind(std::move(scanned), cfg.isolated(config.plugins));
+  if (!kind.isOk()) return kind.status();
+  std::shared_ptr<loader::Plugin> plugin = std::move(*kind);
   auto settings = config::validateIntegration(config, cfg, plugin->manifest().config_schema_json);
   if (!settings.isOk()) return settings.status();
   auto integration = std::unique_ptr<Integration>(new Integration());
   integration->id_ = cfg.id;
   integration->settings_json_ = std::move(*settings);
   integration->enabled_ = cfg.enabled;
+  integration->isolated_ = cfg.isolated(config.plugins);
   if (cfg.call_timeout_ms) integration->call_timeout_ = std::chrono::milliseconds(*cfg.call_timeout_ms);
 
   auto generation = std::make_unique<Generation>();
@@ -78,6 +84,31 @@ Result<std::unique_ptr<Integration>> Runtime::makeIntegration(const config::Conf
   generation->instance = *instance;
   integration->generations_.push_back(std::move(generation));
   return integration;
+}
+
+Result<std::shared_ptr<loader::Plugin>> Runtime::pluginOfKind(std::shared_ptr<loader::Plugin> plugin,
+                                                              bool remote) {
+  if (plugin->remote() == remote) return plugin;
+  const std::string key =
+      std::string(remote ? "remote:" : "local:") + plugin->sha256() + ":" + plugin->file();
+  std::lock_guard lock(kinds_mu_);
+  if (auto cached = kinds_[key].lock()) return cached;
+  auto loaded = remote ? isolation::probe(plugin->file(), plugin->sha256(), deps_.isolation)
+                       : loader::Registry::loadFile(plugin->file(), plugin->sha256());
+  if (!loaded.isOk()) return loaded.status();
+  kinds_[key] = *loaded;
+  return loaded;
+}
+
+std::optional<isolation::RunnerStatus> Integration::runner() const {
+  Generation* g = current_.load();
+  if (!g->plugin->remote()) return std::nullopt;
+  // Held like a call, so a reload cannot destroy the instance while it is read.
+  g->calls.fetch_add(1);
+  std::optional<isolation::RunnerStatus> status;
+  if (!g->retired.load() && g->instance != nullptr) status = isolation::runnerStatus(g->instance);
+  releaseGeneration(*g);
+  return status;
 }
 
 Status Runtime::addIntegration(const config::Config& config, const config::IntegrationConfig& cfg,

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "common/sinks.h"
 #include "common/status.h"
 #include "ih/plugin_abi.h"
+#include "isolation/runner.h"
 #include "loader/registry.h"
 #include "vault/secure_string.h"
 
@@ -62,6 +64,8 @@ struct Dependencies {
   // (interactive workflows) have none; a job may bring its own (runJob's `timeout`).
   std::chrono::milliseconds call_timeout{30000};
   std::chrono::milliseconds job_timeout{3600000};
+  // Runners of integrations with isolation = "process" ([plugins] runner, runner_memory_mb, ...).
+  isolation::Options isolation;
 };
 
 // Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or
@@ -152,6 +156,10 @@ class Integration {
   int reloads() const;
   const std::string& settingsJson() const { return settings_json_; }
   bool enabled() const { return enabled_; }
+  // isolation = "process": the plugin runs in a runner process (host/isolation).
+  bool isolated() const { return isolated_; }
+  // The current runner of an isolated integration; nullopt when it runs in-process. Thread-safe.
+  std::optional<isolation::RunnerStatus> runner() const;
 
  private:
   friend class Runtime;
@@ -165,6 +173,7 @@ class Integration {
   std::string previous_version_;                          // GUARDED_BY(generations_mu_)
   std::string settings_json_;
   bool enabled_ = true;
+  bool isolated_ = false;
   std::optional<std::chrono::milliseconds> call_timeout_;
   std::mutex serialize_mu_;  // held around calls when the plugin sets IH_FLAG_SERIALIZE
 };
@@ -263,6 +272,9 @@ class Runtime {
     const sinks::Deferred* deferred = nullptr;           // handleWebhook
     std::optional<std::chrono::milliseconds> timeout{};  // runJob: the job's own deadline
   };
+  // `plugin` as an isolated integration needs it (remote: isolation::probe) or an in-process one (mapped here:
+  // loader::Registry::loadFile), loading the other kind from the same file when needed.
+  Result<std::shared_ptr<loader::Plugin>> pluginOfKind(std::shared_ptr<loader::Plugin> plugin, bool remote);
   // A new integration running `plugin` (settings validated, instance created), not yet registered.
   Result<std::unique_ptr<Integration>> makeIntegration(const config::Config& config,
                                                        const config::IntegrationConfig& cfg,
@@ -277,6 +289,9 @@ class Runtime {
   std::atomic<bool> accepting_{true};
   std::atomic<int> in_flight_{0};
   std::mutex reload_mu_;
+  std::mutex kinds_mu_;
+  // pluginOfKind's loads, by "remote|local:<sha256>:<file>".
+  std::map<std::string, std::weak_ptr<loader::Plugin>> kinds_;  // GUARDED_BY(kinds_mu_)
 };
 
 }  // namespace ih::runtime

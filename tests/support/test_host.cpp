@@ -14,8 +14,8 @@ TestHost::TestHost(TestHostOptions options) : options_(std::move(options)) {
       "[storage]\npath = \"ihost.db\"\n\n"
       "[vault]\nkey_file = \"vault.keys\"\n\n"
       "[plugins]\ndir = \"" +
-      options_.plugins_dir +
-      "\"\n\n"
+      options_.plugins_dir + "\"\n" + options_.plugins_toml +
+      "\n"
       "[log]\nlevel = \"" +
       options_.log_level + "\"\n\n" +
       (options_.allow_loopback_outbound ? "[outbound]\nallow_networks = [\"127.0.0.0/8\", \"::1/128\"]\n\n"

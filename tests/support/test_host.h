@@ -14,6 +14,8 @@ namespace ih::test {
 
 struct TestHostOptions {
   std::string plugins_dir = IH_PLUGIN_DIR;
+  // Extra keys of the [plugins] table (lines such as "isolation = \"process\"\n").
+  std::string plugins_toml;
   // Extra TOML appended to the generated config (e.g. [integrations.x] tables).
   std::string extra_toml;
   std::string log_level = "warn";
