@@ -20,7 +20,9 @@
 //   - "exit": _exit(7).
 //   - "socket": tries socket(AF_INET, SOCK_STREAM, 0) and open("/tmp/fault_inject_probe_<pid>",
 //     O_WRONLY|O_CREAT, 0600); answers {"socket_errno","opened","open_errno","created"} (errno 0 on success;
-//     what it opened is closed, the file unlinked), so a test sees what a seccomp filter lets through.
+//     what it opened is closed, the file unlinked), so a test sees what a seccomp filter lets through. With
+//     {"read": "<path>"} it also opens that file read-only and reads a byte ({"read_errno","read"}), and it
+//     checks whether it may signal its parent (kill(getppid(), 0): {"signal_parent_errno"}).
 //   - "echo": state_put("last", <input as JSON>), state_get("last"), emit_event("fault.echo", {"n":1}) and
 //     call_info; answers {"input","tenant","state","emit_status"}. A failed state_put, state_get or call_info
 //     fails the action with the host's message; emit_event's status is only reported.
@@ -33,6 +35,7 @@
 // ("ms" 0..3600000, default 1000; then it carries on), then upserts record events/<event_id> =
 // {"type","pid"} with updated_at = occurred_at.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -278,7 +281,7 @@ ih_status actionExit(const Call& /*c*/, const ih_plugin& /*self*/, const json& /
   ::_exit(7);
 }
 
-ih_status actionSocket(const Call& c, const ih_plugin& /*self*/, const json& /*input*/) {
+ih_status actionSocket(const Call& c, const ih_plugin& /*self*/, const json& input) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   const int socket_errno = fd < 0 ? errno : 0;
   if (fd >= 0) ::close(fd);
@@ -289,10 +292,28 @@ ih_status actionSocket(const Call& c, const ih_plugin& /*self*/, const json& /*i
     ::close(file);
     ::unlink(path.c_str());
   }
+  // Reading a file the host can read (the test passes the host's database), and signalling the parent (signal 0:
+  // only the permission check).
+  int read_errno = 0;
+  bool read_ok = false;
+  const std::string read_path = stringMember(input, "read");
+  if (!read_path.empty()) {
+    const int rfd = ::open(read_path.c_str(), O_RDONLY);
+    read_errno = rfd < 0 ? errno : 0;
+    if (rfd >= 0) {
+      char byte = 0;
+      read_ok = ::read(rfd, &byte, 1) == 1;
+      ::close(rfd);
+    }
+  }
+  const int signalled = ::kill(::getppid(), 0);
   return c.result({{"socket_errno", socket_errno},
                    {"opened", fd >= 0},
                    {"open_errno", open_errno},
-                   {"created", file >= 0}});
+                   {"created", file >= 0},
+                   {"read_errno", read_errno},
+                   {"read", read_ok},
+                   {"signal_parent_errno", signalled < 0 ? errno : 0}});
 }
 
 ih_status actionEcho(const Call& c, const ih_plugin& /*self*/, const json& input) {
