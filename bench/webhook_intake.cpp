@@ -23,6 +23,8 @@
 //                        ~2.7 KB pretty-printed invoice.paid / payment_intent.succeeded events signed with
 //                        Stripe-Signature. After the run it waits for dispatch to drain and checks that every
 //                        event acked as new was stored AND processed (one invoice or payment record each).
+//     --isolated         the plugin runs out of process ([plugins] isolation = "process": an ihost
+//                        plugin-runner per integration, every call and host service over its socket)
 //     --write-requests FILE --serve S [--requests N]   (stripe_byok) instead of the built-in client: writes N
 //                        (default 300000) pre-signed requests, same mix, for wrk and bench/wrk_webhooks.lua,
 //                        serves for S seconds, then checks that every stored event was processed:
@@ -90,6 +92,7 @@ struct Args {
   std::string dir = "/tmp";             // parent of the host's data directory (/dev/shm takes the disk out)
   std::string synchronous = "full";     // [storage] synchronous
   std::string plugin = "webhook_test";  // or "stripe_byok"
+  bool isolated = false;                // --isolated
   int tenants = 8;                      // stripe_byok: tenants, each with its own signing secret
   std::string write_requests;           // stripe_byok: pre-signed requests for wrk (bench/wrk_webhooks.lua)
   int64_t requests = 300000;            // how many to write
@@ -113,6 +116,7 @@ struct Target {
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
                "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
                "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
+               "       [--isolated]\n"
                "       [--tenants N] [--write-requests FILE [--requests N] --serve S] [--log-level L]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
@@ -181,6 +185,8 @@ Args parseArgs(int argc, char** argv) {
       a.acked_out = next();
     else if (k == "--plugin")
       a.plugin = next();
+    else if (k == "--isolated")
+      a.isolated = true;
     else if (k == "--tenants")
       a.tenants = static_cast<int>(intFlag(k, next(), 1, 100000));
     else if (k == "--write-requests")
@@ -723,7 +729,10 @@ std::string hostToml(const Args& a, const char* plugin_dir) {
   // not refuse the bench's own connections.
   toml << "max_connections_per_ip = " << std::max(256, a.connections + 8) << "\n";
   toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
-       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n\n"
+       << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n"
+       << (a.isolated ? std::string("isolation = \"process\"\nrunner = \"") + IH_BENCH_IHOST + "\"\n"
+                      : std::string())
+       << "\n"
        << "[log]\nlevel = \"" << a.log_level << "\"\n\n[inbox]\nworkers = " << a.workers << "\n\n";
   return toml.str();
 }

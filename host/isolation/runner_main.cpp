@@ -11,9 +11,12 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -291,6 +294,41 @@ void runCall(const ih_plugin_descriptor& d, ih_plugin* self, Frame request) {
   g_active_calls.fetch_sub(1);
 }
 
+// Call threads, kept for the next call (a thread per call costs a clone and a stack on every call). Grows while
+// every thread is busy (calls block on host services, so the host's concurrency bounds it); threads never exit.
+class CallPool {
+ public:
+  void run(std::function<void()> task) {
+    std::lock_guard lock(mu_);
+    tasks_.push_back(std::move(task));
+    if (idle_ == 0) {
+      std::thread([this] { work(); }).detach();
+    } else {
+      cv_.notify_one();
+    }
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [&] { return !tasks_.empty(); });
+      --idle_;
+      std::function<void()> task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;  // GUARDED_BY(mu_)
+  int idle_ = 0;                             // GUARDED_BY(mu_)
+};
+
 // ---- Start-up -----------------------------------------------------------------------------------------------
 
 bool parseInt(const std::string& s, int64_t& out) {
@@ -441,6 +479,10 @@ int runnerMain(int argc, char** argv) {
     return 2;
   }
   ::close_range(kHostFd + 1, ~0U, 0);  // nothing of the host's but the socket
+  // The host decides when a runner ends (it closes the socket or kills it): a service manager's SIGTERM to the
+  // whole group, or a terminal's SIGINT, must not fail calls the host is still draining.
+  for (int sig : {SIGTERM, SIGINT, SIGHUP})
+    ::signal(sig, SIG_IGN);
   Channel channel(kHostFd);
   g_channel = &channel;
 
@@ -472,6 +514,7 @@ int runnerMain(int argc, char** argv) {
   if (!channel.send(hello) || probe_only) ::_exit(0);
 
   ih_plugin* instance = nullptr;
+  CallPool pool;
   for (;;) {
     auto received = channel.receive();
     if (!received.isOk()) ::_exit(0);  // the host is gone (or broke the protocol): nothing left to serve
@@ -505,9 +548,8 @@ int runnerMain(int argc, char** argv) {
       case Kind::kCall: {
         if (instance == nullptr) ::_exit(4);
         g_active_calls.fetch_add(1);
-        std::thread([&d, instance, request = std::move(frame)]() mutable {
-          runCall(d, instance, std::move(request));
-        }).detach();
+        auto request = std::make_shared<Frame>(std::move(frame));
+        pool.run([&d, instance, request] { runCall(d, instance, std::move(*request)); });
         break;
       }
       case Kind::kReply: {
