@@ -12,7 +12,8 @@
 //   host → kCreate {call; parts: integration_id, config_json}    runner → kDone {call, num = status; parts: error}
 //   host → kCall {call, op = handler, num = remaining ms (-1: none); parts: first, second}
 //          runner → zero or more kService {call, req, op = service; parts: args...} each answered by
-//          host → kReply {req, num = status; parts: last_error, out1, out2}; kLog / kSetError are one-way.
+//          host → kReply {req, num = status; parts: last_error, out1, out2}; kLog and the kService ops kSetError,
+//          kRespond and kSetResult are one-way (no kReply; the runner checks respond/set_result as the host does).
 //          runner → kDone {call, num = status}
 //   host → kDestroy; the runner destroys the instance and exits 0.
 #pragma once
@@ -39,8 +40,7 @@ enum class Kind : uint8_t {
 };
 
 // The host services a runner forwards (kService op). last_error, buf_view, buf_free and call_remaining_ms are
-// answered inside the runner; log and set_error are one-way (kLog, and kService with op kSetError whose reply
-// is skipped).
+// answered inside the runner; log, set_error, respond and set_result are one-way.
 enum class Service : uint32_t {
   kHttpRequest = 1,
   kCredentialsGet,

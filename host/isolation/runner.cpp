@@ -661,16 +661,15 @@ class RemoteInstance {
         if (!need(2)) return false;
         rc = host_->emit_event(call, str(p[0]), str(p[1]));
         break;
-      case Service::kRespond:
+      case Service::kRespond:  // one-way (the runner checked it as the host does; checked again here)
         if (!need(2)) return false;
-        rc =
-            host_->respond(call, static_cast<int32_t>(std::clamp<int64_t>(request.num, INT32_MIN, INT32_MAX)),
-                           str(p[0]), str(p[1]));
-        break;
-      case Service::kSetResult:
+        host_->respond(call, static_cast<int32_t>(std::clamp<int64_t>(request.num, INT32_MIN, INT32_MAX)),
+                       str(p[0]), str(p[1]));
+        return true;
+      case Service::kSetResult:  // one-way, likewise
         if (!need(1)) return false;
-        rc = host_->set_result(call, str(p[0]));
-        break;
+        host_->set_result(call, str(p[0]));
+        return true;
       case Service::kRecordsCommit:
         if (!need(4)) return false;
         rc = host_->records_commit(call, str(p[0]), str(p[1]), str(p[2]), str(p[3]));

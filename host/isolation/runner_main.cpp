@@ -27,6 +27,7 @@
 #include <seccomp.h>
 #endif
 
+#include "common/plugin_answer.h"
 #include "isolation/protocol.h"
 #include "isolation/runner.h"
 #include "loader/registry.h"
@@ -162,11 +163,45 @@ ih_status apiRecordsDelete(ih_call* c, ih_str model, ih_str id, int64_t updated_
 ih_status apiEmit(ih_call* c, ih_str type, ih_str data) {
   return rpc(c, Service::kEmitEvent, {text(type), text(data)});
 }
+// respond and set_result are checked here as the host checks them (common/plugin_answer.h), so the plugin gets the
+// same answer, then sent one-way: a call that answers at its end costs no extra round trip. The host checks them
+// again (a runner is not trusted).
+ih_status sendOneWay(ih_call* c, Service service, std::vector<std::string> parts, int64_t num = 0) {
+  if (c == nullptr) {
+    t_last_error = "no call context";
+    return IH_ERR_INVALID_ARGUMENT;
+  }
+  if (runnerCall(c)->creating) {
+    t_last_error = "an isolated plugin's create can only log (host services start with the first call)";
+    return IH_ERR_UNSUPPORTED;
+  }
+  Frame frame;
+  frame.kind = Kind::kService;
+  frame.op = static_cast<uint32_t>(service);
+  frame.call = runnerCall(c)->id;
+  frame.num = num;
+  frame.parts = std::move(parts);
+  if (!g_channel->send(frame)) {
+    t_last_error = "the host is gone";
+    return IH_ERR_UNAVAILABLE;
+  }
+  return IH_OK;
+}
 ih_status apiRespond(ih_call* c, int32_t status, ih_str headers, ih_str body) {
-  return rpc(c, Service::kRespond, {text(headers), text(body)}, status);
+  if (std::string refused = respondRefusal(status, text(headers)); !refused.empty()) {
+    t_last_error = std::move(refused);
+    // The host records the refusal too (it answers the caller with it), exactly as in process.
+    sendOneWay(c, Service::kRespond, {text(headers), text(body)}, status);
+    return IH_ERR_INVALID_ARGUMENT;
+  }
+  return sendOneWay(c, Service::kRespond, {text(headers), text(body)}, status);
 }
 ih_status apiSetResult(ih_call* c, ih_str json) {
-  return rpc(c, Service::kSetResult, {text(json)});
+  if (!isResultJson(text(json))) {
+    t_last_error = "set_result: not valid JSON";
+    return IH_ERR_INVALID_ARGUMENT;
+  }
+  return sendOneWay(c, Service::kSetResult, {text(json)});
 }
 void apiSetError(ih_call* c, ih_str message) {
   if (c == nullptr) return;

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/json_parse.h"
+#include "common/plugin_answer.h"
 #include "common/text.h"
 #include "log/log.h"
 #include "outbound/client.h"
@@ -69,22 +70,6 @@ ih_buf* newBuf(std::string data, bool secret = false) {
 
 bool isJson(std::string_view text) {
   return parseJson(text).isOk();
-}
-
-// RFC 9110 token characters: what a header name may hold.
-bool isHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-// A header value may not end the line or the header block early (response splitting).
-bool isHeaderValue(std::string_view value) {
-  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 void hostLog(ih_call* call, int32_t level, ih_str message, ih_str fields_json) {
@@ -156,7 +141,7 @@ ih_status hostHttpRequest(ih_call* call, ih_str request_json, ih_str body, ih_bu
   if (auto it = spec.find("headers"); it != spec.end() && it->is_object()) {
     for (auto& [k, v] : it->items()) {
       if (!v.is_string()) continue;
-      if (!isHeaderName(k) || !isHeaderValue(v.get_ref<const std::string&>())) {
+      if (!isHttpHeaderName(k) || !isHttpHeaderValue(v.get_ref<const std::string&>())) {
         if (wrong.empty()) wrong = "headers";
         continue;
       }
@@ -349,25 +334,10 @@ int64_t hostCallRemainingMs(ih_call* call) {
 
 ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, ih_str body) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (http_status < 100 || http_status > 599) {
-    call->out->refused_response = "respond: HTTP status must be 100-599";
-    return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
-  }
   std::string_view headers = view(headers_json);
-  if (!headers.empty()) {
-    auto h = parseJson(headers);
-    if (!h.isOk() || !h->is_object()) {
-      call->out->refused_response = "respond: headers must be a JSON object";
-      return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
-    }
-    // They become HTTP response headers: a name must be a token, a value must not hold CR, LF or NUL.
-    for (const auto& [name, value] : h->items()) {
-      if (!isHeaderName(name) || (value.is_string() && !isHeaderValue(value.get_ref<const std::string&>()))) {
-        call->out->refused_response =
-            "respond: header " + toValidUtf8(name.substr(0, 64)) + " is not a valid HTTP header";
-        return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
-      }
-    }
+  if (std::string refused = respondRefusal(http_status, headers); !refused.empty()) {
+    call->out->refused_response = std::move(refused);
+    return fail(call, IH_ERR_INVALID_ARGUMENT, call->out->refused_response);
   }
   call->out->responded = true;
   call->out->http_status = http_status;
@@ -378,7 +348,8 @@ ih_status hostRespond(ih_call* call, int32_t http_status, ih_str headers_json, i
 
 ih_status hostSetResult(ih_call* call, ih_str result_json) {
   if (!call) return IH_ERR_INVALID_ARGUMENT;
-  if (!isJson(view(result_json))) return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
+  if (!isResultJson(view(result_json)))
+    return fail(call, IH_ERR_INVALID_ARGUMENT, "set_result: not valid JSON");
   call->out->result_json = std::string(view(result_json));
   return IH_OK;
 }
