@@ -371,16 +371,17 @@ bool parseInt(const std::string& s, int64_t& out) {
   return ec == std::errc() && end == s.data() + s.size() && out >= 0;
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
+// AddressSanitizer and ThreadSanitizer reserve terabytes of address space for their shadow memory.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kShadowSanitizer = true;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kShadowSanitizer = true;
 #else
-constexpr bool kAddressSanitizer = false;
+constexpr bool kShadowSanitizer = false;
 #endif
 #else
-constexpr bool kAddressSanitizer = false;
+constexpr bool kShadowSanitizer = false;
 #endif
 
 // Caps this process before any plugin code runs. Returns an error message, or "".
@@ -392,8 +393,8 @@ std::string capSelf(int64_t memory_mb, int64_t max_files) {
     rlimit files{static_cast<rlim_t>(max_files), static_cast<rlim_t>(max_files)};
     if (::setrlimit(RLIMIT_NOFILE, &files) != 0) return std::string("RLIMIT_NOFILE: ") + std::strerror(errno);
   }
-  // AddressSanitizer reserves terabytes of address space for its shadow: a cap would fail every allocation.
-  if (memory_mb > 0 && !kAddressSanitizer) {
+  // Under a sanitizer with shadow memory a cap would fail every allocation: none then.
+  if (memory_mb > 0 && !kShadowSanitizer) {
     const rlim_t bytes = static_cast<rlim_t>(memory_mb) << 20;
     rlimit as{bytes, bytes};
     if (::setrlimit(RLIMIT_AS, &as) != 0) return std::string("RLIMIT_AS: ") + std::strerror(errno);
