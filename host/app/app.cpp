@@ -166,23 +166,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   endpoint_options.retention = std::chrono::hours(24) * c.endpoints.retention_days;
   m.endpoints =
       std::make_unique<endpoints::Endpoints>(*m.store, *m.events, *m.outbound, *m.vault, endpoint_options);
-  isolation::Options isolation_options;
-  isolation_options.runner_path = c.plugins.runner;
-  isolation_options.memory_mb = c.plugins.runner_memory_mb;
-  isolation_options.max_files = c.plugins.runner_max_files;
-  isolation_options.seccomp = c.plugins.seccomp;
-  loader::ScanOptions scan{c.plugins.dir, c.plugins.sha256_allow, nullptr};
-  // When any integration runs isolated, every file is first read by a runner: the host maps only the
-  // libraries its in-process integrations use (a plugin's name is known only from its manifest).
-  bool any_isolated = false;
-  for (const auto& integration : c.integrations)
-    any_isolated = any_isolated || integration.isolated(c.plugins);
-  if (any_isolated) {
-    scan.load = [isolation_options](const std::string& path, const std::string& sha256) {
-      return isolation::probe(path, sha256, isolation_options);
-    };
-  }
-  m.registry = loader::Registry::scan(scan);
+  m.registry = loader::Registry::scan(runtime::scanOptions(c));
   m.connections = std::make_unique<tenancy::Connections>(*m.store, *m.vault, m.events.get());
   runtime::Dependencies deps;
   deps.store = m.store.get();
@@ -194,7 +178,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   if (c.server.public_url != "http://" + c.server.listen) deps.public_url = c.server.public_url;
   deps.call_timeout = std::chrono::milliseconds(c.plugins.call_timeout_ms);
   deps.job_timeout = std::chrono::milliseconds(c.plugins.job_timeout_ms);
-  deps.isolation = isolation_options;
+  deps.isolation = runtime::isolationOptions(c);
   deps.records = m.records.get();
   deps.events = m.events.get();
   m.runtime = std::make_unique<runtime::Runtime>(deps);

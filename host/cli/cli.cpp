@@ -33,6 +33,7 @@
 #include "inbox/inbox.h"
 #include "loader/registry.h"
 #include "log/log.h"
+#include "runtime/runtime.h"
 #include "store/inbox_store.h"
 #include "store/store.h"
 #include "tenancy/tenancy.h"
@@ -351,7 +352,7 @@ int cmdConfigCheck(const Args& args, const config::Environment& env, std::ostrea
   auto cfg = loadConfig(args, env, err);
   if (!cfg) return kExitConfig;
   log::setLevel(log::Level::kError);
-  auto registry = loader::Registry::scan({cfg->plugins.dir, cfg->plugins.sha256_allow, nullptr});
+  auto registry = loader::Registry::scan(runtime::scanOptions(*cfg));
   std::vector<std::string> problems;
   std::map<std::string, std::string> schemas;
   for (const auto& p : registry->loaded())
@@ -390,8 +391,7 @@ int cmdPluginsList(const Args& args, const config::Environment& env, std::ostrea
   } else {
     auto cfg = loadConfig(args, env, err);
     if (!cfg) return kExitConfig;
-    scan.dir = cfg->plugins.dir;
-    scan.sha256_allow = cfg->plugins.sha256_allow;
+    scan = runtime::scanOptions(*cfg);
   }
   log::setLevel(log::Level::kError);
   auto registry = loader::Registry::scan(scan);
@@ -726,10 +726,7 @@ int cmdIntegrations(const Args& args, const config::Environment& env, std::ostre
   auto cfg = loadConfig(args, env, err);
   if (!cfg) return kExitConfig;
   log::setLevel(log::Level::kError);
-  loader::ScanOptions scan;
-  scan.dir = cfg->plugins.dir;
-  scan.sha256_allow = cfg->plugins.sha256_allow;
-  auto registry = loader::Registry::scan(scan);
+  auto registry = loader::Registry::scan(runtime::scanOptions(*cfg));
   store::Options options;
   options.path = cfg->storage.path;
   auto st = store::Store::open(options);

@@ -45,6 +45,28 @@ Result<ih_plugin*> createInstance(Dependencies& deps, Integration& in, loader::P
   return instance;
 }
 
+isolation::Options isolationOptions(const config::Config& config) {
+  isolation::Options options;
+  options.runner_path = config.plugins.runner;
+  options.memory_mb = config.plugins.runner_memory_mb;
+  options.max_files = config.plugins.runner_max_files;
+  options.seccomp = config.plugins.seccomp;
+  return options;
+}
+
+loader::ScanOptions scanOptions(const config::Config& config) {
+  loader::ScanOptions scan{config.plugins.dir, config.plugins.sha256_allow, nullptr};
+  bool any_isolated = false;
+  for (const auto& integration : config.integrations)
+    any_isolated = any_isolated || integration.isolated(config.plugins);
+  if (any_isolated) {
+    scan.load = [options = isolationOptions(config)](const std::string& path, const std::string& sha256) {
+      return isolation::probe(path, sha256, options);
+    };
+  }
+  return scan;
+}
+
 Runtime::Runtime(Dependencies deps) : deps_(deps) {}
 
 Runtime::~Runtime() {

@@ -68,6 +68,13 @@ struct Dependencies {
   isolation::Options isolation;
 };
 
+// The runner options of `config` ([plugins] runner, runner_memory_mb, runner_max_files, seccomp).
+isolation::Options isolationOptions(const config::Config& config);
+// How to scan `config`'s plugins directory. When any integration runs isolated, every file is first read by a
+// runner (isolation::probe): a process that only checks or lists (`ihost config check`, the server's start)
+// never maps a library an isolated integration may use.
+loader::ScanOptions scanOptions(const config::Config& config);
+
 // Answers a plugin's prompt (interactive workflows): receives the prompt JSON, returns the answer, or
 // kUnsupported when nobody can answer.
 using PromptFn = std::function<Result<std::string>(std::string_view prompt_json)>;

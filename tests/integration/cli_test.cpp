@@ -120,6 +120,32 @@ TEST_CASE("config check names the file, key and fix, and exits 3", "[cli][config
   CHECK(ok.out.find("cli_test_secret_value") == std::string::npos);  // masked in the summary
 }
 
+TEST_CASE("config check and plugins list read isolated plugins through a runner",
+          "[cli][config][isolation]") {
+  TempDir dir;
+  ::setenv("IHOST_PLUGINS__RUNNER", IH_IHOST_BIN, 1);  // this test binary is not ihost
+  const std::string good =
+      writeConfig(dir,
+                  "[integrations.example]\nplugin = \"example\"\nisolation = \"process\"\n"
+                  "webhook_secret = \"whsec_cli_test_secret_value\"\n");
+  auto ok = ihost({"config", "check", "--config", good});
+  INFO(ok.err);
+  CHECK(ok.code == 0);
+  CHECK_THAT(ok.out, Catch::Contains("configuration OK") && Catch::Contains("isolation = \"process\""));
+  auto listed = ihost({"plugins", "list", "--config", good});
+  CHECK(listed.code == 0);
+  CHECK_THAT(listed.out, Catch::Contains("example"));
+  // Settings are still checked against the schema the runner reported.
+  const std::string bad =
+      writeConfig(dir,
+                  "[integrations.example]\nplugin = \"example\"\nisolation = \"process\"\n"
+                  "greting = \"Hi\"\n");
+  auto refused = ihost({"config", "check", "--config", bad});
+  CHECK(refused.code == ih::cli::kExitConfig);
+  CHECK_THAT(refused.err, Catch::Contains("did you mean \"greeting\""));
+  ::unsetenv("IHOST_PLUGINS__RUNNER");
+}
+
 TEST_CASE("serve fails fast on settings the plugin's schema refuses, naming file, key and fix",
           "[cli][serve]") {
   TempDir dir;
