@@ -23,6 +23,7 @@
 #include "common/json_parse.h"
 #include "config/config.h"
 #include "ih/plugin_abi.h"
+#include "isolation/runner.h"
 #include "loader/registry.h"
 #include "log/log.h"
 #include "runtime/runtime.h"
@@ -231,7 +232,9 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
   checkExports(r, file);
 
   // The loader's verdict (ABI, manifest) on this file alone.
-  auto loaded = loader::Registry::loadFile(file, "");
+  isolation::Options runner;
+  runner.runner_path = options.runner;
+  auto loaded = options.isolated ? isolation::probe(file, "", runner) : loader::Registry::loadFile(file, "");
   if (!loaded.isOk()) {
     r.fail("manifest", "the loader refused it: " + loaded.status().message());
     out << r.passed << " passed, " << r.failed << " failed, " << r.skipped << " skipped\n";
@@ -261,8 +264,11 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
   const std::string toml =
       "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n[storage]\npath = \"ihost.db\"\n\n"
       "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"plugins\"\ncall_timeout_ms = " +
-      std::to_string(kCheckDeadlineMs) + "\njob_timeout_ms = " + std::to_string(kCheckDeadlineMs) +
-      "\n\n"
+      std::to_string(kCheckDeadlineMs) + "\njob_timeout_ms = " + std::to_string(kCheckDeadlineMs) + "\n" +
+      (options.isolated ? "isolation = \"process\"\n" : "") +
+      (options.runner.empty() ? std::string()
+                              : "runner = " + dumpJson(nlohmann::json(options.runner)) + "\n") +
+      "\n"
       "[log]\nlevel = \"error\"\n\n[integrations.check]\nplugin = \"" +
       manifest.name + "\"\n" + settings + "\n";
   config::Environment env;

@@ -22,6 +22,8 @@ struct PluginCheckOptions {
   std::string file;           // the plugin .so
   std::string settings_file;  // optional: the keys of its [integrations.<id>] table
   std::string connect_file;   // optional: a connect body (JSON) for the checks that need a connection
+  bool isolated = false;      // run it in a plugin runner (isolation = "process"); this process never maps it
+  std::string runner;         // the ihost executable for the runner; empty: this one
 };
 
 int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::ostream& err);

@@ -64,7 +64,7 @@ struct Args {
 // Flags that take a value; everything else starting with "--" is a switch.
 const std::set<std::string> kValueFlags = {"config", "scope",       "dir",    "id", "status",
                                            "since",  "integration", "tenant", "url"};
-const std::set<std::string> kSwitches = {"help", "json", "version", "running"};
+const std::set<std::string> kSwitches = {"help", "json", "version", "running", "isolated"};
 
 // The flags each command accepts (besides --help) and how many positional words it takes at most (the
 // command's own words included). Anything else is a usage error (exit 2), never silently ignored.
@@ -78,7 +78,7 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"serve", {{"config"}, 1}},
     {"config", {{"config"}, 2}},
     {"plugins", {{"config", "dir", "json", "running", "url"}, 2}},
-    {"plugins check", {{"config", "connect"}, 3}},
+    {"plugins check", {{"config", "connect", "isolated"}, 3}},
     {"plugins reload", {{"config", "url", "json"}, 2}},
     {"vault", {{"config"}, 2}},
     {"vault remove-key", {{"config"}, 3}},
@@ -198,14 +198,17 @@ const std::map<std::string, std::string> kCommandHelp = {
     {"plugins",
      "ihost plugins list [--config FILE | --dir DIR] [--json]\n  Scans the plugins directory and shows what "
      "loads (name, version, ABI, capabilities) and what is refused, with the reason.\n"
-     "ihost plugins check FILE.so [--config SETTINGS.toml] [--connect CONNECT.json]\n  Conformance checks "
+     "ihost plugins check FILE.so [--config SETTINGS.toml] [--connect CONNECT.json] [--isolated]\n  "
+     "Conformance "
+     "checks "
      "for a "
      "plugin author: loads FILE.so alone into a throwaway host and checks\n  its exports, manifest, routes, "
      "connect, webhooks, actions, jobs and parallel calls with hostile input.\n  SETTINGS.toml holds the "
      "keys of "
      "its [integrations.<id>] table; CONNECT.json a connect body that works\n  (for the actions). Exit 1 "
      "when a "
-     "check fails.\n"
+     "check fails. --isolated runs it in a plugin runner (isolation = \"process\"): a plugin\n  that crashes "
+     "or hangs fails its checks instead of ending the command.\n"
      "ihost plugins list --running [--config FILE] [--url URL] [--json]\n  Asks the running server which "
      "version each integration runs, since when, the one before and the reloads.\n"
      "ihost plugins reload [--config FILE] [--url URL] [--json]\n  Asks the running server to hot-reload "
@@ -801,7 +804,10 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
   }
   if (command == "plugins") {
     if (args.positional.size() == 3 && args.positional[1] == "check") {
-      return runPluginCheck({args.positional[2], args.value("config"), args.value("connect")}, out, err);
+      auto runner = env.find("IHOST_PLUGINS__RUNNER");
+      return runPluginCheck({args.positional[2], args.value("config"), args.value("connect"),
+                             args.has("isolated"), runner == env.end() ? std::string() : runner->second},
+                            out, err);
     }
     if (args.positional.size() == 2 && args.positional[1] == "reload")
       return runPluginsReload({configPath(args, env), args.value("url"), args.has("json")}, env, out, err);

@@ -83,3 +83,16 @@ TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_c
   CHECK(missing.rc == 2);
   CHECK(missing.out.find("is not a file") != std::string::npos);
 }
+
+TEST_CASE("plugins check --isolated survives a plugin that crashes and passes a good one",
+          "[cli][plugins_check]") {
+  // In process, fault_inject's abort action would end the command; in a runner it is one failed check.
+  Run crashing = check(std::string(IH_TEST_PLUGIN_DIR) + "/fault_inject/libfault_inject.so --isolated");
+  INFO(crashing.out);
+  CHECK(crashing.rc == 1);
+  CHECK_THAT(crashing.out, Catch::Contains("FAIL  actions") && Catch::Contains("concurrency") &&
+                               Catch::Contains("passed,"));
+  Run good = check(std::string(IH_PLUGIN_DIR) + "/libstripe_byok.so --isolated");
+  INFO(good.out);
+  CHECK(good.rc == 0);
+}
