@@ -1,8 +1,11 @@
 // Isolated integrations in the runtime (built and run under ThreadSanitizer in CI, scripts/sanitize.sh): calls
 // from four threads into a plugin running in an `ihost plugin-runner` child while its runner is killed twice
 // (each call answers or fails as plugin_unavailable, never hangs; the runner comes back), and a hot reload of an
-// isolated integration (the new version gets a new runner, the old one is stopped).
+// isolated integration (the new version gets a new runner, the old one is stopped); and the framed protocol
+// against a hostile peer's bytes.
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "isolation/protocol.h"
 #include "isolation/runner.h"
 #include "runtime/runtime.h"
 #include "support/eventually.h"
@@ -129,4 +133,59 @@ TEST_CASE("isolated runtime: a hot reload starts the new version in a new runner
   // The v1 runner was asked to stop once its last call ended.
   CHECK(ih::test::eventually([&] { return ::kill(v1_pid, 0) != 0; }, std::chrono::seconds(5)));
   runtime.shutdown();
+}
+
+TEST_CASE("isolation protocol: frames round-trip, and a hostile peer's bytes are refused before allocation",
+          "[runtime][isolation]") {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  ih::isolation::Channel a(sv[0]);
+  ih::isolation::Channel b(sv[1]);
+
+  ih::isolation::Frame sent;
+  sent.kind = ih::isolation::Kind::kService;
+  sent.op = 7;
+  sent.call = 0x0102030405060708ULL;
+  sent.req = 42;
+  sent.num = -5;
+  sent.parts = {"", std::string("\0binary\xff", 8), std::string(100000, 'x')};
+  std::thread writer([&] { CHECK(a.send(sent)); });
+  auto got = b.receive();
+  writer.join();
+  REQUIRE(got.isOk());
+  CHECK(got->kind == sent.kind);
+  CHECK(got->op == 7);
+  CHECK(got->call == sent.call);
+  CHECK(got->req == 42);
+  CHECK(got->num == -5);
+  CHECK(got->parts == sent.parts);
+
+  // Too many parts never leave the sender.
+  ih::isolation::Frame crowded;
+  crowded.parts.assign(ih::isolation::kMaxParts + 1, "p");
+  CHECK_FALSE(a.send(crowded));
+
+  auto raw = [&](const std::string& bytes) {
+    REQUIRE(::write(sv[0], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    return b.receive();
+  };
+  auto le32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v & 0xff), static_cast<char>((v >> 8) & 0xff),
+                       static_cast<char>((v >> 16) & 0xff), static_cast<char>(v >> 24)};
+  };
+  // A 4 GiB length is refused from the header alone.
+  auto huge = raw(le32(0xffffffffu));
+  CHECK(huge.status().code() == ih::StatusCode::kInvalidArgument);
+  // An unknown kind; a part longer than its frame; trailing bytes.
+  const std::string header_rest = std::string(4 + 8 + 8 + 8, '\0');
+  auto unknown = raw(le32(33) + std::string(1, '\x63') + header_rest + le32(0));
+  CHECK(unknown.status().code() == ih::StatusCode::kInvalidArgument);
+  auto overrun = raw(le32(33 + 4) + std::string(1, '\x05') + header_rest + le32(1) + le32(1000));
+  CHECK(overrun.status().code() == ih::StatusCode::kInvalidArgument);
+  auto trailing = raw(le32(33 + 2) + std::string(1, '\x05') + header_rest + le32(0) + "zz");
+  CHECK(trailing.status().code() == ih::StatusCode::kInvalidArgument);
+  // The peer going away mid-frame is the end of the stream, not a crash.
+  REQUIRE(::write(sv[0], "\x30\x00", 2) == 2);
+  ::shutdown(sv[0], SHUT_WR);
+  CHECK(b.receive().status().code() == ih::StatusCode::kUnavailable);
 }
