@@ -201,7 +201,7 @@ TEST_CASE("isolation: every fault costs only its own runner - the host and other
   }
   auto metrics = h.client->Get("/metrics", h.admin);
   REQUIRE(metrics);
-  CHECK(metrics->body.find("ihost_plugin_runner_restarts_total{integration=\"f_segfault\"}") !=
+  CHECK(metrics->body.find("ihost_plugin_runner_restarts_total{integration=\"f_abort\"}") !=
         std::string::npos);
 }
 

@@ -86,12 +86,13 @@ TEST_CASE("plugins check fails broken plugins with the reason", "[cli][plugins_c
 
 TEST_CASE("plugins check --isolated survives a plugin that crashes and passes a good one",
           "[cli][plugins_check]") {
-  // In process, fault_inject's abort action would end the command; in a runner it is one failed check.
+  // In process, fault_inject's abort action would end the command; in a runner the checks all run, and the
+  // faults (which check meets which fault depends on timing: a restarting runner answers 503) fail some.
   Run crashing = check(std::string(IH_TEST_PLUGIN_DIR) + "/fault_inject/libfault_inject.so --isolated");
   INFO(crashing.out);
   CHECK(crashing.rc == 1);
-  CHECK_THAT(crashing.out, Catch::Contains("FAIL  actions") && Catch::Contains("concurrency") &&
-                               Catch::Contains("passed,"));
+  CHECK_THAT(crashing.out, Catch::Contains("FAIL  ") && Catch::Contains("PASS  concurrency") &&
+                               Catch::Contains("  cancel: ") && Catch::Contains("passed,"));
   Run good = check(std::string(IH_PLUGIN_DIR) + "/libstripe_byok.so --isolated");
   INFO(good.out);
   CHECK(good.rc == 0);
