@@ -148,7 +148,8 @@ async function main() {
     "[outbound]", 'allow_networks = ["127.0.0.0/8"]', "",  // the Stripe double and the test receivers
     "[inbox]", "retry_schedule_s = [1]", "",  // one retry, then the dead letter
     "[integrations.stripe]", 'plugin = "stripe_byok"', `api_base_url = "${doubleUrl}"`, "",
-    "[integrations.hooks]", 'plugin = "webhook_test"', `webhook_secret = "${HOOKS_SECRET}"`, "",
+    // Isolated: its plugin runs in an `ihost plugin-runner` child (the Running versions table shows the runner).
+    "[integrations.hooks]", 'plugin = "webhook_test"', 'isolation = "process"', `webhook_secret = "${HOOKS_SECRET}"`, "",
     "[integrations.ledger]", 'plugin = "ledger_sync"', "",  // configured, but no such plugin is installed
     "[integrations.stripe_connect]", 'plugin = "stripe_connect"', `client_id = "${CONNECT_CLIENT_ID}"`,
     `webhook_secret = "${endpoint.json.secret}"`, `connect_base_url = "${doubleUrl}"`, `api_base_url = "${doubleUrl}"`,
@@ -202,12 +203,14 @@ async function main() {
     // Running versions and the hot reload: nothing changed on disk, so the Stripe plugins are "unchanged" and the
     // broken file is refused with its reason; the page says so and the host keeps serving.
     await page.waitForSelector("#running-versions [data-running=stripe] td:has-text('—')");
+    await page.waitForSelector("#running-versions [data-running=stripe] [data-isolation=in_process]:has-text('in process')");
+    await page.waitForSelector("#running-versions [data-running=hooks] [data-isolation=process]:has-text('runner pid')");
     await page.click("#reload-plugins");
     await page.waitForSelector("#reload-result [data-file='libstripe_byok.so'][data-reload-status=unchanged]");
     await page.waitForSelector("#reload-result [data-file='libbroken.so'][data-reload-status=refused]");
     const reloadText = await page.textContent("#reload-result [data-file='libbroken.so']");
     if (!reloadText.includes("ELF")) throw new Error("the refused reload says: " + reloadText);
-    step("the hub lists running versions; Reload changed plugins reports unchanged and refused files");
+    step("the hub lists running versions (an isolated one with its runner's pid); Reload changed plugins reports unchanged and refused files");
 
     // [coming_soon.paypal]: listed by the API with plugin null, shown as a disabled tile with nothing to press.
     const listed = await http(base, "GET", "/api/integrations", { token: adminToken, tenant: tenantId });

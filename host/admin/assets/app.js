@@ -261,13 +261,24 @@ async function pageIntegrations(root) {
   const refused = (plugins.refused || []).map((r) =>
     el("article", { class: "tile", "data-refused": r.file },
       el("h3", {}, r.file.split("/").pop()), el("p", {}, badge("refused")), el("p", { class: "error" }, r.reason)));
+  // Where each plugin runs: in the host, or in its own runner process (isolation = "process"), with the
+  // runner's pid, restarts and why the last one ended.
+  const isolation = (r) => {
+    if (r.isolation !== "process") return "in process";
+    const runner = r.runner || {};
+    const parts = ["process", runner.up ? "runner pid " + runner.pid : "runner down",
+      "restarts " + (runner.restarts || 0)];
+    if (runner.last_exit) parts.push("last exit: " + runner.last_exit + (runner.last_exit_at ? " at " + when(runner.last_exit_at) : ""));
+    return parts.join(" · ");
+  };
   // The version each integration serves now (hot reloads change it without a restart).
   const running = el("table", { id: "running-versions" },
-    el("thead", {}, el("tr", {}, ["Integration", "Plugin", "Version", "Loaded", "Previous", "Reloads"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, ["Integration", "Plugin", "Version", "Loaded", "Previous", "Reloads", "Isolation"].map((h) => el("th", {}, h)))),
     el("tbody", {}, (plugins.integrations || []).map((r) =>
       el("tr", { "data-running": r.integration },
         el("td", {}, r.integration), el("td", {}, r.plugin), el("td", {}, r.version),
-        el("td", {}, when(r.loaded_at)), el("td", {}, r.previous_version || "—"), el("td", {}, String(r.reloads))))));
+        el("td", {}, when(r.loaded_at)), el("td", {}, r.previous_version || "—"), el("td", {}, String(r.reloads)),
+        el("td", { "data-isolation": r.isolation || "in_process" }, isolation(r))))));
   const reloadResult = el("ul", { id: "reload-result", "aria-live": "polite" });
   const reloadButton = el("button", {
     type: "button", id: "reload-plugins",
