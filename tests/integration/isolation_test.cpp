@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/eventually.h"
+#include "support/run_command.h"
 #include "support/test_host.h"
 
 namespace {
@@ -122,6 +123,14 @@ TEST_CASE("isolation: the plugin runs in a runner process and every host service
   CHECK(runner["pid"] == runner_pid);
   CHECK(runner["restarts"] == 0);
   CHECK(h.runner("inproc").is_null());
+  // The operator's view: ihost plugins list --running.
+  auto listed = ih::test::runCommand(std::string(IH_IHOST_BIN) + " plugins list --running --config " +
+                                     h.host->configPath() +
+                                     " --url http://127.0.0.1:" + std::to_string(h.host->port()) + " 2>&1");
+  INFO(listed.out);
+  CHECK(listed.rc == 0);
+  CHECK_THAT(listed.out,
+             Catch::Contains("isolated: runner pid " + std::to_string(runner_pid) + ", restarts 0"));
 
   // call_info, state_put/get and emit_event go through the proxy with the host's own context.
   auto [echo_status, echo] = h.action("iso", "echo", R"({"n":7,"text":"héllo"})");
