@@ -133,6 +133,12 @@ class DoubleProcess {
       return Status::internal("cannot start the Stripe test double (fork failed)");
     }
     if (pid == 0) {  // child: only async-signal-safe calls until exec
+      // A clean signal mask (exec keeps the demo's, which blocks SIGINT/SIGTERM for its sigwait), and its own
+      // process group: a terminal's Ctrl-C reaches the demo only, which stops the double after the host.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::setpgid(0, 0);
       ::dup2(out[1], STDOUT_FILENO);
       ::execl(binary_text.c_str(), binary_text.c_str(), "--port", port_text.c_str(), "--seed-key",
               kDemoSecretKey, "--webhook-retry-ms", "500,2000,10000", "--seed-transactions", "300",
