@@ -86,7 +86,8 @@ class Channel {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  // False when the peer is gone (or the frame is over the limit).
+  // False when the peer is gone, the frame is over the limit, or the socket's send timeout passed (errno
+  // EAGAIN: the peer stopped reading).
   bool send(const Frame& frame);
   // Blocks for the next frame. kUnavailable on end of stream, kInvalidArgument on a malformed or oversized
   // frame (the caller then stops talking to the peer).

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,15 @@ class Process {
   std::string exitReason() const {
     std::lock_guard lock(mu_);
     return exit_reason_;
+  }
+  // The exit reason once the reader has reaped the process, waiting up to `limit` for it (a runner just
+  // killed is reaped within milliseconds).
+  std::string awaitExitReason(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mu_);
+    exited_cv_.wait_for(lock, limit, [&] { return reaped_.load(); });
+    return reaped_.load()         ? exit_reason_
+           : kill_reason_.empty() ? std::string("is not answering")
+                                  : kill_reason_;
   }
   Clock::time_point diedAt() const {
     std::lock_guard lock(mu_);
@@ -276,6 +286,12 @@ Result<std::unique_ptr<Process>> spawn(const std::string& path, const std::strin
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     return Status::unavailable(std::string("socketpair failed: ") + std::strerror(errno));
+  // A runner that stops reading (stopped, or wedged) must not block a host thread in send() once the socket
+  // buffer is full: a send that waits this long fails, and the runner is killed.
+  const auto grace_ms = std::max<int64_t>(options.kill_grace.count(), 100);
+  const timeval send_timeout{static_cast<time_t>(grace_ms / 1000),
+                             static_cast<suseconds_t>((grace_ms % 1000) * 1000)};
+  ::setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   const std::string runner = options.runner_path.empty() ? selfPath() : options.runner_path;
   std::vector<std::string> args = {runner,        "plugin-runner",
                                    "--plugin",    path,
@@ -491,6 +507,7 @@ class RemoteInstance {
     request.num = remaining == INT64_MAX ? -1 : std::max<int64_t>(remaining, 0);
     request.parts = {std::string(view(first)), std::string(view(second))};
     if (!slot || !process->channel().send(request)) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) process->kill("killed: it stopped reading its socket");
       process->close(id);
       return died(call, *process, entry);
     }
@@ -606,7 +623,8 @@ class RemoteInstance {
   }
 
   ih_status died(ih_call* call, Process& process, uint32_t entry) {
-    const std::string message = "plugin runner of " + integration_ + " " + process.exitReason() + " during " +
+    const std::string message = "plugin runner of " + integration_ + " " +
+                                process.awaitExitReason(std::chrono::milliseconds(1000)) + " during " +
                                 entryName(entry) + " (retryable; it restarts)";
     host_->set_error(call, str(message));
     return kRunnerFailed;
@@ -717,7 +735,9 @@ class RemoteInstance {
                    std::string(view(host_->buf_view(out1))), std::string(view(host_->buf_view(out2)))};
     host_->buf_free(out1);
     host_->buf_free(out2);
-    process.channel().send(reply);  // a dead runner fails the call through its slot
+    // A runner that does not take its answer is killed; the call then fails through its slot.
+    if (!process.channel().send(reply) && (errno == EAGAIN || errno == EWOULDBLOCK))
+      process.kill("killed: it stopped reading its socket");
     wipe(reply);
     wipe(request);
     return true;

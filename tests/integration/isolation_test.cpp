@@ -320,6 +320,23 @@ TEST_CASE("isolation: kill -9 of a runner under webhook load loses no acknowledg
   CHECK(h.runner("hooks")["restarts"].get<int>() >= 1);
 }
 
+TEST_CASE("isolation: a runner that stops reading its socket is killed - the host never blocks on it",
+          "[isolation]") {
+  IsolatedHost h({"stopped"});
+  const int pid = h.okPid("stopped");
+  REQUIRE(pid > 0);
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  // An input larger than the socket's buffer: sending it to a process that does not read would block forever.
+  const std::string input = json{{"pad", std::string(900000, 'p')}}.dump();
+  const auto started = std::chrono::steady_clock::now();
+  auto [status, body] = h.action("stopped", "echo", input);
+  INFO(status << " " << body.dump());
+  CHECK((status == 503 || status == 504));  // 504 when the blocked send outlasted the 1.5 s call deadline
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  CHECK(body["error"]["message"].get<std::string>().find("stopped reading its socket") != std::string::npos);
+  CHECK(h.okPid("stopped") != pid);
+}
+
 TEST_CASE("isolation: in-process, a plugin that ignores its deadline holds its call (deadline only)",
           "[isolation]") {
   // In-process code cannot be stopped: the host waits for it and keeps a successful answer (docs/security.md).
