@@ -92,8 +92,21 @@ struct Slot {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Frame> frames;  // GUARDED_BY(mu)
+  size_t queued_bytes = 0;   // GUARDED_BY(mu): of the parts in `frames`
   bool dead = false;         // GUARDED_BY(mu): the runner is gone
 };
+
+// What one call may have waiting for its host thread: a plugin's own threads send a few requests at a time
+// (each waits for its answer); a runner that floods a call is killed before the host's memory grows with it.
+constexpr size_t kMaxQueuedFrames = 4096;
+constexpr size_t kMaxQueuedBytes = size_t{128} << 20;
+
+size_t partBytes(const Frame& frame) {
+  size_t bytes = 0;
+  for (const std::string& part : frame.parts)
+    bytes += part.size();
+  return bytes;
+}
 
 // One runner child process and the thread reading its frames.
 class Process {
@@ -241,6 +254,12 @@ class Process {
       slot = it->second;
     }
     std::lock_guard lock(slot->mu);
+    const size_t bytes = partBytes(frame);
+    if (slot->frames.size() >= kMaxQueuedFrames || slot->queued_bytes + bytes > kMaxQueuedBytes) {
+      why = "protocol violation: it flooded a call with requests";
+      return false;
+    }
+    slot->queued_bytes += bytes;
     slot->frames.push_back(std::move(frame));
     slot->cv.notify_all();
     return true;
@@ -275,6 +294,7 @@ Wait next(Slot& slot, Clock::time_point until, Frame& out) {
   if (slot.frames.empty()) return Wait::kDead;
   out = std::move(slot.frames.front());
   slot.frames.pop_front();
+  slot.queued_bytes -= partBytes(out);
   return Wait::kFrame;
 }
 

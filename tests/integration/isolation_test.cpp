@@ -337,6 +337,24 @@ TEST_CASE("isolation: a runner that stops reading its socket is killed - the hos
   CHECK(h.okPid("stopped") != pid);
 }
 
+TEST_CASE("isolation: a runner that floods its socket with 256 MiB of frames is absorbed or cut off",
+          "[isolation]") {
+  // The host either keeps up (the socket pushes back on the runner) or, when a call's queue passes 4,096 frames
+  // or 128 MiB, kills the runner as a protocol violation; it never buffers without bound, and a bystander is
+  // untouched. Here the flooding call then sleeps past its deadline: killed too.
+  IsolatedHost h({"flooder", "bystander"});
+  const int pid = h.okPid("flooder");
+  const int bystander = h.okPid("bystander");
+  auto [status, body] = h.action("flooder", "flood", R"({"really":true})");
+  INFO(status << " " << body.dump());
+  CHECK((status == 503 || status == 504));
+  CHECK(h.okPid("flooder") != pid);
+  CHECK(h.okPid("bystander") == bystander);
+  auto health = h.client->Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+}
+
 TEST_CASE("isolation: in-process, a plugin that ignores its deadline holds its call (deadline only)",
           "[isolation]") {
   // In-process code cannot be stopped: the host waits for it and keeps a successful answer (docs/security.md).

@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -93,7 +94,8 @@ constexpr char kManifestJson[] = R"json({
               {"name": "exit", "description": "Calls _exit(7)."},
               {"name": "socket", "description": "Tries to open a TCP socket and create a file in /tmp."},
               {"name": "echo", "description": "Round-trips host services: state, events, call info."},
-              {"name": "big", "description": "Answers {bytes} (default 1 MiB) of data."}],
+              {"name": "big", "description": "Answers {bytes} (default 1 MiB) of data."},
+              {"name": "flood", "description": "Isolated only: floods the host with raw protocol frames."}],
   "events": ["fault.echo"]
 })json";
 
@@ -341,6 +343,42 @@ ih_status actionEcho(const Call& c, const ih_plugin& /*self*/, const json& input
   return c.result({{"input", input}, {"tenant", tenant}, {"state", state}, {"emit_status", emitted}});
 }
 
+// A hostile runner: writes raw frames straight to the host's socket (fd 3 in an isolated runner), the one-way
+// set_error service of the current call (its id is the first member of the runner's call context), 4,000 times
+// with 64 KiB each, faster than the host drains them. The host must kill it, not buffer 256 MiB. In process there
+// is no such socket: the action refuses. Input {"really": true}.
+ih_status actionFlood(const Call& c, const ih_plugin& /*self*/, const json& input) {
+  // Only when asked exactly so (conformance checks send every action odd inputs), and only on a socket.
+  const auto really = input.find("really");
+  if (really == input.end() || !really->is_boolean() || !really->get<bool>())
+    return c.fail(IH_ERR_INVALID_ARGUMENT, "flood needs {\"really\": true}");
+  struct stat st {};
+  if (::fstat(3, &st) != 0 || !S_ISSOCK(st.st_mode)) return c.fail(IH_ERR_UNSUPPORTED, "not in a runner");
+  uint64_t call_id = 0;
+  std::memcpy(&call_id, c.call, sizeof call_id);
+  const std::string part(64 * 1024, 'f');
+  std::string frame;
+  auto put = [&frame](uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      frame.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  };
+  const uint64_t size = 1 + 4 + 8 + 8 + 8 + 4 + 4 + part.size();
+  put(size, 4);
+  put(6, 1);   // kService
+  put(11, 4);  // set_error: one-way
+  put(call_id, 8);
+  put(0, 8);
+  put(0, 8);
+  put(1, 4);
+  put(part.size(), 4);
+  frame += part;
+  for (int i = 0; i < 4000; ++i) {
+    if (::write(3, frame.data(), frame.size()) != static_cast<ssize_t>(frame.size())) break;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  return c.result({{"flooded", true}});
+}
+
 ih_status actionBig(const Call& c, const ih_plugin& /*self*/, const json& input) {
   const auto bytes = intMember(input, "bytes", int64_t{1} << 20, 0, kMaxBigBytes);
   if (!bytes)
@@ -358,7 +396,7 @@ struct NamedAction {
 constexpr NamedAction kActions[] = {
     {"ok", actionOk},         {"abort", actionAbort}, {"segfault", actionSegfault}, {"loop", actionLoop},
     {"sleep", actionSleep},   {"leak", actionLeak},   {"garbage", actionGarbage},   {"exit", actionExit},
-    {"socket", actionSocket}, {"echo", actionEcho},   {"big", actionBig},
+    {"socket", actionSocket}, {"echo", actionEcho},   {"big", actionBig},           {"flood", actionFlood},
 };
 
 ih_status dispatchAction(const Call& c, const ih_plugin& self, std::string_view name,
