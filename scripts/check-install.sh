@@ -63,6 +63,29 @@ run_installed() {
   server_pid=""
   [ "$rc" = 0 ] || { cat "$data/serve.log"; fail "ihost serve exited $rc on SIGTERM"; }
   grep -q '"msg":"ihost stopped"' "$data/serve.log" || fail "no clean stop in the log"
+
+  # Isolated: the installed binary starts its own `ihost plugin-runner` children, and they end with it.
+  IHOST_PLUGINS__ISOLATION=process "$bin" serve --config "$config" >"$data/serve-isolated.log" 2>&1 &
+  server_pid=$!
+  port=""
+  for i in $(seq 1 100); do
+    port="$(sed -n 's/.*"msg":"ihost listening","url":"http:\/\/127.0.0.1:\([0-9]*\)".*/\1/p' "$data/serve-isolated.log" | head -1)"
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { cat "$data/serve-isolated.log"; fail "the installed ihost did not start with isolation = process"; }
+  pgrep -P "$server_pid" -f "plugin-runner" >/dev/null || fail "no plugin-runner child of the isolated server"
+  curl -fsS --max-time 10 "http://127.0.0.1:$port/healthz" >/dev/null || fail "/healthz (isolated) did not answer"
+  kill -TERM "$server_pid"
+  rc=0
+  wait "$server_pid" || rc=$?
+  [ "$rc" = 0 ] || { cat "$data/serve-isolated.log"; fail "isolated ihost serve exited $rc on SIGTERM"; }
+  for i in $(seq 1 50); do
+    pgrep -f "plugin-runner --plugin $plugins" >/dev/null || break
+    sleep 0.1
+  done
+  ! pgrep -f "plugin-runner --plugin $plugins" >/dev/null || fail "a plugin runner outlived its server"
+  server_pid=""
   unset IHOST_STORAGE__PATH IHOST_VAULT__KEY_FILE IHOST_PLUGINS__DIR IHOST_SERVER__LISTEN
 }
 
