@@ -457,9 +457,9 @@ std::string installSeccomp() {
     if (rc == 0) rc = seccomp_rule_add(ctx, deny, sc, 0);
   }
   // Signals only to itself (abort and raise use tgkill on their own pid; kill(0, ...) would reach the host).
-  const auto self = static_cast<scmp_datum_t>(::getpid());
-  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, self));
-  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_NE, self));
+  const scmp_arg_cmp not_self{0, SCMP_CMP_NE, static_cast<scmp_datum_t>(::getpid()), 0};  // argument 0
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(kill), 1, not_self);
+  if (rc == 0) rc = seccomp_rule_add(ctx, deny, SCMP_SYS(tgkill), 1, not_self);
   if (rc == 0) rc = seccomp_load(ctx);
   seccomp_release(ctx);
   return rc == 0 ? "" : std::string("seccomp filter: ") + std::strerror(-rc);
