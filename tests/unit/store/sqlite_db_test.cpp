@@ -195,8 +195,9 @@ TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts",
                 }).isOk());
     }
   };
+  // Waits for the checkpointer (up to 30 s: a full parallel test run shares the disk; it failed once at 10 s).
   auto waitForDbFile = [&](uintmax_t bytes) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::filesystem::file_size(path) < bytes && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return std::filesystem::file_size(path);
