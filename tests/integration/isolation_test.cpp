@@ -369,3 +369,36 @@ TEST_CASE("isolation: in-process, a plugin that ignores its deadline holds its c
   CHECK(body["slept_ms"] == 2000);
   CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(2000));
 }
+
+TEST_CASE(
+    "isolation: an isolated plugin's odd respond is refused as in process (502), a good one goes through",
+    "[isolation]") {
+  // respond travels one-way from a runner: the runner checks it with the host's rules, and the host again.
+  ih::test::TestHostOptions options;
+  options.plugins_dir = std::string(IH_TEST_PLUGIN_DIR) + "/hostile_echo";
+  options.plugins_toml = std::string("runner = \"") + IH_IHOST_BIN + "\"\n";
+  options.extra_toml = "[integrations.echo]\nplugin = \"hostile_echo\"\nisolation = \"process\"\n";
+  ih::test::TestHost host(options);
+  const auto tenant = host.createTenant("acme");
+  auto client = host.client();
+  const auto auth = ih::test::bearer(tenant.api_key);
+  for (const json& reply :
+       {json{{"status", 200}, {"headers", {{"X-Evil", "a\r\nSet-Cookie: session=stolen"}}}, {"body", "{}"}},
+        json{{"status", 200}, {"headers", {{"Bad Name", "x"}}}, {"body", "{}"}},
+        json{{"status", 100}, {"body", ""}}}) {
+    auto r = client->Post("/api/integrations/echo/routes/reply", auth, reply.dump(), "application/json");
+    REQUIRE(r);
+    INFO(reply.dump() << " -> " << r->status << " " << r->body);
+    CHECK(r->status == 502);
+    CHECK(r->body.find("plugin_error") != std::string::npos);
+    CHECK(!r->has_header("Set-Cookie"));
+  }
+  auto fine =
+      client->Post("/api/integrations/echo/routes/reply", auth,
+                   json{{"status", 418}, {"headers", {{"X-Fine", "yes"}}}, {"body", "{\"tea\":true}"}}.dump(),
+                   "application/json");
+  REQUIRE(fine);
+  CHECK(fine->status == 418);
+  CHECK(fine->get_header_value("X-Fine") == "yes");
+  CHECK(fine->body == "{\"tea\":true}");
+}
