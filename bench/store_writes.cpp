@@ -16,11 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
 #include "records/records.h"
+#include "store/db.h"
 #include "store/record_store.h"
-#include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace {
@@ -75,7 +75,7 @@ bool groupCommit(const std::filesystem::path& dir, const Args& args, size_t max_
   options.path = (dir / ("commit_" + std::to_string(max_batch) + ".db")).string();
   options.max_batch = max_batch;
   options.durable = args.durable;
-  auto db = ih::store::SqliteDb::open(options, kItems);
+  auto db = ih::store::openSqlite(options, kItems);
   if (!db.isOk()) {
     std::fprintf(stderr, "open: %s\n", db.status().toString().c_str());
     return false;
@@ -89,8 +89,8 @@ bool groupCommit(const std::filesystem::path& dir, const Args& args, size_t max_
     threads.emplace_back([&, t] {
       for (int i = 0; i < args.per_thread; ++i) {
         const int id = t * args.per_thread + i;
-        ih::Status s = (*db)->writeSync([id](SQLite::Database& conn) {
-          SQLite::Statement q(conn, "INSERT INTO items(id, label) VALUES (?, 'x')");
+        ih::Status s = (*db)->writeSync([id](ih::store::sql::Connection& conn) {
+          ih::store::sql::Statement q(conn, "INSERT INTO items(id, label) VALUES (?, 'x')");
           q.bind(1, id);
           q.exec();
           return ih::Status::ok();
@@ -105,8 +105,10 @@ bool groupCommit(const std::filesystem::path& dir, const Args& args, size_t max_
   const double cpu = cpuSeconds() - cpu_start;
   const auto after = (*db)->stats();
   const int writes = args.threads * args.per_thread;
-  auto counted = (*db)->read([](SQLite::Database& c) -> ih::Result<int64_t> {
-    return c.execAndGet("SELECT COUNT(*) FROM items").getInt64();
+  auto counted = (*db)->read([](ih::store::sql::Connection& c) -> ih::Result<int64_t> {
+    ih::store::sql::Statement q(c, "SELECT COUNT(*) FROM items");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
   });
   std::printf(
       "group commit  max_batch=%-5zu %d writes from %d threads: %.2f s, %.0f writes/s, %.0f per CPU-second, "
@@ -194,7 +196,7 @@ int main(int argc, char** argv) {
   if (!mkdtemp(pattern)) return 1;
   const std::filesystem::path dir(pattern);
   std::printf("store writes (%s, SQLite %s)\n", args.durable ? "synchronous=FULL" : "synchronous=NORMAL",
-              SQLite::VERSION);
+              SQLITE_VERSION);
   const bool ok = groupCommit(dir, args, 1024) && groupCommit(dir, args, 1) && recordUpserts(dir, args);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

@@ -65,8 +65,8 @@
 #include "bench_host.h"
 #include "common/text.h"
 #include "log/log.h"
+#include "store/db.h"
 #include "store/inbox_store.h"
-#include "store/sqlite_db.h"
 #include "store/store.h"
 #include "stripe_double/stripe_double.h"
 #include "tenancy/tenancy.h"
@@ -874,7 +874,7 @@ int main(int argc, char** argv) {
   const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
   std::vector<Target> targets = {{path, a.secret}};
   if (local && stripeMode(a) && !a.floor) targets = local->targets;
-  const auto db_before = local ? local->app->store().database().stats() : ih::store::SqliteDb::Stats{};
+  const auto db_before = local ? local->app->store().database().stats() : ih::store::Db::Stats{};
 
   ThreadStats total;
   double elapsed = 0, client_cpu = 0, process_cpu = 0;
@@ -990,8 +990,9 @@ int main(int argc, char** argv) {
     // Every event acked as new must be stored.
     std::unordered_set<std::string> stored;
     int64_t stored_bytes = 0, compressed = 0;
-    (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
-      SQLite::Statement q(db, "SELECT event_id, length(payload), payload_codec != '' FROM webhook_events");
+    (void)local->app->store().database().read([&](ih::store::sql::Connection& db) -> ih::Status {
+      ih::store::sql::Statement q(
+          db, "SELECT event_id, length(payload), payload_codec != '' FROM webhook_events");
       while (q.executeStep()) {
         stored.insert(q.getColumn(0).getString());
         stored_bytes += q.getColumn(1).getInt64();
@@ -1051,13 +1052,13 @@ int main(int argc, char** argv) {
       }
       std::unordered_set<std::string> records;
       int64_t processed = 0, normalized = 0;
-      (void)local->app->store().database().read([&](SQLite::Database& db) -> ih::Status {
-        SQLite::Statement q(db, "SELECT external_id FROM records WHERE integration_id = 'stripe'");
+      (void)local->app->store().database().read([&](ih::store::sql::Connection& db) -> ih::Status {
+        ih::store::sql::Statement q(db, "SELECT external_id FROM records WHERE integration_id = 'stripe'");
         while (q.executeStep())
           records.insert(q.getColumn(0).getString());
-        SQLite::Statement p(db, "SELECT count(*) FROM webhook_events WHERE status = 'processed'");
+        ih::store::sql::Statement p(db, "SELECT count(*) FROM webhook_events WHERE status = 'processed'");
         if (p.executeStep()) processed = p.getColumn(0).getInt64();
-        SQLite::Statement e(db, "SELECT count(*) FROM events WHERE integration_id = 'stripe'");
+        ih::store::sql::Statement e(db, "SELECT count(*) FROM events WHERE integration_id = 'stripe'");
         if (e.executeStep()) normalized = e.getColumn(0).getInt64();
         return ih::Status::ok();
       });

@@ -16,6 +16,7 @@ PACKAGES=(
   libboost-dev libcpp-httplib-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev libssl-dev libre2-dev
   libtomlplusplus-dev catch2 libzstd-dev
   libseccomp-dev  # the seccomp filter of isolated plugin runners ([plugins] seccomp)
+  libpq-dev  # the PostgreSQL storage backend ([storage] backend = "postgres")
   libyaml-cpp-dev  # build time only: docs/openapi.yaml is converted to the JSON that GET /api/openapi.json serves
   libgoogle-perftools-dev  # tcmalloc for the server process (optional at build time; see CMakeLists.txt)
 )
@@ -27,6 +28,7 @@ else
   PACKAGES+=(chromium sqlite3)  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
   PACKAGES+=(wrk)  # an independent load generator to cross-check the benchmarks (bench/wrk_webhooks.lua)
   PACKAGES+=(curl)  # scripts/check-install.sh talks to the installed server
+  PACKAGES+=(postgresql-15)  # the store's PostgreSQL lanes run on a throwaway cluster (scripts/pg-cluster.sh)
   # Node.js runs independent verifiers in the tests; a machine may already have it from another source.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)

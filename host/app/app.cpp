@@ -68,6 +68,19 @@ Status parseListen(const std::string& listen, std::string& host, int& port) {
   return Status::ok();
 }
 
+store::Options storeOptions(const config::StorageConfig& storage) {
+  store::Options options;
+  options.backend =
+      storage.backend == "postgres" ? store::StorageBackend::kPostgres : store::StorageBackend::kSqlite;
+  options.path = storage.path;
+  options.url = storage.url;
+  options.read_connections = storage.pool_size;
+  options.statement_timeout_ms = storage.statement_timeout_ms;
+  options.replica_id = storage.replica_id;
+  options.durable = storage.synchronous == "full";
+  return options;
+}
+
 Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config,
                                                 const config::Environment& env) {
   std::string key_file = config.vault.key_file;
@@ -130,10 +143,7 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   if (!vault.isOk()) return vault.status();
   m.vault = std::move(*vault);
 
-  store::Options store_options;
-  store_options.path = c.storage.path;
-  store_options.durable = c.storage.synchronous == "full";
-  auto store = store::Store::open(store_options);
+  auto store = store::Store::open(storeOptions(c.storage));
   if (!store.isOk()) return store.status();
   m.store = std::move(*store);
   if (Status s = verifyVault(*m.store, *m.vault); !s.isOk()) return s;

@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "store/store.h"
 
 namespace ih::events {
 class Events;
@@ -84,6 +85,9 @@ class App {
 
 // Loads the vault key ring the config names (key file or env var). Shared by serve and the CLI verbs.
 Result<std::unique_ptr<vault::Vault>> openVault(const config::Config& config, const config::Environment& env);
+
+// The store's options from [storage]. Shared by serve and the CLI verbs.
+store::Options storeOptions(const config::StorageConfig& storage);
 
 // host:port of [server] listen, split. kInvalidArgument with the fix when malformed.
 Status parseListen(const std::string& listen, std::string& host, int& port);

@@ -4,6 +4,7 @@
 #include "cli/demo_command.h"
 #include "cli/integrations_command.h"
 #include "cli/reload_command.h"
+#include "cli/storage_command.h"
 #include "cli/sync_command.h"
 
 #include "cli/setup_command.h"
@@ -62,8 +63,8 @@ struct Args {
 };
 
 // Flags that take a value; everything else starting with "--" is a switch.
-const std::set<std::string> kValueFlags = {"config", "scope",       "dir",    "id", "status",
-                                           "since",  "integration", "tenant", "url"};
+const std::set<std::string> kValueFlags = {"config",      "scope",  "dir", "id",   "status", "since",
+                                           "integration", "tenant", "url", "from", "to"};
 const std::set<std::string> kSwitches = {"help", "json", "version", "running", "isolated"};
 
 // The flags each command accepts (besides --help) and how many positional words it takes at most (the
@@ -90,6 +91,7 @@ const std::map<std::string, CommandShape> kCommandShapes = {
     {"webhooks", {{"config", "id", "status", "since", "integration", "tenant"}, 2}},
     {"integrations", {{"config", "tenant", "json"}, 2}},
     {"integrations show", {{"config", "tenant", "json"}, 3}},
+    {"storage copy", {{"from", "to"}, 2}},
 };
 
 // Exit-2 message when `args` does not fit its command's shape; empty when it does (or the command is unknown:
@@ -175,6 +177,8 @@ Commands:
                              run a plugin's setup workflow (e.g. Stripe products + webhook endpoint)
   sync run <integration> <job> [--tenant T] [--full]
                              run a sync job now, with progress (pages, rows, rows/s)
+  storage copy --from FROM.toml --to TO.toml
+                             copy everything from FROM's SQLite store into TO's empty one (PostgreSQL)
   webhooks replay --id ID | --status failed|dead [--since T] [--integration X] [--tenant T]
                              send stored webhook events through their plugin again
   version                    print the version and plugin ABI
@@ -235,6 +239,14 @@ const std::map<std::string, std::string> kCommandHelp = {
      "  What is configured: plugin and version, enabled, jobs and schedules, webhook URL; with --tenant (id "
      "or\n"
      "  name) also that tenant's connection: status, connected at, last health check.\n"},
+    {"storage",
+     "ihost storage copy --from FROM.toml --to TO.toml\n"
+     "  Copies every table of FROM's [storage] (a SQLite file) into TO's (PostgreSQL; must be empty): "
+     "tenants,\n"
+     "  keys, sealed credentials (the vault key ring stays the same), inbox, records, events, endpoints, "
+     "jobs.\n"
+     "  Stop the servers first. Row counts are verified per table. IHOST_STORAGE__URL applies to --to "
+     "only.\n"},
     {"version", "ihost version\n"},
 };
 
@@ -268,10 +280,7 @@ Result<StoreAndVault> openStoreAndVault(const config::Config& cfg, const config:
   auto vault = app::openVault(cfg, env);
   if (!vault.isOk()) return vault.status();
   out.vault = std::move(*vault);
-  store::Options options;
-  options.path = cfg.storage.path;
-  options.durable = cfg.storage.synchronous == "full";
-  auto store = store::Store::open(options);
+  auto store = store::Store::open(app::storeOptions(cfg.storage));
   if (!store.isOk()) return store.status();
   out.store = std::move(*store);
   return out;
@@ -730,8 +739,7 @@ int cmdIntegrations(const Args& args, const config::Environment& env, std::ostre
   if (!cfg) return kExitConfig;
   log::setLevel(log::Level::kError);
   auto registry = loader::Registry::scan(runtime::scanOptions(*cfg));
-  store::Options options;
-  options.path = cfg->storage.path;
+  store::Options options = app::storeOptions(cfg->storage);
   auto st = store::Store::open(options);
   if (!st.isOk()) {
     err << "ihost: " << st.status().message() << "\n";
@@ -823,6 +831,13 @@ int run(const std::vector<std::string>& raw, std::ostream& out, std::ostream& er
   if (command == "tenants" || command == "keys") return cmdTenantsOrKeys(args, env, out, err);
   if (command == "webhooks") return cmdWebhooks(args, env, out, err);
   if (command == "integrations") return cmdIntegrations(args, env, out, err);
+  if (command == "storage") {
+    if (args.positional.size() != 2 || args.positional[1] != "copy") {
+      err << kCommandHelp.at("storage");
+      return kExitUsage;
+    }
+    return runStorageCopy({args.value("from"), args.value("to")}, env, out, err);
+  }
   err << "ihost: unknown command \"" << command << "\" (see: ihost --help)\n";
   return kExitUsage;
 }

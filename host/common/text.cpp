@@ -166,4 +166,27 @@ std::string_view trimAscii(std::string_view text) {
   return text;
 }
 
+std::string maskUrlPasswords(std::string_view text) {
+  std::string out(text);
+  const auto ends_value = [](char c) { return c == ' ' || c == '&' || c == '"' || c == '\'' || c == '\n'; };
+  for (size_t scheme = out.find("://"); scheme != std::string::npos; scheme = out.find("://", scheme + 3)) {
+    const size_t start = scheme + 3;
+    size_t end = start;  // the authority ends at the path, the query, or a space
+    while (end < out.size() && out[end] != '/' && out[end] != '?' && out[end] != '#' && !ends_value(out[end]))
+      ++end;
+    const size_t at = out.rfind('@', end == 0 ? 0 : end - 1);
+    if (at == std::string::npos || at < start || at >= end) continue;
+    const size_t colon = out.find(':', start);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (size_t pos = out.find("password="); pos != std::string::npos; pos = out.find("password=", pos + 1)) {
+    const size_t value = pos + 9;
+    size_t end = value;
+    while (end < out.size() && !ends_value(out[end]))
+      ++end;
+    out.replace(value, end - value, "***");
+  }
+  return out;
+}
+
 }  // namespace ih

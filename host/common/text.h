@@ -32,5 +32,8 @@ std::string htmlEscape(std::string_view text);
 bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
 // `text` without leading and trailing spaces, tabs, CR and LF.
 std::string_view trimAscii(std::string_view text);
+// `text` with the password of every URL's user info ("postgresql://ihost:***@db/ihost") and every
+// "password=<value>" (libpq key=value settings, query parameters) replaced by ***.
+std::string maskUrlPasswords(std::string_view text);
 
 }  // namespace ih

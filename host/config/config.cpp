@@ -311,6 +311,12 @@ void Loader::finish() {
     reportAt(where, "vault", "no key source (key_file and key_env are both empty)",
              "Set key_file = \"../ihost-data/vault.keys\" or key_env = \"IHOST_VAULT_KEYS\".");
   }
+  if (config_.storage.backend == "postgres" && config_.storage.url.empty()) {
+    SourceLocation where;
+    where.file = path_;
+    reportAt(where, "storage.url", "backend = \"postgres\" needs a server URL",
+             "Set url = \"postgresql://ihost@db.internal:5432/ihost\" in [storage], or IHOST_STORAGE__URL.");
+  }
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path_.empty() ? "." : path_, ec);
   std::filesystem::path base = path_.empty() ? absolute : absolute.parent_path();

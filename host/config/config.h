@@ -57,7 +57,14 @@ struct EventsConfig {
 };
 
 struct StorageConfig {
-  std::string path = "ihost.db";     // absolute after loading, or ":memory:"
+  std::string backend =
+      "sqlite";                   // "sqlite" (one file, the default) or "postgres" (N replicas on one server)
+  std::string path = "ihost.db";  // sqlite: absolute after loading, or ":memory:"
+  std::string url;                // postgres: postgresql://user@host:port/db (a password belongs in
+                                  // IHOST_STORAGE__URL, not in the file)
+  int pool_size = 4;              // read connections (postgres: plus one writer, per replica)
+  int statement_timeout_ms = 30000;  // postgres: the server cancels a statement running longer
+  std::string replica_id;            // postgres: this replica's stable name; empty: "<hostname>/<pid>"
   std::string synchronous = "full";  // "full" (durable on power loss) or "normal"
 };
 

@@ -140,6 +140,39 @@ const std::vector<SectionSpec>& hostSections() {
        }},
       {"storage",
        {
+           {"backend", Kind::kString, 0, 0,
+            "Write backend = \"sqlite\" (one file, the default) or \"postgres\" (with url = ...).",
+            [](Config& c, const Value& v) { c.storage.backend = v.text; },
+            [](const Value& v) -> std::string {
+              return v.text == "sqlite" || v.text == "postgres" ? "" : "expected \"sqlite\" or \"postgres\"";
+            }},
+           {"url", Kind::kString, 0, 0,
+            "Write url = \"postgresql://ihost@db.internal:5432/ihost\" (put a password in the environment: "
+            "IHOST_STORAGE__URL).",
+            [](Config& c, const Value& v) { c.storage.url = v.text; },
+            [](const Value& v) -> std::string {
+              const bool uri = v.text.rfind("postgresql://", 0) == 0 || v.text.rfind("postgres://", 0) == 0;
+              const bool keywords = v.text.find('=') != std::string::npos;
+              return uri || keywords ? "" : "expected a postgresql:// URI or libpq key=value settings";
+            }},
+           {"pool_size", Kind::kInteger, 1, 64, "Write a number of read connections, e.g. pool_size = 4.",
+            [](Config& c, const Value& v) { c.storage.pool_size = static_cast<int>(v.integer); }, nullptr},
+           {"statement_timeout_ms", Kind::kInteger, 100, 3600000,
+            "Write a number of milliseconds, e.g. statement_timeout_ms = 30000.",
+            [](Config& c, const Value& v) { c.storage.statement_timeout_ms = static_cast<int>(v.integer); },
+            nullptr},
+           {"replica_id", Kind::kString, 0, 0,
+            "Write a stable name for this replica, e.g. replica_id = \"ihost-1\" (unique among the replicas "
+            "sharing the database).",
+            [](Config& c, const Value& v) { c.storage.replica_id = v.text; },
+            [](const Value& v) -> std::string {
+              if (v.text.empty() || v.text.size() > 128) return "expected 1 to 128 characters";
+              for (char ch : v.text) {
+                if (static_cast<unsigned char>(ch) < 0x21 || ch == 0x7f)
+                  return "expected no spaces or control characters";
+              }
+              return "";
+            }},
            {"path", Kind::kString, 0, 0,
             "Write a database file path relative to this file, e.g. path = \"../ihost-data/ihost.db\", or "
             "\":memory:\".",

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_parse.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "config/internal.h"
 #include "log/log.h"
@@ -133,7 +134,17 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.line("events.max_streams_per_tenant", "max_streams_per_tenant",
          std::to_string(config.events.max_streams_per_tenant));
   w.section("storage");
-  w.line("storage.path", "path", quoted(config.storage.path));
+  w.line("storage.backend", "backend", quoted(config.storage.backend));
+  if (config.storage.backend == "postgres") {
+    w.line("storage.url", "url", quoted(maskUrlPasswords(config.storage.url)));
+    w.line("storage.statement_timeout_ms", "statement_timeout_ms",
+           std::to_string(config.storage.statement_timeout_ms));
+    w.line("storage.replica_id", "replica_id", quoted(config.storage.replica_id),
+           config.storage.replica_id.empty() ? "<hostname>/<pid>" : "");
+  } else {
+    w.line("storage.path", "path", quoted(config.storage.path));
+  }
+  w.line("storage.pool_size", "pool_size", std::to_string(config.storage.pool_size));
   w.section("vault");
   w.line("vault.key_file", "key_file", quoted(config.vault.key_file),
          config.vault.key_file.empty() ? "keys come from key_env" : "");

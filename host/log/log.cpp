@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/json_text.h"
+#include "common/text.h"
 #include "common/time_text.h"
 
 #include <algorithm>
@@ -166,7 +167,12 @@ std::string mask(std::string_view secret) {
   return out;
 }
 
-std::string redact(std::string_view text) {
+std::string redact(std::string_view raw) {
+  // "postgresql://ihost:***@db/ihost": only text that holds a URL or a password= is copied for it.
+  const bool has_url =
+      raw.find("://") != std::string_view::npos || raw.find("password=") != std::string_view::npos;
+  const std::string masked = has_url ? maskUrlPasswords(raw) : std::string();
+  const std::string_view text = has_url ? std::string_view(masked) : raw;
   std::string out;
   out.reserve(text.size());
   size_t i = 0;

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "common/clock.h"
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "store/store.h"
 
 namespace ih::store {
@@ -37,7 +37,7 @@ std::vector<std::string> splitTypes(const std::string& text) {
   return out;
 }
 
-EndpointRow endpointFrom(SQLite::Statement& q, int first = 0) {
+EndpointRow endpointFrom(sql::Statement& q, int first = 0) {
   EndpointRow r;
   r.id = q.getColumn(first + 0).getString();
   r.tenant_id = q.getColumn(first + 1).getString();
@@ -56,17 +56,17 @@ EndpointRow endpointFrom(SQLite::Statement& q, int first = 0) {
   return r;
 }
 
-Result<EndpointRow> loadEndpoint(SQLite::Database& db, std::string_view tenant_id,
+Result<EndpointRow> loadEndpoint(sql::Connection& db, std::string_view tenant_id,
                                  std::string_view endpoint_id) {
-  SQLite::Statement q(
+  sql::Statement q(
       db, std::string("SELECT ") + kEndpointColumns + " FROM endpoints WHERE tenant_id = ? AND id = ?");
-  bindText(q, 1, tenant_id);
-  bindText(q, 2, endpoint_id);
+  q.bindText(1, tenant_id);
+  q.bindText(2, endpoint_id);
   if (!q.executeStep()) return Status::notFound("no endpoint " + std::string(endpoint_id));
   return endpointFrom(q);
 }
 
-DeliveryRow deliveryFrom(SQLite::Statement& q) {
+DeliveryRow deliveryFrom(sql::Statement& q) {
   DeliveryRow d;
   d.id = q.getColumn(0).getInt64();
   d.tenant_id = q.getColumn(1).getString();
@@ -82,8 +82,8 @@ DeliveryRow deliveryFrom(SQLite::Statement& q) {
 constexpr char kDeliveryColumns[] =
     "id, tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at";
 
-void failDelivery(SQLite::Database& db, int64_t delivery_id, int64_t now) {
-  SQLite::Statement q(db, "UPDATE endpoint_deliveries SET status = 'failed', updated_at = ? WHERE id = ?");
+void failDelivery(sql::Connection& db, int64_t delivery_id, int64_t now) {
+  sql::Statement q(db, "UPDATE endpoint_deliveries SET status = 'failed', updated_at = ? WHERE id = ?");
   q.bind(1, now);
   q.bind(2, delivery_id);
   q.exec();
@@ -102,17 +102,17 @@ EndpointStore::EndpointStore(Store& store) : store_(store) {}
 
 Status EndpointStore::create(std::string_view tenant_id, const EndpointRow& row) {
   if (row.tenant_id != tenant_id) return Status::invalidArgument("endpoint row is for another tenant");
-  return store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "INSERT INTO endpoints(id, tenant_id, url, description, event_types, secret, "
-                        "after_event_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
-                        "(SELECT COALESCE(MAX(id), 0) FROM events), ?, ?)");
-    bindText(q, 1, row.id);
-    bindText(q, 2, row.tenant_id);
-    bindText(q, 3, row.url);
-    bindText(q, 4, row.description);
-    bindText(q, 5, joinTypes(row.event_types));
-    bindText(q, 6, row.secret);
+  return store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "INSERT INTO endpoints(id, tenant_id, url, description, event_types, secret, "
+                     "after_event_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, "
+                     "(SELECT COALESCE(MAX(id), 0) FROM events), ?, ?)");
+    q.bindText(1, row.id);
+    q.bindText(2, row.tenant_id);
+    q.bindText(3, row.url);
+    q.bindText(4, row.description);
+    q.bindText(5, joinTypes(row.event_types));
+    q.bindText(6, row.secret);
     q.bind(7, row.created_at);
     q.bind(8, row.created_at);
     q.exec();
@@ -121,10 +121,10 @@ Status EndpointStore::create(std::string_view tenant_id, const EndpointRow& row)
 }
 
 Result<std::vector<EndpointRow>> EndpointStore::list(std::string_view tenant_id) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<EndpointRow>> {
-    SQLite::Statement q(db, std::string("SELECT ") + kEndpointColumns +
-                                " FROM endpoints WHERE tenant_id = ? ORDER BY created_at, id");
-    bindText(q, 1, tenant_id);
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<EndpointRow>> {
+    sql::Statement q(db, std::string("SELECT ") + kEndpointColumns +
+                             " FROM endpoints WHERE tenant_id = ? ORDER BY created_at, id");
+    q.bindText(1, tenant_id);
     std::vector<EndpointRow> out;
     while (q.executeStep())
       out.push_back(endpointFrom(q));
@@ -134,13 +134,13 @@ Result<std::vector<EndpointRow>> EndpointStore::list(std::string_view tenant_id)
 
 Result<EndpointRow> EndpointStore::get(std::string_view tenant_id, std::string_view endpoint_id) {
   return store_.database().read(
-      [&](SQLite::Database& db) -> Result<EndpointRow> { return loadEndpoint(db, tenant_id, endpoint_id); });
+      [&](sql::Connection& db) -> Result<EndpointRow> { return loadEndpoint(db, tenant_id, endpoint_id); });
 }
 
 Result<EndpointRow> EndpointStore::update(std::string_view tenant_id, std::string_view endpoint_id,
                                           const EndpointUpdate& update) {
   std::optional<EndpointRow> updated;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
     auto current = loadEndpoint(db, tenant_id, endpoint_id);
     if (!current.isOk()) return current.status();
     EndpointRow r = std::move(current).value();
@@ -158,21 +158,20 @@ Result<EndpointRow> EndpointStore::update(std::string_view tenant_id, std::strin
       r.disabled = *update.disabled;
     }
     r.updated_at = nowMs();
-    SQLite::Statement q(
-        db,
-        "UPDATE endpoints SET url = ?, description = ?, event_types = ?, disabled = ?, "
-        "disabled_reason = ?, consecutive_failed_events = ?, failing_since = ?, updated_at = ? "
-        "WHERE tenant_id = ? AND id = ?");
-    bindText(q, 1, r.url);
-    bindText(q, 2, r.description);
-    bindText(q, 3, joinTypes(r.event_types));
+    sql::Statement q(db,
+                     "UPDATE endpoints SET url = ?, description = ?, event_types = ?, disabled = ?, "
+                     "disabled_reason = ?, consecutive_failed_events = ?, failing_since = ?, updated_at = ? "
+                     "WHERE tenant_id = ? AND id = ?");
+    q.bindText(1, r.url);
+    q.bindText(2, r.description);
+    q.bindText(3, joinTypes(r.event_types));
     q.bind(4, r.disabled ? 1 : 0);
-    bindText(q, 5, r.disabled_reason);
+    q.bindText(5, r.disabled_reason);
     q.bind(6, r.consecutive_failed_events);
     q.bind(7, r.failing_since);
     q.bind(8, r.updated_at);
-    bindText(q, 9, tenant_id);
-    bindText(q, 10, endpoint_id);
+    q.bindText(9, tenant_id);
+    q.bindText(10, endpoint_id);
     q.exec();
     updated = std::move(r);
     return Status::ok();
@@ -182,17 +181,16 @@ Result<EndpointRow> EndpointStore::update(std::string_view tenant_id, std::strin
 }
 
 Status EndpointStore::remove(std::string_view tenant_id, std::string_view endpoint_id) {
-  return store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement q(db, "DELETE FROM endpoints WHERE tenant_id = ? AND id = ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, endpoint_id);
+  return store_.database().writeSync([&](sql::Connection& db) -> Status {
+    sql::Statement q(db, "DELETE FROM endpoints WHERE tenant_id = ? AND id = ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, endpoint_id);
     q.exec();
     if (db.getChanges() == 0) return Status::notFound("no endpoint " + std::string(endpoint_id));
     for (const char* table : {"endpoint_deliveries", "endpoint_attempts"}) {
-      SQLite::Statement d(db,
-                          std::string("DELETE FROM ") + table + " WHERE tenant_id = ? AND endpoint_id = ?");
-      bindText(d, 1, tenant_id);
-      bindText(d, 2, endpoint_id);
+      sql::Statement d(db, std::string("DELETE FROM ") + table + " WHERE tenant_id = ? AND endpoint_id = ?");
+      d.bindText(1, tenant_id);
+      d.bindText(2, endpoint_id);
       d.exec();
     }
     return Status::ok();
@@ -201,14 +199,14 @@ Status EndpointStore::remove(std::string_view tenant_id, std::string_view endpoi
 
 Result<std::vector<EndpointStore::SealedSecret>> EndpointStore::listSecretsNotStartingWith(
     std::string_view sealed_prefix, size_t limit) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<SealedSecret>> {
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<SealedSecret>> {
     std::vector<SealedSecret> out;
     for (const char* column : {"secret", "previous_secret"}) {
-      SQLite::Statement q(db, std::string("SELECT tenant_id, id, ") + column + " FROM endpoints WHERE " +
-                                  column + " <> '' AND substr(" + column +
-                                  ", 1, ?) <> ? ORDER BY tenant_id, id LIMIT ?");
+      sql::Statement q(db, std::string("SELECT tenant_id, id, ") + column + " FROM endpoints WHERE " +
+                               column + " <> '' AND substr(" + column +
+                               ", 1, ?) <> ? ORDER BY tenant_id, id LIMIT ?");
       q.bind(1, static_cast<int64_t>(sealed_prefix.size()));
-      bindText(q, 2, sealed_prefix);
+      q.bindText(2, sealed_prefix);
       q.bind(3, static_cast<int64_t>(limit));
       while (q.executeStep()) {
         out.push_back(
@@ -220,12 +218,12 @@ Result<std::vector<EndpointStore::SealedSecret>> EndpointStore::listSecretsNotSt
 }
 
 Result<size_t> EndpointStore::countSecretsStartingWith(std::string_view sealed_prefix) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<size_t> {
-    SQLite::Statement q(db,
-                        "SELECT (SELECT count(*) FROM endpoints WHERE substr(secret, 1, ?1) = ?2) + "
-                        "(SELECT count(*) FROM endpoints WHERE substr(previous_secret, 1, ?1) = ?2)");
+  return store_.database().read([&](sql::Connection& db) -> Result<size_t> {
+    sql::Statement q(db,
+                     "SELECT (SELECT count(*) FROM endpoints WHERE substr(secret, 1, ?1) = ?2) + "
+                     "(SELECT count(*) FROM endpoints WHERE substr(previous_secret, 1, ?1) = ?2)");
     q.bind(1, static_cast<int64_t>(sealed_prefix.size()));
-    bindText(q, 2, sealed_prefix);
+    q.bindText(2, sealed_prefix);
     q.executeStep();
     return static_cast<size_t>(q.getColumn(0).getInt64());
   });
@@ -236,13 +234,13 @@ Result<bool> EndpointStore::replaceSecretIfUnchanged(const SealedSecret& old, st
     return Status::invalidArgument("replaceSecretIfUnchanged: no sealed column " + old.column);
   }
   bool replaced = false;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement q(db, "UPDATE endpoints SET " + old.column +
-                                " = ? WHERE tenant_id = ? AND id = ? AND " + old.column + " = ?");
-    bindText(q, 1, new_value);
-    bindText(q, 2, old.tenant_id);
-    bindText(q, 3, old.endpoint_id);
-    bindText(q, 4, old.value);
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
+    sql::Statement q(db, "UPDATE endpoints SET " + old.column + " = ? WHERE tenant_id = ? AND id = ? AND " +
+                             old.column + " = ?");
+    q.bindText(1, new_value);
+    q.bindText(2, old.tenant_id);
+    q.bindText(3, old.endpoint_id);
+    q.bindText(4, old.value);
     q.exec();
     replaced = db.getChanges() > 0;
     return Status::ok();
@@ -253,15 +251,15 @@ Result<bool> EndpointStore::replaceSecretIfUnchanged(const SealedSecret& old, st
 
 Result<EndpointRow> EndpointStore::rotateSecret(std::string_view tenant_id, std::string_view endpoint_id,
                                                 std::string_view new_secret, int64_t previous_expires_at) {
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement q(db,
-                        "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, "
-                        "secret = ?, updated_at = ? WHERE tenant_id = ? AND id = ?");
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
+    sql::Statement q(db,
+                     "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = ?, "
+                     "secret = ?, updated_at = ? WHERE tenant_id = ? AND id = ?");
     q.bind(1, previous_expires_at);
-    bindText(q, 2, new_secret);
+    q.bindText(2, new_secret);
     q.bind(3, nowMs());
-    bindText(q, 4, tenant_id);
-    bindText(q, 5, endpoint_id);
+    q.bindText(4, tenant_id);
+    q.bindText(5, endpoint_id);
     q.exec();
     if (db.getChanges() == 0) return Status::notFound("no endpoint " + std::string(endpoint_id));
     return Status::ok();
@@ -273,29 +271,30 @@ Result<EndpointRow> EndpointStore::rotateSecret(std::string_view tenant_id, std:
 Result<DeliveryRow> EndpointStore::resend(std::string_view tenant_id, std::string_view endpoint_id,
                                           int64_t event_id) {
   DeliveryRow out;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
     auto endpoint = loadEndpoint(db, tenant_id, endpoint_id);
     if (!endpoint.isOk()) return endpoint.status();
     if (endpoint->disabled) {
       return Status::failedPrecondition("endpoint " + std::string(endpoint_id) +
                                         " is disabled; enable it first (PATCH {\"disabled\": false})");
     }
-    SQLite::Statement e(db, "SELECT 1 FROM events WHERE tenant_id = ? AND id = ?");
-    bindText(e, 1, tenant_id);
+    sql::Statement e(db, "SELECT 1 FROM events WHERE tenant_id = ? AND id = ?");
+    e.bindText(1, tenant_id);
     e.bind(2, event_id);
     if (!e.executeStep()) return Status::notFound("no event " + std::to_string(event_id));
     const int64_t now = nowMs();
-    SQLite::Statement q(db,
-                        "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
-                        "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, endpoint_id);
+    sql::Statement q(
+        db,
+        "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
+        "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?) RETURNING id");
+    q.bindText(1, tenant_id);
+    q.bindText(2, endpoint_id);
     q.bind(3, event_id);
     q.bind(4, now);
     q.bind(5, now);
     q.bind(6, now);
-    q.exec();
-    out.id = db.getLastInsertRowid();
+    if (!q.executeStep()) return Status::internal("delivery insert returned no id");
+    out.id = q.getColumn(0).getInt64();
     out.tenant_id = std::string(tenant_id);
     out.endpoint_id = std::string(endpoint_id);
     out.event_id = event_id;
@@ -311,7 +310,7 @@ Result<DeliveryRow> EndpointStore::resend(std::string_view tenant_id, std::strin
 Result<size_t> EndpointStore::recover(std::string_view tenant_id, std::string_view endpoint_id,
                                       int64_t since) {
   size_t changed = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
     auto endpoint = loadEndpoint(db, tenant_id, endpoint_id);
     if (!endpoint.isOk()) return endpoint.status();
     if (endpoint->disabled) {
@@ -319,15 +318,14 @@ Result<size_t> EndpointStore::recover(std::string_view tenant_id, std::string_vi
                                         " is disabled; enable it first (PATCH {\"disabled\": false})");
     }
     const int64_t now = nowMs();
-    SQLite::Statement q(
-        db,
-        "UPDATE endpoint_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
-        "updated_at = ? WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND "
-        "created_at >= ?");
+    sql::Statement q(db,
+                     "UPDATE endpoint_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                     "updated_at = ? WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND "
+                     "created_at >= ?");
     q.bind(1, now);
     q.bind(2, now);
-    bindText(q, 3, tenant_id);
-    bindText(q, 4, endpoint_id);
+    q.bindText(3, tenant_id);
+    q.bindText(4, endpoint_id);
     q.bind(5, since);
     q.exec();
     changed = static_cast<size_t>(db.getChanges());
@@ -340,13 +338,13 @@ Result<size_t> EndpointStore::recover(std::string_view tenant_id, std::string_vi
 Result<std::vector<AttemptRow>> EndpointStore::listAttempts(std::string_view tenant_id,
                                                             std::string_view endpoint_id, int64_t before_id,
                                                             size_t limit) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<AttemptRow>> {
-    SQLite::Statement q(db,
-                        "SELECT id, delivery_id, event_id, attempt, at, http_status, duration_ms, succeeded, "
-                        "response FROM endpoint_attempts WHERE tenant_id = ? AND endpoint_id = ? AND id < ? "
-                        "ORDER BY id DESC LIMIT ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, endpoint_id);
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<AttemptRow>> {
+    sql::Statement q(db,
+                     "SELECT id, delivery_id, event_id, attempt, at, http_status, duration_ms, succeeded, "
+                     "response FROM endpoint_attempts WHERE tenant_id = ? AND endpoint_id = ? AND id < ? "
+                     "ORDER BY id DESC LIMIT ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, endpoint_id);
     q.bind(3, before_id > 0 ? before_id : INT64_MAX);
     q.bind(4, static_cast<int64_t>(limit));
     std::vector<AttemptRow> out;
@@ -371,12 +369,11 @@ Result<std::vector<AttemptRow>> EndpointStore::listAttempts(std::string_view ten
 
 Result<std::vector<DeliveryRow>> EndpointStore::listDeliveries(std::string_view tenant_id,
                                                                std::string_view endpoint_id) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<DeliveryRow>> {
-    SQLite::Statement q(db,
-                        std::string("SELECT ") + kDeliveryColumns +
-                            " FROM endpoint_deliveries WHERE tenant_id = ? AND endpoint_id = ? ORDER BY id");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, endpoint_id);
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<DeliveryRow>> {
+    sql::Statement q(db, std::string("SELECT ") + kDeliveryColumns +
+                             " FROM endpoint_deliveries WHERE tenant_id = ? AND endpoint_id = ? ORDER BY id");
+    q.bindText(1, tenant_id);
+    q.bindText(2, endpoint_id);
     std::vector<DeliveryRow> out;
     while (q.executeStep())
       out.push_back(deliveryFrom(q));
@@ -385,10 +382,10 @@ Result<std::vector<DeliveryRow>> EndpointStore::listDeliveries(std::string_view 
 }
 
 Result<bool> EndpointStore::hasUnfannedEvents() {
-  return store_.database().read([&](SQLite::Database& db) -> Result<bool> {
-    SQLite::Statement q(db,
-                        "SELECT EXISTS(SELECT 1 FROM events WHERE id > "
-                        "(SELECT last_event_id FROM endpoint_fanout WHERE id = 1))");
+  return store_.database().read([&](sql::Connection& db) -> Result<bool> {
+    sql::Statement q(db,
+                     "SELECT EXISTS(SELECT 1 FROM events WHERE id > "
+                     "(SELECT last_event_id FROM endpoint_fanout WHERE id = 1))");
     q.executeStep();
     return q.getColumn(0).getInt() != 0;
   });
@@ -396,19 +393,23 @@ Result<bool> EndpointStore::hasUnfannedEvents() {
 
 Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
   size_t consumed = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement cursor(db, "SELECT last_event_id FROM endpoint_fanout WHERE id = 1");
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
+    // PostgreSQL: the cursor row stays locked until the commit, so replicas fan out one after another and each
+    // event once.
+    sql::Statement cursor(db, db.isPostgres()
+                                  ? "SELECT last_event_id FROM endpoint_fanout WHERE id = 1 FOR UPDATE"
+                                  : "SELECT last_event_id FROM endpoint_fanout WHERE id = 1");
     if (!cursor.executeStep()) return Status::internal("endpoint fan-out cursor row is missing");
     const int64_t after = cursor.getColumn(0).getInt64();
-    SQLite::Statement events(db, "SELECT id, tenant_id, type FROM events WHERE id > ? ORDER BY id LIMIT ?");
+    sql::Statement events(db, "SELECT id, tenant_id, type FROM events WHERE id > ? ORDER BY id LIMIT ?");
     events.bind(1, after);
     events.bind(2, static_cast<int64_t>(limit));
-    SQLite::Statement endpoints(db,
-                                "SELECT id, event_types FROM endpoints WHERE tenant_id = ? AND disabled = 0 "
-                                "AND after_event_id < ?");
-    SQLite::Statement insert(db,
-                             "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
-                             "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
+    sql::Statement endpoints(db,
+                             "SELECT id, event_types FROM endpoints WHERE tenant_id = ? AND disabled = 0 "
+                             "AND after_event_id < ?");
+    sql::Statement insert(db,
+                          "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
+                          "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
     int64_t last = after;
     while (events.executeStep()) {
       const int64_t event_id = events.getColumn(0).getInt64();
@@ -416,13 +417,13 @@ Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
       const std::string type = events.getColumn(2).getString();
       endpoints.reset();
       endpoints.clearBindings();
-      bindText(endpoints, 1, tenant);
+      endpoints.bindText(1, tenant);
       endpoints.bind(2, event_id);
       while (endpoints.executeStep()) {
         if (!endpointMatches(splitTypes(endpoints.getColumn(1).getString()), type)) continue;
         insert.reset();
-        bindText(insert, 1, tenant);
-        bindText(insert, 2, endpoints.getColumn(0).getString());
+        insert.bindText(1, tenant);
+        insert.bindText(2, endpoints.getColumn(0).getString());
         insert.bind(3, event_id);
         insert.bind(4, now);
         insert.bind(5, now);
@@ -432,7 +433,7 @@ Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
       last = event_id;
       ++consumed;
     }
-    SQLite::Statement advance(db, "UPDATE endpoint_fanout SET last_event_id = ? WHERE id = 1");
+    sql::Statement advance(db, "UPDATE endpoint_fanout SET last_event_id = ? WHERE id = 1");
     advance.bind(1, last);
     advance.exec();
     return Status::ok();
@@ -443,11 +444,17 @@ Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
 
 Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
   std::optional<ClaimedDelivery> claimed;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement due(db,
-                          std::string("SELECT ") + kDeliveryColumns +
-                              " FROM endpoint_deliveries WHERE status = 'pending' AND next_attempt_at <= ? "
-                              "ORDER BY next_attempt_at, id LIMIT 8");
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
+    // PostgreSQL: rows another replica is claiming are skipped, and a claim whose replica died (expired) is
+    // taken over.
+    sql::Statement due(
+        db, std::string("SELECT ") + kDeliveryColumns +
+                (db.isPostgres()
+                     ? " FROM endpoint_deliveries WHERE (status = 'pending' AND next_attempt_at <= ?1) "
+                       "OR (status = 'sending' AND claim_expires_at < ?1) "
+                       "ORDER BY next_attempt_at, id LIMIT 8 FOR UPDATE SKIP LOCKED"
+                     : " FROM endpoint_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 "
+                       "ORDER BY next_attempt_at, id LIMIT 8"));
     due.bind(1, now);
     std::vector<DeliveryRow> candidates;
     while (due.executeStep())
@@ -458,11 +465,10 @@ Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
         failDelivery(db, d.id, now);  // endpoint disabled (or deleted): `recover` can re-queue it later
         continue;
       }
-      SQLite::Statement e(
-          db,
-          "SELECT occurred_at, integration_id, type, data_json FROM events WHERE tenant_id = ? "
-          "AND id = ?");
-      bindText(e, 1, d.tenant_id);
+      sql::Statement e(db,
+                       "SELECT occurred_at, integration_id, type, data_json FROM events WHERE tenant_id = ? "
+                       "AND id = ?");
+      e.bindText(1, d.tenant_id);
       e.bind(2, d.event_id);
       if (!e.executeStep()) {
         failDelivery(db, d.id, now);  // purged by retention
@@ -473,10 +479,14 @@ Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
       c.event_integration_id = e.getColumn(1).getString();
       c.event_type = e.getColumn(2).getString();
       c.event_data_json = e.getColumn(3).getString();
-      SQLite::Statement mark(
-          db, "UPDATE endpoint_deliveries SET status = 'sending', updated_at = ? WHERE id = ?");
+      sql::Statement mark(
+          db,
+          "UPDATE endpoint_deliveries SET status = 'sending', updated_at = ?, claimed_by = ?, "
+          "claim_expires_at = ? WHERE id = ?");
       mark.bind(1, now);
-      mark.bind(2, d.id);
+      mark.bind(2, store_.replicaId());
+      mark.bind(3, now + store_.claimLeaseMs());
+      mark.bind(4, d.id);
       mark.exec();
       d.status = "sending";
       c.delivery = std::move(d);
@@ -493,14 +503,14 @@ Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
 Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy) {
   std::string disabled_reason;
   const AttemptRow& a = outcome.attempt;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
     disabled_reason.clear();
-    SQLite::Statement log(
+    sql::Statement log(
         db,
         "INSERT INTO endpoint_attempts(tenant_id, endpoint_id, delivery_id, event_id, attempt, "
         "at, http_status, duration_ms, succeeded, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    bindText(log, 1, a.tenant_id);
-    bindText(log, 2, a.endpoint_id);
+    log.bindText(1, a.tenant_id);
+    log.bindText(2, a.endpoint_id);
     log.bind(3, a.delivery_id);
     log.bind(4, a.event_id);
     log.bind(5, a.attempt);
@@ -508,20 +518,20 @@ Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, 
     log.bind(7, a.http_status);
     log.bind(8, a.duration_ms);
     log.bind(9, a.succeeded ? 1 : 0);
-    bindText(log, 10, a.response);
+    log.bindText(10, a.response);
     log.exec();
 
     const int64_t now = nowMs();
     const char* status = a.succeeded ? "succeeded" : (outcome.retry_at ? "pending" : "failed");
-    SQLite::Statement d(db,
-                        "UPDATE endpoint_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
-                        "updated_at = ? WHERE id = ? AND tenant_id = ?");
+    sql::Statement d(db,
+                     "UPDATE endpoint_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
+                     "updated_at = ? WHERE id = ? AND tenant_id = ?");
     d.bind(1, status);
     d.bind(2, a.attempt);
     d.bind(3, outcome.retry_at.value_or(0));
     d.bind(4, now);
     d.bind(5, a.delivery_id);
-    bindText(d, 6, a.tenant_id);
+    d.bindText(6, a.tenant_id);
     d.exec();
 
     auto endpoint = loadEndpoint(db, a.tenant_id, a.endpoint_id);
@@ -544,7 +554,7 @@ Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, 
         }
       }
     }
-    SQLite::Statement u(
+    sql::Statement u(
         db,
         "UPDATE endpoints SET consecutive_failed_events = ?, failing_since = ?, "
         "disabled = CASE WHEN ? <> '' THEN 1 ELSE disabled END, "
@@ -552,13 +562,13 @@ Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, 
         "updated_at = CASE WHEN ? <> '' THEN ? ELSE updated_at END WHERE tenant_id = ? AND id = ?");
     u.bind(1, e.consecutive_failed_events);
     u.bind(2, e.failing_since);
-    bindText(u, 3, disabled_reason);
-    bindText(u, 4, disabled_reason);
-    bindText(u, 5, disabled_reason);
-    bindText(u, 6, disabled_reason);
+    u.bindText(3, disabled_reason);
+    u.bindText(4, disabled_reason);
+    u.bindText(5, disabled_reason);
+    u.bindText(6, disabled_reason);
     u.bind(7, now);
-    bindText(u, 8, a.tenant_id);
-    bindText(u, 9, a.endpoint_id);
+    u.bindText(8, a.tenant_id);
+    u.bindText(9, a.endpoint_id);
     u.exec();
     return Status::ok();
   });
@@ -568,11 +578,13 @@ Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, 
 
 Result<size_t> EndpointStore::releaseClaims() {
   size_t changed = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement q(db,
-                        "UPDATE endpoint_deliveries SET status = 'pending', updated_at = ? WHERE status = "
-                        "'sending'");
+  Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {
+    // SQLite: one process owns the file. PostgreSQL: this replica's claims (it restarted) and expired ones.
+    sql::Statement q(db, std::string("UPDATE endpoint_deliveries SET status = 'pending', updated_at = ?1, "
+                                     "claimed_by = '', claim_expires_at = 0 WHERE status = 'sending'") +
+                             (db.isPostgres() ? " AND (claimed_by = ?2 OR claim_expires_at < ?1)" : ""));
     q.bind(1, nowMs());
+    if (db.isPostgres()) q.bind(2, store_.replicaId());
     q.exec();
     changed = static_cast<size_t>(db.getChanges());
     return Status::ok();
@@ -583,12 +595,12 @@ Result<size_t> EndpointStore::releaseClaims() {
 
 Result<size_t> EndpointStore::purgeFinishedBefore(int64_t before) {
   size_t removed = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement attempts(db, "DELETE FROM endpoint_attempts WHERE at < ?");
+  Status st = store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement attempts(db, "DELETE FROM endpoint_attempts WHERE at < ?");
     attempts.bind(1, before);
     attempts.exec();
     removed += static_cast<size_t>(db.getChanges());
-    SQLite::Statement deliveries(
+    sql::Statement deliveries(
         db, "DELETE FROM endpoint_deliveries WHERE status IN ('succeeded', 'failed') AND updated_at < ?");
     deliveries.bind(1, before);
     deliveries.exec();

@@ -146,14 +146,17 @@ class EndpointStore {
   // enabled endpoint of the event's tenant whose event_types match; then advances the cursor. One
   // transaction. Returns how many events were consumed.
   Result<size_t> fanOut(size_t limit, int64_t now);
-  // Claims the earliest due pending delivery (status → sending). nullopt when none is due. Deliveries whose
-  // endpoint is disabled or whose event was purged are marked failed on the way.
+  // Claims the earliest due pending delivery (status → sending, for this replica until now + the claim lease;
+  // PostgreSQL: also a `sending` one whose claim expired, and never one another replica is claiming). nullopt
+  // when none is due. Deliveries whose endpoint is disabled or whose event was purged are marked failed on
+  // the way.
   Result<std::optional<ClaimedDelivery>> claimDue(int64_t now);
   // Logs the attempt and moves the delivery on (succeeded, pending at retry_at, or failed); keeps the
   // endpoint's failure counters and disables it per `policy`. Returns the disable reason when THIS call
   // disabled the endpoint (empty otherwise).
   Result<std::string> recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy);
-  // Puts deliveries left `sending` by a crash or stop back to pending. Returns how many.
+  // Puts deliveries left `sending` by a crash or stop back to pending (PostgreSQL: this replica's and expired
+  // claims only). Returns how many.
   Result<size_t> releaseClaims();
   // Retention (cross-tenant): deletes attempts made before `before` (unix ms) and succeeded/failed deliveries
   // last updated before it. Pending and claimed deliveries are kept. Returns the rows deleted.

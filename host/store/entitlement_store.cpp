@@ -1,7 +1,7 @@
 // Entitlements view (migration 10, migrations/sqlite/0010_entitlements.sql). See entitlement_store.h.
 #include "store/entitlement_store.h"
 
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "store/store.h"
 
 namespace ih::store {
@@ -11,7 +11,7 @@ constexpr const char* kColumns =
     "SELECT integration_id, model, record_id, customer, key, status, expires_at, updated_at FROM "
     "entitlements ";
 
-EntitlementRow rowFrom(SQLite::Statement& q) {
+EntitlementRow rowFrom(sql::Statement& q) {
   EntitlementRow r;
   r.integration_id = q.getColumn(0).getString();
   r.model = q.getColumn(1).getString();
@@ -28,13 +28,13 @@ EntitlementRow rowFrom(SQLite::Statement& q) {
 
 Result<EntitlementCursor> EntitlementStore::cursor(std::string_view tenant_id,
                                                    std::string_view integration_id, std::string_view model) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<EntitlementCursor> {
-    SQLite::Statement q(db,
-                        "SELECT mapping, last_seq FROM entitlement_cursors "
-                        "WHERE tenant_id = ? AND integration_id = ? AND model = ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, model);
+  return store_.database().read([&](sql::Connection& db) -> Result<EntitlementCursor> {
+    sql::Statement q(db,
+                     "SELECT mapping, last_seq FROM entitlement_cursors "
+                     "WHERE tenant_id = ? AND integration_id = ? AND model = ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
+    q.bindText(3, model);
     EntitlementCursor c;
     if (q.executeStep()) {
       c.mapping = q.getColumn(0).getString();
@@ -46,12 +46,12 @@ Result<EntitlementCursor> EntitlementStore::cursor(std::string_view tenant_id,
 
 Result<std::vector<EntitlementRow>> EntitlementStore::forCustomer(std::string_view tenant_id,
                                                                   std::string_view customer, size_t limit) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<EntitlementRow>> {
-    SQLite::Statement q(db, std::string(kColumns) +
-                                "WHERE tenant_id = ? AND customer = ? "
-                                "ORDER BY key, integration_id, model, record_id LIMIT ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, customer);
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<EntitlementRow>> {
+    sql::Statement q(db, std::string(kColumns) +
+                             "WHERE tenant_id = ? AND customer = ? "
+                             "ORDER BY key, integration_id, model, record_id LIMIT ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, customer);
     q.bind(3, static_cast<int64_t>(limit));
     std::vector<EntitlementRow> out;
     while (q.executeStep())
@@ -64,16 +64,16 @@ Result<std::vector<EntitlementRow>> EntitlementStore::forRecords(std::string_vie
                                                                  std::string_view integration_id,
                                                                  std::string_view model,
                                                                  const std::vector<std::string>& ids) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<EntitlementRow>> {
-    SQLite::Statement q(db, std::string(kColumns) +
-                                "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND record_id = ?");
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<EntitlementRow>> {
+    sql::Statement q(db, std::string(kColumns) +
+                             "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND record_id = ?");
     std::vector<EntitlementRow> out;
     for (const std::string& id : ids) {
       q.reset();
-      bindText(q, 1, tenant_id);
-      bindText(q, 2, integration_id);
-      bindText(q, 3, model);
-      bindText(q, 4, id);
+      q.bindText(1, tenant_id);
+      q.bindText(2, integration_id);
+      q.bindText(3, model);
+      q.bindText(4, id);
       if (q.executeStep()) out.push_back(rowFrom(q));
     }
     return out;
@@ -84,47 +84,50 @@ Status EntitlementStore::apply(std::string_view tenant_id, std::string_view inte
                                std::string_view model, const std::vector<std::string>& removed,
                                const std::vector<EntitlementRow>& rows, std::string_view mapping,
                                int64_t last_seq) {
-  return store_.database().writeSync([&](SQLite::Database& db) {
-    auto scope = [&](SQLite::Statement& q) {
-      bindText(q, 1, tenant_id);
-      bindText(q, 2, integration_id);
-      bindText(q, 3, model);
+  return store_.database().writeSync([&](sql::Connection& db) {
+    auto scope = [&](sql::Statement& q) {
+      q.bindText(1, tenant_id);
+      q.bindText(2, integration_id);
+      q.bindText(3, model);
     };
-    SQLite::Statement del(db,
-                          "DELETE FROM entitlements "
-                          "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND record_id = ?");
+    sql::Statement del(db,
+                       "DELETE FROM entitlements "
+                       "WHERE tenant_id = ? AND integration_id = ? AND model = ? AND record_id = ?");
     for (const std::string& id : removed) {
       del.reset();
       scope(del);
-      bindText(del, 4, id);
+      del.bindText(4, id);
       del.exec();
     }
-    SQLite::Statement put(
+    sql::Statement put(
         db,
-        "INSERT OR REPLACE INTO entitlements(tenant_id, integration_id, model, record_id, customer, "
-        "key, status, expires_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO entitlements(tenant_id, integration_id, model, record_id, customer, key, status, "
+        "expires_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(tenant_id, integration_id, model, record_id) DO UPDATE SET customer = "
+        "excluded.customer, "
+        "key = excluded.key, status = excluded.status, expires_at = excluded.expires_at, "
+        "updated_at = excluded.updated_at");
     for (const EntitlementRow& r : rows) {
       put.reset();
       scope(put);
-      bindText(put, 4, r.record_id);
-      bindText(put, 5, r.customer);
-      bindText(put, 6, r.key);
-      bindText(put, 7, r.status);
+      put.bindText(4, r.record_id);
+      put.bindText(5, r.customer);
+      put.bindText(6, r.key);
+      put.bindText(7, r.status);
       if (r.expires_at) {
         put.bind(8, *r.expires_at);
       } else {
-        put.bind(8);
+        put.bindNull(8);
       }
       put.bind(9, r.updated_at);
       put.exec();
     }
-    SQLite::Statement cur(
-        db,
-        "INSERT INTO entitlement_cursors(tenant_id, integration_id, model, mapping, last_seq) "
-        "VALUES(?, ?, ?, ?, ?) ON CONFLICT(tenant_id, integration_id, model) "
-        "DO UPDATE SET mapping = excluded.mapping, last_seq = excluded.last_seq");
+    sql::Statement cur(db,
+                       "INSERT INTO entitlement_cursors(tenant_id, integration_id, model, mapping, last_seq) "
+                       "VALUES(?, ?, ?, ?, ?) ON CONFLICT(tenant_id, integration_id, model) "
+                       "DO UPDATE SET mapping = excluded.mapping, last_seq = excluded.last_seq");
     scope(cur);
-    bindText(cur, 4, mapping);
+    cur.bindText(4, mapping);
     cur.bind(5, last_seq);
     cur.exec();
     return Status::ok();
@@ -133,8 +136,8 @@ Status EntitlementStore::apply(std::string_view tenant_id, std::string_view inte
 
 Result<std::vector<std::pair<std::string, int64_t>>> EntitlementStore::recordSequences() {
   return store_.database().read(
-      [&](SQLite::Database& db) -> Result<std::vector<std::pair<std::string, int64_t>>> {
-        SQLite::Statement q(db, "SELECT tenant_id, last_seq FROM record_sequences ORDER BY tenant_id");
+      [&](sql::Connection& db) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+        sql::Statement q(db, "SELECT tenant_id, last_seq FROM record_sequences ORDER BY tenant_id");
         std::vector<std::pair<std::string, int64_t>> out;
         while (q.executeStep())
           out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getInt64());

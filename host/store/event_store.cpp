@@ -5,32 +5,13 @@
 #include <utility>
 
 #include "log/log.h"
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "store/store.h"
 
 namespace ih::store {
 
-// The insert statement, prepared once on the writer connection; touched only by tasks on the writer thread.
-struct EventStore::WriterStatements {
-  SQLite::Database* db = nullptr;
-  std::unique_ptr<SQLite::Statement> insert;
-};
-
-EventStore::EventStore(Store& store) : store_(store), statements_(std::make_shared<WriterStatements>()) {}
-
-EventStore::~EventStore() {
-  std::shared_ptr<WriterStatements> statements = statements_;
-  Status st = store_.database().writeSync([statements](SQLite::Database&) {
-    statements->insert.reset();
-    statements->db = nullptr;
-    return Status::ok();
-  });
-  if (!st.isOk()) {
-    log::error("event store destroyed after its store; leaking a cached statement",
-               {{"error", st.message()}});
-    statements_->insert.release();
-  }
-}
+EventStore::EventStore(Store& store) : store_(store) {}
+EventStore::~EventStore() = default;
 
 void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDone done,
                              sinks::Deferred group) {
@@ -41,32 +22,27 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
     return;
   }
   auto shared = std::make_shared<EventRow>(std::move(row));
-  std::shared_ptr<WriterStatements> s = statements_;
   store_.database().writeAsync(
-      [shared, s](SQLite::Database& db) {
-        if (s->db != &db) {
-          s->insert =
-              std::make_unique<SQLite::Statement>(db,
-                                                  "INSERT INTO events(tenant_id, integration_id, type, "
-                                                  "occurred_at, data_json, dedupe_key) VALUES (?, ?, ?, ?, "
-                                                  "?, ?) ON CONFLICT(tenant_id, dedupe_key) WHERE "
-                                                  "dedupe_key IS NOT NULL DO NOTHING");
-          s->db = &db;
+      [shared](sql::Connection& db) {
+        if (db.isPostgres()) {
+          // Event ids are a cursor (GET /api/events?after=, SSE resume, the endpoints' fan-out): an id must never
+          // become visible after a higher one. Replicas take this lock until their commit, so ids are assigned
+          // and committed in the same order. (A SQLite file has one writer.)
+          sql::Statement lock(db, "SELECT pg_advisory_xact_lock(448345781365)");
+          lock.exec();
         }
-        SQLite::Statement& q = *s->insert;
-        (void)q.tryReset();
+        sql::Statement q(
+            db,
+            "INSERT INTO events(tenant_id, integration_id, type, occurred_at, data_json, dedupe_key) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(tenant_id, dedupe_key) WHERE dedupe_key IS NOT "
+            "NULL DO NOTHING RETURNING id");
         q.bind(1, shared->tenant_id);
         q.bind(2, shared->integration_id);
         q.bind(3, shared->type);
         q.bind(4, shared->occurred_at);
         q.bind(5, shared->data_json);
-        if (shared->dedupe_key.empty()) {
-          q.bind(6);  // NULL: never deduplicated
-        } else {
-          q.bind(6, shared->dedupe_key);
-        }
-        shared->id = q.exec() == 0 ? 0 : db.getLastInsertRowid();
-        (void)q.tryReset();
+        if (!shared->dedupe_key.empty()) q.bind(6, shared->dedupe_key);  // else NULL: never deduplicated
+        shared->id = q.executeStep() ? q.getColumn(0).getInt64() : 0;    // no row: a duplicate
         return Status::ok();
       },
       [shared, done = std::move(done)](const Status& st) {
@@ -88,18 +64,18 @@ Result<EventRow> EventStore::append(std::string_view tenant_id, EventRow row) {
 
 Result<std::vector<EventRow>> EventStore::list(std::string_view tenant_id, int64_t after_id,
                                                std::string_view type_prefix, size_t limit) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<EventRow>> {
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<EventRow>> {
     std::string sql =
         "SELECT id, integration_id, type, occurred_at, data_json FROM events WHERE tenant_id = ? AND id > ?";
     if (!type_prefix.empty()) sql += " AND substr(type, 1, ?) = ?";
     sql += " ORDER BY id LIMIT ?";
-    SQLite::Statement q(db, sql);
+    sql::Statement q(db, sql);
     int i = 1;
-    bindText(q, i++, tenant_id);
+    q.bindText(i++, tenant_id);
     q.bind(i++, after_id);
     if (!type_prefix.empty()) {
       q.bind(i++, static_cast<int64_t>(type_prefix.size()));
-      bindText(q, i++, type_prefix);
+      q.bindText(i++, type_prefix);
     }
     q.bind(i++, static_cast<int64_t>(limit));
     std::vector<EventRow> out;
@@ -118,9 +94,9 @@ Result<std::vector<EventRow>> EventStore::list(std::string_view tenant_id, int64
 }
 
 Result<int64_t> EventStore::lastId(std::string_view tenant_id) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<int64_t> {
-    SQLite::Statement q(db, "SELECT COALESCE(MAX(id), 0) FROM events WHERE tenant_id = ?");
-    bindText(q, 1, tenant_id);
+  return store_.database().read([&](sql::Connection& db) -> Result<int64_t> {
+    sql::Statement q(db, "SELECT COALESCE(MAX(id), 0) FROM events WHERE tenant_id = ?");
+    q.bindText(1, tenant_id);
     q.executeStep();
     return q.getColumn(0).getInt64();
   });
@@ -128,8 +104,8 @@ Result<int64_t> EventStore::lastId(std::string_view tenant_id) {
 
 Result<size_t> EventStore::purgeBefore(int64_t occurred_before) {
   size_t removed = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "DELETE FROM events WHERE occurred_at < ?");
+  Status st = store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, "DELETE FROM events WHERE occurred_at < ?");
     q.bind(1, occurred_before);
     q.exec();
     removed = static_cast<size_t>(db.getChanges());

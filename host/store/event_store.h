@@ -62,10 +62,7 @@ class EventStore {
   Result<size_t> purgeBefore(int64_t occurred_before);
 
  private:
-  struct WriterStatements;  // used only on the writer thread
-
   Store& store_;
-  const std::shared_ptr<WriterStatements> statements_;
 };
 
 }  // namespace ih::store

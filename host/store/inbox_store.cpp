@@ -7,9 +7,9 @@
 
 #include "common/clock.h"
 #include "log/log.h"
+#include "store/db.h"
 #include "store/inbox_store.h"
 #include "store/payload_codec.h"
-#include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace ih::store {
@@ -24,7 +24,7 @@ constexpr const char* kSummaryColumns =
     "id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, status, attempts, "
     "next_attempt_at, received_at, updated_at, processed_at, last_error, duplicates, conflicts";
 
-InboxEvent summaryFrom(SQLite::Statement& q) {
+InboxEvent summaryFrom(sql::Statement& q) {
   InboxEvent e;
   e.id = q.getColumn(0).getInt64();
   e.integration_id = q.getColumn(1).getString();
@@ -45,26 +45,6 @@ InboxEvent summaryFrom(SQLite::Statement& q) {
   e.conflicts = q.getColumn(16).getInt();
   return e;
 }
-
-// Resets a cached statement on entry and exit so that it never stays active between tasks.
-class ResetOnExit {
- public:
-  explicit ResetOnExit(SQLite::Statement& q) : q_(q) {
-    q_.reset();
-    q_.clearBindings();
-  }
-  ~ResetOnExit() {
-    try {
-      q_.reset();
-    } catch (...) {  // reset reports the last step's error again; it was already handled
-    }
-  }
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-
- private:
-  SQLite::Statement& q_;
-};
 
 void appendStatusList(std::string& sql, const std::vector<InboxStatus>& statuses) {
   sql += "(";
@@ -103,49 +83,23 @@ std::optional<InboxStatus> parseInboxStatus(std::string_view name) {
   return std::nullopt;
 }
 
-// Prepared statements of the writer connection, reused across tasks (compiling an INSERT costs more than
-// running it). Only touched on the writer thread.
-struct InboxStore::Cache {
-  SQLite::Database* db = nullptr;
-  std::map<std::string_view, std::unique_ptr<SQLite::Statement>> statements;
-
-  SQLite::Statement& get(SQLite::Database& database, std::string_view sql) {
-    if (db != &database) {
-      statements.clear();
-      db = &database;
-    }
-    auto& slot = statements[sql];
-    if (!slot) slot = std::make_unique<SQLite::Statement>(database, std::string(sql));
-    return *slot;
-  }
-};
-
-InboxStore::InboxStore(Store& store) : db_(store.database()), cache_(std::make_unique<Cache>()) {}
-
-InboxStore::~InboxStore() {
-  Cache* cache = cache_.get();
-  (void)db_.writeSync([cache](SQLite::Database&) {
-    cache->statements.clear();
-    cache->db = nullptr;
-    return Status::ok();
-  });
-}
+InboxStore::InboxStore(Store& store)
+    : db_(store.database()), replica_(store.replicaId()), lease_ms_(store.claimLeaseMs()) {}
+InboxStore::~InboxStore() = default;
 
 // --- intake ---
 
 namespace {
 
 // One intake: insert, or count a duplicate / conflict on the original row. Runs on the writer thread.
-// (A template only because InboxStore::Cache is private.)
-template <class StatementCache>
-Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEvent& event,
-                      const EncodedPayload& payload, IntakeResult& result) {
+Status insertOnWriter(sql::Connection& db, const InboxEvent& event, const EncodedPayload& payload,
+                      IntakeResult& result) {
   static constexpr std::string_view kInsert =
       "INSERT INTO webhook_events(integration_id, tenant_id, account, event_id, type, object_id, "
       "occurred_at, payload, payload_sha256, headers_json, status, attempts, next_attempt_at, received_at, "
       "updated_at, payload_codec) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?) "
-      "ON CONFLICT(integration_id, tenant_id, event_id) DO NOTHING";
+      "ON CONFLICT(integration_id, tenant_id, event_id) DO NOTHING RETURNING id";
   static constexpr std::string_view kFind =
       "SELECT id, payload_sha256 FROM webhook_events WHERE integration_id = ? AND tenant_id = ? AND event_id "
       "= ?";
@@ -154,43 +108,40 @@ Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEv
   static constexpr std::string_view kConflict =
       "UPDATE webhook_events SET conflicts = conflicts + 1 WHERE id = ?";
   {
-    SQLite::Statement& q = cache.get(db, kInsert);
-    ResetOnExit guard(q);
-    bindText(q, 1, event.integration_id);
-    bindText(q, 2, event.tenant_id);
-    bindText(q, 3, event.account);
-    bindText(q, 4, event.event_id);
-    bindText(q, 5, event.type);
-    bindText(q, 6, event.object_id);
+    sql::Statement q(db, kInsert);
+    q.bindText(1, event.integration_id);
+    q.bindText(2, event.tenant_id);
+    q.bindText(3, event.account);
+    q.bindText(4, event.event_id);
+    q.bindText(5, event.type);
+    q.bindText(6, event.object_id);
     q.bind(7, event.occurred_at);
-    bindBlob(q, 8, payload.bytes);
-    bindBlob(q, 9, event.payload_sha256);
-    bindText(q, 10, event.headers_json);
-    bindText(q, 11, inboxStatusName(event.status));
+    q.bindBlob(8, payload.bytes);
+    q.bindBlob(9, event.payload_sha256);
+    q.bindText(10, event.headers_json);
+    q.bindText(11, inboxStatusName(event.status));
     q.bind(12, event.next_attempt_at);
     q.bind(13, event.received_at);
     q.bind(14, event.received_at);
-    bindText(q, 15, payload.codec);
-    if (q.exec() == 1) {
+    q.bindText(15, payload.codec);
+    if (q.executeStep()) {
       result.outcome = IntakeOutcome::kAccepted;
-      result.id = db.getLastInsertRowid();
+      result.id = q.getColumn(0).getInt64();
       return Status::ok();
     }
   }
   std::string stored_hash;
   {
-    SQLite::Statement& q = cache.get(db, kFind);
-    ResetOnExit guard(q);
-    bindText(q, 1, event.integration_id);
-    bindText(q, 2, event.tenant_id);
-    bindText(q, 3, event.event_id);
+    sql::Statement q(db, kFind);
+    q.bindText(1, event.integration_id);
+    q.bindText(2, event.tenant_id);
+    q.bindText(3, event.event_id);
     if (!q.executeStep()) return Status::internal("webhook event vanished during dedupe");
     result.id = q.getColumn(0).getInt64();
-    stored_hash = columnBytes(q.getColumn(1));
+    stored_hash = q.getColumn(1).getString();
   }
   result.outcome = stored_hash == event.payload_sha256 ? IntakeOutcome::kDuplicate : IntakeOutcome::kConflict;
-  SQLite::Statement& q = cache.get(db, result.outcome == IntakeOutcome::kDuplicate ? kDuplicate : kConflict);
-  ResetOnExit guard(q);
+  sql::Statement q(db, result.outcome == IntakeOutcome::kDuplicate ? kDuplicate : kConflict);
   q.bind(1, result.id);
   q.exec();
   return Status::ok();
@@ -200,10 +151,9 @@ Status insertOnWriter(SQLite::Database& db, StatementCache& cache, const InboxEv
 
 Result<IntakeResult> InboxStore::insert(const InboxEvent& event) {
   auto result = std::make_shared<IntakeResult>();
-  Cache* cache = cache_.get();
   const EncodedPayload payload = encodePayload(event.payload);  // here, not on the single writer
-  Status st = db_.writeSync([&event, &payload, result, cache](SQLite::Database& db) {
-    return insertOnWriter(db, *cache, event, payload, *result);
+  Status st = db_.writeSync([&event, &payload, result](sql::Connection& db) {
+    return insertOnWriter(db, event, payload, *result);
   });
   if (!st.isOk()) return st;
   return *result;
@@ -219,10 +169,9 @@ void InboxStore::insertAsync(InboxEvent event, InsertDone done) {
   EncodedPayload payload = encodePayload(event.payload);  // on the caller's thread, not the single writer
   event.payload.clear();                                  // the writer binds `payload`
   auto state = std::make_shared<State>(State{std::move(event), std::move(payload), {}, std::move(done)});
-  Cache* cache = cache_.get();
   db_.writeAsync(
-      [state, cache](SQLite::Database& db) {
-        return insertOnWriter(db, *cache, state->event, state->payload, state->result);
+      [state](sql::Connection& db) {
+        return insertOnWriter(db, state->event, state->payload, state->result);
       },
       [state](const Status& st) {
         if (st.isOk()) {
@@ -241,15 +190,15 @@ Status InboxStore::setRoute(std::string_view integration_id, std::string_view ac
     return Status::invalidArgument("a webhook route needs an integration, an account and a tenant");
   }
   int64_t now = nowMs();
-  return db_.writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  return db_.writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db,
         "INSERT INTO webhook_routes(integration_id, account, tenant_id, updated_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(integration_id, account) DO UPDATE SET tenant_id = excluded.tenant_id, "
         "updated_at = excluded.updated_at");
-    bindText(q, 1, integration_id);
-    bindText(q, 2, account);
-    bindText(q, 3, tenant_id);
+    q.bindText(1, integration_id);
+    q.bindText(2, account);
+    q.bindText(3, tenant_id);
     q.bind(4, now);
     q.exec();
     return Status::ok();
@@ -257,10 +206,10 @@ Status InboxStore::setRoute(std::string_view integration_id, std::string_view ac
 }
 
 Status InboxStore::deleteRoute(std::string_view integration_id, std::string_view account) {
-  return db_.writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "DELETE FROM webhook_routes WHERE integration_id = ? AND account = ?");
-    bindText(q, 1, integration_id);
-    bindText(q, 2, account);
+  return db_.writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, "DELETE FROM webhook_routes WHERE integration_id = ? AND account = ?");
+    q.bindText(1, integration_id);
+    q.bindText(2, account);
     q.exec();
     return Status::ok();
   });
@@ -268,10 +217,10 @@ Status InboxStore::deleteRoute(std::string_view integration_id, std::string_view
 
 Result<std::optional<std::string>> InboxStore::routeTenant(std::string_view integration_id,
                                                            std::string_view account) {
-  return db_.read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
-    SQLite::Statement q(db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
-    bindText(q, 1, integration_id);
-    bindText(q, 2, account);
+  return db_.read([&](sql::Connection& db) -> Result<std::optional<std::string>> {
+    sql::Statement q(db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
+    q.bindText(1, integration_id);
+    q.bindText(2, account);
     if (!q.executeStep()) return std::optional<std::string>();
     return std::optional<std::string>(q.getColumn(0).getString());
   });
@@ -281,12 +230,15 @@ Result<std::optional<std::string>> InboxStore::routeTenant(std::string_view inte
 
 Result<size_t> InboxStore::recoverInterrupted(int64_t now) {
   size_t changed = 0;
-  Status st = db_.writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "UPDATE webhook_events SET status = 'pending', next_attempt_at = ?, updated_at = ? "
-                        "WHERE status = 'processing'");
+  Status st = db_.writeSync([&](sql::Connection& db) {
+    // SQLite: one process owns the file, so whatever is processing was left by a crash. PostgreSQL: only this
+    // replica's claims (it restarted) and expired ones; the others belong to replicas still running.
+    sql::Statement q(db, std::string("UPDATE webhook_events SET status = 'pending', next_attempt_at = ?1, "
+                                     "updated_at = ?1, claimed_by = '', claim_expires_at = 0 "
+                                     "WHERE status = 'processing'") +
+                             (db.isPostgres() ? " AND (claimed_by = ?2 OR claim_expires_at < ?1)" : ""));
     q.bind(1, now);
-    q.bind(2, now);
+    if (db.isPostgres()) q.bind(2, replica_);
     changed = static_cast<size_t>(q.exec());
     return Status::ok();
   });
@@ -295,31 +247,44 @@ Result<size_t> InboxStore::recoverInterrupted(int64_t now) {
 }
 
 Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit) {
-  static constexpr std::string_view kClaim =
-      "UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = ?1 "
-      "WHERE id IN (SELECT e.id FROM webhook_events AS e INDEXED BY webhook_events_due "
-      "WHERE e.status IN ('pending', 'failed') AND e.next_attempt_at <= ?1 "
-      // One object's events one at a time: not while another event of the same object is in flight (a
-      // worker dispatches its own batch in order, so two of them claimed together stay ordered).
-      "AND (e.object_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_events AS f INDEXED BY "
-      "webhook_events_in_flight WHERE f.status = 'processing' AND f.object_id != '' AND "
-      "f.tenant_id = e.tenant_id AND f.integration_id = e.integration_id AND f.object_id = e.object_id)) "
-      "ORDER BY e.next_attempt_at, e.id LIMIT ?2) "
-      "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, payload, "
-      "headers_json, attempts, next_attempt_at, received_at, payload_codec, replays";
+  // SQLite is told which index to use (its planner picked a worse one under load). PostgreSQL locks the rows it
+  // picks and skips rows another replica's claim holds, so N replicas never claim the same event.
+  const auto claimSql = [](bool pg) {
+    return std::string(
+               "UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = ?1, "
+               "claimed_by = ?3, claim_expires_at = ?4 "
+               "WHERE id IN (SELECT e.id FROM webhook_events AS e ") +
+           (pg ? "" : "INDEXED BY webhook_events_due ") +
+           (pg ? "WHERE ((e.status IN ('pending', 'failed') AND e.next_attempt_at <= ?1) OR "
+                 "(e.status = 'processing' AND e.claim_expires_at < ?1)) "
+               : "WHERE e.status IN ('pending', 'failed') AND e.next_attempt_at <= ?1 ") +
+           // One object's events one at a time: not while another event of the same object is in flight (a
+           // worker dispatches its own batch in order, so two of them claimed together stay ordered).
+           "AND (e.object_id = '' OR NOT EXISTS (SELECT 1 FROM webhook_events AS f " +
+           (pg ? "" : "INDEXED BY webhook_events_in_flight ") +
+           "WHERE f.status = 'processing' AND f.object_id != '' AND f.id <> e.id AND f.tenant_id = "
+           "e.tenant_id AND "
+           "f.integration_id = e.integration_id AND f.object_id = e.object_id)) "
+           "ORDER BY e.next_attempt_at, e.id LIMIT ?2" +
+           (pg ? " FOR UPDATE OF e SKIP LOCKED) " : ") ") +
+           "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, "
+           "payload, "
+           "headers_json, attempts, next_attempt_at, received_at, payload_codec, replays";
+  };
   static constexpr std::string_view kApplied =
       "SELECT occurred_at FROM webhook_objects WHERE tenant_id = ? AND integration_id = ? AND object_id = ?";
+  static const std::string kClaimSqlite = claimSql(false), kClaimPostgres = claimSql(true);
   auto out = std::make_shared<std::vector<ClaimedEvent>>();
   auto codecs = std::make_shared<std::vector<std::string>>();  // payload codec per claimed event
-  Cache* cache = cache_.get();
-  Status st = db_.writeSync([now, limit, out, codecs, cache](SQLite::Database& db) {
+  Status st = db_.writeSync([this, now, limit, out, codecs](sql::Connection& db) {
     out->clear();
     codecs->clear();
     {
-      SQLite::Statement& q = cache->get(db, kClaim);
-      ResetOnExit guard(q);
+      sql::Statement q(db, db.isPostgres() ? kClaimPostgres : kClaimSqlite);
       q.bind(1, now);
       q.bind(2, static_cast<int64_t>(limit));
+      q.bind(3, replica_);
+      q.bind(4, now + lease_ms_);
       while (q.executeStep()) {
         ClaimedEvent c;
         InboxEvent& e = c.event;
@@ -331,7 +296,7 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
         e.type = q.getColumn(5).getString();
         e.object_id = q.getColumn(6).getString();
         e.occurred_at = q.getColumn(7).getInt64();
-        e.payload = columnBytes(q.getColumn(8));
+        e.payload = q.getColumn(8).getString();
         e.headers_json = q.getColumn(9).getString();
         e.attempts = q.getColumn(10).getInt();
         e.next_attempt_at = q.getColumn(11).getInt64();
@@ -344,11 +309,10 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
     }
     for (ClaimedEvent& c : *out) {
       if (c.event.object_id.empty()) continue;
-      SQLite::Statement& q = cache->get(db, kApplied);
-      ResetOnExit guard(q);
-      bindText(q, 1, c.event.tenant_id);
-      bindText(q, 2, c.event.integration_id);
-      bindText(q, 3, c.event.object_id);
+      sql::Statement q(db, kApplied);
+      q.bindText(1, c.event.tenant_id);
+      q.bindText(2, c.event.integration_id);
+      q.bindText(3, c.event.object_id);
       if (q.executeStep()) c.applied_occurred_at = q.getColumn(0).getInt64();
     }
     return Status::ok();
@@ -383,10 +347,12 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
 }
 
 Status InboxStore::releaseClaims(const std::vector<int64_t>& ids) {
-  return db_.writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "UPDATE webhook_events SET status = 'pending', attempts = max(attempts - 1, 0) "
-                        "WHERE id = ? AND status = 'processing'");
+  return db_.writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "UPDATE webhook_events SET status = 'pending', claimed_by = '', claim_expires_at = 0, "
+                     "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                     "WHERE id = ?1 AND status = 'processing' AND claimed_by = ?2");
+    q.bind(2, replica_);
     for (int64_t id : ids) {
       q.reset();
       q.bind(1, id);
@@ -397,11 +363,10 @@ Status InboxStore::releaseClaims(const std::vector<int64_t>& ids) {
 }
 
 Result<std::optional<int64_t>> InboxStore::nextDueAt() {
-  return db_.read([](SQLite::Database& db) -> Result<std::optional<int64_t>> {
-    SQLite::Statement q(db,
-                        "SELECT next_attempt_at FROM webhook_events INDEXED BY webhook_events_due "
-                        "WHERE status IN ('pending', 'failed') "
-                        "ORDER BY next_attempt_at, id LIMIT 1");
+  return db_.read([](sql::Connection& db) -> Result<std::optional<int64_t>> {
+    sql::Statement q(db, std::string("SELECT next_attempt_at FROM webhook_events ") +
+                             (db.isPostgres() ? "" : "INDEXED BY webhook_events_due ") +
+                             "WHERE status IN ('pending', 'failed') ORDER BY next_attempt_at, id LIMIT 1");
     if (!q.executeStep()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
   });
@@ -428,9 +393,7 @@ OutcomeCopy copyOutcome(const AttemptOutcome& outcome) {
 }
 
 // Runs on the writer thread: the attempt row, the event's new status and (on success) its object's watermark.
-// (A template only because InboxStore::Cache is private.)
-template <class StatementCache>
-Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCopy& c) {
+Status applyOutcome(sql::Connection& db, const OutcomeCopy& c) {
   static constexpr std::string_view kAttempt =
       "INSERT INTO webhook_attempts(event_row, attempt, started_at, duration_ms, ok, error) VALUES (?, ?, ?, "
       "?, ?, ?)";
@@ -443,7 +406,8 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
   static constexpr std::string_view kObject =
       "INSERT INTO webhook_objects(tenant_id, integration_id, object_id, occurred_at) VALUES (?, ?, ?, ?) "
       "ON CONFLICT(tenant_id, integration_id, object_id) DO UPDATE SET "
-      "occurred_at = max(occurred_at, excluded.occurred_at)";
+      "occurred_at = CASE WHEN excluded.occurred_at > webhook_objects.occurred_at THEN excluded.occurred_at "
+      "ELSE webhook_objects.occurred_at END";
   const int64_t finished = c.started_at + c.duration_ms;
   // The handling's deferred writes were queued before this task: their failures are known by now.
   bool ok = c.ok, dead = c.dead;
@@ -459,39 +423,35 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
   }
   const std::string& error = ok ? c.error : late_error.empty() ? c.error : late_error;
   {
-    SQLite::Statement& q = cache->get(db, kAttempt);
-    ResetOnExit guard(q);
+    sql::Statement q(db, kAttempt);
     q.bind(1, c.id);
     q.bind(2, c.attempt);
     q.bind(3, c.started_at);
     q.bind(4, c.duration_ms);
     q.bind(5, ok ? 1 : 0);
-    bindText(q, 6, error);
+    q.bindText(6, error);
     q.exec();
   }
   if (ok) {
-    SQLite::Statement& q = cache->get(db, kProcessed);
-    ResetOnExit guard(q);
+    sql::Statement q(db, kProcessed);
     q.bind(1, c.id);
     q.bind(2, finished);
     q.exec();
     if (!c.object_id.empty()) {
-      SQLite::Statement& o = cache->get(db, kObject);
-      ResetOnExit guard_object(o);
-      bindText(o, 1, c.tenant_id);
-      bindText(o, 2, c.integration_id);
-      bindText(o, 3, c.object_id);
+      sql::Statement o(db, kObject);
+      o.bindText(1, c.tenant_id);
+      o.bindText(2, c.integration_id);
+      o.bindText(3, c.object_id);
       o.bind(4, c.occurred_at);
       o.exec();
     }
   } else {
-    SQLite::Statement& q = cache->get(db, kFailed);
-    ResetOnExit guard(q);
+    sql::Statement q(db, kFailed);
     q.bind(1, c.id);
-    bindText(q, 2, dead ? "dead" : "failed");
+    q.bindText(2, dead ? "dead" : "failed");
     q.bind(3, next_attempt_at);
     q.bind(4, finished);
-    bindText(q, 5, error);
+    q.bindText(5, error);
     q.exec();
   }
   return Status::ok();
@@ -501,8 +461,7 @@ Status applyOutcome(SQLite::Database& db, StatementCache* cache, const OutcomeCo
 
 void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done) {
   auto c = std::make_shared<OutcomeCopy>(copyOutcome(outcome));
-  Cache* cache = cache_.get();
-  db_.writeAsync([c, cache](SQLite::Database& db) { return applyOutcome(db, cache, *c); }, std::move(done));
+  db_.writeAsync([c](sql::Connection& db) { return applyOutcome(db, *c); }, std::move(done));
 }
 
 void InboxStore::completeAllAsync(const std::vector<AttemptOutcome>& outcomes,
@@ -511,11 +470,10 @@ void InboxStore::completeAllAsync(const std::vector<AttemptOutcome>& outcomes,
   copies->reserve(outcomes.size());
   for (const AttemptOutcome& outcome : outcomes)
     copies->push_back(copyOutcome(outcome));
-  Cache* cache = cache_.get();
   db_.writeAsync(
-      [copies, cache](SQLite::Database& db) {
+      [copies](sql::Connection& db) {
         for (const OutcomeCopy& c : *copies) {
-          if (Status st = applyOutcome(db, cache, c); !st.isOk()) return st;
+          if (Status st = applyOutcome(db, c); !st.isOk()) return st;
         }
         return Status::ok();
       },
@@ -530,21 +488,20 @@ Status InboxStore::complete(const AttemptOutcome& outcome) {
 }
 
 Result<int64_t> InboxStore::backlog() {
-  return db_.read([](SQLite::Database& db) -> Result<int64_t> {
-    SQLite::Statement q(
-        db,
-        "SELECT (SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'failed')) + "
-        "(SELECT count(*) FROM webhook_events WHERE status = 'processing')");
+  return db_.read([](sql::Connection& db) -> Result<int64_t> {
+    sql::Statement q(db,
+                     "SELECT (SELECT count(*) FROM webhook_events WHERE status IN ('pending', 'failed')) + "
+                     "(SELECT count(*) FROM webhook_events WHERE status = 'processing')");
     q.executeStep();
     return q.getColumn(0).getInt64();
   });
 }
 
 Result<std::optional<int64_t>> InboxStore::oldestPendingReceivedAt() {
-  return db_.read([](SQLite::Database& db) -> Result<std::optional<int64_t>> {
+  return db_.read([](sql::Connection& db) -> Result<std::optional<int64_t>> {
     // webhook_events_by_status (status, id): ids grow with arrival, so the first is the oldest.
-    SQLite::Statement q(
-        db, "SELECT received_at FROM webhook_events WHERE status = 'pending' ORDER BY id LIMIT 1");
+    sql::Statement q(db,
+                     "SELECT received_at FROM webhook_events WHERE status = 'pending' ORDER BY id LIMIT 1");
     if (!q.executeStep()) return std::optional<int64_t>();
     return std::optional<int64_t>(q.getColumn(0).getInt64());
   });
@@ -555,22 +512,23 @@ Result<std::optional<int64_t>> InboxStore::oldestPendingReceivedAt() {
 Result<std::vector<InboxEvent>> InboxStore::listImpl(const std::optional<std::string>& tenant_id,
                                                      const InboxFilter& filter) {
   std::string sql = std::string("SELECT ") + kSummaryColumns + " FROM webhook_events WHERE 1 = 1";
-  if (tenant_id) sql += " AND tenant_id = :tenant";
-  if (filter.integration_id) sql += " AND integration_id = :integration";
-  if (filter.status) sql += " AND status = :status";
-  if (filter.type) sql += " AND type = :type";
-  if (filter.since) sql += " AND received_at >= :since";
-  if (filter.before_id > 0) sql += " AND id < :before";
-  sql += " ORDER BY id DESC LIMIT :limit";
-  return db_.read([&](SQLite::Database& db) -> Result<std::vector<InboxEvent>> {
-    SQLite::Statement q(db, sql);
-    if (tenant_id) bindText(q, q.getIndex(":tenant"), *tenant_id);
-    if (filter.integration_id) bindText(q, q.getIndex(":integration"), *filter.integration_id);
-    if (filter.status) bindText(q, q.getIndex(":status"), inboxStatusName(*filter.status));
-    if (filter.type) bindText(q, q.getIndex(":type"), *filter.type);
-    if (filter.since) q.bind(":since", *filter.since);
-    if (filter.before_id > 0) q.bind(":before", filter.before_id);
-    q.bind(":limit", static_cast<int64_t>(std::clamp<size_t>(filter.limit, 1, 500)));
+  // Numbered parameters: the ones a filter leaves out are simply not used.
+  if (tenant_id) sql += " AND tenant_id = ?1";
+  if (filter.integration_id) sql += " AND integration_id = ?2";
+  if (filter.status) sql += " AND status = ?3";
+  if (filter.type) sql += " AND type = ?4";
+  if (filter.since) sql += " AND received_at >= ?5";
+  if (filter.before_id > 0) sql += " AND id < ?6";
+  sql += " ORDER BY id DESC LIMIT ?7";
+  return db_.read([&](sql::Connection& db) -> Result<std::vector<InboxEvent>> {
+    sql::Statement q(db, sql);
+    if (tenant_id) q.bindText(1, *tenant_id);
+    if (filter.integration_id) q.bindText(2, *filter.integration_id);
+    if (filter.status) q.bindText(3, inboxStatusName(*filter.status));
+    if (filter.type) q.bindText(4, *filter.type);
+    if (filter.since) q.bind(5, *filter.since);
+    if (filter.before_id > 0) q.bind(6, filter.before_id);
+    q.bind(7, static_cast<int64_t>(std::clamp<size_t>(filter.limit, 1, 500)));
     std::vector<InboxEvent> out;
     while (q.executeStep())
       out.push_back(summaryFrom(q));
@@ -587,21 +545,21 @@ Result<std::vector<InboxEvent>> InboxStore::adminList(const InboxFilter& filter)
 }
 
 Result<InboxEvent> InboxStore::getImpl(const std::optional<std::string>& tenant_id, int64_t id) {
-  return db_.read([&](SQLite::Database& db) -> Result<InboxEvent> {
-    SQLite::Statement q(db, std::string("SELECT ") + kSummaryColumns +
-                                ", payload, payload_sha256, headers_json, payload_codec FROM webhook_events "
-                                "WHERE id = ?");
+  return db_.read([&](sql::Connection& db) -> Result<InboxEvent> {
+    sql::Statement q(db, std::string("SELECT ") + kSummaryColumns +
+                             ", payload, payload_sha256, headers_json, payload_codec FROM webhook_events "
+                             "WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep() || (tenant_id && q.getColumn(2).getString() != *tenant_id)) {
       return Status::notFound("webhook event " + std::to_string(id) + " not found");
     }
     InboxEvent e = summaryFrom(q);
-    auto payload = decodePayload(columnBytes(q.getColumn(17)), q.getColumn(20).getString());
+    auto payload = decodePayload(q.getColumn(17).getString(), q.getColumn(20).getString());
     if (!payload.isOk()) {
       return Status::internal("webhook event " + std::to_string(id) + ": " + payload.status().message());
     }
     e.payload = std::move(*payload);
-    e.payload_sha256 = columnBytes(q.getColumn(18));
+    e.payload_sha256 = q.getColumn(18).getString();
     e.headers_json = q.getColumn(19).getString();
     return e;
   });
@@ -616,10 +574,10 @@ Result<InboxEvent> InboxStore::adminGet(int64_t id) {
 }
 
 Result<std::vector<InboxAttempt>> InboxStore::attempts(int64_t event_row) {
-  return db_.read([&](SQLite::Database& db) -> Result<std::vector<InboxAttempt>> {
-    SQLite::Statement q(db,
-                        "SELECT event_row, attempt, started_at, duration_ms, ok, error FROM webhook_attempts "
-                        "WHERE event_row = ? ORDER BY id");
+  return db_.read([&](sql::Connection& db) -> Result<std::vector<InboxAttempt>> {
+    sql::Statement q(db,
+                     "SELECT event_row, attempt, started_at, duration_ms, ok, error FROM webhook_attempts "
+                     "WHERE event_row = ? ORDER BY id");
     q.bind(1, event_row);
     std::vector<InboxAttempt> out;
     while (q.executeStep()) {
@@ -631,9 +589,9 @@ Result<std::vector<InboxAttempt>> InboxStore::attempts(int64_t event_row) {
 }
 
 Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, int64_t now) {
-  return db_.writeSync([&](SQLite::Database& db) -> Status {
-    SQLite::Statement find(
-        db, "SELECT tenant_id, status, integration_id, account FROM webhook_events WHERE id = ?");
+  return db_.writeSync([&](sql::Connection& db) -> Status {
+    sql::Statement find(db,
+                        "SELECT tenant_id, status, integration_id, account FROM webhook_events WHERE id = ?");
     find.bind(1, id);
     if (!find.executeStep() || (tenant_id && find.getColumn(0).getString() != *tenant_id)) {
       return Status::notFound("webhook event " + std::to_string(id) + " not found");
@@ -645,8 +603,8 @@ Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, i
                               " is being processed; replay it afterwards");
     }
     if (status == "unroutable") {
-      SQLite::Statement route(
-          db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
+      sql::Statement route(db,
+                           "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
       route.bind(1, find.getColumn(2).getString());
       route.bind(2, find.getColumn(3).getString());
       if (!route.executeStep()) {
@@ -655,12 +613,12 @@ Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, i
       }
       route_tenant = route.getColumn(0).getString();
     }
-    SQLite::Statement q(
+    sql::Statement q(
         db,
         "UPDATE webhook_events SET status = 'pending', tenant_id = ?2, attempts = 0, replays = replays + 1, "
         "next_attempt_at = ?3, updated_at = ?3, processed_at = NULL, last_error = NULL WHERE id = ?1");
     q.bind(1, id);
-    bindText(q, 2, route_tenant);
+    q.bindText(2, route_tenant);
     q.bind(3, now);
     q.exec();
     return Status::ok();
@@ -687,20 +645,20 @@ Result<size_t> InboxStore::replayMatching(const ReplayFilter& filter, int64_t no
     return Status::invalidArgument("bulk replay takes failed, dead, pending or processed events");
   std::string sql =
       "UPDATE webhook_events SET status = 'pending', attempts = 0, replays = replays + 1, "
-      "next_attempt_at = :now, updated_at = :now, processed_at = NULL, last_error = NULL WHERE status IN ";
+      "next_attempt_at = ?1, updated_at = ?1, processed_at = NULL, last_error = NULL WHERE status IN ";
   appendStatusList(sql, statuses);
-  if (filter.id) sql += " AND id = :id";
-  if (filter.since) sql += " AND received_at >= :since";
-  if (filter.integration_id) sql += " AND integration_id = :integration";
-  if (filter.tenant_id) sql += " AND tenant_id = :tenant";
+  if (filter.id) sql += " AND id = ?2";
+  if (filter.since) sql += " AND received_at >= ?3";
+  if (filter.integration_id) sql += " AND integration_id = ?4";
+  if (filter.tenant_id) sql += " AND tenant_id = ?5";
   size_t changed = 0;
-  Status st = db_.writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db, sql);
-    q.bind(":now", now);
-    if (filter.id) q.bind(":id", *filter.id);
-    if (filter.since) q.bind(":since", *filter.since);
-    if (filter.integration_id) bindText(q, q.getIndex(":integration"), *filter.integration_id);
-    if (filter.tenant_id) bindText(q, q.getIndex(":tenant"), *filter.tenant_id);
+  Status st = db_.writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, sql);
+    q.bind(1, now);
+    if (filter.id) q.bind(2, *filter.id);
+    if (filter.since) q.bind(3, *filter.since);
+    if (filter.integration_id) q.bindText(4, *filter.integration_id);
+    if (filter.tenant_id) q.bindText(5, *filter.tenant_id);
     changed = static_cast<size_t>(q.exec());
     return Status::ok();
   });
@@ -713,15 +671,15 @@ Result<size_t> InboxStore::pruneProcessed(int64_t processed_before) {
   size_t total = 0;
   for (;;) {
     size_t deleted = 0;
-    Status st = db_.writeSync([&](SQLite::Database& db) {
-      SQLite::Statement attempts(
+    Status st = db_.writeSync([&](sql::Connection& db) {
+      sql::Statement attempts(
           db,
           "DELETE FROM webhook_attempts WHERE event_row IN (SELECT id FROM webhook_events "
           "WHERE status = 'processed' AND processed_at < ?1 ORDER BY processed_at LIMIT ?2)");
       attempts.bind(1, processed_before);
       attempts.bind(2, kBatch);
       attempts.exec();
-      SQLite::Statement events(
+      sql::Statement events(
           db,
           "DELETE FROM webhook_events WHERE id IN (SELECT id FROM webhook_events "
           "WHERE status = 'processed' AND processed_at < ?1 ORDER BY processed_at LIMIT ?2)");

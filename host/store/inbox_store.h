@@ -30,7 +30,7 @@
 namespace ih::store {
 
 class Store;
-class SqliteDb;
+class Db;
 
 enum class InboxStatus { kPending, kProcessing, kProcessed, kFailed, kDead, kUnroutable };
 // "pending" | "processing" | "processed" | "failed" | "dead" | "unroutable".
@@ -121,7 +121,7 @@ class InboxStore {
  public:
   // `store` is borrowed and must outlive this object.
   explicit InboxStore(Store& store);
-  ~InboxStore();  // releases the writer's cached statements (on the writer thread)
+  ~InboxStore();
   InboxStore(const InboxStore&) = delete;
   InboxStore& operator=(const InboxStore&) = delete;
 
@@ -143,12 +143,16 @@ class InboxStore {
   Result<std::optional<std::string>> routeTenant(std::string_view integration_id, std::string_view account);
 
   // --- dispatch ---
-  // Start-up recovery: events left `processing` by a crash become due again. Returns how many.
+  // Start-up recovery: events left `processing` by a crash become due again (SQLite: all of them, one process
+  // owns the file; PostgreSQL: this replica's own claims and expired ones). Returns how many.
   Result<size_t> recoverInterrupted(int64_t now);
-  // Atomically claims up to `limit` due events (pending/failed with next_attempt_at <= now), oldest due
-  // first: marks them processing and increments attempts.
+  // Atomically claims up to `limit` due events (pending/failed with next_attempt_at <= now; on PostgreSQL also
+  // `processing` ones whose claim expired: their replica died), oldest due first: marks them processing for
+  // this replica until now + the claim lease and increments attempts. Replicas claiming at once never get the
+  // same event (PostgreSQL: FOR UPDATE SKIP LOCKED).
   Result<std::vector<ClaimedEvent>> claimDue(int64_t now, size_t limit);
-  // Gives claimed but unattempted events back (processing -> pending, attempts - 1), e.g. at shutdown.
+  // Gives this replica's claimed but unattempted events back (processing -> pending, attempts - 1), e.g. at
+  // shutdown.
   Status releaseClaims(const std::vector<int64_t>& ids);
   // Earliest next_attempt_at of a pending/failed event; nullopt when there is none.
   Result<std::optional<int64_t>> nextDueAt();
@@ -183,14 +187,14 @@ class InboxStore {
   Result<size_t> pruneProcessed(int64_t processed_before);
 
  private:
-  struct Cache;
   Status replayOne(std::optional<std::string> tenant_id, int64_t id, int64_t now);
   Result<std::vector<InboxEvent>> listImpl(const std::optional<std::string>& tenant_id,
                                            const InboxFilter& filter);
   Result<InboxEvent> getImpl(const std::optional<std::string>& tenant_id, int64_t id);
 
-  SqliteDb& db_;
-  const std::unique_ptr<Cache> cache_;  // prepared statements of the writer connection; writer thread only
+  Db& db_;
+  const std::string replica_;
+  const int64_t lease_ms_;
 };
 
 }  // namespace ih::store

@@ -16,7 +16,7 @@
 namespace ih::store {
 
 class Store;
-class SqliteDb;
+class Db;
 
 struct OAuthStateRow {
   std::string nonce_hash;  // 32 raw bytes: SHA-256 of the state's nonce
@@ -42,7 +42,7 @@ class OAuthStore {
   Result<size_t> pruneStates(int64_t before_ms);
 
  private:
-  SqliteDb& db_;
+  Db& db_;
 };
 
 }  // namespace ih::store

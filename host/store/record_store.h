@@ -104,12 +104,10 @@ class RecordStore {
                                     std::string_view model, std::string_view id);
 
  private:
-  struct WriterStatements;  // prepared on, and used only by, the writer thread (record_store.cpp)
   Status write(std::string_view tenant_id, std::string_view integration_id, std::string_view model,
                const std::vector<RecordInput>& records, const std::string_view* state, UpsertStats* stats);
 
   Store& store_;
-  const std::unique_ptr<WriterStatements> statements_;
 };
 
 // The stored outcome of an action called with an Idempotency-Key.

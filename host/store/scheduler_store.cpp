@@ -1,7 +1,7 @@
 // Scheduled jobs: leases and run history (migrations/sqlite/0005_scheduler.sql). See scheduler_store.h.
 #include "store/scheduler_store.h"
 
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "store/store.h"
 
 namespace ih::store {
@@ -12,7 +12,7 @@ constexpr const char* kRunColumns =
     "id, tenant, integration, job, \"trigger\", \"full\", started_at, finished_at, status, pages, \"rows\", "
     "error, since";
 
-JobRun readRun(SQLite::Statement& q) {
+JobRun readRun(sql::Statement& q) {
   JobRun run;
   run.id = q.getColumn(0).getInt64();
   run.tenant_id = q.getColumn(1).getString();
@@ -36,29 +36,29 @@ Result<bool> SchedulerStore::acquireLease(std::string_view tenant_id, std::strin
                                           std::string_view job, std::string_view holder, int64_t now,
                                           int64_t expires_at) {
   bool acquired = false;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  Status st = store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db,
         "INSERT INTO job_leases(integration, tenant, job, holder, expires_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(integration, tenant, job) DO UPDATE SET holder = excluded.holder, "
         "expires_at = excluded.expires_at WHERE job_leases.expires_at <= ?");
-    bindText(q, 1, integration_id);
-    bindText(q, 2, tenant_id);
-    bindText(q, 3, job);
-    bindText(q, 4, holder);
+    q.bindText(1, integration_id);
+    q.bindText(2, tenant_id);
+    q.bindText(3, job);
+    q.bindText(4, holder);
     q.bind(5, expires_at);
     q.bind(6, now);
     acquired = q.exec() == 1;
     if (acquired) {
-      SQLite::Statement abandon(
+      sql::Statement abandon(
           db,
           "UPDATE job_runs SET status = 'failed', finished_at = ?, error = 'abandoned: the "
           "process running it stopped and its lease expired' WHERE tenant = ? AND "
           "integration = ? AND job = ? AND status = 'running'");
       abandon.bind(1, now);
-      bindText(abandon, 2, tenant_id);
-      bindText(abandon, 3, integration_id);
-      bindText(abandon, 4, job);
+      abandon.bindText(2, tenant_id);
+      abandon.bindText(3, integration_id);
+      abandon.bindText(4, job);
       abandon.exec();
     }
     return Status::ok();
@@ -70,16 +70,15 @@ Result<bool> SchedulerStore::acquireLease(std::string_view tenant_id, std::strin
 Result<bool> SchedulerStore::renewLease(std::string_view tenant_id, std::string_view integration_id,
                                         std::string_view job, std::string_view holder, int64_t expires_at) {
   bool held = false;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db,
-        "UPDATE job_leases SET expires_at = ? WHERE integration = ? AND tenant = ? AND job = ? "
-        "AND holder = ?");
+  Status st = store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "UPDATE job_leases SET expires_at = ? WHERE integration = ? AND tenant = ? AND job = ? "
+                     "AND holder = ?");
     q.bind(1, expires_at);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, tenant_id);
-    bindText(q, 4, job);
-    bindText(q, 5, holder);
+    q.bindText(2, integration_id);
+    q.bindText(3, tenant_id);
+    q.bindText(4, job);
+    q.bindText(5, holder);
     held = q.exec() == 1;
     return Status::ok();
   });
@@ -89,13 +88,13 @@ Result<bool> SchedulerStore::renewLease(std::string_view tenant_id, std::string_
 
 Status SchedulerStore::releaseLease(std::string_view tenant_id, std::string_view integration_id,
                                     std::string_view job, std::string_view holder) {
-  return store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  return store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db, "DELETE FROM job_leases WHERE integration = ? AND tenant = ? AND job = ? AND holder = ?");
-    bindText(q, 1, integration_id);
-    bindText(q, 2, tenant_id);
-    bindText(q, 3, job);
-    bindText(q, 4, holder);
+    q.bindText(1, integration_id);
+    q.bindText(2, tenant_id);
+    q.bindText(3, job);
+    q.bindText(4, holder);
     q.exec();
     return Status::ok();
   });
@@ -105,11 +104,11 @@ Result<int64_t> SchedulerStore::insertRun(std::string_view tenant_id, const JobR
   if (run.tenant_id != tenant_id)
     return Status::invalidArgument("job run is for another tenant than the call");
   int64_t id = 0;
-  Status st = store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
-        db,
-        "INSERT INTO job_runs(tenant, integration, job, \"trigger\", \"full\", started_at, "
-        "finished_at, status, pages, \"rows\", error, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Status st = store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "INSERT INTO job_runs(tenant, integration, job, \"trigger\", \"full\", started_at, "
+                     "finished_at, status, pages, \"rows\", error, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                     "?, ?, ?) RETURNING id");
     q.bind(1, run.tenant_id);
     q.bind(2, run.integration_id);
     q.bind(3, run.job);
@@ -122,8 +121,8 @@ Result<int64_t> SchedulerStore::insertRun(std::string_view tenant_id, const JobR
     q.bind(10, run.rows);
     if (!run.error.empty()) q.bind(11, run.error);
     if (run.since) q.bind(12, *run.since);
-    q.exec();
-    id = db.getLastInsertRowid();
+    if (!q.executeStep()) return Status::internal("job run insert returned no id");
+    id = q.getColumn(0).getInt64();
     return Status::ok();
   });
   if (!st.isOk()) return st;
@@ -132,12 +131,12 @@ Result<int64_t> SchedulerStore::insertRun(std::string_view tenant_id, const JobR
 
 Status SchedulerStore::updateRunProgress(std::string_view tenant_id, int64_t run_id, int64_t pages,
                                          int64_t rows) {
-  return store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "UPDATE job_runs SET pages = ?, \"rows\" = ? WHERE id = ? AND tenant = ?");
+  return store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, "UPDATE job_runs SET pages = ?, \"rows\" = ? WHERE id = ? AND tenant = ?");
     q.bind(1, pages);
     q.bind(2, rows);
     q.bind(3, run_id);
-    bindText(q, 4, tenant_id);
+    q.bindText(4, tenant_id);
     q.exec();
     return Status::ok();
   });
@@ -145,28 +144,27 @@ Status SchedulerStore::updateRunProgress(std::string_view tenant_id, int64_t run
 
 Status SchedulerStore::finishRun(std::string_view tenant_id, int64_t run_id, std::string_view status,
                                  int64_t pages, int64_t rows, std::string_view error, int64_t finished_at) {
-  return store_.database().writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "UPDATE job_runs SET status = ?, pages = ?, \"rows\" = ?, error = ?, finished_at = ? "
-                        "WHERE id = ? AND tenant = ?");
-    bindText(q, 1, status);
+  return store_.database().writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "UPDATE job_runs SET status = ?, pages = ?, \"rows\" = ?, error = ?, finished_at = ? "
+                     "WHERE id = ? AND tenant = ?");
+    q.bindText(1, status);
     q.bind(2, pages);
     q.bind(3, rows);
-    if (!error.empty()) bindText(q, 4, error);
+    if (!error.empty()) q.bindText(4, error);
     q.bind(5, finished_at);
     q.bind(6, run_id);
-    bindText(q, 7, tenant_id);
+    q.bindText(7, tenant_id);
     if (q.exec() != 1) return Status::notFound("no job run " + std::to_string(run_id) + " for this tenant");
     return Status::ok();
   });
 }
 
 Result<std::optional<JobRun>> SchedulerStore::getRun(std::string_view tenant_id, int64_t run_id) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::optional<JobRun>> {
-    SQLite::Statement q(db,
-                        std::string("SELECT ") + kRunColumns + " FROM job_runs WHERE id = ? AND tenant = ?");
+  return store_.database().read([&](sql::Connection& db) -> Result<std::optional<JobRun>> {
+    sql::Statement q(db, std::string("SELECT ") + kRunColumns + " FROM job_runs WHERE id = ? AND tenant = ?");
     q.bind(1, run_id);
-    bindText(q, 2, tenant_id);
+    q.bindText(2, tenant_id);
     if (!q.executeStep()) return std::optional<JobRun>();
     return std::optional<JobRun>(readRun(q));
   });
@@ -175,14 +173,14 @@ Result<std::optional<JobRun>> SchedulerStore::getRun(std::string_view tenant_id,
 Result<std::vector<JobRun>> SchedulerStore::listRuns(std::string_view tenant_id,
                                                      std::string_view integration_id, std::string_view job,
                                                      size_t limit) {
-  return store_.database().read([&](SQLite::Database& db) -> Result<std::vector<JobRun>> {
-    SQLite::Statement q(
-        db, std::string("SELECT ") + kRunColumns +
-                " FROM job_runs WHERE tenant = ? AND integration = ? AND job = ? ORDER BY id DESC "
-                "LIMIT ?");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, job);
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<JobRun>> {
+    sql::Statement q(db,
+                     std::string("SELECT ") + kRunColumns +
+                         " FROM job_runs WHERE tenant = ? AND integration = ? AND job = ? ORDER BY id DESC "
+                         "LIMIT ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
+    q.bindText(3, job);
     q.bind(4, static_cast<int64_t>(limit));
     std::vector<JobRun> out;
     while (q.executeStep())

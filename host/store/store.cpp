@@ -1,20 +1,23 @@
 // Store: open, tenants, API keys, plugin state. Connections, secrets and audit are in store_connections.cpp.
 #include "store/store.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <utility>
 
 #include "common/clock.h"
 #include "log/log.h"
-#include "store/sqlite_db.h"
+#include "store/db.h"
 
 namespace ih::store {
 namespace {
 
-Tenant tenantFrom(SQLite::Statement& q) {
+Tenant tenantFrom(sql::Statement& q) {
   return Tenant{q.getColumn(0).getString(), q.getColumn(1).getString(), q.getColumn(2).getInt64()};
 }
 
-std::optional<int64_t> optionalInt(const SQLite::Column& c) {
+std::optional<int64_t> optionalInt(const sql::Column& c) {
   if (c.isNull()) return std::nullopt;
   return c.getInt64();
 }
@@ -22,12 +25,12 @@ std::optional<int64_t> optionalInt(const SQLite::Column& c) {
 constexpr const char* kApiKeyColumns =
     "id, tenant_id, display_prefix, key_hash, scopes, created_at, last_used_at, revoked_at";
 
-ApiKey apiKeyFrom(SQLite::Statement& q) {
+ApiKey apiKeyFrom(sql::Statement& q) {
   ApiKey k;
   k.id = q.getColumn(0).getString();
   k.tenant_id = q.getColumn(1).getString();
   k.display_prefix = q.getColumn(2).getString();
-  k.key_hash = columnBytes(q.getColumn(3));
+  k.key_hash = q.getColumn(3).getString();
   k.scopes = q.getColumn(4).getString();
   k.created_at = q.getColumn(5).getInt64();
   k.last_used_at = optionalInt(q.getColumn(6));
@@ -38,28 +41,47 @@ ApiKey apiKeyFrom(SQLite::Statement& q) {
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::open(const Options& options) {
-  DbOptions db_options{options.path, options.read_connections, options.busy_timeout_ms, options.max_batch};
+  DbOptions db_options;
+  db_options.backend = options.backend == StorageBackend::kPostgres ? Backend::kPostgres : Backend::kSqlite;
+  db_options.path = options.path;
+  db_options.url = options.url;
+  db_options.read_connections = options.read_connections;
+  db_options.busy_timeout_ms = options.busy_timeout_ms;
+  db_options.max_batch = options.max_batch;
   db_options.durable = options.durable;
-  Result<std::unique_ptr<SqliteDb>> db = SqliteDb::open(db_options, allMigrations());
+  db_options.statement_timeout_ms = options.statement_timeout_ms;
+  Result<std::unique_ptr<Db>> db = Db::open(db_options);
   if (!db.isOk()) return db.status();
-  return std::unique_ptr<Store>(new Store(std::move(db).value()));
+  std::string replica_id = options.replica_id;
+  if (replica_id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    replica_id = std::string(host[0] != '\0' ? host : "ihost") + "/" + std::to_string(::getpid());
+  }
+  return std::unique_ptr<Store>(new Store(std::move(db).value(), std::move(replica_id),
+                                          std::max<int64_t>(options.claim_lease_ms, 1000)));
 }
 
-Store::Store(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+Store::Store(std::unique_ptr<Db> db, std::string replica_id, int64_t claim_lease_ms)
+    : db_(std::move(db)), replica_id_(std::move(replica_id)), claim_lease_ms_(claim_lease_ms) {}
+
+bool Store::isPostgres() const {
+  return db_->dialect() == sql::Dialect::kPostgres;
+}
 Store::~Store() = default;
 
 int Store::schemaVersion() const {
   return db_->schemaVersion();
 }
 int Store::latestSchemaVersion() {
-  return static_cast<int>(allMigrations().size());
+  return static_cast<int>(sqliteMigrations().size());
 }
 
 // --- tenants ---
 
 Status Store::createTenant(const Tenant& tenant) {
-  Status st = db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db, "INSERT INTO tenants(id, name, created_at) VALUES (?, ?, ?)");
+  Status st = db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, "INSERT INTO tenants(id, name, created_at) VALUES (?, ?, ?)");
     q.bind(1, tenant.id);
     q.bind(2, tenant.name);
     q.bind(3, tenant.created_at);
@@ -75,8 +97,8 @@ Status Store::createTenant(const Tenant& tenant) {
 }
 
 Result<std::vector<Tenant>> Store::listTenants() {
-  return db_->read([](SQLite::Database& db) -> Result<std::vector<Tenant>> {
-    SQLite::Statement q(db, "SELECT id, name, created_at FROM tenants ORDER BY name");
+  return db_->read([](sql::Connection& db) -> Result<std::vector<Tenant>> {
+    sql::Statement q(db, "SELECT id, name, created_at FROM tenants ORDER BY name");
     std::vector<Tenant> out;
     while (q.executeStep())
       out.push_back(tenantFrom(q));
@@ -85,19 +107,18 @@ Result<std::vector<Tenant>> Store::listTenants() {
 }
 
 Result<Tenant> Store::getTenant(std::string_view id) {
-  return db_->read([&](SQLite::Database& db) -> Result<Tenant> {
-    CachedStatement cached(db, "SELECT id, name, created_at FROM tenants WHERE id = ?");
-    SQLite::Statement& q = *cached;
-    bindText(q, 1, id);
+  return db_->read([&](sql::Connection& db) -> Result<Tenant> {
+    sql::Statement q(db, "SELECT id, name, created_at FROM tenants WHERE id = ?");
+    q.bindText(1, id);
     if (!q.executeStep()) return Status::notFound("tenant " + inQuotes(id) + " not found");
     return tenantFrom(q);
   });
 }
 
 Result<Tenant> Store::findTenantByName(std::string_view name) {
-  return db_->read([&](SQLite::Database& db) -> Result<Tenant> {
-    SQLite::Statement q(db, "SELECT id, name, created_at FROM tenants WHERE name = ?");
-    bindText(q, 1, name);
+  return db_->read([&](sql::Connection& db) -> Result<Tenant> {
+    sql::Statement q(db, "SELECT id, name, created_at FROM tenants WHERE name = ?");
+    q.bindText(1, name);
     if (!q.executeStep()) return Status::notFound("tenant " + inQuotes(name) + " not found");
     return tenantFrom(q);
   });
@@ -106,14 +127,14 @@ Result<Tenant> Store::findTenantByName(std::string_view name) {
 // --- API keys ---
 
 Status Store::insertApiKey(const ApiKey& key) {
-  Status st = db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "INSERT INTO api_keys(id, tenant_id, display_prefix, key_hash, scopes, created_at, "
-                        "last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+  Status st = db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "INSERT INTO api_keys(id, tenant_id, display_prefix, key_hash, scopes, created_at, "
+                     "last_used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     q.bind(1, key.id);
     q.bind(2, key.tenant_id);
     q.bind(3, key.display_prefix);
-    bindBlob(q, 4, key.key_hash);
+    q.bindBlob(4, key.key_hash);
     q.bind(5, key.scopes);
     q.bind(6, key.created_at);
     if (key.last_used_at) q.bind(7, *key.last_used_at);
@@ -132,21 +153,20 @@ Status Store::insertApiKey(const ApiKey& key) {
 }
 
 Result<ApiKey> Store::findApiKeyByHash(std::string_view key_hash) {
-  return db_->read([&](SQLite::Database& db) -> Result<ApiKey> {
-    CachedStatement cached(db, std::string("SELECT ") + kApiKeyColumns +
-                                   " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
-    SQLite::Statement& q = *cached;
-    bindBlob(q, 1, key_hash);
+  return db_->read([&](sql::Connection& db) -> Result<ApiKey> {
+    sql::Statement q(db, std::string("SELECT ") + kApiKeyColumns +
+                             " FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL");
+    q.bindBlob(1, key_hash);
     if (!q.executeStep()) return Status::notFound("api key not found");
     return apiKeyFrom(q);
   });
 }
 
 Result<std::vector<ApiKey>> Store::listApiKeys(std::string_view tenant_id) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::vector<ApiKey>> {
-    SQLite::Statement q(db, std::string("SELECT ") + kApiKeyColumns +
-                                " FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id");
-    bindText(q, 1, tenant_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::vector<ApiKey>> {
+    sql::Statement q(db, std::string("SELECT ") + kApiKeyColumns +
+                             " FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id");
+    q.bindText(1, tenant_id);
     std::vector<ApiKey> out;
     while (q.executeStep())
       out.push_back(apiKeyFrom(q));
@@ -155,12 +175,12 @@ Result<std::vector<ApiKey>> Store::listApiKeys(std::string_view tenant_id) {
 }
 
 Status Store::revokeApiKey(std::string_view tenant_id, std::string_view key_id, int64_t at) {
-  return db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  return db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db, "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE tenant_id = ? AND id = ?");
     q.bind(1, at);
-    bindText(q, 2, tenant_id);
-    bindText(q, 3, key_id);
+    q.bindText(2, tenant_id);
+    q.bindText(3, key_id);
     if (q.exec() == 0) return Status::notFound("api key " + inQuotes(key_id) + " not found");
     return Status::ok();
   });
@@ -168,10 +188,10 @@ Status Store::revokeApiKey(std::string_view tenant_id, std::string_view key_id, 
 
 void Store::touchApiKey(std::string_view key_id, int64_t at) {
   db_->writeAsync(
-      [id = std::string(key_id), at](SQLite::Database& db) {
-        SQLite::Statement q(db,
-                            "UPDATE api_keys SET last_used_at = ? WHERE id = ? "
-                            "AND (last_used_at IS NULL OR last_used_at < ?)");
+      [id = std::string(key_id), at](sql::Connection& db) {
+        sql::Statement q(db,
+                         "UPDATE api_keys SET last_used_at = ? WHERE id = ? "
+                         "AND (last_used_at IS NULL OR last_used_at < ?)");
         q.bind(1, at);
         q.bind(2, id);
         q.bind(3, at);
@@ -187,29 +207,28 @@ void Store::touchApiKey(std::string_view key_id, int64_t at) {
 
 Result<std::optional<std::string>> Store::getState(std::string_view tenant_id,
                                                    std::string_view integration_id, std::string_view key) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
-    CachedStatement cached(
-        db, "SELECT value FROM plugin_state WHERE tenant_id = ? AND integration_id = ? AND key = ?");
-    SQLite::Statement& q = *cached;
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, key);
+  return db_->read([&](sql::Connection& db) -> Result<std::optional<std::string>> {
+    sql::Statement q(db,
+                     "SELECT value FROM plugin_state WHERE tenant_id = ? AND integration_id = ? AND key = ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
+    q.bindText(3, key);
     if (!q.executeStep()) return std::optional<std::string>();
-    return std::optional<std::string>(columnBytes(q.getColumn(0)));
+    return std::optional<std::string>(q.getColumn(0).getString());
   });
 }
 
 Status Store::putState(std::string_view tenant_id, std::string_view integration_id, std::string_view key,
                        std::string_view value) {
-  return db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT(tenant_id, integration_id, key) "
-                        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, key);
-    bindBlob(q, 4, value);
+  return db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT(tenant_id, integration_id, key) "
+                     "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
+    q.bindText(3, key);
+    q.bindBlob(4, value);
     q.bind(5, nowMs());
     q.exec();
     return Status::ok();
@@ -217,22 +236,22 @@ Status Store::putState(std::string_view tenant_id, std::string_view integration_
 }
 
 Result<std::optional<std::string>> Store::getMeta(std::string_view key) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::optional<std::string>> {
-    SQLite::Statement q(db, "SELECT value FROM host_meta WHERE key = ?");
-    bindText(q, 1, key);
+  return db_->read([&](sql::Connection& db) -> Result<std::optional<std::string>> {
+    sql::Statement q(db, "SELECT value FROM host_meta WHERE key = ?");
+    q.bindText(1, key);
     if (!q.executeStep()) return std::optional<std::string>();
-    return std::optional<std::string>(columnBytes(q.getColumn(0)));
+    return std::optional<std::string>(q.getColumn(0).getString());
   });
 }
 
 Status Store::putMeta(std::string_view key, std::string_view value) {
-  return db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  return db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db,
         "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at");
-    bindText(q, 1, key);
-    bindBlob(q, 2, value);
+    q.bindText(1, key);
+    q.bindBlob(2, value);
     q.bind(3, nowMs());
     q.exec();
     return Status::ok();

@@ -12,14 +12,16 @@
 //    with the database's message (never bound values: they may be secrets).
 //  - Timestamps are unix milliseconds.
 //
-// The backend is SQLite today (one file, WAL, a single writer thread that group-commits; a pool of read
-// connections). No SQLite type appears in this header so that a PostgreSQL backend can replace it.
+// Two backends behind the same methods: SQLite (one file, WAL) and PostgreSQL (a server that N replicas
+// share). Either way one writer thread per process group-commits and a pool of read connections serves reads.
+// No database type appears in this header.
 //
-// Adding tables (inbox, records, events, ...): add the next numbered file to host/store/migrations/sqlite/
-// (NNNN_<name>.sql, embedded at build time; never edit or renumber one that has shipped: it has been applied
-// to databases in the field), then add methods here and implement them in a new host/store/<area>.cpp on top of
-// SqliteDb::write / SqliteDb::read (host/store/sqlite_db.h). Each migration runs in its own transaction at
-// open; a database whose version is newer than the binary refuses to open.
+// Adding tables (inbox, records, events, ...): add the next numbered file to host/store/migrations/sqlite/ AND
+// host/store/migrations/postgres/ (NNNN_<name>.sql, same number and first line, embedded at build time; never
+// edit or renumber one that has shipped: it has been applied to databases in the field), then add methods here
+// and implement them in a new host/store/<area>.cpp on top of Db::write / Db::read (host/store/db.h), in SQL both
+// backends run (host/store/sql.h). Each migration runs in its own transaction at open; a database whose version
+// is newer than the binary refuses to open.
 #pragma once
 
 #include <atomic>
@@ -35,14 +37,25 @@
 
 namespace ih::store {
 
-class SqliteDb;
+class Db;
+
+enum class StorageBackend { kSqlite, kPostgres };
 
 struct Options {
-  std::string path;            // database file; its parent directory is created when missing
+  std::string path;  // SQLite: database file; its parent directory is created when missing
+  StorageBackend backend = StorageBackend::kSqlite;
+  std::string url;             // PostgreSQL: postgresql://user@host:port/db (may hold a password)
   int read_connections = 4;    // parallel readers (WAL lets them run beside the writer)
   int busy_timeout_ms = 5000;  // how long to wait for another process (the ihost CLI) holding the write lock
   size_t max_batch = 1024;     // writes committed together in one transaction at most
   bool durable = true;         // [storage] synchronous = "full": commits fsynced before they are acknowledged
+  int statement_timeout_ms = 30000;  // PostgreSQL: the server cancels a statement running longer
+  // This process among the replicas sharing the database: claims (webhook events being dispatched, deliveries
+  // being sent) carry it, so a restart releases its own claims at once. Empty: "<hostname>/<pid>".
+  std::string replica_id;
+  // How long a claim holds before another replica may take it over (PostgreSQL: its holder is presumed dead).
+  // Well above a plugin call's deadline.
+  int64_t claim_lease_ms = 5 * 60 * 1000;
 };
 
 struct Tenant {
@@ -112,6 +125,9 @@ class Store {
 
   int schemaVersion() const;
   static int latestSchemaVersion();
+  bool isPostgres() const;
+  const std::string& replicaId() const { return replica_id_; }
+  int64_t claimLeaseMs() const { return claim_lease_ms_; }
 
   // --- tenants (admin) ---
   // kAlreadyExists when the id or the name is taken.
@@ -185,16 +201,18 @@ class Store {
   Status putMeta(std::string_view key, std::string_view value);
 
   // The database core, for the area stores of this module (InboxStore, RecordStore, ...) that are built on
-  // it. SqliteDb is private to host/store/; code outside this module cannot use it.
-  SqliteDb& database() { return *db_; }
+  // it. Db is private to host/store/; code outside this module cannot use it.
+  Db& database() { return *db_; }
 
  private:
-  explicit Store(std::unique_ptr<SqliteDb> db);
+  Store(std::unique_ptr<Db> db, std::string replica_id, int64_t claim_lease_ms);
 
   // Bumps secrets_generation_ when the writing method returns (its write is final by then).
   class SecretsWritten;
 
-  const std::unique_ptr<SqliteDb> db_;
+  const std::unique_ptr<Db> db_;
+  const std::string replica_id_;
+  const int64_t claim_lease_ms_;
   std::atomic<uint64_t> secrets_generation_{0};
 };
 

@@ -2,7 +2,7 @@
 #include <utility>
 
 #include "log/log.h"
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "store/store.h"
 
 namespace ih::store {
@@ -21,20 +21,20 @@ Status checkTenant(std::string_view tenant_id, std::string_view row_tenant, std:
 constexpr const char* kSecretColumns =
     "tenant_id, integration_id, purpose, key_id, nonce, ciphertext, updated_at";
 
-SecretRow secretFrom(SQLite::Statement& q) {
+SecretRow secretFrom(sql::Statement& q) {
   SecretRow r;
   r.tenant_id = q.getColumn(0).getString();
   r.integration_id = q.getColumn(1).getString();
   r.purpose = q.getColumn(2).getString();
   r.key_id = q.getColumn(3).getString();
-  r.nonce = columnBytes(q.getColumn(4));
-  r.ciphertext = columnBytes(q.getColumn(5));
+  r.nonce = q.getColumn(4).getString();
+  r.ciphertext = q.getColumn(5).getString();
   r.updated_at = q.getColumn(6).getInt64();
   return r;
 }
 
-void upsertSecret(SQLite::Database& db, const SecretRow& row) {
-  SQLite::Statement q(
+void upsertSecret(sql::Connection& db, const SecretRow& row) {
+  sql::Statement q(
       db,
       "INSERT INTO secrets(tenant_id, integration_id, purpose, key_id, nonce, ciphertext, updated_at) "
       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(tenant_id, integration_id, purpose) DO UPDATE SET "
@@ -44,24 +44,24 @@ void upsertSecret(SQLite::Database& db, const SecretRow& row) {
   q.bind(2, row.integration_id);
   q.bind(3, row.purpose);
   q.bind(4, row.key_id);
-  bindBlob(q, 5, row.nonce);
-  bindBlob(q, 6, row.ciphertext);
+  q.bindBlob(5, row.nonce);
+  q.bindBlob(6, row.ciphertext);
   q.bind(7, row.updated_at);
   q.exec();
 }
 
-void deleteSecretsOf(SQLite::Database& db, std::string_view tenant_id, std::string_view integration_id) {
-  SQLite::Statement q(db, "DELETE FROM secrets WHERE tenant_id = ? AND integration_id = ?");
-  bindText(q, 1, tenant_id);
-  bindText(q, 2, integration_id);
+void deleteSecretsOf(sql::Connection& db, std::string_view tenant_id, std::string_view integration_id) {
+  sql::Statement q(db, "DELETE FROM secrets WHERE tenant_id = ? AND integration_id = ?");
+  q.bindText(1, tenant_id);
+  q.bindText(2, integration_id);
   q.exec();
 }
 
-void insertAudit(SQLite::Database& db, std::string_view tenant_id, const AuditEntry& e) {
-  SQLite::Statement q(db,
-                      "INSERT INTO audit_log(tenant_id, integration_id, actor, action, detail_json, at) "
-                      "VALUES (?, ?, ?, ?, ?, ?)");
-  bindText(q, 1, tenant_id);
+void insertAudit(sql::Connection& db, std::string_view tenant_id, const AuditEntry& e) {
+  sql::Statement q(db,
+                   "INSERT INTO audit_log(tenant_id, integration_id, actor, action, detail_json, at) "
+                   "VALUES (?, ?, ?, ?, ?, ?)");
+  q.bindText(1, tenant_id);
   q.bind(2, e.integration_id);
   q.bind(3, e.actor);
   q.bind(4, e.action);
@@ -81,7 +81,7 @@ constexpr const char* kConnectionColumns =
     "tenant_id, integration_id, status, info_json, connected_at, updated_at, last_check_at, last_check_ok, "
     "last_error";
 
-Result<Connection> connectionFrom(SQLite::Statement& q) {
+Result<Connection> connectionFrom(sql::Statement& q) {
   Connection c;
   c.tenant_id = q.getColumn(0).getString();
   c.integration_id = q.getColumn(1).getString();
@@ -126,7 +126,7 @@ class Store::SecretsWritten {
 
 Status Store::putSecret(const SecretRow& row) {
   SecretsWritten written(*this);
-  return db_->writeSync([&](SQLite::Database& db) {
+  return db_->writeSync([&](sql::Connection& db) {
     upsertSecret(db, row);
     return Status::ok();
   });
@@ -134,14 +134,12 @@ Status Store::putSecret(const SecretRow& row) {
 
 Result<SecretRow> Store::getSecret(std::string_view tenant_id, std::string_view integration_id,
                                    std::string_view purpose) {
-  return db_->read([&](SQLite::Database& db) -> Result<SecretRow> {
-    CachedStatement cached(db,
-                           std::string("SELECT ") + kSecretColumns +
-                               " FROM secrets WHERE tenant_id = ? AND integration_id = ? AND purpose = ?");
-    SQLite::Statement& q = *cached;
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
-    bindText(q, 3, purpose);
+  return db_->read([&](sql::Connection& db) -> Result<SecretRow> {
+    sql::Statement q(db, std::string("SELECT ") + kSecretColumns +
+                             " FROM secrets WHERE tenant_id = ? AND integration_id = ? AND purpose = ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
+    q.bindText(3, purpose);
     if (!q.executeStep()) {
       return Status::notFound("no " + std::string(purpose) + " secret for integration " +
                               inQuotes(integration_id));
@@ -152,18 +150,18 @@ Result<SecretRow> Store::getSecret(std::string_view tenant_id, std::string_view 
 
 Status Store::deleteSecrets(std::string_view tenant_id, std::string_view integration_id) {
   SecretsWritten written(*this);
-  return db_->writeSync([&](SQLite::Database& db) {
+  return db_->writeSync([&](sql::Connection& db) {
     deleteSecretsOf(db, tenant_id, integration_id);
     return Status::ok();
   });
 }
 
 Result<std::vector<SecretRow>> Store::listSecretsNotUsingKey(std::string_view key_id, size_t limit) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::vector<SecretRow>> {
-    SQLite::Statement q(db, std::string("SELECT ") + kSecretColumns +
-                                " FROM secrets WHERE key_id <> ? ORDER BY tenant_id, integration_id, purpose "
-                                "LIMIT ?");
-    bindText(q, 1, key_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::vector<SecretRow>> {
+    sql::Statement q(db, std::string("SELECT ") + kSecretColumns +
+                             " FROM secrets WHERE key_id <> ? ORDER BY tenant_id, integration_id, purpose "
+                             "LIMIT ?");
+    q.bindText(1, key_id);
     q.bind(2, static_cast<int64_t>(limit));
     std::vector<SecretRow> out;
     while (q.executeStep())
@@ -179,20 +177,20 @@ Result<bool> Store::replaceSecretIfUnchanged(const SecretRow& old_row, const Sec
     return Status::invalidArgument("replaceSecretIfUnchanged: the old and new rows have different keys");
   }
   bool replaced = false;
-  Status st = db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  Status st = db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db,
         "UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ?, updated_at = ? "
         "WHERE tenant_id = ? AND integration_id = ? AND purpose = ? AND key_id = ? AND nonce = ?");
     q.bind(1, new_row.key_id);
-    bindBlob(q, 2, new_row.nonce);
-    bindBlob(q, 3, new_row.ciphertext);
+    q.bindBlob(2, new_row.nonce);
+    q.bindBlob(3, new_row.ciphertext);
     q.bind(4, new_row.updated_at);
     q.bind(5, old_row.tenant_id);
     q.bind(6, old_row.integration_id);
     q.bind(7, old_row.purpose);
     q.bind(8, old_row.key_id);
-    bindBlob(q, 9, old_row.nonce);
+    q.bindBlob(9, old_row.nonce);
     replaced = q.exec() == 1;
     return Status::ok();
   });
@@ -201,9 +199,9 @@ Result<bool> Store::replaceSecretIfUnchanged(const SecretRow& old_row, const Sec
 }
 
 Result<size_t> Store::countSecretsByKey(std::string_view key_id) {
-  return db_->read([&](SQLite::Database& db) -> Result<size_t> {
-    SQLite::Statement q(db, "SELECT COUNT(*) FROM secrets WHERE key_id = ?");
-    bindText(q, 1, key_id);
+  return db_->read([&](sql::Connection& db) -> Result<size_t> {
+    sql::Statement q(db, "SELECT COUNT(*) FROM secrets WHERE key_id = ?");
+    q.bindText(1, key_id);
     q.executeStep();
     return static_cast<size_t>(q.getColumn(0).getInt64());
   });
@@ -223,11 +221,11 @@ Status Store::saveConnection(std::string_view tenant_id, const std::vector<Secre
     }
   }
   SecretsWritten written(*this);
-  return db_->writeSync([&](SQLite::Database& db) {
+  return db_->writeSync([&](sql::Connection& db) {
     deleteSecretsOf(db, tenant_id, connection.integration_id);
     for (const SecretRow& s : secrets)
       upsertSecret(db, s);
-    SQLite::Statement q(
+    sql::Statement q(
         db,
         "INSERT INTO connections(tenant_id, integration_id, status, info_json, connected_at, "
         "updated_at, last_check_at, last_check_ok, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -235,9 +233,9 @@ Status Store::saveConnection(std::string_view tenant_id, const std::vector<Secre
         "info_json = excluded.info_json, connected_at = excluded.connected_at, "
         "updated_at = excluded.updated_at, last_check_at = excluded.last_check_at, "
         "last_check_ok = excluded.last_check_ok, last_error = excluded.last_error");
-    bindText(q, 1, tenant_id);
+    q.bindText(1, tenant_id);
     q.bind(2, connection.integration_id);
-    bindText(q, 3, connectionStatusName(connection.status));
+    q.bindText(3, connectionStatusName(connection.status));
     q.bind(4, connection.info_json);
     q.bind(5, connection.connected_at);
     q.bind(6, connection.updated_at);
@@ -254,13 +252,13 @@ Status Store::removeConnection(std::string_view tenant_id, std::string_view inte
                                const AuditEntry& audit) {
   if (Status st = checkTenant(tenant_id, audit.tenant_id, "the audit entry"); !st.isOk()) return st;
   SecretsWritten written(*this);
-  return db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(db,
-                        "UPDATE connections SET status = 'inactive', updated_at = ? "
-                        "WHERE tenant_id = ? AND integration_id = ?");
+  return db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(db,
+                     "UPDATE connections SET status = 'inactive', updated_at = ? "
+                     "WHERE tenant_id = ? AND integration_id = ?");
     q.bind(1, audit.at);
-    bindText(q, 2, tenant_id);
-    bindText(q, 3, integration_id);
+    q.bindText(2, tenant_id);
+    q.bindText(3, integration_id);
     if (q.exec() == 0)
       return Status::notFound("integration " + inQuotes(integration_id) + " is not connected");
     deleteSecretsOf(db, tenant_id, integration_id);
@@ -271,20 +269,20 @@ Status Store::removeConnection(std::string_view tenant_id, std::string_view inte
 
 Status Store::recordHealthCheck(std::string_view tenant_id, std::string_view integration_id, bool ok,
                                 std::string_view error, int64_t at) {
-  return db_->writeSync([&](SQLite::Database& db) {
-    SQLite::Statement q(
+  return db_->writeSync([&](sql::Connection& db) {
+    sql::Statement q(
         db,
-        "UPDATE connections SET last_check_at = ?, last_check_ok = ?, last_error = ?, "
-        "updated_at = MAX(updated_at, ?), "
-        "status = CASE WHEN status = 'inactive' THEN 'inactive' WHEN ? THEN 'active' ELSE 'error' END "
-        "WHERE tenant_id = ? AND integration_id = ?");
+        "UPDATE connections SET last_check_at = ?1, last_check_ok = ?2, last_error = ?3, "
+        "updated_at = CASE WHEN updated_at > ?4 THEN updated_at ELSE ?4 END, "
+        "status = CASE WHEN status = 'inactive' THEN 'inactive' WHEN ?5 <> 0 THEN 'active' ELSE 'error' END "
+        "WHERE tenant_id = ?6 AND integration_id = ?7");
     q.bind(1, at);
     q.bind(2, ok ? 1 : 0);
     if (!ok) q.bind(3, redact(error));
     q.bind(4, at);
     q.bind(5, ok ? 1 : 0);
-    bindText(q, 6, tenant_id);
-    bindText(q, 7, integration_id);
+    q.bindText(6, tenant_id);
+    q.bindText(7, integration_id);
     if (q.exec() == 0)
       return Status::notFound("integration " + inQuotes(integration_id) + " is not connected");
     return Status::ok();
@@ -293,12 +291,11 @@ Status Store::recordHealthCheck(std::string_view tenant_id, std::string_view int
 
 Result<std::optional<Connection>> Store::getConnection(std::string_view tenant_id,
                                                        std::string_view integration_id) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::optional<Connection>> {
-    CachedStatement cached(db, std::string("SELECT ") + kConnectionColumns +
-                                   " FROM connections WHERE tenant_id = ? AND integration_id = ?");
-    SQLite::Statement& q = *cached;
-    bindText(q, 1, tenant_id);
-    bindText(q, 2, integration_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::optional<Connection>> {
+    sql::Statement q(db, std::string("SELECT ") + kConnectionColumns +
+                             " FROM connections WHERE tenant_id = ? AND integration_id = ?");
+    q.bindText(1, tenant_id);
+    q.bindText(2, integration_id);
     if (!q.executeStep()) return std::optional<Connection>();
     Result<Connection> c = connectionFrom(q);
     if (!c.isOk()) return c.status();
@@ -307,10 +304,10 @@ Result<std::optional<Connection>> Store::getConnection(std::string_view tenant_i
 }
 
 Result<std::vector<Connection>> Store::listConnections(std::string_view tenant_id) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::vector<Connection>> {
-    SQLite::Statement q(db, std::string("SELECT ") + kConnectionColumns +
-                                " FROM connections WHERE tenant_id = ? ORDER BY integration_id");
-    bindText(q, 1, tenant_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::vector<Connection>> {
+    sql::Statement q(db, std::string("SELECT ") + kConnectionColumns +
+                             " FROM connections WHERE tenant_id = ? ORDER BY integration_id");
+    q.bindText(1, tenant_id);
     std::vector<Connection> out;
     while (q.executeStep()) {
       Result<Connection> c = connectionFrom(q);
@@ -322,11 +319,11 @@ Result<std::vector<Connection>> Store::listConnections(std::string_view tenant_i
 }
 
 Result<std::vector<std::string>> Store::listActiveTenants(std::string_view integration_id) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::vector<std::string>> {
-    SQLite::Statement q(db,
-                        "SELECT tenant_id FROM connections WHERE integration_id = ? "
-                        "AND status IN ('active', 'error') ORDER BY tenant_id");
-    bindText(q, 1, integration_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::vector<std::string>> {
+    sql::Statement q(db,
+                     "SELECT tenant_id FROM connections WHERE integration_id = ? "
+                     "AND status IN ('active', 'error') ORDER BY tenant_id");
+    q.bindText(1, integration_id);
     std::vector<std::string> out;
     while (q.executeStep())
       out.push_back(q.getColumn(0).getString());
@@ -338,18 +335,18 @@ Result<std::vector<std::string>> Store::listActiveTenants(std::string_view integ
 
 Status Store::appendAudit(const AuditEntry& entry) {
   if (entry.tenant_id.empty()) return Status::invalidArgument("audit entry has no tenant id");
-  return db_->writeSync([&](SQLite::Database& db) {
+  return db_->writeSync([&](sql::Connection& db) {
     insertAudit(db, entry.tenant_id, entry);
     return Status::ok();
   });
 }
 
 Result<std::vector<AuditEntry>> Store::listAudit(std::string_view tenant_id, int64_t after_id, size_t limit) {
-  return db_->read([&](SQLite::Database& db) -> Result<std::vector<AuditEntry>> {
-    SQLite::Statement q(db,
-                        "SELECT id, tenant_id, integration_id, actor, action, detail_json, at FROM audit_log "
-                        "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
-    bindText(q, 1, tenant_id);
+  return db_->read([&](sql::Connection& db) -> Result<std::vector<AuditEntry>> {
+    sql::Statement q(db,
+                     "SELECT id, tenant_id, integration_id, actor, action, detail_json, at FROM audit_log "
+                     "WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?");
+    q.bindText(1, tenant_id);
     q.bind(2, after_id);
     q.bind(3, static_cast<int64_t>(limit));
     std::vector<AuditEntry> out;

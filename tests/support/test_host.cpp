@@ -1,5 +1,6 @@
 #include "support/test_host.h"
 #include "support/response_recorder.h"
+#include "support/test_store.h"
 
 #include <catch2/catch.hpp>
 
@@ -9,9 +10,12 @@
 namespace ih::test {
 
 TestHost::TestHost(TestHostOptions options) : options_(std::move(options)) {
+  // The PostgreSQL lanes run the same host on a schema of its own (support/test_store.h).
+  const std::string storage = testStoreIsPostgres() ? "[storage]\nbackend = \"postgres\"\nurl = \"" +
+                                                          testStoreOptions(dbPath()).url + "\"\n\n"
+                                                    : "[storage]\npath = \"ihost.db\"\n\n";
   std::string toml =
-      "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n"
-      "[storage]\npath = \"ihost.db\"\n\n"
+      "[server]\nlisten = \"127.0.0.1:0\"\nworker_threads = 8\n\n" + storage +
       "[vault]\nkey_file = \"vault.keys\"\n\n"
       "[plugins]\ndir = \"" +
       options_.plugins_dir + "\"\n" + options_.plugins_toml +

@@ -1,14 +1,118 @@
 #include "support/test_store.h"
 
+#include <libpq-fe.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
+#include <charconv>
+#include <cstring>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
 namespace ih::test {
+namespace {
+
+std::string postgresUrl() {
+  const char* file = std::getenv("IH_TEST_POSTGRES_URL_FILE");
+  if (file == nullptr || *file == '\0') return {};
+  std::ifstream in(file);
+  std::string url;
+  std::getline(in, url);
+  INFO("IH_TEST_POSTGRES_URL_FILE=" << file << " (scripts/pg-cluster.sh start writes it)");
+  REQUIRE(!url.empty());
+  return url;
+}
+
+// A schema for `path`, created when missing; the URL that makes it the connection's search path.
+std::string schemaUrl(const std::string& url, const std::string& path) {
+  std::ostringstream name;
+  name << "t_" << std::hex << std::hash<std::string>{}(path);
+  const std::string schema = name.str();
+  PGconn* conn = PQconnectdb(url.c_str());
+  INFO(PQerrorMessage(conn));
+  REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);  // "schema ... already exists, skipping"
+  PGresult* res = PQexec(conn, ("CREATE SCHEMA IF NOT EXISTS " + schema).c_str());
+  const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+  INFO(PQerrorMessage(conn));
+  PQclear(res);
+  PQfinish(conn);
+  REQUIRE(ok);
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
+}  // namespace
+
+bool testStoreIsPostgres() {
+  const char* file = std::getenv("IH_TEST_POSTGRES_URL_FILE");
+  return file != nullptr && *file != '\0';
+}
+
+ih::store::Options testStoreOptions(const std::string& path, ih::store::Options options) {
+  const std::string url = postgresUrl();
+  if (url.empty()) {
+    options.path = path;
+    return options;
+  }
+  options.backend = ih::store::StorageBackend::kPostgres;
+  options.url = schemaUrl(url, path);
+  return options;
+}
+
+namespace {
+
+// Runs `sql` on PostgreSQL; the first value of the first row as text ("" when none).
+std::string postgresValue(const std::string& path, const std::string& sql) {
+  const std::string url = schemaUrl(postgresUrl(), path);
+  PGconn* conn = PQconnectdb(url.c_str());
+  INFO(PQerrorMessage(conn));
+  REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  PGresult* res = PQexec(conn, sql.c_str());
+  const ExecStatusType status = PQresultStatus(res);
+  INFO(sql << ": " << PQerrorMessage(conn));
+  const bool ok = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK;
+  std::string value;
+  if (ok && status == PGRES_TUPLES_OK && PQntuples(res) > 0 && PQnfields(res) > 0)
+    value = PQgetvalue(res, 0, 0);
+  PQclear(res);
+  PQfinish(conn);
+  REQUIRE(ok);
+  return value;
+}
+
+}  // namespace
+
+int64_t testStoreScalar(const std::string& path, const std::string& sql) {
+  if (testStoreIsPostgres()) {
+    const std::string text = postgresValue(path, sql);
+    int64_t value = 0;
+    std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, sql);
+  return q.executeStep() ? q.getColumn(0).getInt64() : 0;
+}
+
+void testStoreExec(const std::string& path, const std::string& sql) {
+  if (testStoreIsPostgres()) {
+    postgresValue(path, sql);
+    return;
+  }
+  SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  db.setBusyTimeout(5000);
+  db.exec(sql);
+}
 
 std::unique_ptr<ih::store::Store> openTestStore(
     const std::string& path, const std::vector<std::pair<std::string, std::string>>& tenants,
     ih::store::Options options) {
-  options.path = path;
-  auto store = ih::store::Store::open(options);
+  auto store = ih::store::Store::open(testStoreOptions(path, std::move(options)));
   INFO(store.status().toString());
   REQUIRE(store.isOk());
   for (const auto& [id, name] : tenants)

@@ -1,5 +1,11 @@
-// A Store on a real SQLite file for unit tests, with tenants already created (id -> name pairs). REQUIREs that
-// it opens: a failure stops the test case with the store's message.
+// A Store for unit tests, with tenants already created (id -> name pairs). REQUIREs that it opens: a failure
+// stops the test case with the store's message.
+//
+// On a real SQLite file at `path` by default. When IH_TEST_POSTGRES_URL_FILE names a file holding a server URL
+// (the ctest lanes postgres_<binary> set it: tests/CMakeLists.txt, scripts/pg-cluster.sh), the same tests run on
+// PostgreSQL instead: `path` then picks a schema of its own on that server (the same path reopens the same
+// schema), so every store test is a conformance test of both backends. Tests that look inside the SQLite file
+// are tagged [sqlite] and left out of the PostgreSQL lanes.
 #pragma once
 
 #include <memory>
@@ -14,5 +20,17 @@ namespace ih::test {
 std::unique_ptr<ih::store::Store> openTestStore(
     const std::string& path, const std::vector<std::pair<std::string, std::string>>& tenants = {},
     ih::store::Options options = {});
+
+// The options openTestStore uses for `path` (backend, path or URL), for tests that open the store themselves.
+ih::store::Options testStoreOptions(const std::string& path, ih::store::Options options = {});
+
+// True in a PostgreSQL lane.
+bool testStoreIsPostgres();
+
+// Runs SQL on the database behind `path` through a connection of its own, as another process would (the SQLite
+// file, or the path's PostgreSQL schema): the first column of the first row as an integer (0 when none), or,
+// for testStoreExec, nothing. REQUIREs success.
+int64_t testStoreScalar(const std::string& path, const std::string& sql);
+void testStoreExec(const std::string& path, const std::string& sql);
 
 }  // namespace ih::test

@@ -1,8 +1,6 @@
-// Entitlements derived from records on a real SQLite file: the manifest mapping, tombstones, bad data,
+// Entitlements derived from records on a real database (SQLite; PostgreSQL in its lane): the manifest mapping, tombstones, bad data,
 // events (and their dedupe keys), tenant isolation, a changed mapping rebuilding the view, the background pass.
 #include <catch2/catch.hpp>
-
-#include <SQLiteCpp/SQLiteCpp.h>
 
 #include <mutex>
 #include <string>
@@ -250,10 +248,7 @@ TEST_CASE("a pass that keeps failing warns once a minute, not once per pass", "[
     lines.emplace_back(line);
   });
   // The view's source is gone: every pass fails (as with a broken database).
-  {
-    SQLite::Database db(w.dir.file("e.db"), SQLite::OPEN_READWRITE);
-    db.exec("DROP TABLE record_sequences");
-  }
+  ih::test::testStoreExec(w.dir.file("e.db"), "DROP TABLE record_sequences");
   ih::entitlements::Options options;
   options.interval_ms = 5;
   Entitlements e(w.records, w.view, &w.sink, {subscriptions()}, options);

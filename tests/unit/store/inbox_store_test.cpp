@@ -1,4 +1,5 @@
-// InboxStore on a real SQLite file: dedupe, claim order, retry bookkeeping, replay, retention.
+// InboxStore on a real database (a SQLite file; PostgreSQL in the postgres lanes): dedupe, claim order, retry
+// bookkeeping, replay, retention.
 #include <catch2/catch.hpp>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -212,19 +213,22 @@ TEST_CASE("inbox store: payloads are stored compressed when that pays and always
   auto c = events.insert(makeEvent("evt_small", 1002, "t_a", small));
   REQUIRE(c.isOk());
 
-  {  // What is on disk.
-    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READONLY);
-    SQLite::Statement q(db,
-                        "SELECT event_id, payload_codec, length(payload) FROM webhook_events ORDER BY id");
-    std::map<std::string, std::pair<std::string, int64_t>> rows;
-    while (q.executeStep())
-      rows[q.getColumn(0).getString()] = {q.getColumn(1).getString(), q.getColumn(2).getInt64()};
-    CHECK(rows["evt_json"].first == "zstd");
-    CHECK(rows["evt_json"].second < static_cast<int64_t>(json.size()) / 3);
-    CHECK(rows["evt_noise"].first.empty());  // compression would not save an eighth: stored as received
-    CHECK(rows["evt_noise"].second == static_cast<int64_t>(noise.size()));
-    CHECK(rows["evt_small"].first.empty());  // below kMinCompressBytes
+  {  // What is stored.
+    const auto stored = [&](const std::string& event_id, const std::string& what) {
+      return ih::test::testStoreScalar(
+          dir.file("inbox.db"),
+          "SELECT " + what + " FROM webhook_events WHERE event_id = '" + event_id + "'");
+    };
+    CHECK(stored("evt_json", "CASE WHEN payload_codec = 'zstd' THEN 1 ELSE 0 END") == 1);
+    CHECK(stored("evt_json", "length(payload)") < static_cast<int64_t>(json.size()) / 3);
+    // compression would not save an eighth: stored as received
+    CHECK(stored("evt_noise", "length(payload_codec)") == 0);
+    CHECK(stored("evt_noise", "length(payload)") == static_cast<int64_t>(noise.size()));
+    CHECK(stored("evt_small", "length(payload_codec)") == 0);  // below kMinCompressBytes
   }
+  // A zstd frame header and nothing else.
+  const std::string broken_frame =
+      ih::test::testStoreIsPostgres() ? "decode('28b52ffd00', 'hex')" : "x'28b52ffd00'";
 
   CHECK(events.get("t_a", a->id)->payload == json);
   CHECK(events.get("t_a", b->id)->payload == noise);
@@ -239,10 +243,9 @@ TEST_CASE("inbox store: payloads are stored compressed when that pays and always
   CHECK((*claimed)[1].event.payload == noise);
   CHECK((*claimed)[2].event.payload == small);
 
-  {  // A damaged compressed payload is reported, not returned as garbage.
-    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READWRITE);
-    db.exec("UPDATE webhook_events SET payload = x'28b52ffd00' WHERE event_id = 'evt_json'");
-  }
+  // A damaged compressed payload is reported, not returned as garbage.
+  ih::test::testStoreExec(dir.file("inbox.db"), "UPDATE webhook_events SET payload = " + broken_frame +
+                                                    " WHERE event_id = 'evt_json'");
   auto damaged = events.get("t_a", a->id);
   CHECK(damaged.status().code() == ih::StatusCode::kInternal);
   CHECK_THAT(damaged.status().message(), Catch::Contains("webhook event " + std::to_string(a->id)));
@@ -253,10 +256,8 @@ TEST_CASE("inbox store: payloads are stored compressed when that pays and always
   auto bad = events.insert(makeEvent("evt_bad", 7000, "t_a", json + " "));
   REQUIRE(good.isOk());
   REQUIRE(bad.isOk());
-  {
-    SQLite::Database db(dir.file("inbox.db"), SQLite::OPEN_READWRITE);
-    db.exec("UPDATE webhook_events SET payload = x'28b52ffd00' WHERE event_id = 'evt_bad'");
-  }
+  ih::test::testStoreExec(dir.file("inbox.db"), "UPDATE webhook_events SET payload = " + broken_frame +
+                                                    " WHERE event_id = 'evt_bad'");
   auto batch = events.claimDue(8000, 10);
   REQUIRE(batch.isOk());
   REQUIRE(batch->size() == 1);

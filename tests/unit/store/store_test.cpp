@@ -11,6 +11,7 @@
 
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 using ih::StatusCode;
 using ih::store::ApiKey;
@@ -25,9 +26,8 @@ namespace {
 
 std::unique_ptr<Store> openStore(const std::string& path, int busy_timeout_ms = 5000) {
   ih::store::Options options;
-  options.path = path;
   options.busy_timeout_ms = busy_timeout_ms;
-  auto store = Store::open(options);
+  auto store = Store::open(ih::test::testStoreOptions(path, options));
   INFO(store.status().toString());
   REQUIRE(store.isOk());
   return std::move(store).value();
@@ -35,8 +35,7 @@ std::unique_ptr<Store> openStore(const std::string& path, int busy_timeout_ms = 
 
 // Reads the file through a separate connection, as another process would.
 int64_t countRows(const std::string& path, const std::string& sql) {
-  SQLite::Database db(path, SQLite::OPEN_READONLY);
-  return db.execAndGet(sql).getInt64();
+  return ih::test::testStoreScalar(path, sql);
 }
 
 void addTenant(Store& store, const std::string& id) {
@@ -66,7 +65,7 @@ Connection connection(const std::string& tenant, const std::string& integration)
 
 }  // namespace
 
-TEST_CASE("migrations apply once and the parent directory is created", "[store]") {
+TEST_CASE("migrations apply once and the parent directory is created", "[store][sqlite]") {
   ih::test::TempDir dir;
   const std::string path = dir.file("nested/deeper/ihost.db");
   int64_t tables = 0;
@@ -92,18 +91,18 @@ TEST_CASE("a database newer than the binary is refused with a clear message", "[
   const std::string path = dir.file("ihost.db");
   openStore(path).reset();
   const int future_version = Store::latestSchemaVersion() + 7;
-  {
-    SQLite::Database raw(path, SQLite::OPEN_READWRITE);
-    raw.exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (" +
-             std::to_string(future_version) + ", 'from the future', 0)");
-  }
-  auto store = Store::open(ih::store::Options{path});
+  ih::test::testStoreExec(path, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (" +
+                                    std::to_string(future_version) + ", 'from the future', 0)");
+  auto store = Store::open(ih::test::testStoreOptions(path));
   REQUIRE_FALSE(store.isOk());
   CHECK(store.status().code() == StatusCode::kFailedPrecondition);
-  CHECK(store.status().message() ==
-        "database " + path + " has schema version " + std::to_string(future_version) +
-            " but this ihost binary knows up to " + std::to_string(Store::latestSchemaVersion()) +
-            ". Upgrade ihost, or restore a backup made before the upgrade.");
+  const std::string name = ih::test::testStoreIsPostgres() ? "" : path;  // PostgreSQL: the URL, masked
+  CHECK_THAT(store.status().message(),
+             Catch::StartsWith("database " + name) &&
+                 Catch::EndsWith(" has schema version " + std::to_string(future_version) +
+                                 " but this ihost binary knows up to " +
+                                 std::to_string(Store::latestSchemaVersion()) +
+                                 ". Upgrade ihost, or restore a backup made before the upgrade."));
 }
 
 TEST_CASE("tenants: create, get, find, list, duplicates", "[store]") {
@@ -366,7 +365,7 @@ TEST_CASE("plugin state is scoped by tenant and integration", "[store]") {
   CHECK(store->putState("ghost", "stripe", "cursor", "x").code() == StatusCode::kInternal);  // no such tenant
 }
 
-TEST_CASE("a write waits for another process holding the lock, then reports unavailable", "[store]") {
+TEST_CASE("a write waits for another process holding the lock, then reports unavailable", "[store][sqlite]") {
   ih::test::TempDir dir;
   const std::string path = dir.file("ihost.db");
   auto store = openStore(path, /*busy_timeout_ms=*/100);

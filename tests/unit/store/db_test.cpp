@@ -1,4 +1,5 @@
-// The SQLite core under Store: batching, per-task savepoints, draining on close.
+// The database core under Store (on SQLite here; tests/unit/store/postgres_test.cpp runs it on PostgreSQL):
+// batching, per-task savepoints, draining on close, the statement cache.
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -10,14 +11,15 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite_db.h"
+#include "store/db.h"
 #include "support/temp_dir.h"
 
 using ih::Status;
 using ih::StatusCode;
+using ih::store::Db;
 using ih::store::DbOptions;
 using ih::store::Migration;
-using ih::store::SqliteDb;
+namespace sql = ih::store::sql;
 
 namespace {
 
@@ -25,31 +27,38 @@ constexpr std::array kTestMigrations = {
     Migration{1, "items", "CREATE TABLE items(id INTEGER PRIMARY KEY, label TEXT NOT NULL)"},
 };
 
-std::unique_ptr<SqliteDb> openDb(const std::string& path, size_t max_batch = 1024,
-                                 int writer_checkpoint_frames = 32000, int checkpoint_frames = 8000) {
+std::unique_ptr<Db> openDb(const std::string& path, size_t max_batch = 1024,
+                           int writer_checkpoint_frames = 32000, int checkpoint_frames = 8000) {
   DbOptions options;
   options.path = path;
   options.max_batch = max_batch;
   options.writer_checkpoint_frames = writer_checkpoint_frames;
   options.checkpoint_frames = checkpoint_frames;
-  auto db = SqliteDb::open(options, kTestMigrations);
+  auto db = ih::store::openSqlite(options, kTestMigrations);
   INFO(db.status().toString());
   REQUIRE(db.isOk());
   return std::move(db).value();
 }
 
 ih::store::WriteTask insertItem(int id) {
-  return [id](SQLite::Database& db) {
-    SQLite::Statement q(db, "INSERT INTO items(id, label) VALUES (?, 'x')");
+  return [id](sql::Connection& db) {
+    sql::Statement q(db, "INSERT INTO items(id, label) VALUES (?, 'x')");
     q.bind(1, id);
     q.exec();
     return Status::ok();
   };
 }
 
-int64_t countItems(SqliteDb& db, const std::string& where = "1") {
-  auto n = db.read([&](SQLite::Database& c) -> ih::Result<int64_t> {
-    return c.execAndGet("SELECT COUNT(*) FROM items WHERE " + where).getInt64();
+// The first column of the first row.
+int64_t scalar(sql::Connection& db, const std::string& text) {
+  sql::Statement q(db, text);
+  REQUIRE(q.executeStep());
+  return q.getColumn(0).getInt64();
+}
+
+int64_t countItems(Db& db, const std::string& where = "1") {
+  auto n = db.read([&](sql::Connection& c) -> ih::Result<int64_t> {
+    return scalar(c, "SELECT COUNT(*) FROM items WHERE " + where);
   });
   REQUIRE(n.isOk());
   return *n;
@@ -59,12 +68,12 @@ int64_t countItems(SqliteDb& db, const std::string& where = "1") {
 struct WriterBlocker {
   std::promise<void> release;
   std::future<Status> done;
-  explicit WriterBlocker(SqliteDb& db) {
+  explicit WriterBlocker(Db& db) {
     std::shared_future<void> gate = release.get_future().share();
     std::promise<void> started;
     auto running = started.get_future();
     done = db.write(
-        [gate, started = std::make_shared<std::promise<void>>(std::move(started))](SQLite::Database&) {
+        [gate, started = std::make_shared<std::promise<void>>(std::move(started))](sql::Connection&) {
           started->set_value();
           gate.wait();
           return Status::ok();
@@ -83,13 +92,13 @@ TEST_CASE("a failing task inside a batch does not roll back its neighbours", "[s
   WriterBlocker blocker(*db);
   const auto before = db->stats();
   auto good1 = db->write(insertItem(1));
-  auto duplicate = db->write([](SQLite::Database& c) {  // inserts, then violates the primary key
+  auto duplicate = db->write([](sql::Connection& c) {  // inserts, then violates the primary key
     c.exec("INSERT INTO items(id, label) VALUES (10, 'partial')");
     c.exec("INSERT INTO items(id, label) VALUES (2, 'dup')");
     return Status::ok();
   });
   auto good3 = db->write(insertItem(3));
-  auto refused = db->write([](SQLite::Database& c) {  // writes, then reports an expected failure as a value
+  auto refused = db->write([](sql::Connection& c) {  // writes, then reports an expected failure as a value
     c.exec("INSERT INTO items(id, label) VALUES (11, 'partial')");
     return Status::conflict("changed meanwhile");
   });
@@ -127,7 +136,7 @@ TEST_CASE("a write group hears of its task's failure before the next task of the
   db->writeAsync(
       insertItem(2), [](const Status&) {}, clean);
   Status seen_by_next, clean_seen;
-  auto reader = db->write([&](SQLite::Database&) {  // queued after both, as an inbox outcome is
+  auto reader = db->write([&](sql::Connection&) {  // queued after both, as an inbox outcome is
     seen_by_next = group->status();
     clean_seen = clean->status();
     return Status::ok();
@@ -184,9 +193,9 @@ TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts",
   // ~16 MB of rows in 40 transactions: far beyond the 1,000-frame (~4 MB) checkpoint threshold.
   auto writeRound = [&] {
     for (int t = 0; t < 40; ++t) {
-      REQUIRE(db->writeSync([&](SQLite::Database& conn) {
+      REQUIRE(db->writeSync([&](sql::Connection& conn) {
                   for (int i = 0; i < 100; ++i) {
-                    SQLite::Statement q(conn, "INSERT INTO items(id, label) VALUES (?, ?)");
+                    sql::Statement q(conn, "INSERT INTO items(id, label) VALUES (?, ?)");
                     q.bind(1, ++next);
                     q.bind(2, label);
                     q.exec();
@@ -211,8 +220,8 @@ TEST_CASE("the WAL is checkpointed by the background checkpointer and restarts",
   // ...and the WAL restarts from its beginning (at the latest after ~8,000 frames, ~33 MB) instead of keeping
   // all 64 MB of frames written.
   CHECK(std::filesystem::file_size(path + "-wal") < 40u * 1024 * 1024);
-  auto count = db->read([](SQLite::Database& conn) -> ih::Result<int64_t> {
-    return conn.execAndGet("SELECT COUNT(*) FROM items").getInt64();
+  auto count = db->read([](sql::Connection& conn) -> ih::Result<int64_t> {
+    return scalar(conn, "SELECT COUNT(*) FROM items");
   });
   REQUIRE(count.isOk());
   CHECK(*count == next);
@@ -226,13 +235,12 @@ TEST_CASE("the database is private and durable: 0700 directory, 0600 files whate
   {
     auto db = openDb(path);
     REQUIRE(db->writeSync(insertItem(1)).isOk());
-    auto synchronous = db->read([](SQLite::Database& c) -> ih::Result<int64_t> {
-      return c.execAndGet("PRAGMA synchronous").getInt64();
-    });
+    auto synchronous =
+        db->read([](sql::Connection& c) -> ih::Result<int64_t> { return scalar(c, "PRAGMA synchronous"); });
     REQUIRE(synchronous.isOk());  // a reader's own setting; the writer's is checked below
     int64_t writer_sync = -1;
-    REQUIRE(db->writeSync([&](SQLite::Database& c) {
-                writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
+    REQUIRE(db->writeSync([&](sql::Connection& c) {
+                writer_sync = scalar(c, "PRAGMA synchronous");
                 return Status::ok();
               }).isOk());
     CHECK(writer_sync == 2);  // FULL: the WAL is fsynced at every commit, before writers are told
@@ -262,38 +270,37 @@ TEST_CASE("synchronous = normal is an explicit opt-in", "[store]") {
   DbOptions options;
   options.path = dir.file("ihost.db");
   options.durable = false;
-  auto db = SqliteDb::open(options, kTestMigrations);
+  auto db = ih::store::openSqlite(options, kTestMigrations);
   REQUIRE(db.isOk());
   int64_t writer_sync = -1;
   REQUIRE((*db)
-              ->writeSync([&](SQLite::Database& c) {
-                writer_sync = c.execAndGet("PRAGMA synchronous").getInt64();
+              ->writeSync([&](sql::Connection& c) {
+                writer_sync = scalar(c, "PRAGMA synchronous");
                 return Status::ok();
               })
               .isOk());
   CHECK(writer_sync == 1);
 }
 
-TEST_CASE("sqlite db: a cached read statement is prepared once per connection and never holds a snapshot",
-          "[store]") {
+TEST_CASE("db: a statement is prepared once per connection and never holds a snapshot", "[store]") {
   ih::test::TempDir dir;
   DbOptions options;
   options.path = dir.file("cached.db");
   options.read_connections = 1;  // every read on the same connection
-  auto opened = SqliteDb::open(options, kTestMigrations);
+  auto opened = ih::store::openSqlite(options, kTestMigrations);
   REQUIRE(opened.isOk());
-  SqliteDb& db = **opened;
+  Db& db = **opened;
   for (int i = 1; i <= 50; ++i)
     REQUIRE(db.writeSync(insertItem(i)).isOk());
 
   // The first row only: the statement is left mid-iteration, the guard resets it.
-  auto firstLabelAddress = [&]() -> ih::Result<const SQLite::Statement*> {
-    return db.read([&](SQLite::Database& c) -> ih::Result<const SQLite::Statement*> {
-      ih::store::CachedStatement q(c, "SELECT id FROM items WHERE id >= ? ORDER BY id");
-      q->bind(1, 1);
-      REQUIRE(q->executeStep());
-      CHECK(q->getColumn(0).getInt() == 1);
-      return &*q;
+  auto firstLabelAddress = [&]() -> ih::Result<const sql::StatementImpl*> {
+    return db.read([&](sql::Connection& c) -> ih::Result<const sql::StatementImpl*> {
+      sql::Statement q(c, "SELECT id FROM items WHERE id >= ? ORDER BY id");
+      q.bind(1, 1);
+      REQUIRE(q.executeStep());
+      CHECK(q.getColumn(0).getInt() == 1);
+      return q.impl();
     });
   };
   auto first = firstLabelAddress();
@@ -304,29 +311,29 @@ TEST_CASE("sqlite db: a cached read statement is prepared once per connection an
 
   // No read snapshot is held between reads: a write is seen at once and a TRUNCATE checkpoint completes.
   REQUIRE(db.writeSync(insertItem(51)).isOk());
-  auto count = db.read([&](SQLite::Database& c) -> ih::Result<int64_t> {
-    ih::store::CachedStatement q(c, "SELECT COUNT(*) FROM items");
-    REQUIRE(q->executeStep());
-    return q->getColumn(0).getInt64();
+  auto count = db.read([&](sql::Connection& c) -> ih::Result<int64_t> {
+    sql::Statement q(c, "SELECT COUNT(*) FROM items");
+    REQUIRE(q.executeStep());
+    return q.getColumn(0).getInt64();
   });
   REQUIRE(count.isOk());
   CHECK(*count == 51);
-  auto busy = db.read([&](SQLite::Database& c) -> ih::Result<int> {
-    return c.execAndGet("PRAGMA wal_checkpoint(TRUNCATE)").getInt();  // first column: 1 when blocked
+  auto busy = db.read([&](sql::Connection& c) -> ih::Result<int> {
+    return scalar(c, "PRAGMA wal_checkpoint(TRUNCATE)");  // first column: 1 when blocked
   });
   REQUIRE(busy.isOk());
   CHECK(*busy == 0);
 
   // The same text twice at once (a nested loop): the second gets its own statement, the first is not reset.
-  auto pairs = db.read([&](SQLite::Database& c) -> ih::Result<int64_t> {
+  auto pairs = db.read([&](sql::Connection& c) -> ih::Result<int64_t> {
     int64_t n = 0;
-    ih::store::CachedStatement outer(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
-    outer->bind(1, 3);
-    while (outer->executeStep()) {
-      ih::store::CachedStatement inner(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
-      CHECK(&*inner != &*outer);
-      inner->bind(1, 2);
-      while (inner->executeStep())
+    sql::Statement outer(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
+    outer.bind(1, 3);
+    while (outer.executeStep()) {
+      sql::Statement inner(c, "SELECT id FROM items WHERE id <= ? ORDER BY id");
+      CHECK(inner.impl() != outer.impl());
+      inner.bind(1, 2);
+      while (inner.executeStep())
         ++n;
     }
     return n;
@@ -334,11 +341,11 @@ TEST_CASE("sqlite db: a cached read statement is prepared once per connection an
   REQUIRE(pairs.isOk());
   CHECK(*pairs == 6);
 
-  // Outside read() (a write task on the writer connection) it prepares its own statement.
-  REQUIRE(db.writeSync([](SQLite::Database& c) {
-              ih::store::CachedStatement q(c, "UPDATE items SET label = 'y' WHERE id = ?");
-              q->bind(1, 3);
-              q->exec();
+  // On the writer connection too.
+  REQUIRE(db.writeSync([](sql::Connection& c) {
+              sql::Statement q(c, "UPDATE items SET label = 'y' WHERE id = ?");
+              q.bind(1, 3);
+              q.exec();
               return Status::ok();
             }).isOk());
   CHECK(countItems(db, "label = 'y'") == 1);

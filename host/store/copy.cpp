@@ -1,0 +1,234 @@
+#include "store/copy.h"
+
+#include <array>
+#include <memory>
+#include <set>
+#include <utility>
+
+#include "store/db.h"
+
+namespace ih::store {
+namespace {
+
+// Every table of the schema, parents before the tables that reference them (tenants first; webhook_attempts
+// after webhook_events). copyStore refuses a source with a table missing here: a migration that adds a table
+// adds it here too (tests/unit/store/copy_test.cpp checks the list against the schema).
+constexpr std::array<std::string_view, 26> kTables = {
+    "tenants",
+    "api_keys",
+    "secrets",
+    "connections",
+    "audit_log",
+    "host_meta",
+    "plugin_state",
+    "webhook_events",
+    "webhook_attempts",
+    "webhook_routes",
+    "webhook_objects",
+    "records",
+    "record_sequences",
+    "events",
+    "action_results",
+    "endpoints",
+    "endpoint_deliveries",
+    "endpoint_attempts",
+    "endpoint_fanout",
+    "job_leases",
+    "job_runs",
+    "oauth_states",
+    "entitlements",
+    "entitlement_cursors",
+    "mappings",
+    "mapping_sets",
+};
+// Seeded by the migrations themselves (one cursor row): replaced by the source's, not "data" in the target.
+constexpr std::string_view kSeeded = "endpoint_fanout";
+
+struct Value {
+  sql::ValueType type = sql::ValueType::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string bytes;
+};
+using Row = std::vector<Value>;
+
+Result<std::set<std::string>> sourceTables(Db& db) {
+  return db.read([](sql::Connection& c) -> Result<std::set<std::string>> {
+    sql::Statement q(c,
+                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                     "AND name <> 'schema_migrations'");
+    std::set<std::string> out;
+    while (q.executeStep())
+      out.insert(q.getColumn(0).getString());
+    return out;
+  });
+}
+
+Result<int64_t> countRows(Db& db, std::string_view table) {
+  return db.read([&](sql::Connection& c) -> Result<int64_t> {
+    sql::Statement q(c, "SELECT count(*) FROM " + std::string(table));
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  });
+}
+
+Status insertRows(Db& target, std::string_view table, const std::vector<std::string>& columns,
+                  std::vector<Row> rows) {
+  std::string sql = "INSERT INTO " + std::string(table) + "(";
+  for (size_t i = 0; i < columns.size(); ++i)
+    sql += (i ? ", " : "") + columns[i];
+  sql += ") VALUES (";
+  for (size_t i = 0; i < columns.size(); ++i)
+    sql += i ? ", ?" : "?";
+  sql += ")";
+  return target.writeSync([&](sql::Connection& db) {
+    sql::Statement q(db, sql);
+    for (const Row& row : rows) {
+      q.reset();
+      q.clearBindings();
+      for (size_t i = 0; i < row.size(); ++i) {
+        const int index = static_cast<int>(i) + 1;
+        switch (row[i].type) {
+          case sql::ValueType::kNull:
+            q.bindNull(index);
+            break;
+          case sql::ValueType::kInteger:
+            q.bind(index, row[i].integer);
+            break;
+          case sql::ValueType::kFloat:
+            q.bind(index, row[i].real);
+            break;
+          case sql::ValueType::kText:
+            q.bindText(index, row[i].bytes);
+            break;
+          case sql::ValueType::kBytes:
+            q.bindBlob(index, row[i].bytes);
+            break;
+        }
+      }
+      q.exec();
+    }
+    return Status::ok();
+  });
+}
+
+// Identity columns continue after the copied ids (PostgreSQL does not move them for explicit values).
+Status advanceIdentities(Db& target) {
+  if (target.dialect() != sql::Dialect::kPostgres) return Status::ok();
+  return target.writeSync([](sql::Connection& db) {
+    std::vector<std::pair<std::string, std::string>> identities;
+    {
+      sql::Statement q(db,
+                       "SELECT table_name, column_name FROM information_schema.columns "
+                       "WHERE table_schema = current_schema() AND is_identity = 'YES'");
+      while (q.executeStep())
+        identities.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+    }
+    for (const auto& [table, column] : identities) {
+      db.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + column +
+              "'), COALESCE((SELECT max(" + column + ") FROM " + table + "), 0) + 1, false)");
+    }
+    return Status::ok();
+  });
+}
+
+}  // namespace
+
+Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& to,
+                                           const std::function<void(const CopiedTable&)>& progress,
+                                           size_t batch_rows) {
+  if (from.backend != StorageBackend::kSqlite) {
+    return Status::invalidArgument("the source must be a SQLite database ([storage] backend = \"sqlite\")");
+  }
+  if (to.backend == StorageBackend::kSqlite && to.path == from.path) {
+    return Status::invalidArgument("the source and the target are the same database file");
+  }
+  auto source = Store::open(from);
+  if (!source.isOk()) return Status(source.status().code(), "source: " + source.status().message());
+  auto target = Store::open(to);
+  if (!target.isOk()) return Status(target.status().code(), "target: " + target.status().message());
+  Db& in = (*source)->database();
+  Db& out = (*target)->database();
+
+  auto tables = sourceTables(in);
+  if (!tables.isOk()) return tables.status();
+  for (const std::string& table : *tables) {
+    bool known = false;
+    for (std::string_view t : kTables)
+      known = known || t == table;
+    if (!known) return Status::internal("source table " + table + " is not in the copy's table list");
+  }
+  for (std::string_view table : kTables) {
+    if (table == kSeeded) continue;
+    auto rows = countRows(out, table);
+    if (!rows.isOk()) return Status(rows.status().code(), "target: " + rows.status().message());
+    if (*rows > 0) {
+      return Status::failedPrecondition("the target already holds data (table " + std::string(table) +
+                                        " has " + std::to_string(*rows) +
+                                        " rows): copy into a new, empty database");
+    }
+  }
+  if (Status cleared = out.writeSync([](sql::Connection& db) {
+        db.exec("DELETE FROM " + std::string(kSeeded));
+        return Status::ok();
+      });
+      !cleared.isOk()) {
+    return cleared;
+  }
+
+  std::vector<CopiedTable> copied;
+  for (std::string_view table : kTables) {
+    if (tables->count(std::string(table)) == 0) continue;
+    CopiedTable done{std::string(table), 0};
+    Status write_status = Status::ok();
+    // One read of the whole table (SQLite streams it); the rows go to the target in batches meanwhile.
+    Status read_status = in.read([&](sql::Connection& db) -> Status {
+      sql::Statement q(db, "SELECT * FROM " + std::string(table));
+      std::vector<std::string> columns;
+      std::vector<Row> batch;
+      while (q.executeStep()) {
+        if (columns.empty()) {
+          for (int i = 0; i < q.getColumnCount(); ++i)
+            columns.push_back(q.getColumn(i).name());
+        }
+        Row row(columns.size());
+        for (size_t i = 0; i < columns.size(); ++i) {
+          const sql::Column c = q.getColumn(static_cast<int>(i));
+          row[i].type = c.type();
+          if (row[i].type == sql::ValueType::kInteger) row[i].integer = c.getInt64();
+          if (row[i].type == sql::ValueType::kFloat) row[i].real = c.getDouble();
+          if (row[i].type == sql::ValueType::kText || row[i].type == sql::ValueType::kBytes) {
+            row[i].bytes = c.getString();
+          }
+        }
+        batch.push_back(std::move(row));
+        if (batch.size() >= batch_rows) {
+          done.rows += static_cast<int64_t>(batch.size());
+          write_status = insertRows(out, table, columns, std::move(batch));
+          batch.clear();
+          if (!write_status.isOk()) return write_status;
+        }
+      }
+      if (!batch.empty()) {
+        done.rows += static_cast<int64_t>(batch.size());
+        write_status = insertRows(out, table, columns, std::move(batch));
+      }
+      return write_status;
+    });
+    if (!read_status.isOk()) {
+      return Status(read_status.code(), "copying " + std::string(table) + ": " + read_status.message());
+    }
+    auto counted = countRows(out, table);
+    if (!counted.isOk()) return counted.status();
+    if (*counted != done.rows) {
+      return Status::internal("table " + std::string(table) + ": copied " + std::to_string(done.rows) +
+                              " rows but the target counts " + std::to_string(*counted));
+    }
+    if (progress) progress(done);
+    copied.push_back(std::move(done));
+  }
+  if (Status st = advanceIdentities(out); !st.isOk()) return st;
+  return copied;
+}
+
+}  // namespace ih::store

@@ -1,0 +1,67 @@
+#include "store/sql.h"
+
+#include <charconv>
+
+namespace ih::store::sql {
+
+Status statusFromError(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::kUnique:
+      return Status::alreadyExists(e.what());
+    case ErrorKind::kBusy:
+      return Status::unavailable(std::string("database is busy: ") + e.what());
+    case ErrorKind::kOther:
+      break;
+  }
+  return Status::internal(e.what());
+}
+
+std::string toDollarParameters(std::string_view sql, std::vector<bool>& used) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  used.clear();
+  int parameters = 0;  // the highest number so far: a plain `?` is the next one
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // a literal or a quoted name, with its doubled quotes: copied as it is
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // a comment, to the end of the line
+      const size_t end = sql.find('\n', i);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end;
+      out.append(sql.substr(i, stop - i));
+      i = stop;
+      continue;
+    }
+    if (c != '?') {
+      out += c;
+      ++i;
+      continue;
+    }
+    size_t digits_end = i + 1;
+    while (digits_end < sql.size() && sql[digits_end] >= '0' && sql[digits_end] <= '9')
+      ++digits_end;
+    int number = 0;
+    if (digits_end > i + 1) {
+      const auto [ptr, ec] = std::from_chars(sql.data() + i + 1, sql.data() + digits_end, number);
+      if (ec != std::errc() || number < 1) number = parameters + 1;
+    } else {
+      number = parameters + 1;
+    }
+    if (number > 32766) number = 32766;  // PostgreSQL's limit; the server refuses the statement past it
+    if (number > parameters) parameters = number;
+    if (used.size() < static_cast<size_t>(number)) used.resize(number, false);
+    used[number - 1] = true;
+    out += '$';
+    out += std::to_string(number);
+    i = digits_end;
+  }
+  return out;
+}
+
+}  // namespace ih::store::sql

@@ -1,0 +1,191 @@
+// What only PostgreSQL has: replicas sharing one database. Two Stores on the same schema stand for two ihost
+// processes (each with its own writer and read pool, as N `ihost serve` are). These cases are hidden ([.]) and
+// run in the postgres_test_unit_store lane (tests/CMakeLists.txt), which selects them with [postgres].
+// Also the SQL layer's parameter rewriting, which runs everywhere.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "store/event_store.h"
+#include "store/inbox_store.h"
+#include "store/sql.h"
+#include "store/store.h"
+#include "support/temp_dir.h"
+#include "support/test_store.h"
+
+using ih::store::InboxEvent;
+using ih::store::InboxStore;
+using ih::store::IntakeOutcome;
+using ih::store::Store;
+
+namespace {
+
+std::unique_ptr<Store> replica(const std::string& path, const std::string& id, int64_t lease_ms = 60000) {
+  ih::store::Options options;
+  options.replica_id = id;
+  options.claim_lease_ms = lease_ms;
+  return ih::test::openTestStore(path, {}, options);
+}
+
+InboxEvent event(const std::string& event_id, int64_t now, const std::string& object_id = "") {
+  InboxEvent e;
+  e.integration_id = "hooks";
+  e.tenant_id = "t_a";
+  e.event_id = event_id;
+  e.object_id = object_id;
+  e.type = "invoice.paid";
+  e.payload = R"({"id":")" + event_id + R"("})";
+  e.payload_sha256 = std::string(32, 'h') + event_id;
+  e.received_at = now;
+  e.next_attempt_at = now;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("sql: ? and ?N become $N outside literals, quoted names and comments", "[store]") {
+  std::vector<bool> used;
+  CHECK(ih::store::sql::toDollarParameters("SELECT a FROM t WHERE b = ? AND c = ?", used) ==
+        "SELECT a FROM t WHERE b = $1 AND c = $2");
+  CHECK(used == std::vector<bool>{true, true});
+  CHECK(ih::store::sql::toDollarParameters("UPDATE t SET x = ?2 WHERE id = ?1 AND y = ?2", used) ==
+        "UPDATE t SET x = $2 WHERE id = $1 AND y = $2");
+  // A plain ? after ?3 is the next number, as SQLite counts.
+  CHECK(ih::store::sql::toDollarParameters("VALUES (?3, ?)", used) == "VALUES ($3, $4)");
+  CHECK(used == std::vector<bool>{false, false, true, true});
+  CHECK(ih::store::sql::toDollarParameters("SELECT '?', \"a?\", ? -- why?\n, ?", used) ==
+        "SELECT '?', \"a?\", $1 -- why?\n, $2");
+  CHECK(ih::store::sql::toDollarParameters("SELECT 'it''s ?' || ?", used) == "SELECT 'it''s ?' || $1");
+  CHECK(ih::store::sql::toDollarParameters("LIMIT ?7", used) == "LIMIT $7");
+  CHECK(used.size() == 7);
+  CHECK_FALSE(used[0]);
+  CHECK(used[6]);
+}
+
+TEST_CASE("replicas: two processes claiming at once never get the same webhook event", "[.][postgres]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("shared.db");
+  auto a = replica(path, "replica-a");
+  REQUIRE(a->createTenant({"t_a", "alpha", 1}).isOk());
+  auto b = replica(path, "replica-b");
+  InboxStore inbox_a(*a), inbox_b(*b);
+  constexpr int kEvents = 400;
+  for (int i = 0; i < kEvents; ++i)
+    REQUIRE(inbox_a.insert(event("evt_" + std::to_string(i), 1000))->outcome == IntakeOutcome::kAccepted);
+
+  std::vector<int64_t> claimed_a, claimed_b;
+  std::atomic<bool> failed{false};
+  auto drain = [&](InboxStore& inbox, std::vector<int64_t>& out) {
+    for (;;) {
+      auto batch = inbox.claimDue(2000, 7);
+      if (!batch.isOk()) {
+        failed = true;
+        return;
+      }
+      if (batch->empty()) return;
+      for (const auto& c : *batch)
+        out.push_back(c.event.id);
+    }
+  };
+  std::thread ta([&] { drain(inbox_a, claimed_a); });
+  std::thread tb([&] { drain(inbox_b, claimed_b); });
+  ta.join();
+  tb.join();
+  REQUIRE_FALSE(failed);
+  std::set<int64_t> all(claimed_a.begin(), claimed_a.end());
+  for (int64_t id : claimed_b)
+    CHECK(all.insert(id).second);  // claimed by one replica only
+  CHECK(all.size() == kEvents);
+  CHECK(!claimed_a.empty());
+  CHECK(!claimed_b.empty());
+}
+
+TEST_CASE("replicas: a dead replica's claims are taken over once they expire, a live one's are kept",
+          "[.][postgres]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("shared.db");
+  auto dead = replica(path, "replica-dead", /*lease_ms=*/1000);
+  REQUIRE(dead->createTenant({"t_a", "alpha", 1}).isOk());
+  auto live = replica(path, "replica-live", /*lease_ms=*/1000);
+  InboxStore inbox_dead(*dead), inbox_live(*live);
+  REQUIRE(inbox_dead.insert(event("evt_1", 1000))->outcome == IntakeOutcome::kAccepted);
+  REQUIRE(inbox_dead.insert(event("evt_2", 1000))->outcome == IntakeOutcome::kAccepted);
+  auto first = inbox_dead.claimDue(2000, 1);
+  REQUIRE(first.isOk());
+  REQUIRE(first->size() == 1);
+  const int64_t held = (*first)[0].event.id;
+
+  // Within the lease the other replica sees only the unclaimed event; its start-up recovery leaves the claim.
+  CHECK(*inbox_live.recoverInterrupted(2100) == 0);
+  auto second = inbox_live.claimDue(2500, 10);
+  REQUIRE(second.isOk());
+  REQUIRE(second->size() == 1);
+  CHECK((*second)[0].event.id != held);
+  // Past the lease (claimed at 2000 + 1000 ms) the claim is taken over, attempts counting the lost one.
+  auto taken = inbox_live.claimDue(3001, 10);
+  REQUIRE(taken.isOk());
+  REQUIRE(taken->size() == 1);
+  CHECK((*taken)[0].event.id == held);
+  CHECK((*taken)[0].event.attempts == 2);
+  // The dead replica, back with the same id, cannot give back what is no longer its own.
+  REQUIRE(inbox_dead.releaseClaims({held}).isOk());
+  CHECK(ih::test::testStoreScalar(path,
+                                  "SELECT count(*) FROM webhook_events WHERE status = 'processing' AND "
+                                  "claimed_by = 'replica-live'") == 2);
+  // A replica restarting under its own id takes its claims back at once.
+  CHECK(*inbox_live.recoverInterrupted(3002) == 2);
+}
+
+TEST_CASE("replicas: event ids become visible in order, so an id cursor misses nothing", "[.][postgres]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("shared.db");
+  auto a = replica(path, "replica-a");
+  REQUIRE(a->createTenant({"t_a", "alpha", 1}).isOk());
+  auto b = replica(path, "replica-b");
+  ih::store::EventStore events_a(*a), events_b(*b);
+  constexpr int kPerReplica = 300;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> failed{false};
+  auto write = [&](ih::store::EventStore& events) {
+    for (int i = 0; i < kPerReplica && !failed; ++i) {
+      ih::store::EventRow row;
+      row.tenant_id = "t_a";
+      row.integration_id = "hooks";
+      row.type = "test.event";
+      row.occurred_at = i;
+      row.data_json = "{}";
+      if (!events.append("t_a", row).isOk()) failed = true;
+    }
+  };
+  // A reader following the cursor the way GET /api/events?after= does, while both replicas append.
+  std::vector<int64_t> seen;
+  std::thread reader([&] {
+    int64_t after = 0;
+    for (;;) {
+      const bool last =
+          stop.load();  // read before the page: a page read after both writers finished sees all
+      auto page = events_a.list("t_a", after, "", 50);
+      if (!page.isOk()) {
+        failed = true;
+        return;
+      }
+      for (const auto& e : *page) {
+        seen.push_back(e.id);
+        after = e.id;
+      }
+      if (page->empty() && last) return;
+    }
+  });
+  std::thread wa([&] { write(events_a); });
+  std::thread wb([&] { write(events_b); });
+  wa.join();
+  wb.join();
+  stop = true;
+  reader.join();
+  REQUIRE_FALSE(failed);
+  CHECK(seen.size() == 2 * kPerReplica);  // none skipped by the cursor
+  CHECK(std::set<int64_t>(seen.begin(), seen.end()).size() == seen.size());
+}
