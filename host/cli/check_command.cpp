@@ -512,6 +512,20 @@ int runPluginCheck(const PluginCheckOptions& options, std::ostream& out, std::os
     }
   }
 
+  // runner (--isolated): a plugin call that crashed the runner process (abort, a fault, the memory cap, a call
+  // killed past its deadline) is a defect even though the host survived it.
+  if (options.isolated) {
+    const runtime::Integration* integration = host->runtime().find(kIntegration);
+    const auto runner = integration != nullptr ? integration->runner() : std::nullopt;
+    if (runner && !runner->last_exit.empty()) {
+      r.fail("runner", "the plugin's runner process died during the checks (" + runner->last_exit + "; " +
+                           std::to_string(runner->restarts) +
+                           " restarts): one of its calls crashed it. In process this would end the host.");
+    } else {
+      r.pass("runner", "the runner process stayed up through every check");
+    }
+  }
+
   // cancel: the host gave every call a deadline of kCheckDeadlineMs (call_remaining_ms); a plugin that keeps
   // going long past it would hold a worker in production.
   if (slowest.ms > kCheckDeadlineMs + kDeadlineGraceMs) {
