@@ -1,7 +1,6 @@
 // Webhook inbox end to end: real HTTP on loopback, real SQLite, the real webhook_test .so, real HMAC.
 // The inbox is assembled beside the TestHost's App from the App's own store/runtime/tenancy (the App does not
 // wire the inbox itself yet), on its own http::Server.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 #include <catch2/catch.hpp>
 
@@ -19,6 +18,7 @@
 #include "store/store.h"
 #include "support/eventually.h"
 #include "support/test_host.h"
+#include "support/test_store.h"
 #include "support/webhook_test_signature.h"
 
 namespace {
@@ -210,7 +210,8 @@ TEST_CASE("inbox: signed webhooks are stored then processed, bad signatures are 
                     R"(ihost_webhooks_received_total{integration="hooks",result="invalid_signature"})") >= 4);
   CHECK(metricValue(metrics->body,
                     R"(ihost_webhooks_received_total{integration="hooks",result="accepted"})") >= 1);
-  CHECK(metricValue(metrics->body, R"(ihost_webhook_dispatch_duration_seconds_count{integration="hooks"})") >= 1);
+  CHECK(metricValue(metrics->body, R"(ihost_webhook_dispatch_duration_seconds_count{integration="hooks"})") >=
+        1);
   CHECK(metrics->body.find("ihost_webhooks_backlog ") != std::string::npos);
 }
 
@@ -364,12 +365,15 @@ TEST_CASE("inbox: a webhook's events are emitted once across retries, a replay e
 TEST_CASE("inbox: an attempt whose events could not be stored is recorded failed and retried", "[inbox]") {
   ih::test::TestHost host(hostOptions("emit_events = true\n"));
   auto tenant = host.createTenant("acme");
-  // A real SQLite failure for the deferred insert: a trigger refuses this webhook's event.
-  SQLite::Database db(host.dbPath(), SQLite::OPEN_READWRITE);
-  db.setBusyTimeout(5000);
-  db.exec(
-      "CREATE TRIGGER refuse_event BEFORE INSERT ON events WHEN NEW.data_json LIKE '%evt_unstored%' "
-      "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+  // A real database failure for the deferred insert: a trigger refuses this webhook's event.
+  ih::test::testStoreExec(
+      host.dbPath(),
+      ih::test::testStoreIsPostgres()
+          ? "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.data_json "
+            "LIKE '%evt_unstored%' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$; "
+            "CREATE TRIGGER refuse_event BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_event()"
+          : "CREATE TRIGGER refuse_event BEFORE INSERT ON events WHEN NEW.data_json LIKE '%evt_unstored%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
   Harness h(host, fastOptions());
   REQUIRE(h.postSigned("/webhooks/hooks/" + tenant.tenant_id, event("evt_unstored"))->status == 200);
   int64_t id = 0;
@@ -390,7 +394,9 @@ TEST_CASE("inbox: an attempt whose events could not be stored is recorded failed
             "storing the records or events of the handling failed") != std::string::npos);
   // With storage healthy again the retry stores the event exactly once and the webhook is processed (the
   // trigger may let through a third attempt at most: the schedule allows three).
-  db.exec("DROP TRIGGER refuse_event");
+  ih::test::testStoreExec(host.dbPath(), ih::test::testStoreIsPostgres()
+                                             ? "DROP TRIGGER refuse_event ON events"
+                                             : "DROP TRIGGER refuse_event");
   REQUIRE(eventually([&] { return statusOf(h, "evt_unstored") == "processed"; }));
   auto events = host.app().events().list(tenant.tenant_id, 0, "test.received", 100);
   REQUIRE(events.isOk());

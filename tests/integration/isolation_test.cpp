@@ -240,9 +240,9 @@ TEST_CASE("isolation: a runner's crash names the signal - garbage and throws are
 TEST_CASE("isolation: the seccomp filter denies files, sockets and signals to the host in the runner",
           "[isolation]") {
   IsolatedHost h({"sandboxed", "inproc"});
-  // The runner runs as the host's user: only the filter keeps it from the database file, the host's memory and
-  // the host itself.
-  const std::string input = json{{"read", h.host->dbPath()}}.dump();
+  // The runner runs as the host's user: only the filter keeps it from the host's files (the vault key ring
+  // here; the database file with SQLite), the host's memory and the host itself.
+  const std::string input = json{{"read", h.host->dir().file("vault.keys")}}.dump();
   auto [status, body] = h.action("sandboxed", "socket", input);
   INFO(body.dump());
   REQUIRE(status == 200);

@@ -2,7 +2,6 @@
 // ("state_keys", default [job name]), read from the real SQLite plugin_state table of a real ihost (TestHost,
 // real libstripe_byok.so and libstripe_connect.so) after a real transactions run against the in-process
 // Stripe double over HTTP.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 
 #include <catch2/catch.hpp>
@@ -17,6 +16,7 @@
 
 #include "stripe_double/stripe_double.h"
 #include "support/test_host.h"
+#include "support/test_store.h"
 
 namespace {
 
@@ -54,16 +54,18 @@ json jobNamed(const json& list, const std::string& name) {
 
 void putState(const std::string& db_path, const std::string& tenant, const std::string& key,
               const std::string& value) {
-  SQLite::Database db(db_path, SQLite::OPEN_READWRITE);
-  db.setBusyTimeout(10000);
-  SQLite::Statement q(
-      db,
-      "INSERT OR REPLACE INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
-      "VALUES (?, 'stripe', ?, ?, 0)");
-  q.bind(1, tenant);
-  q.bind(2, key);
-  q.bind(3, value);
-  q.exec();
+  const auto quoted = [](const std::string& text) {
+    std::string out = "'";
+    for (char c : text)
+      out += c == '\'' ? std::string("''") : std::string(1, c);
+    return out + "'";
+  };
+  ih::test::testStoreExec(
+      db_path, "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) VALUES (" +
+                   quoted(tenant) + ", 'stripe', " + quoted(key) + ", " +
+                   ih::test::testStoreBytesLiteral(value) +
+                   ", 0) ON CONFLICT(tenant_id, integration_id, key) DO UPDATE SET value = "
+                   "excluded.value, updated_at = excluded.updated_at");
 }
 
 }  // namespace
@@ -118,16 +120,9 @@ TEST_CASE("jobs API shows each job's declared plugin state (the sync cursor)", "
   REQUIRE(cursor["high_watermark"].is_number_integer());
   CHECK(cursor["high_watermark"].get<int64_t>() >= stripe->now() - 60);
   // The same value as the plugin_state row, byte for byte.
-  {
-    SQLite::Database db(host.dbPath(), SQLite::OPEN_READONLY);
-    SQLite::Statement q(
-        db,
-        "SELECT value FROM plugin_state WHERE tenant_id = ? AND integration_id = 'stripe' AND "
-        "key = 'transactions'");
-    q.bind(1, acme.tenant_id);
-    REQUIRE(q.executeStep());
-    CHECK(json::parse(q.getColumn(0).getString()) == cursor);
-  }
+  CHECK(json::parse(ih::test::testStoreBytes(
+            host.dbPath(), "SELECT value FROM plugin_state WHERE tenant_id = '" + acme.tenant_id +
+                               "' AND integration_id = 'stripe' AND key = 'transactions'")) == cursor);
   CHECK(jobNamed(after.body, "catalog")["state"] == json{{"catalog", nullptr}});  // catalog never ran
 
   // Per tenant: beta has no cursor.

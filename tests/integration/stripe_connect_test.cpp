@@ -2,7 +2,6 @@
 // SQLite) and the in-process Stripe double over real HTTP: the OAuth dance through the double's consent page,
 // host state checks (tampered, reused, expired, declined), per-account routing of Connect webhooks the double
 // signs and delivers, syncs per connected account, deauthorization from both sides, enabled = false.
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <httplib.h>
 
 #include <catch2/catch.hpp>
@@ -24,6 +23,7 @@
 #include "stripe_double/stripe_double.h"
 #include "support/eventually.h"
 #include "support/test_host.h"
+#include "support/test_store.h"
 
 namespace {
 
@@ -171,10 +171,7 @@ struct Env {
       if (r.method == method && r.path == path) ++n;
     return n;
   }
-  int64_t sql(const std::string& query) {
-    SQLite::Database db(host->dbPath(), SQLite::OPEN_READONLY);
-    return db.execAndGet(query).getInt64();
-  }
+  int64_t sql(const std::string& query) { return ih::test::testStoreScalar(host->dbPath(), query); }
   int64_t records(const std::string& tenant, const std::string& model) {
     return sql(
         "SELECT COUNT(*) FROM records WHERE integration_id = 'stripe_connect' AND deleted = 0 AND "
@@ -247,10 +244,8 @@ TEST_CASE("stripe_connect: full OAuth dance stores encrypted credentials and bin
   CHECK(exchanged);
 
   // Credentials are sealed in the vault: neither the account nor a token is readable in the database file.
-  SQLite::Database db(env.host->dbPath(), SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, "SELECT ciphertext FROM secrets WHERE integration_id = 'stripe_connect'");
-  REQUIRE(q.executeStep());
-  const std::string cipher = q.getColumn(0).getString();
+  const std::string cipher = ih::test::testStoreBytes(
+      env.host->dbPath(), "SELECT ciphertext FROM secrets WHERE integration_id = 'stripe_connect'");
   CHECK(cipher.find(account) == std::string::npos);
   CHECK(cipher.find("sk_test_") == std::string::npos);
   CHECK(cipher.find("rt_") == std::string::npos);

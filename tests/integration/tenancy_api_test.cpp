@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "support/temp_dir.h"
 #include "support/test_host.h"
+#include "support/test_store.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
 
@@ -286,9 +287,7 @@ TEST_CASE("API keys: missing, unknown, revoked and out-of-scope keys are refused
   for (const auto& k : *keys)
     CHECK(k.key_hash.find(tenant.api_key) == std::string::npos);
   host.stop();  // flushes the async last-used write
-  ih::store::Options o;
-  o.path = host.dbPath();
-  auto store = ih::store::Store::open(o);
+  auto store = ih::store::Store::open(ih::test::testStoreOptions(host.dbPath()));
   REQUIRE(store.isOk());
   auto after = (*store)->listApiKeys(tenant.tenant_id);
   REQUIRE(after.isOk());
@@ -539,7 +538,8 @@ TEST_CASE("coming-soon providers from [coming_soon.<id>] are listed and cannot b
                            {"plugin", nullptr},
                            {"connected", false},
                            {"status", "coming_soon"}}));
-  auto connect = client->Post("/api/integrations/paypal/connect", auth, R"({"api_key":"x"})", "application/json");
+  auto connect =
+      client->Post("/api/integrations/paypal/connect", auth, R"({"api_key":"x"})", "application/json");
   REQUIRE(connect);
   CHECK(connect->status == 404);
   CHECK(parse(connect)["error"]["code"] == "unknown_integration");

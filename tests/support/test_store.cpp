@@ -109,6 +109,39 @@ void testStoreExec(const std::string& path, const std::string& sql) {
   db.exec(sql);
 }
 
+std::string testStoreBytes(const std::string& path, const std::string& sql) {
+  if (testStoreIsPostgres()) {
+    const std::string url = schemaUrl(postgresUrl(), path);
+    PGconn* conn = PQconnectdb(url.c_str());
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+    PGresult* res = PQexecParams(conn, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);  // binary
+    INFO(sql << ": " << PQerrorMessage(conn));
+    const bool row = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+    std::string value = row ? std::string(PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0)) : std::string();
+    PQclear(res);
+    PQfinish(conn);
+    REQUIRE(row);
+    return value;
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, sql);
+  INFO(sql);
+  REQUIRE(q.executeStep());
+  const SQLite::Column c = q.getColumn(0);
+  const void* data = c.getBlob();
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(c.getBytes()));
+}
+
+std::string testStoreBytesLiteral(const std::string& text) {
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : text) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  return testStoreIsPostgres() ? "decode('" + hex + "', 'hex')" : "x'" + hex + "'";
+}
+
 std::unique_ptr<ih::store::Store> openTestStore(
     const std::string& path, const std::vector<std::pair<std::string, std::string>>& tenants,
     ih::store::Options options) {

@@ -32,5 +32,9 @@ bool testStoreIsPostgres();
 // for testStoreExec, nothing. REQUIREs success.
 int64_t testStoreScalar(const std::string& path, const std::string& sql);
 void testStoreExec(const std::string& path, const std::string& sql);
+// The first column of the first row as bytes (text or BLOB/BYTEA as stored); REQUIREs a row.
+std::string testStoreBytes(const std::string& path, const std::string& sql);
+// `text` as an SQL literal of bytes (BLOB / BYTEA) in the lane's dialect.
+std::string testStoreBytesLiteral(const std::string& text);
 
 }  // namespace ih::test
