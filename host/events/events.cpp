@@ -12,6 +12,7 @@
 
 #include "events/hub.h"
 #include "http/server.h"
+#include "log/guard.h"
 #include "log/log.h"
 
 namespace ih::events {
@@ -67,10 +68,53 @@ Event fromRow(store::EventRow row) {
 }
 
 Events::Events(store::Store& store, Options options)
-    : options_(std::move(options)), hub_(std::make_shared<Hub>()), store_(store) {}
+    : options_(std::move(options)), hub_(std::make_shared<Hub>()), store_(store) {
+  auto feed = store::EventFeed::open(store);
+  if (!feed.isOk()) {
+    log::error("events: cannot listen for other replicas' events; streams show this replica's only",
+               {{"error", feed.status().message()}});
+  } else if (*feed) {
+    feed_ = std::move(*feed);
+    feed_thread_ = std::thread([this] {
+      log::runGuarded(
+          "events feed", [this] { feedLoop(); },
+          [this](std::chrono::milliseconds pause) {
+            std::this_thread::sleep_for(pause);
+            return feed_stopping_.load();
+          },
+          std::chrono::milliseconds(200));
+    });
+  }
+}
+
+void Events::feedLoop() {
+  auto last = store_.lastIdOfAll();
+  int64_t cursor = last.isOk() ? *last : 0;
+  auto read_at = std::chrono::steady_clock::now();
+  while (!feed_stopping_.load()) {
+    // A notification, or every 2 s anyway (one lost while the feed reconnected must not stall a stream).
+    const bool notified = feed_->wait(200);
+    if (!notified && std::chrono::steady_clock::now() - read_at < std::chrono::seconds(2)) continue;
+    read_at = std::chrono::steady_clock::now();
+    for (;;) {
+      auto rows = store_.listAll(cursor, 500);
+      if (!rows.isOk()) {
+        log::warn("events feed: reading new events failed", {{"error", rows.status().message()}});
+        break;
+      }
+      for (store::EventRow& row : *rows) {
+        cursor = row.id;
+        hub_->publish(std::make_shared<const Event>(fromRow(std::move(row))));
+      }
+      if (rows->size() < 500) break;
+    }
+  }
+}
 
 Events::~Events() {
   stop();
+  feed_stopping_ = true;
+  if (feed_thread_.joinable()) feed_thread_.join();
 }
 
 Status Events::emit(std::string_view tenant_id, std::string_view integration_id, std::string_view type,
@@ -96,16 +140,19 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
   // Publishing from the store's completion callback keeps fan-out in id order: completions run on the writer
   // thread in commit order, and ids are assigned in that same order.
   std::weak_ptr<Hub> hub = hub_;
+  const bool feed = feed_ != nullptr;
   if (deferred) {
     store_.appendAsync(
         tenant_id, std::move(row),
-        [hub, tenant = std::string(tenant_id), type = std::string(type)](Result<store::EventRow> appended) {
+        [hub, feed, tenant = std::string(tenant_id),
+         type = std::string(type)](Result<store::EventRow> appended) {
           if (!appended.isOk()) {
             log::warn("event not stored",
                       {{"tenant", tenant}, {"type", type}, {"error", appended.status().message()}});
             return;
           }
           if (appended->id == 0) return;  // deduplicated: stored before, published then
+          if (feed) return;               // published by the feed, with every replica's events
           if (auto h = hub.lock())
             h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));
         },
@@ -115,7 +162,7 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
   // The callback owns the promise too: the emitter may return (and drop its side) the moment it is set.
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> done = promise->get_future();
-  store_.appendAsync(tenant_id, std::move(row), [promise, hub](Result<store::EventRow> appended) {
+  store_.appendAsync(tenant_id, std::move(row), [promise, hub, feed](Result<store::EventRow> appended) {
     if (!appended.isOk()) {
       promise->set_value(appended.status());
       return;
@@ -124,7 +171,9 @@ Status Events::emit(std::string_view tenant_id, std::string_view integration_id,
       promise->set_value(Status::ok());
       return;
     }
-    if (auto h = hub.lock()) h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));
+    if (auto h = hub.lock(); h && !feed) {
+      h->publish(std::make_shared<const Event>(fromRow(std::move(appended).value())));
+    }
     promise->set_value(Status::ok());
   });
   Status st = done.get();

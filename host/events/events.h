@@ -6,6 +6,7 @@
 // from one thread with Subscription::setNotify + take() and pushes frames into http::StreamChannel.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -13,10 +14,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/sinks.h"
 #include "common/status.h"
+#include "store/event_feed.h"
 #include "store/event_store.h"
 
 namespace ih::http {
@@ -126,9 +129,17 @@ class Events final : public sinks::EventSink {
   struct Hub;  // private to host/events (events/hub.h)
 
  private:
+  // PostgreSQL: the events of every replica reach this one's subscribers through the table (feedLoop).
+  void feedLoop();
+
   const Options options_;
   const std::shared_ptr<Hub> hub_;
   store::EventStore store_;
+  // Set on PostgreSQL: subscribers are fed from the table after each NOTIFY (every replica's events, in id
+  // order), not from this process's commits.
+  std::unique_ptr<store::EventFeed> feed_;
+  std::atomic<bool> feed_stopping_{false};
+  std::thread feed_thread_;
 };
 
 // GET /api/events?after=<id>&limit=<1..500, default 100>&type=<prefix>

@@ -30,6 +30,9 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
           // and committed in the same order. (A SQLite file has one writer.)
           sql::Statement lock(db, "SELECT pg_advisory_xact_lock(448345781365)");
           lock.exec();
+          // Every replica's EventFeed hears of it at the commit (one notification per transaction).
+          sql::Statement notify(db, "SELECT pg_notify('ihost_events', '')");
+          notify.exec();
         }
         sql::Statement q(
             db,
@@ -113,6 +116,38 @@ Result<size_t> EventStore::purgeBefore(int64_t occurred_before) {
   });
   if (!st.isOk()) return st;
   return removed;
+}
+
+Result<std::vector<EventRow>> EventStore::listAll(int64_t after_id, size_t limit) {
+  return store_.database().read([&](sql::Connection& db) -> Result<std::vector<EventRow>> {
+    sql::Statement q(
+        db,
+        "SELECT id, tenant_id, integration_id, type, occurred_at, data_json, dedupe_key FROM events "
+        "WHERE id > ? ORDER BY id LIMIT ?");
+    q.bind(1, after_id);
+    q.bind(2, static_cast<int64_t>(limit));
+    std::vector<EventRow> out;
+    while (q.executeStep()) {
+      EventRow row;
+      row.id = q.getColumn(0).getInt64();
+      row.tenant_id = q.getColumn(1).getString();
+      row.integration_id = q.getColumn(2).getString();
+      row.type = q.getColumn(3).getString();
+      row.occurred_at = q.getColumn(4).getInt64();
+      row.data_json = q.getColumn(5).getString();
+      row.dedupe_key = q.getColumn(6).getString();
+      out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
+Result<int64_t> EventStore::lastIdOfAll() {
+  return store_.database().read([](sql::Connection& db) -> Result<int64_t> {
+    sql::Statement q(db, "SELECT COALESCE(MAX(id), 0) FROM events");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  });
 }
 
 }  // namespace ih::store

@@ -58,6 +58,10 @@ class EventStore {
                                      std::string_view type_prefix, size_t limit);
   // The tenant's newest event id (0 when none).
   Result<int64_t> lastId(std::string_view tenant_id);
+  // Admin, cross-tenant (the replicas' fan-out, events/): events with id > after_id, oldest first, at most
+  // `limit`; and the newest id of all (0 when none).
+  Result<std::vector<EventRow>> listAll(int64_t after_id, size_t limit);
+  Result<int64_t> lastIdOfAll();
   // Admin, cross-tenant (retention): deletes events that occurred before `occurred_before` (unix ms).
   Result<size_t> purgeBefore(int64_t occurred_before);
 

@@ -58,12 +58,14 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     replica_id = std::string(host[0] != '\0' ? host : "ihost") + "/" + std::to_string(::getpid());
   }
-  return std::unique_ptr<Store>(new Store(std::move(db).value(), std::move(replica_id),
-                                          std::max<int64_t>(options.claim_lease_ms, 1000)));
+  return std::unique_ptr<Store>(new Store(std::move(db).value(), options, std::move(replica_id)));
 }
 
-Store::Store(std::unique_ptr<Db> db, std::string replica_id, int64_t claim_lease_ms)
-    : db_(std::move(db)), replica_id_(std::move(replica_id)), claim_lease_ms_(claim_lease_ms) {}
+Store::Store(std::unique_ptr<Db> db, const Options& options, std::string replica_id)
+    : db_(std::move(db)),
+      replica_id_(std::move(replica_id)),
+      claim_lease_ms_(std::max<int64_t>(options.claim_lease_ms, 1000)),
+      url_(options.backend == StorageBackend::kPostgres ? options.url : std::string()) {}
 
 bool Store::isPostgres() const {
   return db_->dialect() == sql::Dialect::kPostgres;

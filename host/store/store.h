@@ -205,7 +205,7 @@ class Store {
   Db& database() { return *db_; }
 
  private:
-  Store(std::unique_ptr<Db> db, std::string replica_id, int64_t claim_lease_ms);
+  Store(std::unique_ptr<Db> db, const Options& options, std::string replica_id);
 
   // Bumps secrets_generation_ when the writing method returns (its write is final by then).
   class SecretsWritten;
@@ -213,6 +213,8 @@ class Store {
   const std::unique_ptr<Db> db_;
   const std::string replica_id_;
   const int64_t claim_lease_ms_;
+  const std::string url_;  // PostgreSQL: for the connections opened beside the pool (EventFeed)
+  friend class EventFeed;
   std::atomic<uint64_t> secrets_generation_{0};
 };
 

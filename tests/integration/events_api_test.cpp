@@ -1,11 +1,13 @@
 // Events through the real HTTP API: polling, and Server-Sent Events over a loopback socket (backlog, live
-// latency, Last-Event-ID reconnects without loss or duplicates, tenant isolation, keep-alive, prompt stop).
+// latency, Last-Event-ID reconnects without loss or duplicates, tenant isolation, keep-alive, prompt stop);
+// on PostgreSQL also two replicas on one database, each stream seeing both replicas' events.
 #include <httplib.h>
 
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +19,7 @@
 #include "http/server.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 #include "tenancy/tenancy.h"
 #include "vault/vault.h"
 
@@ -33,15 +36,19 @@ struct EventsHost {
   std::unique_ptr<ih::events::Events> events;
   std::unique_ptr<ih::http::Server> server;
 
-  explicit EventsHost(ih::events::Options options = testOptions()) {
-    ih::store::Options store_options;
-    store_options.path = dir.file("ihost.db");
-    auto opened = ih::store::Store::open(store_options);
+  // `primary`: another EventsHost whose database and key ring this one shares, as a second replica
+  // (PostgreSQL lane).
+  explicit EventsHost(ih::events::Options options = testOptions(), const EventsHost* primary = nullptr) {
+    auto opened = ih::store::Store::open(ih::test::testStoreOptions(primary ? primary->dbPath() : dbPath()));
     REQUIRE(opened.isOk());
     store = std::move(opened).value();
-    auto ring = ih::vault::KeyRing::generate();
-    REQUIRE(ring.isOk());
-    vault = std::make_unique<ih::vault::Vault>(std::move(ring).value());
+    if (primary) {
+      vault = std::make_unique<ih::vault::Vault>(primary->vault->keyRing()->clone());
+    } else {
+      auto ring = ih::vault::KeyRing::generate();
+      REQUIRE(ring.isOk());
+      vault = std::make_unique<ih::vault::Vault>(std::move(ring).value());
+    }
     tenancy = std::make_unique<ih::tenancy::Tenancy>(*store, *vault, "");
     events = std::make_unique<ih::events::Events>(*store, options);
     ih::http::ServerOptions server_options;
@@ -51,6 +58,7 @@ struct EventsHost {
     ih::events::registerRoutes(*server, *tenancy, *events);
     REQUIRE(server->start().isOk());
   }
+  std::string dbPath() const { return dir.file("ihost.db"); }
   ~EventsHost() {
     events->stop();  // wakes every stream, so the server can join its workers
     server->stop();
@@ -350,4 +358,42 @@ TEST_CASE("SSE: reconnecting with Last-Event-ID loses and duplicates nothing", "
   for (const auto& e : *polled)
     expected.push_back(e.id);
   CHECK(ids(received) == expected);
+}
+
+TEST_CASE("SSE on replicas: a stream on either replica gets both replicas' events in id order, once",
+          "[.][postgres]") {
+  EventsHost a;
+  EventsHost b(EventsHost::testOptions(), &a);  // a second ihost process: the same database and key ring
+  auto [tenant, key] = a.tenant("acme");
+  SseClient on_a(a.server->port(), key, "/api/events/stream?after=0");
+  SseClient on_b(b.server->port(), key, "/api/events/stream?after=0");  // the key was made on replica a
+  constexpr int kPerReplica = 40;
+  std::thread writer_a([&, tenant = tenant] {
+    for (int i = 0; i < kPerReplica; ++i)
+      a.emit(tenant, "replica.a", {{"i", i}});
+  });
+  std::thread writer_b([&, tenant = tenant] {
+    for (int i = 0; i < kPerReplica; ++i)
+      b.emit(tenant, "replica.b", {{"i", i}});
+  });
+  writer_a.join();
+  writer_b.join();
+  for (SseClient* stream : {&on_a, &on_b}) {
+    const bool complete = stream->waitForFrames(2 * kPerReplica, 10s);
+    INFO((stream == &on_a ? "stream on a: " : "stream on b: ") << stream->frames().size() << " frames");
+    REQUIRE(complete);
+    const std::vector<int64_t> seen = ids(stream->frames());
+    CHECK(seen.size() == 2 * kPerReplica);            // nothing duplicated
+    CHECK(std::is_sorted(seen.begin(), seen.end()));  // id order
+    CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());
+  }
+  // Resuming on the other replica from the middle: the rest, no gap, no repeat.
+  const std::vector<Frame> all = on_a.frames();
+  const int64_t middle = all[kPerReplica - 1].id;
+  SseClient resumed(b.server->port(), key, "/api/events/stream", std::to_string(middle));
+  REQUIRE(resumed.waitForFrames(kPerReplica, 10s));
+  const std::vector<Frame> rest = resumed.frames();
+  REQUIRE(rest.size() == static_cast<size_t>(kPerReplica));
+  CHECK(rest.front().id > middle);
+  CHECK(rest.back().id == all.back().id);
 }
