@@ -4,8 +4,9 @@
 #         and plugins at -O1 -g1 with every check, the test harness with ASan at -O0 (see the IH_SANITIZE block
 #         of CMakeLists.txt). Runs every ctest case (unit, integration, plugin unit tests, SDK, JS verification,
 #         browser) except sdk_out_of_tree, which builds the example plugin on its own without sanitizers, and
-#         postgres_test_integration (the integration suite again on PostgreSQL: the store's PostgreSQL code runs
-#         under ASan in the unit lanes postgres_test_unit_*; the whole suite twice would not fit CI's budget).
+#         postgres_test_integration and postgres_test_hostile (those suites again on PostgreSQL: the store's
+#         PostgreSQL code runs under ASan in the unit lanes postgres_test_unit_*; both suites twice would not fit
+#         CI's budget).
 #   tsan  ThreadSanitizer over only the test binaries of the concurrent parts (see TSAN_TARGETS), and runs them.
 # Any sanitizer report fails the test it happens in, including reports of the processes a test starts (`ihost`
 # children: tests/catch_main.cpp collects them; the browser test checks ihost's exit status), and so fails this
@@ -97,7 +98,7 @@ for lane in "${lanes[@]}"; do
       step "ASan+UBSan tests"
       known_regex="^($(printf '%s\n' "${ASAN_KNOWN_FAILURES[@]}" | sed 's/[][\.^$*+?(){}|/]/\\&/g' | paste -sd'|'))\$"
       ctest --test-dir "$asan_dir" -j"$jobs" --output-on-failure --timeout 900 \
-        -E "^sdk_out_of_tree\$|^postgres_test_integration\$|$known_regex" "$@" || status=1
+        -E "^sdk_out_of_tree\$|^postgres_test_integration\$|^postgres_test_hostile\$|$known_regex" "$@" || status=1
       done_step "asan+ubsan tests"
       if ((${#ASAN_KNOWN_FAILURES[@]})); then
         step "ASan+UBSan known failures (ASAN_KNOWN_FAILURES in $0; they do not fail the lane)"

@@ -399,6 +399,9 @@ scheduler::Scheduler& App::scheduler() {
 records::Records& App::records() {
   return *impl_->records;
 }
+entitlements::Entitlements& App::entitlements() {
+  return *impl_->entitlements;
+}
 oauth::OAuth& App::oauth() {
   return *impl_->oauth;
 }

@@ -22,6 +22,9 @@ class OAuth;
 namespace ih::records {
 class Records;
 }
+namespace ih::entitlements {
+class Entitlements;
+}
 namespace ih::scheduler {
 class Scheduler;
 }
@@ -73,6 +76,7 @@ class App {
   inbox::Inbox& inbox();
   events::Events& events();
   records::Records& records();
+  entitlements::Entitlements& entitlements();  // the view derived from records (background pass)
   scheduler::Scheduler& scheduler();
   oauth::OAuth& oauth();   // host-side OAuth state and routes (ABI 1.2 plugins)
   http::Server& server();  // every route is registered by create()

@@ -1,7 +1,6 @@
 #include "hostile_env.h"
 #include "support/response_recorder.h"
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,8 +12,10 @@
 
 #include "app/app.h"
 #include "common/text.h"
+#include "entitlements/entitlements.h"
 #include "records/records.h"
 #include "runtime/runtime.h"
+#include "support/test_store.h"
 #include "support/webhook_test_signature.h"
 
 namespace ih::hostile {
@@ -332,26 +333,11 @@ bool Env::healthy() {
 }
 
 std::map<std::string, int64_t> Env::rowCounts() {
-  SQLite::Database db(host_->dbPath(), SQLite::OPEN_READONLY);
-  std::vector<std::string> tables;
-  SQLite::Statement list(
-      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
-  while (list.executeStep())
-    tables.push_back(list.getColumn(0).getString());
-  std::map<std::string, int64_t> counts;
-  for (const auto& table : tables) {
-    SQLite::Statement q(db, "SELECT count(*) FROM \"" + table + "\"");
-    REQUIRE(q.executeStep());
-    counts[table] = q.getColumn(0).getInt64();
-  }
-  return counts;
+  return ih::test::testStoreRowCounts(host_->dbPath());
 }
 
 int64_t Env::count(const std::string& sql) {
-  SQLite::Database db(host_->dbPath(), SQLite::OPEN_READONLY);
-  SQLite::Statement q(db, sql);
-  REQUIRE(q.executeStep());
-  return q.getColumn(0).getInt64();
+  return ih::test::testStoreScalar(host_->dbPath(), sql);
 }
 
 size_t Env::stripeRequests() {
@@ -431,6 +417,8 @@ void Env::storeRecord(const Tenant& t, const std::string& id) {
   const json rows =
       json::array({{{"id", id}, {"data", {{"id", id}, {"email", id + "@example.com"}}}, {"updated_at", 1}}});
   REQUIRE(host_->app().records().upsert(t.id, "stripe", "customer", rows.dump()).isOk());
+  // What the background entitlements pass derives from it is written now, not during the test's snapshots.
+  REQUIRE(host_->app().entitlements().catchUp(t.id).isOk());
 }
 
 }  // namespace ih::hostile

@@ -132,6 +132,64 @@ std::string testStoreBytes(const std::string& path, const std::string& sql) {
   return std::string(static_cast<const char*>(data), static_cast<size_t>(c.getBytes()));
 }
 
+std::vector<std::string> testStoreTables(const std::string& path) {
+  std::vector<std::string> tables;
+  if (testStoreIsPostgres()) {
+    const std::string url = schemaUrl(postgresUrl(), path);
+    PGconn* conn = PQconnectdb(url.c_str());
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+    PGresult* res =
+        PQexec(conn,
+               "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+               "AND table_type = 'BASE TABLE' ORDER BY table_name");
+    const bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    for (int i = 0; ok && i < PQntuples(res); ++i)
+      tables.emplace_back(PQgetvalue(res, i, 0));
+    PQclear(res);
+    PQfinish(conn);
+    REQUIRE(ok);
+    return tables;
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  SQLite::Statement list(
+      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  while (list.executeStep())
+    tables.push_back(list.getColumn(0).getString());
+  return tables;
+}
+
+std::map<std::string, int64_t> testStoreRowCounts(const std::string& path) {
+  std::map<std::string, int64_t> counts;
+  const std::vector<std::string> tables = testStoreTables(path);
+  if (testStoreIsPostgres()) {
+    const std::string url = schemaUrl(postgresUrl(), path);
+    PGconn* conn = PQconnectdb(url.c_str());
+    REQUIRE(PQstatus(conn) == CONNECTION_OK);
+    for (const std::string& table : tables) {
+      PGresult* res = PQexec(conn, ("SELECT count(*) FROM \"" + table + "\"").c_str());
+      const bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+      int64_t n = 0;
+      if (ok) {
+        const char* text = PQgetvalue(res, 0, 0);
+        std::from_chars(text, text + std::strlen(text), n);
+      }
+      PQclear(res);
+      if (!ok) PQfinish(conn);
+      REQUIRE(ok);
+      counts[table] = n;
+    }
+    PQfinish(conn);
+    return counts;
+  }
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  for (const std::string& table : tables) {
+    SQLite::Statement q(db, "SELECT count(*) FROM \"" + table + "\"");
+    REQUIRE(q.executeStep());
+    counts[table] = q.getColumn(0).getInt64();
+  }
+  return counts;
+}
+
 std::string testStoreBytesLiteral(const std::string& text) {
   static const char* kHex = "0123456789abcdef";
   std::string hex;

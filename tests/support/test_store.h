@@ -8,6 +8,7 @@
 // are tagged [sqlite] and left out of the PostgreSQL lanes.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,6 +35,10 @@ int64_t testStoreScalar(const std::string& path, const std::string& sql);
 void testStoreExec(const std::string& path, const std::string& sql);
 // The first column of the first row as bytes (text or BLOB/BYTEA as stored); REQUIREs a row.
 std::string testStoreBytes(const std::string& path, const std::string& sql);
+// The schema's tables (schema_migrations included), sorted.
+std::vector<std::string> testStoreTables(const std::string& path);
+// Every table's row count, read through one connection.
+std::map<std::string, int64_t> testStoreRowCounts(const std::string& path);
 // `text` as an SQL literal of bytes (BLOB / BYTEA) in the lane's dialect.
 std::string testStoreBytesLiteral(const std::string& text);
 
