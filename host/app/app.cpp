@@ -77,6 +77,7 @@ store::Options storeOptions(const config::StorageConfig& storage) {
   options.read_connections = storage.pool_size;
   options.statement_timeout_ms = storage.statement_timeout_ms;
   options.replica_id = storage.replica_id;
+  options.claim_lease_ms = storage.claim_lease_ms;
   options.durable = storage.synchronous == "full";
   return options;
 }

@@ -65,6 +65,7 @@ struct StorageConfig {
   int pool_size = 4;              // read connections (postgres: plus one writer, per replica)
   int statement_timeout_ms = 30000;  // postgres: the server cancels a statement running longer
   std::string replica_id;            // postgres: this replica's stable name; empty: "<hostname>/<pid>"
+  int64_t claim_lease_ms = 300000;   // postgres: a dead replica's claims are taken over after this
   std::string synchronous = "full";  // "full" (durable on power loss) or "normal"
 };
 

@@ -173,6 +173,10 @@ const std::vector<SectionSpec>& hostSections() {
               }
               return "";
             }},
+           {"claim_lease_ms", Kind::kInteger, 1000, 86400000,
+            "Write a number of milliseconds, e.g. claim_lease_ms = 300000 (well above every plugin call's "
+            "deadline).",
+            [](Config& c, const Value& v) { c.storage.claim_lease_ms = v.integer; }, nullptr},
            {"path", Kind::kString, 0, 0,
             "Write a database file path relative to this file, e.g. path = \"../ihost-data/ihost.db\", or "
             "\":memory:\".",

@@ -141,6 +141,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
            std::to_string(config.storage.statement_timeout_ms));
     w.line("storage.replica_id", "replica_id", quoted(config.storage.replica_id),
            config.storage.replica_id.empty() ? "<hostname>/<pid>" : "");
+    w.line("storage.claim_lease_ms", "claim_lease_ms", std::to_string(config.storage.claim_lease_ms));
   } else {
     w.line("storage.path", "path", quoted(config.storage.path));
   }

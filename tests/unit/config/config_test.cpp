@@ -196,7 +196,7 @@ TEST_CASE("unknown host keys and sections are rejected with a did-you-mean", "[c
   CHECK(loadError("[storage]\ncolour = \"red\"\n") ==
         "cfg.toml:2:1: storage.colour: unknown key. Remove it or correct the spelling (known keys: backend, "
         "url, "
-        "pool_size, statement_timeout_ms, replica_id, path, synchronous).");
+        "pool_size, statement_timeout_ms, replica_id, claim_lease_ms, path, synchronous).");
   CHECK(loadError(
             "[integrations.shop]\nplugin = \"example\"\n[integrations.shop.jobs.sync]\nevry = \"1h\"\n") ==
         "cfg.toml:4:1: integrations.shop.jobs.sync.evry: unknown key; did you mean \"every\"? Remove it or "
