@@ -167,6 +167,18 @@ Result<std::unique_ptr<App>> App::create(config::Config config, const config::En
   outbound_options.deadline = std::chrono::milliseconds(c.outbound.deadline_ms);
   outbound_options.ca_file = c.outbound.ca_file;
   m.outbound = std::make_unique<outbound::Client>(std::move(outbound_options));
+  if (m.store->isPostgres()) {
+    // Replicas share each tenant's provider budget through the database: N replicas together stay within
+    // one tenant's rate, not N times it. If the database cannot be reached, each falls back to its own.
+    store::Store* shared = m.store.get();
+    const double max_debt_s = std::chrono::duration<double>(m.outbound->budget().options().max_wait).count();
+    m.outbound->budget().share(
+        [shared, max_debt_s](std::string_view key, double rate) -> std::optional<double> {
+          auto wait = shared->takeRateToken(key, rate, max_debt_s);
+          if (!wait.isOk()) return std::nullopt;
+          return *wait;
+        });
+  }
   endpoints::Options endpoint_options;
   endpoint_options.retry_schedule.clear();
   for (int secs : c.endpoints.retry_schedule_s)

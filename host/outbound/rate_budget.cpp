@@ -43,9 +43,36 @@ RateBudget::RateBudget() : RateBudget(Options{}) {}
 RateBudget::RateBudget(Options options) : options_(options), buckets_(std::make_unique<Buckets>()) {}
 RateBudget::~RateBudget() = default;
 
+void RateBudget::share(SharedTake take) {
+  shared_ = std::move(take);
+}
+
 std::chrono::milliseconds RateBudget::acquire(std::string_view key, double rate_per_s) {
   if (rate_per_s <= 0) rate_per_s = options_.default_rate_per_s;
   Clock::duration wait{};
+  if (shared_) {
+    double rate = rate_per_s;
+    {
+      std::lock_guard lock(buckets_->mu);
+      Clock::time_point now = Clock::now();
+      auto it = buckets_->by_key.find(key);
+      if (it == buckets_->by_key.end()) {
+        Bucket fresh;
+        fresh.tokens = rate_per_s;
+        fresh.refilled_at = now;
+        it = buckets_->by_key.emplace(std::string(key), fresh).first;
+      }
+      it->second.nominal = rate_per_s;
+      rate = std::max(effectiveRate(it->second, now, options_.recovery), options_.min_rate_per_s);
+    }
+    if (std::optional<double> seconds_to_wait = shared_(key, rate)) {
+      wait = std::min(
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*seconds_to_wait)),
+          std::chrono::duration_cast<Clock::duration>(options_.max_wait));
+      if (wait > Clock::duration::zero()) std::this_thread::sleep_for(wait);
+      return std::chrono::duration_cast<std::chrono::milliseconds>(wait);
+    }
+  }
   {
     std::lock_guard lock(buckets_->mu);
     Clock::time_point now = Clock::now();

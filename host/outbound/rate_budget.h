@@ -9,7 +9,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +38,11 @@ class RateBudget {
   // nominal rate for the key (<= 0: Options::default_rate_per_s); the bucket holds one second of burst.
   // Returns how long it waited. Thread-safe.
   std::chrono::milliseconds acquire(std::string_view key, double rate_per_s);
+  // Replicas on one database share each key's bucket through `take` (the store's takeRateToken): it is given
+  // the key and this replica's effective rate and returns the seconds to wait for the token, or nullopt when
+  // the shared bucket cannot be reached (the local bucket is used then). Set once, before the first acquire.
+  using SharedTake = std::function<std::optional<double>(std::string_view key, double rate_per_s)>;
+  void share(SharedTake take);
   // A 429 for `key`: halves its current rate. Thread-safe.
   void onRateLimited(std::string_view key);
   // The key's current effective rate (nominal when unknown). Thread-safe.
@@ -46,6 +53,7 @@ class RateBudget {
   struct Buckets;
   const Options options_;
   const std::unique_ptr<Buckets> buckets_;
+  SharedTake shared_;
 };
 
 }  // namespace ih::outbound

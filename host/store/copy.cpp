@@ -13,7 +13,7 @@ namespace {
 // Every table of the schema, parents before the tables that reference them (tenants first; webhook_attempts
 // after webhook_events). copyStore refuses a source with a table missing here: a migration that adds a table
 // adds it here too (tests/unit/store/copy_test.cpp checks the list against the schema).
-constexpr std::array<std::string_view, 26> kTables = {
+constexpr std::array<std::string_view, 27> kTables = {
     "tenants",
     "api_keys",
     "secrets",
@@ -40,6 +40,7 @@ constexpr std::array<std::string_view, 26> kTables = {
     "entitlement_cursors",
     "mappings",
     "mapping_sets",
+    "rate_buckets",
 };
 // Seeded by the migrations themselves (one cursor row): replaced by the source's, not "data" in the target.
 constexpr std::string_view kSeeded = "endpoint_fanout";

@@ -260,4 +260,36 @@ Status Store::putMeta(std::string_view key, std::string_view value) {
   });
 }
 
+// --- shared rate budgets ---
+
+Result<double> Store::takeRateToken(std::string_view key, double rate_per_s, double max_debt_s) {
+  if (!isPostgres()) return Status::failedPrecondition("shared rate budgets need PostgreSQL");
+  if (!(rate_per_s > 0)) return Status::invalidArgument("rate must be positive");
+  double tokens = 0;
+  Status st = db_->writeSync([&](sql::Connection& db) {
+    // One statement: the bucket is created full, or refilled for the time since its last take (server clock,
+    // never backwards), capped at one second of burst, then one token is taken; the row lock orders the
+    // replicas' takes.
+    sql::Statement q(
+        db,
+        "INSERT INTO rate_buckets(key, tokens, updated_ms) VALUES (?1, CAST(?2 AS DOUBLE PRECISION) - 1, "
+        "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT)) "
+        "ON CONFLICT(key) DO UPDATE SET tokens = GREATEST(-CAST(?4 AS DOUBLE PRECISION), "
+        "LEAST(CAST(?2 AS DOUBLE PRECISION), rate_buckets.tokens + GREATEST(0, "
+        "CAST(extract(epoch FROM clock_timestamp()) * 1000 AS BIGINT) - rate_buckets.updated_ms) * "
+        "CAST(?3 AS DOUBLE PRECISION) / 1000.0) - 1), "
+        "updated_ms = GREATEST(rate_buckets.updated_ms, CAST(extract(epoch FROM clock_timestamp()) * 1000 AS "
+        "BIGINT)) RETURNING tokens");
+    q.bindText(1, key);
+    q.bind(2, std::max(1.0, rate_per_s));
+    q.bind(3, rate_per_s);
+    q.bind(4, max_debt_s * rate_per_s);
+    if (!q.executeStep()) return Status::internal("rate bucket upsert returned nothing");
+    tokens = q.getColumn(0).getDouble();
+    return Status::ok();
+  });
+  if (!st.isOk()) return st;
+  return tokens >= 0 ? 0.0 : -tokens / rate_per_s;
+}
+
 }  // namespace ih::store

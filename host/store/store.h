@@ -196,6 +196,12 @@ class Store {
   Status putState(std::string_view tenant_id, std::string_view integration_id, std::string_view key,
                   std::string_view value);
 
+  // --- rate budgets shared by replicas (PostgreSQL; admin, cross-tenant) ---
+  // Takes one token from `key`'s bucket on the server (refilled at `rate_per_s` by the server's clock, holding
+  // at most max(1, rate) tokens; a debt deeper than `max_debt_s` seconds is not taken on). Returns how many
+  // seconds the caller should wait for its token (0 when one was there). kFailedPrecondition on SQLite.
+  Result<double> takeRateToken(std::string_view key, double rate_per_s, double max_debt_s);
+
   // --- host metadata (not tenant data): vault canary, pepper check, ... ---
   Result<std::optional<std::string>> getMeta(std::string_view key);
   Status putMeta(std::string_view key, std::string_view value);

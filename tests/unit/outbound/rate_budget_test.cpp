@@ -6,7 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "outbound/client.h"
 #include "outbound/rate_budget.h"
@@ -58,6 +62,34 @@ TEST_CASE("rate budget: the wait is bounded", "[scheduler][rate_budget]") {
   auto waited = budget.acquire("k", 0.01);  // next token due in 100 s
   CHECK(waited <= 100ms);
   CHECK(std::chrono::steady_clock::now() - started < 500ms);
+}
+
+TEST_CASE("rate budget: shared between replicas, each take asks the shared bucket with the effective rate",
+          "[scheduler][rate_budget]") {
+  RateBudget::Options options;
+  options.max_wait = 150ms;
+  RateBudget budget(options);
+  std::vector<std::pair<std::string, double>> asked;
+  double answer = 0;
+  bool reachable = true;
+  budget.share([&](std::string_view key, double rate) -> std::optional<double> {
+    asked.emplace_back(std::string(key), rate);
+    if (!reachable) return std::nullopt;
+    return answer;
+  });
+  CHECK(budget.acquire("t/stripe", 20) == 0ms);
+  budget.onRateLimited("t/stripe");  // a 429 seen here: this replica asks for half the rate
+  answer = 5.0;                      // the shared bucket says: wait 5 s; bounded by max_wait
+  const auto started = std::chrono::steady_clock::now();
+  CHECK(budget.acquire("t/stripe", 20) == 150ms);
+  CHECK(std::chrono::steady_clock::now() - started >= 150ms);
+  REQUIRE(asked.size() == 2);
+  CHECK(asked[0] == std::pair<std::string, double>("t/stripe", 20));
+  CHECK(asked[1].second == Approx(10).margin(0.5));
+  // Unreachable: this replica's own bucket (a fresh burst) serves instead of failing the request.
+  reachable = false;
+  CHECK(budget.acquire("t/other", 5) == 0ms);
+  CHECK(asked.size() == 3);
 }
 
 TEST_CASE("rate budget: Client::send takes tokens per budget key and backs off on 429",

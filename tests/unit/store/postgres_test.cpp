@@ -189,3 +189,38 @@ TEST_CASE("replicas: event ids become visible in order, so an id cursor misses n
   CHECK(seen.size() == 2 * kPerReplica);  // none skipped by the cursor
   CHECK(std::set<int64_t>(seen.begin(), seen.end()).size() == seen.size());
 }
+
+TEST_CASE("replicas: one rate bucket per key on the server, shared by every replica", "[.][postgres]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("shared.db");
+  auto a = replica(path, "replica-a");
+  auto b = replica(path, "replica-b");
+  // 10 req/s: one second of burst (10 tokens) between both replicas, then each take waits its turn.
+  int immediate = 0;
+  double last_wait = 0;
+  for (int i = 0; i < 16; ++i) {
+    Store& s = i % 2 ? *a : *b;
+    auto wait = s.takeRateToken("t_a/stripe", 10, 10);
+    REQUIRE(wait.isOk());
+    if (*wait == 0) ++immediate;
+    last_wait = *wait;
+  }
+  CHECK(immediate >= 10);
+  CHECK(immediate <= 11);  // a token may refill while the 16 takes run
+  CHECK(last_wait > 0.4);  // 5 or 6 tokens owed at 10/s
+  CHECK(last_wait < 0.7);
+  // Another key has its own bucket; a debt deeper than max_debt_s is not taken on.
+  CHECK(*a->takeRateToken("t_b/stripe", 10, 10) == 0);
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(b->takeRateToken("t_c/stripe", 1, 2).isOk());
+  CHECK(*b->takeRateToken("t_c/stripe", 1, 2) <= 3.01);
+}
+
+TEST_CASE("store: shared rate buckets are for PostgreSQL", "[store][sqlite]") {
+  ih::test::TempDir dir;
+  ih::store::Options options;
+  options.path = dir.file("one.db");
+  auto store = Store::open(options);
+  REQUIRE(store.isOk());
+  CHECK((*store)->takeRateToken("t/stripe", 10, 10).status().code() == ih::StatusCode::kFailedPrecondition);
+}
