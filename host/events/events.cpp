@@ -75,6 +75,16 @@ Events::Events(store::Store& store, Options options)
                {{"error", feed.status().message()}});
   } else if (*feed) {
     feed_ = std::move(*feed);
+    // The cursor starts at the newest event now, before this returns: every event emitted after the
+    // constructor is published (one read by the thread later could skip the first ones).
+    auto last = store_.lastIdOfAll();
+    if (!last.isOk()) {
+      log::error("events: cannot read the newest event id; streams show this replica's events only",
+                 {{"error", last.status().message()}});
+      feed_.reset();
+      return;
+    }
+    feed_cursor_ = *last;
     feed_thread_ = std::thread([this] {
       log::runGuarded(
           "events feed", [this] { feedLoop(); },
@@ -88,8 +98,7 @@ Events::Events(store::Store& store, Options options)
 }
 
 void Events::feedLoop() {
-  auto last = store_.lastIdOfAll();
-  int64_t cursor = last.isOk() ? *last : 0;
+  int64_t& cursor = feed_cursor_;  // this thread's alone once started
   auto read_at = std::chrono::steady_clock::now();
   while (!feed_stopping_.load()) {
     // A notification, or every 2 s anyway (one lost while the feed reconnected must not stall a stream).

@@ -139,6 +139,7 @@ class Events final : public sinks::EventSink {
   // order), not from this process's commits.
   std::unique_ptr<store::EventFeed> feed_;
   std::atomic<bool> feed_stopping_{false};
+  int64_t feed_cursor_ = 0;  // the last event id published by the feed
   std::thread feed_thread_;
 };
 
