@@ -16,6 +16,31 @@ Status statusFromError(const Error& e) {
   return Status::internal(e.what());
 }
 
+StatementImpl* Connection::acquire(std::string_view sql) {
+  auto found = cache_.find(sql);
+  if (found == cache_.end() && cache_.size() < max_cached_) {
+    Entry entry;
+    entry.statement = prepare(sql, true);
+    found = cache_.emplace(std::string(sql), std::move(entry)).first;
+  }
+  if (found != cache_.end() && !found->second.in_use) {
+    found->second.in_use = true;
+    found->second.statement->cache_in_use = &found->second.in_use;
+    return found->second.statement.get();
+  }
+  return prepare(sql, false).release();  // deleted by release()
+}
+
+void Connection::release(StatementImpl* statement) noexcept {
+  statement->reset();
+  statement->clearBindings();
+  if (statement->cache_in_use != nullptr) {
+    *statement->cache_in_use = false;
+    return;
+  }
+  delete statement;
+}
+
 std::string toDollarParameters(std::string_view sql, std::vector<bool>& used) {
   std::string out;
   out.reserve(sql.size() + 16);

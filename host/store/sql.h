@@ -18,6 +18,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -54,41 +56,6 @@ std::string toDollarParameters(std::string_view sql, std::vector<bool>& used);
 // Unique → kAlreadyExists, busy → kUnavailable, other → kInternal; the message is the error's.
 Status statusFromError(const Error& e);
 
-class StatementImpl;
-
-// One database connection. Not thread-safe: one thread uses it at a time (the core's writer thread, or the
-// thread holding a read lease).
-class Connection {
- public:
-  virtual ~Connection() = default;
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  virtual Dialect dialect() const = 0;
-  bool isPostgres() const { return dialect() == Dialect::kPostgres; }
-  // Runs SQL without parameters (several statements allowed); rows it returns are discarded.
-  virtual void exec(std::string_view sql) = 0;
-  // Rows inserted, updated or deleted by the last statement that ran to completion on this connection.
-  virtual int64_t getChanges() const = 0;
-  // Inside BEGIN ... COMMIT (or a failed transaction not yet rolled back).
-  virtual bool inTransaction() const = 0;
-  // False once a server connection is lost; reconnect() then drops the prepared statements and connects again
-  // (throws sql::Error). A file connection is always healthy.
-  virtual bool healthy() const { return true; }
-  virtual void reconnect() {}
-
- protected:
-  Connection() = default;
-
- private:
-  friend class Statement;
-  // A prepared statement for `sql`, reset and unbound: the cached one, or a new one (cached when there is room
-  // and the text is not in use by another Statement on this connection).
-  virtual StatementImpl* acquire(std::string_view sql) = 0;
-  // Gives it back; the connection resets it (or deletes it when it was not cached).
-  virtual void release(StatementImpl* statement) noexcept = 0;
-};
-
 // What a value of the current row is (for copying rows between backends).
 enum class ValueType { kNull, kInteger, kFloat, kText, kBytes };
 
@@ -119,6 +86,51 @@ class StatementImpl {
 
   // Set by the connection while the statement sits in its cache: the entry's "taken" flag.
   bool* cache_in_use = nullptr;
+};
+
+// One database connection. Not thread-safe: one thread uses it at a time (the core's writer thread, or the
+// thread holding a read lease).
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  virtual Dialect dialect() const = 0;
+  bool isPostgres() const { return dialect() == Dialect::kPostgres; }
+  // Runs SQL without parameters (several statements allowed); rows it returns are discarded.
+  virtual void exec(std::string_view sql) = 0;
+  // Rows inserted, updated or deleted by the last statement that ran to completion on this connection.
+  virtual int64_t getChanges() const = 0;
+  // Inside BEGIN ... COMMIT (or a failed transaction not yet rolled back).
+  virtual bool inTransaction() const = 0;
+  // False once a server connection is lost; reconnect() then drops the prepared statements and connects again
+  // (throws sql::Error). A file connection is always healthy.
+  virtual bool healthy() const { return true; }
+  virtual void reconnect() {}
+
+ protected:
+  // `max_cached` statements are kept prepared (a text beyond that, or taken twice at once, is prepared for
+  // that one use).
+  explicit Connection(size_t max_cached) : max_cached_(max_cached) {}
+  // A new prepared statement for `sql`; `cached`: it will be reused (e.g. a named server-side statement).
+  virtual std::unique_ptr<StatementImpl> prepare(std::string_view sql, bool cached) = 0;
+  // Drops every cached statement (before closing or replacing the connection; none may be in use).
+  void clearCache() { cache_.clear(); }
+
+ private:
+  friend class Statement;
+  // The cached statement for `sql` (prepared on first use), or one of its own, reset and unbound.
+  StatementImpl* acquire(std::string_view sql);
+  // Gives it back: reset, unbound, and returned to the cache or deleted.
+  void release(StatementImpl* statement) noexcept;
+
+  struct Entry {
+    std::unique_ptr<StatementImpl> statement;
+    bool in_use = false;
+  };
+  const size_t max_cached_;
+  std::map<std::string, Entry, std::less<>> cache_;
 };
 
 // A column of the current row.

@@ -284,12 +284,12 @@ class PgStatement final : public StatementImpl {
   mutable std::vector<std::string> scratch_;
 };
 
-PgConnection::PgConnection(const PgOptions& options) : options_(options) {
+PgConnection::PgConnection(const PgOptions& options) : Connection(kMaxCached), options_(options) {
   connect();
 }
 
 PgConnection::~PgConnection() {
-  cache_.clear();
+  clearCache();
   if (conn_ != nullptr) PQfinish(conn_);
 }
 
@@ -337,7 +337,7 @@ bool PgConnection::healthy() const {
 }
 
 void PgConnection::reconnect() {
-  cache_.clear();
+  clearCache();
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
   connect();
@@ -384,29 +384,8 @@ void PgConnection::exec(std::string_view sql) {
   PQclear(res);
 }
 
-StatementImpl* PgConnection::acquire(std::string_view sql) {
-  auto found = cache_.find(sql);
-  if (found == cache_.end() && cache_.size() < kMaxCached) {
-    Entry entry;
-    entry.statement = std::make_unique<PgStatement>(*this, sql, true);
-    found = cache_.emplace(std::string(sql), std::move(entry)).first;
-  }
-  if (found != cache_.end() && !found->second.in_use) {
-    found->second.in_use = true;
-    found->second.statement->cache_in_use = &found->second.in_use;
-    return found->second.statement.get();
-  }
-  return new PgStatement(*this, sql, false);  // deleted by release()
-}
-
-void PgConnection::release(StatementImpl* statement) noexcept {
-  statement->reset();
-  statement->clearBindings();
-  if (statement->cache_in_use != nullptr) {
-    *statement->cache_in_use = false;
-    return;
-  }
-  delete statement;
+std::unique_ptr<StatementImpl> PgConnection::prepare(std::string_view sql, bool cached) {
+  return std::make_unique<PgStatement>(*this, sql, cached);
 }
 
 }  // namespace ih::store::sql

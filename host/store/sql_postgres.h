@@ -7,7 +7,6 @@
 // session (defaults below unless the URL sets them).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -47,20 +46,14 @@ class PgConnection final : public Connection {
 
  private:
   friend class PgStatement;
-  StatementImpl* acquire(std::string_view sql) override;
-  void release(StatementImpl* statement) noexcept override;
+  std::unique_ptr<StatementImpl> prepare(std::string_view sql, bool cached) override;
   void connect();
 
-  struct Entry {
-    std::unique_ptr<PgStatement> statement;
-    bool in_use = false;
-  };
   static constexpr size_t kMaxCached = 256;
   const PgOptions options_;
   pg_conn* conn_ = nullptr;
   uint64_t next_name_ = 0;
   int64_t changes_ = 0;
-  std::map<std::string, Entry, std::less<>> cache_;
 };
 
 }  // namespace ih::store::sql

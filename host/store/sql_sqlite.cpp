@@ -91,7 +91,8 @@ class SqliteStatement final : public StatementImpl {
   bool done_ = false;
 };
 
-SqliteConnection::SqliteConnection(const std::string& path, bool create, int busy_timeout_ms) {
+SqliteConnection::SqliteConnection(const std::string& path, bool create, int busy_timeout_ms)
+    : Connection(kMaxCached) {
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
   if (create) flags |= SQLITE_OPEN_CREATE;
   const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
@@ -106,7 +107,7 @@ SqliteConnection::SqliteConnection(const std::string& path, bool create, int bus
 }
 
 SqliteConnection::~SqliteConnection() {
-  cache_.clear();  // statements before their connection
+  clearCache();  // statements before their connection
   sqlite3_close_v2(db_);
 }
 
@@ -126,29 +127,8 @@ bool SqliteConnection::inTransaction() const {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
-StatementImpl* SqliteConnection::acquire(std::string_view sql) {
-  auto found = cache_.find(sql);
-  if (found == cache_.end() && cache_.size() < kMaxCached) {
-    Entry entry;
-    entry.statement = std::make_unique<SqliteStatement>(db_, sql, true);
-    found = cache_.emplace(std::string(sql), std::move(entry)).first;
-  }
-  if (found != cache_.end() && !found->second.in_use) {
-    found->second.in_use = true;
-    found->second.statement->cache_in_use = &found->second.in_use;
-    return found->second.statement.get();
-  }
-  return new SqliteStatement(db_, sql, false);  // deleted by release()
-}
-
-void SqliteConnection::release(StatementImpl* statement) noexcept {
-  statement->reset();
-  statement->clearBindings();
-  if (statement->cache_in_use != nullptr) {
-    *statement->cache_in_use = false;
-    return;
-  }
-  delete statement;
+std::unique_ptr<StatementImpl> SqliteConnection::prepare(std::string_view sql, bool cached) {
+  return std::make_unique<SqliteStatement>(db_, sql, cached);
 }
 
 }  // namespace ih::store::sql

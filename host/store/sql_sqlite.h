@@ -1,7 +1,6 @@
 // Private to host/store: sql::Connection on SQLite (the C API; one connection per object).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -26,16 +25,10 @@ class SqliteConnection final : public Connection {
   sqlite3* handle() const { return db_; }
 
  private:
-  StatementImpl* acquire(std::string_view sql) override;
-  void release(StatementImpl* statement) noexcept override;
+  std::unique_ptr<StatementImpl> prepare(std::string_view sql, bool cached) override;
 
-  struct Entry {
-    std::unique_ptr<SqliteStatement> statement;
-    bool in_use = false;
-  };
   static constexpr size_t kMaxCached = 128;
   sqlite3* db_ = nullptr;
-  std::map<std::string, Entry, std::less<>> cache_;  // destroyed before db_ is closed (see the destructor)
 };
 
 // The error SQLite reports for `rc` on `db` (kUnique for UNIQUE/PRIMARY KEY, kBusy for BUSY/LOCKED).
