@@ -116,26 +116,11 @@ TEST_CASE("inbox: every acknowledged event survives SIGKILL of the real binary a
 
   host.reset(ih::test::spawnHost(config, log_file, {{"IHOST_ADMIN_TOKEN", kAdmin}}));
   REQUIRE(waitHealthy(port));
-  httplib::Client admin("127.0.0.1", port);
-  admin.set_read_timeout(10);
-  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdmin}};
   std::map<std::string, std::string> status_by_id;
   auto deadline = std::chrono::steady_clock::now() + 15s;
   size_t unprocessed = acked.size();
   while (std::chrono::steady_clock::now() < deadline) {
-    status_by_id.clear();
-    std::string cursor;
-    for (;;) {
-      auto r = admin.Get(
-          ("/api/admin/webhooks?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor)).c_str(), auth);
-      REQUIRE(r);
-      REQUIRE(r->status == 200);
-      json page = json::parse(r->body);
-      for (auto& e : page["data"])
-        status_by_id[e["event_id"]] = e["status"];
-      if (!page["next_cursor"].is_string()) break;
-      cursor = page["next_cursor"];
-    }
+    status_by_id = ih::test::webhookStatuses(port, kAdmin);
     unprocessed = 0;
     for (const auto& id : acked)
       unprocessed += status_by_id[id] == "processed" ? 0 : 1;

@@ -145,23 +145,8 @@ TEST_CASE("replicas: 3 processes, redeliveries across them, one SIGKILLed: every
   // The survivors finish everything, the victim's claims included once its lease ran out.
   std::map<std::string, std::string> status_by_id;
   size_t unprocessed = acked.size();
-  httplib::Client admin("127.0.0.1", replicas[0].port);
-  admin.set_read_timeout(10);
-  const httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kAdmin}};
   for (auto deadline = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < deadline;) {
-    status_by_id.clear();
-    std::string cursor;
-    for (;;) {
-      auto r = admin.Get(
-          ("/api/admin/webhooks?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor)).c_str(), auth);
-      REQUIRE(r);
-      REQUIRE(r->status == 200);
-      const json page = json::parse(r->body);
-      for (const auto& e : page["data"])
-        status_by_id[e["event_id"]] = e["status"];
-      if (!page["next_cursor"].is_string()) break;
-      cursor = page["next_cursor"];
-    }
+    status_by_id = ih::test::webhookStatuses(replicas[0].port, kAdmin);
     unprocessed = 0;
     for (const auto& id : acked)
       unprocessed += status_by_id[id] == "processed" ? 0 : 1;

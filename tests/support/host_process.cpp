@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -59,6 +61,26 @@ void stopHost(pid_t pid, int sig) {
   ::kill(pid, sig);
   int status = 0;
   ::waitpid(pid, &status, 0);
+}
+
+std::map<std::string, std::string> webhookStatuses(int port, const std::string& admin_token) {
+  httplib::Client admin("127.0.0.1", port);
+  admin.set_read_timeout(10);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + admin_token}};
+  std::map<std::string, std::string> status_by_id;
+  std::string cursor;
+  for (;;) {
+    auto r = admin.Get(
+        ("/api/admin/webhooks?limit=500" + (cursor.empty() ? "" : "&cursor=" + cursor)).c_str(), auth);
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    const nlohmann::json page = nlohmann::json::parse(r->body);
+    for (const auto& e : page["data"])
+      status_by_id[e["event_id"].get<std::string>()] = e["status"].get<std::string>();
+    if (!page["next_cursor"].is_string()) break;
+    cursor = page["next_cursor"].get<std::string>();
+  }
+  return status_by_id;
 }
 
 }  // namespace ih::test

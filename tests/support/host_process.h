@@ -21,6 +21,10 @@ pid_t spawnHost(const std::string& config, const std::string& log_file,
 // Polls GET /healthz until it answers 200 or `timeout` passes.
 bool waitHealthy(int port, std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// Every stored webhook's status by provider event id, read page by page from GET /api/admin/webhooks of the
+// host on `port` (REQUIREs that each page answers 200).
+std::map<std::string, std::string> webhookStatuses(int port, const std::string& admin_token);
+
 // Sends `sig` and reaps the child.
 void stopHost(pid_t pid, int sig);
 

@@ -37,7 +37,8 @@ void testStoreExec(const std::string& path, const std::string& sql);
 std::string testStoreBytes(const std::string& path, const std::string& sql);
 // The schema's tables (schema_migrations included), sorted.
 std::vector<std::string> testStoreTables(const std::string& path);
-// Every table's row count, read through one connection.
+// Every table's row count, read through one connection; without rate_buckets (PostgreSQL: the shared rate
+// budget makes a bucket row at a key's first outbound call, host bookkeeping rather than stored data).
 std::map<std::string, int64_t> testStoreRowCounts(const std::string& path);
 // `text` as an SQL literal of bytes (BLOB / BYTEA) in the lane's dialect.
 std::string testStoreBytesLiteral(const std::string& text);
