@@ -13,6 +13,8 @@
 //                        [--workers N] [--client-process [--client-cpus LIST]]
 //     --floor            post to /healthz instead (answered 405 by the router): HTTP and client cost alone
 //     --synchronous M    [storage] synchronous of the host: full (default: durable on power loss) or normal
+//     --postgres URL     the host on PostgreSQL ([storage] backend = "postgres", url = URL: an empty database or
+//                        schema, e.g. one of scripts/pg-cluster.sh start DIR --durable)
 //     --dir DIR          parent of the host's temporary data directory (default /tmp; /dev/shm takes the disk
 //                        out, for comparing CPU per event between builds)
 //     --client-process   run the client as a second process (this binary with --url), optionally pinned
@@ -91,6 +93,7 @@ struct Args {
   std::string acked_out;
   std::string dir = "/tmp";             // parent of the host's data directory (/dev/shm takes the disk out)
   std::string synchronous = "full";     // [storage] synchronous
+  std::string postgres;                 // --postgres URL: [storage] backend = "postgres" (an empty database)
   std::string plugin = "webhook_test";  // or "stripe_byok"
   bool isolated = false;                // --isolated
   int tenants = 8;                      // stripe_byok: tenants, each with its own signing secret
@@ -115,6 +118,7 @@ struct Target {
   std::fprintf(stderr,
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
                "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
+               "       [--postgres URL]\n"
                "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
                "       [--isolated]\n"
                "       [--tenants N] [--write-requests FILE [--requests N] --serve S] [--log-level L]\n"
@@ -165,6 +169,8 @@ Args parseArgs(int argc, char** argv) {
       a.dir = next();
     else if (k == "--synchronous")
       a.synchronous = next();
+    else if (k == "--postgres")
+      a.postgres = next();
     else if (k == "--log-level")
       a.log_level = next();
     else if (k == "--client-process")
@@ -728,7 +734,10 @@ std::string hostToml(const Args& a, const char* plugin_dir) {
   // One loopback address stands in for a provider's many senders: the per-address cap (256 by default) must
   // not refuse the bench's own connections.
   toml << "max_connections_per_ip = " << std::max(256, a.connections + 8) << "\n";
-  toml << "\n[storage]\npath = \"ihost.db\"\nsynchronous = \"" << a.synchronous
+  toml << "\n[storage]\n"
+       << (a.postgres.empty() ? std::string("path = \"ihost.db\"\n")
+                              : "backend = \"postgres\"\nurl = \"" + a.postgres + "\"\n")
+       << "synchronous = \"" << a.synchronous
        << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n"
        << (a.isolated ? std::string("isolation = \"process\"\nrunner = \"") + IH_BENCH_IHOST + "\"\n"
                       : std::string())
