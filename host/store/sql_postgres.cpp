@@ -196,30 +196,26 @@ class PgStatement final : public StatementImpl {
     if (PQgetisnull(result_, row_, column)) return {};
     const char* p = PQgetvalue(result_, row_, column);
     const int n = PQgetlength(result_, row_, column);
-    switch (PQftype(result_, column)) {
-      case kInt8:
-      case kInt4:
-      case kInt2:
-      case kOid:
-      case kBool:
-      case kNumeric: {
+    switch (valueType(column)) {
+      case ValueType::kInteger: {
         std::string& text = scratch(column);
         text = std::to_string(getInt64(column));
         return text;
       }
-      case kFloat8:
-      case kFloat4: {
+      case ValueType::kFloat: {
         char buffer[64];
         const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, getDouble(column));
         std::string& text = scratch(column);
         text.assign(buffer, ec == std::errc() ? end : buffer);
         return text;
       }
-      case kJsonb:  // a version byte, then the text
-        return n >= 1 ? std::string_view(p + 1, static_cast<size_t>(n - 1)) : std::string_view();
-      default:  // text, varchar, name, json, bytea: the bytes as they are
-        return {p, static_cast<size_t>(n)};
+      default:
+        break;
     }
+    if (PQftype(result_, column) == kJsonb) {  // a version byte, then the text
+      return n >= 1 ? std::string_view(p + 1, static_cast<size_t>(n - 1)) : std::string_view();
+    }
+    return {p, static_cast<size_t>(n)};  // text, varchar, name, json, bytea: the bytes as they are
   }
 
  private:
