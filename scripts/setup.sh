@@ -28,11 +28,17 @@ else
   PACKAGES+=(chromium sqlite3)  # the admin console's browser test (tests/browser): Debian's chromium, the sqlite3 CLI
   PACKAGES+=(wrk)  # an independent load generator to cross-check the benchmarks (bench/wrk_webhooks.lua)
   PACKAGES+=(curl)  # scripts/check-install.sh talks to the installed server
-  PACKAGES+=(postgresql-15)  # the store's PostgreSQL lanes run on a throwaway cluster (scripts/pg-cluster.sh)
   # Node.js runs independent verifiers in the tests; a machine may already have it from another source.
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
   fi
+fi
+
+# The store's PostgreSQL test lanes run on a throwaway cluster (scripts/pg-cluster.sh): the server is installed
+# for a full build with tests (and --deps) only, not for `--target` (scripts/run.sh: the host alone, on SQLite), since Debian's
+# package also starts a system cluster of its own.
+if [ -z "${1:-}" ] || [ "${1:-}" = --deps ]; then
+  PACKAGES+=(postgresql-15)
 fi
 
 missing=()
