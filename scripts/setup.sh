@@ -35,8 +35,8 @@ else
 fi
 
 # The store's PostgreSQL test lanes run on a throwaway cluster (scripts/pg-cluster.sh): the server is installed
-# for a full build with tests (and --deps) only, not for `--target` (scripts/run.sh: the host alone, on SQLite), since Debian's
-# package also starts a system cluster of its own.
+# for a full build with tests (and --deps) only, not for `--target` (scripts/run.sh: the host alone, on SQLite),
+# since Debian's package also starts a system cluster of its own.
 if [ -z "${1:-}" ] || [ "${1:-}" = --deps ]; then
   PACKAGES+=(postgresql-15)
 fi
