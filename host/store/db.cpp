@@ -102,6 +102,7 @@ Db::Db(Parts parts)
       max_batch_(std::max<size_t>(parts.max_batch, 1)),
       schema_version_(parts.schema_version),
       begin_sql_(std::move(parts.begin_sql)),
+      lock_sql_(std::move(parts.lock_sql)),
       writer_db_(std::move(parts.writer)),
       readers_(std::move(parts.readers)),
       companion_(std::move(parts.companion)) {
@@ -163,6 +164,23 @@ Status Db::txStep(const char* sql) {
   }
 }
 
+// SAVEPOINT and RELEASE: on PostgreSQL they travel with the task's next statement (no round trip of their own),
+// and a failure of theirs is that statement's.
+Status Db::deferStep(const char* sql) {
+  try {
+    writer_db_->defer(sql);
+    return Status::ok();
+  } catch (const sql::Error& e) {
+    return sql::statusFromError(e);
+  }
+}
+
+Status Db::begin() {
+  Status st = txStep(begin_sql_.c_str());
+  if (st.isOk() && !lock_sql_.empty()) st = deferStep(lock_sql_.c_str());
+  return st;
+}
+
 void Db::writerLoop() {
   std::vector<PendingWrite> batch;
   std::vector<Status> results;
@@ -222,13 +240,13 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
     }
   }
   size_t first_in_txn = 0;  // tasks before this index are final (failed, or lost with an aborted transaction)
-  if (Status begin = txStep(begin_sql_.c_str()); !begin.isOk()) {
+  if (Status begun = begin(); !begun.isOk()) {
     for (size_t i = 0; i < batch.size(); ++i)
-      fail(i, begin);
+      fail(i, begun);
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
-    Status st = txStep("SAVEPOINT task");
+    Status st = deferStep("SAVEPOINT task");
     if (st.isOk()) {
       try {
         st = batch[i].task(db);
@@ -237,14 +255,17 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
       }
     }
     if (st.isOk()) {
-      st = txStep("RELEASE task");
+      st = deferStep("RELEASE task");
       if (st.isOk()) continue;
     }
     fail(i, st);
-    if (db.inTransaction()) {
+    // A deferred statement's failure may be an earlier task's (sent with this task's statement): only the whole
+    // transaction can be rolled back then.
+    if (!db.takeDeferredFailure() && db.inTransaction()) {
       if (txStep("ROLLBACK TO task").isOk() && txStep("RELEASE task").isOk()) continue;
-      (void)txStep("ROLLBACK");
     }
+    (void)db.takeDeferredFailure();
+    if (db.inTransaction()) (void)txStep("ROLLBACK");
     // Some errors (I/O, disk full, out of memory, a lost connection) roll back the whole transaction: the
     // earlier tasks' writes are gone, so they fail too, and the rest of the batch starts a fresh transaction.
     for (size_t j = first_in_txn; j < i; ++j) {
@@ -260,13 +281,14 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
       } catch (const sql::Error&) {  // the begin below fails and says so
       }
     }
-    if (Status begin = txStep(begin_sql_.c_str()); !begin.isOk()) {
+    if (Status begun = begin(); !begun.isOk()) {
       for (size_t j = i + 1; j < batch.size(); ++j)
-        fail(j, begin);
+        fail(j, begun);
       return;
     }
   }
   if (Status commit = txStep("COMMIT"); !commit.isOk()) {
+    (void)db.takeDeferredFailure();
     if (db.inTransaction()) (void)txStep("ROLLBACK");
     for (size_t j = first_in_txn; j < batch.size(); ++j) {
       if (results[j].isOk()) fail(j, commit);

@@ -117,6 +117,8 @@ class Db {
     int schema_version = 0;
     size_t max_batch = 1024;
     std::string begin_sql = "BEGIN";
+    // Deferred after each BEGIN (PostgreSQL: the cluster-wide write lock, see db_postgres.cpp); empty: none.
+    std::string lock_sql;
   };
   explicit Db(Parts parts);
 
@@ -131,6 +133,8 @@ class Db {
   void writerLoop();
   void runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results);
   Status txStep(const char* sql);
+  Status deferStep(const char* sql);
+  Status begin();
   sql::Connection* acquireReader();
   void releaseReader(sql::Connection* db);
   static Status mapException();
@@ -140,6 +144,7 @@ class Db {
   const size_t max_batch_;
   const int schema_version_;
   const std::string begin_sql_;
+  const std::string lock_sql_;
   const std::unique_ptr<sql::Connection> writer_db_;  // used only by writer_thread_ after open
   const std::vector<std::unique_ptr<sql::Connection>> readers_;
   std::unique_ptr<Companion> companion_;

@@ -401,37 +401,35 @@ Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
                                   : "SELECT last_event_id FROM endpoint_fanout WHERE id = 1");
     if (!cursor.executeStep()) return Status::internal("endpoint fan-out cursor row is missing");
     const int64_t after = cursor.getColumn(0).getInt64();
-    sql::Statement events(db, "SELECT id, tenant_id, type FROM events WHERE id > ? ORDER BY id LIMIT ?");
+    // The events after the cursor with their tenants' live endpoints, in one statement (a query per event was
+    // a round trip per event on PostgreSQL); an event no endpoint wants comes once, with NULLs.
+    sql::Statement events(db,
+                          "SELECT e.id, e.tenant_id, e.type, ep.id, ep.event_types FROM "
+                          "(SELECT id, tenant_id, type FROM events WHERE id > ? ORDER BY id LIMIT ?) e "
+                          "LEFT JOIN endpoints ep ON ep.tenant_id = e.tenant_id AND ep.disabled = 0 "
+                          "AND ep.after_event_id < e.id ORDER BY e.id, ep.id");
     events.bind(1, after);
     events.bind(2, static_cast<int64_t>(limit));
-    sql::Statement endpoints(db,
-                             "SELECT id, event_types FROM endpoints WHERE tenant_id = ? AND disabled = 0 "
-                             "AND after_event_id < ?");
     sql::Statement insert(db,
                           "INSERT INTO endpoint_deliveries(tenant_id, endpoint_id, event_id, status, "
                           "next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)");
     int64_t last = after;
     while (events.executeStep()) {
       const int64_t event_id = events.getColumn(0).getInt64();
-      const std::string tenant = events.getColumn(1).getString();
-      const std::string type = events.getColumn(2).getString();
-      endpoints.reset();
-      endpoints.clearBindings();
-      endpoints.bindText(1, tenant);
-      endpoints.bind(2, event_id);
-      while (endpoints.executeStep()) {
-        if (!endpointMatches(splitTypes(endpoints.getColumn(1).getString()), type)) continue;
-        insert.reset();
-        insert.bindText(1, tenant);
-        insert.bindText(2, endpoints.getColumn(0).getString());
-        insert.bind(3, event_id);
-        insert.bind(4, now);
-        insert.bind(5, now);
-        insert.bind(6, now);
-        insert.exec();
+      if (event_id != last) {
+        last = event_id;
+        ++consumed;
       }
-      last = event_id;
-      ++consumed;
+      if (events.getColumn(3).isNull()) continue;
+      if (!endpointMatches(splitTypes(events.getColumn(4).getString()), events.getColumn(2).getString())) continue;
+      insert.reset();
+      insert.bindText(1, events.getColumn(1).getString());
+      insert.bindText(2, events.getColumn(3).getString());
+      insert.bind(3, event_id);
+      insert.bind(4, now);
+      insert.bind(5, now);
+      insert.bind(6, now);
+      insert.exec();
     }
     sql::Statement advance(db, "UPDATE endpoint_fanout SET last_event_id = ? WHERE id = 1");
     advance.bind(1, last);

@@ -25,14 +25,11 @@ void EventStore::appendAsync(std::string_view tenant_id, EventRow row, AppendDon
   store_.database().writeAsync(
       [shared](sql::Connection& db) {
         if (db.isPostgres()) {
-          // Event ids are a cursor (GET /api/events?after=, SSE resume, the endpoints' fan-out): an id must never
-          // become visible after a higher one. Replicas take this lock until their commit, so ids are assigned
-          // and committed in the same order. (A SQLite file has one writer.)
-          sql::Statement lock(db, "SELECT pg_advisory_xact_lock(448345781365)");
-          lock.exec();
-          // Every replica's EventFeed hears of it at the commit (one notification per transaction).
-          sql::Statement notify(db, "SELECT pg_notify('ihost_events', '')");
-          notify.exec();
+          // Every replica's EventFeed hears of it at the commit (one notification per transaction; it travels
+          // with the INSERT). Event ids are a cursor (GET /api/events?after=, SSE resume, the endpoints'
+          // fan-out), so an id must never become visible after a higher one: the write lock every transaction
+          // holds (db_postgres.cpp) makes ids and commits come in the same order. (A SQLite file has one writer.)
+          db.defer("SELECT pg_notify('ihost_events', '')");
         }
         sql::Statement q(
             db,

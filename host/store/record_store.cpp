@@ -59,13 +59,14 @@ int64_t lastSeq(sql::Connection& db, const std::string& tenant_id) {
   return q.executeStep() ? q.getColumn(0).getInt64() : 0;
 }
 
+// Nothing reads its answer: on PostgreSQL it travels with the next statement.
 void putSeq(sql::Connection& db, const std::string& tenant_id, int64_t last) {
   sql::Statement q(db,
                    "INSERT INTO record_sequences(tenant_id, last_seq) VALUES (?, ?) "
                    "ON CONFLICT(tenant_id) DO UPDATE SET last_seq = excluded.last_seq");
   q.bindText(1, tenant_id);
   q.bind(2, last);
-  q.exec();
+  q.execDeferred();
 }
 
 // The rows of one call, then the state (RowsWrite::state), in the running task's savepoint.

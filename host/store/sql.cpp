@@ -31,6 +31,11 @@ StatementImpl* Connection::acquire(std::string_view sql) {
   return prepare(sql, false).release();  // deleted by release()
 }
 
+void Connection::defer(std::string_view sql) {
+  Statement q(*this, sql);
+  q.exec();
+}
+
 void Connection::release(StatementImpl* statement) noexcept {
   statement->reset();
   statement->clearBindings();

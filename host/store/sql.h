@@ -73,6 +73,8 @@ class StatementImpl {
   virtual bool step() = 0;
   // Runs the statement to completion; returns the rows it changed.
   virtual int64_t exec() = 0;
+  // Runs it with the current bindings before the next statement of the connection (Connection::defer).
+  virtual void execDeferred() { exec(); }
   // Ready to run again with the same bindings.
   virtual void reset() = 0;
   virtual int columnCount() const = 0;
@@ -100,6 +102,14 @@ class Connection {
   bool isPostgres() const { return dialect() == Dialect::kPostgres; }
   // Runs SQL without parameters (several statements allowed); rows it returns are discarded.
   virtual void exec(std::string_view sql) = 0;
+  // Runs one statement without parameters whose answer nobody waits for (SAVEPOINT, RELEASE, a lock, a
+  // notification) before the next statement this connection runs. PostgreSQL sends the deferred statements and
+  // that next one together, in one round trip (libpq's pipeline mode), and a deferred statement's failure is
+  // thrown by that next one. SQLite runs it now (prepared once, from the cache).
+  virtual void defer(std::string_view sql);
+  // True once after a statement threw because a deferred statement before it failed: the failure may belong to
+  // an earlier write task, so the database core rolls the whole transaction back instead of one savepoint.
+  virtual bool takeDeferredFailure() { return false; }
   // Rows inserted, updated or deleted by the last statement that ran to completion on this connection.
   virtual int64_t getChanges() const = 0;
   // Inside BEGIN ... COMMIT (or a failed transaction not yet rolled back).
@@ -176,6 +186,9 @@ class Statement {
   bool executeStep() { return impl_->step(); }
   // Runs to completion; the rows changed.
   int64_t exec() { return impl_->exec(); }
+  // Runs it, with the bindings it has now, before the next statement of the connection: on PostgreSQL in the
+  // same round trip (Connection::defer). For writes whose outcome nobody reads; a failure is thrown later.
+  void execDeferred() { impl_->execDeferred(); }
   void reset() { impl_->reset(); }
 
   int getColumnCount() const { return impl_->columnCount(); }

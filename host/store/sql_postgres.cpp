@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "common/text.h"
@@ -107,6 +108,16 @@ class PgStatement final : public StatementImpl {
     if (result_ == nullptr) run();
     row_ = rows_;
     return connection_.changes_;
+  }
+  void execDeferred() override {
+    PgConnection::Deferred d;
+    d.name = name_;
+    if (name_.empty()) d.sql = sql_;
+    d.types.assign(types_.begin(), types_.end());
+    d.values = values_;
+    d.null = null_;
+    d.formats = binary_;
+    connection_.deferStatement(std::move(d));
   }
   void reset() override {
     PQclear(result_);
@@ -247,10 +258,20 @@ class PgStatement final : public StatementImpl {
       values[i] = null_[i] ? nullptr : values_[i].c_str();
       lengths[i] = static_cast<int>(values_[i].size());
     }
-    PGresult* res = name_.empty() ? PQexecParams(connection_.conn_, sql_.c_str(), parameters_, types_.data(),
-                                                 values.data(), lengths.data(), binary_.data(), 1)
-                                  : PQexecPrepared(connection_.conn_, name_.c_str(), parameters_,
-                                                   values.data(), lengths.data(), binary_.data(), 1);
+    PGresult* res = nullptr;
+    if (connection_.hasDeferred()) {
+      res = connection_.runPipelined([&](PGconn* conn) {
+        return name_.empty() ? PQsendQueryParams(conn, sql_.c_str(), parameters_, types_.data(), values.data(),
+                                                 lengths.data(), binary_.data(), 1)
+                             : PQsendQueryPrepared(conn, name_.c_str(), parameters_, values.data(),
+                                                   lengths.data(), binary_.data(), 1);
+      });
+    } else {
+      res = name_.empty() ? PQexecParams(connection_.conn_, sql_.c_str(), parameters_, types_.data(),
+                                         values.data(), lengths.data(), binary_.data(), 1)
+                          : PQexecPrepared(connection_.conn_, name_.c_str(), parameters_, values.data(),
+                                           lengths.data(), binary_.data(), 1);
+    }
     const ExecStatusType status = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
       Error error = connection_.errorOf(res);
@@ -329,11 +350,14 @@ bool PgConnection::inTransaction() const {
 }
 
 bool PgConnection::healthy() const {
-  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+  return conn_ != nullptr && !broken_ && PQstatus(conn_) == CONNECTION_OK;
 }
 
 void PgConnection::reconnect() {
   clearCache();
+  deferred_.clear();
+  broken_ = false;
+  deferred_failed_ = false;
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
   connect();
@@ -366,7 +390,106 @@ Error PgConnection::errorOf(const PGresult* result) const {
   return Error(isBusyState(state) ? ErrorKind::kBusy : ErrorKind::kOther, message);
 }
 
+void PgConnection::defer(std::string_view sql) {
+  Deferred d;
+  d.sql = std::string(sql);
+  deferred_.push_back(std::move(d));
+}
+
+bool PgConnection::takeDeferredFailure() {
+  return std::exchange(deferred_failed_, false);
+}
+
+namespace {
+
+int sendDeferred(PGconn* conn, const PgConnection::Deferred& d) {
+  const int n = static_cast<int>(d.values.size());
+  std::vector<const char*> values(n);
+  std::vector<int> lengths(n);
+  for (int i = 0; i < n; ++i) {
+    values[i] = d.null[i] ? nullptr : d.values[i].c_str();
+    lengths[i] = static_cast<int>(d.values[i].size());
+  }
+  if (!d.name.empty()) {
+    return PQsendQueryPrepared(conn, d.name.c_str(), n, values.data(), lengths.data(), d.formats.data(), 1);
+  }
+  return PQsendQueryParams(conn, d.sql.c_str(), n, d.types.empty() ? nullptr : d.types.data(), values.data(),
+                           lengths.data(), d.formats.empty() ? nullptr : d.formats.data(), 1);
+}
+
+}  // namespace
+
+// One round trip for the deferred statements and the next command: each is queued (extended protocol, so the
+// unnamed statement for deferred ones), then one Sync; the answers come back in order, each followed by a null
+// result, and the Sync's answer ends them. After a failure the server skips the rest up to the Sync
+// (PGRES_PIPELINE_ABORTED), so the first error is the one thrown.
+PGresult* PgConnection::runPipelined(const std::function<int(PGconn*)>& send) {
+  std::vector<Deferred> commands;
+  commands.swap(deferred_);
+  if (conn_ == nullptr || PQenterPipelineMode(conn_) != 1) throw errorOf(nullptr);
+  bool queued = true;
+  for (const Deferred& command : commands)
+    queued = queued && sendDeferred(conn_, command) == 1;
+  if (queued && send) queued = send(conn_) == 1;
+  if (queued) queued = PQpipelineSync(conn_) == 1;
+  if (!queued) {  // the connection failed while sending: it cannot be used again as it is
+    Error error = errorOf(nullptr);
+    broken_ = true;
+    deferred_failed_ = !commands.empty();
+    throw error;
+  }
+  const size_t expected = commands.size() + (send ? 1 : 0);
+  size_t index = 0;  // the command whose answers are being read
+  PGresult* first_error = nullptr;
+  PGresult* last = nullptr;
+  int nulls_in_a_row = 0;
+  for (;;) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      broken_ = true;
+      break;
+    }
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr) {
+      ++index;
+      // A lost connection answers null forever: stop there rather than wait for a Sync that cannot come.
+      if (++nulls_in_a_row > 1 || index > expected || PQstatus(conn_) != CONNECTION_OK) {
+        broken_ = true;
+        break;
+      }
+      continue;
+    }
+    nulls_in_a_row = 0;
+    const ExecStatusType status = PQresultStatus(res);
+    if (status == PGRES_PIPELINE_SYNC) {
+      PQclear(res);
+      break;
+    }
+    if (status == PGRES_FATAL_ERROR && first_error == nullptr) {
+      first_error = res;
+      if (index < commands.size()) deferred_failed_ = true;
+      continue;
+    }
+    if (send && index == expected - 1 && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) {
+      PQclear(last);
+      last = res;
+      continue;
+    }
+    PQclear(res);
+  }
+  if (!broken_ && PQexitPipelineMode(conn_) != 1) broken_ = true;
+  if (first_error != nullptr || broken_) {
+    if (first_error == nullptr && !commands.empty()) deferred_failed_ = true;
+    Error error = errorOf(first_error);
+    PQclear(first_error);
+    PQclear(last);
+    throw error;
+  }
+  if (send && last == nullptr) throw Error(ErrorKind::kBusy, "postgres: no answer to a pipelined statement");
+  return last;
+}
+
 void PgConnection::exec(std::string_view sql) {
+  if (hasDeferred()) PQclear(runPipelined(nullptr));
   PGresult* res = PQexec(conn_, std::string(sql).c_str());
   const ExecStatusType status = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

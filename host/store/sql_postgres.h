@@ -4,11 +4,14 @@
 // binary for text and bytes (no escaping, embedded bytes kept); results come back in binary and are decoded by
 // column type (int2/4/8, bool, float8, numeric, text, varchar, bytea, json). Every wait on the server is
 // bounded: connect_timeout, TCP keepalives and tcp_user_timeout on the socket, statement_timeout in the
-// session (defaults below unless the URL sets them).
+// session (defaults below unless the URL sets them). Deferred statements (defer) ride in one pipeline with the
+// next statement, so a write task's SAVEPOINT and RELEASE cost no round trip of their own.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/sql.h"
 
@@ -35,12 +38,24 @@ class PgConnection final : public Connection {
 
   Dialect dialect() const override { return Dialect::kPostgres; }
   void exec(std::string_view sql) override;
+  void defer(std::string_view sql) override;
+  bool takeDeferredFailure() override;
   int64_t getChanges() const override { return changes_; }
   bool inTransaction() const override;
   bool healthy() const override;
   void reconnect() override;
   pg_conn* handle() const { return conn_; }
 
+  // A statement waiting to be sent with the next one: a prepared statement (`name`) or text, with its own copy
+  // of the parameters (the Statement may be reused before it is sent).
+  struct Deferred {
+    std::string name;
+    std::string sql;
+    std::vector<unsigned int> types;
+    std::vector<std::string> values;
+    std::vector<int> null;
+    std::vector<int> formats;
+  };
   // An error from the last result (`result` may be null: the connection's message is used).
   Error errorOf(const pg_result* result) const;
 
@@ -48,12 +63,21 @@ class PgConnection final : public Connection {
   friend class PgStatement;
   std::unique_ptr<StatementImpl> prepare(std::string_view sql, bool cached) override;
   void connect();
+  // Sends the deferred statements and then what `send` queues (one command; null: none) in one pipeline and
+  // returns the last command's result (the caller owns it; null without `send`). Throws the first failure.
+  pg_result* runPipelined(const std::function<int(pg_conn*)>& send);
+  // Whether deferred statements wait to be sent.
+  bool hasDeferred() const { return !deferred_.empty(); }
+  void deferStatement(Deferred deferred) { deferred_.push_back(std::move(deferred)); }
 
   static constexpr size_t kMaxCached = 256;
   const PgOptions options_;
   pg_conn* conn_ = nullptr;
   uint64_t next_name_ = 0;
   int64_t changes_ = 0;
+  std::vector<Deferred> deferred_;
+  bool broken_ = false;            // a pipeline left in a state we cannot resume: reconnect
+  bool deferred_failed_ = false;   // takeDeferredFailure
 };
 
 }  // namespace ih::store::sql

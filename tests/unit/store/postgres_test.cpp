@@ -1,14 +1,16 @@
 // What only PostgreSQL has: replicas sharing one database. Two Stores on the same schema stand for two ihost
 // processes (each with its own writer and read pool, as N `ihost serve` are). These cases are hidden ([.]) and
 // run in the postgres_test_unit_store lane (tests/CMakeLists.txt), which selects them with [postgres].
-// Also the SQL layer's parameter rewriting, which runs everywhere.
+// Also the SQL layer's parameter rewriting and deferred statements, which run everywhere.
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "store/db.h"
 #include "store/event_store.h"
 #include "store/inbox_store.h"
 #include "store/sql.h"
@@ -223,4 +225,70 @@ TEST_CASE("store: shared rate buckets are for PostgreSQL", "[store][sqlite]") {
   auto store = Store::open(options);
   REQUIRE(store.isOk());
   CHECK((*store)->takeRateToken("t/stripe", 10, 10).status().code() == ih::StatusCode::kFailedPrecondition);
+}
+
+// A statement whose answer nobody reads (Statement::execDeferred; SAVEPOINT and RELEASE too) travels, on
+// PostgreSQL, with the next statement, so its failure is thrown by a later task of the batch. On SQLite it runs
+// at once. On both, a task is reported done exactly when its write is in the database.
+TEST_CASE("a deferred write's failure never leaves a task reported done without its write", "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("deferred.db");
+  auto store = ih::test::openTestStore(path);
+  ih::store::Db& db = store->database();
+  const auto put = [](std::string key, bool deferred) {
+    return [key, deferred](ih::store::sql::Connection& c) {
+      ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
+      q.bind(1, key);
+      q.bindBlob(2, "v");
+      if (deferred) {
+        q.execDeferred();
+      } else {
+        q.exec();
+      }
+      return ih::Status::ok();
+    };
+  };
+  REQUIRE(db.writeSync(put("taken", false)).isOk());
+
+  // Hold the writer so the tasks below share one batch.
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> started;
+  auto running = started.get_future();
+  auto blocker = db.write([gate, &started](ih::store::sql::Connection&) {
+    started.set_value();
+    gate.wait();
+    return ih::Status::ok();
+  });
+  running.wait();
+  const std::vector<std::pair<std::string, bool>> tasks = {
+      {"before", false}, {"taken", true}, {"after", false}, {"deferred-ok", true}, {"last", false}};
+  std::vector<std::future<ih::Status>> results;
+  for (const auto& [key, deferred] : tasks)
+    results.push_back(db.write(put(key, deferred)));
+  release.set_value();
+  REQUIRE(blocker.get().isOk());
+
+  std::vector<ih::Status> done;
+  for (auto& r : results)
+    done.push_back(r.get());
+  CHECK_FALSE(done[1].isOk());  // the duplicate key
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i == 1) continue;
+    INFO(tasks[i].first << ": " << done[i].toString());
+    const int64_t rows = ih::test::testStoreScalar(
+        path, "SELECT COUNT(*) FROM host_meta WHERE key = '" + tasks[i].first + "'");
+    CHECK(rows == (done[i].isOk() ? 1 : 0));
+  }
+  // The tasks after the failure's transaction start a new one and land.
+  CHECK(done[3].isOk());
+  CHECK(done[4].isOk());
+  if (ih::test::testStoreIsPostgres()) {
+    // The failure surfaced in "after"'s statement: the whole transaction was rolled back with it.
+    CHECK(done[0].code() == ih::StatusCode::kUnavailable);
+    CHECK_FALSE(done[2].isOk());
+  } else {
+    CHECK(done[0].isOk());
+    CHECK(done[2].isOk());
+  }
 }
