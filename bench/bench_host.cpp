@@ -2,6 +2,7 @@
 #include "common/allocator.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "app/app.h"
@@ -16,7 +17,10 @@ std::unique_ptr<app::App> startHost(const std::filesystem::path& dir, const std:
     std::ofstream toml(dir / "ihost.toml");
     toml << toml_text;
   }
-  if (auto key = vault::initKeyFile((dir / "vault.keys").string()); !key.isOk()) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir / "vault.keys", ec)) {
+    // a replica's copy of the first host's key ring
+  } else if (auto key = vault::initKeyFile((dir / "vault.keys").string()); !key.isOk()) {
     std::fprintf(stderr, "vault: %s\n", key.status().message().c_str());
     return nullptr;
   }

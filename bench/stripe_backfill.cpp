@@ -7,10 +7,15 @@
 // records table holds exactly N distinct transactions, then adds M rows to the double and runs the
 // incremental job, printing what it fetched.
 //   bench_stripe_backfill [--rows N] [--new-rows M] [--rate R] [--no-expand] [--no-verify]
+//                         [--postgres URL [--replicas N]]
 //     --rate R      the plugin's rate_limit_per_s (default 100000: the double is not rate limited; 0 = the
 //                   host default, Stripe's documented 25 req/s for test keys)
 //     --no-expand   sync_expand_sources = false (no expand[]=data.source)
 //     --dir DIR     parent of the host's temporary data directory (default /tmp; /dev/shm takes the disk out)
+//     --postgres URL  the host on PostgreSQL ([storage] backend = "postgres"; an empty database or schema)
+//     --replicas N  N hosts (replicas) in this process on the --postgres database, N tenants with one key:
+//                   the double holds rows/N transactions, and each replica backfills one tenant at
+//                   the same time (N x rows/N records in all)
 #include <httplib.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -25,7 +30,9 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -54,13 +61,15 @@ struct Args {
   bool expand = true;
   bool verify = true;
   std::string dir = "/tmp";  // where the host's data directory (SQLite file) is created
+  std::string postgres;      // --postgres URL
+  int replicas = 1;
 };
 
 [[noreturn]] void usage() {
   std::fprintf(
       stderr,
       "usage: bench_stripe_backfill [--rows N] [--new-rows M] [--rate R] [--no-expand] [--no-verify]\n"
-      "                             [--dir DIR]\n");
+      "       [--dir DIR] [--postgres URL [--replicas N]]\n");
   std::exit(2);
 }
 
@@ -84,11 +93,19 @@ Args parseArgs(int argc, char** argv) {
       a.dir = next();
     } else if (arg == "--no-verify") {
       a.verify = false;
+    } else if (arg == "--postgres") {
+      a.postgres = next();
+    } else if (arg == "--replicas") {
+      a.replicas = std::atoi(next().c_str());
     } else {
       usage();
     }
   }
-  if (a.rows < 1 || a.new_rows < 0) usage();
+  if (a.rows < 1 || a.new_rows < 0 || a.replicas < 1 || a.replicas > 16) usage();
+  if (a.replicas > 1 && a.postgres.empty()) {
+    std::fprintf(stderr, "--replicas needs --postgres (replicas share a PostgreSQL database)\n");
+    std::exit(2);
+  }
   return a;
 }
 
@@ -163,36 +180,48 @@ int main(int argc, char** argv) {
   httplib::Client stripe(double_url);
   stripe.set_read_timeout(std::chrono::seconds(120));
   double seed_s = 0;
-  if (!seed(stripe, args.rows, 0, &seed_s)) return 1;
+  const int n = args.replicas;
+  const int64_t per_tenant = args.rows / n;  // each tenant backfills the whole (one) account
+  if (!seed(stripe, per_tenant, 0, &seed_s)) return 1;
   std::printf("double: %lld balance transactions seeded in %.2f s (child process %d)\n",
-              static_cast<long long>(args.rows), seed_s, static_cast<int>(child));
+              static_cast<long long>(per_tenant), seed_s, static_cast<int>(child));
 
-  // The host, as `ihost serve` would run it.
-  std::string tmpl = args.dir + "/ih_bench_backfill_XXXXXX";
-  const char* made_dir = mkdtemp(tmpl.data());
-  if (made_dir == nullptr) {
-    std::fprintf(stderr, "cannot create a directory under %s\n", args.dir.c_str());
-    return 1;
+  // The hosts, as `ihost serve` would run them: one, or N replicas on one PostgreSQL database sharing the
+  // first one's vault key ring.
+  std::vector<std::filesystem::path> dirs;
+  std::vector<std::unique_ptr<ih::app::App>> apps;
+  for (int k = 0; k < n; ++k) {
+    std::string tmpl = args.dir + "/ih_bench_backfill_XXXXXX";
+    const char* made_dir = mkdtemp(tmpl.data());
+    if (made_dir == nullptr) {
+      std::fprintf(stderr, "cannot create a directory under %s\n", args.dir.c_str());
+      return 1;
+    }
+    dirs.emplace_back(made_dir);
+    if (k > 0) std::filesystem::copy_file(dirs[0] / "vault.keys", dirs[k] / "vault.keys");
+    std::ostringstream toml;
+    toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\n"
+         << (args.postgres.empty() ? std::string("path = \"ihost.db\"\n")
+                                   : "backend = \"postgres\"\nurl = \"" + args.postgres +
+                                         "\"\nreplica_id = \"bench-" + std::to_string(k) + "\"\n")
+         << "\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
+         << "[log]\nlevel = \"warn\"\n\n[outbound]\nallow_networks = "
+            "[\"127.0.0.0/8\"]\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
+         << double_url << "\"\nrate_limit_per_s = " << args.rate
+         << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
+         << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
+         << "[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
+         << "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n";
+    apps.push_back(ih::bench::startHost(dirs[k], toml.str()));
+    if (!apps.back()) return 1;
   }
-  const std::filesystem::path dir = made_dir;
-  std::ostringstream toml;
-  toml << "[server]\nlisten = \"127.0.0.1:0\"\n\n[storage]\npath = \"ihost.db\"\n\n"
-       << "[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << IH_BENCH_PLUGIN_DIR << "\"\n\n"
-       << "[log]\nlevel = \"warn\"\n\n[outbound]\nallow_networks = "
-          "[\"127.0.0.0/8\"]\n\n[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \""
-       << double_url << "\"\nrate_limit_per_s = " << args.rate
-       << "\nsync_expand_sources = " << (args.expand ? "true" : "false")
-       << "\n\n[integrations.stripe.jobs.transactions]\nevery = \"365d\"\n"
-       << "[integrations.stripe.jobs.catalog]\nevery = \"365d\"\n"
-       << "[integrations.stripe.jobs.reconcile_events]\nevery = \"365d\"\n";
-  std::unique_ptr<ih::app::App> app = ih::bench::startHost(dir, toml.str());
-  if (!app) return 1;
   ih::log::setLevel(ih::log::Level::kWarn);
-  auto tenant = app->tenancy().createTenant("bench");
-  if (!tenant.isOk()) return 1;
-  const std::string tenant_id = tenant->tenant.id;
-  {
-    httplib::Client host(app->baseUrl());
+  std::vector<std::string> tenants;  // tenant k is backfilled by replica k
+  for (int k = 0; k < n; ++k) {
+    auto tenant = apps[0]->tenancy().createTenant("bench-" + std::to_string(k));
+    if (!tenant.isOk()) return 1;
+    tenants.push_back(tenant->tenant.id);
+    httplib::Client host(apps[k]->baseUrl());
     json body = {{"secret_key", kKey}, {"publishable_key", kPk}};
     auto res = host.Post("/api/integrations/stripe/connect",
                          {{"Authorization", "Bearer " + tenant->first_key.plaintext}}, body.dump(),
@@ -202,47 +231,67 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  const std::string& tenant_id = tenants[0];
   // The App's scheduler, as `ihost sync run` uses it.
-  ih::scheduler::Scheduler* scheduler = &app->scheduler();
-  std::printf("host: peak RSS before the backfill %.1f MB\n", peakRssMb());
+  ih::scheduler::Scheduler* scheduler = &apps[0]->scheduler();
+  std::printf("host: peak RSS before the backfill %.1f MB (%d host%s, %s)\n", peakRssMb(), n,
+              n > 1 ? "s" : "", args.postgres.empty() ? "SQLite" : "PostgreSQL");
   std::fflush(stdout);
 
   const double cpu0 = cpuSeconds(RUSAGE_SELF);
   const auto t0 = Clock::now();
-  auto run = scheduler->runNow(tenant_id, "stripe", "transactions", ih::scheduler::Trigger::kCli, true);
+  std::vector<ih::Result<ih::store::JobRun>> runs(n, ih::Status::internal("not run"));
+  {
+    std::vector<std::thread> threads;
+    for (int k = 0; k < n; ++k) {
+      threads.emplace_back([&, k] {
+        runs[k] = apps[k]->scheduler().runNow(tenants[k], "stripe", "transactions",
+                                              ih::scheduler::Trigger::kCli, true);
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+  }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double cpu = cpuSeconds(RUSAGE_SELF) - cpu0;
-  if (!run.isOk() || run->status != "succeeded") {
-    std::fprintf(stderr, "backfill failed: %s\n",
-                 run.isOk() ? run->error.c_str() : run.status().message().c_str());
-    return 1;
+  int64_t rows = 0, pages = 0;
+  for (auto& run : runs) {
+    if (!run.isOk() || run->status != "succeeded") {
+      std::fprintf(stderr, "backfill failed: %s\n",
+                   run.isOk() ? run->error.c_str() : run.status().message().c_str());
+      return 1;
+    }
+    rows += run->rows;
+    pages += run->pages;
   }
   std::printf(
       "backfill: %lld rows, %lld pages in %.2f s = %.0f rows/s (host CPU %.1f s); peak RSS %.1f MB "
       "(expand=%s, rate=%g/s)\n",
-      static_cast<long long>(run->rows), static_cast<long long>(run->pages), seconds,
-      static_cast<double>(run->rows) / seconds, cpu, peakRssMb(), args.expand ? "data.source" : "none",
-      args.rate);
+      static_cast<long long>(rows), static_cast<long long>(pages), seconds,
+      static_cast<double>(rows) / seconds, cpu, peakRssMb(), args.expand ? "data.source" : "none", args.rate);
   std::fflush(stdout);
 
   int exit_code = 0;
   if (args.verify) {
-    std::unordered_set<std::string> ids;
-    ids.reserve(static_cast<size_t>(args.rows));
-    int64_t after = 0, changes = 0;
-    for (;;) {
-      auto page = app->records().recordStore().listChanges(tenant_id, "stripe", "transaction", after, 100000);
-      if (!page.isOk()) return 1;
-      if (page->empty()) break;
-      for (const auto& r : *page)
-        ids.insert(r.id);
-      changes += static_cast<int64_t>(page->size());
-      after = page->back().seq;
+    for (int k = 0; k < n; ++k) {
+      std::unordered_set<std::string> ids;
+      ids.reserve(static_cast<size_t>(per_tenant));
+      int64_t after = 0, changes = 0;
+      for (;;) {
+        auto page =
+            apps[0]->records().recordStore().listChanges(tenants[k], "stripe", "transaction", after, 100000);
+        if (!page.isOk()) return 1;
+        if (page->empty()) break;
+        for (const auto& r : *page)
+          ids.insert(r.id);
+        changes += static_cast<int64_t>(page->size());
+        after = page->back().seq;
+      }
+      const bool exact = changes == per_tenant && static_cast<int64_t>(ids.size()) == per_tenant;
+      std::printf("verify (tenant %d): %lld records, %zu distinct ids: %s\n", k,
+                  static_cast<long long>(changes), ids.size(), exact ? "exact" : "MISMATCH");
+      if (!exact) exit_code = 1;
     }
-    const bool exact = changes == args.rows && static_cast<int64_t>(ids.size()) == args.rows;
-    std::printf("verify: %lld records, %zu distinct ids: %s\n", static_cast<long long>(changes), ids.size(),
-                exact ? "exact" : "MISMATCH");
-    if (!exact) exit_code = 1;
   }
 
   if (args.new_rows > 0) {
@@ -265,12 +314,15 @@ int main(int argc, char** argv) {
         static_cast<long long>(inc->pages), inc_s);
   }
   std::printf("peak RSS of this process after the checks (incl. the verify pass): %.1f MB\n", peakRssMb());
-  scheduler->stop();
-  app->stop();
-  app.reset();
+  for (auto& app : apps) {
+    app->scheduler().stop();
+    app->stop();
+  }
+  apps.clear();
   close(wait_pipe[1]);
   waitpid(child, nullptr, 0);
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  for (const auto& d : dirs)
+    std::filesystem::remove_all(d, ec);
   return exit_code;
 }

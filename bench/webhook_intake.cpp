@@ -15,6 +15,9 @@
 //     --synchronous M    [storage] synchronous of the host: full (default: durable on power loss) or normal
 //     --postgres URL     the host on PostgreSQL ([storage] backend = "postgres", url = URL: an empty database or
 //                        schema, e.g. one of scripts/pg-cluster.sh start DIR --durable)
+//     --replicas N       (with --postgres and stripe_byok) N hosts in this process on the one database, as N
+//                        `ihost serve` replicas (each its own replica_id, the first one's key ring); the
+//                        client's connections are spread over them; the checks read the shared database
 //     --dir DIR          parent of the host's temporary data directory (default /tmp; /dev/shm takes the disk
 //                        out, for comparing CPU per event between builds)
 //     --client-process   run the client as a second process (this binary with --url), optionally pinned
@@ -94,6 +97,7 @@ struct Args {
   std::string dir = "/tmp";             // parent of the host's data directory (/dev/shm takes the disk out)
   std::string synchronous = "full";     // [storage] synchronous
   std::string postgres;                 // --postgres URL: [storage] backend = "postgres" (an empty database)
+  int replicas = 1;                     // --replicas N: N hosts on the --postgres database
   std::string plugin = "webhook_test";  // or "stripe_byok"
   bool isolated = false;                // --isolated
   int tenants = 8;                      // stripe_byok: tenants, each with its own signing secret
@@ -118,7 +122,7 @@ struct Target {
   std::fprintf(stderr,
                "usage: bench_webhook_intake [--duration S] [--connections N] [--client-threads N]\n"
                "       [--server-threads N] [--workers N] [--floor] [--dir DIR] [--synchronous full|normal]\n"
-               "       [--postgres URL]\n"
+               "       [--postgres URL [--replicas N]]\n"
                "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
                "       [--isolated]\n"
                "       [--tenants N] [--write-requests FILE [--requests N] --serve S] [--log-level L]\n"
@@ -171,6 +175,8 @@ Args parseArgs(int argc, char** argv) {
       a.synchronous = next();
     else if (k == "--postgres")
       a.postgres = next();
+    else if (k == "--replicas")
+      a.replicas = static_cast<int>(intFlag(k, next(), 1, 16));
     else if (k == "--log-level")
       a.log_level = next();
     else if (k == "--client-process")
@@ -517,8 +523,9 @@ bool responseComplete(const std::string& in, int& status, std::string_view& body
 }
 
 // Connection i of all posts to targets[i % targets.size()].
-void runClientThread(const Args& a, const sockaddr_in& addr, const std::vector<Target>& targets, int first,
-                     int count, Clock::time_point deadline, ThreadStats& s) {
+// Connection i of all connects to addrs[i % addrs.size()] (replicas).
+void runClientThread(const Args& a, const std::vector<sockaddr_in>& addrs, const std::vector<Target>& targets,
+                     int first, int count, Clock::time_point deadline, ThreadStats& s) {
   s.latencies_ms.reserve(static_cast<size_t>(a.duration_s * 40000 / a.client_threads));
   const bool stripe = stripeMode(a);
   static const StripeEvents kStripeEvents;
@@ -597,7 +604,7 @@ void runClientThread(const Args& a, const sockaddr_in& addr, const std::vector<T
 
   for (int i = 0; i < count; ++i) {
     Conn& c = conns[static_cast<size_t>(i)];
-    c.fd = connectTo(addr);
+    c.fd = connectTo(addrs[static_cast<size_t>(first + i) % addrs.size()]);
     if (c.fd < 0) {
       ++s.errors;
       continue;
@@ -655,7 +662,7 @@ void runClientThread(const Args& a, const sockaddr_in& addr, const std::vector<T
       if (c.close_after) {  // the host ended keep-alive: reconnect
         epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
         close(c.fd);
-        c.fd = connectTo(addr);
+        c.fd = connectTo(addrs[(static_cast<size_t>(first) + index) % addrs.size()]);
         if (c.fd < 0) {
           ++s.errors;
           --live;
@@ -678,10 +685,14 @@ struct LocalHost {
   std::filesystem::path dir;
   std::unique_ptr<ih::stripe_double::StripeDouble> stripe;  // stripe_byok: answers connect's key check
   std::unique_ptr<ih::app::App> app;
+  std::vector<std::unique_ptr<ih::app::App>> replicas;  // --replicas: the hosts after the first
   std::string tenant;
   std::vector<Target> targets;  // stripe_byok: one per tenant
 
   ~LocalHost() {
+    for (auto& r : replicas)
+      r->stop();
+    replicas.clear();
     if (app) app->stop();
     app.reset();
     std::error_code ec;
@@ -727,7 +738,7 @@ bool writeRequests(const Args& a, const std::vector<Target>& targets) {
 }
 
 // The host sections of the generated ihost.toml (server, storage, vault, plugins, log, inbox), from the flags.
-std::string hostToml(const Args& a, const char* plugin_dir) {
+std::string hostToml(const Args& a, const char* plugin_dir, int replica = 0) {
   std::ostringstream toml;
   toml << "[server]\nlisten = \"127.0.0.1:0\"\n";
   if (a.server_threads > 0) toml << "worker_threads = " << a.server_threads << "\n";
@@ -736,7 +747,8 @@ std::string hostToml(const Args& a, const char* plugin_dir) {
   toml << "max_connections_per_ip = " << std::max(256, a.connections + 8) << "\n";
   toml << "\n[storage]\n"
        << (a.postgres.empty() ? std::string("path = \"ihost.db\"\n")
-                              : "backend = \"postgres\"\nurl = \"" + a.postgres + "\"\n")
+                              : "backend = \"postgres\"\nurl = \"" + a.postgres +
+                                    "\"\nreplica_id = \"bench-" + std::to_string(replica) + "\"\n")
        << "synchronous = \"" << a.synchronous
        << "\"\n\n[vault]\nkey_file = \"vault.keys\"\n\n[plugins]\ndir = \"" << plugin_dir << "\"\n"
        << (a.isolated ? std::string("isolation = \"process\"\nrunner = \"") + IH_BENCH_IHOST + "\"\n"
@@ -761,12 +773,24 @@ std::unique_ptr<LocalHost> startStripe(const Args& a, std::unique_ptr<LocalHost>
     return nullptr;
   }
   h->stripe = std::move(*stripe);
-  std::ostringstream toml;
-  toml << hostToml(a, IH_BENCH_STRIPE_PLUGIN_DIR)
-       << "[outbound]\nallow_networks = [\"127.0.0.0/8\"]  # the double\n\n"
-       << "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" << h->stripe->url() << "\"\n";
-  h->app = ih::bench::startHost(h->dir, toml.str());
+  const auto toml = [&](int replica) {
+    std::ostringstream t;
+    t << hostToml(a, IH_BENCH_STRIPE_PLUGIN_DIR, replica)
+      << "[outbound]\nallow_networks = [\"127.0.0.0/8\"]  # the double\n\n"
+      << "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" << h->stripe->url() << "\"\n";
+    return t.str();
+  };
+  h->app = ih::bench::startHost(h->dir, toml(0));
   if (!h->app) return nullptr;
+  for (int k = 1; k < a.replicas; ++k) {
+    const std::filesystem::path dir = h->dir / ("replica-" + std::to_string(k));
+    std::error_code ec;
+    std::filesystem::create_directory(dir, ec);
+    std::filesystem::copy_file(h->dir / "vault.keys", dir / "vault.keys", ec);
+    if (ec) return nullptr;
+    h->replicas.push_back(ih::bench::startHost(dir, toml(k)));
+    if (!h->replicas.back()) return nullptr;
+  }
   httplib::Client api("127.0.0.1", h->app->port());
   api.set_read_timeout(30);
   for (int i = 0; i < a.tenants; ++i) {
@@ -857,6 +881,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--plugin stripe_byok runs in-process only (no --url, no --client-process)\n");
     return 2;
   }
+  if (a.replicas > 1 && (a.postgres.empty() || !stripeMode(a) || !a.write_requests.empty())) {
+    std::fprintf(stderr, "--replicas needs --postgres and --plugin stripe_byok (and the built-in client)\n");
+    return 2;
+  }
   if (stripeMode(a)) a.integration = "stripe";
   ih::log::setLevel(ih::log::Level::kError);
   std::unique_ptr<LocalHost> local;
@@ -883,7 +911,21 @@ int main(int argc, char** argv) {
   const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
   std::vector<Target> targets = {{path, a.secret}};
   if (local && stripeMode(a) && !a.floor) targets = local->targets;
-  const auto db_before = local ? local->app->store().database().stats() : ih::store::Db::Stats{};
+  // The writers of every host (replicas: each has its own).
+  const auto writerStats = [&] {
+    ih::store::Db::Stats sum{};
+    if (!local) return sum;
+    auto add = [&](ih::app::App& app) {
+      const auto st = app.store().database().stats();
+      sum.batches += st.batches;
+      sum.tasks += st.tasks;
+    };
+    add(*local->app);
+    for (auto& r : local->replicas)
+      add(*r);
+    return sum;
+  };
+  const auto db_before = writerStats();
 
   ThreadStats total;
   double elapsed = 0, client_cpu = 0, process_cpu = 0;
@@ -923,12 +965,21 @@ int main(int argc, char** argv) {
     std::printf("  host process CPU %.2f s (%.0f %% of one core)\n", process_cpu,
                 100 * process_cpu / elapsed);
   } else {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
-      std::fprintf(stderr, "--url needs a numeric IPv4 host\n");
-      return 2;
+    std::vector<int> ports = {port};
+    if (local) {
+      for (auto& r : local->replicas)
+        ports.push_back(r->port());
+    }
+    std::vector<sockaddr_in> addrs;
+    for (int p : ports) {
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(p));
+      if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) {
+        std::fprintf(stderr, "--url needs a numeric IPv4 host\n");
+        return 2;
+      }
+      addrs.push_back(addr);
     }
     std::vector<ThreadStats> stats(static_cast<size_t>(a.client_threads));
     std::vector<std::thread> threads;
@@ -939,7 +990,7 @@ int main(int argc, char** argv) {
     int first = 0;
     for (int t = 0; t < a.client_threads; ++t) {
       const int count = a.connections / a.client_threads + (t < a.connections % a.client_threads ? 1 : 0);
-      threads.emplace_back(runClientThread, std::cref(a), std::cref(addr), std::cref(targets), first, count,
+      threads.emplace_back(runClientThread, std::cref(a), std::cref(addrs), std::cref(targets), first, count,
                            deadline, std::ref(stats[static_cast<size_t>(t)]));
       first += count;
     }
@@ -961,8 +1012,10 @@ int main(int argc, char** argv) {
     std::vector<double> lat = total.latencies_ms;
     const double p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
     const double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
-    std::printf("webhook intake: %d connections, %d client thread(s), %.1f s, %s\n", a.connections,
-                a.client_threads, elapsed, a.url.empty() ? "host and client in one process" : a.url.c_str());
+    std::printf(
+        "webhook intake: %d connections, %d client thread(s), %.1f s, %s%s\n", a.connections,
+        a.client_threads, elapsed, a.url.empty() ? "host and client in one process" : a.url.c_str(),
+        a.replicas > 1 ? (", " + std::to_string(a.replicas) + " replicas on one PostgreSQL").c_str() : "");
     std::printf("  requests      %.0f  (%.0f req/s)\n", requests, requests / elapsed);
     std::printf("  latency ms    p50 %.2f  p99 %.2f  max %.2f\n", p50, p99, max);
     std::printf(
@@ -991,7 +1044,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   if (local) {
-    const auto db_after = local->app->store().database().stats();
+    const auto db_after = writerStats();
     const uint64_t batches = db_after.batches - db_before.batches, tasks = db_after.tasks - db_before.tasks;
     std::printf("  store writer  %llu tasks in %llu commits (%.1f per commit)\n",
                 static_cast<unsigned long long>(tasks), static_cast<unsigned long long>(batches),
