@@ -421,7 +421,8 @@ Result<size_t> EndpointStore::fanOut(size_t limit, int64_t now) {
         ++consumed;
       }
       if (events.getColumn(3).isNull()) continue;
-      if (!endpointMatches(splitTypes(events.getColumn(4).getString()), events.getColumn(2).getString())) continue;
+      if (!endpointMatches(splitTypes(events.getColumn(4).getString()), events.getColumn(2).getString()))
+        continue;
       insert.reset();
       insert.bindText(1, events.getColumn(1).getString());
       insert.bindText(2, events.getColumn(3).getString());

@@ -261,8 +261,8 @@ class PgStatement final : public StatementImpl {
     PGresult* res = nullptr;
     if (connection_.hasDeferred()) {
       res = connection_.runPipelined([&](PGconn* conn) {
-        return name_.empty() ? PQsendQueryParams(conn, sql_.c_str(), parameters_, types_.data(), values.data(),
-                                                 lengths.data(), binary_.data(), 1)
+        return name_.empty() ? PQsendQueryParams(conn, sql_.c_str(), parameters_, types_.data(),
+                                                 values.data(), lengths.data(), binary_.data(), 1)
                              : PQsendQueryPrepared(conn, name_.c_str(), parameters_, values.data(),
                                                    lengths.data(), binary_.data(), 1);
       });

@@ -76,8 +76,8 @@ class PgConnection final : public Connection {
   uint64_t next_name_ = 0;
   int64_t changes_ = 0;
   std::vector<Deferred> deferred_;
-  bool broken_ = false;            // a pipeline left in a state we cannot resume: reconnect
-  bool deferred_failed_ = false;   // takeDeferredFailure
+  bool broken_ = false;           // a pipeline left in a state we cannot resume: reconnect
+  bool deferred_failed_ = false;  // takeDeferredFailure
 };
 
 }  // namespace ih::store::sql
