@@ -89,6 +89,20 @@ std::string toValidUtf8(std::string_view text) {
   return out;
 }
 
+std::string toStorableText(std::string_view text) {
+  if (text.find('\0') == std::string_view::npos) return toValidUtf8(text);
+  std::string out;
+  out.reserve(text.size() + 8);
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\xEF\xBF\xBD";
+    } else {
+      out += c;
+    }
+  }
+  return toValidUtf8(out);
+}
+
 char toLowerAscii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }

@@ -19,6 +19,9 @@ std::optional<int64_t> parseInt64InRange(std::string_view text, int64_t min, int
 bool isValidUtf8(std::string_view text);
 // `text` with every ill-formed sequence replaced by U+FFFD: safe to put into JSON or a log line.
 std::string toValidUtf8(std::string_view text);
+// Also without NUL bytes (each becomes U+FFFD): text every store backend keeps as it is (PostgreSQL's text
+// refuses NUL and ill-formed UTF-8).
+std::string toStorableText(std::string_view text);
 
 char toLowerAscii(char c);
 std::string toLowerAscii(std::string_view text);

@@ -355,7 +355,8 @@ ih_status hostSetResult(ih_call* call, ih_str result_json) {
 }
 
 void hostSetError(ih_call* call, ih_str message) {
-  if (call) call->error_message = std::string(view(message));
+  // Shown in API answers and stored with attempts: well-formed text whatever bytes the plugin sent.
+  if (call) call->error_message = toStorableText(view(message));
 }
 
 ih_str hostLastError(ih_call* call) {

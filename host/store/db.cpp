@@ -247,6 +247,7 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
   }
   for (size_t i = 0; i < batch.size(); ++i) {
     Status st = deferStep("SAVEPOINT task");
+    writer_db_->markTaskStart();
     if (st.isOk()) {
       try {
         st = batch[i].task(db);

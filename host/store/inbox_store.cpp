@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "common/clock.h"
+#include "common/text.h"
 #include "log/log.h"
 #include "store/db.h"
 #include "store/inbox_store.h"
@@ -269,13 +270,18 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
            (pg ? " FOR UPDATE OF e SKIP LOCKED) " : ") ") +
            "RETURNING id, integration_id, tenant_id, account, event_id, type, object_id, occurred_at, "
            "payload, "
-           "headers_json, attempts, next_attempt_at, received_at, payload_codec, replays, "
-           // The newest change of the event's object already applied (in the same statement: a query per event
-           // was a round trip each on PostgreSQL).
-           "(SELECT o.occurred_at FROM webhook_objects AS o WHERE webhook_events.object_id != '' AND "
-           "o.tenant_id = webhook_events.tenant_id AND o.integration_id = webhook_events.integration_id AND "
-           "o.object_id = webhook_events.object_id)";
+           "headers_json, attempts, next_attempt_at, received_at, payload_codec, replays" +
+           // PostgreSQL: the newest change of the event's object already applied, in the same statement (a
+           // query per event is a round trip each). SQLite cannot use the index for a subquery in RETURNING (it
+           // scans the table), so it asks per event below, which costs no round trip there.
+           (pg ? ", (SELECT o.occurred_at FROM webhook_objects AS o WHERE webhook_events.object_id != '' AND "
+                 "o.tenant_id = webhook_events.tenant_id AND o.integration_id = "
+                 "webhook_events.integration_id "
+                 "AND o.object_id = webhook_events.object_id)"
+               : "");
   };
+  static constexpr std::string_view kApplied =
+      "SELECT occurred_at FROM webhook_objects WHERE tenant_id = ? AND integration_id = ? AND object_id = ?";
   static const std::string kClaimSqlite = claimSql(false), kClaimPostgres = claimSql(true);
   auto out = std::make_shared<std::vector<ClaimedEvent>>();
   auto codecs = std::make_shared<std::vector<std::string>>();  // payload codec per claimed event
@@ -307,9 +313,18 @@ Result<std::vector<ClaimedEvent>> InboxStore::claimDue(int64_t now, size_t limit
         e.status = InboxStatus::kProcessing;
         codecs->push_back(q.getColumn(13).getString());
         e.replays = q.getColumn(14).getInt();
-        if (!q.getColumn(15).isNull()) c.applied_occurred_at = q.getColumn(15).getInt64();
+        if (db.isPostgres() && !q.getColumn(15).isNull()) c.applied_occurred_at = q.getColumn(15).getInt64();
         out->push_back(std::move(c));
       }
+    }
+    if (db.isPostgres()) return Status::ok();
+    for (ClaimedEvent& c : *out) {
+      if (c.event.object_id.empty()) continue;
+      sql::Statement q(db, kApplied);
+      q.bindText(1, c.event.tenant_id);
+      q.bindText(2, c.event.integration_id);
+      q.bindText(3, c.event.object_id);
+      if (q.executeStep()) c.applied_occurred_at = q.getColumn(0).getInt64();
     }
     return Status::ok();
   });
@@ -382,7 +397,7 @@ OutcomeCopy copyOutcome(const AttemptOutcome& outcome) {
                      outcome.duration_ms,
                      outcome.ok,
                      outcome.dead,
-                     outcome.ok ? std::string() : redact(outcome.error),
+                     outcome.ok ? std::string() : toStorableText(redact(outcome.error)),
                      outcome.next_attempt_at,
                      outcome.writes,
                      outcome.next_attempt_if_writes_failed};
@@ -415,7 +430,8 @@ Status applyOutcome(sql::Connection& db, const OutcomeCopy& c) {
       ok = false;
       dead = c.next_attempt_if_writes_failed == 0;
       next_attempt_at = c.next_attempt_if_writes_failed;
-      late_error = redact("storing the records or events of the handling failed: " + w.message());
+      late_error =
+          toStorableText(redact("storing the records or events of the handling failed: " + w.message()));
     }
   }
   const std::string& error = ok ? c.error : late_error.empty() ? c.error : late_error;

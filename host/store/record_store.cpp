@@ -69,10 +69,57 @@ void putSeq(sql::Connection& db, const std::string& tenant_id, int64_t last) {
   q.execDeferred();
 }
 
+void applyState(sql::Connection& db, const RowsWrite& w);
+
+// PostgreSQL: a page in one round trip instead of one per record. Each record is upserted with the seq it takes
+// if every record of the page changes (the usual case: new or newer objects), all of them deferred behind a
+// savepoint, then one count of the seqs taken. If some record was older or identical (skipped), the seqs after
+// it would leave a gap: the page is rolled back to its savepoint and written one record at a time, as SQLite
+// does. Returns false in that case, having written nothing.
+bool applyPipelined(sql::Connection& db, const RowsWrite& w, int64_t first, UpsertStats& counted) {
+  db.defer("SAVEPOINT page");
+  sql::Statement q(db, kUpsertSql);
+  q.bindText(1, w.tenant);
+  q.bindText(2, w.integration);
+  q.bindText(3, w.model);
+  int64_t next = first + 1;
+  for (const RecordInput& r : *w.records) {
+    q.bindText(4, r.id);
+    q.bindText(5, r.data_json);
+    q.bind(6, r.updated_at);
+    q.bind(7, next++);
+    q.execDeferred();
+  }
+  sql::Statement taken(
+      db,
+      "SELECT COUNT(*) FROM records WHERE tenant_id = ? AND integration_id = ? AND model = ? "
+      "AND seq > ? AND seq < ?");
+  taken.bindText(1, w.tenant);
+  taken.bindText(2, w.integration);
+  taken.bindText(3, w.model);
+  taken.bind(4, first);
+  taken.bind(5, next);
+  const int64_t written = taken.executeStep() ? taken.getColumn(0).getInt64() : 0;
+  if (written != next - first - 1) {
+    db.exec("ROLLBACK TO SAVEPOINT page");
+    db.exec("RELEASE SAVEPOINT page");
+    return false;
+  }
+  db.defer("RELEASE SAVEPOINT page");
+  counted.written = static_cast<size_t>(written);
+  if (written > 0) putSeq(db, w.tenant, next - 1);
+  return true;
+}
+
 // The rows of one call, then the state (RowsWrite::state), in the running task's savepoint.
 void applyRows(sql::Connection& db, const RowsWrite& w, UpsertStats& counted) {
   counted = {};
-  int64_t next = lastSeq(db, w.tenant) + 1;
+  const int64_t first = lastSeq(db, w.tenant);
+  if (db.isPostgres() && w.records->size() > 1 && applyPipelined(db, w, first, counted)) {
+    applyState(db, w);
+    return;
+  }
+  int64_t next = first + 1;
   sql::Statement q(db, kUpsertSql);
   q.bindText(1, w.tenant);
   q.bindText(2, w.integration);
@@ -91,6 +138,10 @@ void applyRows(sql::Connection& db, const RowsWrite& w, UpsertStats& counted) {
     }
   }
   if (counted.written > 0) putSeq(db, w.tenant, next - 1);
+  applyState(db, w);
+}
+
+void applyState(sql::Connection& db, const RowsWrite& w) {
   if (w.state != nullptr) {
     sql::Statement p(db,
                      "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
@@ -101,7 +152,7 @@ void applyRows(sql::Connection& db, const RowsWrite& w, UpsertStats& counted) {
     p.bindText(3, w.state[0]);
     p.bindBlob(4, w.state[1]);
     p.bind(5, nowMs());
-    p.exec();
+    p.execDeferred();  // nothing reads its answer
   }
 }
 

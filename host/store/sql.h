@@ -107,8 +107,12 @@ class Connection {
   // that next one together, in one round trip (libpq's pipeline mode), and a deferred statement's failure is
   // thrown by that next one. SQLite runs it now (prepared once, from the cache).
   virtual void defer(std::string_view sql);
-  // True once after a statement threw because a deferred statement before it failed: the failure may belong to
-  // an earlier write task, so the database core rolls the whole transaction back instead of one savepoint.
+  // The database core's write task starts here (after its SAVEPOINT was deferred): statements deferred from
+  // now on are the task's own.
+  virtual void markTaskStart() {}
+  // True once after a statement threw because a statement deferred before the current task started failed (an
+  // earlier task's write, or the task's SAVEPOINT): the database core then rolls the whole transaction back
+  // instead of the task's savepoint. A failure of the task's own deferred statements is the task's.
   virtual bool takeDeferredFailure() { return false; }
   // Rows inserted, updated or deleted by the last statement that ran to completion on this connection.
   virtual int64_t getChanges() const = 0;

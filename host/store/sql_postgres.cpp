@@ -358,6 +358,7 @@ void PgConnection::reconnect() {
   deferred_.clear();
   broken_ = false;
   deferred_failed_ = false;
+  task_mark_ = 0;
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
   connect();
@@ -390,10 +391,15 @@ Error PgConnection::errorOf(const PGresult* result) const {
   return Error(isBusyState(state) ? ErrorKind::kBusy : ErrorKind::kOther, message);
 }
 
+// Through the statement cache, so a text deferred again and again (SAVEPOINT, RELEASE, NOTIFY) is parsed once.
 void PgConnection::defer(std::string_view sql) {
-  Deferred d;
-  d.sql = std::string(sql);
-  deferred_.push_back(std::move(d));
+  Statement q(*this, sql);
+  q.execDeferred();
+}
+
+void PgConnection::deferStatement(Deferred deferred) {
+  if (deferred_.size() >= kMaxDeferred) PQclear(runPipelined(nullptr));
+  deferred_.push_back(std::move(deferred));
 }
 
 bool PgConnection::takeDeferredFailure() {
@@ -426,6 +432,7 @@ int sendDeferred(PGconn* conn, const PgConnection::Deferred& d) {
 PGresult* PgConnection::runPipelined(const std::function<int(PGconn*)>& send) {
   std::vector<Deferred> commands;
   commands.swap(deferred_);
+  const size_t task_mark = std::exchange(task_mark_, 0);  // what is deferred from now on is the task's
   if (conn_ == nullptr || PQenterPipelineMode(conn_) != 1) throw errorOf(nullptr);
   bool queued = true;
   for (const Deferred& command : commands)
@@ -466,7 +473,7 @@ PGresult* PgConnection::runPipelined(const std::function<int(PGconn*)>& send) {
     }
     if (status == PGRES_FATAL_ERROR && first_error == nullptr) {
       first_error = res;
-      if (index < commands.size()) deferred_failed_ = true;
+      if (index < task_mark) deferred_failed_ = true;  // not one of the current task's own statements
       continue;
     }
     if (send && index == expected - 1 && (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)) {

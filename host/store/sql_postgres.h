@@ -40,6 +40,7 @@ class PgConnection final : public Connection {
   void exec(std::string_view sql) override;
   void defer(std::string_view sql) override;
   bool takeDeferredFailure() override;
+  void markTaskStart() override { task_mark_ = deferred_.size(); }
   int64_t getChanges() const override { return changes_; }
   bool inTransaction() const override;
   bool healthy() const override;
@@ -68,9 +69,12 @@ class PgConnection final : public Connection {
   pg_result* runPipelined(const std::function<int(pg_conn*)>& send);
   // Whether deferred statements wait to be sent.
   bool hasDeferred() const { return !deferred_.empty(); }
-  void deferStatement(Deferred deferred) { deferred_.push_back(std::move(deferred)); }
+  // Queues it; past kMaxDeferred queued statements they are sent (and their answers read) first. In blocking
+  // mode a pipeline whose answers outgrow the socket buffers could leave both ends waiting on each other.
+  void deferStatement(Deferred deferred);
 
   static constexpr size_t kMaxCached = 256;
+  static constexpr size_t kMaxDeferred = 256;
   const PgOptions options_;
   pg_conn* conn_ = nullptr;
   uint64_t next_name_ = 0;
@@ -78,6 +82,7 @@ class PgConnection final : public Connection {
   std::vector<Deferred> deferred_;
   bool broken_ = false;           // a pipeline left in a state we cannot resume: reconnect
   bool deferred_failed_ = false;  // takeDeferredFailure
+  size_t task_mark_ = 0;          // deferred_[task_mark_...] are the current task's (markTaskStart)
 };
 
 }  // namespace ih::store::sql

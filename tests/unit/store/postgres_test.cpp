@@ -292,3 +292,50 @@ TEST_CASE("a deferred write's failure never leaves a task reported done without 
     CHECK(done[2].isOk());
   }
 }
+
+// A task whose own deferred write fails and which then runs a statement of its own (as a records page does: its
+// upserts ride ahead of the final sequence read) fails alone, on both backends.
+TEST_CASE("a task's own deferred write failing fails that task only", "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("deferred-own.db");
+  auto store = ih::test::openTestStore(path);
+  ih::store::Db& db = store->database();
+  const auto put = [](std::string key, bool deferred_then_read) {
+    return [key, deferred_then_read](ih::store::sql::Connection& c) {
+      ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
+      q.bind(1, key);
+      q.bindBlob(2, "v");
+      if (!deferred_then_read) {
+        q.exec();
+        return ih::Status::ok();
+      }
+      q.execDeferred();
+      ih::store::sql::Statement count(c, "SELECT COUNT(*) FROM host_meta");
+      count.executeStep();
+      return ih::Status::ok();
+    };
+  };
+  REQUIRE(db.writeSync(put("taken", false)).isOk());
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  std::promise<void> started;
+  auto running = started.get_future();
+  auto blocker = db.write([gate, &started](ih::store::sql::Connection&) {
+    started.set_value();
+    gate.wait();
+    return ih::Status::ok();
+  });
+  running.wait();
+  auto before = db.write(put("before", false));
+  auto own = db.write(put("taken", true));
+  auto fresh = db.write(put("fresh", true));
+  auto after = db.write(put("after", false));
+  release.set_value();
+  REQUIRE(blocker.get().isOk());
+  CHECK(before.get().isOk());
+  CHECK(own.get().code() == ih::StatusCode::kAlreadyExists);
+  CHECK(fresh.get().isOk());
+  CHECK(after.get().isOk());
+  CHECK(ih::test::testStoreScalar(
+            path, "SELECT COUNT(*) FROM host_meta WHERE key IN ('before', 'fresh', 'after')") == 3);
+}
