@@ -45,6 +45,16 @@ TEST_CASE("UTF-8 validation follows the Unicode table of well-formed sequences",
   CHECK(ih::jsonQuote("x\xFFy") == "\"x\xEF\xBF\xBDy\"");
 }
 
+TEST_CASE("storable text is well-formed UTF-8 without NUL", "[common]") {
+  using namespace std::string_literals;
+  CHECK(ih::toStorableText("plain é") == "plain é");
+  CHECK(ih::toStorableText("a\0b"s) ==
+        "a\xEF\xBF\xBD"
+        "b");
+  CHECK(ih::toStorableText("\xFF\0"s) == "\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(ih::isValidUtf8(ih::toStorableText("\xC0\x80\0\xED\xA0\x80"s)));
+}
+
 TEST_CASE("ASCII case folding and trimming", "[common]") {
   CHECK(ih::equalsIgnoreCase("Content-Type", "content-TYPE"));
   CHECK_FALSE(ih::equalsIgnoreCase("Content-Type", "Content-Typ"));
