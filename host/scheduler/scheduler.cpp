@@ -550,9 +550,21 @@ Result<StartedRun> Scheduler::trigger(std::string_view tenant_id, std::string_vi
   auto run = std::make_shared<ActiveRun>(m.io);
   run->holder = options_.holder + "/" + randomSuffix();
   const int64_t now = nowMs();
+  // A scheduled run is skipped when another scheduled run of the job started less than ~0.8 period ago: every
+  // replica keeps its own timers, and this makes them run each job once per period between them.
+  const int64_t period_ms = static_cast<int64_t>(info->every_seconds) * 1000;
+  const int64_t not_since =
+      trigger == Trigger::kSchedule
+          ? now - static_cast<int64_t>(static_cast<double>(period_ms) * (1.0 - options_.jitter) * 0.9)
+          : 0;
+  bool ran_recently = false;
   auto acquired = history_.acquireLease(tenant_id, integration_id, job_name, run->holder, now,
-                                        now + options_.lease_ttl.count());
+                                        now + options_.lease_ttl.count(), not_since, &ran_recently);
   if (!acquired.isOk()) return acquired.status();
+  if (ran_recently) {
+    return Status::conflict("job \"" + std::string(job_name) + "\" of \"" + std::string(integration_id) +
+                            "\" already ran on schedule less than a period ago (here or on another replica)");
+  }
   if (!*acquired) {
     return Status::conflict("job \"" + std::string(job_name) + "\" of \"" + std::string(integration_id) +
                             "\" is already running for this tenant");

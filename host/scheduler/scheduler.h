@@ -9,6 +9,8 @@
 //    upsert), renews it while running and releases it at the end. A crashed holder's lease expires after
 //    Options::lease_ttl and the job is picked up again (its stale "running" row is closed as failed). The
 //    lease works across processes: `ihost sync run` and `ihost serve` on one database never overlap a job.
+//  - Once per period across replicas: each replica keeps its own timers, so a scheduled run is refused (in the
+//    same write as the lease) when another scheduled run of the job started less than ~0.8 period ago.
 //  - Runs are recorded in job_runs (store/scheduler_store.h) and announced as host events sync.completed /
 //    sync.failed. Plugin calls run on a small worker pool, never on the timer thread.
 //

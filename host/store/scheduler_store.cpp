@@ -34,9 +34,23 @@ JobRun readRun(sql::Statement& q) {
 
 Result<bool> SchedulerStore::acquireLease(std::string_view tenant_id, std::string_view integration_id,
                                           std::string_view job, std::string_view holder, int64_t now,
-                                          int64_t expires_at) {
+                                          int64_t expires_at, int64_t scheduled_not_since,
+                                          bool* ran_recently) {
   bool acquired = false;
+  if (ran_recently) *ran_recently = false;
   Status st = store_.database().writeSync([&](sql::Connection& db) {
+    if (scheduled_not_since > 0) {
+      sql::Statement last(db,
+                          "SELECT started_at FROM job_runs WHERE tenant = ? AND integration = ? AND job = ? "
+                          "AND \"trigger\" = 'schedule' ORDER BY id DESC LIMIT 1");
+      last.bindText(1, tenant_id);
+      last.bindText(2, integration_id);
+      last.bindText(3, job);
+      if (last.executeStep() && last.getColumn(0).getInt64() > scheduled_not_since) {
+        if (ran_recently) *ran_recently = true;
+        return Status::ok();
+      }
+    }
     sql::Statement q(
         db,
         "INSERT INTO job_leases(integration, tenant, job, holder, expires_at) VALUES (?, ?, ?, ?, ?) "

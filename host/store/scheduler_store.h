@@ -45,8 +45,12 @@ class SchedulerStore {
   // when nobody holds it or the holder's lease expired before `now`. Returns false when another holder has a
   // live lease. On success, runs still marked "running" for this job and tenant are closed as failed
   // ("abandoned"): their holder crashed, since the lease was free.
+  // `scheduled_not_since` > 0 (a scheduled run): also refused, with *ran_recently set, when a scheduled run of
+  // this job for this tenant started after it, here or in another replica on the same database, so the replicas
+  // together run each job once per period. Checked in the same write as the lease.
   Result<bool> acquireLease(std::string_view tenant_id, std::string_view integration_id, std::string_view job,
-                            std::string_view holder, int64_t now, int64_t expires_at);
+                            std::string_view holder, int64_t now, int64_t expires_at,
+                            int64_t scheduled_not_since = 0, bool* ran_recently = nullptr);
   // Extends a lease `holder` still owns. Returns false when it was lost (expired and taken over).
   Result<bool> renewLease(std::string_view tenant_id, std::string_view integration_id, std::string_view job,
                           std::string_view holder, int64_t expires_at);

@@ -39,6 +39,37 @@ TEST_CASE("scheduler store: a lease is exclusive until it expires or is released
   CHECK(*s.acquireLease("t1", "example", "sync", "c", 3500, 5000));
 }
 
+// Replicas each keep timers for every job: a scheduled run is refused while another scheduled run of the same
+// job and tenant started after `scheduled_not_since`, so together they run it once per period.
+TEST_CASE("scheduler store: a scheduled run is refused while a recent scheduled run exists", "[scheduler]") {
+  Fixture f;
+  SchedulerStore s(*f.store);
+  JobRun run;
+  run.tenant_id = "t1";
+  run.integration_id = "example";
+  run.job = "sync";
+  run.trigger = "manual";
+  run.started_at = 5000;
+  REQUIRE(s.insertRun("t1", run).isOk());
+  bool recent = true;
+  // A manual run does not count: the scheduled one still runs.
+  REQUIRE(*s.acquireLease("t1", "example", "sync", "a", 6000, 7000, 1000, &recent));
+  CHECK_FALSE(recent);
+  run.trigger = "schedule";
+  run.started_at = 6000;
+  REQUIRE(s.insertRun("t1", run).isOk());
+  REQUIRE(s.releaseLease("t1", "example", "sync", "a").isOk());
+  // Another replica's timer fires 1 s later: refused, and the lease is left free.
+  CHECK_FALSE(*s.acquireLease("t1", "example", "sync", "b", 7000, 8000, 6500 - 1000, &recent));
+  CHECK(recent);
+  CHECK(*s.acquireLease("t1", "example", "sync", "c", 7000, 8000));  // not a scheduled run: no such rule
+  REQUIRE(s.releaseLease("t1", "example", "sync", "c").isOk());
+  // A period later it runs; other tenants and jobs were never affected.
+  CHECK(*s.acquireLease("t1", "example", "sync", "b", 20000, 21000, 6000, &recent));
+  CHECK_FALSE(recent);
+  CHECK(*s.acquireLease("t2", "example", "sync", "b", 7000, 8000, 6500, &recent));
+  CHECK(*s.acquireLease("t1", "example", "other", "b", 7000, 8000, 6500, &recent));
+}
 TEST_CASE("scheduler store: runs are recorded, listed newest first, closed when abandoned", "[scheduler]") {
   Fixture f;
   SchedulerStore s(*f.store);
