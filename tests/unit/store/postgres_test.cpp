@@ -227,30 +227,35 @@ TEST_CASE("store: shared rate buckets are for PostgreSQL", "[store][sqlite]") {
   CHECK((*store)->takeRateToken("t/stripe", 10, 10).status().code() == ih::StatusCode::kFailedPrecondition);
 }
 
-// A statement whose answer nobody reads (Statement::execDeferred; SAVEPOINT and RELEASE too) travels, on
-// PostgreSQL, with the next statement, so its failure is thrown by a later task of the batch. On SQLite it runs
-// at once. On both, a task is reported done exactly when its write is in the database.
-TEST_CASE("a deferred write's failure never leaves a task reported done without its write", "[store]") {
-  ih::test::TempDir dir;
-  const std::string path = dir.file("deferred.db");
-  auto store = ih::test::openTestStore(path);
-  ih::store::Db& db = store->database();
-  const auto put = [](std::string key, bool deferred) {
-    return [key, deferred](ih::store::sql::Connection& c) {
-      ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
-      q.bind(1, key);
-      q.bindBlob(2, "v");
-      if (deferred) {
-        q.execDeferred();
-      } else {
-        q.exec();
-      }
-      return ih::Status::ok();
-    };
-  };
-  REQUIRE(db.writeSync(put("taken", false)).isOk());
+namespace {
 
-  // Hold the writer so the tasks below share one batch.
+// How a host_meta row is inserted by putMeta's task.
+enum class Put {
+  kNow,           // exec()
+  kDeferred,      // execDeferred(), nothing after it in the task
+  kDeferredRead,  // execDeferred(), then a statement of the task's own (as a records page does)
+};
+
+ih::store::WriteTask putMeta(std::string key, Put how) {
+  return [key, how](ih::store::sql::Connection& c) {
+    ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
+    q.bind(1, key);
+    q.bindBlob(2, "v");
+    if (how == Put::kNow) {
+      q.exec();
+      return ih::Status::ok();
+    }
+    q.execDeferred();
+    if (how == Put::kDeferredRead) {
+      ih::store::sql::Statement count(c, "SELECT COUNT(*) FROM host_meta");
+      count.executeStep();
+    }
+    return ih::Status::ok();
+  };
+}
+
+// Queues `tasks` while the writer is held, so they share one batch; returns their outcomes in order.
+std::vector<ih::Status> oneBatch(ih::store::Db& db, const std::vector<std::pair<std::string, Put>>& tasks) {
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::promise<void> started;
@@ -261,17 +266,34 @@ TEST_CASE("a deferred write's failure never leaves a task reported done without 
     return ih::Status::ok();
   });
   running.wait();
-  const std::vector<std::pair<std::string, bool>> tasks = {
-      {"before", false}, {"taken", true}, {"after", false}, {"deferred-ok", true}, {"last", false}};
   std::vector<std::future<ih::Status>> results;
-  for (const auto& [key, deferred] : tasks)
-    results.push_back(db.write(put(key, deferred)));
+  for (const auto& [key, how] : tasks)
+    results.push_back(db.write(putMeta(key, how)));
   release.set_value();
   REQUIRE(blocker.get().isOk());
-
   std::vector<ih::Status> done;
   for (auto& r : results)
     done.push_back(r.get());
+  return done;
+}
+
+}  // namespace
+
+// A statement whose answer nobody reads (Statement::execDeferred; SAVEPOINT and RELEASE too) travels, on
+// PostgreSQL, with the next statement, so its failure is thrown by a later task of the batch. On SQLite it runs
+// at once. On both, a task is reported done exactly when its write is in the database.
+TEST_CASE("a deferred write's failure never leaves a task reported done without its write", "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("deferred.db");
+  auto store = ih::test::openTestStore(path);
+  ih::store::Db& db = store->database();
+  REQUIRE(db.writeSync(putMeta("taken", Put::kNow)).isOk());
+  const std::vector<std::pair<std::string, Put>> tasks = {{"before", Put::kNow},
+                                                          {"taken", Put::kDeferred},
+                                                          {"after", Put::kNow},
+                                                          {"deferred-ok", Put::kDeferred},
+                                                          {"last", Put::kNow}};
+  const std::vector<ih::Status> done = oneBatch(db, tasks);
   CHECK_FALSE(done[1].isOk());  // the duplicate key
   for (size_t i = 0; i < tasks.size(); ++i) {
     if (i == 1) continue;
@@ -300,42 +322,15 @@ TEST_CASE("a task's own deferred write failing fails that task only", "[store]")
   const std::string path = dir.file("deferred-own.db");
   auto store = ih::test::openTestStore(path);
   ih::store::Db& db = store->database();
-  const auto put = [](std::string key, bool deferred_then_read) {
-    return [key, deferred_then_read](ih::store::sql::Connection& c) {
-      ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
-      q.bind(1, key);
-      q.bindBlob(2, "v");
-      if (!deferred_then_read) {
-        q.exec();
-        return ih::Status::ok();
-      }
-      q.execDeferred();
-      ih::store::sql::Statement count(c, "SELECT COUNT(*) FROM host_meta");
-      count.executeStep();
-      return ih::Status::ok();
-    };
-  };
-  REQUIRE(db.writeSync(put("taken", false)).isOk());
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  std::promise<void> started;
-  auto running = started.get_future();
-  auto blocker = db.write([gate, &started](ih::store::sql::Connection&) {
-    started.set_value();
-    gate.wait();
-    return ih::Status::ok();
-  });
-  running.wait();
-  auto before = db.write(put("before", false));
-  auto own = db.write(put("taken", true));
-  auto fresh = db.write(put("fresh", true));
-  auto after = db.write(put("after", false));
-  release.set_value();
-  REQUIRE(blocker.get().isOk());
-  CHECK(before.get().isOk());
-  CHECK(own.get().code() == ih::StatusCode::kAlreadyExists);
-  CHECK(fresh.get().isOk());
-  CHECK(after.get().isOk());
+  REQUIRE(db.writeSync(putMeta("taken", Put::kNow)).isOk());
+  const std::vector<ih::Status> done = oneBatch(db, {{"before", Put::kNow},
+                                                     {"taken", Put::kDeferredRead},
+                                                     {"fresh", Put::kDeferredRead},
+                                                     {"after", Put::kNow}});
+  CHECK(done[0].isOk());
+  CHECK(done[1].code() == ih::StatusCode::kAlreadyExists);
+  CHECK(done[2].isOk());
+  CHECK(done[3].isOk());
   CHECK(ih::test::testStoreScalar(
             path, "SELECT COUNT(*) FROM host_meta WHERE key IN ('before', 'fresh', 'after')") == 3);
 }

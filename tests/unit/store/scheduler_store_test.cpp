@@ -17,6 +17,17 @@ struct Fixture {
   Fixture() { store = ih::test::openTestStore(dir.file("ihost.db"), {{"t1", "acme"}, {"t2", "globex"}}); }
 };
 
+// A run of t1's example "sync" job.
+JobRun syncRun(const std::string& trigger, int64_t started_at) {
+  JobRun run;
+  run.tenant_id = "t1";
+  run.integration_id = "example";
+  run.job = "sync";
+  run.trigger = trigger;
+  run.started_at = started_at;
+  return run;
+}
+
 }  // namespace
 
 TEST_CASE("scheduler store: a lease is exclusive until it expires or is released", "[scheduler]") {
@@ -44,20 +55,12 @@ TEST_CASE("scheduler store: a lease is exclusive until it expires or is released
 TEST_CASE("scheduler store: a scheduled run is refused while a recent scheduled run exists", "[scheduler]") {
   Fixture f;
   SchedulerStore s(*f.store);
-  JobRun run;
-  run.tenant_id = "t1";
-  run.integration_id = "example";
-  run.job = "sync";
-  run.trigger = "manual";
-  run.started_at = 5000;
-  REQUIRE(s.insertRun("t1", run).isOk());
+  REQUIRE(s.insertRun("t1", syncRun("manual", 5000)).isOk());
   bool recent = true;
   // A manual run does not count: the scheduled one still runs.
   REQUIRE(*s.acquireLease("t1", "example", "sync", "a", 6000, 7000, 1000, &recent));
   CHECK_FALSE(recent);
-  run.trigger = "schedule";
-  run.started_at = 6000;
-  REQUIRE(s.insertRun("t1", run).isOk());
+  REQUIRE(s.insertRun("t1", syncRun("schedule", 6000)).isOk());
   REQUIRE(s.releaseLease("t1", "example", "sync", "a").isOk());
   // Another replica's timer fires 1 s later: refused, and the lease is left free.
   CHECK_FALSE(*s.acquireLease("t1", "example", "sync", "b", 7000, 8000, 6500 - 1000, &recent));
@@ -70,15 +73,11 @@ TEST_CASE("scheduler store: a scheduled run is refused while a recent scheduled 
   CHECK(*s.acquireLease("t2", "example", "sync", "b", 7000, 8000, 6500, &recent));
   CHECK(*s.acquireLease("t1", "example", "other", "b", 7000, 8000, 6500, &recent));
 }
+
 TEST_CASE("scheduler store: runs are recorded, listed newest first, closed when abandoned", "[scheduler]") {
   Fixture f;
   SchedulerStore s(*f.store);
-  JobRun run;
-  run.tenant_id = "t1";
-  run.integration_id = "example";
-  run.job = "sync";
-  run.trigger = "schedule";
-  run.started_at = 100;
+  JobRun run = syncRun("schedule", 100);
   auto first = s.insertRun("t1", run);
   REQUIRE(first.isOk());
   CHECK(s.insertRun("t2", run).status().code() == ih::StatusCode::kInvalidArgument);
