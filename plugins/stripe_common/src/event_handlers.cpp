@@ -123,29 +123,27 @@ Status handleEvent(const ih::sdk::Call& call, std::string_view meta_json, std::s
                    bool emit_received) {
   const Json meta = parseJson(meta_json);
   const bool stale = meta.is_object() && meta.value("stale", false);
-  if (emit_received) {
-    const Json received = parseJson(body);
-    if (received.is_object()) {
-      const Json& object = member(member(received, "data"), "object");
-      const Json data = {{"id", member(received, "id")},
-                         {"type", member(received, "type")},
-                         {"account", member(received, "account")},
-                         {"livemode", received.value("livemode", false)},
-                         {"created", member(received, "created")},
-                         {"object_id", member(object, "id")},
-                         {"stale", stale}};
-      if (Status s = call.emit("stripe.webhook.received", data.dump()); !s.isOk()) return s;
-    }
+  // Parsed once, for the received event and the handling (the body is the largest thing a handling reads).
+  const Json event = emit_received || !stale ? parseJson(body) : Json();
+  if (emit_received && event.is_object()) {
+    const Json& object = member(member(event, "data"), "object");
+    const Json data = {{"id", member(event, "id")},
+                       {"type", member(event, "type")},
+                       {"account", member(event, "account")},
+                       {"livemode", event.value("livemode", false)},
+                       {"created", member(event, "created")},
+                       {"object_id", member(object, "id")},
+                       {"stale", stale}};
+    if (Status s = call.emit("stripe.webhook.received", data.dump()); !s.isOk()) return s;
   }
   if (stale) {
     call.debug("stripe event skipped: a newer event for the object was already applied",
                Json({{"event_id", str(meta, "event_id")}, {"type", str(meta, "type")}}).dump());
     return Status::ok();
   }
-  const Json event = parseJson(body);
   if (!event.is_object()) return Status::invalidArgument("stored webhook body is not JSON");
   const std::string type = str(event, "type");
-  const Json object = member(member(event, "data"), "object");
+  const Json& object = member(member(event, "data"), "object");
   const int64_t created = integer(event, "created", nowSeconds());
   if (!object.is_object()) return Status::ok();
 
