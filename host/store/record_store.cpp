@@ -152,7 +152,8 @@ void applyState(sql::Connection& db, const RowsWrite& w) {
     p.bindText(3, w.state[0]);
     p.bindBlob(4, w.state[1]);
     p.bind(5, nowMs());
-    p.execDeferred();  // nothing reads its answer
+    // Not deferred: a key PostgreSQL refuses (bytes that are not UTF-8) must fail this task, not the next one.
+    p.exec();
   }
 }
 

@@ -164,6 +164,24 @@ TEST_CASE("big and mixed record pages take contiguous seqs", "[records]") {
   CHECK((*a)->data_json == R"({"v":2})");
 }
 
+// A state key PostgreSQL's text refuses (not UTF-8, a NUL) fails its own write there, never a neighbour's.
+TEST_CASE("a records page with a state key the database refuses fails alone", "[records]") {
+  using namespace std::string_literals;
+  ih::test::TempDir dir;
+  auto store = openStore(dir.file("r.db"));
+  RecordStore records(*store);
+  std::vector<RecordInput> page = {{"a1", "{}", 1}, {"a2", "{}", 1}};
+  const ih::Status odd = records.upsertWithState("t1", "stripe", "customer", page, "cur\xff\0sor"s, "v");
+  if (ih::test::testStoreIsPostgres()) {
+    CHECK_FALSE(odd.isOk());
+    CHECK_FALSE(records.get("t1", "stripe", "customer", "a1")->has_value());  // page and cursor: both or none
+  } else {
+    CHECK(odd.isOk());
+  }
+  REQUIRE(records.upsert("t2", "stripe", "customer", one("b1", "{}", 1)).isOk());
+  CHECK(records.get("t2", "stripe", "customer", "b1")->has_value());
+}
+
 TEST_CASE("filtered record pages read a bounded window and their cursor moves past non-matches",
           "[records]") {
   ih::test::TempDir dir;
