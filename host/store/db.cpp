@@ -259,10 +259,14 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
       st = deferStep("RELEASE task");
       if (st.isOk()) continue;
     }
-    fail(i, st);
-    // A deferred statement's failure may be an earlier task's (sent with this task's statement): only the whole
-    // transaction can be rolled back then.
-    if (!db.takeDeferredFailure() && db.inTransaction()) {
+    // A deferred statement's failure may be an earlier task's (sent with this task's statement): this task gets
+    // no other task's error (a caller may act on "already exists"), and only the whole transaction can be
+    // rolled back.
+    const bool earlier = db.takeDeferredFailure();
+    fail(i, earlier ? Status(StatusCode::kUnavailable,
+                             "write batch aborted by another write's failure: " + st.message())
+                    : st);
+    if (!earlier && db.inTransaction()) {
       if (txStep("ROLLBACK TO task").isOk() && txStep("RELEASE task").isOk()) continue;
     }
     (void)db.takeDeferredFailure();
