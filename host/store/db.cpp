@@ -246,6 +246,9 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
     return;
   }
   for (size_t i = 0; i < batch.size(); ++i) {
+    // SAVEPOINT or RELEASE failing means a flush of deferred statements failed at a task boundary (a full
+    // pipeline is sent before more is queued): whose statement it was is unknown.
+    bool at_boundary = false;
     Status st = deferStep("SAVEPOINT task");
     writer_db_->markTaskStart();
     if (st.isOk()) {
@@ -254,15 +257,18 @@ void Db::runBatch(std::vector<PendingWrite>& batch, std::vector<Status>& results
       } catch (...) {
         st = mapException();
       }
+    } else {
+      at_boundary = true;
     }
     if (st.isOk()) {
       st = deferStep("RELEASE task");
       if (st.isOk()) continue;
+      at_boundary = true;
     }
     // A deferred statement's failure may be an earlier task's (sent with this task's statement): this task gets
     // no other task's error (a caller may act on "already exists"), and only the whole transaction can be
-    // rolled back.
-    const bool earlier = db.takeDeferredFailure();
+    // rolled back (the savepoint named "task" may even be the previous task's, its RELEASE not run).
+    const bool earlier = db.takeDeferredFailure() || at_boundary;
     fail(i, earlier ? Status(StatusCode::kUnavailable,
                              "write batch aborted by another write's failure: " + st.message())
                     : st);

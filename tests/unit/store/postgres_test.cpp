@@ -255,7 +255,7 @@ ih::store::WriteTask putMeta(std::string key, Put how) {
 }
 
 // Queues `tasks` while the writer is held, so they share one batch; returns their outcomes in order.
-std::vector<ih::Status> oneBatch(ih::store::Db& db, const std::vector<std::pair<std::string, Put>>& tasks) {
+std::vector<ih::Status> oneBatch(ih::store::Db& db, const std::vector<ih::store::WriteTask>& tasks) {
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   std::promise<void> started;
@@ -267,14 +267,21 @@ std::vector<ih::Status> oneBatch(ih::store::Db& db, const std::vector<std::pair<
   });
   running.wait();
   std::vector<std::future<ih::Status>> results;
-  for (const auto& [key, how] : tasks)
-    results.push_back(db.write(putMeta(key, how)));
+  for (const auto& task : tasks)
+    results.push_back(db.write(task));
   release.set_value();
   REQUIRE(blocker.get().isOk());
   std::vector<ih::Status> done;
   for (auto& r : results)
     done.push_back(r.get());
   return done;
+}
+
+std::vector<ih::Status> oneBatch(ih::store::Db& db, const std::vector<std::pair<std::string, Put>>& puts) {
+  std::vector<ih::store::WriteTask> tasks;
+  for (const auto& [key, how] : puts)
+    tasks.push_back(putMeta(key, how));
+  return oneBatch(db, tasks);
 }
 
 }  // namespace
@@ -334,4 +341,36 @@ TEST_CASE("a task's own deferred write failing fails that task only", "[store]")
   CHECK(done[3].isOk());
   CHECK(ih::test::testStoreScalar(
             path, "SELECT COUNT(*) FROM host_meta WHERE key IN ('before', 'fresh', 'after')") == 3);
+}
+
+// A full pipeline (256 statements) is sent before more is queued, so a task's deferred failure may surface while
+// the core queues the next task's SAVEPOINT. The core cannot tell whose it was: the whole transaction goes, and
+// the task that wrote it is not reported done (253 deferred writes put that flush exactly at the boundary on
+// PostgreSQL: BEGIN's lock, SAVEPOINT, 253 writes, RELEASE).
+TEST_CASE("a deferred failure flushed at a task boundary fails the whole transaction", "[store]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("deferred-boundary.db");
+  auto store = ih::test::openTestStore(path);
+  ih::store::Db& db = store->database();
+  REQUIRE(db.writeSync(putMeta("taken", Put::kNow)).isOk());
+  const ih::store::WriteTask many = [](ih::store::sql::Connection& c) {
+    ih::store::sql::Statement q(c, "INSERT INTO host_meta(key, value, updated_at) VALUES (?, ?, 1)");
+    for (int n = 0; n < 253; ++n) {
+      q.bind(1, n == 100 ? std::string("taken") : "many-" + std::to_string(n));
+      q.bindBlob(2, "v");
+      q.execDeferred();
+    }
+    return ih::Status::ok();
+  };
+  const std::vector<ih::Status> done =
+      oneBatch(db, {many, putMeta("next", Put::kNow), putMeta("later", Put::kNow)});
+  CHECK_FALSE(done[0].isOk());
+  CHECK(ih::test::testStoreScalar(path, "SELECT COUNT(*) FROM host_meta WHERE key LIKE 'many-%'") == 0);
+  for (size_t i = 1; i < done.size(); ++i) {
+    const std::string key = i == 1 ? "next" : "later";
+    INFO(key << ": " << done[i].toString());
+    CHECK(ih::test::testStoreScalar(path, "SELECT COUNT(*) FROM host_meta WHERE key = '" + key + "'") ==
+          (done[i].isOk() ? 1 : 0));
+  }
+  CHECK(done[2].isOk());
 }
