@@ -107,6 +107,7 @@ struct LogConfig {
 struct InboxConfig {
   std::vector<int> retry_schedule_s = {10, 60, 300, 1800, 7200};
   int workers = 4;
+  int claim_batch = 128;  // events a dispatch worker claims per transaction
   int retention_days = 30;
 };
 

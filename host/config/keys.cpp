@@ -260,6 +260,8 @@ const std::vector<SectionSpec>& hostSections() {
            {"workers", Kind::kInteger, 0, 256,
             "Write a number of workers, e.g. 4 (0 = intake only, no dispatch).",
             [](Config& c, const Value& v) { c.inbox.workers = static_cast<int>(v.integer); }, nullptr},
+           {"claim_batch", Kind::kInteger, 1, 1024, "Write a number of events, e.g. 128.",
+            [](Config& c, const Value& v) { c.inbox.claim_batch = static_cast<int>(v.integer); }, nullptr},
            {"retention_days", Kind::kInteger, 1, 3650, "Write a number of days, e.g. 30.",
             [](Config& c, const Value& v) { c.inbox.retention_days = static_cast<int>(v.integer); }, nullptr},
        }},

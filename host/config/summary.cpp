@@ -176,6 +176,7 @@ std::string maskedSummary(const Config& config, const std::map<std::string, std:
   w.section("inbox");
   w.line("inbox.retry_schedule_s", "retry_schedule_s", Json(config.inbox.retry_schedule_s).dump());
   w.line("inbox.workers", "workers", std::to_string(config.inbox.workers));
+  w.line("inbox.claim_batch", "claim_batch", std::to_string(config.inbox.claim_batch));
   w.line("inbox.retention_days", "retention_days", std::to_string(config.inbox.retention_days));
 
   for (const IntegrationConfig& integration : config.integrations) {

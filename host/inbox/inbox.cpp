@@ -53,6 +53,7 @@ Options optionsFrom(const config::InboxConfig& config) {
   for (int s : config.retry_schedule_s)
     o.retry_schedule.emplace_back(std::chrono::seconds(s));
   o.workers = config.workers;
+  o.claim_batch = static_cast<size_t>(config.claim_batch);
   o.retention_days = config.retention_days;
   return o;
 }

@@ -49,9 +49,11 @@ struct Options {
   std::vector<std::chrono::milliseconds> retry_schedule = {
       std::chrono::seconds(10), std::chrono::seconds(60), std::chrono::seconds(300),
       std::chrono::seconds(1800), std::chrono::seconds(7200)};
-  double jitter = 0.2;      // each delay is scaled by a uniform factor in [1 - jitter, 1 + jitter]
-  int workers = 4;          // dispatch threads; 0 = intake only (nothing is dispatched)
-  size_t claim_batch = 16;  // events a worker claims per transaction
+  double jitter = 0.2;  // each delay is scaled by a uniform factor in [1 - jitter, 1 + jitter]
+  int workers = 4;      // dispatch threads; 0 = intake only (nothing is dispatched)
+  // Events a worker claims per transaction. Each claim waits for a commit, so under heavy intake (big commits)
+  // small claims left dispatch behind: 16 processed ~2,000/s while 512 connections delivered 10,000/s.
+  size_t claim_batch = 128;
   int retention_days = 30;  // processed events older than this are pruned
   std::chrono::milliseconds prune_every = std::chrono::hours(1);
   // Longest idle sleep of a worker: picks up events made due by another process (the CLI's replay).

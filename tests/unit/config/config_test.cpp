@@ -95,6 +95,7 @@ TEST_CASE("an empty file gives every default, paths resolved against the file's 
   CHECK(c.log.access);
   CHECK(c.inbox.retry_schedule_s == std::vector<int>{10, 60, 300, 1800, 7200});
   CHECK(c.inbox.workers == 4);
+  CHECK(c.inbox.claim_batch == 128);
   CHECK(c.inbox.retention_days == 30);
   CHECK(c.integrations.empty());
   CHECK(c.overrides.empty());
@@ -169,6 +170,9 @@ TEST_CASE("a wrong type names the key, the expected type, the value and an examp
   CHECK(loadError("[server]\nworker_threads = 0\n") ==
         "cfg.toml:2:1: server.worker_threads: must be between 1 and 1024, got 0. Write a number of threads, "
         "e.g. 32.");
+  CHECK(loadError("[inbox]\nclaim_batch = 0\n") ==
+        "cfg.toml:2:1: inbox.claim_batch: must be between 1 and 1024, got 0. Write a number of events, e.g. "
+        "128.");
   CHECK(loadError("[inbox]\nretry_schedule_s = [10, \"1m\"]\n") ==
         "cfg.toml:2:25: inbox.retry_schedule_s[1]: expected an integer, got a string (\"1m\"). Write "
         "a list of delays in seconds, e.g. retry_schedule_s = [10, 60, 300, 1800, 7200].");
