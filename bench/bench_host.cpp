@@ -1,11 +1,14 @@
 #include "bench_host.h"
 #include "common/allocator.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "app/app.h"
+#include "common/text.h"
 #include "config/config.h"
 #include "vault/vault.h"
 
@@ -40,6 +43,23 @@ std::unique_ptr<app::App> startHost(const std::filesystem::path& dir, const std:
     return nullptr;
   }
   return app;
+}
+
+int64_t intFlag(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
+  if (auto v = parseInt64InRange(text, min, max)) return *v;
+  std::fprintf(stderr, "%s: expected a whole number from %lld to %lld, got \"%s\"\n", flag.c_str(),
+               static_cast<long long>(min), static_cast<long long>(max), text.c_str());
+  std::exit(2);
+}
+
+double numberFlag(const std::string& flag, const std::string& text, double min, double max) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (errno == 0 && end != text.c_str() && *end == '\0' && v >= min && v <= max) return v;
+  std::fprintf(stderr, "%s: expected a number from %g to %g, got \"%s\"\n", flag.c_str(), min, max,
+               text.c_str());
+  std::exit(2);
 }
 
 }  // namespace ih::bench

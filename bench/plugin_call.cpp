@@ -105,8 +105,10 @@ int main(int argc, char** argv) {
   for (long f : failures)
     failed += f;
   const double total = static_cast<double>(calls) * threads;
-  const std::string where = isolated ? "isolated (runner pid " + std::to_string(runner_pid) + ")" : "in process";
-  std::printf("plugin call (route -> respond), %s, %d thread(s) x %ld calls\n", where.c_str(), threads, calls);
+  const std::string where =
+      isolated ? "isolated (runner pid " + std::to_string(runner_pid) + ")" : "in process";
+  std::printf("plugin call (route -> respond), %s, %d thread(s) x %ld calls\n", where.c_str(), threads,
+              calls);
   std::printf("  %.0f ns per call per thread (wall), %.0f ns CPU per call, %.2f M calls/s in all\n",
               1e9 * wall / static_cast<double>(calls), 1e9 * cpu / total, total / wall / 1e6);
   std::printf("  failed calls: %ld\n", failed);

@@ -48,7 +48,7 @@ Args parseArgs(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    const int v = std::atoi(argv[i + 1]);
+    const int v = static_cast<int>(ih::bench::intFlag(k, argv[i + 1], 0, 1000000));
     if (k == "--streams")
       a.streams = v;
     else if (k == "--per-tenant")

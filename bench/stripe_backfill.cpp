@@ -82,11 +82,11 @@ Args parseArgs(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--rows") {
-      a.rows = std::atoll(next().c_str());
+      a.rows = ih::bench::intFlag(arg, next(), 1, int64_t{1} << 40);
     } else if (arg == "--new-rows") {
-      a.new_rows = std::atoll(next().c_str());
+      a.new_rows = ih::bench::intFlag(arg, next(), 0, int64_t{1} << 40);
     } else if (arg == "--rate") {
-      a.rate = std::atof(next().c_str());
+      a.rate = ih::bench::numberFlag(arg, next(), 0, 1e9);
     } else if (arg == "--no-expand") {
       a.expand = false;
     } else if (arg == "--dir") {
@@ -96,12 +96,11 @@ Args parseArgs(int argc, char** argv) {
     } else if (arg == "--postgres") {
       a.postgres = next();
     } else if (arg == "--replicas") {
-      a.replicas = std::atoi(next().c_str());
+      a.replicas = static_cast<int>(ih::bench::intFlag(arg, next(), 1, 16));
     } else {
       usage();
     }
   }
-  if (a.rows < 1 || a.new_rows < 0 || a.replicas < 1 || a.replicas > 16) usage();
   if (a.replicas > 1 && a.postgres.empty()) {
     std::fprintf(stderr, "--replicas needs --postgres (replicas share a PostgreSQL database)\n");
     std::exit(2);

@@ -130,13 +130,7 @@ struct Target {
   std::exit(2);
 }
 
-// A flag's whole-number value in [min, max], or exit 2 naming the flag.
-int64_t intFlag(const std::string& flag, const std::string& text, int64_t min, int64_t max) {
-  if (auto v = ih::parseInt64InRange(text, min, max)) return *v;
-  std::fprintf(stderr, "%s: expected a whole number from %lld to %lld, got \"%s\"\n", flag.c_str(),
-               static_cast<long long>(min), static_cast<long long>(max), text.c_str());
-  std::exit(2);
-}
+using ih::bench::intFlag;
 
 // A flag's number of seconds (> 0, at most a day), or exit 2 naming the flag.
 double secondsFlag(const std::string& flag, const std::string& text) {
