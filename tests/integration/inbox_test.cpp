@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/metrics_routes.h"
+#include "config/config.h"
 #include "events/events.h"
 #include "http/server.h"
 #include "inbox/inbox.h"
@@ -153,6 +154,23 @@ double metricValue(const std::string& text, const std::string& series) {
 }
 
 }  // namespace
+
+// [inbox] keys reach the dispatcher (the TOML side is in tests/unit/config): a key parsed but not passed on would
+// leave the old fixed claim size of 16 in place.
+TEST_CASE("inbox: every [inbox] key reaches the dispatcher's options", "[inbox]") {
+  ih::config::InboxConfig c;
+  c.retry_schedule_s = {5, 50};
+  c.workers = 3;
+  c.claim_batch = 77;
+  c.retention_days = 9;
+  const ih::inbox::Options o = ih::inbox::optionsFrom(c);
+  CHECK(o.retry_schedule ==
+        std::vector<std::chrono::milliseconds>{std::chrono::seconds(5), std::chrono::seconds(50)});
+  CHECK(o.workers == 3);
+  CHECK(o.claim_batch == 77);
+  CHECK(o.retention_days == 9);
+  CHECK(ih::inbox::optionsFrom(ih::config::InboxConfig{}).claim_batch == 128);
+}
 
 TEST_CASE("inbox: signed webhooks are stored then processed, bad signatures are refused and not stored",
           "[inbox]") {
