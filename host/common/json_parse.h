@@ -7,13 +7,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_scan.h"
 #include "common/status.h"
 
 namespace ih {
-
-// Nesting allowed in any JSON the host accepts from a tenant, a provider or a plugin. Stripe's deepest
-// objects nest about 12 levels; 64 leaves room and keeps recursion in dump() and in handlers shallow.
-inline constexpr int kMaxJsonDepth = 64;
 
 // Parses `text` as one JSON value. kInvalidArgument naming the problem ("JSON nested deeper than 64 levels",
 // "invalid JSON at byte 17: …", "JSON text is not valid UTF-8") when it is not. Never throws.

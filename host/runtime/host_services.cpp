@@ -64,8 +64,8 @@ ih_buf* newBuf(std::string data, bool secret = false) {
   return b;
 }
 
-// Everything a plugin hands the host is untrusted bytes: JSON goes through ih::parseJson (64 levels at most,
-// no NUL, well-formed UTF-8), so what is accepted here can be parsed, dumped and forwarded later without
+// Everything a plugin hands the host is untrusted bytes: JSON goes through ih::parseJson or ih::JsonScanner
+// (64 levels at most, no NUL, well-formed UTF-8), so what is accepted here can be parsed, dumped and forwarded later without
 // surprises, and no service throws back into the plugin (tests/fuzz/plugin_result_fuzz.cpp).
 
 bool isJson(std::string_view text) {
@@ -283,8 +283,7 @@ ih_status hostEmitEvent(ih_call* call, ih_str type, ih_str data_json) {
   if (call->tenant_id.empty())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: this call has no tenant");
   if (type.len == 0) return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: empty type");
-  auto data = parseJson(view(data_json));
-  if (!data.isOk() || !data->is_object())
+  if (!checkJsonObject(view(data_json), "data").isOk())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event: data must be a JSON object");
   std::string dedupe_key;
   if (!call->event_scope.empty() && type.len <= 100) {  // longer: refused by the event stream
@@ -315,8 +314,7 @@ ih_status hostEmitEventOnce(ih_call* call, ih_str type, ih_str data_json, ih_str
   if (key.empty() || key.size() > 200 || !printable)
     return fail(call, IH_ERR_INVALID_ARGUMENT,
                 "emit_event_once: dedupe_key must be 1-200 bytes of printable ASCII without spaces");
-  auto data = parseJson(view(data_json));
-  if (!data.isOk() || !data->is_object())
+  if (!checkJsonObject(view(data_json), "data").isOk())
     return fail(call, IH_ERR_INVALID_ARGUMENT, "emit_event_once: data must be a JSON object");
   // Scoped to the integration, and apart from the host's own keys ("inbox:…", entitlements).
   const std::string scoped = "plugin:" + call->integration->id() + ':' + std::string(key);

@@ -1,7 +1,8 @@
-// host/common/json_parse.h: parseJson never throws, accepts exactly what nlohmann accepts up to the depth
+// host/common/json_parse.h and json_scan.h: parseJson never throws, accepts exactly what nlohmann accepts up to the depth
 // limit, never returns a value nested deeper than the limit (so dump() and handlers recurse a bounded
 // amount), and dumpJson round-trips. dumpJson also gets arbitrary (ill-formed UTF-8) strings, which it must
-// clean.
+// clean. JsonScanner (the validator that lets sinks keep plugin JSON without a DOM) accepts exactly what
+// parseJson accepts at the same depth limit, checkJsonObject exactly its objects, and compactJson keeps the value.
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = ih::fuzz::asText(data + 1, size - 1);
 
   auto parsed = ih::parseJson(text, max_depth);
+  ih::JsonScanner scanner(text, max_depth);
+  const bool scanned = scanner.value() && scanner.atEnd();
+  IH_FUZZ_CHECK(scanned == parsed.isOk(), "JsonScanner %s what parseJson %s", scanned ? "accepts" : "refuses",
+                parsed.isOk() ? "accepts" : "refuses");
+  if (max_depth == ih::kMaxJsonDepth) {
+    IH_FUZZ_CHECK(ih::checkJsonObject(text, "data").isOk() == (parsed.isOk() && parsed->is_object()),
+                  "checkJsonObject disagrees with parseJson");
+  }
   const bool nlohmann_accepts = !ih::fuzz::hasNul(text) && json::accept(text.begin(), text.end());
   if (!parsed.isOk()) {
     const std::string& message = parsed.status().message();
@@ -61,6 +70,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IH_FUZZ_CHECK(ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1) >= depth,
                 "jsonNestingDepth says %d, the value is %d deep",
                 ih::jsonNestingDepth(text, ih::kMaxJsonDepth + 1), depth);
+
+  // compactJson keeps the value and leaves one line.
+  const std::string compacted = ih::compactJson(text);
+  IH_FUZZ_CHECK(compacted.find_first_of("\n\r") == std::string::npos, "compactJson left a line break");
+  auto recompacted = ih::parseJson(compacted, max_depth);
+  IH_FUZZ_CHECK(recompacted.isOk() && *recompacted == value, "compactJson changed the value");
 
   // dumpJson round trip (compact and indented), and the output is valid UTF-8.
   for (int indent : {-1, 2}) {

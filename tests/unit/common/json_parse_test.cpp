@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/json_parse.h"
+#include "common/json_scan.h"
 #include "common/text.h"
 
 TEST_CASE("parseJson refuses nesting beyond the limit without recursing", "[common]") {
@@ -60,4 +61,30 @@ TEST_CASE("parseJson: its message is valid UTF-8 whatever the text (found by jso
     REQUIRE_FALSE(parsed.isOk());
     CHECK(ih::isValidUtf8(parsed.status().message()));
   }
+}
+
+TEST_CASE("checkJsonObject: what parseJson accepts as an object, without building one", "[common]") {
+  CHECK(ih::checkJsonObject(R"( {"b": 1, "a": [true, null, -1.5e3, "\u00e9\ud83d\ude00"]} )", "data").isOk());
+  const std::string at_limit = "{\"a\":" + std::string(63, '[') + "1" + std::string(63, ']') + "}";
+  CHECK(ih::checkJsonObject(at_limit, "data").isOk());  // 64 levels
+  const std::string over = "{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}";
+  const ih::Status deep = ih::checkJsonObject(over, "data");
+  CHECK(deep.code() == ih::StatusCode::kInvalidArgument);
+  CHECK(deep.message() == "data is not valid JSON (error at byte 68)");
+  // 1 MB of '[' is refused at the limit, without recursing further.
+  CHECK_FALSE(ih::checkJsonObject("{\"a\":" + std::string(1 << 20, '['), "data").isOk());
+  CHECK(ih::checkJsonObject("[1]", "event data").message() == "event data must be a JSON object");
+  CHECK(ih::checkJsonObject("{\"a\":1} x", "data").message() == "data is not valid JSON (error at byte 8)");
+  CHECK_FALSE(ih::checkJsonObject("{\"a\":\"\xC3\x28\"}", "data").isOk());            // ill-formed UTF-8
+  CHECK_FALSE(ih::checkJsonObject(std::string("{\"a\":\"\0\"}", 8), "data").isOk());  // raw NUL
+  CHECK_FALSE(ih::checkJsonObject(R"({"a":"\ud800"})", "data").isOk());               // lone surrogate
+  CHECK_FALSE(ih::checkJsonObject(R"({"a":1e400})", "data").isOk());                  // not a double
+  CHECK_FALSE(ih::checkJsonObject(R"({"a":01})", "data").isOk());
+  CHECK_FALSE(ih::checkJsonObject("", "data").isOk());
+}
+
+TEST_CASE("compactJson drops the whitespace between tokens and keeps strings byte for byte", "[common]") {
+  CHECK(ih::compactJson(" {\n  \"b\" : [ 1 ,\t2 ],\r\n  \"a\": \"x y \\\" \\\\\" } ") ==
+        R"({"b":[1,2],"a":"x y \" \\"})");
+  CHECK(ih::compactJson("{}") == "{}");
 }

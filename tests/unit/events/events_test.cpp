@@ -66,7 +66,14 @@ TEST_CASE("events are validated, stored and listed with after and a type prefix"
   CHECK(events.emit("t1", "stripe", "invoice.paid", "{oops").code() == StatusCode::kInvalidArgument);
   CHECK(events.emit("", "stripe", "invoice.paid", "{}").code() == StatusCode::kInvalidArgument);
 
-  REQUIRE(events.emit("t1", "stripe", "invoice.paid", R"({"id": "in_1"})").isOk());
+  CHECK(events.emit("t1", "stripe", "invoice.paid", "{\"a\":\"\xC3\x28\"}").code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(
+      events
+          .emit("t1", "stripe", "invoice.paid", "{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}")
+          .message() == "event data is not valid JSON (error at byte 68)");
+
+  REQUIRE(events.emit("t1", "stripe", "invoice.paid", "{\n  \"id\": \"in_1\"\n}").isOk());
   REQUIRE(events.emit("t1", "stripe", "customer.created", "").isOk());
   REQUIRE(events.emit("t2", "stripe", "invoice.paid", "{}").isOk());
   REQUIRE(events.emit("t1", "", "sync.completed", "{}").isOk());
@@ -83,6 +90,8 @@ TEST_CASE("events are validated, stored and listed with after and a type prefix"
   CHECK(envelope["tenant"] == "t1");
   CHECK(envelope["integration"] == "stripe");
   CHECK(envelope["data"] == nlohmann::json{{"id", "in_1"}});
+  // Data is kept as the emitter wrote it, keys in its order, on one line (an event stream frame is a line).
+  CHECK((*all)[0].envelope.find(R"("data":{"id":"in_1"})") != std::string::npos);
   CHECK(envelope["occurred_at"].get<std::string>().size() == 24);  // 2024-05-01T12:00:00.123Z
   CHECK(nlohmann::json::parse((*all)[2].envelope)["integration"].is_null());
 
