@@ -30,6 +30,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)sj::intField(text, "status");
   (void)sj::headerField(text, "Content-Type");
 
+  // forEachMember / forEachElement validate in the same scan as they read: they accept exactly isValid's
+  // objects and arrays.
+  const size_t lead = text.find_first_not_of(" \t\r\n");
+  const char opener = lead == std::string_view::npos ? '\0' : text[lead];
+  IH_FUZZ_CHECK(is_object == (valid && opener == '{'), "forEachMember and isValid disagree");
+  IH_FUZZ_CHECK(is_array == (valid && opener == '['), "forEachElement and isValid disagree");
+  if (!is_object) IH_FUZZ_CHECK(members.empty(), "forEachMember called back on invalid text");
+
   // quote() round trip through nlohmann and through unquote().
   const std::string quoted = sj::quote(text);
   IH_FUZZ_CHECK(sj::isValid(quoted));

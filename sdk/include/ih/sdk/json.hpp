@@ -240,76 +240,115 @@ inline std::optional<std::string> unquote(std::string_view literal) {
   return out;
 }
 
-// Calls fn(key, raw_value_text) for each member of a JSON object. False if `object` is not a valid object.
-inline bool forEachMember(std::string_view object,
-                          const std::function<void(const std::string& key, std::string_view value)>& fn) {
-  if (!isValid(object)) return false;
+namespace detail {
+struct Member {
+  std::string_view key;    // the key's literal, quotes included
+  std::string_view value;  // the value's text
+};
+// One pass over `object`: validates it whole (surrounding whitespace allowed) and collects its members' spans
+// in order. False, with `out` unspecified, when it is not a valid JSON object.
+inline bool members(std::string_view object, std::vector<Member>& out) {
+  out.clear();
   size_t i = 0;
-  detail::skipSpace(object, i);
+  skipSpace(object, i);
   if (i >= object.size() || object[i] != '{') return false;
   ++i;
-  for (;;) {
-    detail::skipSpace(object, i);
-    if (object[i] == '}') return true;
-    const size_t key_start = i;
-    detail::skipValue(object, i);
-    const auto key = unquote(object.substr(key_start, i - key_start));
-    detail::skipSpace(object, i);
-    ++i;  // ':'
-    detail::skipSpace(object, i);
-    const size_t value_start = i;
-    detail::skipValue(object, i);
-    fn(key.value_or(std::string()), object.substr(value_start, i - value_start));
-    detail::skipSpace(object, i);
-    if (object[i] == ',') ++i;
+  skipSpace(object, i);
+  if (i < object.size() && object[i] == '}') {
+    ++i;
+  } else {
+    for (;;) {
+      skipSpace(object, i);
+      const size_t key_start = i;
+      if (i >= object.size() || object[i] != '"' || !skipValue(object, i, 1)) return false;
+      const std::string_view key = object.substr(key_start, i - key_start);
+      skipSpace(object, i);
+      if (i >= object.size() || object[i] != ':') return false;
+      ++i;
+      skipSpace(object, i);
+      const size_t value_start = i;
+      if (!skipValue(object, i, 1)) return false;
+      out.push_back({key, object.substr(value_start, i - value_start)});
+      skipSpace(object, i);
+      if (i >= object.size()) return false;
+      if (object[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (object[i] != '}') return false;
+      ++i;
+      break;
+    }
   }
+  skipSpace(object, i);
+  return i == object.size();
+}
+// A member's key, decoded only when it holds an escape.
+inline std::string keyText(std::string_view literal) {
+  if (literal.find('\\') == std::string_view::npos) return std::string(literal.substr(1, literal.size() - 2));
+  return unquote(literal).value_or(std::string());
+}
+}  // namespace detail
+
+// Calls fn(key, raw_value_text) for each member of a JSON object, in order. False (and no call) if `object` is
+// not a valid object. One scan of the text.
+inline bool forEachMember(std::string_view object,
+                          const std::function<void(const std::string& key, std::string_view value)>& fn) {
+  std::vector<detail::Member> found;
+  if (!detail::members(object, found)) return false;
+  for (const detail::Member& m : found)
+    fn(detail::keyText(m.key), m.value);
+  return true;
 }
 
-// Calls fn(raw_element_text) for each element of a JSON array. False if `array` is not a valid array.
+// Calls fn(raw_element_text) for each element of a JSON array. False (and no call) if `array` is not a valid
+// array. One scan of the text.
 inline bool forEachElement(std::string_view array, const std::function<void(std::string_view element)>& fn) {
-  if (!isValid(array)) return false;
+  std::vector<std::string_view> found;
   size_t i = 0;
   detail::skipSpace(array, i);
   if (i >= array.size() || array[i] != '[') return false;
   ++i;
-  for (;;) {
-    detail::skipSpace(array, i);
-    if (array[i] == ']') return true;
-    const size_t start = i;
-    detail::skipValue(array, i);
-    fn(array.substr(start, i - start));
-    detail::skipSpace(array, i);
-    if (array[i] == ',') ++i;
+  detail::skipSpace(array, i);
+  if (i < array.size() && array[i] == ']') {
+    ++i;
+  } else {
+    for (;;) {
+      detail::skipSpace(array, i);
+      const size_t start = i;
+      if (!detail::skipValue(array, i, 1)) return false;
+      found.push_back(array.substr(start, i - start));
+      detail::skipSpace(array, i);
+      if (i >= array.size()) return false;
+      if (array[i] == ',') {
+        ++i;
+        continue;
+      }
+      if (array[i] != ']') return false;
+      ++i;
+      break;
+    }
   }
+  detail::skipSpace(array, i);
+  if (i != array.size()) return false;
+  for (std::string_view element : found)
+    fn(element);
+  return true;
 }
 
 // Raw text of the top-level member `key` of a JSON object (e.g. `{"a":1}` -> "1"; the first one when the key
-// repeats); nullopt when absent or when `object` is not a valid object. Stops at the match, and decodes a key
-// only when it holds an escape.
+// repeats); nullopt when absent or when `object` is not a valid object. One scan of the text; a key is
+// decoded only when it holds an escape.
 inline std::optional<std::string_view> rawField(std::string_view object, std::string_view key) {
-  if (!isValid(object)) return std::nullopt;
-  size_t i = 0;
-  detail::skipSpace(object, i);
-  if (i >= object.size() || object[i] != '{') return std::nullopt;
-  ++i;
-  for (;;) {
-    detail::skipSpace(object, i);
-    if (object[i] == '}') return std::nullopt;
-    const size_t key_start = i;
-    detail::skipValue(object, i);
-    const std::string_view quoted = object.substr(key_start, i - key_start);
-    detail::skipSpace(object, i);
-    ++i;  // ':'
-    detail::skipSpace(object, i);
-    const size_t value_start = i;
-    detail::skipValue(object, i);
-    const bool matches = quoted.find('\\') == std::string_view::npos
-                             ? quoted.substr(1, quoted.size() - 2) == key
-                             : unquote(quoted) == std::optional<std::string>(std::string(key));
-    if (matches) return object.substr(value_start, i - value_start);
-    detail::skipSpace(object, i);
-    if (object[i] == ',') ++i;
+  std::vector<detail::Member> found;
+  if (!detail::members(object, found)) return std::nullopt;
+  for (const detail::Member& m : found) {
+    const bool matches = m.key.find('\\') == std::string_view::npos
+                             ? m.key.substr(1, m.key.size() - 2) == key
+                             : unquote(m.key) == std::optional<std::string>(std::string(key));
+    if (matches) return m.value;
   }
+  return std::nullopt;
 }
 
 // The string member `key`, decoded; nullopt when absent or not a string.
