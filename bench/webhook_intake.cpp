@@ -28,6 +28,8 @@
 //                        ~2.7 KB pretty-printed invoice.paid / payment_intent.succeeded events signed with
 //                        Stripe-Signature. After the run it waits for dispatch to drain and checks that every
 //                        event acked as new was stored AND processed (one invoice or payment record each).
+//     --setting LINE     (stripe_byok, repeatable) a TOML line added to [integrations.stripe], e.g.
+//                        --setting 'emit_webhook_received = false' (one event per webhook instead of two)
 //     --isolated         the plugin runs out of process ([plugins] isolation = "process": an ihost
 //                        plugin-runner per integration, every call and host service over its socket)
 //     --write-requests FILE --serve S [--requests N]   (stripe_byok) instead of the built-in client: writes N
@@ -106,6 +108,7 @@ struct Args {
   double serve_s = 0;                   // serve this long instead of running the built-in client
   // [log] level: "info", as users run it, writes the access log (to stderr: redirect it to a file).
   std::string log_level = "info";
+  std::vector<std::string> settings;  // --setting: lines of [integrations.stripe]
 };
 
 bool stripeMode(const Args& a) {
@@ -125,7 +128,8 @@ struct Target {
                "       [--postgres URL [--replicas N]]\n"
                "       [--client-process [--client-cpus LIST]] [--plugin webhook_test|stripe_byok]\n"
                "       [--isolated]\n"
-               "       [--tenants N] [--write-requests FILE [--requests N] --serve S] [--log-level L]\n"
+               "       [--tenants N] [--setting LINE] [--write-requests FILE [--requests N] --serve S] "
+               "[--log-level L]\n"
                "       [--url URL --tenant T --secret S [--integration ID] [--acked-out FILE]]\n");
   std::exit(2);
 }
@@ -171,6 +175,8 @@ Args parseArgs(int argc, char** argv) {
       a.postgres = next();
     else if (k == "--replicas")
       a.replicas = static_cast<int>(intFlag(k, next(), 1, 16));
+    else if (k == "--setting")
+      a.settings.push_back(next());
     else if (k == "--log-level")
       a.log_level = next();
     else if (k == "--client-process")
@@ -772,6 +778,8 @@ std::unique_ptr<LocalHost> startStripe(const Args& a, std::unique_ptr<LocalHost>
     t << hostToml(a, IH_BENCH_STRIPE_PLUGIN_DIR, replica)
       << "[outbound]\nallow_networks = [\"127.0.0.0/8\"]  # the double\n\n"
       << "[integrations.stripe]\nplugin = \"stripe_byok\"\napi_base_url = \"" << h->stripe->url() << "\"\n";
+    for (const std::string& line : a.settings)
+      t << line << "\n";
     return t.str();
   };
   h->app = ih::bench::startHost(h->dir, toml(0));
