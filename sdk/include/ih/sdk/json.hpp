@@ -241,6 +241,15 @@ inline std::optional<std::string> unquote(std::string_view literal) {
 }
 
 namespace detail {
+// After an element or member: consumes the ',' (`more` = true) or the container's `close` (`more` = false);
+// false when neither follows.
+inline bool afterItem(std::string_view s, size_t& i, char close, bool& more) {
+  skipSpace(s, i);
+  if (i >= s.size() || (s[i] != ',' && s[i] != close)) return false;
+  more = s[i] == ',';
+  ++i;
+  return true;
+}
 struct Member {
   std::string_view key;    // the key's literal, quotes included
   std::string_view value;  // the value's text
@@ -257,7 +266,7 @@ inline bool members(std::string_view object, std::vector<Member>& out) {
   if (i < object.size() && object[i] == '}') {
     ++i;
   } else {
-    for (;;) {
+    for (bool more = true; more;) {
       skipSpace(object, i);
       const size_t key_start = i;
       if (i >= object.size() || object[i] != '"' || !skipValue(object, i, 1)) return false;
@@ -269,15 +278,7 @@ inline bool members(std::string_view object, std::vector<Member>& out) {
       const size_t value_start = i;
       if (!skipValue(object, i, 1)) return false;
       out.push_back({key, object.substr(value_start, i - value_start)});
-      skipSpace(object, i);
-      if (i >= object.size()) return false;
-      if (object[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (object[i] != '}') return false;
-      ++i;
-      break;
+      if (!afterItem(object, i, '}', more)) return false;
     }
   }
   skipSpace(object, i);
@@ -313,20 +314,12 @@ inline bool forEachElement(std::string_view array, const std::function<void(std:
   if (i < array.size() && array[i] == ']') {
     ++i;
   } else {
-    for (;;) {
+    for (bool more = true; more;) {
       detail::skipSpace(array, i);
       const size_t start = i;
       if (!detail::skipValue(array, i, 1)) return false;
       found.push_back(array.substr(start, i - start));
-      detail::skipSpace(array, i);
-      if (i >= array.size()) return false;
-      if (array[i] == ',') {
-        ++i;
-        continue;
-      }
-      if (array[i] != ']') return false;
-      ++i;
-      break;
+      if (!detail::afterItem(array, i, ']', more)) return false;
     }
   }
   detail::skipSpace(array, i);
