@@ -254,10 +254,11 @@ struct Member {
   std::string_view key;    // the key's literal, quotes included
   std::string_view value;  // the value's text
 };
-// One pass over `object`: validates it whole (surrounding whitespace allowed) and collects its members' spans
-// in order. False, with `out` unspecified, when it is not a valid JSON object.
-inline bool members(std::string_view object, std::vector<Member>& out) {
-  out.clear();
+// One pass over `object`: validates it whole (surrounding whitespace allowed) and calls visit(member) for each
+// member in order as it goes (so possibly for some members of text that turns out invalid). False when it is
+// not a valid JSON object.
+template <class Visit>
+inline bool scanMembers(std::string_view object, Visit&& visit) {
   size_t i = 0;
   skipSpace(object, i);
   if (i >= object.size() || object[i] != '{') return false;
@@ -277,7 +278,7 @@ inline bool members(std::string_view object, std::vector<Member>& out) {
       skipSpace(object, i);
       const size_t value_start = i;
       if (!skipValue(object, i, 1)) return false;
-      out.push_back({key, object.substr(value_start, i - value_start)});
+      visit(Member{key, object.substr(value_start, i - value_start)});
       if (!afterItem(object, i, '}', more)) return false;
     }
   }
@@ -295,8 +296,8 @@ inline std::string keyText(std::string_view literal) {
 // not a valid object. One scan of the text.
 inline bool forEachMember(std::string_view object,
                           const std::function<void(const std::string& key, std::string_view value)>& fn) {
-  std::vector<detail::Member> found;
-  if (!detail::members(object, found)) return false;
+  std::vector<detail::Member> found;  // fn runs only once the whole text is known valid
+  if (!detail::scanMembers(object, [&](const detail::Member& m) { found.push_back(m); })) return false;
   for (const detail::Member& m : found)
     fn(detail::keyText(m.key), m.value);
   return true;
@@ -333,15 +334,15 @@ inline bool forEachElement(std::string_view array, const std::function<void(std:
 // repeats); nullopt when absent or when `object` is not a valid object. One scan of the text; a key is
 // decoded only when it holds an escape.
 inline std::optional<std::string_view> rawField(std::string_view object, std::string_view key) {
-  std::vector<detail::Member> found;
-  if (!detail::members(object, found)) return std::nullopt;
-  for (const detail::Member& m : found) {
+  std::optional<std::string_view> match;
+  const bool valid = detail::scanMembers(object, [&](const detail::Member& m) {
+    if (match) return;
     const bool matches = m.key.find('\\') == std::string_view::npos
                              ? m.key.substr(1, m.key.size() - 2) == key
                              : unquote(m.key) == std::optional<std::string>(std::string(key));
-    if (matches) return m.value;
-  }
-  return std::nullopt;
+    if (matches) match = m.value;
+  });
+  return valid ? match : std::nullopt;
 }
 
 // The string member `key`, decoded; nullopt when absent or not a string.
