@@ -314,6 +314,23 @@ TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
   CHECK_FALSE(json::rawField(R"(["id","a"])", "id"));
   CHECK_FALSE(json::rawField(R"({"id":"a"} trailing)", "id"));
   CHECK(json::headerField(obj, "hdr") == std::string("v"));
+  // Members and elements come in order, and nothing is called back for text that turns out invalid late.
+  std::string seen;
+  CHECK(json::forEachMember(R"( {"b":1, "a":[2], "b":"3"} )", [&](const std::string& k, std::string_view v) {
+    seen += k + "=" + std::string(v) + ";";
+  }));
+  CHECK(seen == R"(b=1;a=[2];b="3";)");
+  seen.clear();
+  CHECK_FALSE(
+      json::forEachMember(R"({"a":1,"b":2,})", [&](const std::string& k, std::string_view) { seen += k; }));
+  CHECK_FALSE(
+      json::forEachMember(R"({"a":1} x)", [&](const std::string& k, std::string_view) { seen += k; }));
+  CHECK_FALSE(json::forEachElement("[1,2,", [&](std::string_view e) { seen += std::string(e); }));
+  CHECK(seen.empty());
+  CHECK(json::forEachElement(" [ ] ", [&](std::string_view e) { seen += std::string(e); }));
+  CHECK(json::forEachElement(R"([1, {"a":[]} ,"x"])",
+                             [&](std::string_view e) { seen += std::string(e) + ";"; }));
+  CHECK(seen == R"(1;{"a":[]};"x";)");
   CHECK(json::stringObject({{"a", "1"}, {"q\"", "x\ny"}, {"a", "2"}}) == R"({"a":"1","q\"":"x\ny","a":"2"})");
   CHECK(json::stringObject({}) == "{}");
   CHECK(ih::sdk::toLowerAscii("Stripe-Signature \xC3\x89") == "stripe-signature \xC3\x89");
