@@ -53,6 +53,12 @@ struct Value {
 };
 using Row = std::vector<Value>;
 
+// On SQLite the inbox's tables are in a file of their own (Store::inboxDatabase).
+Db& databaseFor(Store& store, std::string_view table) {
+  const bool inbox = table == "webhook_events" || table == "webhook_attempts" || table == "webhook_objects";
+  return inbox ? store.inboxDatabase() : store.database();
+}
+
 Result<std::set<std::string>> sourceTables(Db& db) {
   return db.read([](sql::Connection& c) -> Result<std::set<std::string>> {
     sql::Statement q(c,
@@ -148,11 +154,17 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
   if (!source.isOk()) return Status(source.status().code(), "source: " + source.status().message());
   auto target = Store::open(to);
   if (!target.isOk()) return Status(target.status().code(), "target: " + target.status().message());
-  Db& in = (*source)->database();
-  Db& out = (*target)->database();
+  Store& in_store = **source;
+  Store& out_store = **target;
+  Db& out = out_store.database();
 
-  auto tables = sourceTables(in);
+  auto tables = sourceTables(in_store.database());
   if (!tables.isOk()) return tables.status();
+  if (&in_store.inboxDatabase() != &in_store.database()) {
+    auto inbox_tables = sourceTables(in_store.inboxDatabase());
+    if (!inbox_tables.isOk()) return inbox_tables.status();
+    tables->insert(inbox_tables->begin(), inbox_tables->end());
+  }
   for (const std::string& table : *tables) {
     bool known = false;
     for (std::string_view t : kTables)
@@ -161,7 +173,7 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
   }
   for (std::string_view table : kTables) {
     if (table == kSeeded) continue;
-    auto rows = countRows(out, table);
+    auto rows = countRows(databaseFor(out_store, table), table);
     if (!rows.isOk()) return Status(rows.status().code(), "target: " + rows.status().message());
     if (*rows > 0) {
       return Status::failedPrecondition("the target already holds data (table " + std::string(table) +
@@ -183,6 +195,8 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
     CopiedTable done{std::string(table), 0};
     Status write_status = Status::ok();
     // One read of the whole table (SQLite streams it); the rows go to the target in batches meanwhile.
+    Db& in = databaseFor(in_store, table);
+    Db& to = databaseFor(out_store, table);
     Status read_status = in.read([&](sql::Connection& db) -> Status {
       sql::Statement q(db, "SELECT * FROM " + std::string(table));
       std::vector<std::string> columns;
@@ -205,21 +219,21 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
         batch.push_back(std::move(row));
         if (batch.size() >= batch_rows) {
           done.rows += static_cast<int64_t>(batch.size());
-          write_status = insertRows(out, table, columns, std::move(batch));
+          write_status = insertRows(to, table, columns, std::move(batch));
           batch.clear();
           if (!write_status.isOk()) return write_status;
         }
       }
       if (!batch.empty()) {
         done.rows += static_cast<int64_t>(batch.size());
-        write_status = insertRows(out, table, columns, std::move(batch));
+        write_status = insertRows(to, table, columns, std::move(batch));
       }
       return write_status;
     });
     if (!read_status.isOk()) {
       return Status(read_status.code(), "copying " + std::string(table) + ": " + read_status.message());
     }
-    auto counted = countRows(out, table);
+    auto counted = countRows(to, table);
     if (!counted.isOk()) return counted.status();
     if (*counted != done.rows) {
       return Status::internal("table " + std::string(table) + ": copied " + std::to_string(done.rows) +

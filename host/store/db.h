@@ -44,12 +44,17 @@ struct Migration {
 // time by cmake/IhEmbedSql.cmake. Both lists have the same versions and names.
 std::span<const Migration> sqliteMigrations();
 std::span<const Migration> postgresMigrations();
+// The SQLite inbox file's own schema (host/store/migrations/sqlite_inbox/; see Store::inboxDatabase).
+std::span<const Migration> sqliteInboxMigrations();
 
 enum class Backend { kSqlite, kPostgres };
 
 struct DbOptions {
   Backend backend = Backend::kSqlite;
   std::string path;  // SQLite: the database file
+  // SQLite: a file attached as schema "inbox" while the migrations run (main migration 15 moves the webhook
+  // inbox's tables there); empty: none.
+  std::string attach_inbox;
   std::string url;   // PostgreSQL: a libpq URI or connection string (may hold a password: never logged)
   int read_connections = 4;
   int busy_timeout_ms = 5000;  // SQLite: wait for another process's write lock

@@ -138,7 +138,13 @@ Result<std::unique_ptr<Db>> openSqlite(const DbOptions& options, std::span<const
       Status st = sql::statusFromError(e);
       return Status(st.code(), "cannot configure database " + options.path + ": " + st.message());
     }
+    if (!options.attach_inbox.empty()) {
+      sql::Statement attach(*writer, "ATTACH DATABASE ?1 AS inbox");
+      attach.bindText(1, options.attach_inbox);
+      attach.exec();
+    }
     Result<int> version = applyMigrations(*writer, options.path, migrations);
+    if (!options.attach_inbox.empty()) writer->exec("DETACH DATABASE inbox");
     if (!version.isOk()) return version.status();
     parts.schema_version = *version;
 

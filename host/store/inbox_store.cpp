@@ -85,7 +85,7 @@ std::optional<InboxStatus> parseInboxStatus(std::string_view name) {
 }
 
 InboxStore::InboxStore(Store& store)
-    : db_(store.database()), replica_(store.replicaId()), lease_ms_(store.claimLeaseMs()) {}
+    : db_(store.inboxDatabase()), main_(store.database()), replica_(store.replicaId()), lease_ms_(store.claimLeaseMs()) {}
 InboxStore::~InboxStore() = default;
 
 // --- intake ---
@@ -191,7 +191,7 @@ Status InboxStore::setRoute(std::string_view integration_id, std::string_view ac
     return Status::invalidArgument("a webhook route needs an integration, an account and a tenant");
   }
   int64_t now = nowMs();
-  return db_.writeSync([&](sql::Connection& db) {
+  return main_.writeSync([&](sql::Connection& db) {
     sql::Statement q(
         db,
         "INSERT INTO webhook_routes(integration_id, account, tenant_id, updated_at) VALUES (?, ?, ?, ?) "
@@ -207,7 +207,7 @@ Status InboxStore::setRoute(std::string_view integration_id, std::string_view ac
 }
 
 Status InboxStore::deleteRoute(std::string_view integration_id, std::string_view account) {
-  return db_.writeSync([&](sql::Connection& db) {
+  return main_.writeSync([&](sql::Connection& db) {
     sql::Statement q(db, "DELETE FROM webhook_routes WHERE integration_id = ? AND account = ?");
     q.bindText(1, integration_id);
     q.bindText(2, account);
@@ -218,7 +218,7 @@ Status InboxStore::deleteRoute(std::string_view integration_id, std::string_view
 
 Result<std::optional<std::string>> InboxStore::routeTenant(std::string_view integration_id,
                                                            std::string_view account) {
-  return db_.read([&](sql::Connection& db) -> Result<std::optional<std::string>> {
+  return main_.read([&](sql::Connection& db) -> Result<std::optional<std::string>> {
     sql::Statement q(db, "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
     q.bindText(1, integration_id);
     q.bindText(2, account);
@@ -473,24 +473,36 @@ Status applyOutcome(sql::Connection& db, const OutcomeCopy& c) {
 }  // namespace
 
 void InboxStore::completeAsync(const AttemptOutcome& outcome, std::function<void(const Status&)> done) {
-  auto c = std::make_shared<OutcomeCopy>(copyOutcome(outcome));
-  db_.writeAsync([c](sql::Connection& db) { return applyOutcome(db, *c); }, std::move(done));
+  completeAllAsync({outcome}, std::move(done));
 }
 
 void InboxStore::completeAllAsync(const std::vector<AttemptOutcome>& outcomes,
                                   std::function<void(const Status&)> done) {
   auto copies = std::make_shared<std::vector<OutcomeCopy>>();
   copies->reserve(outcomes.size());
-  for (const AttemptOutcome& outcome : outcomes)
+  bool wrote = false;
+  for (const AttemptOutcome& outcome : outcomes) {
     copies->push_back(copyOutcome(outcome));
-  db_.writeAsync(
-      [copies](sql::Connection& db) {
-        for (const OutcomeCopy& c : *copies) {
-          if (Status st = applyOutcome(db, c); !st.isOk()) return st;
-        }
-        return Status::ok();
-      },
-      std::move(done));
+    wrote = wrote || outcome.writes != nullptr;
+  }
+  WriteTask task = [copies](sql::Connection& db) {
+    for (const OutcomeCopy& c : *copies) {
+      if (Status st = applyOutcome(db, c); !st.isOk()) return st;
+    }
+    return Status::ok();
+  };
+  if (&db_ == &main_ || !wrote) {
+    db_.writeAsync(std::move(task), std::move(done));
+    return;
+  }
+  // The handlings' records and events were queued on the main file's writer: the outcomes are queued on the
+  // inbox's writer once those have committed (or failed: their groups know by then), behind a no-op task on
+  // the main writer, so an outcome is never durable before the writes it vouches for.
+  Db* inbox = &db_;
+  main_.writeAsync([](sql::Connection&) { return Status::ok(); },
+                   [inbox, task = std::move(task), done = std::move(done)](const Status&) mutable {
+                     inbox->writeAsync(std::move(task), std::move(done));
+                   });
 }
 
 Status InboxStore::complete(const AttemptOutcome& outcome) {
@@ -602,6 +614,25 @@ Result<std::vector<InboxAttempt>> InboxStore::attempts(int64_t event_row) {
 }
 
 Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, int64_t now) {
+  // An unroutable event takes the tenant its account maps to now. The routes are in the main database, which
+  // may be another file than the inbox's: looked up first, outside the write.
+  std::optional<std::string> mapped;
+  {
+    auto row = db_.read([&](sql::Connection& db) -> Result<std::pair<std::string, std::string>> {
+      sql::Statement q(db,
+                       "SELECT integration_id, account FROM webhook_events WHERE id = ? AND status = "
+                       "'unroutable'");
+      q.bind(1, id);
+      if (!q.executeStep()) return std::pair<std::string, std::string>();
+      return std::pair(q.getColumn(0).getString(), q.getColumn(1).getString());
+    });
+    if (!row.isOk()) return row.status();
+    if (!row->first.empty()) {
+      auto routed = routeTenant(row->first, row->second);
+      if (!routed.isOk()) return routed.status();
+      mapped = std::move(*routed);
+    }
+  }
   return db_.writeSync([&](sql::Connection& db) -> Status {
     sql::Statement find(db,
                         "SELECT tenant_id, status, integration_id, account FROM webhook_events WHERE id = ?");
@@ -616,15 +647,11 @@ Status InboxStore::replayOne(std::optional<std::string> tenant_id, int64_t id, i
                               " is being processed; replay it afterwards");
     }
     if (status == "unroutable") {
-      sql::Statement route(db,
-                           "SELECT tenant_id FROM webhook_routes WHERE integration_id = ? AND account = ?");
-      route.bind(1, find.getColumn(2).getString());
-      route.bind(2, find.getColumn(3).getString());
-      if (!route.executeStep()) {
+      if (!mapped) {
         return Status::conflict("account \"" + find.getColumn(3).getString() +
                                 "\" is still not mapped to a tenant; map it first, then replay");
       }
-      route_tenant = route.getColumn(0).getString();
+      route_tenant = *mapped;
     }
     sql::Statement q(
         db,

@@ -192,7 +192,8 @@ class InboxStore {
                                            const InboxFilter& filter);
   Result<InboxEvent> getImpl(const std::optional<std::string>& tenant_id, int64_t id);
 
-  Db& db_;
+  Db& db_;    // the inbox's tables (Store::inboxDatabase)
+  Db& main_;  // webhook_routes, and the records and events that handlings write
   const std::string replica_;
   const int64_t lease_ms_;
 };

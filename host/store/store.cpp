@@ -40,6 +40,15 @@ ApiKey apiKeyFrom(sql::Statement& q) {
 
 }  // namespace
 
+std::string inboxPathFor(const std::string& path) {
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return {};
+  constexpr std::string_view kDb = ".db";
+  if (path.size() > kDb.size() && path.ends_with(kDb)) {
+    return path.substr(0, path.size() - kDb.size()) + "-inbox.db";
+  }
+  return path + "-inbox";
+}
+
 Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   DbOptions db_options;
   db_options.backend = options.backend == StorageBackend::kPostgres ? Backend::kPostgres : Backend::kSqlite;
@@ -50,6 +59,19 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   db_options.max_batch = options.max_batch;
   db_options.durable = options.durable;
   db_options.statement_timeout_ms = options.statement_timeout_ms;
+  // SQLite: the inbox's file first, so that the main file's migration 15 can move an existing inbox into it.
+  std::unique_ptr<Db> inbox_db;
+  const std::string inbox_path =
+      db_options.backend == Backend::kSqlite ? inboxPathFor(options.path) : std::string();
+  if (!inbox_path.empty()) {
+    DbOptions inbox_options = db_options;
+    inbox_options.path = inbox_path;
+    inbox_options.read_connections = std::min(db_options.read_connections, 2);  // listings, backlog gauges
+    Result<std::unique_ptr<Db>> opened = openSqlite(inbox_options, sqliteInboxMigrations());
+    if (!opened.isOk()) return opened.status();
+    inbox_db = std::move(opened).value();
+    db_options.attach_inbox = inbox_path;
+  }
   Result<std::unique_ptr<Db>> db = Db::open(db_options);
   if (!db.isOk()) return db.status();
   std::string replica_id = options.replica_id;
@@ -58,11 +80,14 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     replica_id = std::string(host[0] != '\0' ? host : "ihost") + "/" + std::to_string(::getpid());
   }
-  return std::unique_ptr<Store>(new Store(std::move(db).value(), options, std::move(replica_id)));
+  return std::unique_ptr<Store>(
+      new Store(std::move(inbox_db), std::move(db).value(), options, std::move(replica_id)));
 }
 
-Store::Store(std::unique_ptr<Db> db, const Options& options, std::string replica_id)
-    : db_(std::move(db)),
+Store::Store(std::unique_ptr<Db> inbox_db, std::unique_ptr<Db> db, const Options& options,
+             std::string replica_id)
+    : inbox_db_(std::move(inbox_db)),
+      db_(std::move(db)),
       replica_id_(std::move(replica_id)),
       claim_lease_ms_(std::max<int64_t>(options.claim_lease_ms, 1000)),
       url_(options.backend == StorageBackend::kPostgres ? options.url : std::string()) {}

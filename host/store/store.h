@@ -112,6 +112,11 @@ struct AuditEntry {
   int64_t at = 0;
 };
 
+// SQLite: the file that holds the webhook inbox beside the main database file `path` ("ihost.db" ->
+// "ihost-inbox.db"; other names get "-inbox" appended). Empty for ":memory:" and "file:" URIs: their inbox
+// stays in the main database.
+std::string inboxPathFor(const std::string& path);
+
 class Store {
  public:
   // Opens (creating when missing) the database, applies pending migrations and starts the writer.
@@ -209,13 +214,20 @@ class Store {
   // The database core, for the area stores of this module (InboxStore, RecordStore, ...) that are built on
   // it. Db is private to host/store/; code outside this module cannot use it.
   Db& database() { return *db_; }
+  // The webhook inbox's tables (webhook_events, webhook_attempts, webhook_objects): on SQLite a file of their
+  // own with its own writer (inboxPathFor), so intake and dispatch bookkeeping commit in parallel with the
+  // records and events of handlings; otherwise database().
+  Db& inboxDatabase() { return inbox_db_ ? *inbox_db_ : *db_; }
 
  private:
-  Store(std::unique_ptr<Db> db, const Options& options, std::string replica_id);
+  Store(std::unique_ptr<Db> inbox_db, std::unique_ptr<Db> db, const Options& options, std::string replica_id);
 
   // Bumps secrets_generation_ when the writing method returns (its write is final by then).
   class SecretsWritten;
 
+  // Closed after db_: a write finishing on the main writer may queue the inbox's next one (an outcome after
+  // its handling's writes).
+  const std::unique_ptr<Db> inbox_db_;  // null: the inbox is in db_
   const std::unique_ptr<Db> db_;
   const std::string replica_id_;
   const int64_t claim_lease_ms_;

@@ -9,12 +9,23 @@
 #include <cstring>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 namespace ih::test {
 namespace {
+
+// The SQLite file's inbox tables are in a file of their own (store::inboxPathFor): attached as "inbox", so the
+// tests' SQL names webhook_events and the other inbox tables as if they were in the main file.
+void attachInbox(SQLite::Database& db, const std::string& path) {
+  const std::string inbox = ih::store::inboxPathFor(path);
+  if (inbox.empty() || !std::filesystem::exists(inbox)) return;
+  SQLite::Statement attach(db, "ATTACH DATABASE ? AS inbox");
+  attach.bind(1, inbox);
+  attach.exec();
+}
 
 std::string postgresUrl() {
   const char* file = std::getenv("IH_TEST_POSTGRES_URL_FILE");
@@ -95,6 +106,7 @@ int64_t testStoreScalar(const std::string& path, const std::string& sql) {
     return value;
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
+  attachInbox(db, path);
   SQLite::Statement q(db, sql);
   return q.executeStep() ? q.getColumn(0).getInt64() : 0;
 }
@@ -105,6 +117,7 @@ void testStoreExec(const std::string& path, const std::string& sql) {
     return;
   }
   SQLite::Database db(path, SQLite::OPEN_READWRITE);
+  attachInbox(db, path);
   db.setBusyTimeout(5000);
   db.exec(sql);
 }
@@ -124,6 +137,7 @@ std::string testStoreBytes(const std::string& path, const std::string& sql) {
     return value;
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
+  attachInbox(db, path);
   SQLite::Statement q(db, sql);
   INFO(sql);
   REQUIRE(q.executeStep());
@@ -151,8 +165,14 @@ std::vector<std::string> testStoreTables(const std::string& path) {
     return tables;
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
-  SQLite::Statement list(
-      db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+  attachInbox(db, path);
+  const bool inbox = SQLite::Statement(db, "SELECT 1 FROM pragma_database_list WHERE name = 'inbox'").executeStep();
+  SQLite::Statement list(db, std::string("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                         "'sqlite_%'") +
+                                 (inbox ? " UNION SELECT name FROM inbox.sqlite_master WHERE type = 'table' AND "
+                                          "name NOT LIKE 'sqlite_%'"
+                                        : "") +
+                                 " ORDER BY 1");
   while (list.executeStep())
     tables.push_back(list.getColumn(0).getString());
   return tables;
@@ -183,6 +203,7 @@ std::map<std::string, int64_t> testStoreRowCounts(const std::string& path) {
     return counts;
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
+  attachInbox(db, path);
   for (const std::string& table : tables) {
     SQLite::Statement q(db, "SELECT count(*) FROM \"" + table + "\"");
     REQUIRE(q.executeStep());
