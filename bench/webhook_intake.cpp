@@ -913,14 +913,18 @@ int main(int argc, char** argv) {
   const std::string path = a.floor ? "/healthz" : "/webhooks/" + a.integration + "/" + a.tenant;
   std::vector<Target> targets = {{path, a.secret}};
   if (local && stripeMode(a) && !a.floor) targets = local->targets;
-  // The writers of every host (replicas: each has its own).
+  // The writers of every host (replicas: each has its own; SQLite: the main file's and the inbox's).
   const auto writerStats = [&] {
     ih::store::Db::Stats sum{};
     if (!local) return sum;
     auto add = [&](ih::app::App& app) {
-      const auto st = app.store().database().stats();
-      sum.batches += st.batches;
-      sum.tasks += st.tasks;
+      ih::store::Store& store = app.store();
+      for (ih::store::Db* db : {&store.database(), &store.inboxDatabase()}) {
+        if (db == &store.inboxDatabase() && db == &store.database()) continue;  // one database
+        const auto st = db->stats();
+        sum.batches += st.batches;
+        sum.tasks += st.tasks;
+      }
     };
     add(*local->app);
     for (auto& r : local->replicas)
@@ -1054,7 +1058,7 @@ int main(int argc, char** argv) {
     // Every event acked as new must be stored.
     std::unordered_set<std::string> stored;
     int64_t stored_bytes = 0, compressed = 0;
-    (void)local->app->store().database().read([&](ih::store::sql::Connection& db) -> ih::Status {
+    (void)local->app->store().inboxDatabase().read([&](ih::store::sql::Connection& db) -> ih::Status {
       ih::store::sql::Statement q(
           db, "SELECT event_id, length(payload), payload_codec != '' FROM webhook_events");
       while (q.executeStep()) {
@@ -1120,10 +1124,13 @@ int main(int argc, char** argv) {
         ih::store::sql::Statement q(db, "SELECT external_id FROM records WHERE integration_id = 'stripe'");
         while (q.executeStep())
           records.insert(q.getColumn(0).getString());
-        ih::store::sql::Statement p(db, "SELECT count(*) FROM webhook_events WHERE status = 'processed'");
-        if (p.executeStep()) processed = p.getColumn(0).getInt64();
         ih::store::sql::Statement e(db, "SELECT count(*) FROM events WHERE integration_id = 'stripe'");
         if (e.executeStep()) normalized = e.getColumn(0).getInt64();
+        return ih::Status::ok();
+      });
+      (void)local->app->store().inboxDatabase().read([&](ih::store::sql::Connection& db) -> ih::Status {
+        ih::store::sql::Statement p(db, "SELECT count(*) FROM webhook_events WHERE status = 'processed'");
+        if (p.executeStep()) processed = p.getColumn(0).getInt64();
         return ih::Status::ok();
       });
       size_t unprocessed = 0;
