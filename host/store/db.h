@@ -66,6 +66,8 @@ struct DbOptions {
   // leaves, the table's last page) are copied once per checkpoint, ~4 % less CPU per webhook intake.
   int checkpoint_frames = 8000;
   int writer_checkpoint_frames = 32000;
+  // SQLite: the writer connection's page cache, in MB (see db_sqlite.cpp; the inbox's file takes 8).
+  int writer_cache_mb = 64;
   // A commit is durable (SQLite synchronous=FULL; PostgreSQL synchronous_commit=on) before it is acknowledged.
   bool durable = true;
   int statement_timeout_ms = 30000;  // PostgreSQL, per statement

@@ -15,17 +15,17 @@
 namespace ih::store {
 namespace {
 
-void configureWriter(sql::Connection& db, bool durable) {
+void configureWriter(sql::Connection& db, bool durable, int cache_mb) {
   // journal_mode returns a row; exec() discards it. WAL is persistent in the file, so readers inherit it.
   db.exec("PRAGMA journal_mode=WAL");
   // FULL: a commit is on disk (the WAL fsynced) before it is acknowledged, so an accepted webhook survives
   // power loss. NORMAL (opt-in) may lose the last commits on power loss, never corrupts.
   db.exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   db.exec("PRAGMA foreign_keys=ON");
-  // 64 MB of page cache for the one writer (SQLite's default is 2 MB): upserts into the records' unique index
-  // touch one random page per row (provider ids are random), and a sync of a million rows re-read most of
-  // those pages from the OS otherwise. Readers keep the default.
-  db.exec("PRAGMA cache_size=-65536");
+  // The writer's page cache (DbOptions::writer_cache_mb; the main file 64 MB, SQLite's default is 2 MB):
+  // upserts into the records' unique index touch one random page per row (provider ids are random), and a sync
+  // of a million rows re-read most of those pages from the OS otherwise. Readers keep the default.
+  db.exec("PRAGMA cache_size=-" + std::to_string(cache_mb * 1024));
   // After a checkpoint lets the WAL restart, keep at most 64 MB of its file (large sync transactions grow it
   // well beyond SQLite's usual few MB).
   db.exec("PRAGMA journal_size_limit=67108864");
@@ -133,7 +133,7 @@ Result<std::unique_ptr<Db>> openSqlite(const DbOptions& options, std::span<const
   try {
     auto writer = std::make_unique<sql::SqliteConnection>(options.path, true, options.busy_timeout_ms);
     try {
-      configureWriter(*writer, options.durable);
+      configureWriter(*writer, options.durable, options.writer_cache_mb);
     } catch (const sql::Error& e) {
       Status st = sql::statusFromError(e);
       return Status(st.code(), "cannot configure database " + options.path + ": " + st.message());

@@ -67,6 +67,9 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     DbOptions inbox_options = db_options;
     inbox_options.path = inbox_path;
     inbox_options.read_connections = std::min(db_options.read_connections, 2);  // listings, backlog gauges
+    // Its hot pages are few (rows append; the due and status indexes follow ids): 8 MB ran as fast as 64 MB
+    // (6,546-6,554 against 6,431-6,522 webhooks/s) with 55-70 MB less peak RSS.
+    inbox_options.writer_cache_mb = 8;
     Result<std::unique_ptr<Db>> opened = openSqlite(inbox_options, sqliteInboxMigrations());
     if (!opened.isOk()) return opened.status();
     inbox_db = std::move(opened).value();
