@@ -196,3 +196,29 @@ TEST_CASE("inbox file: an outcome commits only after its handling's writes in th
                                   Catch::Contains("disk says no"));
   CHECK(ih::test::testStoreScalar(dir.file("ihost.db"), "SELECT count(*) FROM plugin_state") == 1);
 }
+
+TEST_CASE("inbox file: moving an inbox never lowers the inbox file's id counter", "[store][sqlite]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("ihost.db");
+  {
+    ih::store::sql::SqliteConnection old(path, true, 5000);
+    REQUIRE(ih::store::applyMigrations(old, path, ih::store::sqliteMigrations().first(14)).isOk());
+    old.exec("INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
+             "status, next_attempt_at, received_at, updated_at) VALUES (7, 'hooks', 't_a', 'evt_7', x'7b7d', "
+             "x'00', 'processed', 0, 1, 1)");
+    // An inbox file that already handed out ids up to 100 (an interrupted earlier start, say).
+    const std::string inbox_path = ih::store::inboxPathFor(path);
+    ih::store::sql::SqliteConnection inbox(inbox_path, true, 5000);
+    REQUIRE(ih::store::applyMigrations(inbox, inbox_path, ih::store::sqliteInboxMigrations()).isOk());
+    inbox.exec("INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
+               "status, next_attempt_at, received_at, updated_at) VALUES (100, 'hooks', 't_a', 'evt_100', "
+               "x'7b7d', x'00', 'processed', 0, 1, 1)");
+    inbox.exec("DELETE FROM webhook_events WHERE id = 100");
+  }
+  auto store = ih::test::openTestStore(path, {{"t_a", "alpha"}});
+  ih::store::InboxStore inbox(*store);
+  CHECK(inbox.get("t_a", 7).isOk());
+  auto fresh = inbox.insert(event("evt_new", 3000));
+  REQUIRE(fresh.isOk());
+  CHECK(fresh->id == 101);
+}

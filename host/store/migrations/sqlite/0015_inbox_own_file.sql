@@ -16,9 +16,14 @@ INSERT OR IGNORE INTO inbox.webhook_attempts(id, event_row, attempt, started_at,
   SELECT id, event_row, attempt, started_at, duration_ms, ok, error FROM main.webhook_attempts;
 INSERT OR IGNORE INTO inbox.webhook_objects(tenant_id, integration_id, object_id, occurred_at)
   SELECT tenant_id, integration_id, object_id, occurred_at FROM main.webhook_objects;
-DELETE FROM inbox.sqlite_sequence WHERE name IN ('webhook_events', 'webhook_attempts');
+-- The counters only ever go up: the higher of the two files' wins.
+UPDATE inbox.sqlite_sequence
+  SET seq = max(seq, (SELECT m.seq FROM main.sqlite_sequence AS m WHERE m.name = inbox.sqlite_sequence.name))
+  WHERE name IN (SELECT name FROM main.sqlite_sequence WHERE name IN ('webhook_events', 'webhook_attempts'));
 INSERT INTO inbox.sqlite_sequence(name, seq)
-  SELECT name, seq FROM main.sqlite_sequence WHERE name IN ('webhook_events', 'webhook_attempts');
+  SELECT m.name, m.seq FROM main.sqlite_sequence AS m
+  WHERE m.name IN ('webhook_events', 'webhook_attempts')
+    AND NOT EXISTS (SELECT 1 FROM inbox.sqlite_sequence AS i WHERE i.name = m.name);
 DROP TABLE main.webhook_attempts;
 DROP TABLE main.webhook_objects;
 DROP TABLE main.webhook_events;
