@@ -1,6 +1,7 @@
 #include "store/copy.h"
 
 #include <array>
+#include <map>
 #include <memory>
 #include <set>
 #include <utility>
@@ -119,10 +120,46 @@ Status insertRows(Db& target, std::string_view table, const std::vector<std::str
   });
 }
 
-// Identity columns continue after the copied ids (PostgreSQL does not move them for explicit values).
-Status advanceIdentities(Db& target) {
+// SQLite's AUTOINCREMENT counters (sqlite_sequence: table -> the highest id ever handed out, pruned rows'
+// included) of one source file.
+Result<std::map<std::string, int64_t>> sourceCounters(Db& db) {
+  return db.read([](sql::Connection& c) -> Result<std::map<std::string, int64_t>> {
+    std::map<std::string, int64_t> out;
+    sql::Statement has(c, "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'");
+    if (!has.executeStep()) return out;
+    sql::Statement q(c, "SELECT name, seq FROM sqlite_sequence");
+    while (q.executeStep())
+      out[q.getColumn(0).getString()] = q.getColumn(1).getInt64();
+    return out;
+  });
+}
+
+// SQLite target: its counters become at least the source's (an inbox row id is part of the dedupe keys of the
+// events its handlings emitted, so an id the source pruned must not be handed out again).
+Status raiseCounters(Store& target, const std::map<std::string, int64_t>& counters) {
+  for (const auto& [table, seq] : counters) {
+    Status st = databaseFor(target, table).writeSync([&, &table = table, seq = seq](sql::Connection& db) {
+      sql::Statement up(db, "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = ?2");
+      up.bind(1, seq);
+      up.bindText(2, table);
+      if (up.exec() == 0) {
+        sql::Statement in(db, "INSERT INTO sqlite_sequence(name, seq) VALUES (?2, ?1)");
+        in.bind(1, seq);
+        in.bindText(2, table);
+        in.exec();
+      }
+      return Status::ok();
+    });
+    if (!st.isOk()) return st;
+  }
+  return Status::ok();
+}
+
+// Identity columns continue after the copied ids and after the source's counters (PostgreSQL does not move
+// them for explicit values).
+Status advanceIdentities(Db& target, const std::map<std::string, int64_t>& counters) {
   if (target.dialect() != sql::Dialect::kPostgres) return Status::ok();
-  return target.writeSync([](sql::Connection& db) {
+  return target.writeSync([&counters](sql::Connection& db) {
     std::vector<std::pair<std::string, std::string>> identities;
     {
       sql::Statement q(db,
@@ -132,8 +169,10 @@ Status advanceIdentities(Db& target) {
         identities.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
     }
     for (const auto& [table, column] : identities) {
-      db.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + column +
-              "'), COALESCE((SELECT max(" + column + ") FROM " + table + "), 0) + 1, false)");
+      const auto counter = counters.find(table);
+      const std::string floor = std::to_string(counter == counters.end() ? 0 : counter->second);
+      db.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + column + "'), GREATEST(COALESCE((SELECT max(" +
+              column + ") FROM " + table + "), 0), " + floor + ") + 1, false)");
     }
     return Status::ok();
   });
@@ -242,7 +281,18 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
     if (progress) progress(done);
     copied.push_back(std::move(done));
   }
-  if (Status st = advanceIdentities(out); !st.isOk()) return st;
+  std::map<std::string, int64_t> counters;
+  for (Db* db : {&in_store.database(), &in_store.inboxDatabase()}) {
+    auto found = sourceCounters(*db);
+    if (!found.isOk()) return found.status();
+    counters.insert(found->begin(), found->end());
+    if (&in_store.inboxDatabase() == &in_store.database()) break;
+  }
+  if (Status st = out.dialect() == sql::Dialect::kPostgres ? advanceIdentities(out, counters)
+                                                            : raiseCounters(out_store, counters);
+      !st.isOk()) {
+    return st;
+  }
   return copied;
 }
 

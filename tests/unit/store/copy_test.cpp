@@ -2,6 +2,8 @@
 // PostgreSQL in the postgres lane), every table, sealed secrets as bytes, ids kept and continued after.
 #include <catch2/catch.hpp>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "store/copy.h"
 #include "store/event_store.h"
 #include "store/inbox_store.h"
@@ -82,6 +84,12 @@ TEST_CASE("storage copy: every table arrives, bytes intact, counts verified, ids
   ih::test::TempDir dir;
   const std::string source_path = dir.file("source.db");
   fill(*openSource(source_path));
+  {
+    // Inbox rows were pruned after id 500: the copy must not hand those ids out again (they are part of the
+    // dedupe keys of the events their handlings emitted).
+    SQLite::Database source_inbox(ih::store::inboxPathFor(source_path), SQLite::OPEN_READWRITE);
+    source_inbox.exec("UPDATE sqlite_sequence SET seq = 500 WHERE name = 'webhook_events'");
+  }
 
   ih::store::Options from;
   from.path = source_path;
@@ -131,6 +139,18 @@ TEST_CASE("storage copy: every table arrives, bytes intact, counts verified, ids
   REQUIRE(appended.isOk());
   CHECK(appended->id > last);
   CHECK(appended->id > 2500);
+
+  ih::store::InboxEvent fresh;
+  fresh.integration_id = "stripe";
+  fresh.tenant_id = "t_a";
+  fresh.event_id = "evt_after_copy";
+  fresh.payload = "{}";
+  fresh.payload_sha256 = std::string(32, 'f');
+  fresh.received_at = 30;
+  fresh.next_attempt_at = 30;
+  auto inserted = inbox.insert(fresh);
+  REQUIRE(inserted.isOk());
+  CHECK(inserted->id == 501);
 
   // A second copy into the now non-empty target is refused, naming the table.
   target.reset();
