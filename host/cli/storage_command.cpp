@@ -7,13 +7,15 @@
 #include "common/text.h"
 #include "log/log.h"
 #include "store/copy.h"
+#include "store/store.h"
 
 namespace ih::cli {
 namespace {
 
 std::string describe(const config::StorageConfig& storage) {
-  return storage.backend == "postgres" ? "postgres " + maskUrlPasswords(storage.url)
-                                       : "sqlite " + storage.path;
+  if (storage.backend == "postgres") return "postgres " + maskUrlPasswords(storage.url);
+  const std::string inbox = store::inboxPathFor(storage.path);
+  return "sqlite " + storage.path + (inbox.empty() ? "" : " (+ " + inbox + ")");
 }
 
 }  // namespace
