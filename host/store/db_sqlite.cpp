@@ -68,8 +68,13 @@ class Checkpointer final : public Db::Companion {
     if (frames >= checkpointer->writer_checkpoint_frames_) {
       // The WAL restarts only when a write transaction starts after a checkpoint copied every frame; the
       // background checkpointer racing a busy writer may never get there. Cheap here: it copied most frames.
-      sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (frames >= checkpointer->checkpoint_frames_) {
+      int log_frames = 0, copied = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+      if (rc == SQLITE_OK && copied >= log_frames) return SQLITE_OK;
+      // Busy (the background checkpointer was running) or incomplete: the background one finishes, else the
+      // last frames of a burst would wait for the next commit.
+    }
+    if (frames >= checkpointer->checkpoint_frames_) {
       std::lock_guard lock(checkpointer->mutex_);
       if (!checkpointer->due_) {
         checkpointer->due_ = true;
