@@ -46,6 +46,9 @@ std::span<const Migration> sqliteMigrations();
 std::span<const Migration> postgresMigrations();
 // The SQLite inbox file's own schema (host/store/migrations/sqlite_inbox/; see Store::inboxDatabase).
 std::span<const Migration> sqliteInboxMigrations();
+// The main SQLite schema's migration that moves the inbox into its file (DbOptions::attach_inbox). A database
+// without an inbox file records it without running it.
+constexpr int kInboxMoveMigration = 15;
 
 enum class Backend { kSqlite, kPostgres };
 

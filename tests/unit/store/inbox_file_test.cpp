@@ -222,3 +222,24 @@ TEST_CASE("inbox file: moving an inbox never lowers the inbox file's id counter"
   REQUIRE(fresh.isOk());
   CHECK(fresh->id == 101);
 }
+
+TEST_CASE("inbox file: a database named by a URI keeps its inbox inside", "[store][sqlite]") {
+  ih::test::TempDir dir;
+  const std::string file = dir.file("uri.db");
+  ih::store::Options options;
+  options.path = "file:" + file;
+  auto store = ih::store::Store::open(options);
+  INFO(store.status().toString());
+  REQUIRE(store.isOk());
+  CHECK(&(*store)->inboxDatabase() == &(*store)->database());
+  CHECK((*store)->schemaVersion() == ih::store::Store::latestSchemaVersion());
+  REQUIRE((*store)->createTenant({"t_a", "alpha", 1}).isOk());
+  ih::store::InboxStore inbox(**store);
+  auto stored = inbox.insert(event("evt_1", 1000));
+  REQUIRE(stored.isOk());
+  CHECK(inbox.get("t_a", stored->id).isOk());
+  store->reset();
+  SQLite::Database raw(file, SQLite::OPEN_READONLY);
+  CHECK(scalar(raw, "SELECT count(*) FROM webhook_events") == 1);
+  CHECK_FALSE(std::filesystem::exists(dir.file("uri-inbox.db")));
+}
