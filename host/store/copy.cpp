@@ -171,8 +171,9 @@ Status advanceIdentities(Db& target, const std::map<std::string, int64_t>& count
     for (const auto& [table, column] : identities) {
       const auto counter = counters.find(table);
       const std::string floor = std::to_string(counter == counters.end() ? 0 : counter->second);
-      db.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + column + "'), GREATEST(COALESCE((SELECT max(" +
-              column + ") FROM " + table + "), 0), " + floor + ") + 1, false)");
+      db.exec("SELECT setval(pg_get_serial_sequence('" + table + "', '" + column +
+              "'), GREATEST(COALESCE((SELECT max(" + column + ") FROM " + table + "), 0), " + floor +
+              ") + 1, false)");
     }
     return Status::ok();
   });
@@ -289,7 +290,7 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
     if (&in_store.inboxDatabase() == &in_store.database()) break;
   }
   if (Status st = out.dialect() == sql::Dialect::kPostgres ? advanceIdentities(out, counters)
-                                                            : raiseCounters(out_store, counters);
+                                                           : raiseCounters(out_store, counters);
       !st.isOk()) {
     return st;
   }

@@ -58,7 +58,7 @@ struct DbOptions {
   // SQLite: a file attached as schema "inbox" while the migrations run (main migration 15 moves the webhook
   // inbox's tables there); empty: none.
   std::string attach_inbox;
-  std::string url;   // PostgreSQL: a libpq URI or connection string (may hold a password: never logged)
+  std::string url;  // PostgreSQL: a libpq URI or connection string (may hold a password: never logged)
   int read_connections = 4;
   int busy_timeout_ms = 5000;  // SQLite: wait for another process's write lock
   size_t max_batch = 1024;

@@ -85,7 +85,10 @@ std::optional<InboxStatus> parseInboxStatus(std::string_view name) {
 }
 
 InboxStore::InboxStore(Store& store)
-    : db_(store.inboxDatabase()), main_(store.database()), replica_(store.replicaId()), lease_ms_(store.claimLeaseMs()) {}
+    : db_(store.inboxDatabase()),
+      main_(store.database()),
+      replica_(store.replicaId()),
+      lease_ms_(store.claimLeaseMs()) {}
 InboxStore::~InboxStore() = default;
 
 // --- intake ---

@@ -166,13 +166,15 @@ std::vector<std::string> testStoreTables(const std::string& path) {
   }
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   attachInbox(db, path);
-  const bool inbox = SQLite::Statement(db, "SELECT 1 FROM pragma_database_list WHERE name = 'inbox'").executeStep();
-  SQLite::Statement list(db, std::string("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
-                                         "'sqlite_%'") +
-                                 (inbox ? " UNION SELECT name FROM inbox.sqlite_master WHERE type = 'table' AND "
-                                          "name NOT LIKE 'sqlite_%'"
-                                        : "") +
-                                 " ORDER BY 1");
+  const bool inbox =
+      SQLite::Statement(db, "SELECT 1 FROM pragma_database_list WHERE name = 'inbox'").executeStep();
+  SQLite::Statement list(db,
+                         std::string("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                     "'sqlite_%'") +
+                             (inbox ? " UNION SELECT name FROM inbox.sqlite_master WHERE type = 'table' AND "
+                                      "name NOT LIKE 'sqlite_%'"
+                                    : "") +
+                             " ORDER BY 1");
   while (list.executeStep())
     tables.push_back(list.getColumn(0).getString());
   return tables;

@@ -100,7 +100,8 @@ TEST_CASE("inbox file: an inbox of the main file moves there with its ids and it
         "replays) VALUES "
         "(5, 'hooks', 't_a', 'evt_dead', 'invoice.paid', 'in_1', 10, x'7b7d', x'00', 'dead', 6, 0, 1000, "
         "1000, 'gave up', 1), "
-        "(9, 'hooks', 't_a', 'evt_pending', 'invoice.paid', '', 11, x'7b7d', x'01', 'pending', 0, 2000, 2000, "
+        "(9, 'hooks', 't_a', 'evt_pending', 'invoice.paid', '', 11, x'7b7d', x'01', 'pending', 0, 2000, "
+        "2000, "
         "2000, NULL, 0)");
     old.exec(
         "INSERT INTO webhook_attempts(id, event_row, attempt, started_at, duration_ms, ok, error) VALUES "
@@ -112,8 +113,9 @@ TEST_CASE("inbox file: an inbox of the main file moves there with its ids and it
   CHECK(store->schemaVersion() == ih::store::Store::latestSchemaVersion());
   {
     SQLite::Database main(path, SQLite::OPEN_READONLY);
-    CHECK(scalar(main, "SELECT count(*) FROM sqlite_master WHERE name IN ('webhook_events', "
-                       "'webhook_attempts', 'webhook_objects')") == 0);
+    CHECK(scalar(main,
+                 "SELECT count(*) FROM sqlite_master WHERE name IN ('webhook_events', "
+                 "'webhook_attempts', 'webhook_objects')") == 0);
   }
   ih::store::InboxStore inbox(*store);
   auto dead = inbox.get("t_a", 5);
@@ -161,14 +163,14 @@ TEST_CASE("inbox file: an outcome commits only after its handling's writes in th
   auto bad_group = std::make_shared<ih::sinks::WriteGroup>();
   store->database().writeAsync(
       [](ih::store::sql::Connection& db) {
-        db.exec("INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
-                "VALUES ('t_a', 'hooks', 'handled', 'yes', 1)");
+        db.exec(
+            "INSERT INTO plugin_state(tenant_id, integration_id, key, value, updated_at) "
+            "VALUES ('t_a', 'hooks', 'handled', 'yes', 1)");
         return Status::ok();
       },
       [](const Status&) {}, ok_group);
-  store->database().writeAsync(
-      [](ih::store::sql::Connection&) { return Status::internal("disk says no"); }, [](const Status&) {},
-      bad_group);
+  store->database().writeAsync([](ih::store::sql::Connection&) { return Status::internal("disk says no"); },
+                               [](const Status&) {}, bad_group);
   std::vector<ih::store::AttemptOutcome> outcomes(2);
   for (size_t i = 0; i < 2; ++i) {
     outcomes[i].event = &(*claimed)[i].event;
@@ -182,7 +184,8 @@ TEST_CASE("inbox file: an outcome commits only after its handling's writes in th
   auto recorded_future = recorded.get_future();
   // The inbox's writer is free, but the outcomes wait for the main file's commit.
   CHECK(recorded_future.wait_for(std::chrono::milliseconds(200)) == std::future_status::timeout);
-  const int64_t ok_row = (*claimed)[0].event.event_id == "evt_ok" ? (*claimed)[0].event.id : (*claimed)[1].event.id;
+  const int64_t ok_row =
+      (*claimed)[0].event.event_id == "evt_ok" ? (*claimed)[0].event.id : (*claimed)[1].event.id;
   const int64_t bad_row = ok_row == (*claimed)[0].event.id ? (*claimed)[1].event.id : (*claimed)[0].event.id;
   CHECK(inbox.get("t_a", ok_row)->status == InboxStatus::kProcessing);
   blocker.release.set_value();
@@ -203,16 +206,18 @@ TEST_CASE("inbox file: moving an inbox never lowers the inbox file's id counter"
   {
     ih::store::sql::SqliteConnection old(path, true, 5000);
     REQUIRE(ih::store::applyMigrations(old, path, ih::store::sqliteMigrations().first(14)).isOk());
-    old.exec("INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
-             "status, next_attempt_at, received_at, updated_at) VALUES (7, 'hooks', 't_a', 'evt_7', x'7b7d', "
-             "x'00', 'processed', 0, 1, 1)");
+    old.exec(
+        "INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
+        "status, next_attempt_at, received_at, updated_at) VALUES (7, 'hooks', 't_a', 'evt_7', x'7b7d', "
+        "x'00', 'processed', 0, 1, 1)");
     // An inbox file that already handed out ids up to 100 (an interrupted earlier start, say).
     const std::string inbox_path = ih::store::inboxPathFor(path);
     ih::store::sql::SqliteConnection inbox(inbox_path, true, 5000);
     REQUIRE(ih::store::applyMigrations(inbox, inbox_path, ih::store::sqliteInboxMigrations()).isOk());
-    inbox.exec("INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
-               "status, next_attempt_at, received_at, updated_at) VALUES (100, 'hooks', 't_a', 'evt_100', "
-               "x'7b7d', x'00', 'processed', 0, 1, 1)");
+    inbox.exec(
+        "INSERT INTO webhook_events(id, integration_id, tenant_id, event_id, payload, payload_sha256, "
+        "status, next_attempt_at, received_at, updated_at) VALUES (100, 'hooks', 't_a', 'evt_100', "
+        "x'7b7d', x'00', 'processed', 0, 1, 1)");
     inbox.exec("DELETE FROM webhook_events WHERE id = 100");
   }
   auto store = ih::test::openTestStore(path, {{"t_a", "alpha"}});
