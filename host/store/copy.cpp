@@ -1,5 +1,6 @@
 #include "store/copy.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -286,7 +287,8 @@ Result<std::vector<CopiedTable>> copyStore(const Options& from, const Options& t
   for (Db* db : {&in_store.database(), &in_store.inboxDatabase()}) {
     auto found = sourceCounters(*db);
     if (!found.isOk()) return found.status();
-    counters.insert(found->begin(), found->end());
+    for (const auto& [table, seq] : *found)
+      counters[table] = std::max(counters[table], seq);
     if (&in_store.inboxDatabase() == &in_store.database()) break;
   }
   if (Status st = out.dialect() == sql::Dialect::kPostgres ? advanceIdentities(out, counters)
