@@ -29,8 +29,8 @@ ih::store::Options testStoreOptions(const std::string& path, ih::store::Options 
 bool testStoreIsPostgres();
 
 // Runs SQL on the database behind `path` through a connection of its own, as another process would (the SQLite
-// file, or the path's PostgreSQL schema): the first column of the first row as an integer (0 when none), or,
-// for testStoreExec, nothing. REQUIREs success.
+// file with its inbox file attached as "inbox", or the path's PostgreSQL schema): the first column of the first
+// row as an integer (0 when none), or, for testStoreExec, nothing. REQUIREs success.
 int64_t testStoreScalar(const std::string& path, const std::string& sql);
 void testStoreExec(const std::string& path, const std::string& sql);
 // The first column of the first row as bytes (text or BLOB/BYTEA as stored); REQUIREs a row.
