@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 #include "common/clock.h"
@@ -49,6 +50,54 @@ std::string inboxPathFor(const std::string& path) {
   return path + "-inbox";
 }
 
+namespace {
+
+// SQLite's header field `user_version` (unused otherwise) of one file; 0 when never set.
+Result<int64_t> pairId(Db& db) {
+  return db.read([](sql::Connection& c) -> Result<int64_t> {
+    sql::Statement q(c, "PRAGMA user_version");
+    return q.executeStep() ? q.getColumn(0).getInt64() : int64_t{0};
+  });
+}
+
+Status setPairId(Db& db, int64_t id) {
+  return db.writeSync([id](sql::Connection& c) {
+    c.exec("PRAGMA user_version = " + std::to_string(id));
+    return Status::ok();
+  });
+}
+
+// The main file and the inbox file belong together: both carry the same random id in their header
+// (`user_version`, which copies and backups of a file keep). A file restored or replaced without the other
+// (the webhooks stored before are then missing, or belong elsewhere) is reported at start, once: the pair is
+// then given a new id.
+void checkInboxPair(Store& store, const std::string& path, const std::string& inbox_path) {
+  auto main_id = pairId(store.database());
+  auto inbox_id = pairId(store.inboxDatabase());
+  if (!main_id.isOk() || !inbox_id.isOk()) {
+    log::warn("store: cannot check that the inbox file belongs with the database",
+              {{"error", (main_id.isOk() ? inbox_id.status() : main_id.status()).toString()}});
+    return;
+  }
+  if (*main_id != 0 && *main_id == *inbox_id) return;
+  if (*main_id != 0 || *inbox_id != 0) {
+    log::error(
+        "store: the webhook inbox file does not belong with this database (one of them was restored or "
+        "replaced "
+        "without the other): webhook events stored before may be missing. Restore both files from the same "
+        "backup (docs/operations.md, \"Backups (SQLite)\")",
+        {{"database", path}, {"inbox", inbox_path}});
+  }
+  std::random_device device;
+  const int64_t id = static_cast<int64_t>(device() & 0x7fffffffu) | 1;  // positive, never 0
+  Status st = setPairId(store.inboxDatabase(), id);
+  if (st.isOk()) st = setPairId(store.database(), id);
+  if (!st.isOk())
+    log::warn("store: cannot pair the inbox file with the database", {{"error", st.toString()}});
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::open(const Options& options) {
   DbOptions db_options;
   db_options.backend = options.backend == StorageBackend::kPostgres ? Backend::kPostgres : Backend::kSqlite;
@@ -83,8 +132,10 @@ Result<std::unique_ptr<Store>> Store::open(const Options& options) {
     if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
     replica_id = std::string(host[0] != '\0' ? host : "ihost") + "/" + std::to_string(::getpid());
   }
-  return std::unique_ptr<Store>(
+  auto store = std::unique_ptr<Store>(
       new Store(std::move(inbox_db), std::move(db).value(), options, std::move(replica_id)));
+  if (!inbox_path.empty()) checkInboxPair(*store, options.path, inbox_path);
+  return store;
 }
 
 Store::Store(std::unique_ptr<Db> inbox_db, std::unique_ptr<Db> db, const Options& options,

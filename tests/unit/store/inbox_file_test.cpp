@@ -8,8 +8,11 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "common/sinks.h"
+#include "log/log.h"
 #include "store/db.h"
 #include "store/inbox_store.h"
 #include "store/sql_sqlite.h"
@@ -247,4 +250,35 @@ TEST_CASE("inbox file: a database named by a URI keeps its inbox inside", "[stor
   SQLite::Database raw(file, SQLite::OPEN_READONLY);
   CHECK(scalar(raw, "SELECT count(*) FROM webhook_events") == 1);
   CHECK_FALSE(std::filesystem::exists(dir.file("uri-inbox.db")));
+}
+
+TEST_CASE("inbox file: a main file restored without its inbox file is reported at start", "[store][sqlite]") {
+  ih::test::TempDir dir;
+  const std::string path = dir.file("ihost.db");
+  const std::string inbox_path = ih::store::inboxPathFor(path);
+  const auto header = [](const std::string& file) {
+    SQLite::Database db(file, SQLite::OPEN_READONLY);
+    return scalar(db, "PRAGMA user_version");
+  };
+  std::vector<std::string> lines;
+  ih::log::setSink([&lines](std::string_view line) { lines.emplace_back(line); });
+  const auto reported = [&lines] {
+    int n = 0;
+    for (const std::string& line : lines)
+      n += line.find("does not belong with this database") != std::string::npos ? 1 : 0;
+    return n;
+  };
+  ih::test::openTestStore(path).reset();
+  CHECK(header(path) != 0);
+  CHECK(header(path) == header(inbox_path));
+  ih::test::openTestStore(path).reset();
+  CHECK(reported() == 0);  // a fresh pair, then the same pair again: nothing to say
+  for (const char* suffix : {"", "-wal", "-shm"})
+    std::filesystem::remove(inbox_path + suffix);
+  ih::test::openTestStore(path).reset();  // the inbox file is new: reported once, then paired again
+  CHECK(reported() == 1);
+  CHECK(header(path) == header(inbox_path));
+  ih::test::openTestStore(path).reset();
+  CHECK(reported() == 1);
+  ih::log::resetSink();
 }
