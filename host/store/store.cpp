@@ -83,9 +83,8 @@ void checkInboxPair(Store& store, const std::string& path, const std::string& in
   if (*main_id != 0 || *inbox_id != 0) {
     log::error(
         "store: the webhook inbox file does not belong with this database (one of them was restored or "
-        "replaced "
-        "without the other): webhook events stored before may be missing. Restore both files from the same "
-        "backup (docs/operations.md, \"Backups (SQLite)\")",
+        "replaced without the other): webhook events stored before may be missing. Restore both files from "
+        "the same backup (docs/operations.md, \"Backups (SQLite)\")",
         {{"database", path}, {"inbox", inbox_path}});
   }
   std::random_device device;
