@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/cli.h"
+#include "store/inbox_store.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
 
@@ -279,4 +280,41 @@ TEST_CASE("the real binary serves until SIGTERM and shuts down cleanly", "[cli][
   REQUIRE(done == pid);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("storage copy reads the SQLite inbox file beside the main one and names both", "[cli][sqlite]") {
+  TempDir from_dir, to_dir;
+  const std::string from = writeConfig(from_dir), to = writeConfig(to_dir);
+  {
+    ih::store::Options options;
+    options.path = from_dir.file("db.sqlite");
+    auto store = ih::store::Store::open(options);
+    REQUIRE(store.isOk());
+    REQUIRE((*store)->createTenant({"t_a", "alpha", 1}).isOk());
+    ih::store::InboxStore inbox(**store);
+    ih::store::InboxEvent e;
+    e.integration_id = "stripe";
+    e.tenant_id = "t_a";
+    e.event_id = "evt_copied";
+    e.payload = "{}";
+    e.payload_sha256 = std::string(32, 'h');
+    e.received_at = 1;
+    e.next_attempt_at = 1;
+    REQUIRE(inbox.insert(e).isOk());
+  }
+  auto copied = ihost({"storage", "copy", "--from", from, "--to", to});
+  INFO(copied.err);
+  REQUIRE(copied.code == ih::cli::kExitOk);
+  CHECK_THAT(copied.out, Catch::Contains("sqlite " + from_dir.file("db.sqlite") + " (+ " +
+                                         from_dir.file("db.sqlite-inbox") + ")"));
+  CHECK_THAT(copied.out, Catch::Contains("webhook_events: 1 rows"));
+  ih::store::Options options;
+  options.path = to_dir.file("db.sqlite");
+  auto target = ih::store::Store::open(options);
+  REQUIRE(target.isOk());
+  ih::store::InboxStore inbox(**target);
+  auto listed = inbox.list("t_a", ih::store::InboxFilter{});
+  REQUIRE(listed.isOk());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().event_id == "evt_copied");
 }
