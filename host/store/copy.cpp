@@ -139,7 +139,7 @@ Result<std::map<std::string, int64_t>> sourceCounters(Db& db) {
 // events its handlings emitted, so an id the source pruned must not be handed out again).
 Status raiseCounters(Store& target, const std::map<std::string, int64_t>& counters) {
   for (const auto& [table, seq] : counters) {
-    Status st = databaseFor(target, table).writeSync([&, &table = table, seq = seq](sql::Connection& db) {
+    Status st = databaseFor(target, table).writeSync([&table = table, seq = seq](sql::Connection& db) {
       sql::Statement up(db, "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = ?2");
       up.bind(1, seq);
       up.bindText(2, table);
