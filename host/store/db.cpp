@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <vector>
 
 #include "common/clock.h"
 #include "log/guard.h"
@@ -32,7 +33,15 @@ Result<std::unique_ptr<Db>> Db::open(const DbOptions& options) {
   if (options.read_connections < 1)
     return Status::invalidArgument("storage needs at least one read connection");
   if (options.backend == Backend::kPostgres) return openPostgres(options, postgresMigrations());
-  return openSqlite(options, sqliteMigrations());
+  if (!options.attach_inbox.empty()) return openSqlite(options, sqliteMigrations());
+  // Without an inbox file (":memory:", "file:" URIs) the inbox stays in the main file: the migration that moves
+  // it is recorded, and does nothing.
+  static const std::vector<Migration> in_place = [] {
+    std::vector<Migration> list(sqliteMigrations().begin(), sqliteMigrations().end());
+    list.at(kInboxMoveMigration - 1).sql = "SELECT 1";
+    return list;
+  }();
+  return openSqlite(options, in_place);
 }
 
 // Each step re-reads the version under the lock, so two processes opening the same database at once apply each

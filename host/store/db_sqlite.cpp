@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "common/private_files.h"
 #include "log/guard.h"
@@ -148,15 +147,6 @@ Result<std::unique_ptr<Db>> openSqlite(const DbOptions& options, std::span<const
       sql::Statement attach(*writer, "ATTACH DATABASE ?1 AS inbox");
       attach.bindText(1, options.attach_inbox);
       attach.exec();
-    }
-    // Without an inbox file (":memory:", "file:" URIs) the inbox stays here: the migration that moves it is
-    // recorded, and does nothing.
-    std::vector<Migration> in_place;
-    if (options.attach_inbox.empty() && migrations.data() == sqliteMigrations().data() &&
-        migrations.size() >= static_cast<size_t>(kInboxMoveMigration)) {
-      in_place.assign(migrations.begin(), migrations.end());
-      in_place[kInboxMoveMigration - 1].sql = "SELECT 1";
-      migrations = in_place;
     }
     Result<int> version = applyMigrations(*writer, options.path, migrations);
     if (!options.attach_inbox.empty()) writer->exec("DETACH DATABASE inbox");
