@@ -268,44 +268,9 @@ class StripeByokPlugin final : public ih::sdk::Plugin {
           "no webhook signing secret for this tenant: connect with webhook_secret or run setup");
     if (!ok) return verified.status();
 
-    // One scan of the body's members (each sj::*Field call would scan it again), then of data.object.
-    std::optional<std::string_view> id_raw, type_raw, created_raw, data_raw, object_raw, object_id_raw;
-    auto first = [](std::optional<std::string_view>& slot, std::string_view value) {
-      if (!slot) slot = value;
-    };
-    const bool is_object = sj::forEachMember(body, [&](const std::string& key, std::string_view value) {
-      if (key == "id") first(id_raw, value);
-      if (key == "type") first(type_raw, value);
-      if (key == "created") first(created_raw, value);
-      if (key == "data") first(data_raw, value);
-    });
-    const auto id = id_raw ? sj::unquote(*id_raw) : std::nullopt;
-    const auto type = type_raw ? sj::unquote(*type_raw) : std::nullopt;
-    if (!is_object || !id || id->empty() || !type || type->empty())
-      return Status::invalidArgument("webhook body is not a Stripe event");
-    int64_t created = *verified;
-    if (created_raw) {
-      int64_t value = 0;
-      const char* end = created_raw->data() + created_raw->size();
-      const auto parsed = std::from_chars(created_raw->data(), end, value);
-      if (parsed.ec == std::errc() && parsed.ptr == end) created = value;
-    }
-    std::string meta = "{\"event_id\":" + sj::quote(*id) + ",\"type\":" + sj::quote(*type) +
-                       ",\"occurred_at\":" + std::to_string(created);
-    if (data_raw) {
-      sj::forEachMember(*data_raw, [&](const std::string& key, std::string_view value) {
-        if (key == "object") first(object_raw, value);
-      });
-    }
-    if (object_raw) {
-      sj::forEachMember(*object_raw, [&](const std::string& key, std::string_view value) {
-        if (key == "id") first(object_id_raw, value);
-      });
-    }
-    if (const auto object_id = object_id_raw ? sj::unquote(*object_id_raw) : std::nullopt)
-      meta += ",\"object_id\":" + sj::quote(*object_id);
-    meta += '}';
-    return call.setResult(meta);
+    auto meta = ih::stripe::verifiedEventMeta(body, *verified, false);
+    if (!meta) return meta.status();
+    return call.setResult(*meta);
   }
 
   // The event mapping is shared with the Connect plugin (stripe_common/event_handlers.h).

@@ -29,6 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)sj::stringField(text, "url");
   (void)sj::intField(text, "status");
   (void)sj::headerField(text, "Content-Type");
+  // rawPaths reads in one pass what rawField reads level by level, and accepts exactly isValid's objects.
+  const auto paths = sj::rawPaths(text, {"id", "data.object.id", "data"});
+  const auto data_member = sj::rawField(text, "data");
+  const auto object = data_member ? sj::rawField(*data_member, "object") : std::nullopt;
 
   // forEachMember / forEachElement validate in the same scan as they read: they accept exactly isValid's
   // objects and arrays.
@@ -37,6 +41,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   IH_FUZZ_CHECK(is_object == (valid && opener == '{'), "forEachMember and isValid disagree");
   IH_FUZZ_CHECK(is_array == (valid && opener == '['), "forEachElement and isValid disagree");
   if (!is_object) IH_FUZZ_CHECK(members.empty(), "forEachMember called back on invalid text");
+  IH_FUZZ_CHECK(paths.has_value() == is_object, "rawPaths and forEachMember disagree on validity");
+  if (paths) {
+    IH_FUZZ_CHECK((*paths)[0] == sj::rawField(text, "id"), "rawPaths(id) != rawField(id)");
+    IH_FUZZ_CHECK((*paths)[2] == data_member, "rawPaths(data) != rawField(data)");
+    IH_FUZZ_CHECK((*paths)[1] == (object ? sj::rawField(*object, "id") : std::nullopt),
+                  "rawPaths(data.object.id) differs from rawField level by level");
+  }
 
   // quote() round trip through nlohmann and through unquote().
   const std::string quoted = sj::quote(text);

@@ -314,6 +314,28 @@ TEST_CASE("json helpers escape, validate and read fields", "[sdk][json]") {
   CHECK_FALSE(json::rawField(R"(["id","a"])", "id"));
   CHECK_FALSE(json::rawField(R"({"id":"a"} trailing)", "id"));
   CHECK(json::headerField(obj, "hdr") == std::string("v"));
+  // rawPaths: dotted paths in one pass; first occurrence wins; a path through a non-object is absent; the text
+  // is validated whole (even past the values found).
+  const std::string event = R"({"id":"evt_1","data":{"object":{"id":"in_1","lines":{"id":"no"}},"object":{"id":"x"}},)"
+                            R"("type":"invoice.paid","id":"evt_2","n":{"a":1},"s":"str"})";
+  const auto paths = json::rawPaths(event, {"id", "type", "data.object.id", "data.object", "n.a.b", "s.x", "missing",
+                                            "data.object.lines.id"});
+  REQUIRE(paths);
+  CHECK((*paths)[0] == std::string_view(R"("evt_1")"));
+  CHECK((*paths)[1] == std::string_view(R"("invoice.paid")"));
+  CHECK((*paths)[2] == std::string_view(R"("in_1")"));
+  CHECK((*paths)[3] == std::string_view(R"({"id":"in_1","lines":{"id":"no"}})"));
+  CHECK_FALSE((*paths)[4]);
+  CHECK_FALSE((*paths)[5]);
+  CHECK_FALSE((*paths)[6]);
+  CHECK((*paths)[7] == std::string_view(R"("no")"));
+  CHECK(json::rawPaths(R"({"d\u0061ta":{"id":1}})", {"data.id"}).value()[0] == std::string_view("1"));
+  CHECK_FALSE(json::rawPaths(R"({"data":{"id":1}} x)", {"data.id"}));
+  CHECK_FALSE(json::rawPaths(R"({"data":{"id":1,}})", {"data.id"}));
+  CHECK_FALSE(json::rawPaths(R"({"id":1,"rest":[})", {"id"}));
+  CHECK_FALSE(json::rawPaths("[1]", {"id"}));
+  CHECK(json::rawPaths(" {} ", {"id"}).value()[0] == std::nullopt);
+  CHECK_FALSE(json::rawPaths(R"({"a":)" + std::string(200, '[') + std::string(200, ']') + "}", {"a.b"}));
   // Members and elements come in order, and nothing is called back for text that turns out invalid late.
   std::string seen;
   CHECK(json::forEachMember(R"( {"b":1, "a":[2], "b":"3"} )", [&](const std::string& k, std::string_view v) {

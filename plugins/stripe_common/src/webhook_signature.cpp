@@ -1,6 +1,9 @@
 #include "stripe_common/webhook_signature.h"
 
+#include <charconv>
+#include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ih/hmac.hpp"
@@ -81,6 +84,33 @@ ih::sdk::Result<int64_t> verifySignature(std::string_view header, std::string_vi
     return Status::signature("Timestamp outside the tolerance zone");
   }
   return timestamp;
+}
+
+ih::sdk::Result<std::string> verifiedEventMeta(std::string_view body, int64_t signed_at, bool with_account) {
+  namespace sj = ih::sdk::json;
+  const auto fields = sj::rawPaths(body, {"id", "type", "created", "data.object.id", "account"});
+  const auto text = [&](size_t k) {
+    return fields && (*fields)[k] ? sj::unquote(*(*fields)[k]) : std::optional<std::string>();
+  };
+  const auto id = text(0);
+  const auto type = text(1);
+  if (!fields || !id || id->empty() || !type || type->empty())
+    return ih::sdk::Status::invalidArgument("webhook body is not a Stripe event");
+  int64_t created = signed_at;
+  if (const auto& raw = (*fields)[2]) {
+    int64_t value = 0;
+    const char* end = raw->data() + raw->size();
+    const auto parsed = std::from_chars(raw->data(), end, value);
+    if (parsed.ec == std::errc() && parsed.ptr == end) created = value;
+  }
+  std::string meta = "{\"event_id\":" + sj::quote(*id) + ",\"type\":" + sj::quote(*type) +
+                     ",\"occurred_at\":" + std::to_string(created);
+  if (const auto object_id = text(3)) meta += ",\"object_id\":" + sj::quote(*object_id);
+  if (with_account) {
+    if (const auto account = text(4); account && !account->empty()) meta += ",\"account\":" + sj::quote(*account);
+  }
+  meta += '}';
+  return meta;
 }
 
 std::string signatureHeader(std::string_view secret, int64_t timestamp, std::string_view payload) {

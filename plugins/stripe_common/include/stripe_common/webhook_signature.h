@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "ih/plugin.hpp"
@@ -23,6 +24,13 @@ inline constexpr int64_t kDefaultWebhookToleranceSeconds = 300;
 // tolerance zone".
 ih::sdk::Result<int64_t> verifySignature(std::string_view header, std::string_view payload,
                                          std::string_view secret, int64_t tolerance_s, int64_t now_s);
+
+// The host's webhook metadata for a verified Stripe event body, from one scan of it (no JSON DOM: this runs
+// for every delivery on the host's network thread): {"event_id","type","occurred_at"} plus "object_id"
+// (data.object.id) when it is a string and, with `with_account`, "account" when non-empty (Connect: the host
+// maps it to the tenant). occurred_at is the event's `created`, else `signed_at`. IH_ERR_INVALID_ARGUMENT
+// when the body is not a JSON object with a non-empty string id and type.
+ih::sdk::Result<std::string> verifiedEventMeta(std::string_view body, int64_t signed_at, bool with_account);
 
 // "t=<t>,v1=<hex>" for `payload` (tests and the double use the same recipe).
 std::string signatureHeader(std::string_view secret, int64_t timestamp, std::string_view payload);

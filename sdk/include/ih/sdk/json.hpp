@@ -1,5 +1,5 @@
 // ih::sdk::json: a small JSON writer (quote, stringObject) and reader (isValid, unquote, forEachMember,
-// rawField, stringField, intField, headerField) for the JSON text crossing the ABI, without a JSON library.
+// rawField, rawPaths, stringField, intField, headerField) for the JSON text crossing the ABI, without a JSON library.
 // Pure and thread-safe; returned views borrow the input. Invalid JSON gives false / nullopt, never an
 // exception (std::bad_alloc aside). Nesting beyond 128 levels is refused: it bounds the reader's recursion.
 #ifndef IH_SDK_JSON_HPP
@@ -343,6 +343,85 @@ inline std::optional<std::string_view> rawField(std::string_view object, std::st
     if (matches) match = m.value;
   });
   return valid ? match : std::nullopt;
+}
+
+namespace detail {
+// One wanted path below the object being scanned: the segments still to match, and the slot it fills.
+struct PathCursor {
+  std::string_view rest;  // "object.id"
+  size_t slot;
+};
+inline bool keyEquals(std::string_view literal, std::string_view key) {
+  if (literal.find('\\') == std::string_view::npos) return literal.substr(1, literal.size() - 2) == key;
+  return unquote(literal) == std::optional<std::string>(std::string(key));
+}
+// Scans the object at s[i] (after whitespace) at nesting `depth`, advancing `i` past it and validating it
+// whole. A member named by a cursor's first segment is either recorded (last segment) or descended into (an
+// object, when more segments follow); everything else is skipped. Recursion is bounded by the number of
+// segments in the paths, never by the input.
+inline bool scanPaths(std::string_view s, size_t& i, int depth, const std::vector<PathCursor>& wanted,
+                      std::vector<std::optional<std::string_view>>& out) {
+  skipSpace(s, i);
+  if (i >= s.size() || s[i] != '{') return false;
+  ++i;
+  skipSpace(s, i);
+  if (i < s.size() && s[i] == '}') {
+    ++i;
+    return true;
+  }
+  std::vector<char> seen(wanted.size(), 0);
+  for (bool more = true; more;) {
+    skipSpace(s, i);
+    const size_t key_start = i;
+    if (i >= s.size() || s[i] != '"' || !skipValue(s, i, depth + 1)) return false;
+    const std::string_view key = s.substr(key_start, i - key_start);
+    skipSpace(s, i);
+    if (i >= s.size() || s[i] != ':') return false;
+    ++i;
+    skipSpace(s, i);
+    const size_t value_start = i;
+    std::vector<PathCursor> deeper;  // these two allocate only when a path names this member
+    std::vector<size_t> leaves;
+    for (size_t k = 0; k < wanted.size(); ++k) {
+      const PathCursor& w = wanted[k];
+      const size_t dot = w.rest.find('.');
+      if (seen[k] || !keyEquals(key, w.rest.substr(0, dot))) continue;
+      seen[k] = 1;  // the first member of that name is the one read, as rawField
+      if (dot == std::string_view::npos) {
+        leaves.push_back(w.slot);
+      } else {
+        deeper.push_back(PathCursor{w.rest.substr(dot + 1), w.slot});
+      }
+    }
+    if (!deeper.empty() && i < s.size() && s[i] == '{') {
+      if (!scanPaths(s, i, depth + 1, deeper, out)) return false;
+    } else if (!skipValue(s, i, depth + 1)) {
+      return false;
+    }
+    for (size_t slot : leaves)
+      out[slot] = s.substr(value_start, i - value_start);
+    if (!afterItem(s, i, '}', more)) return false;
+  }
+  return true;
+}
+}  // namespace detail
+
+// Raw text of the values at dotted member paths of a JSON object, e.g. {"id", "data.object.id"}: out[k] for
+// paths[k], nullopt where absent or where the path crosses a value that is not an object. The first occurrence
+// wins when a key repeats. One pass over the text, which is validated whole: nullopt (not a vector) when
+// `object` is not a valid JSON object. A key holding '.' cannot be named.
+inline std::optional<std::vector<std::optional<std::string_view>>> rawPaths(
+    std::string_view object, const std::vector<std::string_view>& paths) {
+  std::vector<std::optional<std::string_view>> out(paths.size());
+  std::vector<detail::PathCursor> wanted;
+  wanted.reserve(paths.size());
+  for (size_t k = 0; k < paths.size(); ++k)
+    wanted.push_back(detail::PathCursor{paths[k], k});
+  size_t i = 0;
+  if (!detail::scanPaths(object, i, 0, wanted, out)) return std::nullopt;
+  detail::skipSpace(object, i);
+  if (i != object.size()) return std::nullopt;
+  return out;
 }
 
 // The string member `key`, decoded; nullopt when absent or not a string.
