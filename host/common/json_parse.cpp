@@ -9,21 +9,27 @@ namespace ih {
 int jsonNestingDepth(std::string_view text, int stop_at) {
   int depth = 0;
   int deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        in_string = true;
+  const char* const begin = text.data();
+  const size_t size = text.size();
+  for (size_t i = 0; i < size; ++i) {
+    switch (text[i]) {
+      case '"': {
+        // To the closing quote: the next '"' with an even run of backslashes before it (memchr, not a byte
+        // loop: this runs over every webhook body, mostly string content).
+        size_t at = i + 1;
+        for (;;) {
+          const void* quote = at < size ? std::memchr(begin + at, '"', size - at) : nullptr;
+          if (!quote) return deepest;  // unterminated: nothing deeper follows
+          const size_t q = static_cast<size_t>(static_cast<const char*>(quote) - begin);
+          size_t backslashes = 0;
+          while (q - backslashes > i + 1 && text[q - backslashes - 1] == '\\')
+            ++backslashes;
+          at = q + 1;
+          if (backslashes % 2 == 0) break;
+        }
+        i = at - 1;
         break;
+      }
       case '[':
       case '{':
         if (++depth > deepest) {

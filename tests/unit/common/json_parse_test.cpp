@@ -18,6 +18,14 @@ TEST_CASE("parseJson refuses nesting beyond the limit without recursing", "[comm
   // Brackets inside strings do not count; escaped quotes do not end a string.
   CHECK(ih::parseJson(R"({"a":"[[[[\"[[[[","b":[1]})", 2).isOk());
   CHECK(ih::jsonNestingDepth(R"({"a":[{"b":[]}]})") == 4);
+  // A string ends at a quote after an even run of backslashes (none, or escaped backslashes), never at an
+  // escaped quote; what an unterminated string holds does not count.
+  CHECK(ih::jsonNestingDepth(R"({"a":"\\","b":[[1]]})") == 3);
+  CHECK(ih::jsonNestingDepth(R"({"a":"\\\"[[[[","b":[1]})") == 2);
+  CHECK(ih::jsonNestingDepth(R"([{"a":"x\\\\"},[[]]])") == 3);
+  CHECK(ih::jsonNestingDepth(R"([{"a":"[[[[)") == 2);
+  CHECK(ih::jsonNestingDepth(R"([[""]])") == 2);
+  CHECK(ih::jsonNestingDepth(R"(["\)") == 1);
 }
 
 TEST_CASE("parseJson names the problem instead of throwing", "[common]") {
