@@ -250,6 +250,30 @@ inline bool afterItem(std::string_view s, size_t& i, char close, bool& more) {
   ++i;
   return true;
 }
+// At an object's `{`, after whitespace: consumes it, and the `}` too when the object is empty (`empty`). False
+// when no object starts there.
+inline bool openObject(std::string_view s, size_t& i, bool& empty) {
+  skipSpace(s, i);
+  if (i >= s.size() || s[i] != '{') return false;
+  ++i;
+  skipSpace(s, i);
+  empty = i < s.size() && s[i] == '}';
+  if (empty) ++i;
+  return true;
+}
+// At a member of an object nested `depth` deep (after its `{` or `,`): reads the key's literal (quotes
+// included) and the `:`, leaving `i` at the value. False when no member starts there.
+inline bool memberKey(std::string_view s, size_t& i, int depth, std::string_view& key) {
+  skipSpace(s, i);
+  const size_t key_start = i;
+  if (i >= s.size() || s[i] != '"' || !skipValue(s, i, depth + 1)) return false;
+  key = s.substr(key_start, i - key_start);
+  skipSpace(s, i);
+  if (i >= s.size() || s[i] != ':') return false;
+  ++i;
+  skipSpace(s, i);
+  return true;
+}
 struct Member {
   std::string_view key;    // the key's literal, quotes included
   std::string_view value;  // the value's text
@@ -260,27 +284,15 @@ struct Member {
 template <class Visit>
 inline bool scanMembers(std::string_view object, Visit&& visit) {
   size_t i = 0;
-  skipSpace(object, i);
-  if (i >= object.size() || object[i] != '{') return false;
-  ++i;
-  skipSpace(object, i);
-  if (i < object.size() && object[i] == '}') {
-    ++i;
-  } else {
-    for (bool more = true; more;) {
-      skipSpace(object, i);
-      const size_t key_start = i;
-      if (i >= object.size() || object[i] != '"' || !skipValue(object, i, 1)) return false;
-      const std::string_view key = object.substr(key_start, i - key_start);
-      skipSpace(object, i);
-      if (i >= object.size() || object[i] != ':') return false;
-      ++i;
-      skipSpace(object, i);
-      const size_t value_start = i;
-      if (!skipValue(object, i, 1)) return false;
-      visit(Member{key, object.substr(value_start, i - value_start)});
-      if (!afterItem(object, i, '}', more)) return false;
-    }
+  bool empty = false;
+  if (!openObject(object, i, empty)) return false;
+  for (bool more = !empty; more;) {
+    std::string_view key;
+    if (!memberKey(object, i, 0, key)) return false;
+    const size_t value_start = i;
+    if (!skipValue(object, i, 1)) return false;
+    visit(Member{key, object.substr(value_start, i - value_start)});
+    if (!afterItem(object, i, '}', more)) return false;
   }
   skipSpace(object, i);
   return i == object.size();
@@ -361,24 +373,12 @@ inline bool keyEquals(std::string_view literal, std::string_view key) {
 // segments in the paths, never by the input.
 inline bool scanPaths(std::string_view s, size_t& i, int depth, const std::vector<PathCursor>& wanted,
                       std::vector<std::optional<std::string_view>>& out) {
-  skipSpace(s, i);
-  if (i >= s.size() || s[i] != '{') return false;
-  ++i;
-  skipSpace(s, i);
-  if (i < s.size() && s[i] == '}') {
-    ++i;
-    return true;
-  }
-  std::vector<char> seen(wanted.size(), 0);
-  for (bool more = true; more;) {
-    skipSpace(s, i);
-    const size_t key_start = i;
-    if (i >= s.size() || s[i] != '"' || !skipValue(s, i, depth + 1)) return false;
-    const std::string_view key = s.substr(key_start, i - key_start);
-    skipSpace(s, i);
-    if (i >= s.size() || s[i] != ':') return false;
-    ++i;
-    skipSpace(s, i);
+  bool empty = false;
+  if (!openObject(s, i, empty)) return false;
+  std::vector<char> seen(empty ? 0 : wanted.size(), 0);
+  for (bool more = !empty; more;) {
+    std::string_view key;
+    if (!memberKey(s, i, depth, key)) return false;
     const size_t value_start = i;
     std::vector<PathCursor> deeper;  // these two allocate only when a path names this member
     std::vector<size_t> leaves;
