@@ -15,6 +15,7 @@
 #include "store/inbox_store.h"
 #include "store/store.h"
 #include "support/temp_dir.h"
+#include "support/test_store.h"
 
 using ih::test::TempDir;
 
@@ -292,15 +293,7 @@ TEST_CASE("storage copy reads the SQLite inbox file beside the main one and name
     REQUIRE(store.isOk());
     REQUIRE((*store)->createTenant({"t_a", "alpha", 1}).isOk());
     ih::store::InboxStore inbox(**store);
-    ih::store::InboxEvent e;
-    e.integration_id = "stripe";
-    e.tenant_id = "t_a";
-    e.event_id = "evt_copied";
-    e.payload = "{}";
-    e.payload_sha256 = std::string(32, 'h');
-    e.received_at = 1;
-    e.next_attempt_at = 1;
-    REQUIRE(inbox.insert(e).isOk());
+    REQUIRE(inbox.insert(ih::test::testInboxEvent("stripe", "t_a", "evt_copied", 1)).isOk());
   }
   auto copied = ihost({"storage", "copy", "--from", from, "--to", to});
   INFO(copied.err);

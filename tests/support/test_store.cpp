@@ -1,5 +1,7 @@
 #include "support/test_store.h"
 
+#include "store/inbox_store.h"
+
 #include <libpq-fe.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -233,6 +235,20 @@ std::unique_ptr<ih::store::Store> openTestStore(
   for (const auto& [id, name] : tenants)
     REQUIRE((*store)->createTenant({id, name, 1}).isOk());
   return std::move(store).value();
+}
+
+ih::store::InboxEvent testInboxEvent(const std::string& integration_id, const std::string& tenant_id,
+                                     const std::string& event_id, int64_t received_at, std::string payload) {
+  ih::store::InboxEvent e;
+  e.integration_id = integration_id;
+  e.tenant_id = tenant_id;
+  e.event_id = event_id;
+  e.type = "invoice.paid";
+  e.payload = std::move(payload);
+  e.payload_sha256 = std::string(32, 'h') + event_id;  // any stable digest
+  e.received_at = received_at;
+  e.next_attempt_at = received_at;
+  return e;
 }
 
 }  // namespace ih::test

@@ -16,6 +16,10 @@
 
 #include "store/store.h"
 
+namespace ih::store {
+struct InboxEvent;  // store/inbox_store.h (not included here: endpoint_store.h declares another AttemptOutcome)
+}  // namespace ih::store
+
 namespace ih::test {
 
 std::unique_ptr<ih::store::Store> openTestStore(
@@ -40,6 +44,12 @@ std::vector<std::string> testStoreTables(const std::string& path);
 // Every table's row count, read through one connection; without rate_buckets (PostgreSQL: the shared rate
 // budget makes a bucket row at a key's first outbound call, host bookkeeping rather than stored data).
 std::map<std::string, int64_t> testStoreRowCounts(const std::string& path);
+// A webhook event to insert into the inbox: `payload` with a stand-in digest, received (and due) at
+// `received_at`, type "invoice.paid".
+ih::store::InboxEvent testInboxEvent(const std::string& integration_id, const std::string& tenant_id,
+                                     const std::string& event_id, int64_t received_at,
+                                     std::string payload = "{}");
+
 // `text` as an SQL literal of bytes (BLOB / BYTEA) in the lane's dialect.
 std::string testStoreBytesLiteral(const std::string& text);
 

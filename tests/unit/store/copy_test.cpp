@@ -66,15 +66,8 @@ void fill(Store& store) {
     rows.push_back({"in_" + std::to_string(i), R"({"amount":)" + std::to_string(i) + "}", 100 + i});
   REQUIRE(records.upsert("t_a", "stripe", "invoice", rows).isOk());
   ih::store::InboxStore inbox(store);
-  ih::store::InboxEvent e;
-  e.integration_id = "stripe";
-  e.tenant_id = "t_a";
-  e.event_id = "evt_1";
-  e.type = "invoice.paid";
-  e.payload = std::string(3000, 'x');  // compressed on the way in: bytes with NULs
-  e.payload_sha256 = std::string(32, 'h');
-  e.received_at = 20;
-  e.next_attempt_at = 20;
+  // compressed on the way in: bytes with NULs
+  const ih::store::InboxEvent e = ih::test::testInboxEvent("stripe", "t_a", "evt_1", 20, std::string(3000, 'x'));
   REQUIRE(inbox.insert(e).isOk());
 }
 
@@ -140,15 +133,7 @@ TEST_CASE("storage copy: every table arrives, bytes intact, counts verified, ids
   CHECK(appended->id > last);
   CHECK(appended->id > 2500);
 
-  ih::store::InboxEvent fresh;
-  fresh.integration_id = "stripe";
-  fresh.tenant_id = "t_a";
-  fresh.event_id = "evt_after_copy";
-  fresh.payload = "{}";
-  fresh.payload_sha256 = std::string(32, 'f');
-  fresh.received_at = 30;
-  fresh.next_attempt_at = 30;
-  auto inserted = inbox.insert(fresh);
+  auto inserted = inbox.insert(ih::test::testInboxEvent("stripe", "t_a", "evt_after_copy", 30));
   REQUIRE(inserted.isOk());
   CHECK(inserted->id == 501);
 

@@ -48,16 +48,7 @@ struct WriterBlocker {
 };
 
 ih::store::InboxEvent event(const std::string& id, int64_t now) {
-  ih::store::InboxEvent e;
-  e.integration_id = "hooks";
-  e.tenant_id = "t_a";
-  e.event_id = id;
-  e.type = "invoice.paid";
-  e.payload = R"({"id":")" + id + "\"}";
-  e.payload_sha256 = std::string(32, 'h');
-  e.received_at = now;
-  e.next_attempt_at = now;
-  return e;
+  return ih::test::testInboxEvent("hooks", "t_a", id, now, R"({"id":")" + id + "\"}");
 }
 
 }  // namespace

@@ -33,16 +33,8 @@ std::unique_ptr<Store> replica(const std::string& path, const std::string& id, i
 }
 
 InboxEvent event(const std::string& event_id, int64_t now, const std::string& object_id = "") {
-  InboxEvent e;
-  e.integration_id = "hooks";
-  e.tenant_id = "t_a";
-  e.event_id = event_id;
+  InboxEvent e = ih::test::testInboxEvent("hooks", "t_a", event_id, now, R"({"id":")" + event_id + R"("})");
   e.object_id = object_id;
-  e.type = "invoice.paid";
-  e.payload = R"({"id":")" + event_id + R"("})";
-  e.payload_sha256 = std::string(32, 'h') + event_id;
-  e.received_at = now;
-  e.next_attempt_at = now;
   return e;
 }
 
