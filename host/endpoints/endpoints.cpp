@@ -177,7 +177,7 @@ struct Endpoints::Impl {
     const std::string body = events::fromRow(std::move(row)).envelope;
     const std::string msg_id = "evt_" + std::to_string(c.delivery.event_id);
 
-    store::AttemptOutcome outcome;
+    store::DeliveryOutcome outcome;
     store::AttemptRow& a = outcome.attempt;
     a.tenant_id = c.delivery.tenant_id;
     a.endpoint_id = c.delivery.endpoint_id;

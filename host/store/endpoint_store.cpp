@@ -499,7 +499,7 @@ Result<std::optional<ClaimedDelivery>> EndpointStore::claimDue(int64_t now) {
   return claimed;
 }
 
-Result<std::string> EndpointStore::recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy) {
+Result<std::string> EndpointStore::recordAttempt(const DeliveryOutcome& outcome, const DisablePolicy& policy) {
   std::string disabled_reason;
   const AttemptRow& a = outcome.attempt;
   Status st = store_.database().writeSync([&](sql::Connection& db) -> Status {

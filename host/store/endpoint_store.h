@@ -79,8 +79,9 @@ struct ClaimedDelivery {
   std::string event_data_json;
 };
 
-// Outcome of one attempt, written by recordAttempt.
-struct AttemptOutcome {
+// Outcome of one delivery attempt to an endpoint, written by recordAttempt (the inbox's AttemptOutcome is
+// another type: one name for both broke the one-definition rule).
+struct DeliveryOutcome {
   AttemptRow attempt;
   std::optional<int64_t> retry_at;  // failed: when to try again; nullopt = retries exhausted
 };
@@ -154,7 +155,7 @@ class EndpointStore {
   // Logs the attempt and moves the delivery on (succeeded, pending at retry_at, or failed); keeps the
   // endpoint's failure counters and disables it per `policy`. Returns the disable reason when THIS call
   // disabled the endpoint (empty otherwise).
-  Result<std::string> recordAttempt(const AttemptOutcome& outcome, const DisablePolicy& policy);
+  Result<std::string> recordAttempt(const DeliveryOutcome& outcome, const DisablePolicy& policy);
   // Puts deliveries left `sending` by a crash or stop back to pending (PostgreSQL: this replica's and expired
   // claims only). Returns how many.
   Result<size_t> releaseClaims();

@@ -1,7 +1,5 @@
 #include "support/test_store.h"
 
-#include "store/inbox_store.h"
-
 #include <libpq-fe.h>
 
 #include <SQLiteCpp/SQLiteCpp.h>

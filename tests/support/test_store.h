@@ -14,11 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "store/inbox_store.h"
 #include "store/store.h"
-
-namespace ih::store {
-struct InboxEvent;  // store/inbox_store.h (not included here: endpoint_store.h declares another AttemptOutcome)
-}  // namespace ih::store
 
 namespace ih::test {
 
